@@ -1,0 +1,218 @@
+/* kc_event.c - validation rules and the content hash of activity events. */
+#include "kc_event.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_reason_names[] = {
+    [KCPIPE__V1__REASON__REASON_OK] = "ok",
+    [KCPIPE__V1__REASON__REASON_DUPLICATE] = "duplicate",
+    [KCPIPE__V1__REASON__REASON_UNDECODABLE] = "undecodable",
+    [KCPIPE__V1__REASON__REASON_MISSING_EVENT_ID] = "missing_event_id",
+    [KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG] = "event_id_too_long",
+    [KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE] = "unknown_province",
+    [KCPIPE__V1__REASON__REASON_UNKNOWN_ACTIVITY] = "unknown_activity",
+    [KCPIPE__V1__REASON__REASON_METRIC_NOT_ALLOWED] = "metric_not_allowed",
+    [KCPIPE__V1__REASON__REASON_NEGATIVE_VALUE] = "negative_value",
+    [KCPIPE__V1__REASON__REASON_EMPLOYED_EXCEEDS_PERSONS] = "employed_exceeds_persons",
+    [KCPIPE__V1__REASON__REASON_BAD_MONTH] = "bad_month",
+    [KCPIPE__V1__REASON__REASON_BAD_YEAR] = "bad_year",
+    [KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG] = "note_too_long",
+    [KCPIPE__V1__REASON__REASON_EVENT_ID_CONFLICT] = "event_id_conflict",
+    [KCPIPE__V1__REASON__REASON_BAD_KIND] = "bad_kind",
+    [KCPIPE__V1__REASON__REASON_BAD_FUND] = "bad_fund",
+    [KCPIPE__V1__REASON__REASON_NO_METRICS] = "no_metrics",
+    [KCPIPE__V1__REASON__REASON_PRODUCER_MISMATCH] = "producer_mismatch",
+    [KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP] = "unsupported_op",
+    [KCPIPE__V1__REASON__REASON_MISSING_SEQ] = "missing_seq",
+    [KCPIPE__V1__REASON__REASON_TOTAL_OVERFLOW] = "total_overflow",
+};
+#define N_REASONS ((int)(sizeof s_reason_names / sizeof s_reason_names[0]))
+
+const char *kc_reason_name(int reason)
+{
+    if (reason < 0 || reason >= N_REASONS || !s_reason_names[reason])
+        return "unknown";
+    return s_reason_names[reason];
+}
+
+int kc_reason_by_name(const char *name)
+{
+    for (int i = 0; name && i < N_REASONS; i++)
+        if (s_reason_names[i] && strcmp(s_reason_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int kc_pb_metric_get(const Kcpipe__V1__Metrics *m, int i, int64_t *value)
+{
+    if (!m)
+        return 0;
+    switch (i) {
+#define M(idx, f)                                                                                  \
+    case idx:                                                                                      \
+        *value = m->f;                                                                             \
+        return m->has_##f;
+        M(KC_M_AMOUNT_VND, amount_vnd)
+        M(KC_M_REVENUE_VND, revenue_vnd)
+        M(KC_M_PERSONS, persons)
+        M(KC_M_PERSONS_EMPLOYED, persons_employed)
+        M(KC_M_FACILITIES, facilities)
+        M(KC_M_FACILITY_TURNS, facility_turns)
+        M(KC_M_PRODUCTS, products)
+        M(KC_M_EVENTS, events)
+        M(KC_M_DELEGATES, delegates)
+        M(KC_M_PROJECTS, projects)
+#undef M
+    default: return 0;
+    }
+}
+
+void kc_pb_metric_set(Kcpipe__V1__Metrics *m, int i, int64_t value)
+{
+    switch (i) {
+#define M(idx, f)                                                                                  \
+    case idx:                                                                                      \
+        m->f = value;                                                                              \
+        m->has_##f = 1;                                                                            \
+        break;
+        M(KC_M_AMOUNT_VND, amount_vnd)
+        M(KC_M_REVENUE_VND, revenue_vnd)
+        M(KC_M_PERSONS, persons)
+        M(KC_M_PERSONS_EMPLOYED, persons_employed)
+        M(KC_M_FACILITIES, facilities)
+        M(KC_M_FACILITY_TURNS, facility_turns)
+        M(KC_M_PRODUCTS, products)
+        M(KC_M_EVENTS, events)
+        M(KC_M_DELEGATES, delegates)
+        M(KC_M_PROJECTS, projects)
+#undef M
+    default: break;
+    }
+}
+
+static int s_fail(char *text, size_t cap, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_fail(char *text, size_t cap, int reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, cap, fmt, ap);
+    va_end(ap);
+    return reason;
+}
+
+int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    text[0] = '\0';
+    size_t idlen = ev->event_id ? strlen(ev->event_id) : 0;
+    if (idlen == 0)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_MISSING_EVENT_ID,
+                      "event_id is missing or empty");
+    if (idlen > KC_EVENT_ID_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG,
+                      "event_id is %zu bytes, at most %d allowed", idlen, KC_EVENT_ID_MAX);
+    if (ev->has_op && ev->op != KCPIPE__V1__OP__OP_RECORD)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP,
+                      "op %d is not accepted: corrections and retractions are not supported yet",
+                      (int)ev->op);
+    if (!ev->has_year || ev->year < KC_YEAR_MIN || ev->year > KC_YEAR_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_YEAR,
+                      "year %u is outside %d-%d", ev->has_year ? ev->year : 0, KC_YEAR_MIN,
+                      KC_YEAR_MAX);
+    if (!ev->has_month || ev->month < 1 || ev->month > 12)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_MONTH, "month %u is outside 1-12",
+                      ev->has_month ? ev->month : 0);
+    int32_t yyyymm = (int32_t)ev->year * 100 + (int32_t)ev->month;
+    int code = kc_ref_parse_code(ev->province);
+    if (code < 0 || strlen(ev->province) != 2 || !kc_ref_province_for(code, yyyymm))
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE,
+                      "province '%.8s' is not a code of scheme %d, in force for %04u-%02u",
+                      ev->province ? ev->province : "", kc_ref_scheme_for(yyyymm), ev->year,
+                      ev->month);
+    const kc_activity_t *act = kc_ref_activity_by_code(ev->activity);
+    if (!act)
+        act = kc_ref_activity_lookup(ev->activity);
+    if (!act)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_ACTIVITY,
+                      "activity '%.32s' is not in the taxonomy", ev->activity ? ev->activity : "");
+    int kind = ev->has_kind ? (int)ev->kind : KCPIPE__V1__KIND__KIND_ACTUAL;
+    if (kind != KCPIPE__V1__KIND__KIND_ACTUAL && kind != KCPIPE__V1__KIND__KIND_PLAN)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_KIND,
+                      "kind %d is neither actual nor plan", kind);
+    int fund = ev->has_fund ? (int)ev->fund : KCPIPE__V1__FUND__FUND_OTHER;
+    if (fund < KCPIPE__V1__FUND__FUND_KCQG || fund > KCPIPE__V1__FUND__FUND_OTHER)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_FUND,
+                      "fund %d is not kcqg, kcdp or other", fund);
+    size_t notelen = ev->note ? strlen(ev->note) : 0;
+    if (notelen > KC_NOTE_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG,
+                      "note is %zu bytes, at most %d allowed", notelen, KC_NOTE_MAX);
+    for (int i = 0; i < KC_METRIC_COUNT; i++) {
+        int64_t v;
+        if (!kc_pb_metric_get(ev->metrics, i, &v))
+            continue;
+        const char *name = kc_ref_metric(i)->name;
+        if (!(act->metric_mask & (1u << i)))
+            return s_fail(text, cap, KCPIPE__V1__REASON__REASON_METRIC_NOT_ALLOWED,
+                          "metric %s is not reported for activity %s (%s)", name, act->code,
+                          act->name);
+        if (v < 0)
+            return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NEGATIVE_VALUE,
+                          "metric %s is negative (%lld)", name, (long long)v);
+        out->present |= 1u << i;
+        out->metrics[i] = v;
+    }
+    if (!out->present)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NO_METRICS,
+                      "the event reports no metric");
+    if ((out->present & (1u << KC_M_PERSONS_EMPLOYED)) &&
+        out->metrics[KC_M_PERSONS_EMPLOYED] > out->metrics[KC_M_PERSONS])
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_EMPLOYED_EXCEEDS_PERSONS,
+                      "persons_employed (%lld) exceeds persons (%lld)",
+                      (long long)out->metrics[KC_M_PERSONS_EMPLOYED],
+                      (long long)out->metrics[KC_M_PERSONS]);
+    out->event_id = ev->event_id;
+    out->event_id_len = idlen;
+    out->province = (uint8_t)code;
+    out->year = (uint16_t)ev->year;
+    out->month = (uint8_t)ev->month;
+    out->yyyymm = yyyymm;
+    out->activity = act;
+    out->kind = (uint8_t)kind;
+    out->fund = (uint8_t)fund;
+    out->seq = ev->seq;
+    out->producer_id = ev->producer_id;
+    return KCPIPE__V1__REASON__REASON_OK;
+}
+
+void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
+                           uint8_t out[KC_HASH_LEN])
+{
+    kc_pb_event_t c = *ev;
+    c.producer_id = NULL;
+    c.has_seq = 0;
+    c.seq = 0;
+    c.activity = (char *)view->activity->code;
+    c.has_kind = 1;
+    c.kind = (Kcpipe__V1__Kind)view->kind;
+    c.has_fund = 1;
+    c.fund = (Kcpipe__V1__Fund)view->fund;
+    c.has_op = 0;
+    if (c.note && c.note[0] == '\0')
+        c.note = NULL;
+    uint8_t stack[512];
+    size_t n = kcpipe__v1__event__get_packed_size(&c);
+    uint8_t *buf = n <= sizeof stack ? stack : malloc(n);
+    if (!buf)
+        abort(); /* out of memory while hashing: nothing sane to return */
+    kcpipe__v1__event__pack(&c, buf);
+    crypto_generichash(out, KC_HASH_LEN, buf, n, NULL, 0);
+    if (buf != stack)
+        free(buf);
+}

@@ -1,0 +1,298 @@
+/* kc_ref.c - parses the embedded reference tables of data/ once, on first use.
+ *
+ * The tables are our own build inputs, so a malformed line is a build defect:
+ * it is reported and the program aborts (tests/common/ref_test.c checks every
+ * file parses and is consistent with the wire schema).
+ */
+#include "kc_ref.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_ACTIVITIES 64
+#define MAX_PROVINCES 128
+#define MAX_REGIONS 128
+#define MAX_FIELDS 8
+
+typedef struct {
+    uint8_t scheme, code;
+    const char *region;
+    int32_t from, to;
+    bool unconfirmed;
+} region_row_t;
+
+static kc_metric_info_t s_metrics[KC_METRIC_COUNT];
+static kc_activity_t s_activities[MAX_ACTIVITIES];
+static size_t s_n_activities;
+static kc_province_t s_provinces[MAX_PROVINCES];
+static size_t s_n_provinces;
+static region_row_t s_regions[MAX_REGIONS];
+static size_t s_n_regions;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static void s_die(const char *table, int line, const char *what)
+{
+    fprintf(stderr, "kcpipe: embedded data/%s line %d: %s\n", table, line, what);
+    abort();
+}
+
+/* Split a copy of the text into lines; call fn for each data row (after the
+ * header row, skipping '#' comments and blank lines) with its tab fields.
+ * The copy is never freed: the tables point into it for the process lifetime. */
+static void s_parse(const char *text, const char *table, int nfields,
+                    void (*fn)(char **f, int line, const char *table))
+{
+    char *copy = strdup(text);
+    if (!copy)
+        abort();
+    bool header_seen = false;
+    int lineno = 0;
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        char *f[MAX_FIELDS] = {0};
+        int n = 0;
+        for (char *p = line;; ) {
+            if (n == MAX_FIELDS)
+                s_die(table, lineno, "too many fields");
+            f[n++] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab)
+                break;
+            *tab = '\0';
+            p = tab + 1;
+        }
+        if (n != nfields)
+            s_die(table, lineno, "wrong number of fields");
+        if (!header_seen) {
+            header_seen = true;
+            continue;
+        }
+        fn(f, lineno, table);
+    }
+}
+
+static int32_t s_yyyymm(const char *s, const char *table, int line)
+{
+    int y, m;
+    if (sscanf(s, "%4d-%2d", &y, &m) != 2 || m < 1 || m > 12)
+        s_die(table, line, "bad year-month");
+    return y * 100 + m;
+}
+
+static void s_metric_row(char **f, int line, const char *table)
+{
+    int id = atoi(f[0]);
+    if (id < 0 || id >= KC_METRIC_COUNT || s_metrics[id].name)
+        s_die(table, line, "bad or repeated metric id");
+    s_metrics[id] = (kc_metric_info_t){id, f[1], strcmp(f[2], "vnd") == 0, f[3], f[4]};
+}
+
+static void s_activity_row(char **f, int line, const char *table)
+{
+    if (s_n_activities == MAX_ACTIVITIES)
+        s_die(table, line, "too many activities");
+    int id = atoi(f[0]);
+    if (id < 1 || id > 255)
+        s_die(table, line, "bad activity id");
+    kc_activity_t *a = &s_activities[s_n_activities++];
+    a->id = (uint8_t)id;
+    a->code = f[1];
+    a->name = f[2];
+    a->label_en = f[4];
+    a->label_vi = f[5];
+    a->metric_mask = 0;
+    for (char *save = NULL, *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        int mi = kc_ref_metric_by_name(m);
+        if (mi < 0)
+            s_die(table, line, "unknown metric");
+        a->metric_mask |= 1u << mi;
+    }
+}
+
+static void s_province_row(char **f, int line, const char *table)
+{
+    if (s_n_provinces == MAX_PROVINCES)
+        s_die(table, line, "too many provinces");
+    kc_province_t *p = &s_provinces[s_n_provinces++];
+    int code = kc_ref_parse_code(f[1]);
+    p->scheme = (uint8_t)atoi(f[0]);
+    if ((p->scheme != 63 && p->scheme != 34) || code < 0 || strlen(f[1]) != 2)
+        s_die(table, line, "bad scheme or code");
+    p->code = (uint8_t)code;
+    memcpy(p->code_str, f[1], 3);
+    p->name = f[2];
+    p->valid_from = s_yyyymm(f[3], table, line);
+    p->valid_to = s_yyyymm(f[4], table, line);
+    p->successor = f[5][0] ? (uint8_t)kc_ref_parse_code(f[5]) : 0;
+}
+
+static void s_region_row(char **f, int line, const char *table)
+{
+    if (s_n_regions == MAX_REGIONS)
+        s_die(table, line, "too many region rows");
+    region_row_t *r = &s_regions[s_n_regions++];
+    r->scheme = (uint8_t)atoi(f[0]);
+    int code = kc_ref_parse_code(f[1]);
+    if (code < 0)
+        s_die(table, line, "bad code");
+    r->code = (uint8_t)code;
+    r->region = f[2];
+    r->from = s_yyyymm(f[3], table, line);
+    r->to = s_yyyymm(f[4], table, line);
+    r->unconfirmed = strcmp(f[5], "unconfirmed") == 0;
+}
+
+static void s_load(void)
+{
+    s_parse(kc_ref_metrics_tsv, "metrics.tsv", 5, s_metric_row);
+    for (int i = 0; i < KC_METRIC_COUNT; i++)
+        if (!s_metrics[i].name)
+            s_die("metrics.tsv", 0, "a metric id is missing");
+    s_parse(kc_ref_activities_tsv, "activities.tsv", 6, s_activity_row);
+    s_parse(kc_ref_provinces_tsv, "provinces.tsv", 6, s_province_row);
+    s_parse(kc_ref_regions_tsv, "regions.tsv", 6, s_region_row);
+}
+
+static inline void s_init(void) { pthread_once(&s_once, s_load); }
+
+const kc_metric_info_t *kc_ref_metric(int id)
+{
+    s_init();
+    return (id >= 0 && id < KC_METRIC_COUNT) ? &s_metrics[id] : NULL;
+}
+
+int kc_ref_metric_by_name(const char *name)
+{
+    /* Called during loading too (activities refer to metrics): no s_init(). */
+    if (!name)
+        return -1;
+    for (int i = 0; i < KC_METRIC_COUNT; i++)
+        if (s_metrics[i].name && strcmp(s_metrics[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+size_t kc_ref_activity_count(void)
+{
+    s_init();
+    return s_n_activities;
+}
+
+const kc_activity_t *kc_ref_activity_at(size_t i)
+{
+    s_init();
+    return i < s_n_activities ? &s_activities[i] : NULL;
+}
+
+const kc_activity_t *kc_ref_activity_by_id(uint8_t id)
+{
+    s_init();
+    for (size_t i = 0; i < s_n_activities; i++)
+        if (s_activities[i].id == id)
+            return &s_activities[i];
+    return NULL;
+}
+
+const kc_activity_t *kc_ref_activity_by_code(const char *code)
+{
+    s_init();
+    for (size_t i = 0; code && i < s_n_activities; i++)
+        if (strcmp(s_activities[i].code, code) == 0)
+            return &s_activities[i];
+    return NULL;
+}
+
+const kc_activity_t *kc_ref_activity_lookup(const char *s)
+{
+    s_init();
+    for (size_t i = 0; s && i < s_n_activities; i++)
+        if (strcasecmp(s_activities[i].code, s) == 0 || strcasecmp(s_activities[i].name, s) == 0)
+            return &s_activities[i];
+    return NULL;
+}
+
+int kc_ref_scheme_for(int32_t yyyymm) { return yyyymm >= 202507 ? 34 : 63; }
+
+size_t kc_ref_province_count(void)
+{
+    s_init();
+    return s_n_provinces;
+}
+
+const kc_province_t *kc_ref_province_at(size_t i)
+{
+    s_init();
+    return i < s_n_provinces ? &s_provinces[i] : NULL;
+}
+
+const kc_province_t *kc_ref_province(int scheme, int code)
+{
+    s_init();
+    for (size_t i = 0; i < s_n_provinces; i++)
+        if (s_provinces[i].scheme == scheme && s_provinces[i].code == code)
+            return &s_provinces[i];
+    return NULL;
+}
+
+const kc_province_t *kc_ref_province_for(int code, int32_t yyyymm)
+{
+    s_init();
+    for (size_t i = 0; i < s_n_provinces; i++) {
+        const kc_province_t *p = &s_provinces[i];
+        if (p->code == code && p->valid_from <= yyyymm && yyyymm <= p->valid_to)
+            return p;
+    }
+    return NULL;
+}
+
+int kc_ref_parse_code(const char *s)
+{
+    if (!s || !isdigit((unsigned char)s[0]))
+        return -1;
+    if (s[1] == '\0')
+        return s[0] == '0' ? -1 : s[0] - '0';
+    if (!isdigit((unsigned char)s[1]) || s[2] != '\0')
+        return -1;
+    int v = (s[0] - '0') * 10 + (s[1] - '0');
+    return v >= 1 ? v : -1;
+}
+
+static const region_row_t *s_region_row_for(int code, int32_t yyyymm)
+{
+    s_init();
+    int scheme = kc_ref_scheme_for(yyyymm);
+    for (size_t i = 0; i < s_n_regions; i++) {
+        const region_row_t *r = &s_regions[i];
+        if (r->scheme == scheme && r->code == code && r->from <= yyyymm && yyyymm <= r->to)
+            return r;
+    }
+    return NULL;
+}
+
+const char *kc_ref_region_of(int code, int32_t yyyymm)
+{
+    const region_row_t *r = s_region_row_for(code, yyyymm);
+    return r ? r->region : NULL;
+}
+
+bool kc_ref_region_unconfirmed(int code, int32_t yyyymm)
+{
+    const region_row_t *r = s_region_row_for(code, yyyymm);
+    return r && r->unconfirmed;
+}
+
+bool kc_ref_region_known(const char *region)
+{
+    s_init();
+    for (size_t i = 0; region && i < s_n_regions; i++)
+        if (strcmp(s_regions[i].region, region) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,141 @@
+/* kcingest.h - libkcingest, the producer library of kcpipe.
+ *
+ * A field office embeds this library (or runs kc-send, built on it) to publish
+ * khuyen cong activity events to the centre's aggregator over ZeroMQ.
+ *
+ * DESIGN - the spool and the delivery guarantee
+ * Every event is written to a local LMDB spool (opts.spool_dir) and committed
+ * durably BEFORE it is sent; it stays there until the aggregator acknowledges
+ * it, which the aggregator does only after its own durable commit. The spool
+ * also holds the producer id and the next sequence number, so sequence numbers
+ * survive restarts. An event moves through three states:
+ *   staged   -> kc_producer_add() returned; in the open spool transaction
+ *   spooled  -> the spool transaction committed (kc_producer_add commits every
+ *               opts.batch_max events; kc_producer_flush/poll commit the rest);
+ *               from here on the event survives a crash and will be sent
+ *   final    -> an Ack covered its sequence: it is removed from the spool and its
+ *               result (accepted, duplicate, rejected + reason) is reported once
+ *               through the result callback.
+ * Sending follows the ZeroMQ guide's Lazy Pirate pattern over a DEALER socket:
+ * batches are pipelined (opts.window in flight); if no acknowledgement arrives
+ * for opts.request_timeout_ms, the socket is closed and reconnected and every
+ * unacknowledged event is resent in order. The aggregator de-duplicates
+ * resends by sequence number, so each event is counted at most once; it is
+ * counted at least once as long as the spool survives and the producer keeps
+ * running until kc_producer_pending() is 0.
+ *
+ * Threads: a kc_producer_t is used by one thread at a time.
+ * Returns: 0 or a negative code (kc_strerror-compatible: -errno or KC_E* in
+ * -1000..-1099; KC_ETIMEDOUT = -1007) unless stated.
+ */
+#ifndef KCINGEST_H
+#define KCINGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KCI_VERSION "0.1.0"
+#define KCI_ETIMEDOUT (-1007)
+
+/* Metric indexes, in the order of kcpipe's data/metrics.tsv. */
+enum {
+    KCI_AMOUNT_VND = 0,
+    KCI_REVENUE_VND,
+    KCI_PERSONS,
+    KCI_PERSONS_EMPLOYED,
+    KCI_FACILITIES,
+    KCI_FACILITY_TURNS,
+    KCI_PRODUCTS,
+    KCI_EVENTS,
+    KCI_DELEGATES,
+    KCI_PROJECTS,
+    KCI_METRIC_COUNT
+};
+
+enum { KCI_KIND_DEFAULT = 0, KCI_KIND_ACTUAL = 1, KCI_KIND_PLAN = 2 };
+enum { KCI_FUND_DEFAULT = 0, KCI_FUND_KCQG = 1, KCI_FUND_KCDP = 2, KCI_FUND_OTHER = 3 };
+
+/* Result reasons: 0 accepted, 1 duplicate (already counted), >= 2 rejected
+ * (the values of kcpipe.v1.Reason; reason_name gives the stable name). */
+enum { KCI_ACCEPTED = 0, KCI_DUPLICATE = 1 };
+
+typedef struct kc_producer kc_producer_t;
+
+typedef struct {
+    const char *endpoint;    /* e.g. "tcp://127.0.0.1:5555" (required) */
+    const char *producer_id; /* 1..64 bytes; fixed for the life of the spool (required) */
+    const char *spool_dir;   /* spool directory, created 0700 (required) */
+    int request_timeout_ms;  /* no ack progress for this long: reconnect, resend; 0 = 2000 */
+    size_t batch_max;        /* events per Batch message; 0 = 1000 */
+    size_t window;           /* batches in flight; 0 = 8 */
+} kc_producer_opts_t;
+
+/* One activity event as the office reports it. Strings are borrowed for the
+ * duration of kc_producer_add(). */
+typedef struct {
+    const char *event_id;  /* 1..64 bytes, unique per province */
+    const char *province;  /* two-digit code, "79" */
+    int year;
+    int month;
+    const char *activity;  /* code ("KC3b") or name ("machinery") */
+    int kind;              /* KCI_KIND_*; DEFAULT = actual */
+    int fund;              /* KCI_FUND_*; DEFAULT = other */
+    uint32_t present;      /* bit (1u << KCI_*) per metric reported */
+    int64_t metrics[KCI_METRIC_COUNT];
+    const char *note;      /* optional, NULL or "" for none */
+} kc_event_t;
+
+/* The final outcome of one event, reported once. Strings valid during the call. */
+typedef struct {
+    uint64_t seq;
+    const char *source;      /* the tag passed to kc_producer_add (e.g. "file.csv:12") */
+    const char *event_id;
+    int reason;              /* KCI_ACCEPTED, KCI_DUPLICATE or a rejection code */
+    const char *reason_name; /* "accepted", "duplicate", "unknown_province", ... */
+    const char *text;        /* explanation for rejections ("" otherwise) */
+} kc_result_t;
+
+typedef void (*kc_result_fn)(const kc_result_t *r, void *ctx);
+
+/* Open the producer: opens or creates the spool, checks that it belongs to
+ * opts->producer_id (KC_EINVAL otherwise), and connects. Events left in the
+ * spool by an earlier run are sent again on the next poll/flush.
+ * Caller owns *out; release with kc_producer_close(). */
+int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts);
+/* Commit staged events to the spool, close the socket and the spool; sets *p
+ * to NULL. Unacknowledged events stay spooled for the next run. */
+void kc_producer_close(kc_producer_t **p);
+
+/* Receive each event's final result (may be set at any time; NULL to stop). */
+void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx);
+
+/* Stage one event (assigning the next sequence, stored in *seq_out if non-NULL)
+ * with a source tag (may be NULL). KC_EINVAL if the event cannot be encoded
+ * (missing event_id/province/activity). */
+int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out);
+
+/* Make every staged event durable in the spool (one fsync'd commit). */
+int kc_producer_sync(kc_producer_t *p);
+
+/* Do network work for at most timeout_ms: sync, send what the window allows,
+ * take acknowledgements, resend after a timeout. Returns 0. */
+int kc_producer_poll(kc_producer_t *p, int timeout_ms);
+
+/* Poll until no event is pending or timeout_ms passed (-1 = no limit).
+ * Returns 0 when all are final, KCI_ETIMEDOUT otherwise (they stay spooled). */
+int kc_producer_flush(kc_producer_t *p, int timeout_ms);
+
+/* Events spooled or staged and not yet final. */
+uint64_t kc_producer_pending(const kc_producer_t *p);
+
+/* Text for a return code of this library. */
+const char *kc_producer_strerror(int rc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+/* kc_store.h - libkcstore: kcpipe's durable state in one LMDB environment.
+ *
+ * DESIGN
+ * Five named databases, updated together in one write transaction per group
+ * commit, so that a crash leaves either all or none of a group:
+ *   log        u64 offset (big-endian) -> kc_log_entry_t record   append-only, MDB_APPEND
+ *   producers  producer_id             -> kc_producer_state_t     transport dedup (high-water mark)
+ *   identities province(1) + event_id  -> kc_identity_t           business dedup
+ *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
+ *   rejects    producer_id 0x00 u64 seq-> reason + text           why an event was not counted
+ *   meta       "format" -> "1"
+ * Totals keys sort by (year, month, province, activity, kind, fund) so that a
+ * year/month-range report is one contiguous range scan.
+ *
+ * Durability: the environment is opened without MDB_NOSYNC/MDB_NOMETASYNC; a
+ * commit that returned 0 is on disk. Map growth: when LMDB reports
+ * MDB_MAP_FULL inside kc_store_write(), the transaction is aborted, the map is
+ * doubled and the callback is run again from the start; callers never see
+ * KC_EMAPFULL from kc_store_write(). Readers use MVCC snapshots
+ * (kc_store_read_begin) and never block the writer; a reader that finds the
+ * map grown by another process adopts the new size and retries.
+ *
+ * Threads: one write transaction at a time per store (LMDB's rule); read
+ * transactions may be used from any thread (MDB_NOTLS).
+ * Returns: 0 or a negative KC_E* code (kc_err.h) everywhere unless stated.
+ */
+#ifndef KC_STORE_H
+#define KC_STORE_H
+
+#include "kc_ref.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KC_STORE_FORMAT 1
+#define KC_STORE_DEFAULT_MAPSIZE ((size_t)64 << 20) /* grows on demand */
+
+typedef struct kc_store kc_store_t;
+typedef struct kc_txn kc_txn_t;
+
+typedef struct {
+    bool read_only;       /* open for kc-query and other readers */
+    size_t map_size;      /* initial map size; 0 = KC_STORE_DEFAULT_MAPSIZE (or the file's size) */
+    unsigned max_readers; /* 0 = 126 (LMDB default) */
+} kc_store_opts_t;
+
+/* One entry of the append-only event log. When returned by a getter, the
+ * pointers borrow LMDB memory valid until the transaction ends. */
+typedef struct {
+    uint64_t offset;       /* position in the log, from 0 */
+    uint64_t received_ns;  /* CLOCK_REALTIME at the aggregator, nanoseconds */
+    uint64_t seq;          /* producer's sequence number */
+    const char *producer;  /* not NUL-terminated */
+    size_t producer_len;   /* 1..64 */
+    const uint8_t *event;  /* the serialized kcpipe.v1.Event, verbatim */
+    size_t event_len;
+} kc_log_entry_t;
+
+/* Transport dedup state of one producer. */
+typedef struct {
+    uint64_t hwm;          /* highest sequence durably processed (0 = none) */
+    uint64_t last_seen_ns; /* when its latest event was committed */
+    uint64_t accepted;     /* events counted */
+    uint64_t duplicates;   /* business duplicates acknowledged, not counted */
+    uint64_t rejected;     /* events rejected */
+} kc_producer_state_t;
+
+/* Business identity of an accepted event (province + event_id). */
+typedef struct {
+    uint64_t offset;       /* log offset of the accepted event */
+    uint8_t hash[16];      /* kc_event_content_hash() of its content */
+} kc_identity_t;
+
+/* Coordinates of one totals cell. */
+typedef struct {
+    uint16_t year;
+    uint8_t month;
+    uint8_t province;      /* code under the scheme in force for year-month */
+    uint8_t activity;      /* kc_activity_t.id */
+    uint8_t kind;          /* 1 actual, 2 plan */
+    uint8_t fund;          /* 1 kcqg, 2 kcdp, 3 other */
+} kc_cell_key_t;
+
+typedef struct {
+    uint64_t events;                   /* accepted events in the cell */
+    int64_t m[KC_METRIC_COUNT];        /* running totals, index kc_metric_t */
+} kc_cell_t;
+
+/* Open (creating if absent, unless read_only) the store in directory `dir`
+ * (created with mode 0700 if missing). Fails with KC_EFORMAT if the store's
+ * format version is not KC_STORE_FORMAT, KC_ENOTFOUND if read_only and no
+ * store exists. Caller owns *out and must kc_store_close() it. */
+int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts);
+/* Close and set *s to NULL; no-op on NULL. No transaction may be open. */
+void kc_store_close(kc_store_t **s);
+/* Current map size in bytes. */
+size_t kc_store_map_size(const kc_store_t *s);
+
+/* Run fn(txn, ctx) inside one write transaction and commit it durably.
+ * If fn or the commit meets MDB_MAP_FULL, the transaction is aborted, the map
+ * doubled, and fn called again from the start: fn must therefore reset any
+ * in-memory state it builds at its start. If fn returns non-zero the
+ * transaction is aborted and that value returned. Returns 0 once the commit
+ * has returned (the data is durable), or a negative KC_E* code. */
+int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx);
+
+/* Begin a read-only snapshot; end it with kc_txn_end(). */
+int kc_store_read_begin(kc_store_t *s, kc_txn_t **out);
+/* End a read transaction (no-op on NULL); sets *t to NULL. */
+void kc_txn_end(kc_txn_t **t);
+
+/* ---- writes: only inside kc_store_write() callbacks; may return KC_EMAPFULL,
+ *      which the callback must return unchanged. ---- */
+
+/* Append to the log at the next offset (stored in *offset_out if non-NULL).
+ * e->offset is ignored. */
+int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out);
+int kc_txn_producer_put(kc_txn_t *t, const char *producer, const kc_producer_state_t *st);
+int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
+                        const kc_identity_t *id);
+/* Add each metric of delta to the cell and bump its event count by `events`.
+ * KC_EOVERFLOW (nothing changed) if any total would leave int64. */
+int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
+                      uint64_t events);
+int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t seq, int reason,
+                      const char *text);
+
+/* ---- reads: in read and write transactions ---- */
+
+/* Number of log entries (= next offset). */
+int kc_txn_log_size(kc_txn_t *t, uint64_t *size);
+/* Log entry at `offset`; KC_ENOTFOUND past the end. Pointers borrowed. */
+int kc_txn_log_get(kc_txn_t *t, uint64_t offset, kc_log_entry_t *out);
+/* Call fn for entries from `from` on, in order, until fn returns non-zero
+ * (that value is returned) or the log ends (0). */
+int kc_txn_log_scan(kc_txn_t *t, uint64_t from,
+                    int (*fn)(const kc_log_entry_t *e, void *ctx), void *ctx);
+/* KC_ENOTFOUND (and *st zeroed) for an unknown producer. */
+int kc_txn_producer_get(kc_txn_t *t, const char *producer, kc_producer_state_t *st);
+/* Call fn for every producer in name order. */
+int kc_txn_producer_scan(kc_txn_t *t,
+                         int (*fn)(const char *producer, const kc_producer_state_t *st, void *ctx),
+                         void *ctx);
+int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
+                        kc_identity_t *id);
+/* Reason and text (copied into text[cap], NUL-terminated) of a rejected event;
+ * KC_ENOTFOUND if that sequence was not rejected. */
+int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t seq, int *reason, char *text,
+                      size_t cap);
+/* KC_ENOTFOUND (cell zeroed) if the cell has never been touched. */
+int kc_txn_totals_get(kc_txn_t *t, const kc_cell_key_t *key, kc_cell_t *cell);
+/* Call fn for every cell with lo <= key <= hi in key order, until fn returns
+ * non-zero (returned) or the range ends (0). Use kc_cell_key_min/max to build
+ * open bounds. */
+int kc_txn_totals_scan(kc_txn_t *t, const kc_cell_key_t *lo, const kc_cell_key_t *hi,
+                       int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx),
+                       void *ctx);
+
+/* Counts for tools and tests. */
+typedef struct {
+    uint64_t log_entries, producers, identities, cells, rejects;
+    size_t map_size, used_bytes;
+} kc_store_stat_t;
+int kc_txn_stat(kc_txn_t *t, kc_store_stat_t *st);
+
+#endif
