@@ -20,6 +20,8 @@ const char *kc_strerror(int rc)
     case KC_EBUSY: return "resource busy";
     case KC_EINTR: return "interrupted";
     case KC_ENOSPC: return "no space left on device";
+    case KC_EFENCED:
+        return "this spool is retired: the aggregator has a newer spool of this producer id";
     default: break;
     }
     if (rc < 0 && rc > -1000)

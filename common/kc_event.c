@@ -53,9 +53,7 @@ int kc_pb_metric_get(const Kcpipe__V1__Metrics *m, int i, int64_t *value)
         return 0;
     switch (i) {
 #define M(idx, f)                                                                                  \
-    case idx:                                                                                      \
-        *value = m->f;                                                                             \
-        return m->has_##f;
+    case idx: *value = m->f; return m->has_##f;
         M(KC_M_AMOUNT_VND, amount_vnd)
         M(KC_M_REVENUE_VND, revenue_vnd)
         M(KC_M_PERSONS, persons)
@@ -122,9 +120,8 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
                       "op %d is not accepted: corrections and retractions are not supported yet",
                       (int)ev->op);
     if (!ev->has_year || ev->year < KC_YEAR_MIN || ev->year > KC_YEAR_MAX)
-        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_YEAR,
-                      "year %u is outside %d-%d", ev->has_year ? ev->year : 0, KC_YEAR_MIN,
-                      KC_YEAR_MAX);
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_YEAR, "year %u is outside %d-%d",
+                      ev->has_year ? ev->year : 0, KC_YEAR_MIN, KC_YEAR_MAX);
     if (!ev->has_month || ev->month < 1 || ev->month > 12)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_MONTH, "month %u is outside 1-12",
                       ev->has_month ? ev->month : 0);

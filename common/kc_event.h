@@ -14,12 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_EVENT_ID_MAX 64
+#define KC_EVENT_ID_MAX    64
 #define KC_PRODUCER_ID_MAX 64
-#define KC_NOTE_MAX 1024
-#define KC_YEAR_MIN 2000
-#define KC_YEAR_MAX 2100
-#define KC_HASH_LEN 16
+#define KC_NOTE_MAX        1024
+#define KC_YEAR_MIN        2000
+#define KC_YEAR_MAX        2100
+#define KC_HASH_LEN        16
 /* Largest message the aggregator accepts (ZMQ_MAXMSGSIZE). */
 #define KC_MAX_MSG_SIZE (16 * 1024 * 1024)
 
@@ -33,14 +33,14 @@ typedef Kcpipe__V1__Result kc_pb_result_t;
 typedef struct {
     const char *event_id;
     size_t event_id_len;
-    uint8_t province;            /* code, meaning fixed by the period's scheme */
+    uint8_t province; /* code, meaning fixed by the period's scheme */
     uint16_t year;
     uint8_t month;
     int32_t yyyymm;
     const kc_activity_t *activity;
-    uint8_t kind;                /* KCPIPE__V1__KIND__KIND_ACTUAL or _PLAN */
-    uint8_t fund;                /* KCPIPE__V1__FUND__FUND_KCQG.. _OTHER */
-    uint32_t present;            /* bit per kc_metric_t carried by the event */
+    uint8_t kind;                     /* KCPIPE__V1__KIND__KIND_ACTUAL or _PLAN */
+    uint8_t fund;                     /* KCPIPE__V1__FUND__FUND_KCQG.. _OTHER */
+    uint32_t present;                 /* bit per kc_metric_t carried by the event */
     int64_t metrics[KC_METRIC_COUNT]; /* 0 where absent */
     uint64_t seq;
     const char *producer_id;

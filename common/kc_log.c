@@ -16,9 +16,18 @@ static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const s_names[] = {"error", "warn", "info", "debug"};
 
-void kc_log_set_ident(const char *ident) { s_ident = ident ? ident : "kcpipe"; }
-void kc_log_set_level(kc_log_level_t level) { s_level = level; }
-kc_log_level_t kc_log_get_level(void) { return s_level; }
+void kc_log_set_ident(const char *ident)
+{
+    s_ident = ident ? ident : "kcpipe";
+}
+void kc_log_set_level(kc_log_level_t level)
+{
+    s_level = level;
+}
+kc_log_level_t kc_log_get_level(void)
+{
+    return s_level;
+}
 
 void kc_log_set_sink(kc_log_sink_fn fn, void *ctx)
 {
@@ -47,9 +56,10 @@ void kc_logv(kc_log_level_t level, const char *fmt, va_list ap)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L, s_ident, s_names[level]);
+    int n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000L, s_ident, s_names[level]);
     if (n < 0 || (size_t)n >= sizeof line)
         n = 0;
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

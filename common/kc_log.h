@@ -27,8 +27,8 @@ void kc_log(kc_log_level_t level, const char *fmt, ...) __attribute__((format(pr
 void kc_logv(kc_log_level_t level, const char *fmt, va_list ap);
 
 #define kc_error(...) kc_log(KC_LOG_ERROR, __VA_ARGS__)
-#define kc_warn(...) kc_log(KC_LOG_WARN, __VA_ARGS__)
-#define kc_info(...) kc_log(KC_LOG_INFO, __VA_ARGS__)
+#define kc_warn(...)  kc_log(KC_LOG_WARN, __VA_ARGS__)
+#define kc_info(...)  kc_log(KC_LOG_INFO, __VA_ARGS__)
 #define kc_debug(...) kc_log(KC_LOG_DEBUG, __VA_ARGS__)
 
 #endif

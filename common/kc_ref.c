@@ -14,9 +14,9 @@
 #include <strings.h>
 
 #define MAX_ACTIVITIES 64
-#define MAX_PROVINCES 128
-#define MAX_REGIONS 128
-#define MAX_FIELDS 8
+#define MAX_PROVINCES  128
+#define MAX_REGIONS    128
+#define MAX_FIELDS     8
 
 typedef struct {
     uint8_t scheme, code;
@@ -58,7 +58,7 @@ static void s_parse(const char *text, const char *table, int nfields,
             continue;
         char *f[MAX_FIELDS] = {0};
         int n = 0;
-        for (char *p = line;; ) {
+        for (char *p = line;;) {
             if (n == MAX_FIELDS)
                 s_die(table, lineno, "too many fields");
             f[n++] = p;
@@ -160,7 +160,10 @@ static void s_load(void)
     s_parse(kc_ref_regions_tsv, "regions.tsv", 6, s_region_row);
 }
 
-static inline void s_init(void) { pthread_once(&s_once, s_load); }
+static inline void s_init(void)
+{
+    pthread_once(&s_once, s_load);
+}
 
 const kc_metric_info_t *kc_ref_metric(int id)
 {
@@ -218,7 +221,10 @@ const kc_activity_t *kc_ref_activity_lookup(const char *s)
     return NULL;
 }
 
-int kc_ref_scheme_for(int32_t yyyymm) { return yyyymm >= 202507 ? 34 : 63; }
+int kc_ref_scheme_for(int32_t yyyymm)
+{
+    return yyyymm >= 202507 ? 34 : 63;
+}
 
 size_t kc_ref_province_count(void)
 {
@@ -250,6 +256,11 @@ const kc_province_t *kc_ref_province_for(int code, int32_t yyyymm)
             return p;
     }
     return NULL;
+}
+
+uint8_t kc_ref_unit_key(int code, int32_t yyyymm)
+{
+    return (uint8_t)(kc_ref_scheme_for(yyyymm) == 34 ? 100 + code : code);
 }
 
 int kc_ref_parse_code(const char *s)

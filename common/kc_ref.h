@@ -38,29 +38,29 @@ typedef struct {
 } kc_metric_info_t;
 
 typedef struct {
-    uint8_t id;            /* stable id used in store keys, 1..255 */
-    const char *code;      /* "KC3b" */
-    const char *name;      /* "machinery" */
-    uint32_t metric_mask;  /* bit (1u << kc_metric_t) per allowed metric */
+    uint8_t id;           /* stable id used in store keys, 1..255 */
+    const char *code;     /* "KC3b" */
+    const char *name;     /* "machinery" */
+    uint32_t metric_mask; /* bit (1u << kc_metric_t) per allowed metric */
     const char *label_en;
     const char *label_vi;
 } kc_activity_t;
 
 typedef struct {
-    uint8_t scheme;        /* 63 or 34 */
-    uint8_t code;          /* 1..99 */
-    char code_str[3];      /* "01" */
-    const char *name;      /* "Hà Nội" */
-    int32_t valid_from;    /* yyyymm */
-    int32_t valid_to;      /* yyyymm, inclusive */
-    uint8_t successor;     /* scheme-34 unit a scheme-63 province merged into; 0 for scheme 34 */
+    uint8_t scheme;     /* 63 or 34 */
+    uint8_t code;       /* 1..99 */
+    char code_str[3];   /* "01" */
+    const char *name;   /* "Hà Nội" */
+    int32_t valid_from; /* yyyymm */
+    int32_t valid_to;   /* yyyymm, inclusive */
+    uint8_t successor;  /* scheme-34 unit a scheme-63 province merged into; 0 for scheme 34 */
 } kc_province_t;
 
 /* Number of metrics/activities/provinces; index-based access for listing. */
-const kc_metric_info_t *kc_ref_metric(int id);       /* NULL if out of range */
-int kc_ref_metric_by_name(const char *name);          /* kc_metric_t or -1 */
+const kc_metric_info_t *kc_ref_metric(int id); /* NULL if out of range */
+int kc_ref_metric_by_name(const char *name);   /* kc_metric_t or -1 */
 size_t kc_ref_activity_count(void);
-const kc_activity_t *kc_ref_activity_at(size_t i);    /* in file order; NULL past the end */
+const kc_activity_t *kc_ref_activity_at(size_t i); /* in file order; NULL past the end */
 const kc_activity_t *kc_ref_activity_by_id(uint8_t id);
 const kc_activity_t *kc_ref_activity_by_code(const char *code); /* exact code, "KC3b" */
 /* Name or code, case-insensitive ("machinery", "KC3b", "kc3b"); NULL if unknown. */
@@ -73,6 +73,11 @@ const kc_province_t *kc_ref_province_at(size_t i);
 const kc_province_t *kc_ref_province(int scheme, int code);
 /* The province a code means for a period (scheme chosen by the period); NULL if unknown. */
 const kc_province_t *kc_ref_province_for(int code, int32_t yyyymm);
+/* A one-byte key naming the province a code means in a period, distinct across
+ * schemes (code 80 was Long An in scheme 63 and is Tay Ninh in scheme 34): the
+ * code itself under scheme 63, 100 + code under scheme 34. Used to key event
+ * identities, so that the same event_id in two different provinces never meet. */
+uint8_t kc_ref_unit_key(int code, int32_t yyyymm);
 /* Parse a two-digit code ("79", "01"; also "1"); returns 1..99 or -1. */
 int kc_ref_parse_code(const char *s);
 

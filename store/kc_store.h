@@ -5,9 +5,10 @@
  * commit, so that a crash leaves either all or none of a group:
  *   log        u64 offset (big-endian) -> kc_log_entry_t record   append-only, MDB_APPEND
  *   producers  producer_id             -> kc_producer_state_t     transport dedup (high-water mark)
- *   identities province(1) + event_id  -> kc_identity_t           business dedup
+ *   identities unit(1) + event_id      -> kc_identity_t           business dedup; unit =
+ *                                                                 kc_ref_unit_key(code, period)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
- *   rejects    producer_id 0x00 u64 seq-> reason + text           why an event was not counted
+ *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
  *   meta       "format" -> "1"
  * Totals keys sort by (year, month, province, activity, kind, fund) so that a
  * year/month-range report is one contiguous range scan.
@@ -21,7 +22,13 @@
  * map grown by another process adopts the new size and retries.
  *
  * Threads: one write transaction at a time per store (LMDB's rule); read
- * transactions may be used from any thread (MDB_NOTLS).
+ * transactions may be used from any thread (MDB_NOTLS). Remapping the file
+ * (growth, or adopting a size grown by another process) needs every
+ * transaction of this kc_store_t to have ended: it waits for them (bounded,
+ * then KC_EBUSY). So a thread must not call kc_store_write() while it holds a
+ * read transaction of the same kc_store_t. Other processes are not affected.
+ * Open one kc_store_t per directory per process (LMDB's rule: the same
+ * environment must not be opened twice in one process).
  * Returns: 0 or a negative KC_E* code (kc_err.h) everywhere unless stated.
  */
 #ifndef KC_STORE_H
@@ -33,8 +40,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_STORE_FORMAT 1
+#define KC_STORE_FORMAT          1
 #define KC_STORE_DEFAULT_MAPSIZE ((size_t)64 << 20) /* grows on demand */
+#define KC_STORE_MAX_MAPSIZE     ((size_t)1 << 40)  /* growth stops here (KC_ENOSPC) */
+#define KC_CELL_KEY_LEN          7                  /* encoded kc_cell_key_t */
 
 typedef struct kc_store kc_store_t;
 typedef struct kc_txn kc_txn_t;
@@ -46,14 +55,16 @@ typedef struct {
 } kc_store_opts_t;
 
 /* One entry of the append-only event log. When returned by a getter, the
- * pointers borrow LMDB memory valid until the transaction ends. */
+ * pointers borrow LMDB memory valid until the transaction ends (in a write
+ * transaction: until its next write). */
 typedef struct {
-    uint64_t offset;       /* position in the log, from 0 */
-    uint64_t received_ns;  /* CLOCK_REALTIME at the aggregator, nanoseconds */
-    uint64_t seq;          /* producer's sequence number */
-    const char *producer;  /* not NUL-terminated */
-    size_t producer_len;   /* 1..64 */
-    const uint8_t *event;  /* the serialized kcpipe.v1.Event, verbatim */
+    uint64_t offset;      /* position in the log, from 0 */
+    uint64_t received_ns; /* CLOCK_REALTIME at the aggregator, nanoseconds */
+    uint64_t epoch;       /* producer's spool epoch (Batch.producer_epoch; 0 if none) */
+    uint64_t seq;         /* producer's sequence number */
+    const char *producer; /* not NUL-terminated */
+    size_t producer_len;  /* 1..64 */
+    const uint8_t *event; /* the serialized kcpipe.v1.Event, verbatim */
     size_t event_len;
 } kc_log_entry_t;
 
@@ -64,28 +75,39 @@ typedef struct {
     uint64_t accepted;     /* events counted */
     uint64_t duplicates;   /* business duplicates acknowledged, not counted */
     uint64_t rejected;     /* events rejected */
+    uint64_t epoch;        /* spool epoch the hwm belongs to (Batch.producer_epoch) */
 } kc_producer_state_t;
 
 /* Business identity of an accepted event (province + event_id). */
 typedef struct {
-    uint64_t offset;       /* log offset of the accepted event */
-    uint8_t hash[16];      /* kc_event_content_hash() of its content */
+    uint64_t offset;  /* log offset of the accepted event */
+    uint8_t hash[16]; /* kc_event_content_hash() of its content */
 } kc_identity_t;
 
 /* Coordinates of one totals cell. */
 typedef struct {
     uint16_t year;
     uint8_t month;
-    uint8_t province;      /* code under the scheme in force for year-month */
-    uint8_t activity;      /* kc_activity_t.id */
-    uint8_t kind;          /* 1 actual, 2 plan */
-    uint8_t fund;          /* 1 kcqg, 2 kcdp, 3 other */
+    uint8_t province; /* code under the scheme in force for year-month */
+    uint8_t activity; /* kc_activity_t.id */
+    uint8_t kind;     /* 1 actual, 2 plan */
+    uint8_t fund;     /* 1 kcqg, 2 kcdp, 3 other */
 } kc_cell_key_t;
 
 typedef struct {
-    uint64_t events;                   /* accepted events in the cell */
-    int64_t m[KC_METRIC_COUNT];        /* running totals, index kc_metric_t */
+    uint64_t events;            /* accepted events in the cell */
+    int64_t m[KC_METRIC_COUNT]; /* running totals, index kc_metric_t */
 } kc_cell_t;
+
+/* Totals key encoding (7 bytes): year u16 big-endian, month, province,
+ * activity, kind, fund; byte order = sort order. */
+void kc_cell_key_encode(const kc_cell_key_t *key, uint8_t out[KC_CELL_KEY_LEN]);
+void kc_cell_key_decode(const uint8_t in[KC_CELL_KEY_LEN], kc_cell_key_t *key);
+/* Smallest (all fields 0) and largest (all fields at their maximum) keys: start
+ * from these and set the leading fields to build open bounds, e.g. lo = min
+ * with year/month set, hi = max with year/month set, for one month's cells. */
+kc_cell_key_t kc_cell_key_min(void);
+kc_cell_key_t kc_cell_key_max(void);
 
 /* Open (creating if absent, unless read_only) the store in directory `dir`
  * (created with mode 0700 if missing). Fails with KC_EFORMAT if the store's
@@ -104,6 +126,11 @@ size_t kc_store_map_size(const kc_store_t *s);
  * transaction is aborted and that value returned. Returns 0 once the commit
  * has returned (the data is durable), or a negative KC_E* code. */
 int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx);
+/* Errors of kc_store_write() besides fn's own: KC_EINVAL (read-only store),
+ * KC_ENOSPC (disk full, or the map would pass KC_STORE_MAX_MAPSIZE), KC_EBUSY
+ * (read transactions of this kc_store_t did not end while the map had to grow),
+ * KC_ESTORE (logged). A write that failed in a put but whose fn returned 0 is
+ * not committed: the put's error is returned. */
 
 /* Begin a read-only snapshot; end it with kc_txn_end(). */
 int kc_store_read_begin(kc_store_t *s, kc_txn_t **out);
@@ -123,7 +150,8 @@ int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, siz
  * KC_EOVERFLOW (nothing changed) if any total would leave int64. */
 int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                       uint64_t events);
-int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t seq, int reason,
+/* reason: 0..65535; text may be NULL (empty). */
+int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int reason,
                       const char *text);
 
 /* ---- reads: in read and write transactions ---- */
@@ -134,11 +162,13 @@ int kc_txn_log_size(kc_txn_t *t, uint64_t *size);
 int kc_txn_log_get(kc_txn_t *t, uint64_t offset, kc_log_entry_t *out);
 /* Call fn for entries from `from` on, in order, until fn returns non-zero
  * (that value is returned) or the log ends (0). */
-int kc_txn_log_scan(kc_txn_t *t, uint64_t from,
-                    int (*fn)(const kc_log_entry_t *e, void *ctx), void *ctx);
+int kc_txn_log_scan(kc_txn_t *t, uint64_t from, int (*fn)(const kc_log_entry_t *e, void *ctx),
+                    void *ctx);
 /* KC_ENOTFOUND (and *st zeroed) for an unknown producer. */
 int kc_txn_producer_get(kc_txn_t *t, const char *producer, kc_producer_state_t *st);
-/* Call fn for every producer in name order. */
+/* Call fn for every producer in name order; `producer` is a NUL-terminated
+ * copy valid during the call. (Producer ids are C strings of 1..255 bytes
+ * throughout; KC_EINVAL otherwise.) */
 int kc_txn_producer_scan(kc_txn_t *t,
                          int (*fn)(const char *producer, const kc_producer_state_t *st, void *ctx),
                          void *ctx);
@@ -146,8 +176,8 @@ int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, siz
                         kc_identity_t *id);
 /* Reason and text (copied into text[cap], NUL-terminated) of a rejected event;
  * KC_ENOTFOUND if that sequence was not rejected. */
-int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t seq, int *reason, char *text,
-                      size_t cap);
+int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int *reason,
+                      char *text, size_t cap);
 /* KC_ENOTFOUND (cell zeroed) if the cell has never been touched. */
 int kc_txn_totals_get(kc_txn_t *t, const kc_cell_key_t *key, kc_cell_t *cell);
 /* Call fn for every cell with lo <= key <= hi in key order, until fn returns

@@ -24,9 +24,19 @@
  * counted at least once as long as the spool survives and the producer keeps
  * running until kc_producer_pending() is 0.
  *
- * Threads: a kc_producer_t is used by one thread at a time.
+ * Acknowledgements are matched by sequence range, not by request: an Ack
+ * finalizes the pending events in [acked_from, acked_to] (results lists the
+ * duplicates and rejections; the rest are accepted) and is ignored for events
+ * already final, so a late Ack after a resend is harmless. resend_from = N
+ * rewinds sending to N; STATUS_UNAVAILABLE rewinds and backs off (100 ms
+ * doubling to 5 s). Removals of acknowledged events are done in one spool
+ * transaction per drained set of Acks (together with the staged events), and
+ * results are reported after that transaction committed.
+ *
+ * Threads: a kc_producer_t is used by one thread at a time. Logging (through
+ * kc_ingest_set_log) is process-wide.
  * Returns: 0 or a negative code (kc_strerror-compatible: -errno or KC_E* in
- * -1000..-1099; KC_ETIMEDOUT = -1007) unless stated.
+ * -1000..-1099) unless stated.
  */
 #ifndef KCINGEST_H
 #define KCINGEST_H
@@ -38,8 +48,19 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#define KCI_EXPORT __attribute__((visibility("default")))
+#else
+#define KCI_EXPORT
+#endif
+
 #define KCI_VERSION "0.1.0"
-#define KCI_ETIMEDOUT (-1007)
+/* Return codes an embedder may want to tell apart (values of kcpipe's KC_E*). */
+#define KCI_ETIMEDOUT (-1007) /* kc_producer_flush: deadline passed, events still pending */
+#define KCI_EINVAL    (-1004) /* bad argument, or the spool belongs to another producer */
+#define KCI_EBUSY     (-1011) /* the spool is open in another process */
+#define KCI_EINTR     (-1012) /* poll/flush: a signal interrupted the wait */
+#define KCI_EFENCED   (-1014) /* poll/flush: a newer spool of this producer id took over */
 
 /* Metric indexes, in the order of kcpipe's data/metrics.tsv. */
 enum {
@@ -77,22 +98,22 @@ typedef struct {
 /* One activity event as the office reports it. Strings are borrowed for the
  * duration of kc_producer_add(). */
 typedef struct {
-    const char *event_id;  /* 1..64 bytes, unique per province */
-    const char *province;  /* two-digit code, "79" */
+    const char *event_id; /* 1..64 bytes, unique per province */
+    const char *province; /* two-digit code, "79" */
     int year;
     int month;
-    const char *activity;  /* code ("KC3b") or name ("machinery") */
-    int kind;              /* KCI_KIND_*; DEFAULT = actual */
-    int fund;              /* KCI_FUND_*; DEFAULT = other */
-    uint32_t present;      /* bit (1u << KCI_*) per metric reported */
+    const char *activity; /* code ("KC3b") or name ("machinery") */
+    int kind;             /* KCI_KIND_*; DEFAULT = actual */
+    int fund;             /* KCI_FUND_*; DEFAULT = other */
+    uint32_t present;     /* bit (1u << KCI_*) per metric reported */
     int64_t metrics[KCI_METRIC_COUNT];
-    const char *note;      /* optional, NULL or "" for none */
+    const char *note; /* optional, NULL or "" for none */
 } kc_event_t;
 
 /* The final outcome of one event, reported once. Strings valid during the call. */
 typedef struct {
     uint64_t seq;
-    const char *source;      /* the tag passed to kc_producer_add (e.g. "file.csv:12") */
+    const char *source; /* the tag passed to kc_producer_add (e.g. "file.csv:12") */
     const char *event_id;
     int reason;              /* KCI_ACCEPTED, KCI_DUPLICATE or a rejection code */
     const char *reason_name; /* "accepted", "duplicate", "unknown_province", ... */
@@ -101,39 +122,60 @@ typedef struct {
 
 typedef void (*kc_result_fn)(const kc_result_t *r, void *ctx);
 
+/* Log levels and sink of the library's logger (process-wide). */
+enum { KCI_LOG_ERROR = 0, KCI_LOG_WARN, KCI_LOG_INFO, KCI_LOG_DEBUG };
+/* Receives one formatted line ("2026-11-27T09:53:30.123Z ident warn: text"). */
+typedef void (*kci_log_fn)(int level, const char *line, void *ctx);
+
+/* Configure the library's log: ident shown on each line (borrowed; must outlive
+ * logging; NULL keeps the current one), the most verbose level kept (default
+ * KCI_LOG_INFO), and a sink (NULL = stderr). */
+KCI_EXPORT void kc_ingest_set_log(const char *ident, int level, kci_log_fn fn, void *ctx);
+
 /* Open the producer: opens or creates the spool, checks that it belongs to
- * opts->producer_id (KC_EINVAL otherwise), and connects. Events left in the
+ * opts->producer_id (KCI_EINVAL otherwise, logged), and connects. Also
+ * KCI_EBUSY (spool in use by another process), KCI_EINVAL (missing option,
+ * producer_id longer than 64 bytes, bad endpoint), KC_EFORMAT/KC_ESTORE/-errno
+ * (spool unusable). Events left in the
  * spool by an earlier run are sent again on the next poll/flush.
  * Caller owns *out; release with kc_producer_close(). */
-int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts);
+KCI_EXPORT int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts);
 /* Commit staged events to the spool, close the socket and the spool; sets *p
  * to NULL. Unacknowledged events stay spooled for the next run. */
-void kc_producer_close(kc_producer_t **p);
+KCI_EXPORT void kc_producer_close(kc_producer_t **p);
 
 /* Receive each event's final result (may be set at any time; NULL to stop). */
-void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx);
+KCI_EXPORT void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx);
 
 /* Stage one event (assigning the next sequence, stored in *seq_out if non-NULL)
- * with a source tag (may be NULL). KC_EINVAL if the event cannot be encoded
- * (missing event_id/province/activity). */
-int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out);
+ * with a source tag (may be NULL; at most 65535 bytes). KCI_EINVAL if the event
+ * cannot be encoded (missing or empty event_id/province/activity, or larger
+ * than 256 KiB serialized). Everything else (ranges, unknown codes, negative
+ * values) is passed on for the aggregator to judge. Commits the spool every
+ * opts.batch_max staged events, so it may also return a spool error. */
+KCI_EXPORT int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source,
+                               uint64_t *seq_out);
 
 /* Make every staged event durable in the spool (one fsync'd commit). */
-int kc_producer_sync(kc_producer_t *p);
+KCI_EXPORT int kc_producer_sync(kc_producer_t *p);
 
-/* Do network work for at most timeout_ms: sync, send what the window allows,
- * take acknowledgements, resend after a timeout. Returns 0. */
-int kc_producer_poll(kc_producer_t *p, int timeout_ms);
+/* Do network work for at most timeout_ms (0 = one pass without waiting): sync,
+ * send what the window allows, take acknowledgements, resend after a timeout.
+ * Returns early when nothing is pending. Returns 0, KCI_EINTR if a signal
+ * interrupted the wait (so the caller can check its flags), or a spool error
+ * (KC_ENOSPC, KC_ESTORE, ...). */
+KCI_EXPORT int kc_producer_poll(kc_producer_t *p, int timeout_ms);
 
 /* Poll until no event is pending or timeout_ms passed (-1 = no limit).
- * Returns 0 when all are final, KCI_ETIMEDOUT otherwise (they stay spooled). */
-int kc_producer_flush(kc_producer_t *p, int timeout_ms);
+ * Returns 0 when all are final, KCI_ETIMEDOUT otherwise (they stay spooled),
+ * KCI_EINTR if a signal interrupted it, or a spool error. */
+KCI_EXPORT int kc_producer_flush(kc_producer_t *p, int timeout_ms);
 
 /* Events spooled or staged and not yet final. */
-uint64_t kc_producer_pending(const kc_producer_t *p);
+KCI_EXPORT uint64_t kc_producer_pending(const kc_producer_t *p);
 
 /* Text for a return code of this library. */
-const char *kc_producer_strerror(int rc);
+KCI_EXPORT const char *kc_producer_strerror(int rc);
 
 #ifdef __cplusplus
 }

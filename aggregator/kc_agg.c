@@ -1,0 +1,374 @@
+/* kc_agg.c - the aggregator daemon loop (DESIGN in kc_agg.h). */
+#include "kc_agg.h"
+
+#include "kc_err.h"
+#include "kc_log.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_POLL_MAX_MS    100 /* longest wait before the stop flag is checked again */
+#define S_ROUTING_ID_MAX 255
+#define S_SNDHWM         10000 /* Acks queued per peer before an Ack is dropped (EAGAIN) */
+#define S_RCVHWM         64    /* Batches queued per peer before libzmq stops reading it */
+#define S_LINGER_MS      2000  /* on exit, how long queued Acks may still be flushed */
+
+/* Where the Ack of a group's message goes. */
+typedef struct {
+    uint8_t id[S_ROUTING_ID_MAX]; /* ROUTER routing id of the peer */
+    size_t len;                   /* its length */
+    bool delim;                   /* the request had an empty delimiter frame */
+} s_route_t;
+
+struct kc_agg {
+    void *zctx;                /* ZeroMQ context */
+    void *sock;                /* the ROUTER socket */
+    kc_store_t *store;         /* the open store */
+    kc_apply_t *group;         /* the group being collected */
+    s_route_t *routes;         /* one per message of the group */
+    size_t cap_routes;         /* allocated routes */
+    uint64_t group_t0;         /* monotonic ms of the group's first message */
+    char endpoint[256];        /* ZMQ_LAST_ENDPOINT */
+    size_t group_max;          /* events per group */
+    size_t group_max_msgs;     /* messages per group (empty batches carry no event) */
+    int window_ms;             /* longest wait to fill a group */
+    int stats_ms;              /* period of the debug counter line */
+    kc_agg_counters_t total;   /* counters since start */
+    uint64_t dropped_messages; /* malformed multipart messages dropped */
+    uint64_t undelivered_acks; /* Acks that could not be sent */
+};
+
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* mkdir -p of the parents of path (the store creates the last component). */
+static int s_mkdir_parents(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return KC_EINVAL;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i < n; i++) {
+        if (buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        buf[i] = '/';
+    }
+    return 0;
+}
+
+static int s_write_ready_file(const char *file, const char *endpoint)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof tmp)
+        return KC_EINVAL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    int ok = fprintf(f, "%s\n", endpoint) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, file) != 0) {
+        int rc = errno ? -errno : KC_EIO;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+static int s_setopt_int(void *sock, int opt, int value)
+{
+    return zmq_setsockopt(sock, opt, &value, sizeof value);
+}
+
+int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
+{
+    *out = NULL;
+    kc_agg_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return KC_ENOMEM;
+    const char *listen = opts->listen ? opts->listen : KC_AGG_DEFAULT_LISTEN;
+    const char *dir = opts->store_dir ? opts->store_dir : KC_AGG_DEFAULT_STORE;
+    self->group_max = opts->group_max ? opts->group_max : KC_AGG_DEFAULT_GROUP_MAX;
+    self->group_max_msgs = self->group_max < 1024 ? 1024 : self->group_max;
+    self->window_ms =
+        opts->group_window_ms >= 0 ? opts->group_window_ms : KC_AGG_DEFAULT_GROUP_WINDOW_MS;
+    self->stats_ms = opts->stats_interval_ms > 0 ? opts->stats_interval_ms : 10000;
+    int rc = 0;
+
+    self->group = kc_apply_new();
+    if (!self->group) {
+        rc = KC_ENOMEM;
+        goto fail;
+    }
+    rc = s_mkdir_parents(dir);
+    if (rc != 0) {
+        kc_error("cannot create the parents of %s: %s", dir, kc_strerror(rc));
+        goto fail;
+    }
+    kc_store_opts_t sopts = {.read_only = false, .map_size = opts->map_size, .max_readers = 0};
+    rc = kc_store_open(&self->store, dir, &sopts);
+    if (rc != 0) {
+        kc_error("cannot open the store %s: %s", dir, kc_strerror(rc));
+        goto fail;
+    }
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx) {
+        rc = -errno;
+        goto fail;
+    }
+    self->sock = zmq_socket(self->zctx, ZMQ_ROUTER);
+    if (!self->sock) {
+        rc = -errno;
+        goto fail;
+    }
+    int64_t maxmsg = KC_MAX_MSG_SIZE; /* larger messages: libzmq drops the connection */
+    if (zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        s_setopt_int(self->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
+        s_setopt_int(self->sock, ZMQ_SNDHWM, S_SNDHWM) != 0 ||
+        s_setopt_int(self->sock, ZMQ_RCVHWM, S_RCVHWM) != 0 ||
+        s_setopt_int(self->sock, ZMQ_LINGER, S_LINGER_MS) != 0) {
+        rc = -errno;
+        kc_error("cannot set socket options: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(self->sock, listen) != 0) {
+        int e = errno;
+        kc_error("cannot listen on %s: %s", listen, zmq_strerror(e));
+        rc = e == EADDRINUSE ? KC_EBUSY : KC_EINVAL;
+        goto fail;
+    }
+    size_t elen = sizeof self->endpoint;
+    if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &elen) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (opts->ready_file) {
+        rc = s_write_ready_file(opts->ready_file, self->endpoint);
+        if (rc != 0) {
+            kc_error("cannot write the ready file %s: %s", opts->ready_file, kc_strerror(rc));
+            goto fail;
+        }
+    }
+    *out = self;
+    return 0;
+fail:
+    kc_agg_destroy(&self);
+    return rc;
+}
+
+void kc_agg_destroy(kc_agg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    kc_agg_t *self = *self_p;
+    if (self->sock)
+        zmq_close(self->sock);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx); /* waits up to S_LINGER_MS for queued Acks */
+    kc_store_close(&self->store);
+    kc_apply_destroy(&self->group);
+    free(self->routes);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *kc_agg_endpoint(const kc_agg_t *self)
+{
+    return self->endpoint;
+}
+const kc_agg_counters_t *kc_agg_counters(const kc_agg_t *self)
+{
+    return &self->total;
+}
+
+void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
+{
+    const kc_agg_counters_t *c = &self->total;
+    char reasons[1024] = "";
+    size_t off = 0;
+    for (int r = 2; r < KC_REASON_SLOTS; r++) { /* 0 accepted, 1 duplicate: counted above */
+        if (!c->by_reason[r] || off >= sizeof reasons)
+            continue;
+        int n = snprintf(reasons + off, sizeof reasons - off, " %s=%llu", kc_reason_name(r),
+                         (unsigned long long)c->by_reason[r]);
+        if (n > 0)
+            off += (size_t)n;
+    }
+    kc_log((kc_log_level_t)level,
+           "%s: batches=%llu events=%llu accepted=%llu duplicates=%llu rejected=%llu "
+           "resent=%llu gaps=%llu unplaceable=%llu bad_batches=%llu fenced=%llu unavailable=%llu "
+           "commits=%llu dropped_messages=%llu undelivered_acks=%llu%s%s",
+           what, (unsigned long long)c->batches, (unsigned long long)c->events,
+           (unsigned long long)c->accepted, (unsigned long long)c->duplicates,
+           (unsigned long long)c->rejected, (unsigned long long)c->resent,
+           (unsigned long long)c->gaps, (unsigned long long)c->unplaceable,
+           (unsigned long long)c->bad_batches, (unsigned long long)c->fenced,
+           (unsigned long long)c->unavailable, (unsigned long long)c->commits,
+           (unsigned long long)self->dropped_messages, (unsigned long long)self->undelivered_acks,
+           off ? "; rejected by reason:" : "", reasons);
+}
+
+/* Room for the route of one more message of the group. */
+static int s_routes_reserve(kc_agg_t *self)
+{
+    size_t n = kc_apply_count(self->group);
+    if (n < self->cap_routes)
+        return 0;
+    size_t cap = self->cap_routes * 2 + 64;
+    s_route_t *r = realloc(self->routes, cap * sizeof *r);
+    if (!r)
+        return KC_ENOMEM;
+    self->routes = r;
+    self->cap_routes = cap;
+    return 0;
+}
+
+/* Receive one multipart message without blocking. Returns 1 if a message was
+ * taken (added to the group or dropped), 0 if none was waiting, < 0 on a socket
+ * error. */
+static int s_recv_one(kc_agg_t *self)
+{
+    zmq_msg_t f[3];
+    int nf = 0, total = 0, more = 1;
+    int rc = 1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        /* the parts of a multipart message arrive together: only the first may wait */
+        if (zmq_msg_recv(&part, self->sock, total == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&part);
+            if (total == 0 && (e == EAGAIN || e == EINTR))
+                rc = 0;
+            else
+                rc = -e;
+            break;
+        }
+        more = zmq_msg_more(&part);
+        if (nf < 3)
+            f[nf++] = part; /* keep: ownership moves into f */
+        else
+            zmq_msg_close(&part);
+        total++;
+    }
+    if (rc == 1) {
+        zmq_msg_t *id = &f[0], *body = NULL;
+        bool delim = false;
+        if (total == 2) {
+            body = &f[1];
+        } else if (total == 3 && zmq_msg_size(&f[1]) == 0) {
+            body = &f[2];
+            delim = true;
+        }
+        if (!body || zmq_msg_size(id) == 0 || zmq_msg_size(id) > S_ROUTING_ID_MAX) {
+            self->dropped_messages++;
+            kc_warn("dropped a malformed message of %d frames (expected [routing id, Batch])",
+                    total);
+        } else if (s_routes_reserve(self) != 0 ||
+                   kc_apply_add(self->group, zmq_msg_data(body), zmq_msg_size(body)) != 0) {
+            kc_error("out of memory: dropped a batch (the producer will resend it)");
+        } else {
+            s_route_t *r = &self->routes[kc_apply_count(self->group) - 1];
+            r->len = zmq_msg_size(id);
+            memcpy(r->id, zmq_msg_data(id), r->len);
+            r->delim = delim;
+            if (kc_apply_count(self->group) == 1)
+                self->group_t0 = s_now_ms();
+        }
+    }
+    for (int i = 0; i < nf; i++)
+        zmq_msg_close(&f[i]);
+    return rc;
+}
+
+/* Commit the group in hand, then send every Ack, then empty the group. */
+static void s_flush(kc_agg_t *self)
+{
+    size_t n = kc_apply_count(self->group);
+    if (n == 0)
+        return;
+    kc_apply_commit(self->group, self->store); /* logs and answers unavailable on failure */
+    kc_agg_counters_add(&self->total, kc_apply_delta(self->group));
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *data;
+        size_t len;
+        if (kc_apply_ack(self->group, i, &data, &len) != 0) {
+            self->undelivered_acks++;
+            continue;
+        }
+        const s_route_t *r = &self->routes[i];
+        int rc = zmq_send(self->sock, r->id, r->len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (rc >= 0 && r->delim)
+            rc = zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (rc >= 0)
+            rc = zmq_send(self->sock, data, len, ZMQ_DONTWAIT);
+        if (rc < 0) {
+            /* EHOSTUNREACH: the peer is gone; EAGAIN: its queue is full. It will
+             * time out, resend, and get the same answer by sequence number. */
+            self->undelivered_acks++;
+            kc_debug("ack %zu of the group not delivered: %s", i, zmq_strerror(errno));
+        }
+    }
+    kc_apply_reset(self->group);
+}
+
+int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
+{
+    int ret = 0;
+    uint64_t next_stats = s_now_ms() + (uint64_t)self->stats_ms;
+    while (!*stop) {
+        uint64_t now = s_now_ms();
+        int timeout = S_POLL_MAX_MS;
+        if (kc_apply_count(self->group) > 0) {
+            uint64_t due = self->group_t0 + (uint64_t)self->window_ms;
+            timeout = due <= now ? 0 : (int)(due - now < S_POLL_MAX_MS ? due - now : S_POLL_MAX_MS);
+        }
+        zmq_pollitem_t item = {.socket = self->sock, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&item, 1, timeout);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue; /* a signal: look at the stop flag */
+            ret = -errno;
+            kc_error("poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (item.revents & ZMQ_POLLIN) {
+            while (kc_apply_events(self->group) < self->group_max &&
+                   kc_apply_count(self->group) < self->group_max_msgs) {
+                rc = s_recv_one(self);
+                if (rc <= 0) {
+                    if (rc < 0)
+                        kc_warn("receive failed: %s", zmq_strerror(-rc));
+                    break;
+                }
+            }
+        }
+        now = s_now_ms();
+        size_t n = kc_apply_count(self->group);
+        if (n > 0 &&
+            (kc_apply_events(self->group) >= self->group_max || n >= self->group_max_msgs ||
+             now >= self->group_t0 + (uint64_t)self->window_ms))
+            s_flush(self);
+        if (now >= next_stats) {
+            if (kc_log_get_level() >= KC_LOG_DEBUG)
+                kc_agg_log_counters(self, KC_LOG_DEBUG, "stats");
+            next_stats = now + (uint64_t)self->stats_ms;
+        }
+    }
+    s_flush(self); /* commit and acknowledge what is in hand */
+    return ret;
+}

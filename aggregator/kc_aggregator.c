@@ -1,0 +1,167 @@
+/* kc_aggregator.c - kc-aggregator: receive, check, de-duplicate and commit events.
+ *
+ * Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 64 usage error, 69 cannot
+ * listen or open the store, 70 internal failure.
+ */
+#include "kc_agg.h"
+
+#include "kc_err.h"
+#include "kc_log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EX_OK_          0
+#define EX_USAGE_       64
+#define EX_UNAVAILABLE_ 69
+#define EX_SOFTWARE_    70
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: kc-aggregator [options]\n"
+            "Receive khuyen cong activity events from producers (ZeroMQ DEALER), check,\n"
+            "de-duplicate and commit them to the store, then acknowledge them.\n"
+            "\n"
+            "  --listen EP            endpoint to bind (default %s;\n"
+            "                         tcp://127.0.0.1:* picks a free port)\n"
+            "  --store DIR            store directory (default %s)\n"
+            "  --group-max N          events per group commit (default %d)\n"
+            "  --group-window-ms MS   longest wait to fill a group (default %d)\n"
+            "  --map-size BYTES       initial LMDB map size, suffix k/m/g allowed (grows on "
+            "demand)\n"
+            "  --ready-file FILE      once listening, write the bound endpoint to FILE\n"
+            "  --log-level L          error|warn|info|debug (default info)\n"
+            "  -h, --help             show this help and exit\n"
+            "  -V, --version          show the version and exit\n"
+            "\n"
+            "SIGINT/SIGTERM: commit and acknowledge what is in hand, exit 0.\n",
+            KC_AGG_DEFAULT_LISTEN, KC_AGG_DEFAULT_STORE, KC_AGG_DEFAULT_GROUP_MAX,
+            KC_AGG_DEFAULT_GROUP_WINDOW_MS);
+}
+
+static int s_bad(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kc-aggregator: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'kc-aggregator --help'.\n");
+    return EX_USAGE_;
+}
+
+/* Parse a non-negative integer with an optional k/m/g suffix (x1024). */
+static int s_parse_size(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end != '\0' || v > (max >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    kc_log_set_ident("kc-aggregator");
+    kc_agg_opts_t opts = {.group_window_ms = -1};
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"store", required_argument, NULL, 's'},
+        {"group-max", required_argument, NULL, 'g'},
+        {"group-window-ms", required_argument, NULL, 'w'},
+        {"map-size", required_argument, NULL, 'm'},
+        {"ready-file", required_argument, NULL, 'r'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    unsigned long long v;
+    kc_log_level_t level;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l': opts.listen = optarg; break;
+        case 's': opts.store_dir = optarg; break;
+        case 'g':
+            if (s_parse_size(optarg, 1u << 24, &v) != 0 || v == 0)
+                return s_bad("--group-max: '%s' is not a number of events in 1-16777216", optarg);
+            opts.group_max = (size_t)v;
+            break;
+        case 'w':
+            if (s_parse_size(optarg, 60000, &v) != 0)
+                return s_bad("--group-window-ms: '%s' is not a number of ms in 0-60000", optarg);
+            opts.group_window_ms = (int)v;
+            break;
+        case 'm':
+            if (s_parse_size(optarg, (unsigned long long)SIZE_MAX / 2, &v) != 0 || v == 0)
+                return s_bad("--map-size: '%s' is not a size in bytes", optarg);
+            opts.map_size = (size_t)v;
+            break;
+        case 'r': opts.ready_file = optarg; break;
+        case 'L':
+            if (kc_log_parse_level(optarg, &level) != 0)
+                return s_bad("--log-level: '%s' is not error, warn, info or debug", optarg);
+            kc_log_set_level(level);
+            break;
+        case 'h': s_usage(stdout); return EX_OK_;
+        case 'V': printf("kc-aggregator %s\n", KC_VERSION); return EX_OK_;
+        case ':': return s_bad("option '%s' needs an argument", argv[optind - 1]);
+        default: return s_bad("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return s_bad("unexpected argument '%s'", argv[optind]);
+
+    if (sodium_init() < 0) {
+        kc_error("libsodium cannot be initialised");
+        return EX_SOFTWARE_;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    kc_agg_t *agg = NULL;
+    int rc = kc_agg_new(&agg, &opts);
+    if (rc != 0) {
+        kc_error("cannot start: %s", kc_strerror(rc));
+        return EX_UNAVAILABLE_;
+    }
+    kc_info("listening on %s (store %s)", kc_agg_endpoint(agg),
+            opts.store_dir ? opts.store_dir : KC_AGG_DEFAULT_STORE);
+    rc = kc_agg_run(agg, &s_stop);
+    kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "stopped" : "failed");
+    kc_agg_destroy(&agg);
+    return rc == 0 ? EX_OK_ : EX_SOFTWARE_;
+}

@@ -1,0 +1,644 @@
+/* kc_apply.c - one group commit: decode, validate, de-duplicate, count, ack.
+ *
+ * The rules are in kc_apply.h (DESIGN). Layout: the group holds one s_msg_t
+ * per received message (its decoded Batch and the Ack being built) and, while
+ * a run is in progress, one s_prod_t per producer seen in the group (the hwm
+ * cache, written back once at the end of the run).
+ */
+#include "kc_apply.h"
+
+#include "kc_err.h"
+#include "kc_log.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_TEXT_MAX 256
+
+/* One Result of an Ack (a duplicate or a rejection). */
+typedef struct {
+    bool has_seq;                       /* false for an event without a usable seq */
+    uint64_t seq;                       /* its sequence number */
+    int reason;                         /* kcpipe.v1.Reason */
+    bool has_event_id;                  /* the event carried an event_id */
+    char event_id[KC_EVENT_ID_MAX + 1]; /* copy, cut to 64 bytes */
+    char text[S_TEXT_MAX];              /* English explanation */
+    bool fresh;                         /* decided in this commit (log it), not a re-ack */
+} s_result_t;
+
+/* One received message and its answer. */
+typedef struct {
+    kc_pb_batch_t *batch;          /* decoded Batch; NULL if refused at add */
+    int status;                    /* kcpipe.v1.Status */
+    char error[S_TEXT_MAX];        /* Ack.error; "" for none */
+    bool has_acked;                /* acked_from/acked_to are set */
+    uint64_t acked_from, acked_to; /* first and last seq acknowledged */
+    bool has_committed;            /* committed_seq is set */
+    uint64_t committed_seq;        /* producer's hwm after this batch */
+    uint64_t resend_from;          /* 0 or where the producer must resume */
+    bool fenced;                   /* epoch older than the producer's current one */
+    uint64_t epoch;                /* the epoch the Ack's seqs belong to */
+    s_result_t *res;               /* results, in seq order */
+    size_t nres, capres;
+    kc_pb_ack_t ack;         /* built by s_pack() */
+    kc_pb_result_t *pbres;   /* nres Result messages for ack */
+    kc_pb_result_t **pbresp; /* pointers to them */
+    uint8_t *packed;         /* packed ack */
+    size_t packed_len;
+} s_msg_t;
+
+/* Cached transport state of one producer during a run. */
+typedef struct {
+    const char *id;         /* borrowed from a Batch of the group */
+    kc_producer_state_t st; /* as it will be written back */
+} s_prod_t;
+
+struct kc_apply {
+    s_msg_t *msgs; /* received messages, in arrival order */
+    size_t n, cap;
+    size_t events;   /* events carried by msgs */
+    s_prod_t *prods; /* producers seen in the current run */
+    size_t nprods, capprods;
+    uint64_t now_ns;         /* received_ns for the log entries of a run */
+    kc_agg_counters_t delta; /* what the current/last run did */
+    bool committed;          /* Acks are final (commit returned or failed) */
+};
+
+kc_apply_t *kc_apply_new(void)
+{
+    return calloc(1, sizeof(kc_apply_t));
+}
+
+static void s_msg_clear_answer(s_msg_t *m)
+{
+    m->nres = 0;
+    m->has_acked = false;
+    m->acked_from = m->acked_to = 0;
+    m->has_committed = false;
+    m->committed_seq = 0;
+    m->resend_from = 0;
+    m->fenced = false;
+    m->epoch = 0;
+    free(m->pbres);
+    free(m->pbresp);
+    free(m->packed);
+    m->pbres = NULL;
+    m->pbresp = NULL;
+    m->packed = NULL;
+    m->packed_len = 0;
+}
+
+static void s_msg_free(s_msg_t *m)
+{
+    s_msg_clear_answer(m);
+    if (m->batch)
+        kcpipe__v1__batch__free_unpacked(m->batch, NULL);
+    free(m->res);
+    memset(m, 0, sizeof *m);
+}
+
+void kc_apply_reset(kc_apply_t *self)
+{
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->n; i++)
+        s_msg_free(&self->msgs[i]);
+    self->n = 0;
+    self->events = 0;
+    self->nprods = 0;
+    self->committed = false;
+    memset(&self->delta, 0, sizeof self->delta);
+}
+
+void kc_apply_destroy(kc_apply_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    kc_apply_t *self = *self_p;
+    kc_apply_reset(self);
+    free(self->msgs);
+    free(self->prods);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t kc_apply_count(const kc_apply_t *self)
+{
+    return self->n;
+}
+size_t kc_apply_events(const kc_apply_t *self)
+{
+    return self->events;
+}
+const kc_agg_counters_t *kc_apply_delta(const kc_apply_t *self)
+{
+    return &self->delta;
+}
+
+void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *d)
+{
+    sum->batches += d->batches;
+    sum->bad_batches += d->bad_batches;
+    sum->unavailable += d->unavailable;
+    sum->events += d->events;
+    sum->accepted += d->accepted;
+    sum->duplicates += d->duplicates;
+    sum->rejected += d->rejected;
+    sum->resent += d->resent;
+    sum->gaps += d->gaps;
+    sum->unplaceable += d->unplaceable;
+    sum->fenced += d->fenced;
+    sum->commits += d->commits;
+    for (int i = 0; i < KC_REASON_SLOTS; i++)
+        sum->by_reason[i] += d->by_reason[i];
+}
+
+int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
+{
+    if (self->n == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 64;
+        s_msg_t *msgs = realloc(self->msgs, cap * sizeof *msgs);
+        if (!msgs)
+            return KC_ENOMEM;
+        self->msgs = msgs;
+        self->cap = cap;
+    }
+    s_msg_t *m = &self->msgs[self->n];
+    memset(m, 0, sizeof *m);
+    m->status = KCPIPE__V1__STATUS__STATUS_OK;
+    m->batch = kcpipe__v1__batch__unpack(NULL, len, data);
+    if (!m->batch) {
+        /* protobuf-c also returns NULL when out of memory; the peer then gets
+         * "undecodable" for a batch that was fine, and resends it in vain:
+         * acceptable, since the process is in trouble anyway. */
+        m->status = KCPIPE__V1__STATUS__STATUS_UNDECODABLE;
+        snprintf(m->error, sizeof m->error, "the message (%zu bytes) is not a kcpipe.v1.Batch",
+                 len);
+    } else {
+        size_t plen = m->batch->producer_id ? strlen(m->batch->producer_id) : 0;
+        if (plen == 0 || plen > KC_PRODUCER_ID_MAX) {
+            m->status = KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER;
+            if (plen == 0)
+                snprintf(m->error, sizeof m->error, "the batch has no producer_id");
+            else
+                snprintf(m->error, sizeof m->error, "producer_id is %zu bytes, at most %d allowed",
+                         plen, KC_PRODUCER_ID_MAX);
+            kcpipe__v1__batch__free_unpacked(m->batch, NULL);
+            m->batch = NULL;
+        } else {
+            self->events += m->batch->n_events;
+        }
+    }
+    self->n++;
+    return 0;
+}
+
+/* Copy an event_id for a Result, cut to KC_EVENT_ID_MAX bytes on a UTF-8
+ * character boundary. */
+static void s_copy_id(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > KC_EVENT_ID_MAX) {
+        n = KC_EVENT_ID_MAX;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--; /* src[n] continues a character: cut before it */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static s_result_t *s_result_add(s_msg_t *m, bool has_seq, uint64_t seq, int reason,
+                                const char *event_id, const char *text, bool fresh)
+{
+    if (m->nres == m->capres) {
+        size_t cap = m->capres ? m->capres * 2 : 8;
+        s_result_t *res = realloc(m->res, cap * sizeof *res);
+        if (!res)
+            return NULL;
+        m->res = res;
+        m->capres = cap;
+    }
+    s_result_t *r = &m->res[m->nres++];
+    r->has_seq = has_seq;
+    r->seq = seq;
+    r->reason = reason;
+    r->has_event_id = event_id && event_id[0];
+    r->event_id[0] = '\0';
+    if (r->has_event_id)
+        s_copy_id(r->event_id, event_id);
+    snprintf(r->text, sizeof r->text, "%s", text);
+    r->fresh = fresh;
+    return r;
+}
+
+/* The cached state of a producer, loaded from the store on first use. */
+static int s_prod_get(kc_apply_t *self, kc_txn_t *txn, const char *id, s_prod_t **out)
+{
+    for (size_t i = 0; i < self->nprods; i++)
+        if (strcmp(self->prods[i].id, id) == 0) {
+            *out = &self->prods[i];
+            return 0;
+        }
+    if (self->nprods == self->capprods) {
+        size_t cap = self->capprods ? self->capprods * 2 : 16;
+        s_prod_t *p = realloc(self->prods, cap * sizeof *p);
+        if (!p)
+            return KC_ENOMEM;
+        self->prods = p;
+        self->capprods = cap;
+    }
+    s_prod_t *p = &self->prods[self->nprods];
+    p->id = id;
+    int rc = kc_txn_producer_get(txn, id, &p->st);
+    if (rc == KC_ENOTFOUND)
+        memset(&p->st, 0, sizeof p->st);
+    else if (rc != 0)
+        return rc;
+    self->nprods++;
+    *out = p;
+    return 0;
+}
+
+/* Acknowledge again an event whose seq was processed before (seq <= hwm). */
+static int s_reack(s_msg_t *m, kc_txn_t *txn, const char *producer, uint64_t epoch,
+                   const kc_pb_event_t *ev)
+{
+    int reason = 0;
+    char text[S_TEXT_MAX];
+    int rc = kc_txn_reject_get(txn, producer, epoch, ev->seq, &reason, text, sizeof text);
+    if (rc == KC_ENOTFOUND)
+        return 0; /* no record: it was accepted */
+    if (rc != 0)
+        return rc;
+    if (!s_result_add(m, true, ev->seq, reason, ev->event_id, text, false))
+        return KC_ENOMEM;
+    return 0;
+}
+
+/* Process the event at seq == hwm + 1: decide, store, count. */
+static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod,
+                     const kc_pb_event_t *ev, const ProtobufCBinaryData *bytes)
+{
+    const char *producer = m->batch->producer_id;
+    char text[S_TEXT_MAX];
+    kc_event_view_t view;
+    int reason;
+    int rc;
+
+    if (!ev->producer_id || strcmp(ev->producer_id, producer) != 0) {
+        reason = KCPIPE__V1__REASON__REASON_PRODUCER_MISMATCH;
+        snprintf(text, sizeof text, "the event's producer_id '%.64s' is not the batch's '%s'",
+                 ev->producer_id ? ev->producer_id : "", producer);
+    } else {
+        reason = kc_event_check(ev, &view, text, sizeof text);
+    }
+    if (reason == KCPIPE__V1__REASON__REASON_OK) {
+        uint8_t hash[KC_HASH_LEN];
+        kc_identity_t idn;
+        kc_event_content_hash(ev, &view, hash);
+        rc = kc_txn_identity_get(txn, kc_ref_unit_key(view.province, view.yyyymm), view.event_id,
+                                 view.event_id_len, &idn);
+        if (rc == 0) {
+            bool same = memcmp(idn.hash, hash, KC_HASH_LEN) == 0;
+            reason = same ? KCPIPE__V1__REASON__REASON_DUPLICATE
+                          : KCPIPE__V1__REASON__REASON_EVENT_ID_CONFLICT;
+            snprintf(text, sizeof text,
+                     same ? "province %02u event_id '%.64s' is already counted (log offset %llu)"
+                          : "province %02u event_id '%.64s' was counted before with different "
+                            "content (log offset %llu)",
+                     view.province, view.event_id, (unsigned long long)idn.offset);
+        } else if (rc != KC_ENOTFOUND) {
+            return rc;
+        } else {
+            kc_cell_key_t key = {.year = view.year,
+                                 .month = view.month,
+                                 .province = view.province,
+                                 .activity = view.activity->id,
+                                 .kind = view.kind,
+                                 .fund = view.fund};
+            rc = kc_txn_totals_add(txn, &key, view.metrics, 1);
+            if (rc == KC_EOVERFLOW) {
+                reason = KCPIPE__V1__REASON__REASON_TOTAL_OVERFLOW;
+                snprintf(text, sizeof text,
+                         "a running total of %04u-%02u province %02u %s would leave int64",
+                         view.year, view.month, view.province, view.activity->code);
+            } else if (rc != 0) {
+                return rc;
+            } else {
+                kc_log_entry_t e = {.received_ns = self->now_ns,
+                                    .seq = ev->seq,
+                                    .epoch = prod->st.epoch,
+                                    .producer = producer,
+                                    .producer_len = strlen(producer),
+                                    .event = bytes->data,
+                                    .event_len = bytes->len};
+                rc = kc_txn_log_append(txn, &e, &idn.offset);
+                if (rc != 0)
+                    return rc;
+                memcpy(idn.hash, hash, KC_HASH_LEN);
+                rc = kc_txn_identity_put(txn, kc_ref_unit_key(view.province, view.yyyymm),
+                                         view.event_id, view.event_id_len, &idn);
+                if (rc != 0)
+                    return rc;
+                self->delta.accepted++;
+                prod->st.accepted++;
+            }
+        }
+    }
+    if (reason != KCPIPE__V1__REASON__REASON_OK) {
+        rc = kc_txn_reject_put(txn, producer, prod->st.epoch, ev->seq, reason, text);
+        if (rc != 0)
+            return rc;
+        if (!s_result_add(m, true, ev->seq, reason, ev->event_id, text, true))
+            return KC_ENOMEM;
+        if (reason == KCPIPE__V1__REASON__REASON_DUPLICATE) {
+            self->delta.duplicates++;
+            prod->st.duplicates++;
+        } else {
+            self->delta.rejected++;
+            prod->st.rejected++;
+        }
+    }
+    if (reason >= 0 && reason < KC_REASON_SLOTS)
+        self->delta.by_reason[reason]++;
+    self->delta.events++;
+    prod->st.hwm = ev->seq;
+    prod->st.last_seen_ns = self->now_ns;
+    return 0;
+}
+
+static void s_acked(s_msg_t *m, uint64_t seq)
+{
+    if (!m->has_acked) {
+        m->has_acked = true;
+        m->acked_from = seq;
+    }
+    m->acked_to = seq;
+}
+
+/* Apply one message of the group (DESIGN steps 1-5 of kc_apply.h). */
+static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
+{
+    self->delta.batches++;
+    if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
+        self->delta.bad_batches++;
+        return 0;
+    }
+    const char *producer = m->batch->producer_id;
+    s_prod_t *prod;
+    int rc = s_prod_get(self, txn, producer, &prod);
+    if (rc != 0)
+        return rc;
+    /* Spool epochs: a newer spool restarts the sequence; an older one is retired. */
+    uint64_t epoch = m->batch->has_producer_epoch ? m->batch->producer_epoch : 0;
+    if (epoch < prod->st.epoch) {
+        m->fenced = true;
+        snprintf(m->error, sizeof m->error,
+                 "producer '%s' now sends from a newer spool (epoch %llu); this spool (epoch "
+                 "%llu) is retired: send its events under another producer id",
+                 producer, (unsigned long long)prod->st.epoch, (unsigned long long)epoch);
+        self->delta.fenced++;
+        return 0;
+    }
+    if (epoch > prod->st.epoch) {
+        if (prod->st.hwm)
+            kc_info("producer=%s: new spool epoch %llu (was %llu at seq %llu): sequence restarts",
+                    producer, (unsigned long long)epoch, (unsigned long long)prod->st.epoch,
+                    (unsigned long long)prod->st.hwm);
+        prod->st.epoch = epoch;
+        prod->st.hwm = 0;
+    }
+    m->epoch = epoch;
+    size_t n = m->batch->n_events;
+    uint64_t prev = 0;
+    for (size_t k = 0; k < n; k++) {
+        const ProtobufCBinaryData *b = &m->batch->events[k];
+        kc_pb_event_t *ev = kcpipe__v1__event__unpack(NULL, b->len, b->data);
+        char text[S_TEXT_MAX];
+        if (!ev || !ev->has_seq || ev->seq == 0) {
+            int reason = ev ? KCPIPE__V1__REASON__REASON_MISSING_SEQ
+                            : KCPIPE__V1__REASON__REASON_UNDECODABLE;
+            snprintf(text, sizeof text,
+                     "event #%zu of the batch %s, so it cannot be placed in the producer's "
+                     "sequence; it and the %zu events after it were not processed",
+                     k, ev ? "has no seq (>= 1)" : "cannot be decoded", n - k - 1);
+            s_result_t *r = s_result_add(m, false, 0, reason, ev ? ev->event_id : NULL, text, true);
+            if (ev)
+                kcpipe__v1__event__free_unpacked(ev, NULL);
+            if (!r)
+                return KC_ENOMEM;
+            self->delta.unplaceable++;
+            if (reason < KC_REASON_SLOTS)
+                self->delta.by_reason[reason]++;
+            break;
+        }
+        uint64_t seq = ev->seq;
+        uint64_t hwm = prod->st.hwm;
+        if (k > 0 && seq != prev + 1) {
+            snprintf(m->error, sizeof m->error,
+                     "seq %llu follows seq %llu: the seqs of a batch must be consecutive; "
+                     "resend from %llu",
+                     (unsigned long long)seq, (unsigned long long)prev,
+                     (unsigned long long)(hwm + 1));
+            m->resend_from = hwm + 1;
+            self->delta.gaps++;
+            kcpipe__v1__event__free_unpacked(ev, NULL);
+            break;
+        }
+        if (seq <= hwm) {
+            rc = s_reack(m, txn, producer, prod->st.epoch, ev);
+            self->delta.resent++;
+        } else if (seq > hwm + 1) {
+            snprintf(m->error, sizeof m->error,
+                     "gap: seq %llu received, %llu expected; resend from %llu",
+                     (unsigned long long)seq, (unsigned long long)(hwm + 1),
+                     (unsigned long long)(hwm + 1));
+            m->resend_from = hwm + 1;
+            self->delta.gaps++;
+            kcpipe__v1__event__free_unpacked(ev, NULL);
+            break;
+        } else {
+            rc = s_process(self, m, txn, prod, ev, b);
+        }
+        kcpipe__v1__event__free_unpacked(ev, NULL);
+        if (rc != 0)
+            return rc;
+        s_acked(m, seq);
+        prev = seq;
+    }
+    m->has_committed = true;
+    m->committed_seq = prod->st.hwm;
+    return 0;
+}
+
+int kc_apply_run(kc_txn_t *txn, void *arg)
+{
+    kc_apply_t *self = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    self->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    /* a run starts from scratch: kc_store_write() may have aborted an earlier one */
+    memset(&self->delta, 0, sizeof self->delta);
+    self->nprods = 0;
+    self->committed = false;
+    for (size_t i = 0; i < self->n; i++) {
+        s_msg_clear_answer(&self->msgs[i]);
+        if (self->msgs[i].status == KCPIPE__V1__STATUS__STATUS_OK)
+            self->msgs[i].error[0] = '\0';
+    }
+    for (size_t i = 0; i < self->n; i++) {
+        int rc = s_apply_msg(self, &self->msgs[i], txn);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < self->nprods; i++) {
+        int rc = kc_txn_producer_put(txn, self->prods[i].id, &self->prods[i].st);
+        if (rc != 0)
+            return rc;
+    }
+    self->delta.commits = 1;
+    return 0;
+}
+
+/* Build and pack the Ack of one message. */
+static int s_pack(s_msg_t *m)
+{
+    kc_pb_ack_t *a = &m->ack;
+    kcpipe__v1__ack__init(a);
+    if (m->batch)
+        a->producer_id = m->batch->producer_id;
+    a->has_status = 1;
+    a->status = m->fenced ? KCPIPE__V1__STATUS__STATUS_FENCED : (Kcpipe__V1__Status)m->status;
+    a->has_producer_epoch = m->batch && !m->fenced;
+    a->producer_epoch = m->epoch;
+    if (m->error[0])
+        a->error = m->error;
+    a->has_committed_seq = m->has_committed;
+    a->committed_seq = m->committed_seq;
+    a->has_acked_from = a->has_acked_to = m->has_acked;
+    a->acked_from = m->acked_from;
+    a->acked_to = m->acked_to;
+    a->has_resend_from = m->resend_from != 0;
+    a->resend_from = m->resend_from;
+    if (m->nres) {
+        m->pbres = calloc(m->nres, sizeof *m->pbres);
+        m->pbresp = calloc(m->nres, sizeof *m->pbresp);
+        if (!m->pbres || !m->pbresp)
+            return KC_ENOMEM;
+        for (size_t i = 0; i < m->nres; i++) {
+            const s_result_t *r = &m->res[i];
+            kc_pb_result_t *p = &m->pbres[i];
+            kcpipe__v1__result__init(p);
+            p->has_seq = r->has_seq;
+            p->seq = r->seq;
+            p->has_reason = 1;
+            p->reason = (Kcpipe__V1__Reason)r->reason;
+            p->text = (char *)r->text;
+            if (r->has_event_id)
+                p->event_id = (char *)r->event_id;
+            m->pbresp[i] = p;
+        }
+        a->n_results = m->nres;
+        a->results = m->pbresp;
+    }
+    m->packed_len = kcpipe__v1__ack__get_packed_size(a);
+    m->packed = malloc(m->packed_len ? m->packed_len : 1);
+    if (!m->packed)
+        return KC_ENOMEM;
+    kcpipe__v1__ack__pack(a, m->packed);
+    return 0;
+}
+
+/* After a successful commit: one log line per newly decided non-accepted event. */
+static void s_log_results(const kc_apply_t *self)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        const s_msg_t *m = &self->msgs[i];
+        if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
+            kc_warn("batch refused (%s): %s",
+                    m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE ? "undecodable"
+                                                                        : "bad producer",
+                    m->error);
+            continue;
+        }
+        const char *producer = m->batch->producer_id;
+        if (m->fenced) {
+            kc_warn("producer=%s: batch refused (fenced): %s", producer, m->error);
+            continue;
+        }
+        if (m->resend_from)
+            kc_debug("producer=%s: %s", producer, m->error);
+        for (size_t j = 0; j < m->nres; j++) {
+            const s_result_t *r = &m->res[j];
+            if (!r->fresh)
+                continue;
+            kc_log_level_t lvl =
+                r->reason == KCPIPE__V1__REASON__REASON_DUPLICATE ? KC_LOG_DEBUG : KC_LOG_WARN;
+            if (r->has_seq)
+                kc_log(lvl, "%s producer=%s seq=%llu event_id=%s reason=%s: %s",
+                       lvl == KC_LOG_DEBUG ? "duplicate" : "rejected", producer,
+                       (unsigned long long)r->seq, r->event_id, kc_reason_name(r->reason), r->text);
+            else
+                kc_log(lvl, "rejected producer=%s seq=? event_id=%s reason=%s: %s", producer,
+                       r->event_id, kc_reason_name(r->reason), r->text);
+        }
+    }
+}
+
+int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
+{
+    int rc = 0;
+    memset(&self->delta, 0, sizeof self->delta);
+    if (self->n > 0)
+        rc = kc_store_write(store, kc_apply_run, self);
+    if (rc != 0) {
+        kc_error("group commit of %zu batches failed: %s; answering unavailable", self->n,
+                 kc_strerror(rc));
+        memset(&self->delta, 0, sizeof self->delta);
+        for (size_t i = 0; i < self->n; i++) {
+            s_msg_t *m = &self->msgs[i];
+            s_msg_clear_answer(m);
+            self->delta.batches++;
+            if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
+                self->delta.bad_batches++;
+                continue;
+            }
+            m->status = KCPIPE__V1__STATUS__STATUS_UNAVAILABLE;
+            snprintf(m->error, sizeof m->error, "the aggregator cannot commit now (%s); retry",
+                     kc_strerror(rc));
+            self->delta.unavailable++;
+        }
+    } else {
+        s_log_results(self);
+    }
+    for (size_t i = 0; i < self->n; i++) {
+        int prc = s_pack(&self->msgs[i]);
+        if (prc != 0) {
+            /* the commit is durable; the producer will resend and be re-acked */
+            kc_error("cannot build ack %zu of %zu: %s", i, self->n, kc_strerror(prc));
+            free(self->msgs[i].packed);
+            self->msgs[i].packed = NULL;
+        }
+    }
+    self->committed = true;
+    return rc;
+}
+
+int kc_apply_ack(kc_apply_t *self, size_t i, const uint8_t **data, size_t *len)
+{
+    if (!self->committed || i >= self->n || !self->msgs[i].packed)
+        return KC_EINVAL;
+    *data = self->msgs[i].packed;
+    *len = self->msgs[i].packed_len;
+    return 0;
+}
+
+const kc_pb_ack_t *kc_apply_ack_msg(kc_apply_t *self, size_t i)
+{
+    if (!self->committed || i >= self->n || !self->msgs[i].packed)
+        return NULL;
+    return &self->msgs[i].ack;
+}

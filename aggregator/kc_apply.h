@@ -1,0 +1,132 @@
+/* kc_apply.h - one group commit of the aggregator: Batch messages in, Acks out.
+ *
+ * A kc_apply_t holds the Batch messages received for one group commit. The
+ * daemon (kc_agg.c) adds messages as they arrive, commits the whole group in
+ * one store write transaction with kc_apply_commit(), then sends each message's
+ * Ack, and finally resets the group for the next round. Tests drive the same
+ * object in-process against a temporary store.
+ *
+ * DESIGN - counted exactly once
+ * Per producer, sequence numbers start at 1 and have no gaps. The store keeps
+ * each producer's high-water mark (hwm: highest seq processed); it is read once
+ * per producer per group, kept in memory while the group is applied, and
+ * written back once, in the same transaction as the log, identities, totals and
+ * rejects, so a crash loses all of a group or none of it. For each event of a
+ * Batch, in order:
+ *   1. the bytes must decode and carry a seq >= 1, else the event cannot be
+ *      placed in the producer's sequence: it and the rest of the batch are not
+ *      processed; the Ack carries one Result without seq (reason undecodable or
+ *      missing_seq, the event's index in `text`). Nothing is stored or
+ *      counted for it and resend_from stays 0: sending the same bytes again
+ *      cannot help. (libkcingest never produces such events.)
+ *   2. the seqs of one batch must be consecutive (each = previous + 1);
+ *      otherwise processing stops there and the Ack says resend_from = hwm + 1.
+ *   3. seq <= hwm: already processed (a resend). Acknowledged again, counted
+ *      nowhere; its original result is recomputed from the store: a rejects
+ *      record (which also holds business duplicates) gives its reason and
+ *      text, no record means it was accepted.
+ *   4. seq > hwm + 1: a gap. Processing stops; the Ack says resend_from = hwm+1.
+ *   5. seq == hwm + 1: processed, and hwm advances whatever the outcome:
+ *      producer_id differs from the batch's -> producer_mismatch;
+ *      kc_event_check() fails -> its reason;
+ *      identity (province + event_id) present with the same content hash ->
+ *      duplicate, with another hash -> event_id_conflict;
+ *      else the totals cell is added to (KC_EOVERFLOW -> total_overflow), the
+ *      raw bytes appended to the log and the identity recorded: accepted.
+ *      Every outcome other than accepted is recorded in the rejects table
+ *      (duplicates included, with reason duplicate) so that step 3 is exact
+ *      even if a resend carries different bytes under an old seq.
+ * The Ack: acked_from..acked_to = first..last seq of the batch that was
+ * acknowledged (steps 3 and 5), committed_seq = the producer's hwm after the
+ * batch, results = one per duplicate or rejection in that range.
+ *
+ * kc_store_write() may run the callback several times (map growth), so every
+ * piece of in-memory state of a run (hwm cache, Acks, counters delta) is
+ * rebuilt from scratch at the start of kc_apply_run(); warnings about rejected
+ * events are logged only once the commit has returned.
+ *
+ * Threads: a kc_apply_t is used by one thread at a time.
+ * Returns: 0 or a negative KC_E* code (kc_err.h) unless stated.
+ */
+#ifndef KC_APPLY_H
+#define KC_APPLY_H
+
+#include "kc_event.h"
+#include "kc_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One more than the largest kcpipe.v1.Reason value. */
+#define KC_REASON_SLOTS 32
+
+/* What the aggregator did, summed over batches. */
+typedef struct {
+    uint64_t batches;                    /* Batch messages answered (any status) */
+    uint64_t bad_batches;                /* of those, refused whole: undecodable or bad producer */
+    uint64_t unavailable;                /* of those, answered unavailable (commit failed) */
+    uint64_t events;                     /* events newly processed (seq == hwm + 1) */
+    uint64_t accepted;                   /* counted into the totals */
+    uint64_t duplicates;                 /* business duplicates: acknowledged, not counted */
+    uint64_t rejected;                   /* rejected for any reason but duplicate */
+    uint64_t resent;                     /* transport duplicates (seq <= hwm): acknowledged again */
+    uint64_t gaps;                       /* batches that stopped at a gap (resend_from set) */
+    uint64_t unplaceable;                /* events without a usable seq (step 1 of the DESIGN) */
+    uint64_t fenced;                     /* batches refused: from a retired spool epoch */
+    uint64_t commits;                    /* store write transactions committed */
+    uint64_t by_reason[KC_REASON_SLOTS]; /* newly processed events per Reason */
+} kc_agg_counters_t;
+
+typedef struct kc_apply kc_apply_t;
+
+/* A new, empty group. Caller owns the return value and must destroy it with
+ * kc_apply_destroy(). NULL if out of memory. */
+kc_apply_t *kc_apply_new(void);
+/* Destroy and set *self_p to NULL; no-op on NULL. */
+void kc_apply_destroy(kc_apply_t **self_p);
+
+/* Add one received Batch message (bytes borrowed for the call only: they are
+ * decoded here). A message that is not a Batch, or whose producer_id is missing
+ * or longer than KC_PRODUCER_ID_MAX, is kept too: its Ack will say
+ * STATUS_UNDECODABLE or STATUS_BAD_PRODUCER. Returns 0 (the message's index
+ * is kc_apply_count() - 1) or KC_ENOMEM (the message was not added). */
+int kc_apply_add(kc_apply_t *self, const void *data, size_t len);
+
+/* Number of messages in the group. */
+size_t kc_apply_count(const kc_apply_t *self);
+/* Number of events carried by the group's messages (for the group-max rule). */
+size_t kc_apply_events(const kc_apply_t *self);
+
+/* The body of the store write callback: (re)apply every message of the group
+ * inside txn, from scratch. `self` is a kc_apply_t. Returns 0, or a store
+ * error (KC_EMAPFULL included) that the caller of kc_store_write() passes on.
+ * Use kc_apply_commit() unless composing with other writes. */
+int kc_apply_run(kc_txn_t *txn, void *self);
+
+/* Apply the group in one kc_store_write() transaction. On success the Acks
+ * are final, rejections are logged (warn) and kc_apply_delta() holds what the
+ * group did. On failure (a KC_E* code is returned, e.g. KC_ENOSPC) nothing was
+ * stored, the failure is logged, and every message's Ack says
+ * STATUS_UNAVAILABLE with the reason in `error`. An empty group commits
+ * nothing and returns 0. */
+int kc_apply_commit(kc_apply_t *self, kc_store_t *store);
+
+/* The packed Ack of message i, after kc_apply_commit(). The bytes are owned by
+ * the group and valid until kc_apply_reset() or kc_apply_destroy().
+ * KC_EINVAL if i is out of range or the group was not committed. */
+int kc_apply_ack(kc_apply_t *self, size_t i, const uint8_t **data, size_t *len);
+
+/* The decoded Ack of message i (borrowed like kc_apply_ack()'s bytes); NULL if
+ * i is out of range or the group was not committed. For tests and logging. */
+const kc_pb_ack_t *kc_apply_ack_msg(kc_apply_t *self, size_t i);
+
+/* What the last kc_apply_commit() did (zero before it). */
+const kc_agg_counters_t *kc_apply_delta(const kc_apply_t *self);
+
+/* Forget every message and Ack: the group is empty again. */
+void kc_apply_reset(kc_apply_t *self);
+
+/* Add the counters of `delta` to `sum`. */
+void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *delta);
+
+#endif

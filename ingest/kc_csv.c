@@ -1,0 +1,451 @@
+/* kc_csv.c - activity events from CSV files, with libcsv (see kc_csv.h).
+ *
+ * DESIGN - physical line numbers
+ * libcsv reports fields and rows but not where they are. The file is therefore
+ * fed to csv_parse() one physical line at a time (getline): a row starts on the
+ * first non-blank line fed while no row is open, and ends during the feed of
+ * the line whose newline terminates it (or at csv_fini for a last line without
+ * one). A quoted cell that spans lines keeps the row open, so the row keeps
+ * the line where it began. After a strict-mode parse error the parser is
+ * re-created and reading resumes at the next physical line.
+ */
+#include "kc_csv.h"
+
+#include "kc_err.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    C_EVENT_ID = 0,
+    C_PROVINCE,
+    C_YEAR,
+    C_MONTH,
+    C_ACTIVITY,
+    C_KIND,
+    C_FUND,
+    C_METRIC0, /* KCI_METRIC_COUNT metric columns, in kcingest.h order */
+    C_NOTE = C_METRIC0 + KCI_METRIC_COUNT,
+    C_COUNT
+};
+
+static const char *const s_col_names[C_COUNT] = {
+    "event_id",       "province",   "year",        "month",     "activity",         "kind",
+    "fund",           "amount_vnd", "revenue_vnd", "persons",   "persons_employed", "facilities",
+    "facility_turns", "products",   "events",      "delegates", "projects",         "note",
+};
+
+#define S_REQUIRED_COUNT 5 /* event_id .. activity */
+
+typedef struct {
+    const char *file;       /* path being read */
+    kc_csv_row_fn row_fn;   /* good rows go here */
+    kc_csv_error_fn err_fn; /* malformed rows go here */
+    void *ctx;              /* for both callbacks */
+    kc_csv_stats_t *st;     /* counters */
+    long line;              /* physical line being fed */
+    long row_line;          /* line where the open row began */
+    bool in_row;            /* a row is open */
+    bool have_header;       /* the header row was read */
+    int header_rc;          /* KC_EFORMAT once the header was refused */
+    int stop_rc;            /* non-zero: stop (row_fn's value or KC_ENOMEM) */
+    size_t n_cols;          /* fields per row (header width) */
+    int *col_of_field;      /* header field index -> C_* (owned) */
+    char *text;             /* the open row's cells, NUL-terminated, back to back */
+    size_t text_len, text_cap;
+    size_t *off; /* offset of each cell in text */
+    size_t n_fields, cap_fields;
+    bool bad_bytes; /* a cell held a NUL byte */
+} s_reader_t;
+
+int kc_csv_parse_i64(const char *s, int64_t *out)
+{
+    const char *p = s;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (*p < '0' || *p > '9')
+        return KC_EINVAL;
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    bool over = false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (lim - d) / 10)
+            over = true;
+        else
+            v = v * 10 + d;
+    }
+    if (*p)
+        return KC_EINVAL;
+    if (over)
+        return KC_EOVERFLOW;
+    *out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return 0;
+}
+
+static bool s_utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s;
+        int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
+            return false;
+        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3fu);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+static int s_no_space(unsigned char c)
+{
+    (void)c;
+    return 0; /* cells are taken verbatim: " 12" is not an integer */
+}
+
+static int s_init_parser(struct csv_parser *cp)
+{
+    if (csv_init(cp, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return KC_ENOMEM;
+    csv_set_space_func(cp, s_no_space);
+    return 0;
+}
+
+static void s_malformed(s_reader_t *r, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_malformed(s_reader_t *r, long line, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    r->st->rows++;
+    r->st->malformed++;
+    if (r->err_fn)
+        r->err_fn(r->file, line, reason, r->ctx);
+}
+
+static void s_on_field(void *s, size_t len, void *data)
+{
+    s_reader_t *r = data;
+    if (r->stop_rc)
+        return;
+    if (r->text_len + len + 1 > r->text_cap) {
+        size_t cap = r->text_cap ? r->text_cap : 1024;
+        while (cap < r->text_len + len + 1)
+            cap *= 2;
+        char *t = realloc(r->text, cap);
+        if (!t) {
+            r->stop_rc = KC_ENOMEM;
+            return;
+        }
+        r->text = t;
+        r->text_cap = cap;
+    }
+    if (r->n_fields == r->cap_fields) {
+        size_t cap = r->cap_fields ? r->cap_fields * 2 : 32;
+        size_t *o = realloc(r->off, cap * sizeof *o);
+        if (!o) {
+            r->stop_rc = KC_ENOMEM;
+            return;
+        }
+        r->off = o;
+        r->cap_fields = cap;
+    }
+    if (len && memchr(s, '\0', len))
+        r->bad_bytes = true;
+    r->off[r->n_fields++] = r->text_len;
+    if (len)
+        memcpy(r->text + r->text_len, s, len);
+    r->text[r->text_len + len] = '\0';
+    r->text_len += len + 1;
+}
+
+static const char *s_cell(const s_reader_t *r, size_t i)
+{
+    return r->text + r->off[i];
+}
+
+static int s_take_header(s_reader_t *r)
+{
+    int seen[C_COUNT];
+    for (int c = 0; c < C_COUNT; c++)
+        seen[c] = -1;
+    r->col_of_field = calloc(r->n_fields ? r->n_fields : 1, sizeof *r->col_of_field);
+    if (!r->col_of_field)
+        return KC_ENOMEM;
+    r->n_cols = r->n_fields;
+    for (size_t i = 0; i < r->n_fields; i++) {
+        const char *name = s_cell(r, i);
+        if (i == 0 && strncmp(name, "\xef\xbb\xbf", 3) == 0)
+            name += 3; /* UTF-8 byte order mark */
+        size_t len = strlen(name);
+        while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+            len--;
+        while (len && (*name == ' ' || *name == '\t'))
+            name++, len--;
+        int col = -1;
+        for (int c = 0; c < C_COUNT && col < 0; c++)
+            if (strlen(s_col_names[c]) == len && strncasecmp(name, s_col_names[c], len) == 0)
+                col = c;
+        if (col < 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown column '%.*s' in the header",
+                     (int)(len > 64 ? 64 : len), name);
+            if (r->err_fn)
+                r->err_fn(r->file, r->row_line, msg, r->ctx);
+            return KC_EFORMAT;
+        }
+        if (seen[col] >= 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "column '%s' appears twice in the header", s_col_names[col]);
+            if (r->err_fn)
+                r->err_fn(r->file, r->row_line, msg, r->ctx);
+            return KC_EFORMAT;
+        }
+        seen[col] = (int)i;
+        r->col_of_field[i] = col;
+    }
+    for (int c = 0; c < S_REQUIRED_COUNT; c++)
+        if (seen[c] < 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "required column '%s' is missing from the header",
+                     s_col_names[c]);
+            if (r->err_fn)
+                r->err_fn(r->file, r->row_line, msg, r->ctx);
+            return KC_EFORMAT;
+        }
+    return 0;
+}
+
+static bool s_lower_eq(const char *s, const char *word)
+{
+    return strcasecmp(s, word) == 0;
+}
+
+/* "kcđp" in any case mix: ASCII folded, Đ (C4 90) or đ (C4 91). */
+static bool s_is_kcdp_vi(const char *s)
+{
+    return strncasecmp(s, "kc", 2) == 0 && (unsigned char)s[2] == 0xc4 &&
+           ((unsigned char)s[3] == 0x90 || (unsigned char)s[3] == 0x91) && (s[4] | 0x20) == 'p' &&
+           s[5] == '\0';
+}
+
+/* Turn the open row into an event, or report it malformed. */
+static void s_take_row(s_reader_t *r)
+{
+    long line = r->row_line;
+    if (r->n_fields != r->n_cols) {
+        s_malformed(r, line, "expected %zu fields as in the header, found %zu", r->n_cols,
+                    r->n_fields);
+        return;
+    }
+    if (r->bad_bytes) {
+        s_malformed(r, line, "a cell contains a NUL byte");
+        return;
+    }
+    kc_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    const char *kind = "", *fund = "";
+    for (size_t i = 0; i < r->n_fields; i++) {
+        const char *v = s_cell(r, i);
+        int col = r->col_of_field[i];
+        if (!s_utf8_valid((const unsigned char *)v)) {
+            s_malformed(r, line, "%s is not valid UTF-8", s_col_names[col]);
+            return;
+        }
+        int64_t n = 0;
+        int rc;
+        switch (col) {
+        case C_EVENT_ID: ev.event_id = v; break;
+        case C_PROVINCE: ev.province = v; break;
+        case C_ACTIVITY: ev.activity = v; break;
+        case C_KIND: kind = v; break;
+        case C_FUND: fund = v; break;
+        case C_NOTE: ev.note = v; break;
+        case C_YEAR:
+        case C_MONTH:
+            rc = *v ? kc_csv_parse_i64(v, &n) : KC_EINVAL;
+            if (rc || n < INT32_MIN || n > INT32_MAX) {
+                s_malformed(r, line, "%s '%.40s' is not an integer%s", s_col_names[col], v,
+                            rc == KC_EINVAL ? "" : " in range");
+                return;
+            }
+            if (col == C_YEAR)
+                ev.year = (int)n;
+            else
+                ev.month = (int)n;
+            break;
+        default: /* a metric */
+            if (!*v)
+                break; /* not reported */
+            rc = kc_csv_parse_i64(v, &n);
+            if (rc) {
+                s_malformed(r, line, "%s '%.40s' is not an integer%s", s_col_names[col], v,
+                            rc == KC_EINVAL ? "" : " in the int64 range");
+                return;
+            }
+            ev.present |= 1u << (col - C_METRIC0);
+            ev.metrics[col - C_METRIC0] = n;
+            break;
+        }
+    }
+    if (!*ev.event_id || !*ev.province || !*ev.activity) {
+        s_malformed(r, line, "%s is empty",
+                    !*ev.event_id   ? "event_id"
+                    : !*ev.province ? "province"
+                                    : "activity");
+        return;
+    }
+    if (!*kind || s_lower_eq(kind, "actual"))
+        ev.kind = KCI_KIND_ACTUAL;
+    else if (s_lower_eq(kind, "plan"))
+        ev.kind = KCI_KIND_PLAN;
+    else {
+        s_malformed(r, line, "kind '%.40s' is not actual or plan", kind);
+        return;
+    }
+    if (!*fund || s_lower_eq(fund, "other"))
+        ev.fund = KCI_FUND_OTHER;
+    else if (s_lower_eq(fund, "kcqg"))
+        ev.fund = KCI_FUND_KCQG;
+    else if (s_lower_eq(fund, "kcdp") || s_is_kcdp_vi(fund))
+        ev.fund = KCI_FUND_KCDP;
+    else {
+        s_malformed(r, line, "fund '%.40s' is not kcqg, kcdp or other", fund);
+        return;
+    }
+    char source[4200];
+    snprintf(source, sizeof source, "%s:%ld", r->file, line);
+    kc_csv_row_t row = {r->file, line, source, &ev};
+    r->st->rows++;
+    r->st->good++;
+    int rc = r->row_fn ? r->row_fn(&row, r->ctx) : 0;
+    if (rc)
+        r->stop_rc = rc;
+}
+
+static void s_on_row(int c, void *data)
+{
+    (void)c;
+    s_reader_t *r = data;
+    r->in_row = false;
+    if (r->stop_rc || r->header_rc)
+        goto reset;
+    if (!r->have_header) {
+        r->have_header = true;
+        r->header_rc = s_take_header(r);
+        if (r->header_rc == KC_ENOMEM)
+            r->stop_rc = KC_ENOMEM;
+        goto reset;
+    }
+    bool all_empty = true;
+    for (size_t i = 0; i < r->n_fields && all_empty; i++)
+        all_empty = s_cell(r, i)[0] == '\0';
+    if (!all_empty)
+        s_take_row(r);
+reset:
+    r->n_fields = 0;
+    r->text_len = 0;
+    r->bad_bytes = false;
+}
+
+static bool s_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+int kc_csv_import(const char *path, kc_csv_row_fn row_fn, kc_csv_error_fn err_fn, void *ctx,
+                  kc_csv_stats_t *st)
+{
+    kc_csv_stats_t dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof *st);
+    s_reader_t r = {.file = path, .row_fn = row_fn, .err_fn = err_fn, .ctx = ctx, .st = st};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        if (err_fn)
+            err_fn(path, 0, strerror(e), ctx);
+        return -e;
+    }
+    struct csv_parser cp;
+    if (s_init_parser(&cp)) {
+        fclose(f);
+        return KC_ENOMEM;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (!r.stop_rc && !r.header_rc && (n = getline(&buf, &cap, f)) > 0) {
+        r.line++;
+        if (!r.in_row && !s_blank(buf, (size_t)n)) {
+            r.in_row = true;
+            r.row_line = r.line;
+        }
+        if (csv_parse(&cp, buf, (size_t)n, s_on_field, s_on_row, &r) != (size_t)n) {
+            if (!r.have_header) {
+                if (err_fn)
+                    err_fn(path, r.row_line, "the header row has broken quoting", ctx);
+                r.header_rc = KC_EFORMAT;
+                break;
+            }
+            s_malformed(&r, r.in_row ? r.row_line : r.line, "broken quoting (%s)",
+                        csv_strerror(csv_error(&cp)));
+            csv_free(&cp);
+            if (s_init_parser(&cp)) {
+                r.stop_rc = KC_ENOMEM;
+                break;
+            }
+            r.in_row = false;
+            r.n_fields = 0;
+            r.text_len = 0;
+            r.bad_bytes = false;
+        }
+    }
+    if (ferror(f)) {
+        rc = -errno;
+        if (err_fn)
+            err_fn(path, r.line, strerror(errno), ctx);
+    }
+    if (!r.stop_rc && !r.header_rc && !rc) {
+        if (csv_fini(&cp, s_on_field, s_on_row, &r) != 0)
+            s_malformed(&r, r.row_line, "a quoted cell is not closed before the end of the file");
+        if (!r.have_header && !r.header_rc) {
+            if (err_fn)
+                err_fn(path, 1, "the header row is missing (empty file)", ctx);
+            r.header_rc = KC_EFORMAT;
+        }
+    }
+    csv_free(&cp);
+    free(buf);
+    free(r.text);
+    free(r.off);
+    free(r.col_of_field);
+    fclose(f);
+    if (r.stop_rc)
+        return r.stop_rc;
+    if (r.header_rc)
+        return r.header_rc;
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* kc_encode.c - kc_event_t -> serialized kcpipe.v1.Event with protobuf-c. */
+#include "kc_encode.h"
+
+#include "kc_err.h"
+#include "kc_event.h"
+#include "kc_ref.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert((int)KCI_METRIC_COUNT == (int)KC_METRIC_COUNT,
+               "kcingest.h metric order follows kc_ref.h");
+_Static_assert((int)KCI_PROJECTS == (int)KC_M_PROJECTS, "kcingest.h metric order follows kc_ref.h");
+
+int kc_buf_reserve(kc_buf_t *buf, size_t n)
+{
+    if (n <= buf->cap)
+        return 0;
+    size_t cap = buf->cap ? buf->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *p = realloc(buf->data, cap);
+    if (!p)
+        return KC_ENOMEM;
+    buf->data = p;
+    buf->cap = cap;
+    return 0;
+}
+
+int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf)
+{
+    if (!ev || !ev->event_id || !*ev->event_id || !ev->province || !*ev->province ||
+        !ev->activity || !*ev->activity)
+        return KC_EINVAL;
+    Kcpipe__V1__Event pe = KCPIPE__V1__EVENT__INIT;
+    Kcpipe__V1__Metrics pm = KCPIPE__V1__METRICS__INIT;
+    pe.event_id = (char *)ev->event_id;
+    pe.province = (char *)ev->province;
+    pe.has_year = 1;
+    pe.year = (uint32_t)ev->year;
+    pe.has_month = 1;
+    pe.month = (uint32_t)ev->month;
+    const kc_activity_t *act = kc_ref_activity_lookup(ev->activity);
+    pe.activity = (char *)(act ? act->code : ev->activity);
+    pe.has_kind = 1;
+    pe.kind =
+        ev->kind == KCI_KIND_DEFAULT ? KCPIPE__V1__KIND__KIND_ACTUAL : (Kcpipe__V1__Kind)ev->kind;
+    pe.has_fund = 1;
+    pe.fund =
+        ev->fund == KCI_FUND_DEFAULT ? KCPIPE__V1__FUND__FUND_OTHER : (Kcpipe__V1__Fund)ev->fund;
+    if (ev->present) {
+        for (int i = 0; i < KCI_METRIC_COUNT; i++)
+            if (ev->present & (1u << i))
+                kc_pb_metric_set(&pm, i, ev->metrics[i]);
+        pe.metrics = &pm;
+    }
+    if (ev->note && *ev->note)
+        pe.note = (char *)ev->note;
+    pe.producer_id = (char *)producer_id;
+    pe.has_seq = 1;
+    pe.seq = seq;
+    size_t n = kcpipe__v1__event__get_packed_size(&pe);
+    if (n > KC_ENCODE_MAX)
+        return KC_EINVAL;
+    if (kc_buf_reserve(buf, n))
+        return KC_ENOMEM;
+    buf->len = kcpipe__v1__event__pack(&pe, buf->data);
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* kc_encode.h - kc_event_t -> serialized kcpipe.v1.Event (internal to libkcingest).
+ *
+ * The activity is sent as its code when kc_ref_activity_lookup() knows the
+ * name or code, and verbatim otherwise (the aggregator then rejects the event
+ * as unknown_activity, which is the report the office needs). Kind and fund
+ * are written with their effective values (default actual / other). Values
+ * are passed on unchecked: validation is the aggregator's (kc_event_check).
+ */
+#ifndef KC_ENCODE_H
+#define KC_ENCODE_H
+
+#include "kcingest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest serialized event accepted by kc_producer_add(). */
+#define KC_ENCODE_MAX (256 * 1024)
+
+/* A growable byte buffer; zero-initialise, release with free(b->data). */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} kc_buf_t;
+
+/* Serialize ev with its transport fields into buf (replacing its contents).
+ * Returns 0, KC_EINVAL (event_id, province or activity missing or empty, or
+ * the event is larger than KC_ENCODE_MAX) or KC_ENOMEM. */
+int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf);
+
+/* Make room for n bytes in buf; 0 or KC_ENOMEM. */
+int kc_buf_reserve(kc_buf_t *buf, size_t n);
+
+#endif

@@ -1,0 +1,295 @@
+/* kc_send.c - kc-send: import activity CSV files and deliver them durably.
+ *
+ * Flow: open the producer (spool + connection); events left pending by an
+ * earlier run are resent first (their seqs are lowest) and their results are
+ * counted; every good CSV row is staged with the source tag "FILE:LINE" and
+ * the network is serviced between spool commits; then wait until every event
+ * is final or --timeout passes. Results arrive through the library callback,
+ * exactly once per event.
+ *
+ * Counting: rows = resumed spool events + CSV data rows read, and
+ * rows = accepted + duplicates + rejected + malformed + unacknowledged.
+ */
+#include "kc_csv.h"
+#include "kcingest.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EX_OK          0
+#define EX_USAGE       64
+#define EX_DATAERR     65
+#define EX_UNAVAILABLE 69
+#define EX_TEMPFAIL    75
+
+static volatile sig_atomic_t s_stop;
+
+typedef struct {
+    kc_producer_t *p; /* the producer */
+    bool quiet;       /* no per-row lines */
+    size_t batch;     /* service the network every this many rows */
+    uint64_t rows;    /* see "Counting" above */
+    uint64_t accepted, duplicates, rejected, malformed;
+    uint64_t staged_since_poll;
+    int fail_rc; /* a library error that stopped the import */
+} s_run_t;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: kc-send --connect EP --producer ID --spool DIR [options] FILE.csv...\n"
+            "Import khuyen cong activity rows from CSV files and deliver them to kc-aggregator.\n"
+            "Every row is spooled durably before it is sent and stays spooled until the\n"
+            "aggregator acknowledges it; a rerun resumes what an earlier run left.\n"
+            "\n"
+            "  -c, --connect EP             aggregator endpoint, e.g. tcp://127.0.0.1:5555\n"
+            "  -p, --producer ID            producer id (1-64 bytes), fixed per spool\n"
+            "  -s, --spool DIR              spool directory (created 0700)\n"
+            "  -t, --timeout SECONDS        give up waiting after this long (default: never)\n"
+            "  -b, --batch N                events per batch and per spool commit (default 1000)\n"
+            "  -r, --request-timeout-ms MS  reconnect and resend after MS without an ack\n"
+            "                               (default 2000)\n"
+            "  -q, --quiet                  print only the summary (and errors)\n"
+            "  -h, --help                   show this help and exit\n"
+            "  -V, --version                show the version and exit\n"
+            "\n"
+            "CSV: UTF-8 with a header row; columns in any order: event_id, province, year,\n"
+            "month, activity (required), kind, fund, amount_vnd, revenue_vnd, persons,\n"
+            "persons_employed, facilities, facility_turns, products, events, delegates,\n"
+            "projects, note. Empty cell = not reported; kind actual|plan (default actual);\n"
+            "fund kcqg|kcdp|other (default other); activity by name or code.\n"
+            "\n"
+            "Output: malformed rows on stderr as FILE:LINE: reason; rejected rows on stdout\n"
+            "as \"rejected FILE:LINE EVENT_ID: REASON: TEXT\"; the last line of stdout is\n"
+            "\"summary: rows=N accepted=A duplicates=D rejected=R malformed=M unacknowledged=U\"\n"
+            "(rows counts events resumed from the spool plus CSV rows read).\n"
+            "\n"
+            "Exit: 0 every row accepted or duplicate; 65 a row rejected or malformed (or a\n"
+            "file with a bad header); 75 timeout or interrupted with rows unacknowledged\n"
+            "(they stay spooled: rerun to resume); 64 usage; 69 cannot open spool/connect, or\n"
+            "the aggregator retired this spool (a newer spool uses the same producer id).\n");
+}
+
+static int s_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kc-send: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'kc-send --help' for more information.\n");
+    return EX_USAGE;
+}
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool s_parse_size(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void s_on_result(const kc_result_t *r, void *ctx)
+{
+    s_run_t *run = ctx;
+    if (r->reason == KCI_ACCEPTED) {
+        run->accepted++;
+    } else if (r->reason == KCI_DUPLICATE) {
+        run->duplicates++;
+    } else {
+        run->rejected++;
+        if (!run->quiet)
+            printf("rejected %s %s: %s: %s\n", r->source && *r->source ? r->source : "(spool)",
+                   r->event_id, r->reason_name, r->text);
+    }
+}
+
+static int s_on_row(const kc_csv_row_t *row, void *ctx)
+{
+    s_run_t *run = ctx;
+    if (s_stop)
+        return KCI_EINTR;
+    int rc = kc_producer_add(run->p, row->ev, row->source, NULL);
+    if (rc == KCI_EINVAL) { /* cannot be encoded (kc_csv checks first; defensive) */
+        fprintf(stderr, "%s: cannot be sent\n", row->source);
+        run->malformed++;
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "kc-send: %s: cannot spool: %s\n", row->source, kc_producer_strerror(rc));
+        run->fail_rc = rc;
+        return rc;
+    }
+    if (++run->staged_since_poll >= run->batch) {
+        run->staged_since_poll = 0;
+        rc = kc_producer_poll(run->p, 0); /* send and take acks while importing */
+        if (rc && rc != KCI_EINTR) {
+            fprintf(stderr, "kc-send: %s\n", kc_producer_strerror(rc));
+            run->fail_rc = rc;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void s_on_bad(const char *file, long line, const char *reason, void *ctx)
+{
+    (void)ctx;
+    if (line > 0)
+        fprintf(stderr, "%s:%ld: %s\n", file, line, reason);
+    else
+        fprintf(stderr, "%s: %s\n", file, reason);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"connect", required_argument, NULL, 'c'},
+        {"producer", required_argument, NULL, 'p'},
+        {"spool", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"batch", required_argument, NULL, 'b'},
+        {"request-timeout-ms", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    kc_producer_opts_t po = {0};
+    double timeout_s = -1;
+    bool quiet = false;
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': po.endpoint = optarg; break;
+        case 'p': po.producer_id = optarg; break;
+        case 's': po.spool_dir = optarg; break;
+        case 't': {
+            char *end;
+            errno = 0;
+            timeout_s = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(timeout_s >= 0) || timeout_s > 1e9)
+                return s_usage_error("--timeout: '%s' is not a number of seconds", optarg);
+            break;
+        }
+        case 'b':
+            if (!s_parse_size(optarg, 1, 1000000, &v))
+                return s_usage_error("--batch: '%s' is not a number from 1 to 1000000", optarg);
+            po.batch_max = (size_t)v;
+            break;
+        case 'r':
+            if (!s_parse_size(optarg, 1, 86400000, &v))
+                return s_usage_error("--request-timeout-ms: '%s' is not a positive number", optarg);
+            po.request_timeout_ms = (int)v;
+            break;
+        case 'q': quiet = true; break;
+        case 'h': s_usage(stdout); return EX_OK;
+        case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
+        case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
+        default: return s_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!po.endpoint || !po.producer_id || !po.spool_dir)
+        return s_usage_error("%s", "--connect, --producer and --spool are required");
+    size_t idlen = strlen(po.producer_id);
+    if (idlen == 0 || idlen > 64)
+        return s_usage_error("--producer: '%s' must be 1 to 64 bytes", po.producer_id);
+    if (optind >= argc)
+        return s_usage_error("%s", "no CSV file given");
+    for (int i = optind; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        if (!f) {
+            fprintf(stderr, "kc-send: %s: %s\n", argv[i], strerror(errno));
+            return s_usage_error("cannot read input file '%s'", argv[i]);
+        }
+        fclose(f);
+    }
+    int64_t deadline = timeout_s < 0 ? INT64_MAX : s_now_ms() + (int64_t)(timeout_s * 1000 + 0.5);
+
+    kc_ingest_set_log("kc-send", quiet ? KCI_LOG_ERROR : KCI_LOG_WARN, NULL, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal; /* no SA_RESTART: a wait returns with EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    s_run_t run = {.quiet = quiet, .batch = po.batch_max ? po.batch_max : 1000};
+    int rc = kc_producer_open(&run.p, &po);
+    if (rc) {
+        fprintf(stderr, "kc-send: cannot open spool %s / connect to %s: %s\n", po.spool_dir,
+                po.endpoint, kc_producer_strerror(rc));
+        printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
+               "unacknowledged=0\n");
+        return EX_UNAVAILABLE;
+    }
+    kc_producer_on_result(run.p, s_on_result, &run);
+    run.rows = kc_producer_pending(run.p); /* resumed from an earlier run */
+
+    bool file_error = false;
+    for (int i = optind; i < argc && !run.fail_rc && !s_stop; i++) {
+        kc_csv_stats_t st;
+        rc = kc_csv_import(argv[i], s_on_row, s_on_bad, &run, &st);
+        run.rows += st.rows;
+        run.malformed += st.malformed;
+        if (rc && rc != run.fail_rc && rc != KCI_EINTR)
+            file_error = true; /* bad header or read error, reported by s_on_bad */
+    }
+
+    int64_t left = 0;
+    for (;;) {
+        if (run.fail_rc || s_stop)
+            break;
+        left = deadline == INT64_MAX ? -1 : deadline - s_now_ms();
+        if (left > 2000000000)
+            left = 2000000000;
+        rc = kc_producer_flush(run.p, deadline == INT64_MAX ? -1 : (int)(left > 0 ? left : 0));
+        if (rc == KCI_EINTR)
+            continue; /* s_stop tells whether it was ours */
+        if (rc && rc != KCI_ETIMEDOUT) {
+            fprintf(stderr, "kc-send: %s\n", kc_producer_strerror(rc));
+            run.fail_rc = rc;
+        }
+        break;
+    }
+    uint64_t unacked = kc_producer_pending(run.p);
+    kc_producer_close(&run.p);
+    if (unacked && !quiet)
+        fprintf(stderr,
+                "kc-send: %llu rows not yet acknowledged stay spooled in %s; rerun to resume\n",
+                (unsigned long long)unacked, po.spool_dir);
+    printf("summary: rows=%llu accepted=%llu duplicates=%llu rejected=%llu malformed=%llu "
+           "unacknowledged=%llu\n",
+           (unsigned long long)run.rows, (unsigned long long)run.accepted,
+           (unsigned long long)run.duplicates, (unsigned long long)run.rejected,
+           (unsigned long long)run.malformed, (unsigned long long)unacked);
+    fflush(stdout);
+    if (run.fail_rc == KCI_EFENCED)
+        return EX_UNAVAILABLE; /* retrying cannot help: this spool is retired */
+    if (unacked || run.fail_rc)
+        return EX_TEMPFAIL;
+    if (run.rejected || run.malformed || file_error)
+        return EX_DATAERR;
+    return EX_OK;
+}

@@ -1,0 +1,642 @@
+/* kc_store.c - libkcstore: environment, transactions, map growth, format check.
+ *
+ * DESIGN
+ * Environment. One LMDB environment per directory (data.mdb + lock.mdb, mode
+ * 0600, the directory 0700), opened MDB_NOTLS so that read transactions are
+ * not tied to threads, and never with MDB_NOSYNC, MDB_NOMETASYNC or
+ * MDB_WRITEMAP|MDB_MAPASYNC: mdb_txn_commit() returning 0 means fsync'd.
+ * A writer clears stale reader slots (mdb_reader_check) when it opens. After
+ * creating a store it fsyncs the directory (and the parent, if it made the
+ * directory), so that the files' names are as durable as the first commit.
+ *
+ * Format. meta["format"] holds KC_STORE_FORMAT as decimal text. A writer that
+ * finds an empty environment creates the six databases and writes it; any
+ * other environment must carry exactly that version, else KC_EFORMAT (and
+ * nothing is created in it). A reader creates nothing: a missing data.mdb is
+ * KC_ENOTFOUND (LMDB itself may create lock.mdb beside an existing data.mdb).
+ *
+ * Map growth (kc_store_write). The callback runs inside one write txn. If a
+ * put or the commit reports MDB_MAP_FULL, the txn is aborted (nothing of it
+ * is visible, LMDB guarantees), the map is doubled, and the callback is run
+ * again from the start. The loop ends because each round doubles the map up
+ * to KC_STORE_MAX_MAPSIZE, past which it fails with KC_ENOSPC.
+ *
+ * Remap gate. mdb_env_set_mapsize() unmaps and remaps the file, so no
+ * transaction of this process may be in progress (pointers into the old map
+ * would dangle). Every transaction counts itself in `active` under `gate`
+ * for its whole life; a remap takes `gate`, waits until `active` is 0 (bounded
+ * by KC_REMAP_WAIT_S, then KC_EBUSY), and remaps while holding `gate`, so no
+ * transaction can begin meanwhile. Transactions never wait for each other
+ * here, only for a remap in progress; readers therefore never block the
+ * writer except while the map grows. Readers that meet MDB_MAP_RESIZED (the
+ * file was grown by another process) remap with size 0 = adopt the file's.
+ */
+#include "kc_store_int.h"
+
+#include "kc_err.h"
+#include "kc_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KC_FORMAT_KEY   "format"
+#define KC_REMAP_WAIT_S 30 /* longest wait for transactions to end before a remap */
+#define KC_RESIZED_MAX  16 /* MDB_MAP_RESIZED retries before giving up */
+
+_Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
+
+const char *const kc_store_db_names[KC_DB_COUNT] = {"log",    "producers", "identities",
+                                                    "totals", "rejects",   "meta"};
+
+/* ---- errors ---- */
+
+int kc_store_err(const kc_store_t *s, int mrc, const char *what)
+{
+    const char *dir = s && s->dir ? s->dir : "?";
+    switch (mrc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return KC_ENOTFOUND;
+    case MDB_MAP_FULL: return KC_EMAPFULL;
+    case ENOSPC: kc_error("store %s: %s: %s", dir, what, mdb_strerror(mrc)); return KC_ENOSPC;
+    case ENOMEM: kc_error("store %s: %s: %s", dir, what, mdb_strerror(mrc)); return KC_ENOMEM;
+    case MDB_READERS_FULL:
+        kc_error("store %s: %s: %s", dir, what, mdb_strerror(mrc));
+        return KC_EBUSY;
+    default: kc_error("store %s: %s: %s", dir, what, mdb_strerror(mrc)); return KC_ESTORE;
+    }
+}
+
+int kc_store_put_err(kc_txn_t *t, int mrc, const char *what)
+{
+    if (mrc == MDB_SUCCESS)
+        return 0;
+    if (mrc == MDB_MAP_FULL) {
+        t->mapfull = true; /* kc_store_write grows and redoes */
+        return KC_EMAPFULL;
+    }
+    int rc = kc_store_err(t->s, mrc, what);
+    if (t->err == 0)
+        t->err = rc; /* the txn is dead in LMDB; never commit it */
+    return rc;
+}
+
+int kc_store_check_write(const kc_txn_t *t)
+{
+    if (!t || !t->txn)
+        return KC_EINVAL;
+    if (!t->write) {
+        kc_error("store: write attempted in a read transaction");
+        return KC_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- remap gate ---- */
+
+static int s_enter(kc_store_t *s)
+{
+    pthread_mutex_lock(&s->gate);
+    if (s->broken) {
+        pthread_mutex_unlock(&s->gate);
+        kc_error("store %s: unusable after a failed remap; close and reopen it", s->dir);
+        return KC_ESTORE;
+    }
+    s->active++;
+    pthread_mutex_unlock(&s->gate);
+    return 0;
+}
+
+static void s_leave(kc_store_t *s)
+{
+    pthread_mutex_lock(&s->gate);
+    if (--s->active == 0)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->gate);
+}
+
+static size_t s_env_mapsize(MDB_env *env)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(env, &info) != MDB_SUCCESS)
+        return 0;
+    return info.me_mapsize;
+}
+
+/* Remap to `size` bytes (0 = the size recorded in the file) once no
+ * transaction of this store is active. If `seen` is non-zero and the map is
+ * no longer `seen` bytes, another thread has already grown it: done. */
+static int s_remap(kc_store_t *s, size_t size, size_t seen)
+{
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    time_t deadline = now.tv_sec + KC_REMAP_WAIT_S;
+
+    pthread_mutex_lock(&s->gate);
+    while (s->active > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= deadline) {
+            unsigned n = s->active;
+            pthread_mutex_unlock(&s->gate);
+            kc_error("store %s: cannot remap the map: %u transaction(s) of this process "
+                     "still open after %d s",
+                     s->dir, n, KC_REMAP_WAIT_S);
+            return KC_EBUSY;
+        }
+        until = now;
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->idle, &s->gate, &until);
+    }
+    if (s->broken) {
+        pthread_mutex_unlock(&s->gate);
+        return KC_ESTORE;
+    }
+    size_t before = s_env_mapsize(s->env);
+    if (seen != 0 && before != seen) {
+        pthread_mutex_unlock(&s->gate); /* someone else grew it meanwhile */
+        return 0;
+    }
+    int mrc = mdb_env_set_mapsize(s->env, size);
+    size_t after = s_env_mapsize(s->env);
+    if (mrc != MDB_SUCCESS)
+        s->broken = true; /* LMDB unmapped the old map before failing */
+    pthread_mutex_unlock(&s->gate);
+    if (mrc != MDB_SUCCESS) {
+        kc_error("store %s: remap from %zu to %zu bytes failed: %s", s->dir, before, size,
+                 mdb_strerror(mrc));
+        return mrc == ENOMEM ? KC_ENOMEM : KC_ESTORE;
+    }
+    if (size == 0)
+        kc_debug("store %s: adopted map size %zu (was %zu)", s->dir, after, before);
+    else
+        kc_info("store %s: map grown from %zu to %zu bytes", s->dir, before, after);
+    return 0;
+}
+
+static int s_grow(kc_store_t *s, size_t seen)
+{
+    if (seen >= KC_STORE_MAX_MAPSIZE) {
+        kc_error("store %s: map full at the largest allowed size (%zu bytes)", s->dir, seen);
+        return KC_ENOSPC;
+    }
+    size_t next = seen > KC_STORE_MAX_MAPSIZE / 2 ? KC_STORE_MAX_MAPSIZE : seen * 2;
+    return s_remap(s, next, seen);
+}
+
+size_t kc_store_map_size(const kc_store_t *s)
+{
+    if (!s)
+        return 0;
+    kc_store_t *m = (kc_store_t *)s; /* the gate only: reading during a remap is a race */
+    pthread_mutex_lock(&m->gate);
+    size_t n = m->broken ? 0 : s_env_mapsize(m->env);
+    pthread_mutex_unlock(&m->gate);
+    return n;
+}
+
+/* ---- transactions ---- */
+
+int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx)
+{
+    if (!s || !fn)
+        return KC_EINVAL;
+    if (s->read_only) {
+        kc_error("store %s: write on a read-only store", s->dir);
+        return KC_EINVAL;
+    }
+    unsigned resized = 0;
+    for (;;) {
+        kc_txn_t t = {.s = s, .write = true};
+        int rc = s_enter(s);
+        if (rc != 0)
+            return rc;
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
+        if (mrc == MDB_MAP_RESIZED && resized++ < KC_RESIZED_MAX) {
+            s_leave(s); /* another process grew the file: adopt its size */
+            if ((rc = s_remap(s, 0, 0)) != 0)
+                return rc;
+            continue;
+        }
+        if (mrc != MDB_SUCCESS) {
+            s_leave(s);
+            return kc_store_err(s, mrc, "begin write transaction");
+        }
+        size_t seen = s_env_mapsize(s->env); /* stable: no remap while we are active */
+
+        rc = fn(&t, ctx);
+        if (t.mapfull || rc == KC_EMAPFULL) {
+            mdb_txn_abort(t.txn);
+            s_leave(s);
+            if ((rc = s_grow(s, seen)) != 0)
+                return rc;
+            continue; /* run fn again from the start */
+        }
+        if (rc == 0 && t.err != 0)
+            rc = t.err; /* a put failed but fn went on: never commit that */
+        if (rc != 0) {
+            mdb_txn_abort(t.txn);
+            s_leave(s);
+            return rc;
+        }
+        mrc = mdb_txn_commit(t.txn); /* frees the txn whatever the outcome */
+        s_leave(s);
+        if (mrc == MDB_MAP_FULL) {
+            if ((rc = s_grow(s, seen)) != 0)
+                return rc;
+            continue;
+        }
+        if (mrc != MDB_SUCCESS)
+            return kc_store_err(s, mrc, "commit");
+        return 0;
+    }
+}
+
+int kc_store_read_begin(kc_store_t *s, kc_txn_t **out)
+{
+    if (!out)
+        return KC_EINVAL;
+    *out = NULL;
+    if (!s)
+        return KC_EINVAL;
+    kc_txn_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return KC_ENOMEM;
+    t->s = s;
+    for (unsigned resized = 0;; resized++) {
+        int rc = s_enter(s);
+        if (rc != 0) {
+            free(t);
+            return rc;
+        }
+        int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+        if (mrc == MDB_SUCCESS)
+            break;
+        s_leave(s);
+        if (mrc == MDB_MAP_RESIZED && resized < KC_RESIZED_MAX) {
+            if ((rc = s_remap(s, 0, 0)) != 0) { /* another process grew the file */
+                free(t);
+                return rc;
+            }
+            continue;
+        }
+        free(t);
+        return kc_store_err(s, mrc, "begin read transaction");
+    }
+    *out = t;
+    return 0;
+}
+
+/* End a read transaction; commit = keep the database handles it opened. */
+static int s_read_end(kc_txn_t *t, bool commit)
+{
+    int mrc = MDB_SUCCESS;
+    if (commit)
+        mrc = mdb_txn_commit(t->txn);
+    else
+        mdb_txn_abort(t->txn);
+    s_leave(t->s);
+    int rc = mrc ? kc_store_err(t->s, mrc, "end read transaction") : 0;
+    free(t);
+    return rc;
+}
+
+void kc_txn_end(kc_txn_t **tp)
+{
+    if (!tp || !*tp)
+        return;
+    kc_txn_t *t = *tp;
+    *tp = NULL;
+    if (t->write) {
+        kc_error("store: kc_txn_end on a write transaction (kc_store_write ends it)");
+        return;
+    }
+    s_read_end(t, false);
+}
+
+/* ---- format and databases ---- */
+
+static int s_check_format(kc_store_t *s, MDB_txn *txn)
+{
+    MDB_val k = {sizeof KC_FORMAT_KEY - 1, (void *)KC_FORMAT_KEY}, v;
+    int mrc = mdb_get(txn, s->dbi[KC_DB_META], &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        kc_error("store %s: no format version in meta: not a kcpipe store", s->dir);
+        return KC_EFORMAT;
+    }
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(s, mrc, "read format version");
+    char want[16];
+    int n = snprintf(want, sizeof want, "%d", KC_STORE_FORMAT);
+    if (v.mv_size == (size_t)n && memcmp(v.mv_data, want, (size_t)n) == 0)
+        return 0;
+    char got[33];
+    size_t len = v.mv_size < sizeof got - 1 ? v.mv_size : sizeof got - 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = ((const unsigned char *)v.mv_data)[i];
+        got[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    got[len] = '\0';
+    kc_error("store %s: format version \"%s\", this build reads only \"%s\"", s->dir, got, want);
+    return KC_EFORMAT;
+}
+
+static bool s_env_empty(MDB_txn *txn)
+{
+    MDB_dbi main_dbi;
+    MDB_stat ms;
+    if (mdb_dbi_open(txn, NULL, 0, &main_dbi) != MDB_SUCCESS)
+        return false;
+    if (mdb_stat(txn, main_dbi, &ms) != MDB_SUCCESS)
+        return false;
+    return ms.ms_entries == 0;
+}
+
+/* Writer open, run through kc_store_write (so that it may grow the map). */
+static int s_init_write(kc_txn_t *t, void *ctx)
+{
+    kc_store_t *s = ctx;
+    bool fresh = s_env_empty(t->txn);
+    int mrc = mdb_dbi_open(t->txn, kc_store_db_names[KC_DB_META], fresh ? MDB_CREATE : 0,
+                           &s->dbi[KC_DB_META]);
+    if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
+        kc_error("store %s: no meta database: not a kcpipe store", s->dir);
+        return KC_EFORMAT;
+    }
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "open meta database");
+    if (!fresh) {
+        int rc = s_check_format(s, t->txn);
+        if (rc != 0)
+            return rc; /* aborted: nothing created in a foreign store */
+    }
+    for (int i = 0; i < KC_DB_COUNT; i++) {
+        if (i == KC_DB_META)
+            continue;
+        mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], MDB_CREATE, &s->dbi[i]);
+        if (mrc == MDB_INCOMPATIBLE) {
+            kc_error("store %s: \"%s\" is not a database", s->dir, kc_store_db_names[i]);
+            return KC_EFORMAT;
+        }
+        if (mrc != MDB_SUCCESS)
+            return kc_store_put_err(t, mrc, "open database");
+    }
+    if (fresh) {
+        char ver[16];
+        int n = snprintf(ver, sizeof ver, "%d", KC_STORE_FORMAT);
+        MDB_val k = {sizeof KC_FORMAT_KEY - 1, (void *)KC_FORMAT_KEY}, v = {(size_t)n, ver};
+        mrc = mdb_put(t->txn, s->dbi[KC_DB_META], &k, &v, 0);
+        if (mrc != MDB_SUCCESS)
+            return kc_store_put_err(t, mrc, "write format version");
+        kc_info("store %s: created (format %d)", s->dir, KC_STORE_FORMAT);
+    }
+    return 0;
+}
+
+/* Reader open: open the databases in a read txn, created nowhere. */
+static int s_init_read(kc_store_t *s)
+{
+    kc_txn_t *t = NULL;
+    int rc = kc_store_read_begin(s, &t);
+    if (rc != 0)
+        return rc;
+    if (s_env_empty(t->txn)) {
+        kc_debug("store %s: empty environment (not initialised yet)", s->dir);
+        s_read_end(t, false);
+        return KC_ENOTFOUND;
+    }
+    for (int i = KC_DB_COUNT - 1; i >= 0; i--) { /* meta first */
+        int mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], 0, &s->dbi[i]);
+        if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
+            kc_error("store %s: no \"%s\" database: not a kcpipe store", s->dir,
+                     kc_store_db_names[i]);
+            rc = KC_EFORMAT;
+        } else if (mrc != MDB_SUCCESS) {
+            rc = kc_store_err(s, mrc, "open database");
+        } else if (i == KC_DB_META) {
+            rc = s_check_format(s, t->txn);
+        }
+        if (rc != 0) {
+            s_read_end(t, false);
+            return rc;
+        }
+    }
+    return s_read_end(t, true); /* commit keeps the handles for later txns */
+}
+
+/* ---- open / close ---- */
+
+/* fsync a directory, so that the names created in it survive a power loss. */
+static int s_sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        kc_error("store %s: cannot sync directory: %s", path, strerror(e));
+        return e == ENOSPC ? KC_ENOSPC : -e;
+    }
+    close(fd);
+    return 0;
+}
+
+/* After creating a store: its files' names, and the directory's own name if
+ * we created it, are made durable like the first commit. */
+static int s_sync_new(const char *dir, bool made_dir)
+{
+    int rc = s_sync_dir(dir);
+    if (rc == 0 && made_dir) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", dir);
+        rc = s_sync_dir(dirname(parent));
+    }
+    return rc;
+}
+
+static int s_prepare_dir(const char *dir, bool read_only, bool *exists, bool *made_dir)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+        return KC_EINVAL;
+    *exists = false;
+    if (stat(path, &st) == 0) {
+        *exists = st.st_size > 0;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+        int e = errno;
+        kc_error("store %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (read_only) {
+        if (!*exists)
+            kc_debug("store %s: no store here", dir);
+        return *exists ? 0 : KC_ENOTFOUND;
+    }
+    *made_dir = mkdir(dir, 0700) == 0;
+    if (!*made_dir && errno != EEXIST) {
+        int e = errno;
+        kc_error("store %s: cannot create directory: %s", dir, strerror(e));
+        return e == ENOSPC ? KC_ENOSPC : -e;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        kc_error("store %s: not a directory", dir);
+        return -ENOTDIR;
+    }
+    return 0;
+}
+
+static void s_free(kc_store_t *s)
+{
+    if (s->env)
+        mdb_env_close(s->env);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->gate);
+    free(s->dir);
+    free(s);
+}
+
+int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts)
+{
+    if (!out)
+        return KC_EINVAL;
+    *out = NULL;
+    if (!dir || !*dir)
+        return KC_EINVAL;
+    kc_store_opts_t o = opts ? *opts : (kc_store_opts_t){0};
+    if (o.map_size > KC_STORE_MAX_MAPSIZE)
+        return KC_EINVAL;
+
+    bool exists, made_dir = false;
+    int rc = s_prepare_dir(dir, o.read_only, &exists, &made_dir);
+    if (rc != 0)
+        return rc;
+
+    kc_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return KC_ENOMEM;
+    s->read_only = o.read_only;
+    s->dir = strdup(dir);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->idle, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->gate, NULL);
+    if (!s->dir) {
+        s_free(s);
+        return KC_ENOMEM;
+    }
+
+    int mrc = mdb_env_create(&s->env);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_set_maxdbs(s->env, KC_DB_COUNT);
+    if (mrc == MDB_SUCCESS && o.max_readers)
+        mrc = mdb_env_set_maxreaders(s->env, o.max_readers);
+    /* A new store starts at the requested size; an existing one at its own
+     * (LMDB adopts the file's when none is set), raised below if asked. */
+    if (mrc == MDB_SUCCESS && !o.read_only && !exists)
+        mrc = mdb_env_set_mapsize(s->env, o.map_size ? o.map_size : KC_STORE_DEFAULT_MAPSIZE);
+    if (mrc != MDB_SUCCESS) {
+        rc = kc_store_err(s, mrc, "create environment");
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
+    mrc = mdb_env_open(s->env, dir, flags, 0600);
+    if (mrc != MDB_SUCCESS) {
+        if (mrc == ENOENT) {
+            rc = KC_ENOTFOUND;
+        } else if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH) {
+            kc_error("store %s: %s", dir, mdb_strerror(mrc));
+            rc = KC_EFORMAT;
+        } else if (mrc == EACCES || mrc == EROFS) {
+            kc_error("store %s: %s", dir, mdb_strerror(mrc));
+            rc = -mrc;
+        } else {
+            rc = kc_store_err(s, mrc, "open environment");
+        }
+        goto fail;
+    }
+
+    if (o.read_only) {
+        rc = s_init_read(s);
+        if (rc != 0)
+            goto fail;
+        *out = s;
+        return 0;
+    }
+
+    if (exists && o.map_size > s_env_mapsize(s->env)) {
+        mrc = mdb_env_set_mapsize(s->env, o.map_size);
+        if (mrc != MDB_SUCCESS) {
+            rc = kc_store_err(s, mrc, "set map size");
+            goto fail;
+        }
+    }
+    int dead = 0;
+    mrc = mdb_reader_check(s->env, &dead);
+    if (mrc != MDB_SUCCESS) {
+        rc = kc_store_err(s, mrc, "check readers");
+        goto fail;
+    }
+    if (dead > 0)
+        kc_info("store %s: cleared %d stale reader slot(s)", dir, dead);
+    rc = kc_store_write(s, s_init_write, s);
+    if (rc == 0 && !exists)
+        rc = s_sync_new(dir, made_dir);
+    if (rc != 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    s_free(s);
+    return rc;
+}
+
+void kc_store_close(kc_store_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    kc_store_t *s = *sp;
+    *sp = NULL;
+    if (s->active != 0)
+        kc_error("store %s: closed with %u transaction(s) open", s->dir, s->active);
+    s_free(s);
+}
+
+/* ---- statistics ---- */
+
+int kc_txn_stat(kc_txn_t *t, kc_store_stat_t *st)
+{
+    if (!t || !t->txn || !st)
+        return KC_EINVAL;
+    memset(st, 0, sizeof *st);
+    uint64_t *counts[KC_DB_COUNT] = {&st->log_entries, &st->producers, &st->identities,
+                                     &st->cells,       &st->rejects,   NULL};
+    for (int i = 0; i < KC_DB_COUNT; i++) {
+        MDB_stat ms;
+        if (!counts[i])
+            continue;
+        int mrc = mdb_stat(t->txn, t->s->dbi[i], &ms);
+        if (mrc != MDB_SUCCESS)
+            return kc_store_err(t->s, mrc, "stat");
+        *counts[i] = ms.ms_entries;
+    }
+    MDB_envinfo info;
+    MDB_stat es;
+    int mrc = mdb_env_info(t->s->env, &info);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_stat(t->s->env, &es);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "environment info");
+    st->map_size = info.me_mapsize;
+    st->used_bytes = (info.me_last_pgno + 1) * (size_t)es.ms_psize;
+    return 0;
+}

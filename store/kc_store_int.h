@@ -1,0 +1,92 @@
+/* kc_store_int.h - libkcstore internals shared by its source files (not installed).
+ *
+ * The store and transaction structs, byte-order helpers for the on-disk
+ * layouts, and the LMDB-to-KC_E* error mapping. Every on-disk integer is
+ * written byte by byte, so the files do not depend on the host's byte order
+ * or alignment (LMDB values are not aligned).
+ */
+#ifndef KC_STORE_INT_H
+#define KC_STORE_INT_H
+
+#include "kc_store.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+
+/* Named databases, index into kc_store.dbi. */
+enum {
+    KC_DB_LOG = 0,
+    KC_DB_PRODUCERS,
+    KC_DB_IDENTITIES,
+    KC_DB_TOTALS,
+    KC_DB_REJECTS,
+    KC_DB_META,
+    KC_DB_COUNT
+};
+
+extern const char *const kc_store_db_names[KC_DB_COUNT];
+
+struct kc_store {
+    MDB_env *env;             /* the LMDB environment */
+    MDB_dbi dbi[KC_DB_COUNT]; /* named database handles, valid after open */
+    bool read_only;           /* opened with MDB_RDONLY */
+    bool broken;              /* a failed remap left the environment unusable */
+    char *dir;                /* directory, for log messages (owned) */
+    pthread_mutex_t gate;     /* guards active; held while remapping */
+    pthread_cond_t idle;      /* signalled when active drops to 0 */
+    unsigned active;          /* transactions in progress in this process */
+};
+
+struct kc_txn {
+    kc_store_t *s;          /* owning store */
+    MDB_txn *txn;           /* the LMDB transaction */
+    bool write;             /* write transaction (inside kc_store_write) */
+    bool mapfull;           /* a put met MDB_MAP_FULL: grow and redo */
+    int err;                /* first other failure of a put, 0 if none */
+    bool log_next_known;    /* log_next is valid */
+    uint64_t log_next;      /* next log offset (write txns, cached) */
+    MDB_cursor *totals_cur; /* write txns: reused for totals updates; freed by LMDB */
+};
+
+/* Map an LMDB (or errno) code to KC_E*; logs an error naming `what` unless
+ * the code is an expected outcome (MDB_NOTFOUND, MDB_MAP_FULL). */
+int kc_store_err(const kc_store_t *s, int mrc, const char *what);
+/* The same for a put inside a write transaction: records MDB_MAP_FULL /
+ * failures in t so that kc_store_write() can redo or refuse the commit. */
+int kc_store_put_err(kc_txn_t *t, int mrc, const char *what);
+/* KC_EINVAL unless t is a live write transaction. */
+int kc_store_check_write(const kc_txn_t *t);
+
+static inline void kc_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t kc_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void kc_le64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t kc_le64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#endif

@@ -1,0 +1,124 @@
+/* agg_test_util.h - helpers shared by the aggregator tests: events, batches, temp dirs. */
+#ifndef AGG_TEST_UTIL_H
+#define AGG_TEST_UTIL_H
+
+#include "kc_event.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Serialized bytes (malloc'd). */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+} t_buf_t;
+
+static inline void t_buf_free(t_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* A valid machinery event (province 79, 2021-03) of the given id, seq and
+ * amount; *ev can be changed before t_event_pack(). */
+typedef struct {
+    kc_pb_event_t ev;
+    Kcpipe__V1__Metrics m;
+} t_event_t;
+
+static inline void t_event(t_event_t *e, const char *producer, uint64_t seq, const char *id,
+                           int64_t amount)
+{
+    kcpipe__v1__event__init(&e->ev);
+    kcpipe__v1__metrics__init(&e->m);
+    e->ev.event_id = (char *)id;
+    e->ev.province = "79";
+    e->ev.has_year = 1;
+    e->ev.year = 2021;
+    e->ev.has_month = 1;
+    e->ev.month = 3;
+    e->ev.activity = "KC3b";
+    e->ev.metrics = &e->m;
+    kc_pb_metric_set(&e->m, KC_M_AMOUNT_VND, amount);
+    kc_pb_metric_set(&e->m, KC_M_FACILITIES, 1);
+    e->ev.producer_id = (char *)producer;
+    e->ev.has_seq = seq != 0;
+    e->ev.seq = seq;
+}
+
+static inline t_buf_t t_event_pack(const t_event_t *e)
+{
+    t_buf_t b;
+    b.len = kcpipe__v1__event__get_packed_size(&e->ev);
+    b.data = malloc(b.len ? b.len : 1);
+    kcpipe__v1__event__pack(&e->ev, b.data);
+    return b;
+}
+
+/* A Batch of n serialized events. */
+static inline t_buf_t t_batch(const char *producer, const t_buf_t *events, size_t n)
+{
+    kc_pb_batch_t batch = KCPIPE__V1__BATCH__INIT;
+    ProtobufCBinaryData *bd = calloc(n ? n : 1, sizeof *bd);
+    for (size_t i = 0; i < n; i++) {
+        bd[i].data = events[i].data;
+        bd[i].len = events[i].len;
+    }
+    batch.producer_id = (char *)producer;
+    batch.n_events = n;
+    batch.events = bd;
+    t_buf_t b;
+    b.len = kcpipe__v1__batch__get_packed_size(&batch);
+    b.data = malloc(b.len ? b.len : 1);
+    kcpipe__v1__batch__pack(&batch, b.data);
+    free(bd);
+    return b;
+}
+
+/* A Batch of the simple events seq from..to of producer, ids "<prefix>-<seq>". */
+static inline t_buf_t t_batch_range(const char *producer, const char *prefix, uint64_t from,
+                                    uint64_t to, int64_t amount)
+{
+    size_t n = (size_t)(to - from + 1);
+    t_buf_t *evs = calloc(n, sizeof *evs);
+    char id[80];
+    for (size_t i = 0; i < n; i++) {
+        t_event_t e;
+        snprintf(id, sizeof id, "%s-%llu", prefix, (unsigned long long)(from + i));
+        t_event(&e, producer, from + i, id, amount);
+        evs[i] = t_event_pack(&e);
+    }
+    t_buf_t b = t_batch(producer, evs, n);
+    for (size_t i = 0; i < n; i++)
+        t_buf_free(&evs[i]);
+    free(evs);
+    return b;
+}
+
+/* A fresh directory under $TMPDIR (or /tmp); caller frees the string. */
+static inline char *t_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/kc-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* rm -rf dir (test directories only). */
+static inline void t_rmtree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+#endif

@@ -1,0 +1,253 @@
+/* state_test.c - de-duplication state: producers, identities, rejects. */
+#include "kc_err.h"
+#include "kc_store.h"
+#include "store_test_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+typedef struct {
+    kc_test_dir_t dir;
+    kc_store_t *s;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    kc_test_dir_make(&f->dir);
+    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    kc_store_close(&f->s);
+    kc_test_dir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- producers ---- */
+
+static int s_producers_fn(kc_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    /* written out of name order; the scan must return them sorted */
+    kc_producer_state_t a = {
+        .hwm = 5, .last_seen_ns = 11, .accepted = 3, .duplicates = 1, .rejected = 1, .epoch = 77};
+    kc_producer_state_t b = {.hwm = UINT64_MAX,
+                             .last_seen_ns = 22,
+                             .accepted = UINT64_MAX - 1,
+                             .duplicates = 0,
+                             .rejected = 7};
+    kc_producer_state_t c = {.hwm = 1, .last_seen_ns = 33, .accepted = 1};
+    int rc;
+    if ((rc = kc_txn_producer_put(t, "prov-92", &c)) ||
+        (rc = kc_txn_producer_put(t, "prov-01", &a)) ||
+        (rc = kc_txn_producer_put(t, "prov-79", &b)))
+        return rc;
+    /* visible inside the same transaction, and overwritten in place */
+    kc_producer_state_t got;
+    if ((rc = kc_txn_producer_get(t, "prov-92", &got)) != 0)
+        return rc;
+    if (got.last_seen_ns != 33)
+        return -100;
+    c.hwm = 2;
+    c.accepted = 2;
+    return kc_txn_producer_put(t, "prov-92", &c);
+}
+
+typedef struct {
+    char names[8][16];
+    kc_producer_state_t st[8];
+    int n;
+} pscan_t;
+
+static int s_pscan(const char *producer, const kc_producer_state_t *st, void *ctx)
+{
+    pscan_t *p = ctx;
+    snprintf(p->names[p->n], sizeof p->names[0], "%s", producer);
+    p->st[p->n++] = *st;
+    return 0;
+}
+
+static int s_pscan_stop(const char *producer, const kc_producer_state_t *st, void *ctx)
+{
+    (void)producer;
+    (void)st;
+    int *n = ctx;
+    return ++*n == 2 ? 9 : 0;
+}
+
+static void test_producers(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(kc_store_write(f->s, s_producers_fn, NULL), 0);
+
+    kc_txn_t *t = NULL;
+    kc_producer_state_t st;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    assert_int_equal(kc_txn_producer_get(t, "prov-79", &st), 0);
+    assert_int_equal(st.hwm, UINT64_MAX);
+    assert_int_equal(st.last_seen_ns, 22);
+    assert_int_equal(st.accepted, UINT64_MAX - 1);
+    assert_int_equal(st.duplicates, 0);
+    assert_int_equal(st.rejected, 7);
+
+    memset(&st, 0xaa, sizeof st);
+    assert_int_equal(kc_txn_producer_get(t, "prov-00", &st), KC_ENOTFOUND);
+    assert_int_equal(st.hwm, 0);
+    assert_int_equal(st.accepted, 0);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(kc_txn_producer_get(t, "", &st), KC_EINVAL);
+
+    pscan_t p = {0};
+    assert_int_equal(kc_txn_producer_scan(t, s_pscan, &p), 0);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.names[0], "prov-01");
+    assert_string_equal(p.names[1], "prov-79");
+    assert_string_equal(p.names[2], "prov-92");
+    assert_int_equal(p.st[0].hwm, 5);
+    assert_int_equal(p.st[0].last_seen_ns, 11);
+    assert_int_equal(p.st[0].accepted, 3);
+    assert_int_equal(p.st[0].duplicates, 1);
+    assert_int_equal(p.st[0].rejected, 1);
+    assert_int_equal(p.st[2].hwm, 2); /* the overwrite won */
+    assert_int_equal(p.st[2].accepted, 2);
+
+    int n = 0;
+    assert_int_equal(kc_txn_producer_scan(t, s_pscan_stop, &n), 9);
+    assert_int_equal(n, 2);
+
+    kc_store_stat_t ss;
+    assert_int_equal(kc_txn_stat(t, &ss), 0);
+    assert_int_equal(ss.producers, 3);
+    kc_txn_end(&t);
+}
+
+/* ---- identities ---- */
+
+static int s_identities_fn(kc_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    kc_identity_t a = {.offset = 17}, b = {.offset = UINT64_MAX};
+    for (int i = 0; i < 16; i++) {
+        a.hash[i] = (uint8_t)i;
+        b.hash[i] = (uint8_t)(0xff - i);
+    }
+    int rc;
+    /* same event_id in two provinces: two identities */
+    if ((rc = kc_txn_identity_put(t, 79, "HCM-2021-0001", 13, &a)) ||
+        (rc = kc_txn_identity_put(t, 1, "HCM-2021-0001", 13, &b)))
+        return rc;
+    /* event ids are byte strings: a prefix is a different identity */
+    kc_identity_t c = {.offset = 3};
+    return kc_txn_identity_put(t, 79, "HCM-2021-000", 12, &c);
+}
+
+static void test_identities(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(kc_store_write(f->s, s_identities_fn, NULL), 0);
+
+    kc_txn_t *t = NULL;
+    kc_identity_t id;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-0001", 13, &id), 0);
+    assert_int_equal(id.offset, 17);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(id.hash[i], i);
+    assert_int_equal(kc_txn_identity_get(t, 1, "HCM-2021-0001", 13, &id), 0);
+    assert_int_equal(id.offset, UINT64_MAX);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(id.hash[i], 0xff - i);
+    assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-000", 12, &id), 0);
+    assert_int_equal(id.offset, 3);
+    assert_int_equal(kc_txn_identity_get(t, 92, "HCM-2021-0001", 13, &id), KC_ENOTFOUND);
+    assert_int_equal(id.offset, 0);
+    assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-0001", 0, &id), KC_EINVAL);
+
+    kc_store_stat_t ss;
+    assert_int_equal(kc_txn_stat(t, &ss), 0);
+    assert_int_equal(ss.identities, 3);
+    kc_txn_end(&t);
+}
+
+/* ---- rejects ---- */
+
+static int s_rejects_fn(kc_txn_t *t, void *ctx)
+{
+    int *bad = ctx;
+    int rc;
+    if ((rc = kc_txn_reject_put(t, "prov-79", 1, 7, 3, "unknown province 99 in 2021-03")) ||
+        (rc = kc_txn_reject_put(t, "prov-79", 1, 8, 65535, NULL)) ||
+        (rc = kc_txn_reject_put(t, "prov-7", 1, 7, 12, "negative value: persons")))
+        return rc;
+    bad[0] = kc_txn_reject_put(t, "prov-79", 1, 9, -1, "x");
+    bad[1] = kc_txn_reject_put(t, "prov-79", 1, 9, 65536, "x");
+    bad[2] = kc_txn_reject_put(t, "", 1, 9, 1, "x");
+    bad[3] = kc_txn_reject_put(t, NULL, 1, 9, 1, "x");
+    return 0;
+}
+
+static void test_rejects(void **state)
+{
+    fixture_t *f = *state;
+    int bad[4];
+    assert_int_equal(kc_store_write(f->s, s_rejects_fn, bad), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(bad[i], KC_EINVAL);
+
+    kc_txn_t *t = NULL;
+    int reason = -1;
+    char text[128];
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    assert_int_equal(kc_txn_reject_get(t, "prov-79", 1, 7, &reason, text, sizeof text), 0);
+    assert_int_equal(reason, 3);
+    assert_string_equal(text, "unknown province 99 in 2021-03");
+    assert_int_equal(kc_txn_reject_get(t, "prov-79", 1, 8, &reason, text, sizeof text), 0);
+    assert_int_equal(reason, 65535);
+    assert_string_equal(text, "");
+    assert_int_equal(kc_txn_reject_get(t, "prov-7", 1, 7, &reason, text, sizeof text), 0);
+    assert_int_equal(reason, 12);
+    assert_string_equal(text, "negative value: persons");
+    /* truncated to the buffer, always terminated */
+    char small[9];
+    assert_int_equal(kc_txn_reject_get(t, "prov-7", 1, 7, &reason, small, sizeof small), 0);
+    assert_string_equal(small, "negative");
+    /* NULL outputs are allowed */
+    assert_int_equal(kc_txn_reject_get(t, "prov-7", 1, 7, NULL, NULL, 0), 0);
+
+    strcpy(text, "stale");
+    assert_int_equal(kc_txn_reject_get(t, "prov-79", 1, 9, &reason, text, sizeof text),
+                     KC_ENOTFOUND);
+    assert_string_equal(text, "");
+    assert_int_equal(kc_txn_reject_get(t, "prov-1", 1, 7, &reason, text, sizeof text),
+                     KC_ENOTFOUND);
+    /* another spool epoch of the same producer has its own sequence space */
+    assert_int_equal(kc_txn_reject_get(t, "prov-79", 2, 7, &reason, text, sizeof text),
+                     KC_ENOTFOUND);
+
+    kc_store_stat_t ss;
+    assert_int_equal(kc_txn_stat(t, &ss), 0);
+    assert_int_equal(ss.rejects, 3);
+    kc_txn_end(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_producers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/* store_test_util.h - temp directories and log capture for the store tests.
+ *
+ * Each test gets its own directory under $TMPDIR (or /tmp), removed at the
+ * end; the store lives in a "store" subdirectory that the library creates.
+ */
+#ifndef KC_STORE_TEST_UTIL_H
+#define KC_STORE_TEST_UTIL_H
+
+#include "kc_log.h"
+#include "kc_store.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char root[PATH_MAX];      /* mkdtemp'd directory */
+    char store[PATH_MAX + 8]; /* root/store */
+} kc_test_dir_t;
+
+static inline void kc_test_dir_make(kc_test_dir_t *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->root, sizeof d->root, "%s/kcstore-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(d->root)) {
+        perror("mkdtemp");
+        abort();
+    }
+    snprintf(d->store, sizeof d->store, "%s/store", d->root);
+}
+
+static inline int kc_test_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb;
+    (void)flag;
+    (void)f;
+    return remove(path);
+}
+
+static inline void kc_test_dir_remove(kc_test_dir_t *d)
+{
+    nftw(d->root, kc_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Log capture: the last few lines at any level, to check messages. */
+typedef struct {
+    char text[8192];
+} kc_test_log_t;
+
+static inline void kc_test_log_sink(kc_log_level_t level, const char *line, void *ctx)
+{
+    (void)level;
+    kc_test_log_t *l = ctx;
+    size_t used = strlen(l->text), n = strlen(line);
+    if (used + n + 2 > sizeof l->text)
+        l->text[used = 0] = '\0'; /* keep the most recent lines */
+    if (n + 2 > sizeof l->text)
+        return;
+    memcpy(l->text + used, line, n);
+    l->text[used + n] = '\n';
+    l->text[used + n + 1] = '\0';
+}
+
+static inline void kc_test_log_capture(kc_test_log_t *l)
+{
+    l->text[0] = '\0';
+    kc_log_set_sink(kc_test_log_sink, l);
+}
+
+static inline void kc_test_log_release(void)
+{
+    kc_log_set_sink(NULL, NULL);
+}
+
+/* A deterministic byte pattern for an entry, covering 0x00 and 0xff. */
+static inline void kc_test_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    if (len > 0)
+        buf[0] = 0x00;
+    if (len > 1)
+        buf[len - 1] = 0xff;
+}
+
+#endif

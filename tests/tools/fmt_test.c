@@ -1,0 +1,132 @@
+/* fmt_test.c - the tools' human number formats (tools/common/kc_fmt.h). */
+#include "kc_fmt.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+static char s_buf[KC_FMT_BUF];
+#define B s_buf, sizeof s_buf
+
+static void test_count(void **state)
+{
+    (void)state;
+    assert_string_equal(kc_fmt_count(B, 0, KC_LANG_VI), "0");
+    assert_string_equal(kc_fmt_count(B, 168, KC_LANG_VI), "168");
+    assert_string_equal(kc_fmt_count(B, 1013, KC_LANG_VI), "1.013");
+    assert_string_equal(kc_fmt_count(B, 1013, KC_LANG_EN), "1,013");
+    assert_string_equal(kc_fmt_count(B, 1234567, KC_LANG_VI), "1.234.567");
+    assert_string_equal(kc_fmt_count(B, -1234567, KC_LANG_EN), "-1,234,567");
+    assert_string_equal(kc_fmt_count(B, -999, KC_LANG_EN), "-999");
+    assert_string_equal(kc_fmt_count(B, INT64_MAX, KC_LANG_EN), "9,223,372,036,854,775,807");
+    assert_string_equal(kc_fmt_count(B, INT64_MIN, KC_LANG_VI), "-9.223.372.036.854.775.808");
+}
+
+static void test_fixed(void **state)
+{
+    (void)state;
+    assert_string_equal(kc_fmt_fixed(B, 123456789, 2, KC_LANG_VI), "1.234.567,89");
+    assert_string_equal(kc_fmt_fixed(B, 123456789, 2, KC_LANG_EN), "1,234,567.89");
+    assert_string_equal(kc_fmt_fixed(B, 5, 2, KC_LANG_EN), "0.05");
+    assert_string_equal(kc_fmt_fixed(B, -5, 1, KC_LANG_VI), "-0,5");
+    assert_string_equal(kc_fmt_fixed(B, 1000, 0, KC_LANG_VI), "1.000");
+}
+
+static void test_money(void **state)
+{
+    (void)state;
+    assert_string_equal(kc_fmt_money(B, 50300000000, KC_LANG_VI), "50,3 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 50300000000, KC_LANG_EN), "50.3 billion VND");
+    assert_string_equal(kc_fmt_money(B, 13980000000, KC_LANG_VI), "13,98 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 4850000000, KC_LANG_VI), "4,85 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 102200000000, KC_LANG_VI), "102,2 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 102249999999, KC_LANG_EN), "102.2 billion VND");
+    assert_string_equal(kc_fmt_money(B, 102250000000, KC_LANG_EN), "102.3 billion VND");
+    assert_string_equal(kc_fmt_money(B, 38400000000, KC_LANG_VI), "38,4 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 50000000000, KC_LANG_VI), "50 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 19904999999, KC_LANG_VI), "19,9 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 19905000000, KC_LANG_VI), "19,91 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 99996000000, KC_LANG_VI), "100 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 1234500000000, KC_LANG_VI), "1.234,5 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 1234500000000, KC_LANG_EN), "1,234.5 billion VND");
+    assert_string_equal(kc_fmt_money(B, 850000000, KC_LANG_VI), "850 triệu đồng");
+    assert_string_equal(kc_fmt_money(B, 850000000, KC_LANG_EN), "850 million VND");
+    assert_string_equal(kc_fmt_money(B, 84388000, KC_LANG_VI), "84,39 triệu đồng");
+    assert_string_equal(kc_fmt_money(B, 999999999, KC_LANG_VI), "1 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, 1500, KC_LANG_VI), "1.500 đồng");
+    assert_string_equal(kc_fmt_money(B, 0, KC_LANG_EN), "0 VND");
+    assert_string_equal(kc_fmt_money(B, -50300000000, KC_LANG_VI), "-50,3 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, -2500000, KC_LANG_EN), "-2.5 million VND");
+    assert_string_equal(kc_fmt_money(B, -1005000000, KC_LANG_EN), "-1.01 billion VND");
+}
+
+static void test_percent(void **state)
+{
+    (void)state;
+    assert_string_equal(kc_fmt_percent(B, 50300000000, 63200000000, KC_LANG_VI), "79,6%");
+    assert_string_equal(kc_fmt_percent(B, 50300000000, 63200000000, KC_LANG_EN), "79.6%");
+    assert_string_equal(kc_fmt_percent(B, 38400000000, 102200000000, KC_LANG_VI), "37,6%");
+    assert_string_equal(kc_fmt_percent(B, 1, 3, KC_LANG_EN), "33.3%");
+    assert_string_equal(kc_fmt_percent(B, 2, 3, KC_LANG_EN), "66.7%");
+    assert_string_equal(kc_fmt_percent(B, 1, 2000, KC_LANG_EN), "0.1%"); /* 0.05 rounds up */
+    assert_string_equal(kc_fmt_percent(B, 1, 2001, KC_LANG_EN), "0.0%");
+    assert_string_equal(kc_fmt_percent(B, 25, 10, KC_LANG_VI), "250,0%");
+    assert_string_equal(kc_fmt_percent(B, -1, 3, KC_LANG_EN), "-33.3%");
+    assert_string_equal(kc_fmt_percent(B, 1, 0, KC_LANG_EN), "—");
+    assert_string_equal(kc_fmt_percent(B, INT64_MAX, 1, KC_LANG_EN),
+                        "922,337,203,685,477,580,700.0%");
+}
+
+static void test_change(void **state)
+{
+    (void)state;
+    assert_string_equal(kc_fmt_change(B, 38400000000, 19900000000, KC_LANG_VI), "+93,0%");
+    assert_string_equal(kc_fmt_change(B, 38400000000, 19900000000, KC_LANG_EN), "+93.0%");
+    assert_string_equal(kc_fmt_change(B, 102200000000, 63200000000, KC_LANG_VI), "+61,7%");
+    assert_string_equal(kc_fmt_change(B, 1, 2, KC_LANG_EN), "-50.0%");
+    assert_string_equal(kc_fmt_change(B, 5, 5, KC_LANG_EN), "+0.0%");
+    assert_string_equal(kc_fmt_change(B, 5, 0, KC_LANG_EN), "—");
+}
+
+static void test_ratio(void **state)
+{
+    (void)state;
+    int ok = -1;
+    assert_true(kc_ratio_percent(50300000000, 63200000000, &ok) == 79.59);
+    assert_int_equal(ok, 1);
+    assert_true(kc_ratio_percent(1, 3, &ok) == 33.33);
+    assert_true(kc_ratio_percent(-1, 3, &ok) == -33.33);
+    assert_true(kc_ratio_percent(1, 0, &ok) == 0);
+    assert_int_equal(ok, 0);
+}
+
+static void test_width_and_lang(void **state)
+{
+    (void)state;
+    assert_int_equal(kc_fmt_width("abc"), 3);
+    assert_int_equal(kc_fmt_width("tỷ đồng"), 7);
+    assert_int_equal(kc_fmt_width("Đào tạo nghề"), 12);
+    assert_int_equal(kc_fmt_width("—"), 1);
+    kc_lang_t l;
+    assert_int_equal(kc_lang_parse("vi", &l), 0);
+    assert_int_equal(l, KC_LANG_VI);
+    assert_int_equal(kc_lang_parse("en", &l), 0);
+    assert_int_equal(l, KC_LANG_EN);
+    assert_int_not_equal(kc_lang_parse("fr", &l), 0);
+    /* truncation keeps a NUL */
+    char small[4];
+    assert_string_equal(kc_fmt_count(small, sizeof small, 123456, KC_LANG_EN), "123");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_count),          cmocka_unit_test(test_fixed),
+        cmocka_unit_test(test_money),          cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_change),         cmocka_unit_test(test_ratio),
+        cmocka_unit_test(test_width_and_lang),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
