@@ -33,6 +33,8 @@ static size_t s_n_provinces;
 static region_row_t s_regions[MAX_REGIONS];
 static size_t s_n_regions;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static char *s_texts[4]; /* the parsed copies the tables point into (kept for life) */
+static size_t s_n_texts;
 
 static void s_die(const char *table, int line, const char *what)
 {
@@ -47,8 +49,9 @@ static void s_parse(const char *text, const char *table, int nfields,
                     void (*fn)(char **f, int line, const char *table))
 {
     char *copy = strdup(text);
-    if (!copy)
+    if (!copy || s_n_texts == sizeof s_texts / sizeof s_texts[0])
         abort();
+    s_texts[s_n_texts++] = copy;
     bool header_seen = false;
     int lineno = 0;
     for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
