@@ -1,6 +1,7 @@
 /* kc_agg.c - the aggregator daemon loop (DESIGN in kc_agg.h). */
 #include "kc_agg.h"
 
+#include "kc_audit.h"
 #include "kc_err.h"
 #include "kc_log.h"
 
@@ -40,6 +41,7 @@ struct kc_agg {
     size_t group_max_msgs;     /* messages per group (empty batches carry no event) */
     int window_ms;             /* longest wait to fill a group */
     int stats_ms;              /* period of the debug counter line */
+    int sth_ms;                /* least time between signed heads (0: every commit) */
     kc_agg_counters_t total;   /* counters since start */
     uint64_t dropped_messages; /* malformed multipart messages dropped */
     uint64_t undelivered_acks; /* Acks that could not be sent */
@@ -107,6 +109,9 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
     self->window_ms =
         opts->group_window_ms >= 0 ? opts->group_window_ms : KC_AGG_DEFAULT_GROUP_WINDOW_MS;
     self->stats_ms = opts->stats_interval_ms > 0 ? opts->stats_interval_ms : 10000;
+    self->sth_ms = opts->sth_interval_ms == 0  ? KC_AGG_DEFAULT_STH_INTERVAL_MS
+                   : opts->sth_interval_ms < 0 ? 0
+                                               : opts->sth_interval_ms;
     int rc = 0;
 
     self->group = kc_apply_new();
@@ -125,6 +130,7 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         kc_error("cannot open the store %s: %s", dir, kc_strerror(rc));
         goto fail;
     }
+    kc_store_set_head_interval(self->store, self->sth_ms); /* heads inside group commits */
     self->zctx = zmq_ctx_new();
     if (!self->zctx) {
         rc = -errno;
@@ -369,6 +375,9 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             next_stats = now + (uint64_t)self->stats_ms;
         }
     }
-    s_flush(self); /* commit and acknowledge what is in hand */
+    s_flush(self);                                   /* commit and acknowledge what is in hand */
+    int src = kc_store_sign_head(self->store, NULL); /* a last head over everything */
+    if (src != 0 && src != KC_ENOTFOUND)
+        kc_error("cannot sign the final tree head: %s", kc_strerror(src));
     return ret;
 }

@@ -15,6 +15,10 @@
  * and is acknowledged again by sequence number. Messages larger than
  * KC_MAX_MSG_SIZE make libzmq drop the connection (ZMQ_MAXMSGSIZE).
  *
+ * Signed tree heads: the store signs a head inside a group's own commit when
+ * the group grew the log and sth_interval_ms have passed since the last one
+ * (kc_store_set_head_interval), and once more at shutdown if the log grew.
+ *
  * Stopping: the caller's stop flag (set by a signal handler) is checked at
  * least every 100 ms; the group in hand is then committed and acknowledged
  * before kc_agg_run() returns. All state is in the store, so a restarted
@@ -32,6 +36,8 @@
 #define KC_AGG_DEFAULT_STORE           "./var/kcpipe"
 #define KC_AGG_DEFAULT_GROUP_MAX       8192
 #define KC_AGG_DEFAULT_GROUP_WINDOW_MS 5
+#define KC_AGG_DEFAULT_STH_INTERVAL_MS 2000
+#define KC_AGG_STH_EVERY_COMMIT        (-1) /* sth_interval_ms: a head per group commit */
 
 typedef struct {
     const char *listen;     /* endpoint to bind; NULL = KC_AGG_DEFAULT_LISTEN */
@@ -41,6 +47,10 @@ typedef struct {
     size_t map_size;        /* initial LMDB map size; 0 = store default */
     const char *ready_file; /* NULL or a file to receive the bound endpoint */
     int stats_interval_ms;  /* debug counter lines; 0 = 10000 */
+    int sth_interval_ms;    /* least time between signed tree heads (kc_audit.h), signed at
+                               the end of a group commit that grew the log and at shutdown;
+                               0 = KC_AGG_DEFAULT_STH_INTERVAL_MS, KC_AGG_STH_EVERY_COMMIT
+                               = no least time */
 } kc_agg_opts_t;
 
 typedef struct kc_agg kc_agg_t;

@@ -44,13 +44,15 @@ static void s_usage(FILE *out)
             "  --map-size BYTES       initial LMDB map size, suffix k/m/g allowed (grows on "
             "demand)\n"
             "  --ready-file FILE      once listening, write the bound endpoint to FILE\n"
+            "  --sth-interval-ms MS   least time between signed tree heads (default %d;\n"
+            "                         0 = one per group commit that grew the log)\n"
             "  --log-level L          error|warn|info|debug (default info)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
             "SIGINT/SIGTERM: commit and acknowledge what is in hand, exit 0.\n",
             KC_AGG_DEFAULT_LISTEN, KC_AGG_DEFAULT_STORE, KC_AGG_DEFAULT_GROUP_MAX,
-            KC_AGG_DEFAULT_GROUP_WINDOW_MS);
+            KC_AGG_DEFAULT_GROUP_WINDOW_MS, KC_AGG_DEFAULT_STH_INTERVAL_MS);
 }
 
 static int s_bad(const char *fmt, const char *arg)
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
         {"group-window-ms", required_argument, NULL, 'w'},
         {"map-size", required_argument, NULL, 'm'},
         {"ready-file", required_argument, NULL, 'r'},
+        {"sth-interval-ms", required_argument, NULL, 'S'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -126,6 +129,11 @@ int main(int argc, char **argv)
             opts.map_size = (size_t)v;
             break;
         case 'r': opts.ready_file = optarg; break;
+        case 'S':
+            if (s_parse_size(optarg, 86400000, &v) != 0)
+                return s_bad("--sth-interval-ms: '%s' is not a number of ms in 0-86400000", optarg);
+            opts.sth_interval_ms = v == 0 ? KC_AGG_STH_EVERY_COMMIT : (int)v;
+            break;
         case 'L':
             if (kc_log_parse_level(optarg, &level) != 0)
                 return s_bad("--log-level: '%s' is not error, warn, info or debug", optarg);

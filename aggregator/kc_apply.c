@@ -7,6 +7,8 @@
  */
 #include "kc_apply.h"
 
+#include "kc_ledger.h"
+
 #include "kc_err.h"
 #include "kc_log.h"
 
@@ -62,9 +64,10 @@ struct kc_apply {
     size_t events;   /* events carried by msgs */
     s_prod_t *prods; /* producers seen in the current run */
     size_t nprods, capprods;
-    uint64_t now_ns;         /* received_ns for the log entries of a run */
-    kc_agg_counters_t delta; /* what the current/last run did */
-    bool committed;          /* Acks are final (commit returned or failed) */
+    uint64_t now_ns;           /* received_ns for the log entries of a run */
+    kc_agg_counters_t delta;   /* what the current/last run did */
+    kc_ledger_effect_t effect; /* scratch: the effect of the event being processed */
+    bool committed;            /* Acks are final (commit returned or failed) */
 };
 
 kc_apply_t *kc_apply_new(void)
@@ -284,7 +287,6 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
 {
     const char *producer = m->batch->producer_id;
     char text[S_TEXT_MAX];
-    kc_event_view_t view;
     int reason;
     int rc;
 
@@ -293,38 +295,28 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         snprintf(text, sizeof text, "the event's producer_id '%.64s' is not the batch's '%s'",
                  ev->producer_id ? ev->producer_id : "", producer);
     } else {
-        reason = kc_event_check(ev, &view, text, sizeof text);
+        reason = KCPIPE__V1__REASON__REASON_OK; /* the ledger runs kc_event_check() */
     }
     if (reason == KCPIPE__V1__REASON__REASON_OK) {
-        uint8_t hash[KC_HASH_LEN];
-        kc_identity_t idn;
-        kc_event_content_hash(ev, &view, hash);
-        rc = kc_txn_identity_get(txn, kc_ref_unit_key(view.province, view.yyyymm), view.event_id,
-                                 view.event_id_len, &idn);
-        if (rc == 0) {
-            bool same = memcmp(idn.hash, hash, KC_HASH_LEN) == 0;
-            reason = same ? KCPIPE__V1__REASON__REASON_DUPLICATE
-                          : KCPIPE__V1__REASON__REASON_EVENT_ID_CONFLICT;
-            snprintf(text, sizeof text,
-                     same ? "province %02u event_id '%.64s' is already counted (log offset %llu)"
-                          : "province %02u event_id '%.64s' was counted before with different "
-                            "content (log offset %llu)",
-                     view.province, view.event_id, (unsigned long long)idn.offset);
-        } else if (rc != KC_ENOTFOUND) {
+        /* the ledger decides what the event does (records, corrections, retractions) */
+        uint64_t offset;
+        if ((rc = kc_txn_log_size(txn, &offset)) != 0)
             return rc;
-        } else {
-            kc_cell_key_t key = {.year = view.year,
-                                 .month = view.month,
-                                 .province = view.province,
-                                 .activity = view.activity->id,
-                                 .kind = view.kind,
-                                 .fund = view.fund};
-            rc = kc_txn_totals_add(txn, &key, view.metrics, 1);
+        kc_ledger_source_t src = kc_ledger_source_txn(txn);
+        kc_ledger_effect_t *eff = &self->effect;
+        if ((rc = kc_ledger_effect(&src, ev, offset, eff)) != 0)
+            return rc;
+        reason = eff->reason;
+        snprintf(text, sizeof text, "%s", eff->text);
+        if (reason == KCPIPE__V1__REASON__REASON_OK) {
+            rc = kc_ledger_apply(txn, eff);
             if (rc == KC_EOVERFLOW) {
+                const kc_cell_key_t *k = &eff->cells[eff->ncells - 1].key;
+                const kc_activity_t *act = kc_ref_activity_by_id(k->activity);
                 reason = KCPIPE__V1__REASON__REASON_TOTAL_OVERFLOW;
                 snprintf(text, sizeof text,
-                         "a running total of %04u-%02u province %02u %s would leave int64",
-                         view.year, view.month, view.province, view.activity->code);
+                         "a running total of %04u-%02u province %02u %s would leave int64", k->year,
+                         k->month, k->province, act ? act->code : "?");
             } else if (rc != 0) {
                 return rc;
             } else {
@@ -335,14 +327,14 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
                                     .producer_len = strlen(producer),
                                     .event = bytes->data,
                                     .event_len = bytes->len};
-                rc = kc_txn_log_append(txn, &e, &idn.offset);
-                if (rc != 0)
+                uint64_t at;
+                if ((rc = kc_txn_log_append(txn, &e, &at)) != 0)
                     return rc;
-                memcpy(idn.hash, hash, KC_HASH_LEN);
-                rc = kc_txn_identity_put(txn, kc_ref_unit_key(view.province, view.yyyymm),
-                                         view.event_id, view.event_id_len, &idn);
-                if (rc != 0)
-                    return rc;
+                if (at != offset) {
+                    kc_error("log append landed at offset %llu, the ledger expected %llu",
+                             (unsigned long long)at, (unsigned long long)offset);
+                    return KC_ESTORE;
+                }
                 self->delta.accepted++;
                 prod->st.accepted++;
             }

@@ -28,11 +28,14 @@
  *   4. seq > hwm + 1: a gap. Processing stops; the Ack says resend_from = hwm+1.
  *   5. seq == hwm + 1: processed, and hwm advances whatever the outcome:
  *      producer_id differs from the batch's -> producer_mismatch;
- *      kc_event_check() fails -> its reason;
- *      identity (province + event_id) present with the same content hash ->
- *      duplicate, with another hash -> event_id_conflict;
- *      else the totals cell is added to (KC_EOVERFLOW -> total_overflow), the
- *      raw bytes appended to the log and the identity recorded: accepted.
+ *      else the ledger (kc_ledger.h) computes the event's effect from the
+ *      event and the store: kc_event_check() failures, business dedup
+ *      (identity present with the same content hash -> duplicate, another
+ *      hash -> event_id_conflict) and the target rules of corrections and
+ *      retractions give their reasons; otherwise its cell deltas and identity
+ *      records are applied (KC_EOVERFLOW -> total_overflow, nothing changed)
+ *      and the raw bytes appended to the log at the offset the effect was
+ *      computed for: accepted.
  *      Every outcome other than accepted is recorded in the rejects table
  *      (duplicates included, with reason duplicate) so that step 3 is exact
  *      even if a resend carries different bytes under an old seq.

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,11 @@ static const char *const s_reason_names[] = {
     [KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP] = "unsupported_op",
     [KCPIPE__V1__REASON__REASON_MISSING_SEQ] = "missing_seq",
     [KCPIPE__V1__REASON__REASON_TOTAL_OVERFLOW] = "total_overflow",
+    [KCPIPE__V1__REASON__REASON_UNKNOWN_TARGET] = "unknown_target",
+    [KCPIPE__V1__REASON__REASON_TARGET_OTHER_PROVINCE] = "target_other_province",
+    [KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED] = "target_superseded",
+    [KCPIPE__V1__REASON__REASON_TARGET_RETRACTED] = "target_retracted",
+    [KCPIPE__V1__REASON__REASON_MISSING_TARGET] = "missing_target",
 };
 #define N_REASONS ((int)(sizeof s_reason_names / sizeof s_reason_names[0]))
 
@@ -115,42 +121,70 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
     if (idlen > KC_EVENT_ID_MAX)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG,
                       "event_id is %zu bytes, at most %d allowed", idlen, KC_EVENT_ID_MAX);
-    if (ev->has_op && ev->op != KCPIPE__V1__OP__OP_RECORD)
+    int op = ev->has_op ? (int)ev->op : KCPIPE__V1__OP__OP_RECORD;
+    if (op != KCPIPE__V1__OP__OP_RECORD && op != KCPIPE__V1__OP__OP_CORRECTION &&
+        op != KCPIPE__V1__OP__OP_RETRACTION)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP,
-                      "op %d is not accepted: corrections and retractions are not supported yet",
-                      (int)ev->op);
-    if (!ev->has_year || ev->year < KC_YEAR_MIN || ev->year > KC_YEAR_MAX)
+                      "op %d is not record, correction or retraction", op);
+    bool retraction = op == KCPIPE__V1__OP__OP_RETRACTION;
+    size_t clen = ev->corrects ? strlen(ev->corrects) : 0;
+    if (op == KCPIPE__V1__OP__OP_RECORD && clen > 0)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP,
+                      "a record cannot carry corrects ('%.64s'): set op to correction or "
+                      "retraction",
+                      ev->corrects);
+    if (op != KCPIPE__V1__OP__OP_RECORD && clen == 0)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_MISSING_TARGET,
+                      "a %s must name the event_id it replaces in corrects",
+                      retraction ? "retraction" : "correction");
+    if (clen > KC_EVENT_ID_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG,
+                      "corrects is %zu bytes, at most %d allowed", clen, KC_EVENT_ID_MAX);
+    /* a retraction may omit the period (then the target's applies), not half of it */
+    bool period = !retraction || ev->has_year || ev->has_month;
+    if (period && (!ev->has_year || ev->year < KC_YEAR_MIN || ev->year > KC_YEAR_MAX))
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_YEAR, "year %u is outside %d-%d",
                       ev->has_year ? ev->year : 0, KC_YEAR_MIN, KC_YEAR_MAX);
-    if (!ev->has_month || ev->month < 1 || ev->month > 12)
+    if (period && (!ev->has_month || ev->month < 1 || ev->month > 12))
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_MONTH, "month %u is outside 1-12",
                       ev->has_month ? ev->month : 0);
-    int32_t yyyymm = (int32_t)ev->year * 100 + (int32_t)ev->month;
+    int32_t yyyymm = period ? (int32_t)ev->year * 100 + (int32_t)ev->month : 0;
     int code = kc_ref_parse_code(ev->province);
-    if (code < 0 || strlen(ev->province) != 2 || !kc_ref_province_for(code, yyyymm))
+    bool known = code >= 0 && strlen(ev->province) == 2 &&
+                 (period ? kc_ref_province_for(code, yyyymm) != NULL
+                         : kc_ref_province(63, code) || kc_ref_province(34, code));
+    if (!known && period)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE,
                       "province '%.8s' is not a code of scheme %d, in force for %04u-%02u",
                       ev->province ? ev->province : "", kc_ref_scheme_for(yyyymm), ev->year,
                       ev->month);
+    if (!known)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE,
+                      "province '%.8s' is not a code of scheme 63 or 34",
+                      ev->province ? ev->province : "");
     const kc_activity_t *act = kc_ref_activity_by_code(ev->activity);
     if (!act)
         act = kc_ref_activity_lookup(ev->activity);
-    if (!act)
+    if (!act && !(retraction && (!ev->activity || !*ev->activity)))
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_ACTIVITY,
                       "activity '%.32s' is not in the taxonomy", ev->activity ? ev->activity : "");
-    int kind = ev->has_kind ? (int)ev->kind : KCPIPE__V1__KIND__KIND_ACTUAL;
-    if (kind != KCPIPE__V1__KIND__KIND_ACTUAL && kind != KCPIPE__V1__KIND__KIND_PLAN)
+    int kind = ev->has_kind                      ? (int)ev->kind
+               : op == KCPIPE__V1__OP__OP_RECORD ? KCPIPE__V1__KIND__KIND_ACTUAL
+                                                 : 0; /* the target's */
+    if ((ev->has_kind || op == KCPIPE__V1__OP__OP_RECORD) &&
+        kind != KCPIPE__V1__KIND__KIND_ACTUAL && kind != KCPIPE__V1__KIND__KIND_PLAN)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_KIND,
                       "kind %d is neither actual nor plan", kind);
-    int fund = ev->has_fund ? (int)ev->fund : KCPIPE__V1__FUND__FUND_OTHER;
-    if (fund < KCPIPE__V1__FUND__FUND_KCQG || fund > KCPIPE__V1__FUND__FUND_OTHER)
+    int fund = ev->has_fund ? (int)ev->fund : retraction ? 0 : KCPIPE__V1__FUND__FUND_OTHER;
+    if ((ev->has_fund || !retraction) &&
+        (fund < KCPIPE__V1__FUND__FUND_KCQG || fund > KCPIPE__V1__FUND__FUND_OTHER))
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_FUND,
                       "fund %d is not kcqg, kcdp or other", fund);
     size_t notelen = ev->note ? strlen(ev->note) : 0;
     if (notelen > KC_NOTE_MAX)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG,
                       "note is %zu bytes, at most %d allowed", notelen, KC_NOTE_MAX);
-    for (int i = 0; i < KC_METRIC_COUNT; i++) {
+    for (int i = 0; i < KC_METRIC_COUNT && !retraction; i++) {
         int64_t v;
         if (!kc_pb_metric_get(ev->metrics, i, &v))
             continue;
@@ -165,7 +199,7 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
         out->present |= 1u << i;
         out->metrics[i] = v;
     }
-    if (!out->present)
+    if (!out->present && !retraction)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NO_METRICS,
                       "the event reports no metric");
     if ((out->present & (1u << KC_M_PERSONS_EMPLOYED)) &&
@@ -176,9 +210,12 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
                       (long long)out->metrics[KC_M_PERSONS]);
     out->event_id = ev->event_id;
     out->event_id_len = idlen;
+    out->op = (uint8_t)op;
+    out->corrects = clen ? ev->corrects : NULL;
+    out->corrects_len = clen;
     out->province = (uint8_t)code;
-    out->year = (uint16_t)ev->year;
-    out->month = (uint8_t)ev->month;
+    out->year = period ? (uint16_t)ev->year : 0;
+    out->month = period ? (uint8_t)ev->month : 0;
     out->yyyymm = yyyymm;
     out->activity = act;
     out->kind = (uint8_t)kind;
@@ -195,12 +232,16 @@ void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
     c.producer_id = NULL;
     c.has_seq = 0;
     c.seq = 0;
-    c.activity = (char *)view->activity->code;
-    c.has_kind = 1;
+    c.activity = view->activity ? (char *)view->activity->code : NULL;
+    c.has_year = c.has_month = view->year != 0;
+    c.year = view->year;
+    c.month = view->month;
+    c.has_kind = view->kind != 0;
     c.kind = (Kcpipe__V1__Kind)view->kind;
-    c.has_fund = 1;
+    c.has_fund = view->fund != 0;
     c.fund = (Kcpipe__V1__Fund)view->fund;
-    c.has_op = 0;
+    c.has_op = view->op != KCPIPE__V1__OP__OP_RECORD; /* a record hashes as before ops existed */
+    c.op = (Kcpipe__V1__Op)view->op;
     if (c.note && c.note[0] == '\0')
         c.note = NULL;
     uint8_t stack[512];

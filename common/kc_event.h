@@ -29,17 +29,24 @@ typedef Kcpipe__V1__Ack kc_pb_ack_t;
 typedef Kcpipe__V1__Result kc_pb_result_t;
 
 /* Values of an event that passed kc_event_check(); strings are borrowed from
- * the kc_pb_event_t and live as long as it does. */
+ * the kc_pb_event_t and live as long as it does.
+ * Records carry every field resolved. A correction may leave kind 0 (= the
+ * target's kind, resolved by the ledger). A retraction may leave the period
+ * (year, month, yyyymm 0 = the target's), activity (NULL), kind and fund (0)
+ * unresolved, and its metrics are neither checked nor used (present 0). */
 typedef struct {
     const char *event_id;
     size_t event_id_len;
+    uint8_t op;           /* KCPIPE__V1__OP__OP_RECORD, _CORRECTION or _RETRACTION */
+    const char *corrects; /* correction/retraction: event_id of the target; else NULL */
+    size_t corrects_len;
     uint8_t province; /* code, meaning fixed by the period's scheme */
-    uint16_t year;
+    uint16_t year;    /* 0: not given (retraction only) */
     uint8_t month;
     int32_t yyyymm;
-    const kc_activity_t *activity;
-    uint8_t kind;                     /* KCPIPE__V1__KIND__KIND_ACTUAL or _PLAN */
-    uint8_t fund;                     /* KCPIPE__V1__FUND__FUND_KCQG.. _OTHER */
+    const kc_activity_t *activity;    /* NULL: not given (retraction only) */
+    uint8_t kind;                     /* KCPIPE__V1__KIND__KIND_ACTUAL or _PLAN; 0 = target's */
+    uint8_t fund;                     /* KCPIPE__V1__FUND__FUND_KCQG.. _OTHER; 0 = not given */
     uint32_t present;                 /* bit per kc_metric_t carried by the event */
     int64_t metrics[KC_METRIC_COUNT]; /* 0 where absent */
     uint64_t seq;
@@ -49,11 +56,17 @@ typedef struct {
 /* Check one decoded event. Returns KCPIPE__V1__REASON__REASON_OK (0) and fills
  * *out, or the reason code of the first rule broken with a one-line English
  * explanation in text (always NUL-terminated; textcap >= 1). The checks, in
- * order: event_id present and <= 64 bytes; op is a record; year in 2000-2100;
- * month 1-12; province known under the scheme of the period; activity known;
- * kind and fund valid (absent = actual / other); note <= 1024 bytes; at least
+ * order: event_id present and <= 64 bytes; op known (unsupported_op) and
+ * `corrects` present for a correction/retraction (missing_target; at most 64
+ * bytes, event_id_too_long) and absent on a record (unsupported_op); year in
+ * 2000-2100; month 1-12 (a retraction may omit both, not one); province known
+ * under the scheme of the period (without a period: under either scheme);
+ * activity known (a retraction may omit it); kind and fund valid (absent =
+ * actual / other; a correction's absent kind = the target's; a retraction
+ * needs neither); note <= 1024 bytes; then, except for a retraction, at least
  * one metric; each metric allowed for the activity and >= 0;
- * persons_employed <= persons. */
+ * persons_employed <= persons. Target rules (unknown_target and the like)
+ * need the store: see kc_ledger.h. */
 int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, size_t textcap);
 
 /* The stable lower-case name of a reason ("event_id_conflict"); "unknown" for
@@ -63,9 +76,12 @@ const char *kc_reason_name(int reason);
 int kc_reason_by_name(const char *name);
 
 /* BLAKE2b-128 (libsodium) of the event's canonical encoding: the event with
- * its transport fields (producer_id, seq) removed and kind/fund/op resolved to
- * their effective values. Two events with the same content hash count the
- * same. Requires sodium_init() to have been called (kc_event_check does not). */
+ * its transport fields (producer_id, seq) removed and activity, period,
+ * kind, fund and op set to the values in *view (op absent for a record; a
+ * field the view leaves unresolved, 0 or NULL, is left out). Two events with
+ * the same content hash count the same. The ledger resolves a correction's
+ * kind and a retraction's period from the target before hashing. Requires
+ * sodium_init() to have been called (kc_event_check does not). */
 void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
                            uint8_t out[KC_HASH_LEN]);
 

@@ -32,6 +32,7 @@ enum {
     C_FUND,
     C_METRIC0, /* KCI_METRIC_COUNT metric columns, in kcingest.h order */
     C_NOTE = C_METRIC0 + KCI_METRIC_COUNT,
+    C_CORRECTS,
     C_COUNT
 };
 
@@ -39,6 +40,7 @@ static const char *const s_col_names[C_COUNT] = {
     "event_id",       "province",   "year",        "month",     "activity",         "kind",
     "fund",           "amount_vnd", "revenue_vnd", "persons",   "persons_employed", "facilities",
     "facility_turns", "products",   "events",      "delegates", "projects",         "note",
+    "corrects",
 };
 
 #define S_REQUIRED_COUNT 5 /* event_id .. activity */
@@ -261,7 +263,8 @@ static void s_take_row(s_reader_t *r)
     }
     kc_event_t ev;
     memset(&ev, 0, sizeof ev);
-    const char *kind = "", *fund = "";
+    const char *kind = "", *fund = "", *corrects = "";
+    bool has_year = false, has_month = false;
     for (size_t i = 0; i < r->n_fields; i++) {
         const char *v = s_cell(r, i);
         int col = r->col_of_field[i];
@@ -278,18 +281,24 @@ static void s_take_row(s_reader_t *r)
         case C_KIND: kind = v; break;
         case C_FUND: fund = v; break;
         case C_NOTE: ev.note = v; break;
+        case C_CORRECTS: corrects = v; break;
         case C_YEAR:
         case C_MONTH:
-            rc = *v ? kc_csv_parse_i64(v, &n) : KC_EINVAL;
+            if (!*v)
+                break; /* required unless the row is a retraction: checked below */
+            rc = kc_csv_parse_i64(v, &n);
             if (rc || n < INT32_MIN || n > INT32_MAX) {
                 s_malformed(r, line, "%s '%.40s' is not an integer%s", s_col_names[col], v,
                             rc == KC_EINVAL ? "" : " in range");
                 return;
             }
-            if (col == C_YEAR)
+            if (col == C_YEAR) {
                 ev.year = (int)n;
-            else
+                has_year = true;
+            } else {
                 ev.month = (int)n;
+                has_month = true;
+            }
             break;
         default: /* a metric */
             if (!*v)
@@ -305,23 +314,54 @@ static void s_take_row(s_reader_t *r)
             break;
         }
     }
-    if (!*ev.event_id || !*ev.province || !*ev.activity) {
-        s_malformed(r, line, "%s is empty",
-                    !*ev.event_id   ? "event_id"
-                    : !*ev.province ? "province"
-                                    : "activity");
+    if (!*ev.event_id || !*ev.province) {
+        s_malformed(r, line, "%s is empty", !*ev.event_id ? "event_id" : "province");
         return;
     }
+    /* kind: actual|plan for a record; correction|retraction set the op instead
+     * (the actual/plan kind is then the target's) */
     if (!*kind || s_lower_eq(kind, "actual"))
         ev.kind = KCI_KIND_ACTUAL;
     else if (s_lower_eq(kind, "plan"))
         ev.kind = KCI_KIND_PLAN;
+    else if (s_lower_eq(kind, "correction"))
+        ev.op = KCI_OP_CORRECTION;
+    else if (s_lower_eq(kind, "retraction"))
+        ev.op = KCI_OP_RETRACTION;
     else {
-        s_malformed(r, line, "kind '%.40s' is not actual or plan", kind);
+        s_malformed(r, line, "kind '%.40s' is not actual, plan, correction or retraction", kind);
+        return;
+    }
+    bool retraction = ev.op == KCI_OP_RETRACTION;
+    if (ev.op != KCI_OP_RECORD && !*corrects) {
+        s_malformed(r, line, "kind %s needs corrects (the event_id it replaces)", kind);
+        return;
+    }
+    if (ev.op == KCI_OP_RECORD && *corrects) {
+        s_malformed(r, line, "corrects '%.40s' is set but kind is not correction or retraction",
+                    corrects);
+        return;
+    }
+    ev.corrects = *corrects ? corrects : NULL;
+    if (!retraction && (!has_year || !has_month)) {
+        s_malformed(r, line, "%s '' is not an integer", !has_year ? "year" : "month");
+        return;
+    }
+    if (retraction && has_year != has_month) {
+        s_malformed(r, line, "a retraction gives both year and month or neither (%s is empty)",
+                    !has_year ? "year" : "month");
+        return;
+    }
+    if (!retraction && !*ev.activity) {
+        s_malformed(r, line, "activity is empty");
+        return;
+    }
+    if (retraction && ev.present) {
+        s_malformed(r, line, "a retraction carries no metrics");
         return;
     }
     if (!*fund || s_lower_eq(fund, "other"))
-        ev.fund = KCI_FUND_OTHER;
+        ev.fund = retraction && !*fund ? KCI_FUND_DEFAULT : KCI_FUND_OTHER;
     else if (s_lower_eq(fund, "kcqg"))
         ev.fund = KCI_FUND_KCQG;
     else if (s_lower_eq(fund, "kcdp") || s_is_kcdp_vi(fund))

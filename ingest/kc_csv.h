@@ -4,17 +4,24 @@
  * newlines inside quoted cells), a header row naming the columns in any order:
  *   event_id, province, year, month, activity          (required)
  *   kind, fund, amount_vnd, revenue_vnd, persons, persons_employed, facilities,
- *   facility_turns, products, events, delegates, projects, note   (optional)
- * An empty cell is "not reported". kind: actual|plan (empty = actual); fund:
- * kcqg|kcdp|kcđp|other (empty = other), both case-insensitive. Integers are
+ *   facility_turns, products, events, delegates, projects, note, corrects (optional)
+ * An empty cell is "not reported". kind: actual|plan (empty = actual), or
+ * correction|retraction, which set the event's op (its actual/plan kind is
+ * then the target's) and need `corrects`, the event_id of the version replaced;
+ * fund: kcqg|kcdp|kcđp|other (empty = other), both case-insensitive. A
+ * correction carries the full new values (year, month, activity, metrics); a
+ * retraction needs only event_id, province and corrects (year and month
+ * together or neither, activity optional, no metrics). Integers are
  * strict: optional '-', digits, nothing else (a negative metric is passed on so
  * that the aggregator rejects it as negative_value). Cells are not trimmed.
  * Rows whose cells are all empty are skipped (spreadsheet padding).
  *
  * A malformed row (field count differs from the header, empty
- * event_id/province/activity, a non-integer, a bad kind or fund, invalid UTF-8,
- * broken quoting) is reported with the physical line where it starts and is
- * never handed to the row callback.
+ * event_id/province, empty year/month/activity except on a retraction, a
+ * non-integer, a bad kind or fund, kind correction/retraction without
+ * corrects or corrects on another kind, a retraction with metrics or with only
+ * one of year/month, invalid UTF-8, broken quoting) is reported with the
+ * physical line where it starts and is never handed to the row callback.
  */
 #ifndef KC_CSV_H
 #define KC_CSV_H

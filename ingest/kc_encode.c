@@ -5,6 +5,7 @@
 #include "kc_event.h"
 #include "kc_ref.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,25 +30,38 @@ int kc_buf_reserve(kc_buf_t *buf, size_t n)
 
 int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf)
 {
-    if (!ev || !ev->event_id || !*ev->event_id || !ev->province || !*ev->province ||
-        !ev->activity || !*ev->activity)
+    if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_RETRACTION)
+        return KC_EINVAL;
+    bool retraction = ev->op == KCI_OP_RETRACTION;
+    bool amends = ev->op != KCI_OP_RECORD;
+    if (!ev->event_id || !*ev->event_id || !ev->province || !*ev->province ||
+        (!retraction && (!ev->activity || !*ev->activity)) ||
+        (amends && (!ev->corrects || !*ev->corrects)))
         return KC_EINVAL;
     Kcpipe__V1__Event pe = KCPIPE__V1__EVENT__INIT;
     Kcpipe__V1__Metrics pm = KCPIPE__V1__METRICS__INIT;
     pe.event_id = (char *)ev->event_id;
     pe.province = (char *)ev->province;
-    pe.has_year = 1;
+    /* a retraction without a period takes the target's */
+    pe.has_year = pe.has_month = !retraction || ev->year != 0 || ev->month != 0;
     pe.year = (uint32_t)ev->year;
-    pe.has_month = 1;
     pe.month = (uint32_t)ev->month;
-    const kc_activity_t *act = kc_ref_activity_lookup(ev->activity);
-    pe.activity = (char *)(act ? act->code : ev->activity);
-    pe.has_kind = 1;
+    if (ev->activity && *ev->activity) {
+        const kc_activity_t *act = kc_ref_activity_lookup(ev->activity);
+        pe.activity = (char *)(act ? act->code : ev->activity);
+    }
+    /* kind: a record's default is actual; a correction's or retraction's
+     * default is the target's (left out) */
+    pe.has_kind = !amends || ev->kind != KCI_KIND_DEFAULT;
     pe.kind =
         ev->kind == KCI_KIND_DEFAULT ? KCPIPE__V1__KIND__KIND_ACTUAL : (Kcpipe__V1__Kind)ev->kind;
-    pe.has_fund = 1;
+    pe.has_fund = !retraction || ev->fund != KCI_FUND_DEFAULT;
     pe.fund =
         ev->fund == KCI_FUND_DEFAULT ? KCPIPE__V1__FUND__FUND_OTHER : (Kcpipe__V1__Fund)ev->fund;
+    pe.has_op = amends;
+    pe.op = (Kcpipe__V1__Op)ev->op;
+    if (amends)
+        pe.corrects = (char *)ev->corrects;
     if (ev->present) {
         for (int i = 0; i < KCI_METRIC_COUNT; i++)
             if (ev->present & (1u << i))

@@ -3,8 +3,12 @@
  * The activity is sent as its code when kc_ref_activity_lookup() knows the
  * name or code, and verbatim otherwise (the aggregator then rejects the event
  * as unknown_activity, which is the report the office needs). Kind and fund
- * are written with their effective values (default actual / other). Values
- * are passed on unchecked: validation is the aggregator's (kc_event_check).
+ * are written with their effective values (default actual / other), except
+ * that a correction's or retraction's default kind (and a retraction's
+ * default fund and zero period) are left out: the aggregator takes them from
+ * the target. op and corrects are written for corrections and retractions
+ * only. Values are passed on unchecked: validation is the aggregator's
+ * (kc_event_check).
  */
 #ifndef KC_ENCODE_H
 #define KC_ENCODE_H
@@ -25,8 +29,10 @@ typedef struct {
 } kc_buf_t;
 
 /* Serialize ev with its transport fields into buf (replacing its contents).
- * Returns 0, KC_EINVAL (event_id, province or activity missing or empty, or
- * the event is larger than KC_ENCODE_MAX) or KC_ENOMEM. */
+ * Returns 0, KC_EINVAL (event_id or province missing or empty, activity
+ * missing except on a retraction, corrects missing on a correction or
+ * retraction, an unknown op, or the event is larger than KC_ENCODE_MAX) or
+ * KC_ENOMEM. */
 int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf);
 
 /* Make room for n bytes in buf; 0 or KC_ENOMEM. */

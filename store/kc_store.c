@@ -10,7 +10,7 @@
  * directory), so that the files' names are as durable as the first commit.
  *
  * Format. meta["format"] holds KC_STORE_FORMAT as decimal text. A writer that
- * finds an empty environment creates the six databases and writes it; any
+ * finds an empty environment creates the databases and writes it; any
  * other environment must carry exactly that version, else KC_EFORMAT (and
  * nothing is created in it). A reader creates nothing: a missing data.mdb is
  * KC_ENOTFOUND (LMDB itself may create lock.mdb beside an existing data.mdb).
@@ -35,10 +35,12 @@
 
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_merkle_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +55,8 @@
 
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
 
-const char *const kc_store_db_names[KC_DB_COUNT] = {"log",    "producers", "identities",
-                                                    "totals", "rejects",   "meta"};
+const char *const kc_store_db_names[KC_DB_COUNT] = {
+    "log", "producers", "identities", "totals", "rejects", "leaves", "nodes", "heads", "meta"};
 
 /* ---- errors ---- */
 
@@ -231,6 +233,8 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
         size_t seen = s_env_mapsize(s->env); /* stable: no remap while we are active */
 
         rc = fn(&t, ctx);
+        if (rc == 0 && !t.mapfull && t.err == 0)
+            rc = kc_mk_precommit(&t); /* a signed head, if one is due (kc_audit.h) */
         if (t.mapfull || rc == KC_EMAPFULL) {
             mdb_txn_abort(t.txn);
             s_leave(s);
@@ -254,6 +258,7 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
         }
         if (mrc != MDB_SUCCESS)
             return kc_store_err(s, mrc, "commit");
+        kc_mk_committed(&t); /* the txn's frontier becomes the store's */
         return 0;
     }
 }
@@ -396,7 +401,7 @@ static int s_init_write(kc_txn_t *t, void *ctx)
             return kc_store_put_err(t, mrc, "write format version");
         kc_info("store %s: created (format %d)", s->dir, KC_STORE_FORMAT);
     }
-    return 0;
+    return kc_mk_open_write(t); /* signing key, Merkle frontier */
 }
 
 /* Reader open: open the databases in a read txn, created nowhere. */
@@ -426,6 +431,10 @@ static int s_init_read(kc_store_t *s)
             s_read_end(t, false);
             return rc;
         }
+    }
+    if ((rc = kc_mk_open_read(t)) != 0) { /* the public key */
+        s_read_end(t, false);
+        return rc;
     }
     return s_read_end(t, true); /* commit keeps the handles for later txns */
 }
@@ -494,6 +503,7 @@ static int s_prepare_dir(const char *dir, bool read_only, bool *exists, bool *ma
 
 static void s_free(kc_store_t *s)
 {
+    kc_mk_free(s);
     if (s->env)
         mdb_env_close(s->env);
     pthread_cond_destroy(&s->idle);
@@ -512,6 +522,10 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     kc_store_opts_t o = opts ? *opts : (kc_store_opts_t){0};
     if (o.map_size > KC_STORE_MAX_MAPSIZE)
         return KC_EINVAL;
+    if (sodium_init() < 0) { /* Merkle hashing and head signatures */
+        kc_error("store %s: libsodium cannot be initialised", dir);
+        return KC_ESTORE;
+    }
 
     bool exists, made_dir = false;
     int rc = s_prepare_dir(dir, o.read_only, &exists, &made_dir);
@@ -529,7 +543,8 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     pthread_cond_init(&s->idle, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->gate, NULL);
-    if (!s->dir) {
+    s->mk = kc_mk_new();
+    if (!s->dir || !s->mk) {
         s_free(s);
         return KC_ENOMEM;
     }

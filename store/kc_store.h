@@ -1,15 +1,21 @@
 /* kc_store.h - libkcstore: kcpipe's durable state in one LMDB environment.
  *
  * DESIGN
- * Five named databases, updated together in one write transaction per group
+ * Named databases, updated together in one write transaction per group
  * commit, so that a crash leaves either all or none of a group:
  *   log        u64 offset (big-endian) -> kc_log_entry_t record   append-only, MDB_APPEND
  *   producers  producer_id             -> kc_producer_state_t     transport dedup (high-water mark)
- *   identities unit(1) + event_id      -> kc_identity_t           business dedup; unit =
+ *   identities unit(1) + event_id      -> kc_identity_t           business dedup and version
+ *                                                                 chains; unit =
  *                                                                 kc_ref_unit_key(code, period)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
- *   meta       "format" -> "1"
+ *   leaves     u64 offset (big-endian) -> 32-byte Merkle leaf hash   written by log_append
+ *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
+ *   heads      u64 tree size           -> signed tree head (timestamp, root, Ed25519 sig)
+ *   meta       "format" -> "2", "audit_pubkey" -> 32-byte Ed25519 public key
+ * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
+ * and docs/AUDIT.md.
  * Totals keys sort by (year, month, province, activity, kind, fund) so that a
  * year/month-range report is one contiguous range scan.
  *
@@ -40,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_STORE_FORMAT          1
+#define KC_STORE_FORMAT          2                  /* 2: Merkle log (leaves, nodes, heads) */
 #define KC_STORE_DEFAULT_MAPSIZE ((size_t)64 << 20) /* grows on demand */
 #define KC_STORE_MAX_MAPSIZE     ((size_t)1 << 40)  /* growth stops here (KC_ENOSPC) */
 #define KC_CELL_KEY_LEN          7                  /* encoded kc_cell_key_t */
@@ -78,11 +84,38 @@ typedef struct {
     uint64_t epoch;        /* spool epoch the hwm belongs to (Batch.producer_epoch) */
 } kc_producer_state_t;
 
-/* Business identity of an accepted event (province + event_id). */
+/* Version state of an identity (kc_identity_t.state). */
+enum {
+    KC_ID_LIVE = 0,       /* counts in the totals */
+    KC_ID_SUPERSEDED = 1, /* replaced by the correction at `next` */
+    KC_ID_RETRACTED = 2,  /* voided by the retraction at `next` */
+};
+
+/* Business identity of an accepted event (province + event_id), with its
+ * place in a chain of versions: record -> correction -> ... [-> retraction].
+ * A zero-initialised kc_identity_t with offset and hash set is a live record
+ * with no previous version (what every format-1 identity reads back as). */
 typedef struct {
-    uint64_t offset;  /* log offset of the accepted event */
-    uint8_t hash[16]; /* kc_event_content_hash() of its content */
+    uint64_t offset;   /* log offset of the accepted event */
+    uint8_t hash[16];  /* kc_event_content_hash() of its content */
+    uint8_t state;     /* KC_ID_LIVE / _SUPERSEDED / _RETRACTED */
+    uint8_t op;        /* kcpipe.v1.Op of this version (0 record) */
+    uint8_t kind;      /* its effective kind (1 actual, 2 plan); 0 = read it from the event */
+    uint8_t prev_unit; /* unit key of the version this one corrects/retracts; 0 = none */
+    uint64_t prev;     /* that version's log offset (valid if prev_unit != 0) */
+    uint8_t next_unit; /* unit key of the version that superseded/retracted this one */
+    uint64_t next;     /* its log offset (valid if state != KC_ID_LIVE) */
 } kc_identity_t;
+
+/* One version in kc_txn_history(). Pointers are valid during the callback. */
+typedef struct {
+    uint64_t offset;      /* log offset */
+    uint64_t received_ns; /* when the aggregator received it */
+    uint8_t unit;         /* unit key of its identity */
+    const char *event_id; /* its own event_id (not NUL-terminated) */
+    size_t event_id_len;
+    const kc_identity_t *id; /* its identity record (state, op, prev, next) */
+} kc_version_t;
 
 /* Coordinates of one totals cell. */
 typedef struct {
@@ -141,7 +174,8 @@ void kc_txn_end(kc_txn_t **t);
  *      which the callback must return unchanged. ---- */
 
 /* Append to the log at the next offset (stored in *offset_out if non-NULL).
- * e->offset is ignored. */
+ * e->offset is ignored. Also stores the entry's Merkle leaf hash and extends
+ * the tree in the same transaction (kc_audit.h). */
 int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out);
 int kc_txn_producer_put(kc_txn_t *t, const char *producer, const kc_producer_state_t *st);
 int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
@@ -150,6 +184,11 @@ int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, siz
  * KC_EOVERFLOW (nothing changed) if any total would leave int64. */
 int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                       uint64_t events);
+/* The same with a signed event count (corrections and retractions take events
+ * out of a cell): KC_EOVERFLOW (nothing changed) if a metric would leave int64
+ * or the event count would leave 0..UINT64_MAX. */
+int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
+                        int64_t events);
 /* reason: 0..65535; text may be NULL (empty). */
 int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int reason,
                       const char *text);
@@ -174,6 +213,15 @@ int kc_txn_producer_scan(kc_txn_t *t,
                          void *ctx);
 int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
                         kc_identity_t *id);
+/* Every version of the chain that the identity (unit, event_id) belongs to,
+ * oldest first: the first version is found by following `prev` back, then fn
+ * is called for it and for each later one, following `next` while a version
+ * is superseded or retracted (a retraction is listed as the last version).
+ * fn returning non-zero stops the walk (that value is returned).
+ * KC_ENOTFOUND if the identity does not exist; KC_EFORMAT if a link does not
+ * lead to an identity at the offset it names (a corrupt store). */
+int kc_txn_history(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                   int (*fn)(const kc_version_t *v, void *ctx), void *ctx);
 /* Reason and text (copied into text[cap], NUL-terminated) of a rejected event;
  * KC_ENOTFOUND if that sequence was not rejected. */
 int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int *reason,

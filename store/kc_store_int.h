@@ -13,6 +13,8 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+typedef struct kc_mk_state kc_mk_state_t; /* kc_merkle_int.h */
+
 /* Named databases, index into kc_store.dbi. */
 enum {
     KC_DB_LOG = 0,
@@ -20,7 +22,10 @@ enum {
     KC_DB_IDENTITIES,
     KC_DB_TOTALS,
     KC_DB_REJECTS,
-    KC_DB_META,
+    KC_DB_LEAVES, /* Merkle log (kc_merkle.c): offset -> leaf hash */
+    KC_DB_NODES,  /* level + index -> hash of a complete subtree, levels >= 6 */
+    KC_DB_HEADS,  /* tree size -> signed tree head */
+    KC_DB_META,   /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
 
@@ -35,6 +40,7 @@ struct kc_store {
     pthread_mutex_t gate;     /* guards active; held while remapping */
     pthread_cond_t idle;      /* signalled when active drops to 0 */
     unsigned active;          /* transactions in progress in this process */
+    kc_mk_state_t *mk;        /* Merkle frontier, signing key, head policy (owned) */
 };
 
 struct kc_txn {
@@ -46,6 +52,9 @@ struct kc_txn {
     bool log_next_known;    /* log_next is valid */
     uint64_t log_next;      /* next log offset (write txns, cached) */
     MDB_cursor *totals_cur; /* write txns: reused for totals updates; freed by LMDB */
+    bool mk_loaded;         /* write txns: s->mk->work is this txn's Merkle frontier */
+    bool mk_signed;         /* write txns: a head was signed in this txn */
+    MDB_cursor *leaves_cur; /* write txns: reused for leaf appends; freed by LMDB */
 };
 
 /* Map an LMDB (or errno) code to KC_E*; logs an error naming `what` unless
@@ -56,6 +65,8 @@ int kc_store_err(const kc_store_t *s, int mrc, const char *what);
 int kc_store_put_err(kc_txn_t *t, int mrc, const char *what);
 /* KC_EINVAL unless t is a live write transaction. */
 int kc_store_check_write(const kc_txn_t *t);
+/* Decode a log record (kc_store_log.c); KC_EFORMAT (logged) if it is not one. */
+int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out);
 
 static inline void kc_be64_put(uint8_t *p, uint64_t v)
 {

@@ -23,6 +23,7 @@
 #include "kc_store_int.h"
 
 #include "kc_err.h"
+#include "kc_merkle_int.h"
 #include "kc_log.h"
 
 #include <string.h>
@@ -107,10 +108,18 @@ int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out
     memcpy(p + KC_LOG_HDR, e->producer, e->producer_len);
     if (e->event_len)
         memcpy(p + KC_LOG_HDR + e->producer_len, e->event, e->event_len);
+    rc = kc_mk_append(t, e, t->log_next); /* leaf hash + frontier, same txn */
+    if (rc != 0)
+        return rc;
     if (offset_out)
         *offset_out = t->log_next;
     t->log_next++;
     return 0;
+}
+
+int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out)
+{
+    return s_decode(t, k, v, out);
 }
 
 int kc_txn_log_size(kc_txn_t *t, uint64_t *size)

@@ -12,10 +12,12 @@
  * The layout is fixed for store format 1 (meta "format"); any other value size
  * is KC_EFORMAT.
  *
- * Update (kc_txn_totals_add): one lookup with the transaction's totals cursor
- * (MDB_SET_KEY), every sum computed and checked with __builtin_add_overflow
- * first, then one in-place write: MDB_CURRENT|MDB_RESERVE with an unchanged
- * size overwrites the node where it lies. On overflow nothing is written.
+ * Update (kc_txn_totals_apply; kc_txn_totals_add is its unsigned-count form,
+ * and a negative event count is a correction or retraction leaving the cell):
+ * one lookup with the transaction's totals cursor (MDB_SET_KEY), every sum
+ * computed and checked with __builtin_add/sub_overflow first, then one
+ * in-place write: MDB_CURRENT|MDB_RESERVE with an unchanged size overwrites
+ * the node where it lies. On overflow nothing is written.
  */
 #include "kc_store_int.h"
 
@@ -90,6 +92,14 @@ static int s_cell_decode(const kc_txn_t *t, const MDB_val *v, kc_cell_t *c)
 int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                       uint64_t events)
 {
+    if (events > (uint64_t)INT64_MAX)
+        return KC_EOVERFLOW;
+    return kc_txn_totals_apply(t, key, delta, (int64_t)events);
+}
+
+int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
+                        int64_t events)
+{
     int rc = kc_store_check_write(t);
     if (rc != 0)
         return rc;
@@ -113,7 +123,8 @@ int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta
         return kc_store_put_err(t, mrc, "read totals");
     }
 
-    bool over = __builtin_add_overflow(cur.events, events, &sum.events);
+    bool over = events >= 0 ? __builtin_add_overflow(cur.events, (uint64_t)events, &sum.events)
+                            : __builtin_sub_overflow(cur.events, -(uint64_t)events, &sum.events);
     for (int i = 0; i < KC_METRIC_COUNT; i++)
         over |= __builtin_add_overflow(cur.m[i], delta[i], &sum.m[i]);
     if (over) {

@@ -79,6 +79,9 @@ enum {
 
 enum { KCI_KIND_DEFAULT = 0, KCI_KIND_ACTUAL = 1, KCI_KIND_PLAN = 2 };
 enum { KCI_FUND_DEFAULT = 0, KCI_FUND_KCQG = 1, KCI_FUND_KCDP = 2, KCI_FUND_OTHER = 3 };
+/* What an event does (kcpipe.v1.Op): record a new figure, or replace (correct)
+ * or void (retract) the live version named in `corrects`. */
+enum { KCI_OP_RECORD = 0, KCI_OP_CORRECTION = 1, KCI_OP_RETRACTION = 2 };
 
 /* Result reasons: 0 accepted, 1 duplicate (already counted), >= 2 rejected
  * (the values of kcpipe.v1.Reason; reason_name gives the stable name). */
@@ -108,6 +111,12 @@ typedef struct {
     uint32_t present;     /* bit (1u << KCI_*) per metric reported */
     int64_t metrics[KCI_METRIC_COUNT];
     const char *note; /* optional, NULL or "" for none */
+    int op;           /* KCI_OP_*; RECORD (0) by default */
+    /* Correction/retraction: the event_id of the version replaced (same
+     * province). A correction carries the full new values; its kind DEFAULT
+     * means the target's. A retraction needs only event_id, province and
+     * corrects (year/month 0 = the target's period; activity may be NULL). */
+    const char *corrects;
 } kc_event_t;
 
 /* The final outcome of one event, reported once. Strings valid during the call. */
@@ -149,7 +158,8 @@ KCI_EXPORT void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *c
 
 /* Stage one event (assigning the next sequence, stored in *seq_out if non-NULL)
  * with a source tag (may be NULL; at most 65535 bytes). KCI_EINVAL if the event
- * cannot be encoded (missing or empty event_id/province/activity, or larger
+ * cannot be encoded (missing or empty event_id/province, activity except on a
+ * retraction, corrects on a correction/retraction, an unknown op, or larger
  * than 256 KiB serialized). Everything else (ranges, unknown codes, negative
  * values) is passed on for the aggregator to judge. Commits the spool every
  * opts.batch_max staged events, so it may also return a spool error. */

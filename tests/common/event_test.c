@@ -110,11 +110,29 @@ static void test_each_reason(void **state)
     s_valid(&e);
     e.ev.has_op = 1;
     e.ev.op = KCPIPE__V1__OP__OP_CORRECTION;
-    s_expect(&e, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP);
+    s_expect(&e, KCPIPE__V1__REASON__REASON_MISSING_TARGET); /* no corrects */
+    e.ev.corrects = "";
+    s_expect(&e, KCPIPE__V1__REASON__REASON_MISSING_TARGET);
+    e.ev.corrects = "HCM-2021-0000";
+    s_expect(&e, 0);
     e.ev.op = KCPIPE__V1__OP__OP_RETRACTION;
+    s_expect(&e, 0);
+    e.ev.corrects = NULL;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_MISSING_TARGET);
+    e.ev.op = (Kcpipe__V1__Op)3; /* not an op of v1 */
     s_expect(&e, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP);
     e.ev.op = KCPIPE__V1__OP__OP_RECORD;
     s_expect(&e, 0);
+    e.ev.corrects = "HCM-2021-0000"; /* a record cannot name a target */
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP);
+    s_valid(&e);
+    e.ev.has_op = 1;
+    e.ev.op = KCPIPE__V1__OP__OP_CORRECTION;
+    char longid[80];
+    memset(longid, 'c', 65);
+    longid[65] = '\0';
+    e.ev.corrects = longid;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG);
 
     s_valid(&e);
     e.ev.year = 1999;
@@ -210,6 +228,99 @@ static void test_each_reason(void **state)
     e.m = (Kcpipe__V1__Metrics)KCPIPE__V1__METRICS__INIT;
     kc_pb_metric_set(&e.m, KC_M_PERSONS_EMPLOYED, 1); /* employed without persons */
     s_expect(&e, KCPIPE__V1__REASON__REASON_EMPLOYED_EXCEEDS_PERSONS);
+}
+
+/* What a correction and a retraction must carry, and what they may leave out. */
+static void test_corrections_and_retractions(void **state)
+{
+    (void)state;
+    s_ev_t e;
+    kc_event_view_t v;
+    char text[256];
+
+    /* a correction is a full event; kind absent = the target's (0 in the view) */
+    s_valid(&e);
+    e.ev.has_op = 1;
+    e.ev.op = KCPIPE__V1__OP__OP_CORRECTION;
+    e.ev.corrects = "HCM-2021-0000";
+    assert_int_equal(kc_event_check(&e.ev, &v, text, sizeof text), 0);
+    assert_int_equal(v.op, KCPIPE__V1__OP__OP_CORRECTION);
+    assert_string_equal(v.corrects, "HCM-2021-0000");
+    assert_int_equal(v.corrects_len, 13);
+    assert_int_equal(v.kind, 0);
+    assert_int_equal(v.fund, KCPIPE__V1__FUND__FUND_OTHER);
+    assert_int_equal(v.yyyymm, 202103);
+    e.ev.has_kind = 1;
+    e.ev.kind = KCPIPE__V1__KIND__KIND_PLAN;
+    assert_int_equal(kc_event_check(&e.ev, &v, text, sizeof text), 0);
+    assert_int_equal(v.kind, KCPIPE__V1__KIND__KIND_PLAN);
+    e.ev.kind = (Kcpipe__V1__Kind)7;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_BAD_KIND);
+    s_valid(&e);
+    e.ev.has_op = 1;
+    e.ev.op = KCPIPE__V1__OP__OP_CORRECTION;
+    e.ev.corrects = "X";
+    e.ev.metrics = NULL;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_NO_METRICS);
+    e.ev.metrics = &e.m;
+    e.ev.has_year = 0;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_BAD_YEAR);
+    e.ev.has_year = 1;
+    e.ev.activity = NULL;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNKNOWN_ACTIVITY);
+
+    /* a retraction needs only event_id, province and corrects */
+    s_valid(&e);
+    e.ev.has_op = 1;
+    e.ev.op = KCPIPE__V1__OP__OP_RETRACTION;
+    e.ev.corrects = "HCM-2021-0000";
+    e.ev.has_year = e.ev.has_month = 0;
+    e.ev.activity = NULL;
+    e.ev.metrics = NULL;
+    assert_int_equal(kc_event_check(&e.ev, &v, text, sizeof text), 0);
+    assert_int_equal(v.op, KCPIPE__V1__OP__OP_RETRACTION);
+    assert_int_equal(v.year, 0);
+    assert_int_equal(v.month, 0);
+    assert_int_equal(v.yyyymm, 0);
+    assert_null(v.activity);
+    assert_int_equal(v.kind, 0);
+    assert_int_equal(v.fund, 0);
+    assert_int_equal(v.present, 0);
+    assert_int_equal(v.province, 79);
+    /* a code of either scheme, when there is no period */
+    e.ev.province = "60"; /* Binh Thuan: scheme 63 only */
+    s_expect(&e, 0);
+    e.ev.province = "99";
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE);
+    e.ev.province = "79";
+    e.ev.activity = "";
+    s_expect(&e, 0); /* empty = absent */
+    e.ev.activity = "nonsense";
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNKNOWN_ACTIVITY);
+    e.ev.activity = NULL;
+    /* year and month together or not at all; given, they are checked */
+    e.ev.has_year = 1;
+    e.ev.year = 2021;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_BAD_MONTH);
+    e.ev.has_month = 1;
+    e.ev.month = 3;
+    assert_int_equal(kc_event_check(&e.ev, &v, text, sizeof text), 0);
+    assert_int_equal(v.yyyymm, 202103);
+    e.ev.province = "60"; /* scheme 63 code, period 2021: fine */
+    s_expect(&e, 0);
+    e.ev.year = 2026; /* Binh Thuan is no code of scheme 34 */
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE);
+    e.ev.province = "79";
+    e.ev.has_year = 0;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_BAD_YEAR);
+    e.ev.has_month = 0;
+    /* metrics are not looked at; bad kind and fund values still are */
+    e.ev.metrics = &e.m;
+    kc_pb_metric_set(&e.m, KC_M_PERSONS, -5);
+    s_expect(&e, 0);
+    e.ev.has_fund = 1;
+    e.ev.fund = (Kcpipe__V1__Fund)9;
+    s_expect(&e, KCPIPE__V1__REASON__REASON_BAD_FUND);
 }
 
 static void test_text_is_truncated_safely(void **state)
@@ -331,6 +442,56 @@ static void test_content_hash(void **state)
     assert_memory_not_equal(ha, hb, KC_HASH_LEN);
 }
 
+/* Corrections and retractions: op is part of the content; a retraction's
+ * period as resolved by the ledger (set in the view) hashes like an explicit one. */
+static void test_content_hash_of_amendments(void **state)
+{
+    (void)state;
+    s_ev_t a, b;
+    uint8_t ha[KC_HASH_LEN], hb[KC_HASH_LEN];
+    kc_event_view_t v;
+    char text[128];
+    s_valid(&a);
+    a.ev.corrects = "HCM-2021-0000";
+    a.ev.has_op = 1;
+    a.ev.op = KCPIPE__V1__OP__OP_CORRECTION;
+    s_hash(&a, ha);
+    s_valid(&b);
+    s_hash(&b, hb);
+    assert_memory_not_equal(ha, hb, KC_HASH_LEN);
+    /* kind resolved from the target (by the ledger) = kind given */
+    assert_int_equal(kc_event_check(&a.ev, &v, text, sizeof text), 0);
+    v.kind = KCPIPE__V1__KIND__KIND_ACTUAL;
+    kc_event_content_hash(&a.ev, &v, ha);
+    b = a;
+    b.ev.metrics = &b.m;
+    b.ev.event_id = b.id;
+    b.ev.has_kind = 1;
+    b.ev.kind = KCPIPE__V1__KIND__KIND_ACTUAL;
+    s_hash(&b, hb);
+    assert_memory_equal(ha, hb, KC_HASH_LEN);
+
+    s_valid(&a);
+    a.ev.has_op = 1;
+    a.ev.op = KCPIPE__V1__OP__OP_RETRACTION;
+    a.ev.corrects = "HCM-2021-0000";
+    a.ev.metrics = NULL;
+    a.ev.activity = NULL;
+    b = a;
+    b.ev.event_id = b.id;
+    a.ev.has_year = a.ev.has_month = 0;
+    assert_int_equal(kc_event_check(&a.ev, &v, text, sizeof text), 0);
+    v.year = 2021;
+    v.month = 3;
+    v.yyyymm = 202103;
+    kc_event_content_hash(&a.ev, &v, ha);
+    s_hash(&b, hb);
+    assert_memory_equal(ha, hb, KC_HASH_LEN);
+    b.ev.corrects = "HCM-2021-0009";
+    s_hash(&b, hb);
+    assert_memory_not_equal(ha, hb, KC_HASH_LEN);
+}
+
 static void test_reason_names(void **state)
 {
     (void)state;
@@ -359,6 +520,16 @@ static void test_reason_names(void **state)
                         "event_id_conflict");
     assert_int_equal(kc_reason_by_name("no_such_reason"), -1);
     assert_int_equal(kc_reason_by_name(NULL), -1);
+    assert_string_equal(kc_reason_name(KCPIPE__V1__REASON__REASON_UNKNOWN_TARGET),
+                        "unknown_target");
+    assert_string_equal(kc_reason_name(KCPIPE__V1__REASON__REASON_TARGET_OTHER_PROVINCE),
+                        "target_other_province");
+    assert_string_equal(kc_reason_name(KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED),
+                        "target_superseded");
+    assert_string_equal(kc_reason_name(KCPIPE__V1__REASON__REASON_TARGET_RETRACTED),
+                        "target_retracted");
+    assert_string_equal(kc_reason_name(KCPIPE__V1__REASON__REASON_MISSING_TARGET),
+                        "missing_target");
 }
 
 int main(void)
@@ -368,9 +539,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_event_view),
         cmocka_unit_test(test_each_reason),
+        cmocka_unit_test(test_corrections_and_retractions),
         cmocka_unit_test(test_text_is_truncated_safely),
         cmocka_unit_test(test_every_activity_accepts_its_metrics),
         cmocka_unit_test(test_content_hash),
+        cmocka_unit_test(test_content_hash_of_amendments),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,8 @@ typedef struct {
     char province[8];
     char activity[40];
     char note[200];
-    int year, month, kind, fund;
+    int year, month, kind, fund, op;
+    char corrects[80];
     uint32_t present;
     int64_t metrics[KCI_METRIC_COUNT];
     char source[300];
@@ -50,6 +51,8 @@ static int on_row(const kc_csv_row_t *r, void *ctx)
     o->month = r->ev->month;
     o->kind = r->ev->kind;
     o->fund = r->ev->fund;
+    o->op = r->ev->op;
+    snprintf(o->corrects, sizeof o->corrects, "%s", r->ev->corrects ? r->ev->corrects : "");
     o->present = r->ev->present;
     memcpy(o->metrics, r->ev->metrics, sizeof o->metrics);
     if (g->p)
@@ -201,6 +204,61 @@ static void test_malformed_rows(void **state)
     free(path);
 }
 
+/* The corrects column and kind correction/retraction. */
+static void test_corrections_and_retractions(void **state)
+{
+    const char *csv =
+        "event_id,province,year,month,activity,kind,fund,amount_vnd,facilities,corrects\n"
+        "E1,79,2021,3,KC3b,plan,kcqg,100,1,\n"        /* 2 record */
+        "C1,79,2021,4,KC3b,Correction,kcqg,70,1,E1\n" /* 3 correction */
+        "R1,79,,,,retraction,,,,C1\n"                 /* 4 retraction, no period */
+        "R2,79,2021,4,machinery,RETRACTION,,,,C1\n"   /* 5 retraction with period */
+        "B1,79,2021,3,KC3b,correction,,70,1,\n"       /* 6 correction without corrects */
+        "B2,79,,,,retraction,,,,\n"                   /* 7 retraction without corrects */
+        "B3,79,2021,3,KC3b,actual,,70,1,E1\n"         /* 8 corrects on a record */
+        "B4,79,,3,,retraction,,,,E1\n"                /* 9 month without year */
+        "B5,79,,,,retraction,,5,,E1\n"                /* 10 retraction with a metric */
+        "B6,79,,,KC3b,correction,,70,1,E1\n"          /* 11 correction without period */
+        "B7,79,2021,3,,correction,,70,1,E1\n"         /* 12 correction without activity */
+        "B8,,,,,retraction,,,,E1\n"                   /* 13 no province */
+        "B9,79,2021,3,KC3b,undo,,70,1,E1\n";          /* 14 bad kind */
+    char *path = kt_write(*state, "amend.csv", csv);
+    got_t g = {0};
+    kc_csv_stats_t st;
+    assert_int_equal(kc_csv_import(path, on_row, on_bad, &g, &st), 0);
+    assert_int_equal(g.n_rows, 4);
+    assert_int_equal(g.rows[0].op, KCI_OP_RECORD);
+    assert_int_equal(g.rows[0].kind, KCI_KIND_PLAN);
+    assert_string_equal(g.rows[0].corrects, "");
+    assert_int_equal(g.rows[1].op, KCI_OP_CORRECTION);
+    assert_int_equal(g.rows[1].kind, KCI_KIND_DEFAULT); /* the target's */
+    assert_string_equal(g.rows[1].corrects, "E1");
+    assert_int_equal(g.rows[1].month, 4);
+    assert_int_equal(g.rows[1].metrics[KCI_AMOUNT_VND], 70);
+    assert_int_equal(g.rows[2].op, KCI_OP_RETRACTION);
+    assert_string_equal(g.rows[2].corrects, "C1");
+    assert_int_equal(g.rows[2].year, 0);
+    assert_int_equal(g.rows[2].month, 0);
+    assert_string_equal(g.rows[2].activity, "");
+    assert_int_equal(g.rows[2].present, 0);
+    assert_int_equal(g.rows[2].fund, KCI_FUND_DEFAULT);
+    assert_int_equal(g.rows[3].op, KCI_OP_RETRACTION);
+    assert_int_equal(g.rows[3].year, 2021);
+    assert_int_equal(g.rows[3].month, 4);
+    long want[] = {6, 7, 8, 9, 10, 11, 12, 13, 14};
+    const char *words[] = {"needs corrects",    "needs corrects",    "corrects 'E1' is set",
+                           "year and month",    "no metrics",        "year ''",
+                           "activity is empty", "province is empty", "kind 'undo'"};
+    assert_int_equal(g.n_bad, (int)(sizeof want / sizeof want[0]));
+    for (int i = 0; i < g.n_bad; i++) {
+        assert_int_equal(g.bad_line[i], want[i]);
+        if (!strstr(g.bad_reason[i], words[i]))
+            fail_msg("line %ld: reason '%s' lacks '%s'", want[i], g.bad_reason[i], words[i]);
+    }
+    assert_int_equal(st.good, 4);
+    free(path);
+}
+
 static void test_bad_headers(void **state)
 {
     struct {
@@ -287,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quoting_order_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrections_and_retractions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test_setup_teardown(test_never_staged, setup, teardown),

@@ -105,6 +105,43 @@ static void test_defaults_and_passthrough(void **state)
     free(b.data);
 }
 
+/* Corrections carry op and corrects, and leave a default kind to the target;
+ * retractions also leave out a zero period, activity and default fund. */
+static void test_corrections_and_retractions(void **state)
+{
+    (void)state;
+    kc_event_t ev = full_event();
+    ev.op = KCI_OP_CORRECTION;
+    ev.corrects = "HCM-2021-0001";
+    ev.kind = KCI_KIND_DEFAULT;
+    kc_buf_t b = {0};
+    assert_int_equal(kc_encode_event(&ev, "p", 1, &b), 0);
+    kc_pb_event_t *pe = kcpipe__v1__event__unpack(NULL, b.len, b.data);
+    assert_non_null(pe);
+    assert_true(pe->has_op && pe->op == KCPIPE__V1__OP__OP_CORRECTION);
+    assert_string_equal(pe->corrects, "HCM-2021-0001");
+    assert_false(pe->has_kind);
+    assert_true(pe->has_fund && pe->fund == KCPIPE__V1__FUND__FUND_KCDP);
+    assert_true(pe->has_year && pe->has_month);
+    kcpipe__v1__event__free_unpacked(pe, NULL);
+    ev.corrects = NULL;
+    assert_int_equal(kc_encode_event(&ev, "p", 2, &b), KC_EINVAL);
+
+    kc_event_t r = {.event_id = "R1", .province = "79", .op = KCI_OP_RETRACTION, .corrects = "E1"};
+    assert_int_equal(kc_encode_event(&r, "p", 3, &b), 0);
+    pe = kcpipe__v1__event__unpack(NULL, b.len, b.data);
+    assert_non_null(pe);
+    assert_true(pe->has_op && pe->op == KCPIPE__V1__OP__OP_RETRACTION);
+    assert_string_equal(pe->corrects, "E1");
+    assert_false(pe->has_year || pe->has_month || pe->has_kind || pe->has_fund);
+    assert_null(pe->activity);
+    assert_null(pe->metrics);
+    kcpipe__v1__event__free_unpacked(pe, NULL);
+    r.op = 5;
+    assert_int_equal(kc_encode_event(&r, "p", 4, &b), KC_EINVAL);
+    free(b.data);
+}
+
 static void test_refuses_unencodable(void **state)
 {
     (void)state;
@@ -163,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_every_field),
         cmocka_unit_test(test_defaults_and_passthrough),
+        cmocka_unit_test(test_corrections_and_retractions),
         cmocka_unit_test(test_refuses_unencodable),
         cmocka_unit_test(test_batch_bytes_verbatim),
     };

@@ -246,22 +246,22 @@ static void test_format_mismatch(void **state)
     assert_int_equal(kc_store_write(s, s_group_fn, &g), 0);
     kc_store_close(&s);
 
-    s_raw_set_format(d->store, "2");
+    s_raw_set_format(d->store, "3");
     kc_test_log_t log;
     kc_test_log_capture(&log);
     assert_int_equal(kc_store_open(&s, d->store, NULL), KC_EFORMAT);
     assert_null(s);
-    assert_non_null(strstr(log.text, "format version \"2\""));
-    assert_non_null(strstr(log.text, "reads only \"1\""));
+    assert_non_null(strstr(log.text, "format version \"3\""));
+    assert_non_null(strstr(log.text, "reads only \"2\""));
     log.text[0] = '\0';
     kc_store_opts_t ro = {.read_only = true};
     assert_int_equal(kc_store_open(&s, d->store, &ro), KC_EFORMAT);
     assert_null(s);
-    assert_non_null(strstr(log.text, "format version \"2\""));
+    assert_non_null(strstr(log.text, "format version \"3\""));
     kc_test_log_release();
 
-    /* back to "1": the store opens and its data is intact */
-    s_raw_set_format(d->store, "1");
+    /* back to "2": the store opens and its data is intact */
+    s_raw_set_format(d->store, "2");
     assert_int_equal(kc_store_open(&s, d->store, NULL), 0);
     s_check_state(s, 1, 10);
     kc_store_close(&s);

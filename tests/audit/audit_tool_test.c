@@ -1,0 +1,491 @@
+/* audit_tool_test.c - kc-audit end to end: verify on a clean store and on copies
+ * tampered through raw LMDB (flip, delete, insert, swap, truncate, consistent
+ * rewrite, forged head), prove / consistency / check-proof, heads, pubkey. */
+#include "audit_test_util.h"
+#include "kc_merkle.h"
+#include "kc_ref.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#define N_ENTRIES 1000
+#define GROUP     100 /* a head after every group: sizes 100, 200, ..., 1000 */
+
+typedef struct {
+    kc_test_dir_t dir; /* the pristine store */
+    char pk_hex[65];
+    int copies;
+} fixture_t;
+
+static fixture_t *s_fx;
+
+static int group_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    kc_test_dir_make(&f->dir);
+    kc_store_t *s = NULL;
+    if (kc_store_open(&s, f->dir.store, NULL) != 0)
+        return -1;
+    kc_store_set_head_interval(s, 0);
+    if (t_fill(s, 0, N_ENTRIES, GROUP) != 0)
+        return -1;
+    uint8_t pk[32];
+    if (kc_store_public_key(s, pk) != 0)
+        return -1;
+    kc_merkle_hex(pk, 32, f->pk_hex);
+    kc_store_close(&s);
+    s_fx = f;
+    *state = f;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    fixture_t *f = *state;
+    kc_test_dir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+/* Run kc-audit with args; its output (stdout and stderr) into out[cap]. */
+static int s_run(char *out, size_t cap, const char *fmt, ...)
+{
+    const char *bin = getenv("KC_BIN_DIR");
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s/kc-audit %s 2>&1", bin ? bin : ".", args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void s_copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(in >= 0 && out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+/* A copy of the pristine store in dir/copyN; its path in out. */
+static void s_copy_store(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/copy%d", s_fx->dir.root, s_fx->copies++);
+    assert_int_equal(mkdir(out, 0700), 0);
+    char a[PATH_MAX + 64], b[PATH_MAX + 64];
+    const char *files[] = {"data.mdb", "audit.key"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", s_fx->dir.store, files[i]);
+        snprintf(b, sizeof b, "%s/%s", out, files[i]);
+        s_copy_file(a, b);
+    }
+}
+
+/* ---- raw LMDB ---- */
+
+typedef struct {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi log, leaves, heads;
+} s_raw_t;
+
+static void s_raw_open(s_raw_t *r, const char *dir)
+{
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+    assert_int_equal(mdb_env_open(r->env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "log", 0, &r->log), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "leaves", 0, &r->leaves), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "heads", 0, &r->heads), 0);
+}
+
+static void s_raw_close(s_raw_t *r)
+{
+    assert_int_equal(mdb_txn_commit(r->txn), 0);
+    mdb_env_close(r->env);
+}
+
+static void s_key(uint8_t k[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        k[i] = (uint8_t)v;
+}
+
+/* A heap copy of the value at key (caller frees). */
+static uint8_t *s_raw_get(s_raw_t *r, MDB_dbi dbi, uint64_t key, size_t *len)
+{
+    uint8_t kb[8];
+    s_key(kb, key);
+    MDB_val k = {8, kb}, v;
+    assert_int_equal(mdb_get(r->txn, dbi, &k, &v), 0);
+    uint8_t *p = malloc(v.mv_size);
+    memcpy(p, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return p;
+}
+
+static void s_raw_put(s_raw_t *r, MDB_dbi dbi, uint64_t key, const void *data, size_t len)
+{
+    uint8_t kb[8];
+    s_key(kb, key);
+    MDB_val k = {8, kb}, v = {len, (void *)data};
+    assert_int_equal(mdb_put(r->txn, dbi, &k, &v, 0), 0);
+}
+
+static void s_raw_del(s_raw_t *r, MDB_dbi dbi, uint64_t key)
+{
+    uint8_t kb[8];
+    s_key(kb, key);
+    MDB_val k = {8, kb};
+    assert_int_equal(mdb_del(r->txn, dbi, &k, NULL), 0);
+}
+
+/* kc-audit verify must exit 1 naming `offset` as the first bad offset. */
+static void s_expect_bad_offset(const char *store, uint64_t offset)
+{
+    char out[8192], want[64];
+    int ex = s_run(out, sizeof out, "--store %s verify", store);
+    snprintf(want, sizeof want, "first bad offset: %llu\n", (unsigned long long)offset);
+    if (ex != 1 || !strstr(out, want))
+        fprintf(stderr, "kc-audit said (exit %d):\n%s\n", ex, out);
+    assert_int_equal(ex, 1);
+    assert_non_null(strstr(out, want));
+}
+
+static void test_verify_clean(void **state)
+{
+    fixture_t *f = *state;
+    char out[8192];
+    int ex = s_run(out, sizeof out, "--store %s verify", f->dir.store);
+    if (ex != 0)
+        fprintf(stderr, "%s\n", out);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, "ok: 1000 log entries, 1000 leaf hashes"));
+    assert_non_null(strstr(out, "10 signed heads checked"));
+    assert_non_null(strstr(out, "latest head: size 1000"));
+}
+
+static void test_tamper_flip(void **state)
+{
+    (void)state;
+    const uint64_t ks[] = {0, 417, 999};
+    for (size_t i = 0; i < 3; i++) {
+        char dir[PATH_MAX + 32];
+        s_copy_store(dir, sizeof dir);
+        s_raw_t r;
+        s_raw_open(&r, dir);
+        size_t len;
+        uint8_t *v = s_raw_get(&r, r.log, ks[i], &len);
+        v[len - 1 - (ks[i] % 3)] ^= 0x04; /* one bit of the event bytes */
+        s_raw_put(&r, r.log, ks[i], v, len);
+        free(v);
+        s_raw_close(&r);
+        s_expect_bad_offset(dir, ks[i]);
+    }
+    /* a flipped header byte (the record's version) is found too */
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    size_t len;
+    uint8_t *v = s_raw_get(&r, r.log, 12, &len);
+    v[0] ^= 0xff;
+    s_raw_put(&r, r.log, 12, v, len);
+    free(v);
+    s_raw_close(&r);
+    s_expect_bad_offset(dir, 12);
+}
+
+static void test_tamper_delete(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    s_raw_del(&r, r.log, 321);
+    s_raw_close(&r);
+    s_expect_bad_offset(dir, 321);
+}
+
+static void test_tamper_insert(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    const uint64_t k = 640;
+    for (uint64_t i = N_ENTRIES - 1; i >= k; i--) { /* shift k.. up by one */
+        size_t len;
+        uint8_t *v = s_raw_get(&r, r.log, i, &len);
+        s_raw_put(&r, r.log, i + 1, v, len);
+        free(v);
+    }
+    size_t len;
+    uint8_t *v = s_raw_get(&r, r.log, 5, &len); /* a well-formed record */
+    s_raw_put(&r, r.log, k, v, len);
+    free(v);
+    s_raw_close(&r);
+    s_expect_bad_offset(dir, k);
+}
+
+static void test_tamper_swap(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    size_t la, lb;
+    uint8_t *a = s_raw_get(&r, r.log, 77, &la), *b = s_raw_get(&r, r.log, 78, &lb);
+    s_raw_put(&r, r.log, 77, b, lb);
+    s_raw_put(&r, r.log, 78, a, la);
+    free(a);
+    free(b);
+    s_raw_close(&r);
+    s_expect_bad_offset(dir, 77);
+}
+
+static void test_tamper_truncate(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    for (uint64_t i = 950; i < N_ENTRIES; i++)
+        s_raw_del(&r, r.log, i);
+    s_raw_close(&r);
+    s_expect_bad_offset(dir, 950);
+}
+
+/* Log and leaf rewritten consistently: found by the stored subtree and the
+ * first head whose root fails. */
+static void test_tamper_consistent_rewrite(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    s_copy_store(dir, sizeof dir);
+    s_raw_t r;
+    s_raw_open(&r, dir);
+    const uint64_t k = 250;
+    size_t len;
+    uint8_t *v = s_raw_get(&r, r.log, k, &len);
+    v[len - 1] ^= 0x10;
+    s_raw_put(&r, r.log, k, v, len);
+    /* the record layout (kc_store_log.c): ver, plen, received, seq, epoch (LE), producer, event */
+    uint64_t le[3] = {0, 0, 0};
+    for (int f = 0; f < 3; f++)
+        for (int i = 7; i >= 0; i--)
+            le[f] = (le[f] << 8) | v[2 + 8 * f + i];
+    kc_merkle_leaf_t leaf = {.offset = k,
+                             .received_ns = le[0],
+                             .seq = le[1],
+                             .epoch = le[2],
+                             .producer = (const char *)v + 26,
+                             .producer_len = v[1],
+                             .event = v + 26 + v[1],
+                             .event_len = len - 26 - v[1]};
+    uint8_t h[32];
+    kc_merkle_leaf_hash(&leaf, h);
+    s_raw_put(&r, r.leaves, k, h, 32);
+    free(v);
+    s_raw_close(&r);
+    char out[8192];
+    int ex = s_run(out, sizeof out, "--store %s verify", dir);
+    if (ex != 1)
+        fprintf(stderr, "%s\n", out);
+    assert_int_equal(ex, 1);
+    assert_non_null(strstr(out, "first bad head: 300\n"));
+    assert_non_null(strstr(out, "changed range: [192, 256)"));
+}
+
+static void test_forged_head(void **state)
+{
+    (void)state;
+    for (int what = 0; what < 2; what++) { /* 0: root, 1: signature */
+        char dir[PATH_MAX + 32];
+        s_copy_store(dir, sizeof dir);
+        s_raw_t r;
+        s_raw_open(&r, dir);
+        size_t len;
+        uint8_t *v = s_raw_get(&r, r.heads, 500, &len);
+        assert_int_equal(len, 104);
+        v[what == 0 ? 8 + 3 : 40 + 10] ^= 0x01;
+        s_raw_put(&r, r.heads, 500, v, len);
+        free(v);
+        s_raw_close(&r);
+        char out[8192];
+        int ex = s_run(out, sizeof out, "--store %s verify", dir);
+        assert_int_equal(ex, 1);
+        assert_non_null(strstr(out, "first bad head: 500\n"));
+        assert_non_null(strstr(out, what == 0 ? "root" : "signature"));
+        ex = s_run(out, sizeof out, "--store %s heads", dir);
+        assert_int_equal(ex, 1);
+        assert_non_null(strstr(out, "BAD-SIGNATURE"));
+    }
+}
+
+/* Edit one hex digit of the file at the n-th occurrence of `after`. */
+static void s_edit_file(const char *path, const char *after, const char *copy)
+{
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, in);
+    buf[n] = '\0';
+    fclose(in);
+    char *p = strstr(buf, after);
+    assert_non_null(p);
+    p += strlen(after);
+    *p = *p == '0' ? '1' : '0';
+    FILE *out = fopen(copy, "w");
+    assert_non_null(out);
+    fwrite(buf, 1, n, out);
+    fclose(out);
+}
+
+static int s_identity_fn(kc_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    kc_identity_t id;
+    memset(&id, 0, sizeof id);
+    id.offset = 123;
+    return kc_txn_identity_put(t, kc_ref_unit_key(79, 202507), "EV-123", 6, &id);
+}
+
+static void test_prove_and_check(void **state)
+{
+    fixture_t *f = *state;
+    kc_store_t *s = NULL;
+    assert_int_equal(kc_store_open(&s, f->dir.store, NULL), 0);
+    assert_int_equal(kc_store_write(s, s_identity_fn, NULL), 0);
+    kc_store_close(&s);
+
+    char out[16384], proof[PATH_MAX + 32], bad[PATH_MAX + 32];
+    snprintf(proof, sizeof proof, "%s/proof.json", f->dir.root);
+    snprintf(bad, sizeof bad, "%s/proof-bad.json", f->dir.root);
+    int ex = s_run(out, sizeof out, "--store %s prove --province 79 --event EV-123 --out %s",
+                   f->dir.store, proof);
+    if (ex != 0)
+        fprintf(stderr, "%s\n", out);
+    assert_int_equal(ex, 0);
+    ex = s_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
+    if (ex != 0)
+        fprintf(stderr, "%s\n", out);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, "VALID: entry 123 "));
+    /* one byte changed anywhere that matters: rejected */
+    const char *places[] = {"\"leaf_input\": \"01", "\"audit_path\": [\n    \"",
+                            "\"root\": \"",         "\"signature\": \"",
+                            "\"leaf_index\": 1",    "\"tree_size\": 10"};
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        s_edit_file(proof, places[i], bad);
+        ex = s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex);
+        if (ex != 1)
+            fprintf(stderr, "edit after %s: exit %d: %s\n", places[i], ex, out);
+        assert_int_equal(ex, 1);
+        assert_non_null(strstr(out, "INVALID"));
+    }
+    /* another key: rejected */
+    uint8_t opk[32], osk[64];
+    char ohex[65];
+    crypto_sign_keypair(opk, osk);
+    kc_merkle_hex(opk, 32, ohex);
+    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", proof, ohex), 1);
+    /* by offset, against an older head, to stdout */
+    ex = s_run(out, sizeof out, "--store %s prove --offset 0 --size 100", f->dir.store);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, "\"tree_size\": 100"));
+    /* unknown event, unknown head size */
+    assert_int_equal(
+        s_run(out, sizeof out, "--store %s prove --province 79 --event NOPE", f->dir.store), 65);
+    assert_int_equal(s_run(out, sizeof out, "--store %s prove --offset 5 --size 150", f->dir.store),
+                     65);
+}
+
+static void test_consistency_and_heads(void **state)
+{
+    fixture_t *f = *state;
+    char out[16384], proof[PATH_MAX + 32], bad[PATH_MAX + 32];
+    snprintf(proof, sizeof proof, "%s/cons.json", f->dir.root);
+    snprintf(bad, sizeof bad, "%s/cons-bad.json", f->dir.root);
+    int ex = s_run(out, sizeof out, "--store %s consistency 300 800 --out %s", f->dir.store, proof);
+    assert_int_equal(ex, 0);
+    ex = s_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
+    if (ex != 0)
+        fprintf(stderr, "%s\n", out);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, "VALID: the log of 800 entries extends the log of 300"));
+    s_edit_file(proof, "\"proof\": [\n    \"", bad);
+    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
+    s_edit_file(proof, "\"root\": \"", bad);
+    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
+
+    ex = s_run(out, sizeof out, "--store %s consistency 300 850", f->dir.store);
+    assert_int_equal(ex, 65);
+    assert_non_null(strstr(out, "850 is not the size of a signed head"));
+
+    ex = s_run(out, sizeof out, "--store %s heads", f->dir.store);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, "         100  "));
+    assert_non_null(strstr(out, "        1000  "));
+
+    ex = s_run(out, sizeof out, "--store %s pubkey", f->dir.store);
+    assert_int_equal(ex, 0);
+    assert_non_null(strstr(out, f->pk_hex));
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    char out[16384];
+    assert_int_equal(s_run(out, sizeof out, "--help"), 0);
+    assert_non_null(strstr(out, "check-proof"));
+    assert_int_equal(s_run(out, sizeof out, "--version"), 0);
+    assert_int_equal(s_run(out, sizeof out, "frobnicate"), 64);
+    assert_int_equal(s_run(out, sizeof out, "prove"), 64);
+    assert_int_equal(s_run(out, sizeof out, "check-proof x.json"), 64);
+    assert_int_equal(s_run(out, sizeof out, "--store /nonexistent/kc verify"), 66);
+}
+
+int main(void)
+{
+    kc_log_set_level(KC_LOG_WARN);
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_clean),
+        cmocka_unit_test(test_tamper_flip),
+        cmocka_unit_test(test_tamper_delete),
+        cmocka_unit_test(test_tamper_insert),
+        cmocka_unit_test(test_tamper_swap),
+        cmocka_unit_test(test_tamper_truncate),
+        cmocka_unit_test(test_tamper_consistent_rewrite),
+        cmocka_unit_test(test_forged_head),
+        cmocka_unit_test(test_prove_and_check),
+        cmocka_unit_test(test_consistency_and_heads),
+        cmocka_unit_test(test_usage),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,732 @@
+/* kc_audit.c - kc-audit: check the verifiable log, produce and check proofs.
+ *
+ * DESIGN
+ * Every store command opens the store read-only and works in one read
+ * snapshot, so it never blocks kc-aggregator and sees one committed state.
+ * Proofs are self-contained JSON files (docs/AUDIT.md): a proof names the
+ * signed head it is against and carries the public key for information
+ * only; `check-proof` trusts nothing but the key given with --key, uses only
+ * common/kc_merkle (no store), and exits 0 only if the head's signature,
+ * the leaf encoding and the Merkle path all check.
+ * Exit codes: 0 ok / clean / valid, 1 the store or the proof failed a check,
+ * 64 usage, 65 bad data (no such head, unreadable proof file), 66 no store
+ * or file, 70 internal error, 74 I/O, 75 try again (no signed head covers
+ * the entry yet).
+ */
+#include "kc_audit.h"
+#include "kc_cli.h"
+#include "kc_err.h"
+#include "kc_log.h"
+#include "kc_merkle.h"
+#include "kc_ref.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG              "kc-audit"
+#define S_DEFAULT_STORE   "./var/kcpipe"
+#define S_EX_FAIL         1
+#define S_EX_TEMPFAIL     75
+#define S_PROOF_INCLUSION "inclusion"
+#define S_PROOF_CONSIST   "consistency"
+#define S_PROOF_VERSION   1
+#define S_HEX_HASH        (2 * KC_MERKLE_HASH_LEN + 1)
+
+typedef struct {
+    const char *store;    /* --store */
+    const char *province; /* --province */
+    const char *event;    /* --event */
+    const char *out;      /* --out */
+    const char *key;      /* --key (hex) */
+    const char *file;     /* --file (verify --file: log export work) */
+    bool have_offset;     /* --offset given */
+    uint64_t offset;
+    bool have_size; /* --size given */
+    uint64_t size;
+    bool quiet; /* --quiet: no progress */
+    int argc;   /* operands after the command */
+    char **argv;
+} s_opts_t;
+
+typedef struct {
+    const char *name;
+    int (*run)(s_opts_t *o); /* NULL: provided by other work, not in this build */
+    const char *usage;
+} s_cmd_t;
+
+static int s_verify(s_opts_t *o);
+static int s_prove(s_opts_t *o);
+static int s_consistency(s_opts_t *o);
+static int s_heads(s_opts_t *o);
+static int s_check_proof(s_opts_t *o);
+static int s_pubkey(s_opts_t *o);
+
+/* The subcommand table. `history` (every version of an event) and
+ * `verify --file` (an exported log) belong to the corrections and export
+ * work: fill their slots here. */
+static const s_cmd_t s_cmds[] = {
+    {"verify", s_verify, "verify                 recompute every leaf, subtree and signed head"},
+    {"prove", s_prove,
+     "prove --province P --event ID | --offset N [--size N] [--out FILE]\n"
+     "                         an inclusion proof of one event (JSON)"},
+    {"consistency", s_consistency,
+     "consistency SIZE1 SIZE2 [--out FILE]\n"
+     "                         a consistency proof between two signed heads (JSON)"},
+    {"heads", s_heads, "heads                  list the signed tree heads"},
+    {"history", NULL, "history --province P --event ID   every version of an event"},
+    {"check-proof", s_check_proof,
+     "check-proof FILE --key PUBHEX   check a proof offline (no store needed)"},
+    {"pubkey", s_pubkey, "pubkey                 print the store's public key (hex)"},
+};
+#define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "Usage: " PROG " [--store DIR] COMMAND [options]\n"
+                 "Check kcpipe's verifiable event log (RFC 6962 Merkle tree, Ed25519-signed\n"
+                 "tree heads) and produce or check proofs. The store is opened read-only.\n"
+                 "\nCommands:\n");
+    for (size_t i = 0; i < S_NCMDS; i++)
+        fprintf(out, "  %s%s\n", s_cmds[i].usage, s_cmds[i].run ? "" : " (not in this build)");
+    fprintf(out, "\nOptions:\n"
+                 "  --store DIR        the store (default " S_DEFAULT_STORE ")\n"
+                 "  --province CODE    province code of the event (prove)\n"
+                 "  --event ID         its event_id (prove)\n"
+                 "  --offset N         log offset instead of province + event (prove)\n"
+                 "  --size N           prove against the signed head of N entries (default: "
+                 "latest)\n"
+                 "  --out FILE         write the proof to FILE instead of stdout\n"
+                 "  --key PUBHEX       the log's Ed25519 public key, 64 hex digits (check-proof)\n"
+                 "  -q, --quiet        no progress line on a terminal (verify)\n"
+                 "  -h, --help         this help\n"
+                 "  -V, --version      print the version\n"
+                 "\nExit: 0 ok, 1 a check failed (the first bad offset or head is printed),\n"
+                 "64 usage, 65 bad data, 66 no store or file, 70/74 other errors, 75 no signed\n"
+                 "head covers the entry yet (try again later). Formats: docs/AUDIT.md.\n");
+}
+
+static int s_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '" PROG " --help'.\n");
+    return KC_EX_USAGE;
+}
+
+static int s_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- output helpers ---- */
+
+static void s_time(uint64_t ns, char *buf, size_t cap)
+{
+    time_t sec = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", ns % 1000000000u);
+}
+
+static char *s_hex(const uint8_t *in, size_t len)
+{
+    char *s = malloc(2 * len + 1);
+    if (s)
+        kc_merkle_hex(in, len, s);
+    return s;
+}
+
+static json_t *s_json_hex(const uint8_t *in, size_t len)
+{
+    char *s = s_hex(in, len);
+    json_t *j = s ? json_string(s) : NULL;
+    free(s);
+    return j;
+}
+
+static json_t *s_json_head(const kc_merkle_sth_t *h)
+{
+    return json_pack("{s:I, s:I, s:o, s:o}", "tree_size", (json_int_t)h->tree_size, "timestamp_ns",
+                     (json_int_t)h->timestamp_ns, "root", s_json_hex(h->root, KC_MERKLE_HASH_LEN),
+                     "signature", s_json_hex(h->signature, KC_MERKLE_SIG_LEN));
+}
+
+static json_t *s_json_path(const uint8_t (*p)[KC_MERKLE_HASH_LEN], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, s_json_hex(p[i], KC_MERKLE_HASH_LEN));
+    return a;
+}
+
+/* Write j (stolen) to --out or stdout. */
+static int s_emit(const s_opts_t *o, json_t *j)
+{
+    if (!j) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return KC_EX_SOFTWARE;
+    }
+    int rc;
+    if (o->out) {
+        rc = json_dump_file(j, o->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (rc != 0)
+            fprintf(stderr, PROG ": cannot write %s\n", o->out);
+    } else {
+        rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (rc == 0)
+            fputc('\n', stdout);
+    }
+    json_decref(j);
+    return rc == 0 ? 0 : KC_EX_IOERR;
+}
+
+/* ---- store access ---- */
+
+typedef struct {
+    kc_store_t *s;
+    kc_txn_t *t;
+    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
+    bool have_pk;
+} s_store_t;
+
+static int s_open(const s_opts_t *o, s_store_t *st)
+{
+    memset(st, 0, sizeof *st);
+    int ex = kc_cli_open_store(PROG, o->store, &st->s);
+    if (ex != 0)
+        return ex;
+    st->have_pk = kc_store_public_key(st->s, st->pk) == 0;
+    int rc = kc_store_read_begin(st->s, &st->t);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": cannot read the store: %s\n", kc_strerror(rc));
+        kc_store_close(&st->s);
+        return KC_EX_IOERR;
+    }
+    return 0;
+}
+
+static void s_close(s_store_t *st)
+{
+    kc_txn_end(&st->t);
+    kc_store_close(&st->s);
+}
+
+static int s_store_error(int rc)
+{
+    fprintf(stderr, PROG ": %s\n", kc_strerror(rc));
+    return rc == KC_EFORMAT ? KC_EX_DATAERR : KC_EX_IOERR;
+}
+
+/* ---- verify ---- */
+
+static void s_progress(uint64_t done, uint64_t total, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "\rverify: %" PRIu64 " / %" PRIu64 " entries (%.0f%%)", done, total,
+            total ? 100.0 * (double)done / (double)total : 100.0);
+    if (done >= total)
+        fputc('\n', stderr);
+}
+
+static int s_verify(s_opts_t *o)
+{
+    if (o->file) {
+        fprintf(stderr, PROG ": verify --file (an exported log) is not in this build\n");
+        return KC_EX_USAGE;
+    }
+    if (o->argc != 0)
+        return s_usage_error("verify takes no operands ('%s')", o->argv[0]);
+    s_store_t st;
+    int ex = s_open(o, &st);
+    if (ex != 0)
+        return ex;
+    kc_audit_report_t rep;
+    bool tty = !o->quiet && isatty(STDERR_FILENO);
+    int rc = kc_audit_verify(st.t, st.have_pk ? st.pk : NULL, &rep, tty ? s_progress : NULL, NULL);
+    s_close(&st);
+    if (rc != 0)
+        return s_store_error(rc);
+    if (!st.have_pk)
+        fprintf(stderr, PROG ": the store has no public key: signatures cannot be checked\n");
+    switch (rep.status) {
+    case KC_AUDIT_BAD_ENTRY:
+        printf("FAILED\nfirst bad offset: %" PRIu64 "\nreason: %s\n", rep.bad_offset, rep.reason);
+        return S_EX_FAIL;
+    case KC_AUDIT_BAD_HEAD:
+        printf("FAILED\nfirst bad head: %" PRIu64 "\nchanged range: [%" PRIu64 ", %" PRIu64
+               ")\nreason: %s\n",
+               rep.bad_head.tree_size, rep.range_from, rep.range_to, rep.reason);
+        return S_EX_FAIL;
+    case KC_AUDIT_OK: break;
+    }
+    printf("ok: %" PRIu64 " log entries, %" PRIu64 " leaf hashes, %" PRIu64
+           " stored subtrees, %" PRIu64 " signed heads checked\n",
+           rep.log_entries, rep.leaves, rep.nodes_checked, rep.heads);
+    if (rep.have_head) {
+        char ts[64], root[S_HEX_HASH];
+        s_time(rep.last_head.timestamp_ns, ts, sizeof ts);
+        kc_merkle_hex(rep.last_head.root, KC_MERKLE_HASH_LEN, root);
+        printf("latest head: size %" PRIu64 ", %s, root %s\n", rep.last_head.tree_size, ts, root);
+        if (rep.last_head.tree_size < rep.log_entries)
+            printf("entries %" PRIu64 "..%" PRIu64 " are not covered by a signed head yet\n",
+                   rep.last_head.tree_size, rep.log_entries - 1);
+    } else {
+        printf("no signed head yet\n");
+    }
+    return st.have_pk ? 0 : S_EX_FAIL;
+}
+
+/* ---- prove ---- */
+
+/* The offset of province + event_id: the identity under either unit key of
+ * the code (scheme 63 up to 2025-06, scheme 34 after). */
+static int s_find_offset(kc_txn_t *t, const char *province, const char *event, uint64_t *offset)
+{
+    char *end;
+    long code = strtol(province, &end, 10);
+    if (*province == '\0' || *end || code < 1 || code > 99)
+        return KC_EINVAL;
+    const int32_t periods[] = {202506, 202507};
+    uint8_t tried[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        uint8_t unit = kc_ref_unit_key((int)code, periods[i]);
+        if (unit == 0 || unit == tried[0])
+            continue;
+        tried[i] = unit;
+        kc_identity_t id;
+        int rc = kc_txn_identity_get(t, unit, event, strlen(event), &id);
+        if (rc == 0) {
+            *offset = id.offset;
+            return 0;
+        }
+        if (rc != KC_ENOTFOUND)
+            return rc;
+    }
+    return KC_ENOTFOUND;
+}
+
+static int s_prove(s_opts_t *o)
+{
+    if (o->argc != 0)
+        return s_usage_error("prove takes no operands ('%s')", o->argv[0]);
+    if (!o->have_offset && (!o->province || !o->event))
+        return s_usage_error("%s", "prove needs --province and --event, or --offset");
+    s_store_t st;
+    int ex = s_open(o, &st);
+    if (ex != 0)
+        return ex;
+    uint64_t off = o->offset;
+    int rc = 0;
+    if (!o->have_offset) {
+        rc = s_find_offset(st.t, o->province, o->event, &off);
+        if (rc == KC_EINVAL) {
+            s_close(&st);
+            return s_usage_error("--province: '%s' is not a province code", o->province);
+        }
+        if (rc == KC_ENOTFOUND) {
+            fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n", o->event,
+                    o->province);
+            s_close(&st);
+            return KC_EX_DATAERR;
+        }
+    }
+    kc_merkle_sth_t head;
+    if (rc == 0)
+        rc = o->have_size ? kc_txn_head_get(st.t, o->size, &head) : kc_txn_head_last(st.t, &head);
+    if (rc == KC_ENOTFOUND || (rc == 0 && head.tree_size <= off)) {
+        if (o->have_size && rc == KC_ENOTFOUND)
+            fprintf(stderr, PROG ": no signed head of size %" PRIu64 " (see " PROG " heads)\n",
+                    o->size);
+        else
+            fprintf(stderr,
+                    PROG ": no signed head covers offset %" PRIu64 " yet; try again after the "
+                         "aggregator's next head\n",
+                    off);
+        s_close(&st);
+        return o->have_size ? KC_EX_DATAERR : S_EX_TEMPFAIL;
+    }
+    kc_log_entry_t e;
+    uint8_t path[KC_MERKLE_PATH_MAX][KC_MERKLE_HASH_LEN];
+    size_t plen = 0;
+    uint8_t *input = NULL;
+    size_t ilen = 0;
+    if (rc == 0)
+        rc = kc_txn_log_get(st.t, off, &e);
+    if (rc == 0) {
+        kc_merkle_leaf_t leaf;
+        kc_log_entry_leaf(&e, &leaf);
+        ilen = kc_merkle_leaf_input_len(&leaf);
+        input = malloc(ilen ? ilen : 1);
+        if (!input || kc_merkle_leaf_encode(&leaf, input, ilen) != ilen)
+            rc = KC_ENOMEM;
+    }
+    if (rc == 0)
+        rc = kc_txn_inclusion_proof(st.t, off, head.tree_size, path, &plen);
+    json_t *j = NULL;
+    if (rc == 0) {
+        uint8_t lh[KC_MERKLE_HASH_LEN];
+        kc_merkle_leaf_hash_raw(input, ilen, lh);
+        j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "kcpipe_proof",
+                      S_PROOF_INCLUSION, "version", S_PROOF_VERSION, "leaf_index", (json_int_t)off,
+                      "tree_size", (json_int_t)head.tree_size, "leaf_input",
+                      s_json_hex(input, ilen), "leaf_hash", s_json_hex(lh, sizeof lh), "audit_path",
+                      s_json_path((const uint8_t(*)[KC_MERKLE_HASH_LEN])path, plen), "head",
+                      s_json_head(&head), "public_key",
+                      st.have_pk ? s_json_hex(st.pk, sizeof st.pk) : json_null());
+        if (j && o->event)
+            json_object_set_new(
+                j, "event", json_pack("{s:s, s:s}", "province", o->province, "event_id", o->event));
+    }
+    free(input);
+    s_close(&st);
+    if (rc != 0)
+        return s_store_error(rc);
+    return s_emit(o, j);
+}
+
+/* ---- consistency ---- */
+
+static int s_consistency(s_opts_t *o)
+{
+    uint64_t m, n;
+    if (o->argc != 2)
+        return s_usage_error("%s", "consistency needs two sizes: SIZE1 SIZE2");
+    if (s_parse_u64(o->argv[0], &m) != 0 || s_parse_u64(o->argv[1], &n) != 0 || m == 0 || m > n)
+        return s_usage_error("%s", "consistency: sizes must be numbers with 0 < SIZE1 <= SIZE2");
+    s_store_t st;
+    int ex = s_open(o, &st);
+    if (ex != 0)
+        return ex;
+    kc_merkle_sth_t h1, h2;
+    int rc1 = kc_txn_head_get(st.t, m, &h1), rc2 = kc_txn_head_get(st.t, n, &h2);
+    if (rc1 != 0 || rc2 != 0) {
+        int rc = rc1 != 0 ? rc1 : rc2;
+        s_close(&st);
+        if (rc != KC_ENOTFOUND)
+            return s_store_error(rc);
+        if (rc1 != 0)
+            fprintf(stderr, PROG ": %" PRIu64 " is not the size of a signed head\n", m);
+        if (rc2 != 0)
+            fprintf(stderr, PROG ": %" PRIu64 " is not the size of a signed head\n", n);
+        fprintf(stderr, PROG ": see '" PROG " heads' for the signed sizes\n");
+        return KC_EX_DATAERR;
+    }
+    uint8_t proof[KC_MERKLE_PATH_MAX][KC_MERKLE_HASH_LEN];
+    size_t plen = 0;
+    int rc = kc_txn_consistency_proof(st.t, m, n, proof, &plen);
+    json_t *j = NULL;
+    if (rc == 0)
+        j = json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "kcpipe_proof", S_PROOF_CONSIST, "version",
+                      S_PROOF_VERSION, "first", s_json_head(&h1), "second", s_json_head(&h2),
+                      "proof", s_json_path((const uint8_t(*)[KC_MERKLE_HASH_LEN])proof, plen),
+                      "public_key", st.have_pk ? s_json_hex(st.pk, sizeof st.pk) : json_null());
+    s_close(&st);
+    if (rc != 0)
+        return s_store_error(rc);
+    return s_emit(o, j);
+}
+
+/* ---- heads, pubkey ---- */
+
+typedef struct {
+    const uint8_t *pk;
+    uint64_t n, bad;
+} s_heads_t;
+
+static int s_head_line(const kc_merkle_sth_t *h, void *ctx)
+{
+    s_heads_t *c = ctx;
+    char ts[64], root[S_HEX_HASH];
+    s_time(h->timestamp_ns, ts, sizeof ts);
+    kc_merkle_hex(h->root, KC_MERKLE_HASH_LEN, root);
+    bool ok = c->pk && kc_merkle_sth_verify(h, c->pk);
+    c->n++;
+    c->bad += !ok;
+    printf("%12" PRIu64 "  %s  %s  %s\n", h->tree_size, ts, root, ok ? "ok" : "BAD-SIGNATURE");
+    return 0;
+}
+
+static int s_heads(s_opts_t *o)
+{
+    if (o->argc != 0)
+        return s_usage_error("heads takes no operands ('%s')", o->argv[0]);
+    s_store_t st;
+    int ex = s_open(o, &st);
+    if (ex != 0)
+        return ex;
+    s_heads_t c = {st.have_pk ? st.pk : NULL, 0, 0};
+    printf("%12s  %-30s  %-64s  %s\n", "tree_size", "timestamp (UTC)", "root", "signature");
+    int rc = kc_txn_head_scan(st.t, 0, s_head_line, &c);
+    s_close(&st);
+    if (rc != 0)
+        return s_store_error(rc);
+    if (c.n == 0)
+        printf("(no signed heads yet)\n");
+    return c.bad ? S_EX_FAIL : 0;
+}
+
+static int s_pubkey(s_opts_t *o)
+{
+    if (o->argc != 0)
+        return s_usage_error("pubkey takes no operands ('%s')", o->argv[0]);
+    kc_store_t *s = NULL;
+    int ex = kc_cli_open_store(PROG, o->store, &s);
+    if (ex != 0)
+        return ex;
+    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
+    int rc = kc_store_public_key(s, pk);
+    kc_store_close(&s);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": the store has no public key yet (open it once with "
+                             "kc-aggregator)\n");
+        return KC_EX_DATAERR;
+    }
+    char hex[2 * KC_MERKLE_PUBKEY_LEN + 1];
+    kc_merkle_hex(pk, sizeof pk, hex);
+    printf("%s\n", hex);
+    return 0;
+}
+
+/* ---- check-proof (no store) ---- */
+
+static bool s_get_hex(json_t *obj, const char *name, uint8_t *out, size_t len)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    return s && kc_merkle_unhex(s, out, len) == 0;
+}
+
+static bool s_get_u64(json_t *obj, const char *name, uint64_t *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return false;
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+static bool s_get_head(json_t *obj, kc_merkle_sth_t *h)
+{
+    return json_is_object(obj) && s_get_u64(obj, "tree_size", &h->tree_size) &&
+           s_get_u64(obj, "timestamp_ns", &h->timestamp_ns) &&
+           s_get_hex(obj, "root", h->root, KC_MERKLE_HASH_LEN) &&
+           s_get_hex(obj, "signature", h->signature, KC_MERKLE_SIG_LEN);
+}
+
+/* Parse a list of hashes; returns the count or -1. */
+static long s_get_path(json_t *obj, const char *name, uint8_t (*out)[KC_MERKLE_HASH_LEN])
+{
+    json_t *a = json_object_get(obj, name);
+    if (!json_is_array(a) || json_array_size(a) > KC_MERKLE_PATH_MAX)
+        return -1;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        if (!s || kc_merkle_unhex(s, out[i], KC_MERKLE_HASH_LEN) != 0)
+            return -1;
+    }
+    return (long)json_array_size(a);
+}
+
+static int s_reject(const char *why)
+{
+    printf("INVALID: %s\n", why);
+    return S_EX_FAIL;
+}
+
+static int s_check_inclusion(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN])
+{
+    uint64_t index, size;
+    kc_merkle_sth_t h;
+    uint8_t path[KC_MERKLE_PATH_MAX][KC_MERKLE_HASH_LEN], lh[KC_MERKLE_HASH_LEN];
+    const char *hex = json_string_value(json_object_get(j, "leaf_input"));
+    if (!s_get_u64(j, "leaf_index", &index) || !s_get_u64(j, "tree_size", &size) ||
+        !s_get_head(json_object_get(j, "head"), &h) || !hex || strlen(hex) % 2)
+        return s_reject("the proof lacks a field or has a malformed one");
+    long plen = s_get_path(j, "audit_path", path);
+    if (plen < 0)
+        return s_reject("malformed audit_path");
+    size_t ilen = strlen(hex) / 2;
+    uint8_t *input = malloc(ilen ? ilen : 1);
+    if (!input)
+        return KC_EX_SOFTWARE;
+    kc_merkle_leaf_t leaf;
+    int ex = 0;
+    if (kc_merkle_unhex(hex, input, ilen) != 0 || kc_merkle_leaf_decode(input, ilen, &leaf) != 0)
+        ex = s_reject("leaf_input is not a version-1 kcpipe leaf");
+    else if (leaf.offset != index)
+        ex = s_reject("leaf_input names another offset than leaf_index");
+    else if (size != h.tree_size)
+        ex = s_reject("tree_size differs from the signed head's");
+    else if (!kc_merkle_sth_verify(&h, pk))
+        ex = s_reject("the signed head's signature does not verify with this key");
+    if (ex == 0) {
+        kc_merkle_leaf_hash_raw(input, ilen, lh);
+        uint8_t claimed[KC_MERKLE_HASH_LEN];
+        if (json_object_get(j, "leaf_hash") &&
+            (!s_get_hex(j, "leaf_hash", claimed, sizeof claimed) ||
+             memcmp(claimed, lh, sizeof lh) != 0))
+            ex = s_reject("leaf_hash is not the hash of leaf_input");
+        else if (!kc_merkle_verify_inclusion(lh, index, size,
+                                             (const uint8_t(*)[KC_MERKLE_HASH_LEN])path,
+                                             (size_t)plen, h.root))
+            ex = s_reject("the audit path does not lead to the signed root");
+    }
+    if (ex == 0) {
+        char ts[64];
+        s_time(h.timestamp_ns, ts, sizeof ts);
+        printf("VALID: entry %" PRIu64 " (producer %.*s, seq %" PRIu64 ", %zu event bytes) is in "
+               "the log of %" PRIu64 " entries signed at %s\n",
+               index, (int)leaf.producer_len, leaf.producer, leaf.seq, leaf.event_len, size, ts);
+    }
+    free(input);
+    return ex;
+}
+
+static int s_check_consistency(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN])
+{
+    kc_merkle_sth_t a, b;
+    uint8_t proof[KC_MERKLE_PATH_MAX][KC_MERKLE_HASH_LEN];
+    if (!s_get_head(json_object_get(j, "first"), &a) ||
+        !s_get_head(json_object_get(j, "second"), &b))
+        return s_reject("the proof lacks a head or has a malformed one");
+    long plen = s_get_path(j, "proof", proof);
+    if (plen < 0)
+        return s_reject("malformed proof list");
+    if (!kc_merkle_sth_verify(&a, pk))
+        return s_reject("the first head's signature does not verify with this key");
+    if (!kc_merkle_sth_verify(&b, pk))
+        return s_reject("the second head's signature does not verify with this key");
+    if (!kc_merkle_verify_consistency(a.tree_size, b.tree_size, a.root, b.root,
+                                      (const uint8_t(*)[KC_MERKLE_HASH_LEN])proof, (size_t)plen))
+        return s_reject("the second head does not extend the first");
+    printf("VALID: the log of %" PRIu64 " entries extends the log of %" PRIu64 " entries\n",
+           b.tree_size, a.tree_size);
+    return 0;
+}
+
+static int s_check_proof(s_opts_t *o)
+{
+    if (o->argc != 1)
+        return s_usage_error("%s", "check-proof needs one FILE ('-' for stdin)");
+    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
+    if (!o->key)
+        return s_usage_error("%s", "check-proof needs --key PUBHEX (from '" PROG " pubkey')");
+    if (kc_merkle_unhex(o->key, pk, sizeof pk) != 0)
+        return s_usage_error("--key: '%s' is not 64 hex digits", o->key);
+    json_error_t err;
+    const char *file = o->argv[0];
+    json_t *j = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(file, 0, &err);
+    if (!j) {
+        bool missing = strcmp(file, "-") != 0 && access(file, R_OK) != 0;
+        fprintf(stderr, PROG ": %s: %s\n", file, missing ? strerror(errno) : err.text);
+        if (missing)
+            return KC_EX_NOINPUT;
+        return s_reject("the file is not JSON");
+    }
+    const char *kind = json_string_value(json_object_get(j, "kcpipe_proof"));
+    json_t *ver = json_object_get(j, "version");
+    uint8_t named[KC_MERKLE_PUBKEY_LEN];
+    json_t *pkj = json_object_get(j, "public_key");
+    int ex;
+    if (!kind)
+        ex = s_reject("not a kcpipe proof (no \"kcpipe_proof\")");
+    else if (!json_is_integer(ver) || json_integer_value(ver) != S_PROOF_VERSION)
+        ex = s_reject("unsupported proof version");
+    else if (pkj && !json_is_null(pkj) &&
+             (!s_get_hex(j, "public_key", named, sizeof named) ||
+              sodium_memcmp(named, pk, sizeof pk) != 0))
+        ex = s_reject("the proof names another public key than --key");
+    else if (strcmp(kind, S_PROOF_INCLUSION) == 0)
+        ex = s_check_inclusion(j, pk);
+    else if (strcmp(kind, S_PROOF_CONSIST) == 0)
+        ex = s_check_consistency(j, pk);
+    else
+        ex = s_reject("unknown proof kind");
+    json_decref(j);
+    return ex;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv)
+{
+    kc_log_set_ident(PROG);
+    enum { O_STORE = 256, O_PROVINCE, O_EVENT, O_OFFSET, O_SIZE, O_OUT, O_KEY, O_FILE };
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, O_STORE},
+        {"province", required_argument, NULL, O_PROVINCE},
+        {"event", required_argument, NULL, O_EVENT},
+        {"offset", required_argument, NULL, O_OFFSET},
+        {"size", required_argument, NULL, O_SIZE},
+        {"out", required_argument, NULL, O_OUT},
+        {"key", required_argument, NULL, O_KEY},
+        {"file", required_argument, NULL, O_FILE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    s_opts_t o = {.store = S_DEFAULT_STORE};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":qhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_STORE: o.store = optarg; break;
+        case O_PROVINCE: o.province = optarg; break;
+        case O_EVENT: o.event = optarg; break;
+        case O_OFFSET:
+            if (s_parse_u64(optarg, &o.offset) != 0)
+                return s_usage_error("--offset: '%s' is not a log offset", optarg);
+            o.have_offset = true;
+            break;
+        case O_SIZE:
+            if (s_parse_u64(optarg, &o.size) != 0)
+                return s_usage_error("--size: '%s' is not a tree size", optarg);
+            o.have_size = true;
+            break;
+        case O_OUT: o.out = optarg; break;
+        case O_KEY: o.key = optarg; break;
+        case O_FILE: o.file = optarg; break;
+        case 'q': o.quiet = true; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
+        case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
+        default: return s_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return s_usage_error("%s", "no command given");
+    const char *name = argv[optind];
+    o.argc = argc - optind - 1;
+    o.argv = argv + optind + 1;
+    if (sodium_init() < 0) {
+        fprintf(stderr, PROG ": libsodium cannot be initialised\n");
+        return KC_EX_SOFTWARE;
+    }
+    for (size_t i = 0; i < S_NCMDS; i++) {
+        if (strcmp(name, s_cmds[i].name) != 0)
+            continue;
+        if (!s_cmds[i].run) {
+            fprintf(stderr, PROG ": '%s' is not in this build\n", name);
+            return KC_EX_USAGE;
+        }
+        return s_cmds[i].run(&o);
+    }
+    return s_usage_error("unknown command '%s'", name);
+}
