@@ -2,8 +2,11 @@
 #include "kc_agg.h"
 
 #include "kc_audit.h"
+#include "kc_auth.h"
+#include "kc_cert.h"
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_store_int.h" /* the MDB_env, for mdb_reader_check (fault hooks) */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,11 +18,17 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_POLL_MAX_MS    100 /* longest wait before the stop flag is checked again */
-#define S_ROUTING_ID_MAX 255
-#define S_SNDHWM         10000 /* Acks queued per peer before an Ack is dropped (EAGAIN) */
-#define S_RCVHWM         64    /* Batches queued per peer before libzmq stops reading it */
-#define S_LINGER_MS      2000  /* on exit, how long queued Acks may still be flushed */
+#define S_POLL_MAX_MS     100 /* longest wait before the stop flag is checked again */
+#define S_ROUTING_ID_MAX  255
+#define S_SNDHWM          10000 /* Acks queued per peer before an Ack is dropped (EAGAIN) */
+#define S_RCVHWM          64    /* Batches queued per peer before libzmq stops reading it */
+#define S_LINGER_MS       2000  /* on exit, how long queued Acks may still be flushed */
+#define S_READER_CHECK_MS 2000  /* period of the stale reader slot check */
+#define S_HANDSHAKE_MS    10000 /* a peer that has not completed its handshake by then is dropped */
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* libzmq 4.3 draft option; setting it fails if unsupported */
+#endif
 
 /* Where the Ack of a group's message goes. */
 typedef struct {
@@ -29,22 +38,27 @@ typedef struct {
 } s_route_t;
 
 struct kc_agg {
-    void *zctx;                /* ZeroMQ context */
-    void *sock;                /* the ROUTER socket */
-    kc_store_t *store;         /* the open store */
-    kc_apply_t *group;         /* the group being collected */
-    s_route_t *routes;         /* one per message of the group */
-    size_t cap_routes;         /* allocated routes */
-    uint64_t group_t0;         /* monotonic ms of the group's first message */
-    char endpoint[256];        /* ZMQ_LAST_ENDPOINT */
-    size_t group_max;          /* events per group */
-    size_t group_max_msgs;     /* messages per group (empty batches carry no event) */
-    int window_ms;             /* longest wait to fill a group */
-    int stats_ms;              /* period of the debug counter line */
-    int sth_ms;                /* least time between signed heads (0: every commit) */
-    kc_agg_counters_t total;   /* counters since start */
-    uint64_t dropped_messages; /* malformed multipart messages dropped */
-    uint64_t undelivered_acks; /* Acks that could not be sent */
+    void *zctx;                    /* ZeroMQ context */
+    void *sock;                    /* the ROUTER socket */
+    kc_store_t *store;             /* the open store */
+    kc_apply_t *group;             /* the group being collected */
+    s_route_t *routes;             /* one per message of the group */
+    size_t cap_routes;             /* allocated routes */
+    uint64_t group_t0;             /* monotonic ms of the group's first message */
+    char endpoint[256];            /* ZMQ_LAST_ENDPOINT */
+    size_t group_max;              /* events per group */
+    size_t group_max_msgs;         /* messages per group (empty batches carry no event) */
+    int window_ms;                 /* longest wait to fill a group */
+    int stats_ms;                  /* period of the debug counter line */
+    int sth_ms;                    /* least time between signed heads (0: every commit) */
+    kc_agg_counters_t total;       /* counters since start */
+    uint64_t dropped_messages;     /* malformed multipart messages dropped */
+    uint64_t undelivered_acks;     /* Acks that could not be sent */
+    uint64_t stale_readers;        /* reader slots of dead processes cleared (fault hooks) */
+    kc_auth_t *auth;               /* ZAP handler + registry; NULL without CURVE */
+    char *registry_file;           /* its file, for reloads */
+    unsigned generation;           /* registry loads */
+    volatile sig_atomic_t *reload; /* SIGHUP flag of the caller, or NULL */
 };
 
 static uint64_t s_now_ms(void)
@@ -96,6 +110,69 @@ static int s_setopt_int(void *sock, int opt, int value)
     return zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
+/* Make the ROUTER a CURVE server authenticated by the ZAP handler (fail closed):
+ * registry, handler, then the socket options; any failure stops the start. */
+static int s_security_setup(kc_agg_t *self, const kc_agg_opts_t *opts)
+{
+    if (!opts->registry_file) {
+        kc_error("CURVE needs a producer registry (--registry)");
+        return KC_EINVAL;
+    }
+    if (!zmq_has("curve")) {
+        kc_error("this libzmq has no CURVE support");
+        return KC_EINVAL;
+    }
+    kc_cert_t cert;
+    int rc = kc_cert_load(opts->curve_secret_file, true, &cert);
+    if (rc != 0) {
+        kc_error("cannot read the secret certificate %s: %s", opts->curve_secret_file,
+                 kc_strerror(rc));
+        return rc;
+    }
+    char pub[KC_CERT_KEY_LEN + 1];
+    if (zmq_curve_public(pub, cert.secret_key) != 0 || strcmp(pub, cert.public_key) != 0) {
+        kc_error("%s: its public-key does not belong to its secret-key", opts->curve_secret_file);
+        memset(&cert, 0, sizeof cert);
+        return KC_EFORMAT;
+    }
+    if (cert.group_or_other_access)
+        kc_warn("KC-SEC-010 the secret certificate %s is readable by others than its owner; "
+                "chmod 600 it",
+                opts->curve_secret_file);
+    self->registry_file = strdup(opts->registry_file);
+    if (!self->registry_file)
+        return KC_ENOMEM;
+    kc_auth_registry_t *reg = NULL;
+    rc = kc_auth_registry_load(opts->registry_file, &reg);
+    if (rc != 0) {
+        kc_error("cannot load the producer registry %s: %s", opts->registry_file, kc_strerror(rc));
+        memset(&cert, 0, sizeof cert);
+        return rc;
+    }
+    size_t revoked, n = kc_auth_registry_count(reg, &revoked);
+    rc = kc_auth_new(&self->auth, self->zctx, reg); /* binds the ZAP endpoint first */
+    if (rc != 0) {
+        memset(&cert, 0, sizeof cert);
+        return rc;
+    }
+    self->generation = 1;
+    int on = 1;
+    if (zmq_setsockopt(self->sock, ZMQ_ZAP_DOMAIN, KC_AUTH_DOMAIN, strlen(KC_AUTH_DOMAIN)) != 0 ||
+        zmq_setsockopt(self->sock, ZMQ_ZAP_ENFORCE_DOMAIN, &on, sizeof on) != 0 ||
+        zmq_setsockopt(self->sock, ZMQ_CURVE_SERVER, &on, sizeof on) != 0 ||
+        zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, cert.secret_key, KC_CERT_KEY_LEN) != 0) {
+        kc_error("cannot make the socket a CURVE server with ZAP enforced: %s",
+                 zmq_strerror(errno));
+        memset(&cert, 0, sizeof cert);
+        return KC_EINVAL;
+    }
+    memset(&cert, 0, sizeof cert);
+    kc_info("KC-SEC-005 registry loaded: generation=1 keys=%zu revoked=%zu file=%s; CURVE on, "
+            "server key %s",
+            n, revoked, opts->registry_file, pub);
+    return 0;
+}
+
 int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
 {
     *out = NULL;
@@ -119,6 +196,9 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         rc = KC_ENOMEM;
         goto fail;
     }
+    if (opts->checkpoint_every != 0)
+        kc_apply_set_checkpoint_every(
+            self->group, opts->checkpoint_every < 0 ? 0 : (uint64_t)opts->checkpoint_every);
     rc = s_mkdir_parents(dir);
     if (rc != 0) {
         kc_error("cannot create the parents of %s: %s", dir, kc_strerror(rc));
@@ -146,10 +226,36 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         s_setopt_int(self->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
         s_setopt_int(self->sock, ZMQ_SNDHWM, S_SNDHWM) != 0 ||
         s_setopt_int(self->sock, ZMQ_RCVHWM, S_RCVHWM) != 0 ||
-        s_setopt_int(self->sock, ZMQ_LINGER, S_LINGER_MS) != 0) {
+        s_setopt_int(self->sock, ZMQ_LINGER, S_LINGER_MS) != 0 ||
+        s_setopt_int(self->sock, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS) != 0) {
         rc = -errno;
         kc_error("cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
+    }
+    self->reload = opts->reload;
+    if (opts->curve_secret_file) {
+        if ((rc = s_security_setup(self, opts)) != 0)
+            goto fail;
+    } else if (opts->registry_file) {
+        kc_error("a producer registry needs CURVE (--curve-secret)");
+        rc = KC_EINVAL;
+        goto fail;
+    } else if (!kc_auth_endpoint_is_local(listen)) {
+        if (!opts->insecure) {
+            kc_error("refusing to listen on %s without CURVE keys: only loopback or ipc "
+                     "endpoints may be plaintext (give --curve-secret and --registry, or "
+                     "--insecure)",
+                     listen);
+            rc = KC_EINVAL;
+            goto fail;
+        }
+        kc_warn("KC-SEC-008 INSECURE: plaintext and unauthenticated on %s (--insecure): anyone "
+                "who can reach it can report for any province",
+                listen);
+    } else {
+        kc_info("KC-SEC-007 no CURVE keys: plaintext and unauthenticated, on the local "
+                "endpoint %s only",
+                listen);
     }
     if (zmq_bind(self->sock, listen) != 0) {
         int e = errno;
@@ -183,6 +289,8 @@ void kc_agg_destroy(kc_agg_t **self_p)
     kc_agg_t *self = *self_p;
     if (self->sock)
         zmq_close(self->sock);
+    kc_auth_destroy(&self->auth); /* before the context ends: it owns sockets of it */
+    free(self->registry_file);
     if (self->zctx)
         zmq_ctx_term(self->zctx); /* waits up to S_LINGER_MS for queued Acks */
     kc_store_close(&self->store);
@@ -190,6 +298,37 @@ void kc_agg_destroy(kc_agg_t **self_p)
     free(self->routes);
     free(self);
     *self_p = NULL;
+}
+
+int kc_agg_reload(kc_agg_t *self)
+{
+    if (!self->auth) {
+        kc_warn("reload asked, but there is no registry (no CURVE)");
+        return KC_EINVAL;
+    }
+    kc_auth_registry_t *reg = NULL;
+    int rc = kc_auth_registry_load(self->registry_file, &reg);
+    if (rc != 0) {
+        kc_error("KC-SEC-006 registry reload failed (%s): %s; generation %u stays in force",
+                 self->registry_file, kc_strerror(rc), self->generation);
+        return rc;
+    }
+    size_t revoked, n = kc_auth_registry_count(reg, &revoked);
+    rc = kc_auth_swap(self->auth, reg);
+    if (rc != 0) {
+        kc_error("KC-SEC-006 registry reload failed: the ZAP handler did not answer: %s",
+                 kc_strerror(rc));
+        return rc;
+    }
+    self->generation++;
+    kc_info("KC-SEC-005 registry reloaded: generation=%u keys=%zu revoked=%zu file=%s",
+            self->generation, n, revoked, self->registry_file);
+    return 0;
+}
+
+unsigned kc_agg_registry_generation(const kc_agg_t *self)
+{
+    return self->generation;
 }
 
 const char *kc_agg_endpoint(const kc_agg_t *self)
@@ -214,10 +353,17 @@ void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
         if (n > 0)
             off += (size_t)n;
     }
+    char zap[96] = "";
+    if (self->auth) {
+        uint64_t acc, ref;
+        kc_auth_counts(self->auth, &acc, &ref);
+        snprintf(zap, sizeof zap, " handshakes_accepted=%llu handshakes_refused=%llu",
+                 (unsigned long long)acc, (unsigned long long)ref);
+    }
     kc_log((kc_log_level_t)level,
            "%s: batches=%llu events=%llu accepted=%llu duplicates=%llu rejected=%llu "
            "resent=%llu gaps=%llu unplaceable=%llu bad_batches=%llu fenced=%llu unavailable=%llu "
-           "commits=%llu dropped_messages=%llu undelivered_acks=%llu%s%s",
+           "commits=%llu dropped_messages=%llu undelivered_acks=%llu%s%s%s",
            what, (unsigned long long)c->batches, (unsigned long long)c->events,
            (unsigned long long)c->accepted, (unsigned long long)c->duplicates,
            (unsigned long long)c->rejected, (unsigned long long)c->resent,
@@ -225,7 +371,28 @@ void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
            (unsigned long long)c->bad_batches, (unsigned long long)c->fenced,
            (unsigned long long)c->unavailable, (unsigned long long)c->commits,
            (unsigned long long)self->dropped_messages, (unsigned long long)self->undelivered_acks,
-           off ? "; rejected by reason:" : "", reasons);
+           zap, off ? "; rejected by reason:" : "", reasons);
+    kc_log((kc_log_level_t)level, "%s: stale_readers=%llu (reader slots of dead processes cleared)",
+           what, (unsigned long long)self->stale_readers);
+}
+
+/* Clear the reader slots of processes that died inside a read transaction (a
+ * kc-query killed mid-read): each pins the snapshot it read, so LMDB could not
+ * reuse the pages freed after it and the file would grow without bound. Run at
+ * start and every S_READER_CHECK_MS. */
+static void s_reader_check(kc_agg_t *self)
+{
+    int dead = 0;
+    int mrc = mdb_reader_check(self->store->env, &dead);
+    if (mrc != MDB_SUCCESS) {
+        kc_warn("checking for stale readers failed: %s", mdb_strerror(mrc));
+        return;
+    }
+    if (dead > 0) {
+        self->stale_readers += (uint64_t)dead;
+        kc_info("cleared %d stale reader slot(s) (dead readers; %llu so far)", dead,
+                (unsigned long long)self->stale_readers);
+    }
 }
 
 /* Room for the route of one more message of the group. */
@@ -241,6 +408,33 @@ static int s_routes_reserve(kc_agg_t *self)
     self->routes = r;
     self->cap_routes = cap;
     return 0;
+}
+
+/* Add the Batch in body to the group, with the grant of the key that sent it
+ * when CURVE is on. Returns 0 (added, or dropped: KC-SEC-012) or KC_ENOMEM. */
+static int s_add(kc_agg_t *self, zmq_msg_t *body)
+{
+    if (!self->auth)
+        return kc_apply_add(self->group, zmq_msg_data(body), zmq_msg_size(body));
+    const char *uid = zmq_msg_gets(body, "User-Id");
+    const char *key = zmq_msg_gets(body, KC_AUTH_KEY_PROPERTY);
+    if (!uid || !key) {
+        /* libzmq attaches both to every message of a CURVE connection the handler
+         * accepted: no reply, there is nobody authenticated to answer */
+        self->dropped_messages++;
+        kc_warn("KC-SEC-012 dropped a message without an authenticated key");
+        return 0;
+    }
+    const kc_auth_entry_t *e = kc_auth_registry_find(kc_auth_current(self->auth), key);
+    kc_apply_grant_t g = {.producer_id = uid};
+    if (!e || e->revoked || strcmp(e->producer_id, uid) != 0) {
+        g.revoked = true; /* revoked or removed (or re-assigned) since the handshake */
+    } else {
+        g.provinces[0] = e->provinces[0];
+        g.provinces[1] = e->provinces[1];
+        g.any_province = e->any_province;
+    }
+    return kc_apply_add_granted(self->group, zmq_msg_data(body), zmq_msg_size(body), &g);
 }
 
 /* Receive one multipart message without blocking. Returns 1 if a message was
@@ -284,8 +478,7 @@ static int s_recv_one(kc_agg_t *self)
             self->dropped_messages++;
             kc_warn("dropped a malformed message of %d frames (expected [routing id, Batch])",
                     total);
-        } else if (s_routes_reserve(self) != 0 ||
-                   kc_apply_add(self->group, zmq_msg_data(body), zmq_msg_size(body)) != 0) {
+        } else if (s_routes_reserve(self) != 0 || s_add(self, body) != 0) {
             kc_error("out of memory: dropped a batch (the producer will resend it)");
         } else {
             s_route_t *r = &self->routes[kc_apply_count(self->group) - 1];
@@ -336,7 +529,13 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
 {
     int ret = 0;
     uint64_t next_stats = s_now_ms() + (uint64_t)self->stats_ms;
+    s_reader_check(self);
+    uint64_t next_reader_check = s_now_ms() + S_READER_CHECK_MS;
     while (!*stop) {
+        if (self->reload && *self->reload) {
+            *self->reload = 0;
+            kc_agg_reload(self); /* failures are logged; the registry in force stays */
+        }
         uint64_t now = s_now_ms();
         int timeout = S_POLL_MAX_MS;
         if (kc_apply_count(self->group) > 0) {
@@ -373,6 +572,10 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             if (kc_log_get_level() >= KC_LOG_DEBUG)
                 kc_agg_log_counters(self, KC_LOG_DEBUG, "stats");
             next_stats = now + (uint64_t)self->stats_ms;
+        }
+        if (now >= next_reader_check) {
+            s_reader_check(self);
+            next_reader_check = now + S_READER_CHECK_MS;
         }
     }
     s_flush(self);                                   /* commit and acknowledge what is in hand */

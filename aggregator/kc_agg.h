@@ -19,6 +19,16 @@
  * the group grew the log and sth_interval_ms have passed since the last one
  * (kc_store_set_head_interval), and once more at shutdown if the log grew.
  *
+ * Security: with opts.curve_secret_file the ROUTER is a CURVE server whose
+ * handshakes are decided by the ZAP handler of kc_auth.h (fail closed: the
+ * handler is bound before the socket, ZMQ_ZAP_ENFORCE_DOMAIN is set, and a
+ * failure to set any security option stops kc_agg_new()). Each received Batch
+ * is looked up by the key libzmq attached to it (metadata KC_AUTH_KEY_PROPERTY,
+ * and User-Id = producer id) in the registry in force and added with its grant
+ * (kc_apply_add_granted). A message without that metadata under CURVE cannot
+ * come from libzmq; it is dropped (KC-SEC-012). Without CURVE the endpoint
+ * must be loopback or ipc unless opts.insecure (KC_EINVAL otherwise).
+ *
  * Stopping: the caller's stop flag (set by a signal handler) is checked at
  * least every 100 ms; the group in hand is then committed and acknowledged
  * before kc_agg_run() returns. All state is in the store, so a restarted
@@ -30,6 +40,7 @@
 #include "kc_apply.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KC_AGG_DEFAULT_LISTEN          "tcp://127.0.0.1:5555"
@@ -38,19 +49,29 @@
 #define KC_AGG_DEFAULT_GROUP_WINDOW_MS 5
 #define KC_AGG_DEFAULT_STH_INTERVAL_MS 2000
 #define KC_AGG_STH_EVERY_COMMIT        (-1) /* sth_interval_ms: a head per group commit */
+#define KC_AGG_CHECKPOINT_NEVER        (-1) /* checkpoint_every: take none */
 
 typedef struct {
-    const char *listen;     /* endpoint to bind; NULL = KC_AGG_DEFAULT_LISTEN */
-    const char *store_dir;  /* NULL = KC_AGG_DEFAULT_STORE (parents created) */
-    size_t group_max;       /* events per group commit; 0 = default */
-    int group_window_ms;    /* < 0 = default; 0 = commit whatever one poll brought */
-    size_t map_size;        /* initial LMDB map size; 0 = store default */
-    const char *ready_file; /* NULL or a file to receive the bound endpoint */
-    int stats_interval_ms;  /* debug counter lines; 0 = 10000 */
-    int sth_interval_ms;    /* least time between signed tree heads (kc_audit.h), signed at
-                               the end of a group commit that grew the log and at shutdown;
-                               0 = KC_AGG_DEFAULT_STH_INTERVAL_MS, KC_AGG_STH_EVERY_COMMIT
-                               = no least time */
+    const char *listen;       /* endpoint to bind; NULL = KC_AGG_DEFAULT_LISTEN */
+    const char *store_dir;    /* NULL = KC_AGG_DEFAULT_STORE (parents created) */
+    size_t group_max;         /* events per group commit; 0 = default */
+    int group_window_ms;      /* < 0 = default; 0 = commit whatever one poll brought */
+    size_t map_size;          /* initial LMDB map size; 0 = store default */
+    const char *ready_file;   /* NULL or a file to receive the bound endpoint */
+    int stats_interval_ms;    /* debug counter lines; 0 = 10000 */
+    int sth_interval_ms;      /* least time between signed tree heads (kc_audit.h), signed at
+                                 the end of a group commit that grew the log and at shutdown;
+                                 0 = KC_AGG_DEFAULT_STH_INTERVAL_MS, KC_AGG_STH_EVERY_COMMIT
+                                 = no least time */
+    int64_t checkpoint_every; /* log entries between checkpoints of the totals (kc_checkpoint.h);
+                                 0 = KC_CHECKPOINT_EVERY_DEFAULT, KC_AGG_CHECKPOINT_NEVER = none */
+    /* Security (kc_auth.h, docs/SECURITY.md). */
+    const char *curve_secret_file; /* the aggregator's secret certificate: CURVE server with
+                                      ZAP authentication; NULL = plaintext */
+    const char *registry_file;     /* producer registry; required with curve_secret_file */
+    bool insecure;                 /* allow plaintext on an endpoint that is not loopback/ipc */
+    volatile sig_atomic_t *reload; /* when set non-zero (SIGHUP), kc_agg_run() clears it and
+                                      reloads the registry; NULL = never */
 } kc_agg_opts_t;
 
 typedef struct kc_agg kc_agg_t;
@@ -70,6 +91,17 @@ const char *kc_agg_endpoint(const kc_agg_t *self);
  * hand and return 0. Bad input never makes it return; it returns a negative
  * code only if the socket itself fails. */
 int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop);
+
+/* Reload the producer registry (kc_auth.h) now; kc_agg_run() calls it when
+ * *opts.reload is set. On success the ZAP handler refuses keys no longer
+ * registered from the next handshake, and Batches arriving on connections
+ * whose key was revoked or removed are refused (STATUS_BAD_PRODUCER); the
+ * reload is logged "KC-SEC-005 registry reloaded: generation=N ...". On a
+ * malformed or unreadable file the registry in force stays (KC-SEC-006) and
+ * the error is returned. KC_EINVAL without CURVE. */
+int kc_agg_reload(kc_agg_t *self);
+/* Registry loads so far (1 after kc_agg_new() with CURVE, 0 without). */
+unsigned kc_agg_registry_generation(const kc_agg_t *self);
 
 /* Counters since kc_agg_new(). */
 const kc_agg_counters_t *kc_agg_counters(const kc_agg_t *self);

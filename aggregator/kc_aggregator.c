@@ -1,9 +1,14 @@
 /* kc_aggregator.c - kc-aggregator: receive, check, de-duplicate and commit events.
  *
- * Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 64 usage error, 69 cannot
- * listen or open the store, 70 internal failure.
+ * Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 64 usage error (also a
+ * plaintext listen on a non-loopback endpoint without --insecure), 69 cannot
+ * listen, open the store or load the keys/registry, 70 internal failure.
+ * SIGHUP reloads the producer registry (docs/SECURITY.md). The daemon runs
+ * with umask 077: everything it creates is its owner's only.
  */
 #include "kc_agg.h"
+#include "kc_auth.h"
+#include "kc_checkpoint.h"
 
 #include "kc_err.h"
 #include "kc_log.h"
@@ -15,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #define EX_OK_          0
 #define EX_USAGE_       64
@@ -22,11 +29,40 @@
 #define EX_SOFTWARE_    70
 
 static volatile sig_atomic_t s_stop = 0;
+static volatile sig_atomic_t s_reload = 0;
 
 static void s_on_signal(int sig)
 {
-    (void)sig;
-    s_stop = 1;
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
+}
+
+/* Warn (KC-SEC-009) about a store directory or file that others than its owner
+ * may read or write: the store is created 0700/0600, so this means someone
+ * changed it. */
+static void s_check_store_modes(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && (st.st_mode & 077))
+        kc_warn("KC-SEC-009 the store directory %s has mode %04o; expected 0700", dir,
+                (unsigned)(st.st_mode & 07777));
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+            continue;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+            kc_warn("KC-SEC-009 the store file %s has mode %04o; expected 0600", path,
+                    (unsigned)(st.st_mode & 07777));
+    }
+    closedir(d);
 }
 
 static void s_usage(FILE *out)
@@ -46,13 +82,24 @@ static void s_usage(FILE *out)
             "  --ready-file FILE      once listening, write the bound endpoint to FILE\n"
             "  --sth-interval-ms MS   least time between signed tree heads (default %d;\n"
             "                         0 = one per group commit that grew the log)\n"
+            "  --checkpoint-every N   copy the totals every N log entries, at the end of the\n"
+            "                         group commit that crosses the boundary, for kc-query\n"
+            "                         --as-of (default %d; 0 = never)\n"
+            "  --curve-secret FILE    the aggregator's secret certificate (kc-keygen): encrypt\n"
+            "                         and authenticate producers with CURVE (needs --registry)\n"
+            "  --registry FILE        producer registry: key -> producer id and provinces;\n"
+            "                         SIGHUP reloads it (docs/SECURITY.md)\n"
+            "  --insecure             allow a plaintext listen on a non-loopback endpoint\n"
+            "                         (without keys only loopback and ipc are allowed)\n"
             "  --log-level L          error|warn|info|debug (default info)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
-            "SIGINT/SIGTERM: commit and acknowledge what is in hand, exit 0.\n",
+            "SIGINT/SIGTERM: commit and acknowledge what is in hand, exit 0.\n"
+            "SIGHUP: reload the registry (a revoked key is refused from then on).\n",
             KC_AGG_DEFAULT_LISTEN, KC_AGG_DEFAULT_STORE, KC_AGG_DEFAULT_GROUP_MAX,
-            KC_AGG_DEFAULT_GROUP_WINDOW_MS, KC_AGG_DEFAULT_STH_INTERVAL_MS);
+            KC_AGG_DEFAULT_GROUP_WINDOW_MS, KC_AGG_DEFAULT_STH_INTERVAL_MS,
+            KC_CHECKPOINT_EVERY_DEFAULT);
 }
 
 static int s_bad(const char *fmt, const char *arg)
@@ -100,7 +147,11 @@ int main(int argc, char **argv)
         {"map-size", required_argument, NULL, 'm'},
         {"ready-file", required_argument, NULL, 'r'},
         {"sth-interval-ms", required_argument, NULL, 'S'},
+        {"checkpoint-every", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'L'},
+        {"curve-secret", required_argument, NULL, 'K'},
+        {"registry", required_argument, NULL, 'R'},
+        {"insecure", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -134,11 +185,19 @@ int main(int argc, char **argv)
                 return s_bad("--sth-interval-ms: '%s' is not a number of ms in 0-86400000", optarg);
             opts.sth_interval_ms = v == 0 ? KC_AGG_STH_EVERY_COMMIT : (int)v;
             break;
+        case 'C':
+            if (s_parse_size(optarg, (unsigned long long)INT64_MAX, &v) != 0)
+                return s_bad("--checkpoint-every: '%s' is not a number of log entries", optarg);
+            opts.checkpoint_every = v == 0 ? KC_AGG_CHECKPOINT_NEVER : (int64_t)v;
+            break;
         case 'L':
             if (kc_log_parse_level(optarg, &level) != 0)
                 return s_bad("--log-level: '%s' is not error, warn, info or debug", optarg);
             kc_log_set_level(level);
             break;
+        case 'K': opts.curve_secret_file = optarg; break;
+        case 'R': opts.registry_file = optarg; break;
+        case 'I': opts.insecure = true; break;
         case 'h': s_usage(stdout); return EX_OK_;
         case 'V': printf("kc-aggregator %s\n", KC_VERSION); return EX_OK_;
         case ':': return s_bad("option '%s' needs an argument", argv[optind - 1]);
@@ -147,6 +206,15 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return s_bad("unexpected argument '%s'", argv[optind]);
+    if (!opts.curve_secret_file != !opts.registry_file)
+        return s_bad("%s", "--curve-secret and --registry go together");
+    const char *listen = opts.listen ? opts.listen : KC_AGG_DEFAULT_LISTEN;
+    if (!opts.curve_secret_file && !opts.insecure && !kc_auth_endpoint_is_local(listen))
+        return s_bad("refusing a plaintext, unauthenticated listen on '%s': without "
+                     "--curve-secret only loopback (tcp://127.0.0.1, tcp://[::1], "
+                     "tcp://localhost) and ipc:// endpoints are allowed; --insecure overrides",
+                     listen);
+    umask(077); /* store, ready file, keys: the owner's only */
 
     if (sodium_init() < 0) {
         kc_error("libsodium cannot be initialised");
@@ -158,7 +226,9 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    opts.reload = &s_reload;
 
     kc_agg_t *agg = NULL;
     int rc = kc_agg_new(&agg, &opts);
@@ -166,8 +236,10 @@ int main(int argc, char **argv)
         kc_error("cannot start: %s", kc_strerror(rc));
         return EX_UNAVAILABLE_;
     }
-    kc_info("listening on %s (store %s)", kc_agg_endpoint(agg),
-            opts.store_dir ? opts.store_dir : KC_AGG_DEFAULT_STORE);
+    const char *store = opts.store_dir ? opts.store_dir : KC_AGG_DEFAULT_STORE;
+    s_check_store_modes(store);
+    kc_info("listening on %s (store %s, %s)", kc_agg_endpoint(agg), store,
+            opts.curve_secret_file ? "CURVE" : "plaintext");
     rc = kc_agg_run(agg, &s_stop);
     kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "stopped" : "failed");
     kc_agg_destroy(&agg);

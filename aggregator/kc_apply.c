@@ -7,6 +7,7 @@
  */
 #include "kc_apply.h"
 
+#include "kc_checkpoint.h"
 #include "kc_ledger.h"
 
 #include "kc_err.h"
@@ -50,6 +51,10 @@ typedef struct {
     kc_pb_result_t **pbresp; /* pointers to them */
     uint8_t *packed;         /* packed ack */
     size_t packed_len;
+    bool granted;          /* came over an authenticated connection: check provinces */
+    uint64_t provinces[2]; /* the grant's provinces (kc_apply_grant_t) */
+    bool any_province;     /* the grant allows every province */
+    const char *sec_id;    /* security message id for the refusal's log line, or NULL */
 } s_msg_t;
 
 /* Cached transport state of one producer during a run. */
@@ -65,6 +70,7 @@ struct kc_apply {
     s_prod_t *prods; /* producers seen in the current run */
     size_t nprods, capprods;
     uint64_t now_ns;           /* received_ns for the log entries of a run */
+    uint64_t checkpoint_every; /* take a checkpoint when a run crosses a multiple; 0 = never */
     kc_agg_counters_t delta;   /* what the current/last run did */
     kc_ledger_effect_t effect; /* scratch: the effect of the event being processed */
     bool committed;            /* Acks are final (commit returned or failed) */
@@ -72,7 +78,15 @@ struct kc_apply {
 
 kc_apply_t *kc_apply_new(void)
 {
-    return calloc(1, sizeof(kc_apply_t));
+    kc_apply_t *self = calloc(1, sizeof(kc_apply_t));
+    if (self)
+        self->checkpoint_every = KC_CHECKPOINT_EVERY_DEFAULT;
+    return self;
+}
+
+void kc_apply_set_checkpoint_every(kc_apply_t *self, uint64_t every)
+{
+    self->checkpoint_every = every;
 }
 
 static void s_msg_clear_answer(s_msg_t *m)
@@ -159,7 +173,69 @@ void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *d)
         sum->by_reason[i] += d->by_reason[i];
 }
 
+/* The bounded protobuf-c allocator of the decode path. A message of n bytes
+ * may make protobuf-c allocate far more than n (a 2-byte repeated element
+ * costs a 40-byte scan record and a 16-byte array slot; an unknown field is
+ * kept with its own record), so each unpack gets a budget of 4n + 64 KiB of
+ * cumulative allocations, well above what any well-formed batch or event
+ * needs; past it the allocation fails and the message is undecodable. Blocks
+ * come from malloc, so free_unpacked(msg, NULL) releases them. */
+#define S_PB_SLACK     ((size_t)64 << 10)
+#define S_PB_BUDGET(n) ((n) > (SIZE_MAX - S_PB_SLACK) / 4 ? SIZE_MAX : 4 * (n) + S_PB_SLACK)
+
+typedef struct {
+    size_t left; /* bytes that may still be allocated */
+} s_pb_budget_t;
+
+static void *s_pb_alloc(void *ctx, size_t size)
+{
+    s_pb_budget_t *b = ctx;
+    if (size > b->left)
+        return NULL;
+    void *p = malloc(size ? size : 1);
+    if (p)
+        b->left -= size;
+    return p;
+}
+
+static void s_pb_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static kc_pb_batch_t *s_unpack_batch(const void *data, size_t len)
+{
+    s_pb_budget_t b = {S_PB_BUDGET(len)};
+    ProtobufCAllocator a = {s_pb_alloc, s_pb_free, &b};
+    return kcpipe__v1__batch__unpack(&a, len, data);
+}
+
+static kc_pb_event_t *s_unpack_event(const void *data, size_t len)
+{
+    s_pb_budget_t b = {S_PB_BUDGET(len)};
+    ProtobufCAllocator a = {s_pb_alloc, s_pb_free, &b};
+    return kcpipe__v1__event__unpack(&a, len, data);
+}
+
 int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
+{
+    return kc_apply_add_granted(self, data, len, NULL);
+}
+
+/* Refuse the batch of m for a security reason: it keeps no batch, carries the
+ * security message id for its log line. */
+static void s_refuse(kc_apply_t *self, s_msg_t *m, const char *sec_id)
+{
+    m->status = KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER;
+    m->sec_id = sec_id;
+    self->events -= m->batch->n_events;
+    kcpipe__v1__batch__free_unpacked(m->batch, NULL);
+    m->batch = NULL;
+}
+
+int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
+                         const kc_apply_grant_t *grant)
 {
     if (self->n == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
@@ -172,7 +248,7 @@ int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
     s_msg_t *m = &self->msgs[self->n];
     memset(m, 0, sizeof *m);
     m->status = KCPIPE__V1__STATUS__STATUS_OK;
-    m->batch = kcpipe__v1__batch__unpack(NULL, len, data);
+    m->batch = s_unpack_batch(data, len);
     if (!m->batch) {
         /* protobuf-c also returns NULL when out of memory; the peer then gets
          * "undecodable" for a batch that was fine, and resends it in vain:
@@ -193,10 +269,42 @@ int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
             m->batch = NULL;
         } else {
             self->events += m->batch->n_events;
+            if (grant) {
+                m->granted = true;
+                m->provinces[0] = grant->provinces[0];
+                m->provinces[1] = grant->provinces[1];
+                m->any_province = grant->any_province;
+                const char *gid = grant->producer_id ? grant->producer_id : "";
+                if (grant->revoked) {
+                    snprintf(m->error, sizeof m->error,
+                             "the key of producer '%.64s' was revoked after it connected; "
+                             "batch for '%.64s' refused",
+                             gid, m->batch->producer_id);
+                    s_refuse(self, m, "KC-SEC-004");
+                } else if (strcmp(m->batch->producer_id, gid) != 0) {
+                    snprintf(m->error, sizeof m->error,
+                             "the batch's producer_id '%.64s' is not '%.64s', the producer id "
+                             "registered for the key it was sent with",
+                             m->batch->producer_id, gid);
+                    s_refuse(self, m, "KC-SEC-002");
+                }
+            }
         }
     }
     self->n++;
     return 0;
+}
+
+/* Whether the grant of m allows an event for `province`. */
+static bool s_province_allowed(const s_msg_t *m, const char *province)
+{
+    if (!m->granted || m->any_province)
+        return true;
+    if (!province || strlen(province) != 2 || province[0] < '0' || province[0] > '9' ||
+        province[1] < '0' || province[1] > '9')
+        return false;
+    int c = (province[0] - '0') * 10 + (province[1] - '0');
+    return (m->provinces[c / 64] >> (c % 64)) & 1u;
 }
 
 /* Copy an event_id for a Result, cut to KC_EVENT_ID_MAX bytes on a UTF-8
@@ -294,6 +402,11 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         reason = KCPIPE__V1__REASON__REASON_PRODUCER_MISMATCH;
         snprintf(text, sizeof text, "the event's producer_id '%.64s' is not the batch's '%s'",
                  ev->producer_id ? ev->producer_id : "", producer);
+    } else if (!s_province_allowed(m, ev->province)) {
+        reason = KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED;
+        snprintf(text, sizeof text,
+                 "producer '%s' is not authorized to report for province '%.8s' (registry)",
+                 producer, ev->province ? ev->province : "");
     } else {
         reason = KCPIPE__V1__REASON__REASON_OK; /* the ledger runs kc_event_check() */
     }
@@ -408,7 +521,7 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
     uint64_t prev = 0;
     for (size_t k = 0; k < n; k++) {
         const ProtobufCBinaryData *b = &m->batch->events[k];
-        kc_pb_event_t *ev = kcpipe__v1__event__unpack(NULL, b->len, b->data);
+        kc_pb_event_t *ev = s_unpack_event(b->data, b->len);
         char text[S_TEXT_MAX];
         if (!ev || !ev->has_seq || ev->seq == 0) {
             int reason = ev ? KCPIPE__V1__REASON__REASON_MISSING_SEQ
@@ -472,6 +585,19 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     self->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    /* received_ns never decreases along the log (kc_checkpoint.h: time -> log size),
+     * even if the clock steps back: take the last entry's when it is later */
+    uint64_t start;
+    int src = kc_txn_log_size(txn, &start);
+    if (src != 0)
+        return src;
+    if (start > 0) {
+        kc_log_entry_t last;
+        if ((src = kc_txn_log_get(txn, start - 1, &last)) != 0)
+            return src;
+        if (last.received_ns > self->now_ns)
+            self->now_ns = last.received_ns;
+    }
     /* a run starts from scratch: kc_store_write() may have aborted an earlier one */
     memset(&self->delta, 0, sizeof self->delta);
     self->nprods = 0;
@@ -490,6 +616,22 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
         int rc = kc_txn_producer_put(txn, self->prods[i].id, &self->prods[i].st);
         if (rc != 0)
             return rc;
+    }
+    /* a checkpoint of the totals at the group's end if the group crossed a multiple of
+     * checkpoint_every, in this same transaction (kc_checkpoint.h) */
+    uint64_t end;
+    if ((src = kc_txn_log_size(txn, &end)) != 0)
+        return src;
+    if (self->checkpoint_every && end / self->checkpoint_every > start / self->checkpoint_every) {
+        kc_checkpoint_t cp;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((src = kc_txn_checkpoint_put(txn, &cp)) != 0)
+            return src;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        kc_debug("checkpoint at log size %llu: %llu cells in %.3f ms", (unsigned long long)cp.size,
+                 (unsigned long long)cp.cells,
+                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     }
     self->delta.commits = 1;
     return 0;
@@ -549,6 +691,10 @@ static void s_log_results(const kc_apply_t *self)
 {
     for (size_t i = 0; i < self->n; i++) {
         const s_msg_t *m = &self->msgs[i];
+        if (m->status != KCPIPE__V1__STATUS__STATUS_OK && m->sec_id) {
+            kc_warn("%s batch refused (bad producer): %s", m->sec_id, m->error);
+            continue;
+        }
         if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
             kc_warn("batch refused (%s): %s",
                     m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE ? "undecodable"
@@ -569,7 +715,11 @@ static void s_log_results(const kc_apply_t *self)
                 continue;
             kc_log_level_t lvl =
                 r->reason == KCPIPE__V1__REASON__REASON_DUPLICATE ? KC_LOG_DEBUG : KC_LOG_WARN;
-            if (r->has_seq)
+            if (r->reason == KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED)
+                kc_warn("KC-SEC-003 rejected producer=%s seq=%llu event_id=%s reason=%s: %s",
+                        producer, (unsigned long long)r->seq, r->event_id,
+                        kc_reason_name(r->reason), r->text);
+            else if (r->has_seq)
                 kc_log(lvl, "%s producer=%s seq=%llu event_id=%s reason=%s: %s",
                        lvl == KC_LOG_DEBUG ? "duplicate" : "rejected", producer,
                        (unsigned long long)r->seq, r->event_id, kc_reason_name(r->reason), r->text);

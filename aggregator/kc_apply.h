@@ -57,6 +57,7 @@
 #include "kc_event.h"
 #include "kc_store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,12 +89,40 @@ kc_apply_t *kc_apply_new(void);
 /* Destroy and set *self_p to NULL; no-op on NULL. */
 void kc_apply_destroy(kc_apply_t **self_p);
 
+/* Checkpoints of the totals (kc_checkpoint.h): a run whose log size went from
+ * a to b with b / every > a / every ends with kc_txn_checkpoint_put() in the
+ * same transaction (at size b: checkpoints are at group ends). 0 = never;
+ * default KC_CHECKPOINT_EVERY_DEFAULT. A run also takes max(CLOCK_REALTIME,
+ * the last log entry's received_ns) as its entries' received_ns, so that
+ * received_ns never decreases along the log. */
+void kc_apply_set_checkpoint_every(kc_apply_t *self, uint64_t every);
+
 /* Add one received Batch message (bytes borrowed for the call only: they are
  * decoded here). A message that is not a Batch, or whose producer_id is missing
  * or longer than KC_PRODUCER_ID_MAX, is kept too: its Ack will say
  * STATUS_UNDECODABLE or STATUS_BAD_PRODUCER. Returns 0 (the message's index
  * is kc_apply_count() - 1) or KC_ENOMEM (the message was not added). */
 int kc_apply_add(kc_apply_t *self, const void *data, size_t len);
+
+/* What the key that sent a message may do (docs/SECURITY.md): the producer id
+ * it is registered to and the provinces it may report for. */
+typedef struct {
+    const char *producer_id; /* the key's producer id (ZAP User-Id); copied */
+    uint64_t provinces[2];   /* bit p (0-99): province code p allowed */
+    bool any_province;       /* every province allowed */
+    bool revoked;            /* the key was revoked (or unregistered) after the peer connected */
+} kc_apply_grant_t;
+
+/* kc_apply_add() for a message that came over an authenticated connection.
+ * grant NULL: as kc_apply_add() (no authorization). Otherwise the whole Batch
+ * is refused (STATUS_BAD_PRODUCER, logged KC-SEC-002/KC-SEC-004) if the key
+ * was revoked or the Batch's producer_id is not grant->producer_id; and each
+ * newly processed event (step 5 of the DESIGN, after producer_mismatch and
+ * before the ledger) whose province the grant does not allow is rejected with
+ * REASON_PROVINCE_NOT_AUTHORIZED (logged KC-SEC-003); like every rejection it
+ * consumes its seq and is recorded in the rejects table. */
+int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
+                         const kc_apply_grant_t *grant);
 
 /* Number of messages in the group. */
 size_t kc_apply_count(const kc_apply_t *self);

@@ -35,6 +35,7 @@ static const char *const s_reason_names[] = {
     [KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED] = "target_superseded",
     [KCPIPE__V1__REASON__REASON_TARGET_RETRACTED] = "target_retracted",
     [KCPIPE__V1__REASON__REASON_MISSING_TARGET] = "missing_target",
+    [KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED] = "province_not_authorized",
 };
 #define N_REASONS ((int)(sizeof s_reason_names / sizeof s_reason_names[0]))
 

@@ -7,7 +7,9 @@
  * the line whose newline terminates it (or at csv_fini for a last line without
  * one). A quoted cell that spans lines keeps the row open, so the row keeps
  * the line where it began. After a strict-mode parse error the parser is
- * re-created and reading resumes at the next physical line.
+ * re-created and reading resumes at the next physical line. A physical line
+ * ends at LF, or at a CR not followed by LF (classic Mac files, whose rows
+ * libcsv also ends at CR), so such files get real line numbers too.
  */
 #include "kc_csv.h"
 
@@ -413,6 +415,48 @@ static bool s_blank(const char *s, size_t n)
     return true;
 }
 
+/* Length of the first physical line of s[0..n): up to and including the
+ * first LF, or a CR not followed by LF; n if neither occurs. */
+static size_t s_piece_len(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\n' || (s[i] == '\r' && (i + 1 == n || s[i + 1] != '\n')))
+            return i + 1;
+    return n;
+}
+
+/* Feed one physical line to the parser. Returns 0, or -1 to stop reading
+ * (the header is refused or memory ran out: r->header_rc / r->stop_rc). */
+static int s_feed(s_reader_t *r, struct csv_parser *cp, const char *path, const char *line,
+                  size_t n)
+{
+    r->line++;
+    if (!r->in_row && !s_blank(line, n)) {
+        r->in_row = true;
+        r->row_line = r->line;
+    }
+    if (csv_parse(cp, line, n, s_on_field, s_on_row, r) == n)
+        return 0;
+    if (!r->have_header) {
+        if (r->err_fn)
+            r->err_fn(path, r->row_line, "the header row has broken quoting", r->ctx);
+        r->header_rc = KC_EFORMAT;
+        return -1;
+    }
+    s_malformed(r, r->in_row ? r->row_line : r->line, "broken quoting (%s)",
+                csv_strerror(csv_error(cp)));
+    csv_free(cp);
+    if (s_init_parser(cp)) {
+        r->stop_rc = KC_ENOMEM;
+        return -1;
+    }
+    r->in_row = false;
+    r->n_fields = 0;
+    r->text_len = 0;
+    r->bad_bytes = false;
+    return 0;
+}
+
 int kc_csv_import(const char *path, kc_csv_row_fn row_fn, kc_csv_error_fn err_fn, void *ctx,
                   kc_csv_stats_t *st)
 {
@@ -438,29 +482,14 @@ int kc_csv_import(const char *path, kc_csv_row_fn row_fn, kc_csv_error_fn err_fn
     ssize_t n;
     int rc = 0;
     while (!r.stop_rc && !r.header_rc && (n = getline(&buf, &cap, f)) > 0) {
-        r.line++;
-        if (!r.in_row && !s_blank(buf, (size_t)n)) {
-            r.in_row = true;
-            r.row_line = r.line;
-        }
-        if (csv_parse(&cp, buf, (size_t)n, s_on_field, s_on_row, &r) != (size_t)n) {
-            if (!r.have_header) {
-                if (err_fn)
-                    err_fn(path, r.row_line, "the header row has broken quoting", ctx);
-                r.header_rc = KC_EFORMAT;
+        /* a bare CR also ends a physical line (classic Mac line ends, which
+         * libcsv honours too): feed such a line piece by piece, so that rows
+         * keep their own line numbers and a parse error skips only the rest
+         * of its own line, not the rows after it */
+        for (size_t off = 0, len; off < (size_t)n && !r.stop_rc && !r.header_rc; off += len) {
+            len = s_piece_len(buf + off, (size_t)n - off);
+            if (s_feed(&r, &cp, path, buf + off, len) != 0)
                 break;
-            }
-            s_malformed(&r, r.in_row ? r.row_line : r.line, "broken quoting (%s)",
-                        csv_strerror(csv_error(&cp)));
-            csv_free(&cp);
-            if (s_init_parser(&cp)) {
-                r.stop_rc = KC_ENOMEM;
-                break;
-            }
-            r.in_row = false;
-            r.n_fields = 0;
-            r.text_len = 0;
-            r.bad_bytes = false;
         }
     }
     if (ferror(f)) {

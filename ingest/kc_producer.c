@@ -33,6 +33,7 @@
  */
 #include "kcingest.h"
 
+#include "kc_cert.h"
 #include "kc_encode.h"
 #include "kc_err.h"
 #include "kc_event.h"
@@ -85,6 +86,10 @@ struct kc_producer {
     size_t n_acks, cap_acks;
     kc_spool_range_t *ranges; /* their ranges, in arrival order */
     size_t n_ranges, cap_ranges;
+    bool curve;                              /* CURVE client (the keys below are set) */
+    char server_key[KC_CERT_KEY_LEN + 1];    /* Z85 */
+    char client_public[KC_CERT_KEY_LEN + 1]; /* Z85 */
+    char client_secret[KC_CERT_KEY_LEN + 1]; /* Z85; wiped at close */
 };
 
 /* ---- logging bridge ----------------------------------------------------- */
@@ -178,6 +183,14 @@ static int s_connect(kc_producer_t *p)
     zmq_setsockopt(p->sock, ZMQ_TCP_KEEPALIVE, &keepalive, sizeof keepalive);
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    if (p->curve &&
+        (zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, p->server_key, KC_CERT_KEY_LEN) != 0 ||
+         zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, p->client_public, KC_CERT_KEY_LEN) != 0 ||
+         zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, p->client_secret, KC_CERT_KEY_LEN) != 0)) {
+        kc_error("cannot set the CURVE keys: %s", zmq_strerror(errno));
+        s_close_socket(p);
+        return KC_EINVAL;
+    }
     if (zmq_connect(p->sock, p->endpoint) != 0) {
         kc_error("cannot connect to %s: %s", p->endpoint, zmq_strerror(errno));
         s_close_socket(p);
@@ -465,6 +478,66 @@ static int s_drain(kc_producer_t *p, int64_t now)
 
 /* ---- public API --------------------------------------------------------- */
 
+int kc_ingest_read_cert(const char *path, char *public_key, char *secret_key)
+{
+    kc_cert_t c;
+    int rc = kc_cert_load(path, secret_key != NULL, &c);
+    if (rc == 0) {
+        memcpy(public_key, c.public_key, sizeof c.public_key);
+        if (secret_key)
+            memcpy(secret_key, c.secret_key, sizeof c.secret_key);
+    }
+    memset(&c, 0, sizeof c);
+    return rc;
+}
+
+/* Take the CURVE options (kc_producer_opts_t); KC_EINVAL (logged) if they are
+ * incomplete, malformed or the key pair does not match. */
+static int s_curve_setup(kc_producer_t *p, const kc_producer_opts_t *o)
+{
+    bool any_client = o->client_cert_file || o->client_public_key || o->client_secret_key;
+    if (!o->server_public_key) {
+        if (any_client) {
+            kc_error("CURVE client keys given without the server's public key");
+            return KC_EINVAL;
+        }
+        return 0;
+    }
+    if (!kc_cert_z85_valid(o->server_public_key)) {
+        kc_error("the server public key is not 40 characters of Z85");
+        return KC_EINVAL;
+    }
+    if (!zmq_has("curve")) {
+        kc_error("this libzmq has no CURVE support");
+        return KC_EINVAL;
+    }
+    memcpy(p->server_key, o->server_public_key, KC_CERT_KEY_LEN + 1);
+    if (o->client_cert_file && !o->client_public_key && !o->client_secret_key) {
+        int rc = kc_ingest_read_cert(o->client_cert_file, p->client_public, p->client_secret);
+        if (rc) {
+            kc_error("cannot read the secret certificate %s: %s", o->client_cert_file,
+                     kc_strerror(rc));
+            return KC_EINVAL;
+        }
+    } else if (!o->client_cert_file && o->client_public_key && o->client_secret_key &&
+               kc_cert_z85_valid(o->client_public_key) && kc_cert_z85_valid(o->client_secret_key)) {
+        memcpy(p->client_public, o->client_public_key, KC_CERT_KEY_LEN + 1);
+        memcpy(p->client_secret, o->client_secret_key, KC_CERT_KEY_LEN + 1);
+    } else {
+        kc_error("CURVE needs either client_cert_file or client_public_key and "
+                 "client_secret_key (40 characters of Z85 each)");
+        return KC_EINVAL;
+    }
+    char derived[KC_CERT_KEY_LEN + 1];
+    if (zmq_curve_public(derived, p->client_secret) != 0 ||
+        strcmp(derived, p->client_public) != 0) {
+        kc_error("the client public key does not belong to the client secret key");
+        return KC_EINVAL;
+    }
+    p->curve = true;
+    return 0;
+}
+
 int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts)
 {
     *out = NULL;
@@ -487,6 +560,8 @@ int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts)
         !(p->flight = calloc(p->window, sizeof *p->flight)) ||
         !(p->bev = calloc(p->batch_max, sizeof *p->bev)) ||
         !(p->bev_off = calloc(p->batch_max, sizeof *p->bev_off)))
+        goto fail;
+    if ((rc = s_curve_setup(p, opts)))
         goto fail;
     if ((rc = kc_spool_open(&p->spool, opts->spool_dir, opts->producer_id)))
         goto fail;
@@ -529,6 +604,7 @@ void kc_producer_close(kc_producer_t **pp)
     free(p->flight);
     free(p->endpoint);
     free(p->producer_id);
+    memset(p->client_secret, 0, sizeof p->client_secret);
     free(p);
     *pp = NULL;
 }

@@ -61,6 +61,10 @@ static void s_usage(FILE *out)
             "  -b, --batch N                events per batch and per spool commit (default 1000)\n"
             "  -r, --request-timeout-ms MS  reconnect and resend after MS without an ack\n"
             "                               (default 2000)\n"
+            "  -k, --server-key FILE        the aggregator's public certificate: connect with\n"
+            "                               CURVE encryption and authentication (needs --cert)\n"
+            "  -C, --cert FILE              this office's secret certificate (kc-keygen\n"
+            "                               NAME_secret), registered at the aggregator\n"
             "  -q, --quiet                  print only the summary (and errors)\n"
             "  -h, --help                   show this help and exit\n"
             "  -V, --version                show the version and exit\n"
@@ -174,17 +178,21 @@ int main(int argc, char **argv)
         {"batch", required_argument, NULL, 'b'},
         {"request-timeout-ms", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
+        {"server-key", required_argument, NULL, 'k'},
+        {"cert", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     kc_producer_opts_t po = {0};
     double timeout_s = -1;
+    const char *server_key_file = NULL;
+    char server_key[41];
     bool quiet = false;
     long v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:k:C:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': po.endpoint = optarg; break;
         case 'p': po.producer_id = optarg; break;
@@ -208,6 +216,8 @@ int main(int argc, char **argv)
             po.request_timeout_ms = (int)v;
             break;
         case 'q': quiet = true; break;
+        case 'k': server_key_file = optarg; break;
+        case 'C': po.client_cert_file = optarg; break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
         case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -221,6 +231,8 @@ int main(int argc, char **argv)
         return s_usage_error("--producer: '%s' must be 1 to 64 bytes", po.producer_id);
     if (optind >= argc)
         return s_usage_error("%s", "no CSV file given");
+    if (!server_key_file != !po.client_cert_file)
+        return s_usage_error("%s", "--server-key and --cert go together");
     for (int i = optind; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
@@ -232,6 +244,15 @@ int main(int argc, char **argv)
     int64_t deadline = timeout_s < 0 ? INT64_MAX : s_now_ms() + (int64_t)(timeout_s * 1000 + 0.5);
 
     kc_ingest_set_log("kc-send", quiet ? KCI_LOG_ERROR : KCI_LOG_WARN, NULL, NULL);
+    if (server_key_file) {
+        int krc = kc_ingest_read_cert(server_key_file, server_key, NULL);
+        if (krc) {
+            fprintf(stderr, "kc-send: --server-key %s: %s\n", server_key_file,
+                    kc_producer_strerror(krc));
+            return EX_USAGE;
+        }
+        po.server_public_key = server_key;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: a wait returns with EINTR */

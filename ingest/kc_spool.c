@@ -445,7 +445,14 @@ static int s_commit_once(kc_spool_t *sp, const kc_spool_range_t *ranges, size_t 
             s_put_be64(kb, ranges[i].from);
             MDB_val k = {8, kb}, v;
             int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-            while (g == 0 && s_get_be64(k.mv_data) <= ranges[i].to) {
+            while (g == 0) {
+                if (k.mv_size != 8) { /* not a seq: a corrupt key, left alone */
+                    kc_warn("spool: skipping a pending key of %zu bytes (corrupt)", k.mv_size);
+                    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                    continue;
+                }
+                if (s_get_be64(k.mv_data) > ranges[i].to)
+                    break;
                 if ((rc = s_remember(sp, s_get_be64(k.mv_data), ranges[i].tag, &v)))
                     goto txn_abort;
                 if ((rc = mdb_cursor_del(cur, 0))) {
@@ -549,6 +556,11 @@ int kc_spool_read(kc_spool_t *sp, uint64_t from, size_t max, size_t max_bytes, k
         const char *id, *src;
         const void *ev;
         size_t id_len, src_len, ev_len;
+        if (k.mv_size != 8) {
+            kc_error("spool: a pending key of %zu bytes is corrupt", k.mv_size);
+            rc = KC_EFORMAT;
+            break;
+        }
         uint64_t seq = s_get_be64(k.mv_data);
         if (s_parse(&v, &id, &id_len, &src, &src_len, &ev, &ev_len)) {
             kc_error("spool: record %llu is corrupt", (unsigned long long)seq);

@@ -1,7 +1,8 @@
 /* kc_audit.c - kc_audit_verify: check the whole verifiable log in one pass.
  *
  * DESIGN
- * Three cursors walk in step over one read snapshot: log, leaves, heads.
+ * Three cursors walk in step over one read snapshot: log, leaves (block by
+ * block, one stored hash at a time: kc_mk_leaf_iter_t), heads.
  * For i = 0, 1, ...:
  *   1. the log must hold key i (a larger key: entry i was deleted; no more
  *      keys while leaves remain: the log was truncated at i), its record must
@@ -140,28 +141,31 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
         return rc;
     uint64_t total = st.log_entries;
 
-    MDB_cursor *lc = NULL, *vc = NULL, *hc = NULL;
+    MDB_cursor *lc = NULL, *hc = NULL;
+    kc_mk_leaf_iter_t vi = {0};
     kc_mk_frontier_t *f = NULL;
     int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LOG], &lc);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &vc);
     if (mrc == MDB_SUCCESS)
         mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_HEADS], &hc);
     if (mrc != MDB_SUCCESS) {
         rc = kc_store_err(t->s, mrc, "verify: open cursors");
         goto cursors_close;
     }
+    if ((rc = kc_mk_leaf_iter_open(t, &vi)) != 0)
+        goto cursors_close;
     f = calloc(1, sizeof *f); /* 2 KiB */
     if (!f) {
         rc = KC_ENOMEM;
         goto cursors_close;
     }
     s_walk_t w = {.t = t, .rep = rep};
-    MDB_val lk, lv, vk, vv, hk, hv;
-    bool lhave, vhave, hhave;
+    MDB_val lk, lv, hk, hv;
+    bool lhave, vhave, hhave, vbad;
+    uint64_t voff;
+    const uint8_t *vh;
     uint64_t good = 0; /* size of the last head that verified */
     if ((rc = s_step(t, lc, &lk, &lv, true, &lhave)) != 0 ||
-        (rc = s_step(t, vc, &vk, &vv, true, &vhave)) != 0 ||
+        (rc = kc_mk_leaf_iter_next(t, &vi, &vhave, &voff, &vh, &vbad)) != 0 ||
         (rc = s_step(t, hc, &hk, &hv, true, &hhave)) != 0)
         goto cursors_close;
     /* heads of size 0 cannot exist; any such record is checked against the empty tree */
@@ -195,8 +199,7 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
                   (unsigned long long)(lk.mv_size == 8 ? kc_be64_get(lk.mv_data) : 0));
             break;
         }
-        if (!vhave || vk.mv_size != 8 || kc_be64_get(vk.mv_data) != i ||
-            vv.mv_size != KC_MERKLE_HASH_LEN) {
+        if (!vhave || voff != i || vbad) {
             s_bad(rep, KC_AUDIT_BAD_ENTRY, "offset %llu: no stored leaf hash for it",
                   (unsigned long long)i);
             break;
@@ -212,7 +215,7 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
         kc_log_entry_leaf(&e, &leaf);
         uint8_t h[KC_MERKLE_HASH_LEN];
         kc_merkle_leaf_hash(&leaf, h);
-        if (memcmp(h, vv.mv_data, sizeof h) != 0) {
+        if (memcmp(h, vh, sizeof h) != 0) {
             s_bad(rep, KC_AUDIT_BAD_ENTRY,
                   "offset %llu: the log record does not match its leaf hash (changed, "
                   "inserted or moved)",
@@ -225,7 +228,7 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
         if (progress && (i + 1) % S_PROGRESS_EVERY == 0)
             progress(i + 1, total, ctx);
         if ((rc = s_step(t, lc, &lk, &lv, false, &lhave)) != 0 ||
-            (rc = s_step(t, vc, &vk, &vv, false, &vhave)) != 0)
+            (rc = kc_mk_leaf_iter_next(t, &vi, &vhave, &voff, &vh, &vbad)) != 0)
             goto cursors_close;
     }
     if (rep->status == KC_AUDIT_OK && hhave) {
@@ -253,8 +256,7 @@ cursors_close:
     free(f);
     if (hc)
         mdb_cursor_close(hc);
-    if (vc)
-        mdb_cursor_close(vc);
+    kc_mk_leaf_iter_close(&vi);
     if (lc)
         mdb_cursor_close(lc);
     return rc;

@@ -2,10 +2,11 @@
  *
  * DESIGN (details in kc_merkle.c; byte formats in docs/AUDIT.md)
  * Every kc_txn_log_append() also stores the entry's RFC 6962 leaf hash
- * (database `leaves`) and extends the Merkle tree in the same transaction;
- * complete subtrees of 64 leaves or more are stored (database `nodes`), so
- * any root, inclusion proof or consistency proof costs O(log n) stored reads
- * plus at most 63 leaf reads per level-<6 subtree. Signed tree heads
+ * (database `leaves`, in blocks of 127 hashes) and extends the Merkle tree in
+ * the same transaction; complete subtrees of 64 leaves or more are stored
+ * (database `nodes`), so any root, inclusion proof or consistency proof costs
+ * O(log n) stored reads plus at most 63 leaf hashes (one or two blocks) per
+ * level-<6 subtree. Signed tree heads
  * (database `heads`, only ever appended, sizes strictly increasing) are
  * Ed25519 signatures by the store's own key (file `audit.key` in the store
  * directory, created 0600 on the first writer open; the public key is also

@@ -6,7 +6,9 @@
  *
  * Stored, in the write transaction of the log append (so no crash separates
  * them):
- *   leaves  u64 BE offset -> leaf hash (32)          MDB_APPEND, one per entry
+ *   leaves  u64 BE block -> the leaf hashes (32 each) of offsets
+ *           [block*127, block*127+127), in order; the last block may be
+ *           short (127: one 4 KiB LMDB overflow page, kc_merkle_int.h)
  *   nodes   u8 level | u64 BE index -> hash (32)     the complete, aligned
  *           subtree of leaves [index*2^level, (index+1)*2^level), stored
  *           only for level >= 6 (about 1/32 of an entry each: ~1-2 B/event)
@@ -14,8 +16,27 @@
  * Every perfect subtree that an RFC 6962 recursion visits is aligned (its
  * first leaf is a multiple of its size), so a subtree of level >= 6 is one
  * read, and one of level < 6 is at most 32 leaf reads; MTH, PATH and PROOF
- * therefore cost O(log n) reads, plus at most 63 leaf reads for the levels
- * below 6.
+ * therefore cost O(log n) reads, plus at most two leaf block reads per
+ * level-<6 subtree (its <= 32 leaves may straddle two blocks).
+ *
+ * Leaf blocks. A per-entry put into `leaves` (a B-tree insert and ~50 bytes
+ * of page per entry) was most of what the Merkle log cost the ingest rate;
+ * blocks cost one put per 127 entries and 32 bytes per entry. The write txn
+ * buffers its last block in memory (mk->blk):
+ *   B1 at the txn's first touch (s_work) the buffer is loaded with the
+ *      stored part of the log's last block: leaves [blk_first, log size),
+ *      blk_first = log size rounded down to a multiple of 127, blk_stored =
+ *      blk_n = their number (the stored block must hold exactly them).
+ *   B2 an append adds its hash to the buffer; a full buffer is first written
+ *      (one put, MDB_APPEND if the block is new) and emptied. Reads inside
+ *      the txn take leaves >= blk_first from the buffer, the rest from
+ *      `leaves` (already written: earlier blocks are full and stored).
+ *   B3 kc_mk_precommit writes the buffered block (if it holds anything not
+ *      stored yet) before the commit, so the log and all its leaf hashes are
+ *      in the same transaction; a partial block is rewritten by the next
+ *      group. An aborted or redone txn (map growth) leaves nothing behind:
+ *      the redo's B1 reloads the block from the store.
+ * The buffer lives in kc_mk_state_t beside `work`: one write txn at a time.
  *
  * Frontier. The right edge of the tree (kc_mk_frontier_t: one perfect
  * subtree per set bit of the size) lives in memory. Appending a leaf merges
@@ -148,20 +169,147 @@ int kc_mk_node_get(kc_txn_t *t, unsigned level, uint64_t index, uint8_t out[KC_M
     return 0;
 }
 
+/* ---- leaf blocks ---- */
+
+#define S_BLOCK_BYTES ((size_t)KC_MK_LEAF_BLOCK * KC_MERKLE_HASH_LEN)
+
+/* Whole hashes in a stored block; KC_EFORMAT (logged) if malformed. */
+static int s_blk_count(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, size_t *n)
+{
+    if (k->mv_size != 8 || v->mv_size == 0 || v->mv_size % KC_MERKLE_HASH_LEN != 0 ||
+        v->mv_size > S_BLOCK_BYTES) {
+        kc_error("store %s: leaf block record of %zu bytes (key %zu bytes): unknown layout",
+                 t->s->dir, v->mv_size, k->mv_size);
+        return KC_EFORMAT;
+    }
+    *n = v->mv_size / KC_MERKLE_HASH_LEN;
+    return 0;
+}
+
+/* The stored block `index`: *n hashes at *data; KC_ENOTFOUND if absent. */
+static int s_blk_get(kc_txn_t *t, uint64_t index, const uint8_t **data, size_t *n)
+{
+    uint8_t kb[8];
+    kc_be64_put(kb, index);
+    MDB_val k = {sizeof kb, kb}, v;
+    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_LEAVES], &k, &v);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "read leaf block");
+    int rc = s_blk_count(t, &k, &v, n);
+    if (rc == 0)
+        *data = v.mv_data;
+    return rc;
+}
+
+/* Leaves [first, first + n) into out: those of this write txn's buffered
+ * block from the buffer (B2), the others from `leaves`. KC_ENOTFOUND if one
+ * is not stored (past the end). */
+static int s_leaves_read(kc_txn_t *t, uint64_t first, uint64_t n,
+                         uint8_t (*out)[KC_MERKLE_HASH_LEN])
+{
+    const kc_mk_state_t *mk = t->s->mk;
+    while (n > 0) {
+        if (t->write && t->mk_loaded && first >= mk->blk_first) {
+            if (first - mk->blk_first > mk->blk_n || n > mk->blk_n - (first - mk->blk_first))
+                return KC_ENOTFOUND;
+            memcpy(out, mk->blk[first - mk->blk_first], n * KC_MERKLE_HASH_LEN);
+            return 0;
+        }
+        const uint8_t *data;
+        size_t have;
+        uint64_t in = first % KC_MK_LEAF_BLOCK;
+        int rc = s_blk_get(t, first / KC_MK_LEAF_BLOCK, &data, &have);
+        if (rc != 0)
+            return rc;
+        if (in >= have)
+            return KC_ENOTFOUND; /* a short block: the leaves end here */
+        uint64_t take = have - in < n ? have - in : n;
+        memcpy(out, data + in * KC_MERKLE_HASH_LEN, take * KC_MERKLE_HASH_LEN);
+        out += take;
+        first += take;
+        n -= take;
+    }
+    return 0;
+}
+
+/* Write the buffered block if it holds leaves not stored yet (B2, B3). */
+static int s_blk_flush(kc_txn_t *t)
+{
+    kc_mk_state_t *mk = t->s->mk;
+    if (mk->blk_n == mk->blk_stored)
+        return 0;
+    uint8_t kb[8];
+    kc_be64_put(kb, mk->blk_first / KC_MK_LEAF_BLOCK);
+    MDB_val k = {sizeof kb, kb}, v = {(size_t)mk->blk_n * KC_MERKLE_HASH_LEN, mk->blk};
+    /* a new block is past every stored one; a stored one is rewritten in place */
+    int rc = kc_store_put_err(
+        t, mdb_put(t->txn, t->s->dbi[KC_DB_LEAVES], &k, &v, mk->blk_stored ? 0 : MDB_APPEND),
+        "write leaf block");
+    if (rc == 0)
+        mk->blk_stored = mk->blk_n;
+    return rc;
+}
+
 int kc_txn_leaf_hash(kc_txn_t *t, uint64_t offset, uint8_t out[KC_MERKLE_HASH_LEN])
 {
     if (!t || !t->txn || !out)
         return KC_EINVAL;
-    uint8_t kb[8];
-    kc_be64_put(kb, offset);
-    MDB_val k = {sizeof kb, kb}, v;
-    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_LEAVES], &k, &v);
-    if (mrc != MDB_SUCCESS)
-        return kc_store_err(t->s, mrc, "read leaf hash");
-    if (v.mv_size != KC_MERKLE_HASH_LEN)
-        return KC_EFORMAT;
-    memcpy(out, v.mv_data, KC_MERKLE_HASH_LEN);
-    return 0;
+    return s_leaves_read(t, offset, 1, (uint8_t(*)[KC_MERKLE_HASH_LEN])out);
+}
+
+int kc_mk_leaf_iter_open(kc_txn_t *t, kc_mk_leaf_iter_t *it)
+{
+    memset(it, 0, sizeof *it);
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &it->c);
+    return mrc == MDB_SUCCESS ? 0 : kc_store_err(t->s, mrc, "open leaves cursor");
+}
+
+int kc_mk_leaf_iter_next(kc_txn_t *t, kc_mk_leaf_iter_t *it, bool *have, uint64_t *offset,
+                         const uint8_t **hash, bool *bad)
+{
+    for (;;) {
+        if (it->started && it->i < it->n) {
+            *have = true;
+            *bad = false;
+            *offset = it->first + it->i;
+            *hash = it->blk + it->i * KC_MERKLE_HASH_LEN;
+            it->i++;
+            return 0;
+        }
+        if (it->started && it->bad_tail) {
+            it->bad_tail = false;
+            *have = *bad = true;
+            *offset = it->first + it->n;
+            *hash = NULL;
+            return 0;
+        }
+        MDB_val k, v;
+        int mrc = mdb_cursor_get(it->c, &k, &v, it->started ? MDB_NEXT : MDB_FIRST);
+        if (mrc == MDB_NOTFOUND) {
+            *have = false;
+            return 0;
+        }
+        if (mrc != MDB_SUCCESS)
+            return kc_store_err(t->s, mrc, "read leaf blocks");
+        uint64_t index = k.mv_size == 8 ? kc_be64_get(k.mv_data) : 0;
+        bool key_ok = k.mv_size == 8 && index <= UINT64_MAX / KC_MK_LEAF_BLOCK - 1;
+        it->first = key_ok ? index * KC_MK_LEAF_BLOCK : it->first + it->n;
+        it->started = true;
+        it->blk = v.mv_data;
+        it->i = 0;
+        it->n = key_ok ? v.mv_size / KC_MERKLE_HASH_LEN : 0;
+        if (it->n > KC_MK_LEAF_BLOCK)
+            it->n = KC_MK_LEAF_BLOCK;
+        it->bad_tail = !key_ok || v.mv_size == 0 || v.mv_size % KC_MERKLE_HASH_LEN != 0 ||
+                       v.mv_size > S_BLOCK_BYTES;
+    }
+}
+
+void kc_mk_leaf_iter_close(kc_mk_leaf_iter_t *it)
+{
+    if (it->c)
+        mdb_cursor_close(it->c);
+    it->c = NULL;
 }
 
 /* Hash of the aligned perfect subtree of 2^level leaves starting at leaf
@@ -174,32 +322,17 @@ static int s_subtree(kc_txn_t *t, unsigned level, uint64_t index, uint8_t out[KC
         int rc = kc_txn_leaf_hash(t, index, out);
         return rc == KC_ENOTFOUND ? KC_EFORMAT : rc;
     }
-    MDB_cursor *c;
-    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &c);
-    if (mrc != MDB_SUCCESS)
-        return kc_store_err(t->s, mrc, "open leaves cursor");
     uint64_t first = index << level, count = (uint64_t)1 << level;
-    uint8_t kb[8];
-    kc_be64_put(kb, first);
-    MDB_val k = {sizeof kb, kb}, v;
-    kc_mk_frontier_t f = {0}; /* a tiny frontier over the subtree's leaves */
-    int rc = 0;
-    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-    for (uint64_t i = 0; i < count; i++) {
-        if (i > 0)
-            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        if (mrc != MDB_SUCCESS || k.mv_size != 8 || kc_be64_get(k.mv_data) != first + i ||
-            v.mv_size != KC_MERKLE_HASH_LEN) {
-            rc = mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? KC_EFORMAT
-                                                           : kc_store_err(t->s, mrc, "read leaves");
-            break;
-        }
-        kc_mk_frontier_push(&f, v.mv_data, NULL, NULL);
-    }
-    mdb_cursor_close(c);
-    if (rc == 0)
+    uint8_t lh[(size_t)1 << (KC_MK_NODE_MIN_LEVEL - 1)][KC_MERKLE_HASH_LEN];
+    int rc = s_leaves_read(t, first, count, lh); /* one or two blocks */
+    if (rc == KC_ENOTFOUND)
+        rc = KC_EFORMAT;
+    if (rc == 0) {
+        kc_mk_frontier_t f = {0}; /* a tiny frontier over the subtree's leaves */
+        for (uint64_t i = 0; i < count; i++)
+            kc_mk_frontier_push(&f, lh[i], NULL, NULL);
         memcpy(out, f.h[level], KC_MERKLE_HASH_LEN);
-    else if (rc == KC_EFORMAT)
+    } else if (rc == KC_EFORMAT)
         kc_error("store %s: leaf hashes missing under offset %llu", t->s->dir,
                  (unsigned long long)(first + count));
     return rc;
@@ -245,14 +378,13 @@ static int s_leaves_size(kc_txn_t *t, uint64_t *size)
     MDB_val k, v;
     mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
     int rc = 0;
+    size_t n = 0;
     if (mrc == MDB_NOTFOUND)
         *size = 0;
     else if (mrc != MDB_SUCCESS)
-        rc = kc_store_err(t->s, mrc, "find last leaf");
-    else if (k.mv_size != 8)
-        rc = KC_EFORMAT;
-    else
-        *size = kc_be64_get(k.mv_data) + 1;
+        rc = kc_store_err(t->s, mrc, "find last leaf block");
+    else if ((rc = s_blk_count(t, &k, &v, &n)) == 0)
+        *size = kc_be64_get(k.mv_data) * KC_MK_LEAF_BLOCK + n;
     mdb_cursor_close(c);
     return rc;
 }
@@ -304,6 +436,22 @@ static int s_work(kc_txn_t *t, uint64_t log_size)
         if (rc != 0)
             return rc;
     }
+    /* B1: the stored part of the last block, exactly */
+    mk->blk_first = log_size - log_size % KC_MK_LEAF_BLOCK;
+    mk->blk_n = mk->blk_stored = (unsigned)(log_size - mk->blk_first);
+    if (mk->blk_n > 0) {
+        const uint8_t *data;
+        size_t n;
+        int rc = s_blk_get(t, mk->blk_first / KC_MK_LEAF_BLOCK, &data, &n);
+        if (rc == 0 && n != mk->blk_n)
+            rc = KC_EFORMAT;
+        if (rc != 0) {
+            kc_error("store %s: the last leaf block does not hold leaves [%llu, %llu)", t->s->dir,
+                     (unsigned long long)mk->blk_first, (unsigned long long)log_size);
+            return rc == KC_ENOTFOUND ? KC_EFORMAT : rc;
+        }
+        memcpy(mk->blk, data, n * KC_MERKLE_HASH_LEN);
+    }
     t->mk_loaded = true;
     return 0;
 }
@@ -327,22 +475,27 @@ int kc_mk_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t offset)
             t->err = rc; /* never commit a log without its leaves */
         return rc;
     }
+    kc_mk_state_t *mk = t->s->mk;
+    if (offset != mk->work.size) { /* the log and its leaves must advance together */
+        kc_error("store %s: log append at %llu, Merkle tree at %llu", t->s->dir,
+                 (unsigned long long)offset, (unsigned long long)mk->work.size);
+        if (t->err == 0)
+            t->err = KC_EFORMAT;
+        return KC_EFORMAT;
+    }
+    if (mk->blk_n == KC_MK_LEAF_BLOCK) { /* B2: write the full block, start the next */
+        if ((rc = s_blk_flush(t)) != 0)
+            return rc;
+        mk->blk_first += KC_MK_LEAF_BLOCK;
+        mk->blk_n = mk->blk_stored = 0;
+    }
     kc_merkle_leaf_t leaf;
     kc_log_entry_leaf(e, &leaf);
     leaf.offset = offset;
-    uint8_t h[KC_MERKLE_HASH_LEN];
+    uint8_t *h = mk->blk[mk->blk_n];
     kc_merkle_leaf_hash(&leaf, h);
-    uint8_t kb[8];
-    kc_be64_put(kb, offset);
-    MDB_val k = {sizeof kb, kb}, v = {sizeof h, h};
-    int mrc = MDB_SUCCESS;
-    if (!t->leaves_cur) /* one cursor per txn: it stays at the end of the tree */
-        mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &t->leaves_cur);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_cursor_put(t->leaves_cur, &k, &v, MDB_APPEND);
-    if (mrc != MDB_SUCCESS)
-        return kc_store_put_err(t, mrc, "append leaf hash");
-    return kc_mk_frontier_push(&t->s->mk->work, h, s_node_put, t);
+    mk->blk_n++;
+    return kc_mk_frontier_push(&mk->work, h, s_node_put, t);
 }
 
 /* ---- heads ---- */
@@ -492,6 +645,11 @@ void kc_store_set_head_interval(kc_store_t *s, int interval_ms)
 int kc_mk_precommit(kc_txn_t *t)
 {
     kc_mk_state_t *mk = t->s->mk;
+    if (t->mk_loaded) {
+        int rc = s_blk_flush(t); /* B3: every leaf hash in the log's transaction */
+        if (rc != 0)
+            return rc;
+    }
     if (!t->mk_loaded || t->mk_signed || mk->head_interval_ms < 0 || !mk->have_sk)
         return 0; /* nothing appended, already signed, or no policy */
     if (mk->head_mono_ms != 0 && s_mono_ms() - mk->head_mono_ms < (uint64_t)mk->head_interval_ms)

@@ -56,7 +56,8 @@
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
 
 const char *const kc_store_db_names[KC_DB_COUNT] = {
-    "log", "producers", "identities", "totals", "rejects", "leaves", "nodes", "heads", "meta"};
+    "log",    "producers", "identities", "totals",      "rejects",
+    "leaves", "nodes",     "heads",      "checkpoints", "meta"};
 
 /* ---- errors ---- */
 
@@ -418,6 +419,10 @@ static int s_init_read(kc_store_t *s)
     }
     for (int i = KC_DB_COUNT - 1; i >= 0; i--) { /* meta first */
         int mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], 0, &s->dbi[i]);
+        if (mrc == MDB_NOTFOUND && i == KC_DB_CHECKPOINTS) {
+            s->no_checkpoints = true; /* written before checkpoints: as-of replays from 0 */
+            continue;
+        }
         if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
             kc_error("store %s: no \"%s\" database: not a kcpipe store", s->dir,
                      kc_store_db_names[i]);

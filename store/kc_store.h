@@ -10,9 +10,11 @@
  *                                                                 kc_ref_unit_key(code, period)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
- *   leaves     u64 offset (big-endian) -> 32-byte Merkle leaf hash   written by log_append
+ *   leaves     u64 block (big-endian)  -> 127 x 32-byte leaf hashes  written by log_append
  *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
  *   heads      u64 tree size           -> signed tree head (timestamp, root, Ed25519 sig)
+ *   checkpoints u64 log size (BE) [+ cell key] -> header / kc_cell_t  copies of the totals
+ *                                                 at group ends (kc_checkpoint.h)
  *   meta       "format" -> "2", "audit_pubkey" -> 32-byte Ed25519 public key
  * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
  * and docs/AUDIT.md.

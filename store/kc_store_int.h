@@ -22,10 +22,11 @@ enum {
     KC_DB_IDENTITIES,
     KC_DB_TOTALS,
     KC_DB_REJECTS,
-    KC_DB_LEAVES, /* Merkle log (kc_merkle.c): offset -> leaf hash */
-    KC_DB_NODES,  /* level + index -> hash of a complete subtree, levels >= 6 */
-    KC_DB_HEADS,  /* tree size -> signed tree head */
-    KC_DB_META,   /* stays last: a reader opens it first */
+    KC_DB_LEAVES,      /* Merkle log (kc_merkle.c): offset -> leaf hash */
+    KC_DB_NODES,       /* level + index -> hash of a complete subtree, levels >= 6 */
+    KC_DB_HEADS,       /* tree size -> signed tree head */
+    KC_DB_CHECKPOINTS, /* log size + cell key -> totals cell (kc_checkpoint.c) */
+    KC_DB_META,        /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
 
@@ -41,6 +42,7 @@ struct kc_store {
     pthread_cond_t idle;      /* signalled when active drops to 0 */
     unsigned active;          /* transactions in progress in this process */
     kc_mk_state_t *mk;        /* Merkle frontier, signing key, head policy (owned) */
+    bool no_checkpoints;      /* read-only open of a store without a checkpoints database */
 };
 
 struct kc_txn {
@@ -54,7 +56,6 @@ struct kc_txn {
     MDB_cursor *totals_cur; /* write txns: reused for totals updates; freed by LMDB */
     bool mk_loaded;         /* write txns: s->mk->work is this txn's Merkle frontier */
     bool mk_signed;         /* write txns: a head was signed in this txn */
-    MDB_cursor *leaves_cur; /* write txns: reused for leaf appends; freed by LMDB */
 };
 
 /* Map an LMDB (or errno) code to KC_E*; logs an error naming `what` unless

@@ -8,6 +8,11 @@
  * only; `check-proof` trusts nothing but the key given with --key, uses only
  * common/kc_merkle (no store), and exits 0 only if the head's signature,
  * the leaf encoding and the Merkle path all check.
+ * `verify --file` likewise needs no store: it streams an exported log file
+ * through store/kc_logfile's reader (docs/LOGFILE.md) with the --key it is
+ * given as the trusted key. `history` looks the event_id up under each unit
+ * key the province code can have (kc_ledger_units_of) and walks the chain
+ * with kc_txn_history; a chain reachable from both units is listed once.
  * Exit codes: 0 ok / clean / valid, 1 the store or the proof failed a check,
  * 64 usage, 65 bad data (no such head, unreadable proof file), 66 no store
  * or file, 70 internal error, 74 I/O, 75 try again (no signed head covers
@@ -16,8 +21,11 @@
 #include "kc_audit.h"
 #include "kc_cli.h"
 #include "kc_err.h"
+#include "kc_ledger.h"
 #include "kc_log.h"
+#include "kc_logfile.h"
 #include "kc_merkle.h"
+#include "kc_progress.h"
 #include "kc_ref.h"
 
 #include <errno.h>
@@ -46,7 +54,8 @@ typedef struct {
     const char *event;    /* --event */
     const char *out;      /* --out */
     const char *key;      /* --key (hex) */
-    const char *file;     /* --file (verify --file: log export work) */
+    const char *file;     /* --file (verify --file: an exported log, no store) */
+    const char *format;   /* --format table|json (history) */
     bool have_offset;     /* --offset given */
     uint64_t offset;
     bool have_size; /* --size given */
@@ -68,12 +77,16 @@ static int s_consistency(s_opts_t *o);
 static int s_heads(s_opts_t *o);
 static int s_check_proof(s_opts_t *o);
 static int s_pubkey(s_opts_t *o);
+static int s_history(s_opts_t *o);
 
 /* The subcommand table. `history` (every version of an event) and
  * `verify --file` (an exported log) belong to the corrections and export
  * work: fill their slots here. */
 static const s_cmd_t s_cmds[] = {
-    {"verify", s_verify, "verify                 recompute every leaf, subtree and signed head"},
+    {"verify", s_verify,
+     "verify                 recompute every leaf, subtree and signed head\n"
+     "  verify --file FILE --key PUBHEX\n"
+     "                         check an exported log file offline (no store needed)"},
     {"prove", s_prove,
      "prove --province P --event ID | --offset N [--size N] [--out FILE]\n"
      "                         an inclusion proof of one event (JSON)"},
@@ -81,7 +94,9 @@ static const s_cmd_t s_cmds[] = {
      "consistency SIZE1 SIZE2 [--out FILE]\n"
      "                         a consistency proof between two signed heads (JSON)"},
     {"heads", s_heads, "heads                  list the signed tree heads"},
-    {"history", NULL, "history --province P --event ID   every version of an event"},
+    {"history", s_history,
+     "history --province P --event ID [--format table|json]\n"
+     "                         every version of an event (offset, time, op, state)"},
     {"check-proof", s_check_proof,
      "check-proof FILE --key PUBHEX   check a proof offline (no store needed)"},
     {"pubkey", s_pubkey, "pubkey                 print the store's public key (hex)"},
@@ -98,13 +113,16 @@ static void s_usage(FILE *out)
         fprintf(out, "  %s%s\n", s_cmds[i].usage, s_cmds[i].run ? "" : " (not in this build)");
     fprintf(out, "\nOptions:\n"
                  "  --store DIR        the store (default " S_DEFAULT_STORE ")\n"
-                 "  --province CODE    province code of the event (prove)\n"
-                 "  --event ID         its event_id (prove)\n"
+                 "  --province CODE    province code of the event (prove, history)\n"
+                 "  --event ID         its event_id (prove, history)\n"
                  "  --offset N         log offset instead of province + event (prove)\n"
                  "  --size N           prove against the signed head of N entries (default: "
                  "latest)\n"
                  "  --out FILE         write the proof to FILE instead of stdout\n"
-                 "  --key PUBHEX       the log's Ed25519 public key, 64 hex digits (check-proof)\n"
+                 "  --key PUBHEX       the log's Ed25519 public key, 64 hex digits (check-proof,\n"
+                 "                     verify --file)\n"
+                 "  --file FILE        an exported log file (verify --file; see kc-log)\n"
+                 "  --format FMT       table (default) or json (history)\n"
                  "  -q, --quiet        no progress line on a terminal (verify)\n"
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
@@ -245,12 +263,12 @@ static void s_progress(uint64_t done, uint64_t total, void *ctx)
         fputc('\n', stderr);
 }
 
+static int s_verify_file(s_opts_t *o);
+
 static int s_verify(s_opts_t *o)
 {
-    if (o->file) {
-        fprintf(stderr, PROG ": verify --file (an exported log) is not in this build\n");
-        return KC_EX_USAGE;
-    }
+    if (o->file)
+        return s_verify_file(o);
     if (o->argc != 0)
         return s_usage_error("verify takes no operands ('%s')", o->argv[0]);
     s_store_t st;
@@ -291,6 +309,195 @@ static int s_verify(s_opts_t *o)
         printf("no signed head yet\n");
     }
     return st.have_pk ? 0 : S_EX_FAIL;
+}
+
+/* ---- verify --file (no store) ---- */
+
+/* Exit 0 and one line when the file is valid; 1 with the first bad record (or
+ * where it is truncated) and the reason on any failure of its content; 66 if
+ * it cannot be opened. */
+static int s_verify_file(s_opts_t *o)
+{
+    if (o->argc != 0)
+        return s_usage_error("verify takes no operands ('%s')", o->argv[0]);
+    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
+    if (!o->key)
+        return s_usage_error("%s", "verify --file needs --key PUBHEX (from '" PROG " pubkey')");
+    if (kc_merkle_unhex(o->key, pk, sizeof pk) != 0)
+        return s_usage_error("--key: '%s' is not 64 hex digits", o->key);
+    kc_logfile_reader_t *r = NULL;
+    kc_logfile_status_t st;
+    uint64_t n = 0;
+    int rc = kc_logfile_open(&r, o->file, NULL, &n, &st);
+    if (rc != 0 && rc != KC_EFORMAT) {
+        fprintf(stderr, PROG ": %s\n", st.why);
+        return rc == -ENOENT || rc == -EACCES || rc == -EISDIR ? KC_EX_NOINPUT : KC_EX_IOERR;
+    }
+    kc_progress_t p;
+    kc_progress_init(&p, "verify", "records");
+    if (o->quiet)
+        p.enabled = false;
+    kc_log_entry_t e;
+    uint64_t done = 0;
+    if (rc == 0) {
+        kc_logfile_expect_key(r, pk);
+        while ((rc = kc_logfile_next(r, &e, &st)) == 1)
+            if (++done % 4096 == 0)
+                kc_progress_update(&p, done, n);
+        kc_progress_done(&p, done, n);
+    }
+    kc_merkle_sth_t h;
+    if (rc == 0)
+        rc = kc_logfile_head(r, &h);
+    kc_logfile_close(&r);
+    if (rc == KC_EIO || rc == KC_ENOMEM || (rc < 0 && rc > -1000)) {
+        fprintf(stderr, PROG ": %s: %s\n", o->file, st.why);
+        return KC_EX_IOERR;
+    }
+    if (rc != 0) {
+        printf("FAILED\n");
+        if (st.truncated && st.has_bad_index)
+            printf("truncated at record %" PRIu64 "\n", st.bad_index);
+        else if (st.has_bad_index)
+            printf("first bad record: %" PRIu64 "\n", st.bad_index);
+        printf("reason: %s\n", st.why);
+        return S_EX_FAIL;
+    }
+    char ts[64], root[S_HEX_HASH];
+    s_time(h.timestamp_ns, ts, sizeof ts);
+    kc_merkle_hex(h.root, KC_MERKLE_HASH_LEN, root);
+    printf("ok: %s: %" PRIu64 " records, head of size %" PRIu64 " signed at %s, root %s\n", o->file,
+           done, h.tree_size, ts, root);
+    return 0;
+}
+
+/* ---- history ---- */
+
+static const char *s_op_name(uint8_t op)
+{
+    switch (op) {
+    case KCPIPE__V1__OP__OP_RECORD: return "record";
+    case KCPIPE__V1__OP__OP_CORRECTION: return "correction";
+    case KCPIPE__V1__OP__OP_RETRACTION: return "retraction";
+    default: return "unknown";
+    }
+}
+
+static const char *s_state_name(uint8_t state)
+{
+    switch (state) {
+    case KC_ID_LIVE: return "live";
+    case KC_ID_SUPERSEDED: return "superseded";
+    case KC_ID_RETRACTED: return "retracted";
+    default: return "unknown";
+    }
+}
+
+typedef struct {
+    json_t *versions; /* json: the array being built; NULL for a table */
+    uint64_t first;   /* offset of the first version of the chain being walked */
+    size_t n;         /* versions of that chain */
+    uint64_t seen[2]; /* first offsets of the chains listed (one per unit key) */
+    size_t nseen;
+    bool skip; /* the chain was already listed under another unit key */
+} s_hist_t;
+
+static int s_hist_one(const kc_version_t *v, void *ctx)
+{
+    s_hist_t *h = ctx;
+    if (h->n++ == 0) {
+        for (size_t i = 0; i < h->nseen; i++)
+            if (h->seen[i] == v->offset)
+                h->skip = true;
+        h->first = v->offset;
+    }
+    if (h->skip)
+        return 0;
+    char ts[64];
+    s_time(v->received_ns, ts, sizeof ts);
+    if (h->versions) {
+        json_t *j =
+            json_pack("{s:I, s:s, s:I, s:s, s:s%, s:s, s:i}", "offset", (json_int_t)v->offset,
+                      "received", ts, "received_ns", (json_int_t)v->received_ns, "op",
+                      s_op_name(v->id->op), "event_id", v->event_id, v->event_id_len, "state",
+                      s_state_name(v->id->state), "unit", (int)v->unit);
+        if (!j || json_array_append_new(h->versions, j) != 0)
+            return KC_ENOMEM;
+    } else {
+        printf("%12" PRIu64 "  %-30s  %-10s  %-20.*s  %s\n", v->offset, ts, s_op_name(v->id->op),
+               (int)v->event_id_len, v->event_id, s_state_name(v->id->state));
+    }
+    return 0;
+}
+
+static int s_history(s_opts_t *o)
+{
+    if (o->argc != 0)
+        return s_usage_error("history takes no operands ('%s')", o->argv[0]);
+    if (!o->province || !o->event)
+        return s_usage_error("%s", "history needs --province P and --event ID");
+    bool json = false;
+    if (o->format && strcmp(o->format, "json") == 0)
+        json = true;
+    else if (o->format && strcmp(o->format, "table") != 0)
+        return s_usage_error("--format: '%s' is not table or json", o->format);
+    char *end;
+    long code = strtol(o->province, &end, 10);
+    uint8_t units[2];
+    size_t nunits = 0;
+    if (*o->province != '\0' && *end == '\0' && code >= 1 && code <= 99)
+        nunits = kc_ledger_units_of((int)code, units);
+    if (nunits == 0)
+        return s_usage_error("--province: '%s' is not a province code", o->province);
+    size_t idlen = strlen(o->event);
+    if (idlen == 0 || idlen > KC_EVENT_ID_MAX)
+        return s_usage_error("--event: '%s' is not an event_id", o->event);
+    s_store_t st;
+    int ex = s_open(o, &st);
+    if (ex != 0)
+        return ex;
+    s_hist_t h = {0};
+    json_t *chains = json ? json_array() : NULL;
+    if (!json)
+        printf("%12s  %-30s  %-10s  %-20s  %s\n", "offset", "received (UTC)", "op", "event_id",
+               "state");
+    int rc = 0;
+    size_t found = 0;
+    for (size_t u = 0; u < nunits && rc == 0; u++) {
+        h.n = 0;
+        h.skip = false;
+        h.versions = json ? json_array() : NULL;
+        if (json && !h.versions) {
+            rc = KC_ENOMEM;
+            break;
+        }
+        rc = kc_txn_history(st.t, units[u], o->event, idlen, s_hist_one, &h);
+        if (rc == KC_ENOTFOUND) {
+            rc = 0;
+        } else if (rc == 0 && !h.skip) {
+            found++;
+            h.seen[h.nseen++] = h.first;
+            if (json)
+                json_array_append(chains, h.versions);
+        }
+        json_decref(h.versions);
+    }
+    s_close(&st);
+    if (rc != 0) {
+        json_decref(chains);
+        return s_store_error(rc);
+    }
+    if (found == 0) {
+        json_decref(chains);
+        fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n", o->event,
+                o->province);
+        return KC_EX_DATAERR;
+    }
+    if (!json)
+        return 0;
+    json_t *j = json_pack("{s:s, s:s, s:o}", "province", o->province, "event_id", o->event,
+                          "chains", chains);
+    return s_emit(o, j);
 }
 
 /* ---- prove ---- */
@@ -667,7 +874,7 @@ static int s_check_proof(s_opts_t *o)
 int main(int argc, char **argv)
 {
     kc_log_set_ident(PROG);
-    enum { O_STORE = 256, O_PROVINCE, O_EVENT, O_OFFSET, O_SIZE, O_OUT, O_KEY, O_FILE };
+    enum { O_STORE = 256, O_PROVINCE, O_EVENT, O_OFFSET, O_SIZE, O_OUT, O_KEY, O_FILE, O_FORMAT };
     static const struct option longopts[] = {
         {"store", required_argument, NULL, O_STORE},
         {"province", required_argument, NULL, O_PROVINCE},
@@ -677,6 +884,7 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, O_OUT},
         {"key", required_argument, NULL, O_KEY},
         {"file", required_argument, NULL, O_FILE},
+        {"format", required_argument, NULL, O_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -703,6 +911,7 @@ int main(int argc, char **argv)
         case O_OUT: o.out = optarg; break;
         case O_KEY: o.key = optarg; break;
         case O_FILE: o.file = optarg; break;
+        case O_FORMAT: o.format = optarg; break;
         case 'q': o.quiet = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;

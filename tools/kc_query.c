@@ -14,19 +14,35 @@
  *   --units 34 pre-2025 provinces count under their 2025 successor, and
  *              belong to the successor's scheme-34 region.
  * Money stays exact int64 in JSON and CSV; only the table rounds.
+ *
+ * Point in time (--as-of TIME, --as-of-offset N): every figure comes from the
+ * totals as they stood after the first N log entries of the same snapshot,
+ * built in memory from the latest checkpoint at or before N plus a replay of
+ * the entries after it (kc_cells_asof, tools/common/kc_cells.h), then summed
+ * exactly like the live totals. TIME selects the entries received at or
+ * before it (received_ns never decreases along the log: kc_checkpoint.h):
+ *   2026-11-27T10:00:00Z            an instant, UTC; fractions of a second up
+ *   2026-11-27T17:00:00.5+07:00     to nanoseconds; an offset (+HH:MM, +HHMM,
+ *                                   +HH) for local time; a zone is required
+ *   2026-11-27, 2026-11-27+07:00    the END of that day (its last nanosecond),
+ *                                   in UTC or in the given offset
+ * N (or TIME) past the log's end means now. JSON gains "as_of".
  */
 #include "kc_cells.h"
+#include "kc_checkpoint.h"
 #include "kc_cli.h"
 #include "kc_err.h"
 #include "kc_fmt.h"
 #include "kc_log.h"
 #include "kc_table.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PROG "kc-query"
 
@@ -42,6 +58,11 @@ typedef struct {
     int compare;         /* --compare year, 0 = none */
     s_format_t format;
     kc_lang_t lang;
+    bool as_of;            /* --as-of or --as-of-offset given */
+    bool as_of_time;       /* --as-of TIME (as_of_ns) rather than --as-of-offset */
+    uint64_t as_of_ns;     /* --as-of: entries received at or before this instant */
+    uint64_t as_of_offset; /* --as-of-offset: the first N entries */
+    kc_cells_asof_t asof;  /* what kc_cells_asof did (filled by main) */
 } s_opts_t;
 
 typedef struct {
@@ -74,6 +95,14 @@ static void s_usage(FILE *out)
                  "                       regions then follow the successor's scheme-34 region\n"
                  "  --format table|csv|json   output (default table); JSON and CSV are exact\n"
                  "  --lang en|vi         labels and number format of the table (default en)\n"
+                 "  --as-of TIME         the totals as they stood at TIME: the log entries\n"
+                 "                       received at or before it. TIME is ISO 8601 with a\n"
+                 "                       zone: 2026-11-27T10:00:00Z, 2026-11-27T17:00:00+07:00\n"
+                 "                       (fractions of a second allowed), or a date\n"
+                 "                       2026-11-27 (or 2026-11-27+07:00) = the END of that\n"
+                 "                       day, UTC (or in that offset)\n"
+                 "  --as-of-offset N     the totals after the first N log entries (0..N-1)\n"
+                 "                       (both: past the log's end = now; JSON adds \"as_of\")\n"
                  "  -h, --help           this help\n"
                  "  -V, --version        print the version\n"
                  "\n"
@@ -87,6 +116,127 @@ static int s_usage_error(const char *msg)
 {
     fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", msg);
     return KC_EX_USAGE;
+}
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t s_days(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n digits at *p (advanced) as a number; -1 if not n digits. */
+static int s_digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+/* A zone: Z, +HH:MM, +HHMM or +HH (or -); seconds east of UTC in *off. */
+static int s_zone(const char *p, int64_t *off)
+{
+    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0') {
+        *off = 0;
+        return 0;
+    }
+    if (p[0] != '+' && p[0] != '-')
+        return -1;
+    int sign = p[0] == '-' ? -1 : 1;
+    p++;
+    int hh = s_digits(&p, 2), mm = 0;
+    if (hh < 0 || hh > 23)
+        return -1;
+    if (*p == ':')
+        p++;
+    if (*p) {
+        mm = s_digits(&p, 2);
+        if (mm < 0 || mm > 59 || *p)
+            return -1;
+    }
+    *off = sign * (hh * 3600 + mm * 60);
+    return 0;
+}
+
+/* --as-of TIME (the forms in the DESIGN block) -> nanoseconds since the epoch. */
+static int s_parse_time(const char *s, uint64_t *ns)
+{
+    const char *p = s;
+    int y = s_digits(&p, 4);
+    if (y < 1970 || *p++ != '-')
+        return -1;
+    int mo = s_digits(&p, 2);
+    if (mo < 1 || mo > 12 || *p++ != '-')
+        return -1;
+    int d = s_digits(&p, 2);
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+        return -1;
+    int64_t off = 0, secs, frac = 0;
+    if (*p == '\0' || *p == '+' || *p == '-' || *p == 'Z' || *p == 'z') {
+        if (*p && s_zone(p, &off) != 0)
+            return -1;
+        secs = (s_days(y, mo, d) + 1) * 86400 - off; /* the next day's first instant */
+        if (secs <= 0)
+            return -1;
+        *ns = (uint64_t)secs * 1000000000u - 1; /* the last nanosecond of the day */
+        return 0;
+    }
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return -1;
+    p++;
+    int hh = s_digits(&p, 2);
+    if (hh < 0 || hh > 23 || *p++ != ':')
+        return -1;
+    int mi = s_digits(&p, 2), ss = 0;
+    if (mi < 0 || mi > 59)
+        return -1;
+    if (*p == ':') {
+        p++;
+        ss = s_digits(&p, 2);
+        if (ss < 0 || ss > 59)
+            return -1;
+        if (*p == '.' || *p == ',') {
+            p++;
+            int n = 0;
+            for (; *p >= '0' && *p <= '9'; p++, n++)
+                if (n < 9)
+                    frac = frac * 10 + (*p - '0');
+            if (n == 0)
+                return -1;
+            for (; n < 9; n++)
+                frac *= 10;
+        }
+    }
+    if (s_zone(p, &off) != 0)
+        return -1; /* a zone is required: local time of which place? */
+    secs = s_days(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss - off;
+    if (secs < 0)
+        return -1;
+    *ns = (uint64_t)secs * 1000000000u + (uint64_t)frac;
+    return 0;
+}
+
+/* ns since the epoch as 2026-11-27T10:00:00.123456789Z (buf >= 40 bytes). */
+static const char *s_fmt_time(char *buf, size_t cap, uint64_t ns)
+{
+    time_t secs = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u));
+    return buf;
 }
 
 static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
@@ -105,7 +255,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         O_COMPARE,
         O_UNITS,
         O_FORMAT,
-        O_LANG
+        O_LANG,
+        O_AS_OF,
+        O_AS_OF_OFFSET
     };
     static const struct option opts[] = {
         {"store", required_argument, NULL, O_STORE},
@@ -122,6 +274,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"units", required_argument, NULL, O_UNITS},
         {"format", required_argument, NULL, O_FORMAT},
         {"lang", required_argument, NULL, O_LANG},
+        {"as-of", required_argument, NULL, O_AS_OF},
+        {"as-of-offset", required_argument, NULL, O_AS_OF_OFFSET},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -196,6 +350,33 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             if (kc_lang_parse(optarg, &o->lang) != 0)
                 return s_usage_error("--lang takes en or vi");
             break;
+        case O_AS_OF:
+            if (o->as_of)
+                return s_usage_error("give one --as-of or --as-of-offset");
+            if (s_parse_time(optarg, &o->as_of_ns) != 0) {
+                snprintf(err, sizeof err,
+                         "--as-of: '%s' is not 2026-11-27, 2026-11-27T10:00:00Z or "
+                         "2026-11-27T17:00:00+07:00",
+                         optarg);
+                return s_usage_error(err);
+            }
+            o->as_of = o->as_of_time = true;
+            break;
+        case O_AS_OF_OFFSET: {
+            if (o->as_of)
+                return s_usage_error("give one --as-of or --as-of-offset");
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                snprintf(err, sizeof err, "--as-of-offset: '%s' is not a number of log entries",
+                         optarg);
+                return s_usage_error(err);
+            }
+            o->as_of = true;
+            o->as_of_offset = n;
+            break;
+        }
         case ':':
             snprintf(err, sizeof err, "option '%s' needs an argument", argv[optind - 1]);
             return s_usage_error(err);
@@ -334,6 +515,21 @@ static int s_print_json(const s_opts_t *o, const s_answer_t *a)
     json_t *root = json_object();
     json_object_set_new(root, "store", json_string(o->store));
     json_object_set_new(root, "filters", s_json_filters(o));
+    if (o->as_of) {
+        char t[48];
+        json_t *as = json_object();
+        json_t *last = o->asof.offset ? json_string(s_fmt_time(t, sizeof t, o->asof.received_ns))
+                                      : json_null();
+        json_object_set_new(as, "offset", json_integer((json_int_t)o->asof.offset));
+        json_object_set_new(as, "time",
+                            o->as_of_time ? json_string(s_fmt_time(t, sizeof t, o->as_of_ns))
+                                          : json_incref(last));
+        json_object_set_new(as, "last_entry_time", last);
+        json_object_set_new(as, "log_size", json_integer((json_int_t)o->asof.log_size));
+        json_object_set_new(as, "checkpoint", json_integer((json_int_t)o->asof.checkpoint));
+        json_object_set_new(as, "replayed", json_integer((json_int_t)o->asof.replayed));
+        json_object_set_new(root, "as_of", as);
+    }
     json_object_set_new(root, "totals", s_json_totals(&a->cur.total));
     json_object_set_new(root, "events", json_integer((json_int_t)a->cur.total.events));
     if (o->plan) {
@@ -515,6 +711,19 @@ static void s_print_header(const s_opts_t *o)
             printf(" · %s", kc_cli_fund_name(i));
     if (o->f.units == 34)
         printf(" · %s", vi ? "đơn vị 34 tỉnh" : "34-province units");
+    if (o->as_of) {
+        char t[48];
+        printf("\n%s %llu %s", vi ? "tại thời điểm: sau" : "as of: after",
+               (unsigned long long)o->asof.offset,
+               vi ? "bản ghi đầu của nhật ký" : "first log entries");
+        if (o->as_of_time)
+            printf(" · %s %s", vi ? "đến" : "received by", s_fmt_time(t, sizeof t, o->as_of_ns));
+        if (o->asof.offset)
+            printf(" · %s %s", vi ? "bản ghi cuối" : "last entry",
+                   s_fmt_time(t, sizeof t, o->asof.received_ns));
+        printf(" · %s %llu", vi ? "nhật ký hiện có" : "log now",
+               (unsigned long long)o->asof.log_size);
+    }
     printf("\n\n");
 }
 
@@ -651,17 +860,28 @@ static int s_print_table(const s_opts_t *o, const s_answer_t *a)
     return ferror(stdout) ? KC_EX_IOERR : 0;
 }
 
-static int s_answer(const s_opts_t *o, kc_txn_t *txn, s_answer_t *a)
+static int s_answer(s_opts_t *o, kc_txn_t *txn, s_answer_t *a)
 {
-    int rc = kc_cells_sum(txn, &o->f, o->year, o->m_from, o->m_to, o->kind, &a->cur);
+    kc_cells_src_t src = {.txn = txn};
+    int rc = 0;
+    if (o->as_of) { /* the cells as they stood after the first N entries */
+        uint64_t n = o->as_of_offset;
+        if (o->as_of_time)
+            rc = kc_txn_log_size_at(txn, o->as_of_ns, &n);
+        if (rc == 0)
+            rc = kc_cells_asof(txn, n, 0, &src.mem, &o->asof);
+    }
+    if (rc == 0)
+        rc = kc_cells_sum_src(&src, &o->f, o->year, o->m_from, o->m_to, o->kind, &a->cur);
     if (rc == 0 && o->plan) {
         kc_cells_filter_t pf = o->f;
         if (pf.by == KC_BY_MONTH)
             pf.by = KC_BY_NONE; /* plans are annual: no per-month plan */
-        rc = kc_cells_sum(txn, &pf, o->year, 1, 12, 2, &a->plan);
+        rc = kc_cells_sum_src(&src, &pf, o->year, 1, 12, 2, &a->plan);
     }
     if (rc == 0 && o->compare)
-        rc = kc_cells_sum(txn, &o->f, o->compare, o->m_from, o->m_to, o->kind, &a->cmp);
+        rc = kc_cells_sum_src(&src, &o->f, o->compare, o->m_from, o->m_to, o->kind, &a->cmp);
+    kc_cells_mem_free(&src.mem);
     return rc;
 }
 

@@ -96,6 +96,18 @@ typedef struct {
     int request_timeout_ms;  /* no ack progress for this long: reconnect, resend; 0 = 2000 */
     size_t batch_max;        /* events per Batch message; 0 = 1000 */
     size_t window;           /* batches in flight; 0 = 8 */
+    /* CURVE (encryption + authentication, docs/SECURITY.md). NULL server_public_key:
+     * plaintext (the aggregator accepts that on loopback only). Otherwise the
+     * connection is a CURVE client of that server key, with the producer's own key
+     * pair from EITHER client_cert_file (a secret certificate written by kc-keygen,
+     * "NAME_secret") OR client_public_key + client_secret_key. Keys are Z85, 40
+     * characters; kc_ingest_read_cert() reads them from certificate files. The
+     * aggregator refuses a key it does not know without answering: the producer
+     * then never gets an Ack (flush times out, events stay spooled). */
+    const char *server_public_key; /* the aggregator's public key */
+    const char *client_cert_file;  /* the producer's secret certificate file */
+    const char *client_public_key; /* or: the producer's public key ... */
+    const char *client_secret_key; /* ... and secret key */
 } kc_producer_opts_t;
 
 /* One activity event as the office reports it. Strings are borrowed for the
@@ -141,10 +153,18 @@ typedef void (*kci_log_fn)(int level, const char *line, void *ctx);
  * KCI_LOG_INFO), and a sink (NULL = stderr). */
 KCI_EXPORT void kc_ingest_set_log(const char *ident, int level, kci_log_fn fn, void *ctx);
 
+/* Read a certificate file in ZeroMQ's format (as kc-keygen and CZMQ's zcert
+ * write it): its public key into public_key[41] and, if secret_key is not
+ * NULL, its secret key into secret_key[41] (then the file must be a secret
+ * certificate). Returns 0, KCI_EFORMAT (not a certificate, logged) or -errno. */
+#define KCI_EFORMAT (-1009)
+KCI_EXPORT int kc_ingest_read_cert(const char *path, char *public_key, char *secret_key);
+
 /* Open the producer: opens or creates the spool, checks that it belongs to
  * opts->producer_id (KCI_EINVAL otherwise, logged), and connects. Also
  * KCI_EBUSY (spool in use by another process), KCI_EINVAL (missing option,
- * producer_id longer than 64 bytes, bad endpoint), KC_EFORMAT/KC_ESTORE/-errno
+ * producer_id longer than 64 bytes, bad endpoint, malformed or inconsistent
+ * CURVE keys: see kc_producer_opts_t), KC_EFORMAT/KC_ESTORE/-errno
  * (spool unusable). Events left in the
  * spool by an earlier run are sent again on the next poll/flush.
  * Caller owns *out; release with kc_producer_close(). */

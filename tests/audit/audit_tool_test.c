@@ -16,8 +16,9 @@
 
 #include <cmocka.h>
 
-#define N_ENTRIES 1000
-#define GROUP     100 /* a head after every group: sizes 100, 200, ..., 1000 */
+#define N_ENTRIES  1000
+#define LEAF_BLOCK 127 /* `leaves`: u64 BE offset / 127 -> 127 x 32-byte hashes (docs/AUDIT.md) */
+#define GROUP      100 /* a head after every group: sizes 100, 200, ..., 1000 */
 
 typedef struct {
     kc_test_dir_t dir; /* the pristine store */
@@ -308,7 +309,13 @@ static void test_tamper_consistent_rewrite(void **state)
                              .event_len = len - 26 - v[1]};
     uint8_t h[32];
     kc_merkle_leaf_hash(&leaf, h);
-    s_raw_put(&r, r.leaves, k, h, 32);
+    /* the leaf hash inside its block */
+    size_t blen;
+    uint8_t *blk = s_raw_get(&r, r.leaves, k / LEAF_BLOCK, &blen);
+    assert_int_equal(blen, LEAF_BLOCK * 32);
+    memcpy(blk + (k % LEAF_BLOCK) * 32, h, 32);
+    s_raw_put(&r, r.leaves, k / LEAF_BLOCK, blk, blen);
+    free(blk);
     free(v);
     s_raw_close(&r);
     char out[8192];
@@ -318,6 +325,48 @@ static void test_tamper_consistent_rewrite(void **state)
     assert_int_equal(ex, 1);
     assert_non_null(strstr(out, "first bad head: 300\n"));
     assert_non_null(strstr(out, "changed range: [192, 256)"));
+}
+
+/* The leaf blocks themselves: a deleted block, a block one hash short, a
+ * block with a changed hash, and hashes appended past the log's end are each
+ * reported at the first offset they no longer cover. */
+static void test_tamper_leaf_blocks(void **state)
+{
+    (void)state;
+    for (int what = 0; what < 4; what++) {
+        char dir[PATH_MAX + 32];
+        s_copy_store(dir, sizeof dir);
+        s_raw_t r;
+        s_raw_open(&r, dir);
+        size_t blen;
+        uint8_t *blk = NULL;
+        uint64_t want = 0;
+        if (what == 0) { /* delete block 3: offsets [381, 508) */
+            s_raw_del(&r, r.leaves, 3);
+            want = 3 * LEAF_BLOCK;
+        } else if (what == 1) { /* block 5 loses its last hash */
+            blk = s_raw_get(&r, r.leaves, 5, &blen);
+            s_raw_put(&r, r.leaves, 5, blk, blen - 32);
+            want = 6 * LEAF_BLOCK - 1;
+        } else if (what == 2) { /* one bit of the 41st hash of block 6 */
+            blk = s_raw_get(&r, r.leaves, 6, &blen);
+            blk[40 * 32 + 7] ^= 0x01;
+            s_raw_put(&r, r.leaves, 6, blk, blen);
+            want = 6 * LEAF_BLOCK + 40;
+        } else { /* the last (partial) block gains a hash: leaves beyond the log */
+            uint64_t last = (N_ENTRIES - 1) / LEAF_BLOCK;
+            blk = s_raw_get(&r, r.leaves, last, &blen);
+            assert_int_equal(blen, (N_ENTRIES - last * LEAF_BLOCK) * 32);
+            uint8_t *more = calloc(1, blen + 32);
+            memcpy(more, blk, blen);
+            s_raw_put(&r, r.leaves, last, more, blen + 32);
+            free(more);
+            want = N_ENTRIES;
+        }
+        free(blk);
+        s_raw_close(&r);
+        s_expect_bad_offset(dir, want);
+    }
 }
 
 static void test_forged_head(void **state)
@@ -482,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_tamper_swap),
         cmocka_unit_test(test_tamper_truncate),
         cmocka_unit_test(test_tamper_consistent_rewrite),
+        cmocka_unit_test(test_tamper_leaf_blocks),
         cmocka_unit_test(test_forged_head),
         cmocka_unit_test(test_prove_and_check),
         cmocka_unit_test(test_consistency_and_heads),

@@ -353,6 +353,158 @@ static void test_growth_redo(void **state)
     kc_test_dir_remove(&d);
 }
 
+/* Every stored leaf hash, the root of every size in [from, n), and a clean
+ * kc_audit_verify: what the leaf blocks must give back. */
+static void s_check_all(kc_store_t *s, uint8_t (*lh)[32], uint64_t from, uint64_t n)
+{
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(s, &t), 0);
+    uint64_t size;
+    assert_int_equal(kc_txn_merkle_size(t, &size), 0);
+    assert_int_equal(size, n);
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t h[32];
+        assert_int_equal(kc_txn_leaf_hash(t, i, h), 0);
+        assert_memory_equal(h, lh[i], 32);
+    }
+    uint8_t h[32];
+    assert_int_equal(kc_txn_leaf_hash(t, n, h), KC_ENOTFOUND);
+    assert_int_equal(kc_txn_leaf_hash(t, n + 64, h), KC_ENOTFOUND);
+    for (uint64_t m = from; m <= n; m++) {
+        uint8_t want[32], got[32];
+        t_ref_mth(lh, m, want);
+        assert_int_equal(kc_txn_merkle_root(t, m, got), 0);
+        assert_memory_equal(got, want, 32);
+    }
+    uint8_t pk[32];
+    assert_int_equal(kc_store_public_key(s, pk), 0);
+    kc_audit_report_t rep;
+    assert_int_equal(kc_audit_verify(t, pk, &rep, NULL, NULL), 0);
+    if (rep.status != KC_AUDIT_OK)
+        fprintf(stderr, "verify: %s\n", rep.reason);
+    assert_int_equal(rep.status, KC_AUDIT_OK);
+    assert_int_equal(rep.log_entries, n);
+    assert_int_equal(rep.leaves, n);
+    kc_txn_end(&t);
+}
+
+typedef struct {
+    uint64_t first, count;
+    uint8_t (*lh)[32];
+    unsigned calls; /* times the callback ran (map growth redoes it) */
+} s_span_t;
+
+/* Appends [first, first + count) and, before the commit, reads back the
+ * leaves and roots that lie in this txn's buffered block and before it. */
+static int s_span_fn(kc_txn_t *t, void *ctx)
+{
+    s_span_t *g = ctx;
+    g->calls++;
+    t_fill_t f = {g->first, g->count, 0};
+    int rc = t_fill_fn(t, &f);
+    if (rc != 0)
+        return rc;
+    uint64_t end = g->first + g->count;
+    for (uint64_t i = g->first >= 70 ? g->first - 70 : 0; i < end; i++) {
+        uint8_t h[32];
+        if ((rc = kc_txn_leaf_hash(t, i, h)) != 0)
+            return rc;
+        if (memcmp(h, g->lh[i], 32) != 0)
+            return KC_EFORMAT;
+    }
+    uint8_t h[32], want[32];
+    if (kc_txn_leaf_hash(t, end, h) != KC_ENOTFOUND)
+        return KC_EFORMAT;
+    for (uint64_t m = end >= 40 ? end - 40 : 1; m <= end; m++) {
+        t_ref_mth(g->lh, m, want);
+        if ((rc = kc_txn_merkle_root(t, m, h)) != 0)
+            return rc;
+        if (memcmp(h, want, 32) != 0)
+            return KC_EFORMAT;
+    }
+    uint8_t path[KC_MERKLE_PATH_MAX][32];
+    size_t len;
+    t_ref_mth(g->lh, end, want);
+    for (uint64_t m = g->first; m < end; m += 7) {
+        if ((rc = kc_txn_inclusion_proof(t, m, end, path, &len)) != 0)
+            return rc;
+        if (!kc_merkle_verify_inclusion(g->lh[m], m, end, (const uint8_t(*)[32])path, len, want))
+            return KC_EFORMAT;
+    }
+    return 0;
+}
+
+/* Groups that start and end inside leaf blocks (127 hashes each) and span
+ * several: every leaf readable inside the write txn and after it. */
+static void test_groups_span_blocks(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t n = 1000;
+    uint8_t(*lh)[32] = t_ref_leaves(n);
+    /* ends: 1, 126 (a block but one), 127 (exactly), 128, 200, 254 (block 1 full),
+     * 255, 600 (from mid-block 2 to mid-block 4), 635 (block 4 full), 636,
+     * 999 (three more blocks), 1000 */
+    const uint64_t ends[] = {1, 126, 127, 128, 200, 254, 255, 600, 635, 636, 999, 1000};
+    uint64_t at = 0;
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        s_span_t g = {at, ends[i] - at, lh, 0};
+        assert_int_equal(kc_store_write(f->s, s_span_fn, &g), 0);
+        at = ends[i];
+        if (i == 7) { /* reopen mid-block: the next group continues the stored block */
+            kc_store_close(&f->s);
+            assert_int_equal(kc_store_open(&f->s, f->dir.store, NULL), 0);
+        }
+    }
+    s_check_all(f->s, lh, 0, n);
+    free(lh);
+}
+
+/* Map growth while a group is mid-block: the aborted txn's block writes are
+ * gone and the redo rewrites the stored partial block from the store's copy.
+ * Several map sizes put MAP_FULL at different points of the group (log
+ * append, a full block, the partial block at pre-commit, the head, the
+ * commit). */
+static void test_growth_redo_mid_block(void **state)
+{
+    (void)state;
+    const uint64_t n = 3050 + 20;
+    uint8_t(*lh)[32] = t_ref_leaves(n);
+    const size_t maps[] = {64 << 10, 72 << 10, 96 << 10, 136 << 10, 200 << 10};
+    unsigned redone = 0;
+    for (size_t mi = 0; mi < sizeof maps / sizeof maps[0]; mi++) {
+        kc_test_dir_t d;
+        kc_test_dir_make(&d);
+        kc_store_t *s = NULL;
+        kc_store_opts_t o = {.map_size = maps[mi]};
+        assert_int_equal(kc_store_open(&s, d.store, &o), 0);
+        kc_store_set_head_interval(s, 0);
+        assert_int_equal(t_fill(s, 0, 100, 100), 0); /* block 0 holds 100 leaves */
+        /* from mid-block 0 to mid-block 24 (3050 = 24 * 127 + 2), then within 24 */
+        s_span_t gs[] = {{100, 2950, lh, 0}, {3050, 13, lh, 0}, {3063, 7, lh, 0}};
+        for (size_t gi = 0; gi < 3; gi++) {
+            assert_int_equal(kc_store_write(s, s_span_fn, &gs[gi]), 0);
+            if (gs[gi].calls > 1)
+                redone++;
+        }
+        s_check_all(s, lh, 3000, n);
+        kc_store_close(&s);
+        assert_int_equal(kc_store_open(&s, d.store, NULL), 0);
+        kc_merkle_sth_t h;
+        kc_txn_t *t;
+        assert_int_equal(kc_store_read_begin(s, &t), 0);
+        assert_int_equal(kc_txn_head_last(t, &h), 0);
+        kc_txn_end(&t);
+        uint8_t want[32];
+        t_ref_mth(lh, n, want);
+        assert_int_equal(h.tree_size, n);
+        assert_memory_equal(h.root, want, 32);
+        kc_store_close(&s);
+        kc_test_dir_remove(&d);
+    }
+    assert_true(redone >= 1); /* the map grew under a mid-block group */
+    free(lh);
+}
+
 static int s_count_head(const kc_merkle_sth_t *h, void *ctx)
 {
     (void)h;
@@ -477,6 +629,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test(test_growth_redo),
+        cmocka_unit_test_setup_teardown(test_groups_span_blocks, setup, teardown),
+        cmocka_unit_test(test_growth_redo_mid_block),
         cmocka_unit_test_setup_teardown(test_signed_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
     };

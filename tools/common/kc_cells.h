@@ -18,6 +18,26 @@
  *     (kc_ref_region_of(unit, max(yyyymm, 202507)));
  *   - activity and fund filters are sets (empty = all); kind is one value.
  * Sums use checked int64 arithmetic: KC_EOVERFLOW rather than a wrong total.
+ *
+ * DESIGN - point in time (kc-query --as-of, issue 3 part 6)
+ * The same sums run over a cell source: the store's live totals, or an
+ * in-memory cell set (kc_cells_mem_t) holding the totals as they stood after
+ * the first N log entries, built by kc_cells_asof():
+ *   1. the latest checkpoint with size S <= N (kc_checkpoint.h), or empty
+ *      totals at S = 0, is loaded into the set;
+ *   2. log entries S..N-1 are replayed in offset order through the ledger
+ *      (kc_ledger_effect), and each effect's cell deltas are added to the set.
+ * The ledger reads identities through a "rewound" source: the identity
+ * records of the current snapshot as they stood before entry X. That view is
+ * exact because identity records only change in two ways: created at their
+ * own offset (so one with offset >= X does not exist yet: KC_ENOTFOUND), and
+ * made superseded/retracted by the version at `next` (so one with next >= X
+ * is still live: state live, next 0). Everything else in a record (offset,
+ * hash, op, kind, prev) is fixed when it is created, and log entries never
+ * change. Every logged event was accepted in log order, so every replayed
+ * effect must be REASON_OK; anything else is KC_EFORMAT (log and rules
+ * disagree). The result is therefore the live totals at N, cell for cell,
+ * including cells that a correction brought back to zero.
  */
 #ifndef KC_CELLS_H
 #define KC_CELLS_H
@@ -25,6 +45,7 @@
 #include "kc_store.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define KC_CELLS_MAX_SEL 64  /* provinces or regions in one filter */
@@ -63,6 +84,61 @@ void kc_cells_filter_init(kc_cells_filter_t *f);
  * by f->by. Returns 0, KC_EOVERFLOW, KC_EINVAL or an error of the store. */
 int kc_cells_sum(kc_txn_t *txn, const kc_cells_filter_t *f, int year, int m_from, int m_to,
                  int kind, kc_cells_result_t *out);
+
+/* ---- cell sources and point in time ---- */
+
+/* An in-memory set of totals cells: a hash map while it is built, sorted by
+ * key for range scans. */
+typedef struct kc_cells_mem kc_cells_mem_t;
+
+/* A new, empty set (NULL if out of memory); free with kc_cells_mem_free(). */
+kc_cells_mem_t *kc_cells_mem_new(void);
+/* Free and set *m to NULL; no-op on NULL. */
+void kc_cells_mem_free(kc_cells_mem_t **m);
+/* Add delta and events to the cell (created at zero if absent), checked like
+ * kc_txn_totals_apply: KC_EOVERFLOW (nothing changed) if a metric would leave
+ * int64 or the event count 0..UINT64_MAX. KC_ENOMEM. */
+int kc_cells_mem_apply(kc_cells_mem_t *m, const kc_cell_key_t *key,
+                       const int64_t delta[KC_METRIC_COUNT], int64_t events);
+/* Set a cell (replacing it if present). */
+int kc_cells_mem_put(kc_cells_mem_t *m, const kc_cell_key_t *key, const kc_cell_t *cell);
+/* Number of cells. */
+size_t kc_cells_mem_count(const kc_cells_mem_t *m);
+/* kc_txn_totals_scan over the set: fn for every cell with lo <= key <= hi
+ * (NULL = open) in key order, until fn returns non-zero (returned). */
+int kc_cells_mem_scan(kc_cells_mem_t *m, const kc_cell_key_t *lo, const kc_cell_key_t *hi,
+                      int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx),
+                      void *ctx);
+
+/* Where kc_cells_sum_src reads cells: mem if non-NULL, else txn's totals. */
+typedef struct {
+    kc_txn_t *txn;
+    kc_cells_mem_t *mem;
+} kc_cells_src_t;
+
+/* kc_cells_sum over any cell source (kc_cells_sum = the store's live totals). */
+int kc_cells_sum_src(const kc_cells_src_t *src, const kc_cells_filter_t *f, int year, int m_from,
+                     int m_to, int kind, kc_cells_result_t *out);
+
+/* What kc_cells_asof() did. */
+typedef struct {
+    uint64_t offset;      /* N: the totals after log entries 0..N-1 */
+    uint64_t log_size;    /* the snapshot's log size (N <= log_size) */
+    uint64_t checkpoint;  /* S: the checkpoint it started from (0: empty totals) */
+    uint64_t replayed;    /* N - S entries replayed */
+    uint64_t received_ns; /* received_ns of entry N-1; 0 if N == 0 */
+} kc_cells_asof_t;
+
+/* kc_cells_asof flags */
+#define KC_CELLS_ASOF_NO_CHECKPOINTS 1u /* replay from offset 0 (for checks and tests) */
+
+/* The totals after the first n log entries of txn's snapshot (n past the log
+ * end = the log size, i.e. now), into a new set *out (caller frees), as
+ * described in DESIGN; *info (may be NULL) says what was done. Returns 0,
+ * KC_EFORMAT (the log does not replay), KC_EOVERFLOW, KC_ENOMEM or a store
+ * error; *out is NULL unless 0 is returned. Needs sodium_init(). */
+int kc_cells_asof(kc_txn_t *txn, uint64_t n, unsigned flags, kc_cells_mem_t **out,
+                  kc_cells_asof_t *info);
 
 /* Row index helpers. Province rows: scheme-63 codes at code, scheme-34 codes
  * at 100 + code. Activity rows: kc_activity_t.id. Month rows: the month. */

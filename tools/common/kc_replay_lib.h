@@ -1,0 +1,164 @@
+/* kc_replay_lib.h - libkcreplay: recompute totals, identities and producer
+ * high-water marks from an event log alone (kc-replay rebuild/verify, bench-replay).
+ *
+ * DESIGN
+ * The caller feeds log entries in offset order (0, 1, 2, ... with no gap) with
+ * kc_replay_add() and ends with kc_replay_finish(). Entries are copied into a
+ * group buffer; every opts.group entries the group is replayed in ONE write
+ * transaction of the destination store (kc_store_write), so a 10-million
+ * entry log costs ~100 commits instead of 10 million.
+ *
+ * Per entry, inside the group's transaction:
+ *   1. copy_log: kc_txn_log_append() of the entry verbatim (received time,
+ *      producer, epoch, seq and the Event bytes), so the new store gets the
+ *      same leaf hashes and the same Merkle root as the source; the offset it
+ *      lands at must be the entry's offset.
+ *   2. decode the Event (protobuf-c with a bump allocator reset per entry: no
+ *      malloc/free per field) and compute kc_ledger_effect() against a source
+ *      that reads identities from the destination transaction and targets'
+ *      Event bytes from opts.events_from (the source store's snapshot) or,
+ *      without it, from the destination's own log (copy_log).
+ *   3. the effect must be REASON_OK: only accepted events are logged, in the
+ *      order they were accepted, so anything else means the log and the rules
+ *      disagree: the replay stops, reporting the offset (kc_replay_failure()).
+ *   4. identities are written (kc_txn_identity_put) as kc_ledger_apply would;
+ *      the cell deltas go to an in-memory cell table instead of LMDB, with the
+ *      same range checks as kc_txn_totals_apply (every int64 metric, the event
+ *      count within 0..UINT64_MAX) applied event by event, so an event that
+ *      the live path could not have applied is still found at its offset.
+ * The table holds every cell (tens of thousands at most: period x province x
+ * activity x kind x fund); the cells are written once, in the final
+ * transaction, together with the producers' states. kc_store_write() may run
+ * a callback again after growing the map: a group's callback first undoes the
+ * in-memory cells its earlier attempt touched (each cell keeps its value as of
+ * the last commit), so a retry starts from the committed state.
+ *
+ * Memory mode (opts.in_memory; kc-replay verify, bench-replay's headline):
+ * no destination store and no transactions. Each entry is replayed as it is
+ * added: decoded (kc_replay_decode: a wire walker, protobuf-c when unsure),
+ * checked (kc_event_check), and applied to two in-memory tables: identities
+ * (open addressing, 16 bytes each: a 64-bit hash of unit key + event_id, and
+ * offset/unit/kind/op/state; a hash match is confirmed by reading the
+ * event_id of the log entry at that offset from opts.events_from, so a
+ * collision never answers for another identity) and the cells (as above,
+ * range-checked event by event). A record takes kc_ledger's record arithmetic
+ * directly (+values into its cell, events +1; its identity must not exist);
+ * a correction or retraction is computed by kc_ledger_effect() itself, with
+ * a source reading those in-memory identities and the targets' log entries,
+ * so chains, kind/period resolution and merged deltas are the live path's.
+ * Identities carry no content hash in memory (only stores need it, for
+ * business dedup of new events); a repeated identity is reported as
+ * event_id_conflict. replay_test compares memory mode, the store replay and
+ * the live totals cell by cell.
+ *
+ * Producers (transport dedup state) are derived while buffering: per producer
+ * the latest epoch and the highest seq logged in it, the number of entries
+ * (accepted), last_seen_ns = the latest entry's received time. Within one
+ * (producer, epoch) logged seqs must increase and epochs must not go back
+ * (the live path fences older epochs), else the log is inconsistent. The hwm
+ * is therefore the highest ACCEPTED seq: events after it that the live store
+ * rejected or found duplicate are not in the log; resent to an aggregator on
+ * the rebuilt store they are judged again (and get the same outcome).
+ * Rejections (the `rejects` table) and duplicate/rejected counters are not in
+ * the log and are not rebuilt.
+ *
+ * Libraries never print: failures are logged with kc_log and described by
+ * kc_replay_failure(). Returns: 0 or a negative KC_E* code; KC_EFORMAT when
+ * the log is inconsistent (kc_replay_failure() says where and why).
+ */
+#ifndef KC_REPLAY_LIB_H
+#define KC_REPLAY_LIB_H
+
+#include "kc_event.h"
+#include "kc_store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KC_REPLAY_DEFAULT_GROUP 100000
+
+typedef struct kc_replay kc_replay_t;
+
+typedef struct {
+    bool in_memory;        /* memory mode (see DESIGN): dst is not used (may be NULL),
+                              copy_log must be false, events_from is required */
+    bool copy_log;         /* append every entry to the destination's log (rebuild) */
+    kc_txn_t *events_from; /* where targets' Events are read (a read snapshot of the
+                              source store); NULL: the destination's log (copy_log) */
+    size_t group;          /* entries per write transaction; 0 = KC_REPLAY_DEFAULT_GROUP */
+    uint64_t total;        /* entries expected, for progress (0 = unknown) */
+    void (*progress)(uint64_t done, uint64_t total, void *ctx); /* after each commit; may be NULL */
+    void *progress_ctx;
+} kc_replay_opts_t;
+
+typedef struct {
+    uint64_t entries;    /* log entries replayed */
+    uint64_t cells;      /* totals cells */
+    uint64_t producers;  /* producers seen */
+    uint64_t identities; /* identity records written (events + targets updated) */
+    uint64_t records, corrections, retractions;
+    uint64_t commits; /* write transactions */
+} kc_replay_stats_t;
+
+typedef struct {
+    bool failed;     /* the log is inconsistent */
+    uint64_t offset; /* the first entry that could not be replayed */
+    int reason;      /* kcpipe.v1.Reason of its effect, or -1 (not a ledger verdict) */
+    char why[384];   /* one line, English */
+} kc_replay_failure_t;
+
+/* Start a replay into dst (which should be empty: the cell table starts empty),
+ * or in memory (opts->in_memory; dst ignored). */
+int kc_replay_new(kc_replay_t **out, kc_store_t *dst, const kc_replay_opts_t *opts);
+/* Feed the next entry (its bytes are copied). Its offset must be the next one. */
+int kc_replay_add(kc_replay_t *r, const kc_log_entry_t *e);
+/* Replay what is buffered and write every cell and producer state (one final
+ * transaction). Call once, after the last entry. */
+int kc_replay_finish(kc_replay_t *r);
+void kc_replay_free(kc_replay_t **r);
+
+const kc_replay_stats_t *kc_replay_stats(const kc_replay_t *r);
+const kc_replay_failure_t *kc_replay_failure(const kc_replay_t *r);
+
+/* A recomputed cell; KC_ENOTFOUND (cell zeroed) if no event touched it. */
+int kc_replay_cell_get(const kc_replay_t *r, const kc_cell_key_t *key, kc_cell_t *cell);
+/* Every recomputed cell in key order, until fn returns non-zero (returned). */
+int kc_replay_cell_scan(const kc_replay_t *r,
+                        int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx),
+                        void *ctx);
+
+/* Convenience: replay the whole log of the snapshot src into dst
+ * (opts->events_from defaults to src, opts->total to the log size). */
+int kc_replay_from_txn(kc_replay_t *r, kc_txn_t *src);
+
+/* One differing cell of kc_replay_compare(). */
+typedef struct {
+    kc_cell_key_t key;
+    bool stored_present, recomputed_present;
+    kc_cell_t stored, recomputed;
+} kc_replay_diff_t;
+
+/* Compare every recomputed cell with the totals of snapshot t, cell by cell
+ * (a cell missing on one side differs from any present cell, even an all-zero
+ * one). fn (may be NULL) is called for each difference in key order; *ndiff
+ * and *ncells (cells compared, the union of both sides) are set. */
+int kc_replay_compare(const kc_replay_t *r, kc_txn_t *t,
+                      void (*fn)(const kc_replay_diff_t *d, void *ctx), void *ctx, uint64_t *ncells,
+                      uint64_t *ndiff);
+
+/* ---- the Event decoder (used by the replay; public for tests) ---- */
+
+typedef struct kc_replay_decoder kc_replay_decoder_t;
+int kc_replay_decoder_new(kc_replay_decoder_t **out);
+void kc_replay_decoder_free(kc_replay_decoder_t **d);
+/* Decode a serialized kcpipe.v1.Event: *ev is exactly what
+ * kcpipe__v1__event__unpack would give (strings NUL-terminated, absent ones
+ * NULL), valid until the next call or the free. 0, or KC_EFORMAT if
+ * protobuf-c cannot decode it either. */
+int kc_replay_decode(kc_replay_decoder_t *d, const uint8_t *data, size_t len,
+                     const kc_pb_event_t **ev);
+/* How many calls the wire walker decoded, and how many went to protobuf-c. */
+void kc_replay_decoder_counts(const kc_replay_decoder_t *d, uint64_t *fast, uint64_t *fallbacks);
+
+#endif
