@@ -1,0 +1,89 @@
+/* fault_util.h - shared pieces of the fault scenarios: a fleet of kc-send
+ * processes, bounded waits for observable conditions, counters and sizes.
+ *
+ * DESIGN
+ * Every wait here is for something observable (a log line in a child's
+ * stderr file, the store's log size, a child's exit, a file's size) polled in
+ * kc_harness_poll_pause() steps inside a deadline; none is a bare sleep. The
+ * fleet keeps, per producer, its CSV (kc_gen_csv), spool, current kc-send pid
+ * and an oracle source (oracle.h) whose `acked` becomes true when a run of
+ * that producer ends with exit 0 and a clean summary. A producer may be run
+ * several times (killed and rerun from its spool); each run appends its own
+ * "send-<i>-<run>.out" file.
+ */
+#ifndef KC_FAULT_UTIL_H
+#define KC_FAULT_UTIL_H
+
+#include "harness.h"
+#include "oracle.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define KC_FLEET_MAX 16
+
+typedef struct {
+    int n;                               /* producers */
+    size_t rows;                         /* rows per producer */
+    char prod[KC_FLEET_MAX][32];         /* producer ids */
+    char csv[KC_FLEET_MAX][KC_PATH_MAX]; /* their CSV files */
+    char spool[KC_FLEET_MAX][KC_PATH_MAX];
+    char out[KC_FLEET_MAX][KC_PATH_MAX]; /* stdout of the current run (stderr: + ".err") */
+    pid_t pid[KC_FLEET_MAX];             /* running kc-send, 0 = none */
+    int runs[KC_FLEET_MAX];              /* runs started */
+    kc_oracle_src_t src[KC_FLEET_MAX];   /* for the oracle */
+    kc_gen_sums_t sums;                  /* exact sums of all CSVs */
+    const char *const *extra;            /* extra kc-send arguments (borrowed), or NULL */
+    long accepted, duplicates;           /* summed over the clean runs */
+} kc_fleet_t;
+
+/* Whether argv holds "--long". */
+bool kc_fault_is_long(int argc, char **argv);
+/* Seeded generator (splitmix64): seed from $KC_FAULT_SEED, else `dflt`; printed. */
+uint64_t kc_fault_seed(uint64_t dflt);
+uint64_t kc_fault_rand(uint64_t *state);
+
+/* Write n CSVs of `rows` rows (producer ids "<tag>-<i>", seeds seed+i);
+ * spools under the temp dir unless spool_root is non-NULL. */
+void kc_fleet_init(kc_fleet_t *f, int n, size_t rows, uint64_t seed, const char *tag,
+                   const char *spool_root);
+/* Start a new run of producer i against endpoint. */
+void kc_fleet_start(kc_fleet_t *f, int i, const char *endpoint);
+void kc_fleet_start_all(kc_fleet_t *f, const char *endpoint);
+/* Reap producers that ended; each must have ended clean (exit 0, summary with
+ * nothing unacknowledged), which marks it acknowledged. Returns how many runs
+ * are still going. */
+int kc_fleet_poll(kc_fleet_t *f);
+/* Wait (bounded) for every running producer and check each as above. */
+void kc_fleet_wait_all(kc_fleet_t *f, int timeout_ms);
+/* The stderr file of producer i's current run (its out file + ".err") into
+ * buf[KC_PATH_MAX + 8]; returns buf. */
+char *kc_fleet_err(const kc_fleet_t *f, int i, char *buf);
+/* SIGKILL the running kc-send of producer i and reap it. */
+void kc_fleet_kill(kc_fleet_t *f, int i);
+
+/* Wait until the store's log holds at least `n` entries; fails the test at
+ * the deadline, or if every producer ended (when fleet is non-NULL). Returns
+ * the size seen. */
+uint64_t kc_fault_wait_log(const char *store, uint64_t n, int timeout_ms, kc_fleet_t *fleet);
+/* Read the log size (0 if the store does not exist yet). */
+uint64_t kc_fault_log_size(const char *store);
+
+/* Occurrences of `needle` in the file at path (0 if absent). */
+int kc_fault_count(const char *path, const char *needle);
+/* Wait until `needle` occurs at least `times` times in the file; true if it
+ * did before the deadline. */
+bool kc_fault_wait_text(const char *path, const char *needle, int times, int timeout_ms);
+/* Size of a file in bytes, -1 if absent. */
+long long kc_fault_file_size(const char *path);
+/* VmHWM (peak resident set, file-backed pages of the store's map included)
+ * or RssAnon (anonymous resident memory now) of a process in KiB, -1 if
+ * unreadable. */
+long kc_fault_vmhwm_kb(pid_t pid);
+long kc_fault_rss_anon_kb(pid_t pid);
+/* From the last line of path containing `line_tag` (e.g. "stopped:") and `key=`, the value
+ * of `key=`; -1 if absent. */
+long long kc_fault_counter(const char *path, const char *line_tag, const char *key);
+
+#endif
