@@ -228,6 +228,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* past RLIMIT_FSIZE a write fails with EFBIG instead of killing us: the commit
+     * fails, producers are answered "unavailable", and nothing is lost */
+    signal(SIGXFSZ, SIG_IGN);
     opts.reload = &s_reload;
 
     kc_agg_t *agg = NULL;

@@ -259,6 +259,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN); /* a spool write past RLIMIT_FSIZE fails (EFBIG), reported */
 
     s_run_t run = {.quiet = quiet, .batch = po.batch_max ? po.batch_max : 1000};
     int rc = kc_producer_open(&run.p, &po);
