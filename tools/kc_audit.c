@@ -131,37 +131,7 @@ static void s_usage(FILE *out)
                  "head covers the entry yet (try again later). Formats: docs/AUDIT.md.\n");
 }
 
-static int s_usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" PROG " --help'.\n");
-    return KC_EX_USAGE;
-}
-
-static int s_parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---- output helpers ---- */
-
-static void s_time(uint64_t ns, char *buf, size_t cap)
-{
-    time_t sec = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", ns % 1000000000u);
-}
 
 static char *s_hex(const uint8_t *in, size_t len)
 {
@@ -270,7 +240,7 @@ static int s_verify(s_opts_t *o)
     if (o->file)
         return s_verify_file(o);
     if (o->argc != 0)
-        return s_usage_error("verify takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "verify takes no operands ('%s')", o->argv[0]);
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -299,7 +269,7 @@ static int s_verify(s_opts_t *o)
            rep.log_entries, rep.leaves, rep.nodes_checked, rep.heads);
     if (rep.have_head) {
         char ts[64], root[S_HEX_HASH];
-        s_time(rep.last_head.timestamp_ns, ts, sizeof ts);
+        kc_cli_time_utc(rep.last_head.timestamp_ns, ts, sizeof ts);
         kc_merkle_hex(rep.last_head.root, KC_MERKLE_HASH_LEN, root);
         printf("latest head: size %" PRIu64 ", %s, root %s\n", rep.last_head.tree_size, ts, root);
         if (rep.last_head.tree_size < rep.log_entries)
@@ -319,12 +289,13 @@ static int s_verify(s_opts_t *o)
 static int s_verify_file(s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("verify takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "verify takes no operands ('%s')", o->argv[0]);
     uint8_t pk[KC_MERKLE_PUBKEY_LEN];
     if (!o->key)
-        return s_usage_error("%s", "verify --file needs --key PUBHEX (from '" PROG " pubkey')");
+        return kc_cli_usage_error(PROG, "%s",
+                                  "verify --file needs --key PUBHEX (from '" PROG " pubkey')");
     if (kc_merkle_unhex(o->key, pk, sizeof pk) != 0)
-        return s_usage_error("--key: '%s' is not 64 hex digits", o->key);
+        return kc_cli_usage_error(PROG, "--key: '%s' is not 64 hex digits", o->key);
     kc_logfile_reader_t *r = NULL;
     kc_logfile_status_t st;
     uint64_t n = 0;
@@ -364,7 +335,7 @@ static int s_verify_file(s_opts_t *o)
         return S_EX_FAIL;
     }
     char ts[64], root[S_HEX_HASH];
-    s_time(h.timestamp_ns, ts, sizeof ts);
+    kc_cli_time_utc(h.timestamp_ns, ts, sizeof ts);
     kc_merkle_hex(h.root, KC_MERKLE_HASH_LEN, root);
     printf("ok: %s: %" PRIu64 " records, head of size %" PRIu64 " signed at %s, root %s\n", o->file,
            done, h.tree_size, ts, root);
@@ -414,7 +385,7 @@ static int s_hist_one(const kc_version_t *v, void *ctx)
     if (h->skip)
         return 0;
     char ts[64];
-    s_time(v->received_ns, ts, sizeof ts);
+    kc_cli_time_utc(v->received_ns, ts, sizeof ts);
     if (h->versions) {
         json_t *j =
             json_pack("{s:I, s:s, s:I, s:s, s:s%, s:s, s:i}", "offset", (json_int_t)v->offset,
@@ -433,14 +404,14 @@ static int s_hist_one(const kc_version_t *v, void *ctx)
 static int s_history(s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("history takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "history takes no operands ('%s')", o->argv[0]);
     if (!o->province || !o->event)
-        return s_usage_error("%s", "history needs --province P and --event ID");
+        return kc_cli_usage_error(PROG, "%s", "history needs --province P and --event ID");
     bool json = false;
     if (o->format && strcmp(o->format, "json") == 0)
         json = true;
     else if (o->format && strcmp(o->format, "table") != 0)
-        return s_usage_error("--format: '%s' is not table or json", o->format);
+        return kc_cli_usage_error(PROG, "--format: '%s' is not table or json", o->format);
     char *end;
     long code = strtol(o->province, &end, 10);
     uint8_t units[2];
@@ -448,10 +419,10 @@ static int s_history(s_opts_t *o)
     if (*o->province != '\0' && *end == '\0' && code >= 1 && code <= 99)
         nunits = kc_ledger_units_of((int)code, units);
     if (nunits == 0)
-        return s_usage_error("--province: '%s' is not a province code", o->province);
+        return kc_cli_usage_error(PROG, "--province: '%s' is not a province code", o->province);
     size_t idlen = strlen(o->event);
     if (idlen == 0 || idlen > KC_EVENT_ID_MAX)
-        return s_usage_error("--event: '%s' is not an event_id", o->event);
+        return kc_cli_usage_error(PROG, "--event: '%s' is not an event_id", o->event);
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -532,9 +503,9 @@ static int s_find_offset(kc_txn_t *t, const char *province, const char *event, u
 static int s_prove(s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("prove takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "prove takes no operands ('%s')", o->argv[0]);
     if (!o->have_offset && (!o->province || !o->event))
-        return s_usage_error("%s", "prove needs --province and --event, or --offset");
+        return kc_cli_usage_error(PROG, "%s", "prove needs --province and --event, or --offset");
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -545,7 +516,7 @@ static int s_prove(s_opts_t *o)
         rc = s_find_offset(st.t, o->province, o->event, &off);
         if (rc == KC_EINVAL) {
             s_close(&st);
-            return s_usage_error("--province: '%s' is not a province code", o->province);
+            return kc_cli_usage_error(PROG, "--province: '%s' is not a province code", o->province);
         }
         if (rc == KC_ENOTFOUND) {
             fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n", o->event,
@@ -614,9 +585,11 @@ static int s_consistency(s_opts_t *o)
 {
     uint64_t m, n;
     if (o->argc != 2)
-        return s_usage_error("%s", "consistency needs two sizes: SIZE1 SIZE2");
-    if (s_parse_u64(o->argv[0], &m) != 0 || s_parse_u64(o->argv[1], &n) != 0 || m == 0 || m > n)
-        return s_usage_error("%s", "consistency: sizes must be numbers with 0 < SIZE1 <= SIZE2");
+        return kc_cli_usage_error(PROG, "%s", "consistency needs two sizes: SIZE1 SIZE2");
+    if (kc_cli_parse_u64(o->argv[0], &m) != 0 || kc_cli_parse_u64(o->argv[1], &n) != 0 || m == 0 ||
+        m > n)
+        return kc_cli_usage_error(PROG, "%s",
+                                  "consistency: sizes must be numbers with 0 < SIZE1 <= SIZE2");
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -661,7 +634,7 @@ static int s_head_line(const kc_merkle_sth_t *h, void *ctx)
 {
     s_heads_t *c = ctx;
     char ts[64], root[S_HEX_HASH];
-    s_time(h->timestamp_ns, ts, sizeof ts);
+    kc_cli_time_utc(h->timestamp_ns, ts, sizeof ts);
     kc_merkle_hex(h->root, KC_MERKLE_HASH_LEN, root);
     bool ok = c->pk && kc_merkle_sth_verify(h, c->pk);
     c->n++;
@@ -673,7 +646,7 @@ static int s_head_line(const kc_merkle_sth_t *h, void *ctx)
 static int s_heads(s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("heads takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "heads takes no operands ('%s')", o->argv[0]);
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -692,7 +665,7 @@ static int s_heads(s_opts_t *o)
 static int s_pubkey(s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("pubkey takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "pubkey takes no operands ('%s')", o->argv[0]);
     kc_store_t *s = NULL;
     int ex = kc_cli_open_store(PROG, o->store, &s);
     if (ex != 0)
@@ -796,7 +769,7 @@ static int s_check_inclusion(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN])
     }
     if (ex == 0) {
         char ts[64];
-        s_time(h.timestamp_ns, ts, sizeof ts);
+        kc_cli_time_utc(h.timestamp_ns, ts, sizeof ts);
         printf("VALID: entry %" PRIu64 " (producer %.*s, seq %" PRIu64 ", %zu event bytes) is in "
                "the log of %" PRIu64 " entries signed at %s\n",
                index, (int)leaf.producer_len, leaf.producer, leaf.seq, leaf.event_len, size, ts);
@@ -830,12 +803,13 @@ static int s_check_consistency(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN]
 static int s_check_proof(s_opts_t *o)
 {
     if (o->argc != 1)
-        return s_usage_error("%s", "check-proof needs one FILE ('-' for stdin)");
+        return kc_cli_usage_error(PROG, "%s", "check-proof needs one FILE ('-' for stdin)");
     uint8_t pk[KC_MERKLE_PUBKEY_LEN];
     if (!o->key)
-        return s_usage_error("%s", "check-proof needs --key PUBHEX (from '" PROG " pubkey')");
+        return kc_cli_usage_error(PROG, "%s",
+                                  "check-proof needs --key PUBHEX (from '" PROG " pubkey')");
     if (kc_merkle_unhex(o->key, pk, sizeof pk) != 0)
-        return s_usage_error("--key: '%s' is not 64 hex digits", o->key);
+        return kc_cli_usage_error(PROG, "--key: '%s' is not 64 hex digits", o->key);
     json_error_t err;
     const char *file = o->argv[0];
     json_t *j = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(file, 0, &err);
@@ -899,13 +873,13 @@ int main(int argc, char **argv)
         case O_PROVINCE: o.province = optarg; break;
         case O_EVENT: o.event = optarg; break;
         case O_OFFSET:
-            if (s_parse_u64(optarg, &o.offset) != 0)
-                return s_usage_error("--offset: '%s' is not a log offset", optarg);
+            if (kc_cli_parse_u64(optarg, &o.offset) != 0)
+                return kc_cli_usage_error(PROG, "--offset: '%s' is not a log offset", optarg);
             o.have_offset = true;
             break;
         case O_SIZE:
-            if (s_parse_u64(optarg, &o.size) != 0)
-                return s_usage_error("--size: '%s' is not a tree size", optarg);
+            if (kc_cli_parse_u64(optarg, &o.size) != 0)
+                return kc_cli_usage_error(PROG, "--size: '%s' is not a tree size", optarg);
             o.have_size = true;
             break;
         case O_OUT: o.out = optarg; break;
@@ -915,12 +889,13 @@ int main(int argc, char **argv)
         case 'q': o.quiet = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
-        case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
-        default: return s_usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':':
+            return kc_cli_usage_error(PROG, "option '%s' needs an argument", argv[optind - 1]);
+        default: return kc_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return s_usage_error("%s", "no command given");
+        return kc_cli_usage_error(PROG, "%s", "no command given");
     const char *name = argv[optind];
     o.argc = argc - optind - 1;
     o.argv = argv + optind + 1;
@@ -937,5 +912,5 @@ int main(int argc, char **argv)
         }
         return s_cmds[i].run(&o);
     }
-    return s_usage_error("unknown command '%s'", name);
+    return kc_cli_usage_error(PROG, "unknown command '%s'", name);
 }

@@ -67,44 +67,15 @@ static void s_usage(FILE *out)
             "match its head, not a valid log file), 66 no store or file, 69 cannot write.\n");
 }
 
-static int s_usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" PROG " --help'.\n");
-    return KC_EX_USAGE;
-}
-
-static int s_parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static void s_time(uint64_t ns, char *buf, size_t cap)
-{
-    time_t sec = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", ns % 1000000000u);
-}
-
 static int s_export(const s_opts_t *o)
 {
     if (o->argc != 0)
-        return s_usage_error("export takes no operands ('%s')", o->argv[0]);
+        return kc_cli_usage_error(PROG, "export takes no operands ('%s')", o->argv[0]);
     if (!o->out)
-        return s_usage_error("%s", "export needs --out FILE");
+        return kc_cli_usage_error(PROG, "%s", "export needs --out FILE");
     if (o->have_size && o->size == 0)
-        return s_usage_error("%s", "--size must be at least 1 (the size of a signed head)");
+        return kc_cli_usage_error(PROG, "%s",
+                                  "--size must be at least 1 (the size of a signed head)");
     kc_store_t *s = NULL;
     int ex = kc_cli_open_store(PROG, o->store, &s);
     if (ex != 0)
@@ -142,7 +113,7 @@ static int s_export(const s_opts_t *o)
     }
     kc_progress_done(&p, info.count, info.count);
     char ts[64], key[2 * KC_MERKLE_PUBKEY_LEN + 1];
-    s_time(info.head.timestamp_ns, ts, sizeof ts);
+    kc_cli_time_utc(info.head.timestamp_ns, ts, sizeof ts);
     kc_merkle_hex(info.pubkey, sizeof info.pubkey, key);
     printf("exported %" PRIu64 " entries to %s (%" PRIu64 " bytes), signed head of %s\n"
            "public key: %s\n",
@@ -153,7 +124,7 @@ static int s_export(const s_opts_t *o)
 static int s_info(const s_opts_t *o)
 {
     if (o->argc != 1)
-        return s_usage_error("%s", "info needs one FILE");
+        return kc_cli_usage_error(PROG, "%s", "info needs one FILE");
     const char *file = o->argv[0];
     kc_logfile_info_t info;
     kc_logfile_status_t st;
@@ -178,7 +149,7 @@ static int s_info(const s_opts_t *o)
         return KC_EX_DATAERR;
     }
     char ts[64], root[2 * KC_MERKLE_HASH_LEN + 1], sig[2 * KC_MERKLE_SIG_LEN + 1];
-    s_time(info.head.timestamp_ns, ts, sizeof ts);
+    kc_cli_time_utc(info.head.timestamp_ns, ts, sizeof ts);
     kc_merkle_hex(info.head.root, sizeof info.head.root, root);
     kc_merkle_hex(info.head.signature, sizeof info.head.signature, sig);
     printf("head size:      %" PRIu64 "%s\n"
@@ -213,19 +184,20 @@ int main(int argc, char **argv)
         case O_STORE: o.store = optarg; break;
         case O_OUT: o.out = optarg; break;
         case O_SIZE:
-            if (s_parse_u64(optarg, &o.size) != 0)
-                return s_usage_error("--size: '%s' is not a tree size", optarg);
+            if (kc_cli_parse_u64(optarg, &o.size) != 0)
+                return kc_cli_usage_error(PROG, "--size: '%s' is not a tree size", optarg);
             o.have_size = true;
             break;
         case 'q': o.quiet = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
-        case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
-        default: return s_usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':':
+            return kc_cli_usage_error(PROG, "option '%s' needs an argument", argv[optind - 1]);
+        default: return kc_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return s_usage_error("%s", "no command given (export or info)");
+        return kc_cli_usage_error(PROG, "%s", "no command given (export or info)");
     const char *name = argv[optind];
     o.argc = argc - optind - 1;
     o.argv = argv + optind + 1;
@@ -237,5 +209,5 @@ int main(int argc, char **argv)
         return s_export(&o);
     if (strcmp(name, "info") == 0)
         return s_info(&o);
-    return s_usage_error("unknown command '%s'", name);
+    return kc_cli_usage_error(PROG, "unknown command '%s'", name);
 }

@@ -131,14 +131,6 @@ static void s_usage(FILE *out)
             KC_REPLAY_DEFAULT_GROUP);
 }
 
-static int s_usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg ? arg : "");
-    fprintf(stderr, "\nTry '" PROG " --help'.\n");
-    return KC_EX_USAGE;
-}
-
 static double s_now(void)
 {
     struct timespec ts;
@@ -280,7 +272,7 @@ static int s_rebuild_from_file(const s_opts_t *o, kc_replay_opts_t *ro, s_rebuil
     if (o->key) {
         if (s_parse_key(o->key, want) != 0) {
             kc_logfile_close(&rd);
-            return s_usage_error("--key needs %s", "64 hex digits");
+            return kc_cli_usage_error(PROG, "--key needs %s", "64 hex digits");
         }
         kc_logfile_expect_key(rd, want);
     }
@@ -326,7 +318,7 @@ static int s_rebuild_from_file(const s_opts_t *o, kc_replay_opts_t *ro, s_rebuil
 static int s_rebuild(const s_opts_t *o)
 {
     if (!o->from || !o->to)
-        return s_usage_error("rebuild needs --from and --to%s", NULL);
+        return kc_cli_usage_error(PROG, "rebuild needs --from and --to%s", NULL);
     struct stat sb;
     if (stat(o->from, &sb) != 0) {
         fprintf(stderr, PROG ": rebuild: %s: %s\n", o->from, strerror(errno));
@@ -452,7 +444,7 @@ static void s_print_diff(const kc_replay_diff_t *d, void *ctx)
 static int s_verify(const s_opts_t *o)
 {
     if (!o->store)
-        return s_usage_error("verify needs --store%s", NULL);
+        return kc_cli_usage_error(PROG, "verify needs --store%s", NULL);
     kc_store_t *src;
     int ex = kc_cli_open_store(PROG, o->store, &src);
     if (ex != 0)
@@ -549,10 +541,10 @@ static void s_to_event(const kc_pb_event_t *ev, kc_event_t *out)
 static int s_send(const s_opts_t *o)
 {
     if (!o->file || !o->connect)
-        return s_usage_error("send needs --file and --connect%s", NULL);
+        return kc_cli_usage_error(PROG, "send needs --file and --connect%s", NULL);
     uint8_t want[KC_MERKLE_PUBKEY_LEN];
     if (o->key && s_parse_key(o->key, want) != 0)
-        return s_usage_error("--key needs %s", "64 hex digits");
+        return kc_cli_usage_error(PROG, "--key needs %s", "64 hex digits");
     /* 1. the whole file verifies, or nothing is sent */
     kc_logfile_status_t st;
     memset(&st, 0, sizeof st);
@@ -707,23 +699,23 @@ int main(int argc, char **argv)
         case 'q': o.quiet = true; break;
         case 'T':
             if (kc_cli_parse_int(optarg, 0, 86400 * 365, &v, "--timeout", err, sizeof err) != 0)
-                return s_usage_error("%s", err);
+                return kc_cli_usage_error(PROG, "%s", err);
             o.timeout_s = v;
             break;
         case 'g':
             if (kc_cli_parse_int(optarg, 1, 10000000, &v, "--group", err, sizeof err) != 0)
-                return s_usage_error("%s", err);
+                return kc_cli_usage_error(PROG, "%s", err);
             o.group = v;
             break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
-        default: return s_usage_error("bad option%s", NULL);
+        default: return kc_cli_usage_error(PROG, "bad option%s", NULL);
         }
     }
     if (optind >= argc)
-        return s_usage_error("a command is needed (rebuild, verify or send)%s", NULL);
+        return kc_cli_usage_error(PROG, "a command is needed (rebuild, verify or send)%s", NULL);
     if (optind + 1 < argc)
-        return s_usage_error("unexpected operand '%s'", argv[optind + 1]);
+        return kc_cli_usage_error(PROG, "unexpected operand '%s'", argv[optind + 1]);
     o.cmd = argv[optind];
     if (sodium_init() < 0) {
         fprintf(stderr, PROG ": libsodium cannot be initialised\n");
@@ -737,5 +729,5 @@ int main(int argc, char **argv)
         return s_verify(&o);
     if (strcmp(o.cmd, "send") == 0)
         return s_send(&o);
-    return s_usage_error("unknown command '%s' (rebuild, verify or send)", o.cmd);
+    return kc_cli_usage_error(PROG, "unknown command '%s' (rebuild, verify or send)", o.cmd);
 }

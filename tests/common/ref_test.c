@@ -16,8 +16,8 @@ static void test_metrics_match_wire_schema(void **state)
     for (int i = 0; i < KC_METRIC_COUNT; i++) {
         const kc_metric_info_t *m = kc_ref_metric(i);
         assert_non_null(m);
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field_by_name(&kcpipe__v1__metrics__descriptor, m->name);
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+            &kcpipe__v1__metrics__descriptor, m->name);
         assert_non_null(f);
         assert_int_equal(f->id, i + 1);
         assert_int_equal(kc_ref_metric_by_name(m->name), i);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <inttypes.h>
+#include <time.h>
 
 static int s_fail(char *err, size_t cap, const char *fmt, const char *arg)
 {
@@ -204,4 +206,34 @@ const char *kc_cli_metric_label(int metric, kc_lang_t lang)
 const char *kc_cli_activity_label(const kc_activity_t *a, kc_lang_t lang)
 {
     return lang == KC_LANG_VI ? a->label_vi : a->label_en;
+}
+
+int kc_cli_usage_error(const char *prog, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg ? arg : "");
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    return 64;
+}
+
+int kc_cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void kc_cli_time_utc(uint64_t ns, char *buf, size_t cap)
+{
+    time_t sec = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", ns % 1000000000u);
 }

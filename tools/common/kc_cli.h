@@ -12,6 +12,7 @@
 #include "kc_store.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* sysexits.h values the tools use. */
 enum {
@@ -23,6 +24,14 @@ enum {
 };
 
 /* A decimal integer in lo..hi (whole string). */
+/* Print "PROG: " + fmt (with arg, which may be NULL) and a --help hint to
+ * stderr; returns 64 (EX_USAGE) for the caller to return. */
+int kc_cli_usage_error(const char *prog, const char *fmt, const char *arg);
+/* A decimal u64 without sign or spaces: 0, or -1 if s is not one. */
+int kc_cli_parse_u64(const char *s, uint64_t *out);
+/* ns since 1970 as UTC ISO 8601 with nanoseconds: "2026-11-27T09:53:30.123456789Z". */
+void kc_cli_time_utc(uint64_t ns, char *buf, size_t cap);
+
 int kc_cli_parse_int(const char *s, long lo, long hi, long *out, const char *what, char *err,
                      size_t cap);
 /* "A-B" or "A", 1 <= A <= B <= 12. */

@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *what;   /* "rebuild", "verify", ... (borrowed) */
-    const char *unit;   /* "events" (borrowed) */
-    bool enabled;       /* stderr is a terminal */
-    double start;       /* monotonic seconds at kc_progress_init */
-    double last_draw;   /* when the line was last drawn */
-    bool drawn;         /* a line is on screen */
+    const char *what; /* "rebuild", "verify", ... (borrowed) */
+    const char *unit; /* "events" (borrowed) */
+    bool enabled;     /* stderr is a terminal */
+    double start;     /* monotonic seconds at kc_progress_init */
+    double last_draw; /* when the line was last drawn */
+    bool drawn;       /* a line is on screen */
 } kc_progress_t;
 
 void kc_progress_init(kc_progress_t *p, const char *what, const char *unit);
