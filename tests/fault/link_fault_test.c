@@ -6,7 +6,7 @@
  *   pass -> blackhole -> pass -> noack (lost Acks) -> pass -> reset 300 (RST
  *   mid-frame) -> latency 500 -> trickle -> pass
  * Producers use --batch 50 and a 5 s request timeout (a handshake through
- * the latency mode takes seconds). Short form: 2 x 12,000 events, one round. --long: 2 x 20,000
+ * the latency mode takes seconds). Short form: 2 x 12,000 events, one round. --long: 2 x 60,000
  * events, three rounds. Synchronisation, per phase, always on something observed:
  *   - a mode is in force once the proxy's status file shows gen = number of
  *     commands written (the proxy rewrites it after each command);
@@ -109,7 +109,7 @@ static void s_wait_growth(const char *store, kc_fleet_t *f, uint64_t by, const c
 int main(int argc, char **argv)
 {
     bool lng = kc_fault_is_long(argc, argv);
-    const size_t rows = lng ? 20000 : 12000;
+    const size_t rows = lng ? 60000 : 12000;
     const int rounds = lng ? 3 : 1;
     kc_harness_init("link_fault_test");
     kc_fleet_t fleet;
