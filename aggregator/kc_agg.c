@@ -3,6 +3,11 @@
 
 #include "kc_audit.h"
 #include "kc_auth.h"
+#include "kc_feed.h"
+#ifdef KC_HAVE_HTTP
+#include "kc_http.h"
+#include "kc_metrics.h"
+#endif
 #include "kc_cert.h"
 #include "kc_err.h"
 #include "kc_log.h"
@@ -59,6 +64,14 @@ struct kc_agg {
     char *registry_file;           /* its file, for reloads */
     unsigned generation;           /* registry loads */
     volatile sig_atomic_t *reload; /* SIGHUP flag of the caller, or NULL */
+    kc_feed_t *feed;               /* the live feed, or NULL */
+    uint64_t feed_seq;             /* log size as last published (heartbeats carry it) */
+#ifdef KC_HAVE_HTTP
+    kc_metrics_t *metrics; /* with http: counters for /metrics */
+    kc_http_t *http;       /* the HTTP server, or NULL */
+#endif
+    char http_url[160]; /* "http://ADDR:PORT/", "" without */
+    unsigned http_port;
 };
 
 static uint64_t s_now_ms(void)
@@ -87,7 +100,7 @@ static int s_mkdir_parents(const char *path)
     return 0;
 }
 
-static int s_write_ready_file(const char *file, const char *endpoint)
+static int s_write_ready_file(const char *file, const char *endpoint, kc_agg_t *self)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof tmp)
@@ -96,6 +109,12 @@ static int s_write_ready_file(const char *file, const char *endpoint)
     if (!f)
         return -errno;
     int ok = fprintf(f, "%s\n", endpoint) > 0;
+    if (self->feed)
+        ok = fprintf(f, "feed %s\nsnapshot %s\n", kc_feed_pub_endpoint(self->feed),
+                     kc_feed_snapshot_endpoint(self->feed)) > 0 &&
+             ok;
+    if (self->http_url[0])
+        ok = fprintf(f, "http %s\n", self->http_url) > 0 && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, file) != 0) {
         int rc = errno ? -errno : KC_EIO;
@@ -170,6 +189,97 @@ static int s_security_setup(kc_agg_t *self, const kc_agg_opts_t *opts)
     kc_info("KC-SEC-005 registry loaded: generation=1 keys=%zu revoked=%zu file=%s; CURVE on, "
             "server key %s",
             n, revoked, opts->registry_file, pub);
+    return 0;
+}
+
+bool kc_agg_http_addr_is_local(const char *addr)
+{
+    if (!addr)
+        return true; /* the default, 127.0.0.1 */
+    if (strcmp(addr, "::1") == 0 || strcmp(addr, "[::1]") == 0 || strcmp(addr, "localhost") == 0)
+        return true;
+    if (strncmp(addr, "127.", 4) != 0)
+        return false;
+    int dots = 0;
+    for (const char *p = addr + 4; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (*p < '0' || *p > '9')
+            return false;
+    }
+    return dots == 2;
+}
+
+/* The live feed and the HTTP server, after the store and the ROUTER. */
+static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const char *dir)
+{
+    int rc;
+    if (opts->feed_endpoint) {
+        const char *snap = opts->feed_snapshot_endpoint;
+        if (!snap) {
+            kc_error("the feed needs a snapshot endpoint (--feed-snapshot)");
+            return KC_EINVAL;
+        }
+        if (!opts->insecure &&
+            (!kc_auth_endpoint_is_local(opts->feed_endpoint) || !kc_auth_endpoint_is_local(snap))) {
+            kc_error("refusing a plaintext feed on %s / %s: only loopback or ipc endpoints "
+                     "(--insecure overrides)",
+                     opts->feed_endpoint, snap);
+            return KC_EINVAL;
+        }
+        kc_txn_t *t = NULL;
+        if ((rc = kc_store_read_begin(self->store, &t)) != 0)
+            return rc;
+        rc = kc_txn_log_size(t, &self->feed_seq);
+        kc_txn_end(&t);
+        if (rc != 0)
+            return rc;
+        kc_feed_opts_t fo = {.pub_endpoint = opts->feed_endpoint,
+                             .snapshot_endpoint = snap,
+                             .heartbeat_ms = opts->feed_heartbeat_ms,
+                             .sndhwm = opts->feed_sndhwm};
+        if ((rc = kc_feed_new(&self->feed, self->zctx, self->store, &fo)) != 0)
+            return rc;
+        kc_apply_set_track_cells(self->group, true);
+        kc_feed_tick(self->feed, 0, self->feed_seq); /* the seq a new subscriber is told */
+        kc_info("feed on %s, snapshots on %s", kc_feed_pub_endpoint(self->feed),
+                kc_feed_snapshot_endpoint(self->feed));
+    }
+    if (opts->http) {
+        if (!opts->insecure && !kc_agg_http_addr_is_local(opts->http_addr)) {
+            kc_error("refusing to serve HTTP on %s: only loopback (--insecure overrides; put a "
+                     "TLS reverse proxy in front, docs/MONITORING.md)",
+                     opts->http_addr);
+            return KC_EINVAL;
+        }
+#ifdef KC_HAVE_HTTP
+        self->metrics = kc_metrics_new();
+        if (!self->metrics)
+            return KC_ENOMEM;
+        kc_http_opts_t ho = {.addr = opts->http_addr,
+                             .port = opts->http_port,
+                             .store = self->store,
+                             .store_dir = dir,
+                             .metrics = self->metrics};
+        if ((rc = kc_http_start(&self->http, &ho)) != 0) {
+            kc_error("cannot serve HTTP on %s port %u: %s",
+                     opts->http_addr ? opts->http_addr : KC_HTTP_DEFAULT_ADDR, opts->http_port,
+                     kc_strerror(rc));
+            return rc;
+        }
+        self->http_port = kc_http_port(self->http);
+        const char *a = opts->http_addr ? opts->http_addr : KC_HTTP_DEFAULT_ADDR;
+        bool v6 = strchr(a, ':') && a[0] != '[';
+        snprintf(self->http_url, sizeof self->http_url, "http://%s%s%s:%u/", v6 ? "[" : "", a,
+                 v6 ? "]" : "", self->http_port);
+        kc_info("HTTP API on %s", self->http_url);
+#else
+        (void)dir;
+        kc_error("this build has no HTTP server");
+        return KC_EINVAL;
+#endif
+    }
+    (void)dir;
     return 0;
 }
 
@@ -268,8 +378,10 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         rc = -errno;
         goto fail;
     }
+    if ((rc = s_monitoring_setup(self, opts, dir)) != 0)
+        goto fail;
     if (opts->ready_file) {
-        rc = s_write_ready_file(opts->ready_file, self->endpoint);
+        rc = s_write_ready_file(opts->ready_file, self->endpoint, self);
         if (rc != 0) {
             kc_error("cannot write the ready file %s: %s", opts->ready_file, kc_strerror(rc));
             goto fail;
@@ -287,6 +399,10 @@ void kc_agg_destroy(kc_agg_t **self_p)
     if (!self_p || !*self_p)
         return;
     kc_agg_t *self = *self_p;
+#ifdef KC_HAVE_HTTP
+    kc_http_stop(&self->http); /* its threads read the store */
+#endif
+    kc_feed_destroy(&self->feed); /* its thread reads the store; its sockets are of zctx */
     if (self->sock)
         zmq_close(self->sock);
     kc_auth_destroy(&self->auth); /* before the context ends: it owns sockets of it */
@@ -295,6 +411,9 @@ void kc_agg_destroy(kc_agg_t **self_p)
         zmq_ctx_term(self->zctx); /* waits up to S_LINGER_MS for queued Acks */
     kc_store_close(&self->store);
     kc_apply_destroy(&self->group);
+#ifdef KC_HAVE_HTTP
+    kc_metrics_free(&self->metrics);
+#endif
     free(self->routes);
     free(self);
     *self_p = NULL;
@@ -334,6 +453,18 @@ unsigned kc_agg_registry_generation(const kc_agg_t *self)
 const char *kc_agg_endpoint(const kc_agg_t *self)
 {
     return self->endpoint;
+}
+const char *kc_agg_feed_endpoint(const kc_agg_t *self)
+{
+    return self->feed ? kc_feed_pub_endpoint(self->feed) : NULL;
+}
+const char *kc_agg_snapshot_endpoint(const kc_agg_t *self)
+{
+    return self->feed ? kc_feed_snapshot_endpoint(self->feed) : NULL;
+}
+unsigned kc_agg_http_port(const kc_agg_t *self)
+{
+    return self->http_port;
 }
 const kc_agg_counters_t *kc_agg_counters(const kc_agg_t *self)
 {
@@ -388,6 +519,10 @@ static void s_reader_check(kc_agg_t *self)
         kc_warn("checking for stale readers failed: %s", mdb_strerror(mrc));
         return;
     }
+#ifdef KC_HAVE_HTTP
+    if (dead > 0 && self->metrics)
+        kc_metrics_readers_cleared(self->metrics, (unsigned)dead);
+#endif
     if (dead > 0) {
         self->stale_readers += (uint64_t)dead;
         kc_info("cleared %d stale reader slot(s) (dead readers; %llu so far)", dead,
@@ -500,7 +635,19 @@ static void s_flush(kc_agg_t *self)
     size_t n = kc_apply_count(self->group);
     if (n == 0)
         return;
+    if (self->feed) {
+        /* capture the changed cells only while someone listens: packing them costs the
+         * commit thread a few percent when a commit touches thousands of cells. A new
+         * subscriber asks for its snapshot only after the HUGZ that kc_feed_handle_pub
+         * sends it, i.e. after this loop has counted it: later commits are tracked. */
+        kc_feed_stats_t fs;
+        kc_feed_stats(self->feed, &fs);
+        kc_apply_set_track_cells(self->group, fs.subscribers > 0);
+    }
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &c0);
     kc_apply_commit(self->group, self->store); /* logs and answers unavailable on failure */
+    clock_gettime(CLOCK_MONOTONIC, &c1);
     kc_agg_counters_add(&self->total, kc_apply_delta(self->group));
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data;
@@ -522,6 +669,39 @@ static void s_flush(kc_agg_t *self)
             kc_debug("ack %zu of the group not delivered: %s", i, zmq_strerror(errno));
         }
     }
+    /* monitoring, after the Acks: publish the commit's changes, count it */
+    kc_apply_changes_t ch;
+    if (self->feed && kc_apply_changes(self->group, &ch) == 0 && ch.seq > ch.prev_seq) {
+        /* an untracked commit is not published: a client that took its snapshot
+         * before it sees the gap at the next update or heartbeat, and resyncs */
+        if (ch.cells_tracked)
+            kc_feed_publish(self->feed, ch.prev_seq, ch.seq, ch.time_ns, ch.cells, ch.ncells,
+                            ch.units, ch.nunits);
+        self->feed_seq = ch.seq;
+    }
+#ifdef KC_HAVE_HTTP
+    if (self->metrics) {
+        size_t events = 0;
+        for (size_t i = 0; i < n; i++) {
+            kc_apply_msg_info_t mi;
+            if (kc_apply_msg_info(self->group, i, &mi) != 0)
+                continue;
+            events += mi.events;
+            kc_metrics_batch(self->metrics, mi.producer_id, mi.events, mi.spool_last_seq);
+        }
+        double secs = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+        kc_metrics_commit(self->metrics, &self->total, secs, events);
+        if (self->feed) {
+            kc_feed_stats_t fs;
+            kc_feed_stats(self->feed, &fs);
+            kc_metrics_feed(self->metrics, fs.subscribers, fs.updates, fs.update_drops,
+                            fs.snapshots);
+        }
+    }
+#else
+    (void)c0;
+    (void)c1;
+#endif
     kc_apply_reset(self->group);
 }
 
@@ -531,6 +711,9 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
     uint64_t next_stats = s_now_ms() + (uint64_t)self->stats_ms;
     s_reader_check(self);
     uint64_t next_reader_check = s_now_ms() + S_READER_CHECK_MS;
+#ifdef KC_HAVE_HTTP
+    uint64_t next_feed_stats = 0;
+#endif
     while (!*stop) {
         if (self->reload && *self->reload) {
             *self->reload = 0;
@@ -542,8 +725,11 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             uint64_t due = self->group_t0 + (uint64_t)self->window_ms;
             timeout = due <= now ? 0 : (int)(due - now < S_POLL_MAX_MS ? due - now : S_POLL_MAX_MS);
         }
-        zmq_pollitem_t item = {.socket = self->sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&item, 1, timeout);
+        zmq_pollitem_t items[2] = {
+            {.socket = self->sock, .events = ZMQ_POLLIN},
+            {.socket = self->feed ? kc_feed_pub_socket(self->feed) : NULL, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(items, self->feed ? 2 : 1, timeout);
+        zmq_pollitem_t item = items[0];
         if (rc < 0) {
             if (errno == EINTR)
                 continue; /* a signal: look at the stop flag */
@@ -562,6 +748,8 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
                 }
             }
         }
+        if (self->feed && (items[1].revents & ZMQ_POLLIN))
+            kc_feed_handle_pub(self->feed); /* subscriptions: counted */
         now = s_now_ms();
         size_t n = kc_apply_count(self->group);
         if (n > 0 &&
@@ -572,6 +760,18 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             if (kc_log_get_level() >= KC_LOG_DEBUG)
                 kc_agg_log_counters(self, KC_LOG_DEBUG, "stats");
             next_stats = now + (uint64_t)self->stats_ms;
+        }
+        if (self->feed) {
+            kc_feed_tick(self->feed, now, self->feed_seq); /* heartbeat when due */
+#ifdef KC_HAVE_HTTP
+            if (self->metrics && now >= next_feed_stats) {
+                kc_feed_stats_t fs;
+                kc_feed_stats(self->feed, &fs);
+                kc_metrics_feed(self->metrics, fs.subscribers, fs.updates, fs.update_drops,
+                                fs.snapshots);
+                next_feed_stats = now + 1000;
+            }
+#endif
         }
         if (now >= next_reader_check) {
             s_reader_check(self);

@@ -29,6 +29,18 @@
  * come from libzmq; it is dropped (KC-SEC-012). Without CURVE the endpoint
  * must be loopback or ipc unless opts.insecure (KC_EINVAL otherwise).
  *
+ * Monitoring (issue 5; docs/MONITORING.md). With opts.feed_endpoint the live
+ * totals feed (kc_feed.h) is bound beside the ROUTER: after each group commit
+ * that grew the log, and only after the group's Acks were sent, the commit's
+ * changed cells and reporting units are published (never blocking); the XPUB
+ * is polled with the ROUTER and a heartbeat goes out every second. With
+ * opts.http the HTTP server (kc_http.h: API, /metrics, dashboard) runs in its
+ * own threads over read transactions of the same store, fed by kc_metrics
+ * (one short mutex per commit). Neither can block the commit thread. Feed and
+ * HTTP addresses must be loopback (or ipc) unless opts.insecure. The ready
+ * file then gets one more line per service: "feed EP", "snapshot EP",
+ * "http http://ADDR:PORT/".
+ *
  * Stopping: the caller's stop flag (set by a signal handler) is checked at
  * least every 100 ms; the group in hand is then committed and acknowledged
  * before kc_agg_run() returns. All state is in the store, so a restarted
@@ -72,6 +84,14 @@ typedef struct {
     bool insecure;                 /* allow plaintext on an endpoint that is not loopback/ipc */
     volatile sig_atomic_t *reload; /* when set non-zero (SIGHUP), kc_agg_run() clears it and
                                       reloads the registry; NULL = never */
+    /* Monitoring (issue 5). */
+    const char *feed_endpoint;          /* live feed PUB endpoint; NULL = no feed */
+    const char *feed_snapshot_endpoint; /* its snapshot ROUTER; required with a feed */
+    int feed_heartbeat_ms;              /* 0 = KC_FEED_HEARTBEAT_MS */
+    int feed_sndhwm;                    /* PUB high-water mark per subscriber; 0 = 1000 */
+    bool http;                          /* serve the HTTP API, /metrics and the dashboard */
+    const char *http_addr;              /* NULL = 127.0.0.1 */
+    unsigned http_port;                 /* 0 = any free port */
 } kc_agg_opts_t;
 
 typedef struct kc_agg kc_agg_t;
@@ -86,6 +106,12 @@ void kc_agg_destroy(kc_agg_t **self_p);
 
 /* The endpoint actually bound (ZMQ_LAST_ENDPOINT), e.g. "tcp://127.0.0.1:40123". */
 const char *kc_agg_endpoint(const kc_agg_t *self);
+/* The feed's bound endpoints (NULL without a feed) and the HTTP port (0 without). */
+const char *kc_agg_feed_endpoint(const kc_agg_t *self);
+const char *kc_agg_snapshot_endpoint(const kc_agg_t *self);
+unsigned kc_agg_http_port(const kc_agg_t *self);
+/* Whether an HTTP bind address is loopback (127.0.0.0/8, ::1, localhost). */
+bool kc_agg_http_addr_is_local(const char *addr);
 
 /* Serve until *stop becomes non-zero, then commit and acknowledge the group in
  * hand and return 0. Bad input never makes it return; it returns a negative

@@ -79,7 +79,8 @@ static void s_usage(FILE *out)
             "  --group-window-ms MS   longest wait to fill a group (default %d)\n"
             "  --map-size BYTES       initial LMDB map size, suffix k/m/g allowed (grows on "
             "demand)\n"
-            "  --ready-file FILE      once listening, write the bound endpoint to FILE\n"
+            "  --ready-file FILE      once listening, write the bound endpoint to FILE, then\n"
+            "                         lines 'feed EP', 'snapshot EP', 'http URL' if enabled\n"
             "  --sth-interval-ms MS   least time between signed tree heads (default %d;\n"
             "                         0 = one per group commit that grew the log)\n"
             "  --checkpoint-every N   copy the totals every N log entries, at the end of the\n"
@@ -90,7 +91,17 @@ static void s_usage(FILE *out)
             "  --registry FILE        producer registry: key -> producer id and provinces;\n"
             "                         SIGHUP reloads it (docs/SECURITY.md)\n"
             "  --insecure             allow a plaintext listen on a non-loopback endpoint\n"
-            "                         (without keys only loopback and ipc are allowed)\n"
+            "                         (without keys only loopback and ipc are allowed; also\n"
+            "                         for --feed, --feed-snapshot and --http)\n"
+            "  --feed EP              publish the live totals feed on EP (ZeroMQ PUB), e.g.\n"
+            "                         tcp://127.0.0.1:5556 (docs/MONITORING.md)\n"
+            "  --feed-snapshot EP     serve feed snapshots on EP (default: the --feed tcp port\n"
+            "                         + 1; required when that port is * or 0, or with ipc)\n"
+            "  --feed-hwm N           updates queued per feed subscriber before libzmq drops\n"
+            "                         them for that subscriber alone (default 1000)\n"
+            "  --http [ADDR:]PORT     serve the HTTP API, /metrics and the dashboard on ADDR\n"
+            "                         (default 127.0.0.1; IPv6 as [::1]:PORT); PORT 0 = any\n"
+            "                         free port\n"
             "  --log-level L          error|warn|info|debug (default info)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
@@ -135,6 +146,51 @@ static int s_parse_size(const char *s, unsigned long long max, unsigned long lon
     return 0;
 }
 
+/* --feed tcp://HOST:PORT -> tcp://HOST:PORT+1 into out; -1 if there is no such
+ * default (not tcp, or port * or 0). */
+static int s_default_snapshot(const char *feed, char *out, size_t cap)
+{
+    if (strncmp(feed, "tcp://", 6) != 0)
+        return -1;
+    const char *colon = strrchr(feed, ':');
+    if (!colon || colon < feed + 6)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port == 0 || port >= 65535)
+        return -1;
+    int n = snprintf(out, cap, "%.*s:%lu", (int)(colon - feed), feed, port + 1);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* --http [ADDR:]PORT; ADDR may be [v6]. Returns 0 or -1. */
+static int s_parse_http(const char *arg, char *addr, size_t cap, unsigned *port)
+{
+    const char *p = arg;
+    addr[0] = '\0';
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+        if (!close || close[1] != ':' || (size_t)(close - arg - 1) >= cap)
+            return -1;
+        snprintf(addr, cap, "%.*s", (int)(close - arg - 1), arg + 1);
+        p = close + 2;
+    } else if (strchr(arg, ':')) {
+        const char *colon = strrchr(arg, ':');
+        if ((size_t)(colon - arg) >= cap || colon == arg)
+            return -1;
+        snprintf(addr, cap, "%.*s", (int)(colon - arg), arg);
+        p = colon + 1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(p, &end, 10);
+    if (!*p || *p == '-' || errno || *end || v > 65535)
+        return -1;
+    *port = (unsigned)v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     kc_log_set_ident("kc-aggregator");
@@ -152,12 +208,17 @@ int main(int argc, char **argv)
         {"curve-secret", required_argument, NULL, 'K'},
         {"registry", required_argument, NULL, 'R'},
         {"insecure", no_argument, NULL, 'I'},
+        {"feed", required_argument, NULL, 'F'},
+        {"feed-snapshot", required_argument, NULL, 'P'},
+        {"feed-hwm", required_argument, NULL, 'W'},
+        {"http", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
     unsigned long long v;
+    char http_addr[128], snap_default[300];
     kc_log_level_t level;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
@@ -198,6 +259,19 @@ int main(int argc, char **argv)
         case 'K': opts.curve_secret_file = optarg; break;
         case 'R': opts.registry_file = optarg; break;
         case 'I': opts.insecure = true; break;
+        case 'F': opts.feed_endpoint = optarg; break;
+        case 'P': opts.feed_snapshot_endpoint = optarg; break;
+        case 'W':
+            if (s_parse_size(optarg, 1000000, &v) != 0 || v == 0)
+                return s_bad("--feed-hwm: '%s' is not a number of messages in 1-1000000", optarg);
+            opts.feed_sndhwm = (int)v;
+            break;
+        case 'H':
+            if (s_parse_http(optarg, http_addr, sizeof http_addr, &opts.http_port) != 0)
+                return s_bad("--http: '%s' is not [ADDR:]PORT (PORT 0-65535)", optarg);
+            opts.http = true;
+            opts.http_addr = http_addr[0] ? http_addr : NULL;
+            break;
         case 'h': s_usage(stdout); return EX_OK_;
         case 'V': printf("kc-aggregator %s\n", KC_VERSION); return EX_OK_;
         case ':': return s_bad("option '%s' needs an argument", argv[optind - 1]);
@@ -214,6 +288,27 @@ int main(int argc, char **argv)
                      "--curve-secret only loopback (tcp://127.0.0.1, tcp://[::1], "
                      "tcp://localhost) and ipc:// endpoints are allowed; --insecure overrides",
                      listen);
+    if (opts.feed_snapshot_endpoint && !opts.feed_endpoint)
+        return s_bad("%s", "--feed-snapshot needs --feed");
+    if (opts.feed_endpoint && !opts.feed_snapshot_endpoint) {
+        if (s_default_snapshot(opts.feed_endpoint, snap_default, sizeof snap_default) != 0)
+            return s_bad("--feed '%s': give --feed-snapshot too (the default, the feed's tcp "
+                         "port + 1, needs a fixed tcp port)",
+                         opts.feed_endpoint);
+        opts.feed_snapshot_endpoint = snap_default;
+    }
+    if (!opts.insecure) {
+        const char *eps[2] = {opts.feed_endpoint, opts.feed_snapshot_endpoint};
+        for (int i = 0; i < 2; i++)
+            if (eps[i] && !kc_auth_endpoint_is_local(eps[i]))
+                return s_bad("refusing a plaintext feed on '%s': only loopback and ipc:// "
+                             "endpoints are allowed; --insecure overrides",
+                             eps[i]);
+        if (opts.http && !kc_agg_http_addr_is_local(opts.http_addr))
+            return s_bad("refusing to serve HTTP on '%s': only loopback is allowed (put a TLS "
+                         "reverse proxy in front, docs/MONITORING.md); --insecure overrides",
+                         opts.http_addr);
+    }
     umask(077); /* store, ready file, keys: the owner's only */
 
     if (sodium_init() < 0) {

@@ -51,10 +51,12 @@ typedef struct {
     kc_pb_result_t **pbresp; /* pointers to them */
     uint8_t *packed;         /* packed ack */
     size_t packed_len;
-    bool granted;          /* came over an authenticated connection: check provinces */
-    uint64_t provinces[2]; /* the grant's provinces (kc_apply_grant_t) */
-    bool any_province;     /* the grant allows every province */
-    const char *sec_id;    /* security message id for the refusal's log line, or NULL */
+    bool granted;            /* came over an authenticated connection: check provinces */
+    uint64_t provinces[2];   /* the grant's provinces (kc_apply_grant_t) */
+    bool any_province;       /* the grant allows every province */
+    const char *sec_id;      /* security message id for the refusal's log line, or NULL */
+    size_t nevents;          /* events the Batch carried (metrics) */
+    uint64_t spool_last_seq; /* Batch.spool_last_seq; 0 = not reported */
 } s_msg_t;
 
 /* Cached transport state of one producer during a run. */
@@ -62,6 +64,25 @@ typedef struct {
     const char *id;         /* borrowed from a Batch of the group */
     kc_producer_state_t st; /* as it will be written back */
 } s_prod_t;
+
+/* The changes of a run (the live feed): the set of totals cells that accepted
+ * events touched, an open-addressing hash set of their 7-byte keys (as u64 + 1,
+ * so 0 is an empty slot) with the keys in insertion order beside it; and the
+ * province units that reported, indexed by unit key. Rebuilt by every run. */
+typedef struct {
+    bool track_cells;      /* capture cells (the feed is on) */
+    uint64_t *slots;       /* hash set of key codes; capacity nslots (power of 2) */
+    size_t nslots;         /* 0 until first used */
+    kc_feed_cell_t *cells; /* the changed cells; after the run, their absolute values */
+    size_t ncells, capcells;
+    bool unit_seen[256];          /* unit touched in this run */
+    kc_unit_state_t unit_st[256]; /* its state as it will be written back */
+    kc_feed_unit_t units[256];    /* after the run: the touched units, in touch order */
+    uint8_t unit_order[256];      /* touch order */
+    size_t nunits;
+    uint64_t prev_seq, seq; /* log size before and after the run */
+    bool valid;             /* the last commit succeeded: the changes are final */
+} s_changes_t;
 
 struct kc_apply {
     s_msg_t *msgs; /* received messages, in arrival order */
@@ -74,6 +95,7 @@ struct kc_apply {
     kc_agg_counters_t delta;   /* what the current/last run did */
     kc_ledger_effect_t effect; /* scratch: the effect of the event being processed */
     bool committed;            /* Acks are final (commit returned or failed) */
+    s_changes_t ch;            /* cells and units changed by the current/last run */
 };
 
 kc_apply_t *kc_apply_new(void)
@@ -117,10 +139,124 @@ static void s_msg_free(s_msg_t *m)
     memset(m, 0, sizeof *m);
 }
 
+static uint64_t s_key_code(const kc_cell_key_t *k)
+{
+    return ((uint64_t)k->year << 40 | (uint64_t)k->month << 32 | (uint64_t)k->province << 24 |
+            (uint64_t)k->activity << 16 | (uint64_t)k->kind << 8 | k->fund) +
+           1;
+}
+
+static size_t s_key_hash(uint64_t code, size_t mask)
+{
+    return (size_t)((code * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+static void s_changes_clear(s_changes_t *c)
+{
+    /* the whole table (a few KiB: at most twice the cells of the largest group);
+     * emptying only the slots used would break the probe chains of the others */
+    if (c->ncells && c->nslots)
+        memset(c->slots, 0, c->nslots * sizeof *c->slots);
+    c->ncells = 0;
+    for (size_t i = 0; i < c->nunits; i++)
+        c->unit_seen[c->unit_order[i]] = false;
+    c->nunits = 0;
+    c->prev_seq = c->seq = 0;
+    c->valid = false;
+}
+
+/* Double the hash set (or make its first one) and re-insert the cells. */
+static int s_changes_grow(s_changes_t *c)
+{
+    size_t n = c->nslots ? c->nslots * 2 : 1024;
+    uint64_t *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return KC_ENOMEM;
+    for (size_t i = 0; i < c->ncells; i++) {
+        uint64_t code = s_key_code(&c->cells[i].key);
+        size_t h = s_key_hash(code, n - 1);
+        while (slots[h] != 0)
+            h = (h + 1) & (n - 1);
+        slots[h] = code;
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->nslots = n;
+    return 0;
+}
+
+/* Note a changed cell (once per run). */
+static int s_changes_cell(s_changes_t *c, const kc_cell_key_t *key)
+{
+    if ((c->ncells + 1) * 2 > c->nslots) {
+        int rc = s_changes_grow(c);
+        if (rc != 0)
+            return rc;
+    }
+    uint64_t code = s_key_code(key);
+    size_t mask = c->nslots - 1, h = s_key_hash(code, mask);
+    while (c->slots[h] != 0) {
+        if (c->slots[h] == code)
+            return 0; /* already noted */
+        h = (h + 1) & mask;
+    }
+    if (c->ncells == c->capcells) {
+        size_t cap = c->capcells ? c->capcells * 2 : 256;
+        kc_feed_cell_t *cells = realloc(c->cells, cap * sizeof *cells);
+        if (!cells)
+            return KC_ENOMEM;
+        c->cells = cells;
+        c->capcells = cap;
+    }
+    c->slots[h] = code;
+    c->cells[c->ncells++].key = *key;
+    return 0;
+}
+
+/* Note a report of `unit` by the event accepted at `offset` (state loaded from
+ * the store on the unit's first report of the run). */
+static int s_changes_unit(s_changes_t *c, kc_txn_t *txn, uint8_t unit, uint64_t offset,
+                          uint64_t now_ns)
+{
+    if (unit == 0)
+        return 0;
+    kc_unit_state_t *st = &c->unit_st[unit];
+    if (!c->unit_seen[unit]) {
+        int rc = kc_txn_unit_get(txn, unit, st);
+        if (rc != 0 && rc != KC_ENOTFOUND)
+            return rc;
+        c->unit_seen[unit] = true;
+        c->unit_order[c->nunits++] = unit;
+    }
+    st->last_report_ns = now_ns;
+    st->last_offset = offset;
+    st->events++;
+    return 0;
+}
+
+/* End of a run: write the units back and read the changed cells' new values. */
+static int s_changes_finish(s_changes_t *c, kc_txn_t *txn)
+{
+    for (size_t i = 0; i < c->nunits; i++) {
+        uint8_t u = c->unit_order[i];
+        int rc = kc_txn_unit_put(txn, u, &c->unit_st[u]);
+        if (rc != 0)
+            return rc;
+        c->units[i] = (kc_feed_unit_t){.unit = u, .st = c->unit_st[u]};
+    }
+    for (size_t i = 0; i < c->ncells; i++) {
+        int rc = kc_txn_totals_get(txn, &c->cells[i].key, &c->cells[i].cell);
+        if (rc != 0 && rc != KC_ENOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
 void kc_apply_reset(kc_apply_t *self)
 {
     if (!self)
         return;
+    s_changes_clear(&self->ch);
     for (size_t i = 0; i < self->n; i++)
         s_msg_free(&self->msgs[i]);
     self->n = 0;
@@ -138,6 +274,8 @@ void kc_apply_destroy(kc_apply_t **self_p)
     kc_apply_reset(self);
     free(self->msgs);
     free(self->prods);
+    free(self->ch.slots);
+    free(self->ch.cells);
     free(self);
     *self_p = NULL;
 }
@@ -269,6 +407,8 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
             m->batch = NULL;
         } else {
             self->events += m->batch->n_events;
+            m->nevents = m->batch->n_events;
+            m->spool_last_seq = m->batch->has_spool_last_seq ? m->batch->spool_last_seq : 0;
             if (grant) {
                 m->granted = true;
                 m->provinces[0] = grant->provinces[0];
@@ -450,6 +590,12 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
                 }
                 self->delta.accepted++;
                 prod->st.accepted++;
+                for (size_t c = 0; self->ch.track_cells && c < eff->ncells; c++)
+                    if ((rc = s_changes_cell(&self->ch, &eff->cells[c].key)) != 0)
+                        return rc;
+                if (eff->nidents > 0 && (rc = s_changes_unit(&self->ch, txn, eff->idents[0].unit,
+                                                             offset, self->now_ns)) != 0)
+                    return rc;
             }
         }
     }
@@ -602,6 +748,8 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     memset(&self->delta, 0, sizeof self->delta);
     self->nprods = 0;
     self->committed = false;
+    s_changes_clear(&self->ch);
+    self->ch.prev_seq = start;
     for (size_t i = 0; i < self->n; i++) {
         s_msg_clear_answer(&self->msgs[i]);
         if (self->msgs[i].status == KCPIPE__V1__STATUS__STATUS_OK)
@@ -622,6 +770,10 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     uint64_t end;
     if ((src = kc_txn_log_size(txn, &end)) != 0)
         return src;
+    /* the units that reported, and the new values of the changed cells (the feed) */
+    if ((src = s_changes_finish(&self->ch, txn)) != 0)
+        return src;
+    self->ch.seq = end;
     if (self->checkpoint_every && end / self->checkpoint_every > start / self->checkpoint_every) {
         kc_checkpoint_t cp;
         struct timespec t0, t1;
@@ -753,8 +905,10 @@ int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
                      kc_strerror(rc));
             self->delta.unavailable++;
         }
+        s_changes_clear(&self->ch);
     } else {
         s_log_results(self);
+        self->ch.valid = true;
     }
     for (size_t i = 0; i < self->n; i++) {
         int prc = s_pack(&self->msgs[i]);
@@ -783,4 +937,38 @@ const kc_pb_ack_t *kc_apply_ack_msg(kc_apply_t *self, size_t i)
     if (!self->committed || i >= self->n || !self->msgs[i].packed)
         return NULL;
     return &self->msgs[i].ack;
+}
+
+void kc_apply_set_track_cells(kc_apply_t *self, bool on)
+{
+    self->ch.track_cells = on;
+}
+
+int kc_apply_changes(const kc_apply_t *self, kc_apply_changes_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const s_changes_t *c = &self->ch;
+    if (!self->committed || !c->valid)
+        return KC_EINVAL;
+    out->cells = c->cells;
+    out->ncells = c->ncells;
+    out->units = c->units;
+    out->nunits = c->nunits;
+    out->prev_seq = c->prev_seq;
+    out->seq = c->seq;
+    out->time_ns = self->now_ns;
+    out->cells_tracked = c->track_cells;
+    return 0;
+}
+
+int kc_apply_msg_info(const kc_apply_t *self, size_t i, kc_apply_msg_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i >= self->n)
+        return KC_EINVAL;
+    const s_msg_t *m = &self->msgs[i];
+    out->producer_id = m->batch ? m->batch->producer_id : NULL;
+    out->events = m->nevents;
+    out->spool_last_seq = m->spool_last_seq;
+    return 0;
 }

@@ -43,8 +43,19 @@
  * acknowledged (steps 3 and 5), committed_seq = the producer's hwm after the
  * batch, results = one per duplicate or rejection in that range.
  *
+ * DESIGN - what a commit changed (the live feed, kc_feed.h; the units table)
+ * While a run applies the group it notes, for every accepted event, the
+ * totals cells of its effect (kc_ledger_effect_t.cells; in a hash set of
+ * 7-byte keys, only if kc_apply_set_track_cells() is on) and its own province
+ * unit (the unit of its identity, kc_ref_unit_key of its code and period),
+ * with last_report_ns = the run's received_ns, last_offset = its log offset
+ * and events + 1. At the end of the run, in the same transaction, each
+ * touched unit is written to the units table once, and the changed cells'
+ * absolute values are read back (kc_txn_totals_get), so kc_apply_changes()
+ * gives, after the commit, exactly what the commit made of them.
+ *
  * kc_store_write() may run the callback several times (map growth), so every
- * piece of in-memory state of a run (hwm cache, Acks, counters delta) is
+ * piece of in-memory state of a run (hwm cache, Acks, counters delta, changes) is
  * rebuilt from scratch at the start of kc_apply_run(); warnings about rejected
  * events are logged only once the commit has returned.
  *
@@ -55,6 +66,7 @@
 #define KC_APPLY_H
 
 #include "kc_event.h"
+#include "kc_feed.h" /* kc_feed_cell_t, kc_feed_unit_t */
 #include "kc_store.h"
 
 #include <stdbool.h>
@@ -157,6 +169,36 @@ const kc_agg_counters_t *kc_apply_delta(const kc_apply_t *self);
 
 /* Forget every message and Ack: the group is empty again. */
 void kc_apply_reset(kc_apply_t *self);
+
+/* Capture the totals cells each run changes (off by default: units are always
+ * tracked, since the units table is written either way). */
+void kc_apply_set_track_cells(kc_apply_t *self, bool on);
+
+/* What the last successful kc_apply_commit() changed. Arrays are owned by the
+ * group and valid until the next kc_apply_run(), kc_apply_reset() or
+ * kc_apply_destroy(). */
+typedef struct {
+    const kc_feed_cell_t *cells; /* changed cells with their absolute values (key order:
+                                    first change in the run); none unless tracked */
+    size_t ncells;
+    const kc_feed_unit_t *units; /* units that reported, with their new state */
+    size_t nunits;
+    uint64_t prev_seq;  /* log size before the commit */
+    uint64_t seq;       /* log size after it (= prev_seq: the log did not grow) */
+    uint64_t time_ns;   /* the run's received_ns (CLOCK_REALTIME) */
+    bool cells_tracked; /* the run captured cells (else cells is empty whatever changed) */
+} kc_apply_changes_t;
+/* KC_EINVAL (out zeroed) unless the last kc_apply_commit() succeeded. */
+int kc_apply_changes(const kc_apply_t *self, kc_apply_changes_t *out);
+
+/* Per-message facts for metrics (valid until kc_apply_reset()). */
+typedef struct {
+    const char *producer_id; /* the Batch's producer_id; NULL if undecodable/refused */
+    size_t events;           /* events it carried (0 if undecodable) */
+    uint64_t spool_last_seq; /* Batch.spool_last_seq; 0 = not reported */
+} kc_apply_msg_info_t;
+/* KC_EINVAL if i is out of range. */
+int kc_apply_msg_info(const kc_apply_t *self, size_t i, kc_apply_msg_info_t *out);
 
 /* Add the counters of `delta` to `sum`. */
 void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *delta);

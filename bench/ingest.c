@@ -27,7 +27,9 @@
 #include "kc_store.h"
 #include "kcingest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -40,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +62,8 @@ typedef struct {
     long group_window_ms;
     int request_timeout_ms;
     bool keep;
-    bool scatter; /* every producer reports for every province and period */
+    bool scatter;    /* every producer reports for every province and period */
+    bool monitoring; /* feed + HTTP on, a kc-watch subscriber and a scraper running */
     const char *dir;
     const char *aggregator;
 } opts_t;
@@ -76,6 +81,7 @@ typedef struct {
 static char s_dir[PATH_MAX / 2]; /* the temp dir (room left for names in it) */
 static pid_t s_agg_pid;
 static pid_t s_kids[MAX_PRODUCERS];
+static pid_t s_mon[2]; /* --monitoring: the kc-watch subscriber and the HTTP scraper */
 
 static int64_t s_now_ns(void)
 {
@@ -98,6 +104,12 @@ static void s_cleanup(void)
             kill(s_kids[i], SIGKILL);
             waitpid(s_kids[i], NULL, 0);
             s_kids[i] = 0;
+        }
+    for (int i = 0; i < 2; i++)
+        if (s_mon[i] > 0) {
+            kill(s_mon[i], SIGKILL);
+            waitpid(s_mon[i], NULL, 0);
+            s_mon[i] = 0;
         }
     if (s_agg_pid > 0) {
         kill(s_agg_pid, SIGKILL);
@@ -122,27 +134,32 @@ static void s_die(const char *fmt, ...)
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "Usage: bench-ingest [options]\n"
-               "End-to-end durable ingest benchmark: N producer processes (libkcingest, own\n"
-               "spools) send M events to a fresh kc-aggregator; prints a table and, as the\n"
-               "last line, one JSON object.\n\n"
-               "  -p, --producers N          producer processes (default 4)\n"
-               "  -n, --events M             events in total (default 1000000)\n"
-               "  -b, --batch N              events per Batch message (default: library's, 1000)\n"
-               "  -w, --window N             batches in flight per producer (default: library's, "
-               "8)\n"
-               "  -g, --group-max N          aggregator --group-max (default: its own, 8192)\n"
-               "  -G, --group-window-ms MS   aggregator --group-window-ms (default: its own, 5)\n"
-               "  -t, --request-timeout-ms MS  producers' resend timeout (default: library's)\n"
-               "  -d, --dir DIR              parent of the temp dir (default $TMPDIR or /tmp)\n"
-               "  -a, --aggregator PATH      kc-aggregator to run (default: beside this program)\n"
-               "  -s, --scatter              every producer reports random provinces and periods\n"
-               "                             2021-2024 (worst case for the totals index);\n"
-               "                             default: each producer is one province office,\n"
-               "                             periods 2021-01..2022-09 in order\n"
-               "  -k, --keep                 keep the temp dir (store, spools, logs)\n"
-               "  -h, --help                 this text\n"
-               "  -V, --version              version\n");
+    fprintf(f,
+            "Usage: bench-ingest [options]\n"
+            "End-to-end durable ingest benchmark: N producer processes (libkcingest, own\n"
+            "spools) send M events to a fresh kc-aggregator; prints a table and, as the\n"
+            "last line, one JSON object.\n\n"
+            "  -p, --producers N          producer processes (default 4)\n"
+            "  -n, --events M             events in total (default 1000000)\n"
+            "  -b, --batch N              events per Batch message (default: library's, 1000)\n"
+            "  -w, --window N             batches in flight per producer (default: library's, "
+            "8)\n"
+            "  -g, --group-max N          aggregator --group-max (default: its own, 8192)\n"
+            "  -G, --group-window-ms MS   aggregator --group-window-ms (default: its own, 5)\n"
+            "  -t, --request-timeout-ms MS  producers' resend timeout (default: library's)\n"
+            "  -d, --dir DIR              parent of the temp dir (default $TMPDIR or /tmp)\n"
+            "  -a, --aggregator PATH      kc-aggregator to run (default: beside this program)\n"
+            "  -s, --scatter              every producer reports random provinces and periods\n"
+            "                             2021-2024 (worst case for the totals index);\n"
+            "                             default: each producer is one province office,\n"
+            "                             periods 2021-01..2022-09 in order\n"
+            "  -m, --monitoring           run the aggregator with its live feed and HTTP server\n"
+            "                             on, one kc-watch subscribed to the feed, and a\n"
+            "                             scraper fetching /metrics and /v1/totals every\n"
+            "                             second (issue 5: the cost of monitoring)\n"
+            "  -k, --keep                 keep the temp dir (store, spools, logs)\n"
+            "  -h, --help                 this text\n"
+            "  -V, --version              version\n");
 }
 
 static long s_num(const char *opt, const char *arg, long min)
@@ -171,13 +188,14 @@ static void s_parse(int argc, char **argv, opts_t *o)
         {"aggregator", required_argument, 0, 'a'},
         {"keep", no_argument, 0, 'k'},
         {"scatter", no_argument, 0, 's'},
+        {"monitoring", no_argument, 0, 'm'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     *o = (opts_t){.producers = 4, .events = 1000000, .group_window_ms = -1};
     int c;
-    while ((c = getopt_long(argc, argv, "p:n:b:w:g:G:t:d:a:kshV", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:n:b:w:g:G:t:d:a:kmshV", lopts, NULL)) != -1) {
         switch (c) {
         case 'p': o->producers = (int)s_num("--producers", optarg, 1); break;
         case 'n': o->events = (uint64_t)s_num("--events", optarg, 1); break;
@@ -190,6 +208,7 @@ static void s_parse(int argc, char **argv, opts_t *o)
         case 'a': o->aggregator = optarg; break;
         case 'k': o->keep = true; break;
         case 's': o->scatter = true; break;
+        case 'm': o->monitoring = true; break;
         case 'h': s_usage(stdout); exit(0);
         case 'V': printf("bench-ingest %s\n", KC_VERSION); exit(0);
         default: fprintf(stderr, "Try --help.\n"); exit(64);
@@ -391,7 +410,7 @@ static void s_start_aggregator(const opts_t *o, const char *bin, char *endpoint,
     snprintf(store, sizeof store, "%s/store", s_dir);
     snprintf(ready, sizeof ready, "%s/aggregator.ready", s_dir);
     snprintf(log, sizeof log, "%s/aggregator.log", s_dir);
-    char *argv[16];
+    char *argv[24];
     int n = 0;
     argv[n++] = (char *)bin;
     argv[n++] = "--listen";
@@ -411,6 +430,14 @@ static void s_start_aggregator(const opts_t *o, const char *bin, char *endpoint,
         snprintf(gw, sizeof gw, "%ld", o->group_window_ms);
         argv[n++] = "--group-window-ms";
         argv[n++] = gw;
+    }
+    if (o->monitoring) {
+        argv[n++] = "--feed";
+        argv[n++] = "tcp://127.0.0.1:0";
+        argv[n++] = "--feed-snapshot";
+        argv[n++] = "tcp://127.0.0.1:0";
+        argv[n++] = "--http";
+        argv[n++] = "127.0.0.1:0";
     }
     argv[n] = NULL;
     fflush(NULL);
@@ -443,6 +470,117 @@ static void s_start_aggregator(const opts_t *o, const char *bin, char *endpoint,
         s_pause();
     }
     s_die("kc-aggregator not ready within %d ms", READY_MS);
+}
+
+/* The value of the ready file's line "<key> <value>" (kc-aggregator writes one
+ * per enabled socket after the endpoint line). */
+static bool s_ready_value(const char *key, char *out, size_t cap)
+{
+    char path[PATH_MAX], line[512];
+    snprintf(path, sizeof path, "%s/aggregator.ready", s_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool found = false;
+    size_t kl = strlen(key);
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+            snprintf(out, cap, "%s", line + kl + 1);
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* One blocking HTTP/1.0 GET of `path` from 127.0.0.1:port; the body is read
+ * and discarded. Returns the status code, or -1. */
+static int s_http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[512], buf[16384];
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    int status = -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, (size_t)len) == len) {
+        ssize_t r;
+        bool first = true;
+        while ((r = read(fd, buf, sizeof buf - 1)) > 0) {
+            if (first) {
+                buf[r] = '\0';
+                sscanf(buf, "HTTP/%*s %d", &status);
+                first = false;
+            }
+        }
+    }
+    close(fd);
+    return status;
+}
+
+/* --monitoring: a kc-watch subscribed to the feed (output discarded) and a
+ * scraper that fetches /metrics and a regional query every second, as a
+ * monitoring stack and a dashboard would. */
+static void s_start_monitoring(const char *agg_bin)
+{
+    char feed[256], snap[256], http[256], watch[PATH_MAX];
+    if (!s_ready_value("feed", feed, sizeof feed) ||
+        !s_ready_value("snapshot", snap, sizeof snap) || !s_ready_value("http", http, sizeof http))
+        s_die("--monitoring: the aggregator's ready file lacks feed/snapshot/http lines");
+    int port = 0;
+    if (sscanf(http, "http://127.0.0.1:%d", &port) != 1 || port <= 0)
+        s_die("--monitoring: cannot read the HTTP port from '%s'", http);
+    snprintf(watch, sizeof watch, "%s", agg_bin);
+    char *slash = strrchr(watch, '/');
+    snprintf(slash ? slash + 1 : watch, sizeof watch - (size_t)(slash ? slash + 1 - watch : 0),
+             "kc-watch");
+    fflush(NULL);
+    if ((s_mon[0] = fork()) == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execl(watch, watch, "--plain", "--region", "south", "--feed", feed, "--feed-snapshot", snap,
+              (char *)NULL);
+        _exit(127);
+    }
+    if (s_mon[0] < 0)
+        s_die("fork: %s", strerror(errno));
+    if ((s_mon[1] = fork()) == 0) {
+        for (;;) { /* killed by the parent at the end of the run */
+            if (s_http_get(port, "/metrics") != 200 ||
+                s_http_get(port, "/v1/totals?region=south&year=2022&by=province&plan=1") != 200)
+                _exit(3);
+            sleep(1); /* the scrape interval, not synchronisation */
+        }
+    }
+    if (s_mon[1] < 0)
+        s_die("fork: %s", strerror(errno));
+}
+
+/* Stop the monitoring processes; the scraper must still be running (it exits 3
+ * on a failed request) and kc-watch too. */
+static void s_stop_monitoring(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (s_mon[i] <= 0)
+            continue;
+        int st = 0;
+        if (waitpid(s_mon[i], &st, WNOHANG) == s_mon[i]) {
+            s_mon[i] = 0;
+            s_die("--monitoring: %s exited during the run (status 0x%x)",
+                  i == 0 ? "kc-watch" : "the HTTP scraper", st);
+        }
+        kill(s_mon[i], SIGTERM);
+        waitpid(s_mon[i], NULL, 0);
+        s_mon[i] = 0;
+    }
 }
 
 static long s_vmhwm_kb(pid_t pid)
@@ -543,6 +681,8 @@ int main(int argc, char **argv)
         s_die("mkdtemp %s: %s", s_dir, strerror(errno));
     atexit(s_cleanup);
     s_start_aggregator(&o, agg_bin, endpoint, sizeof endpoint);
+    if (o.monitoring)
+        s_start_monitoring(agg_bin);
 
     int ready[2], go[2];
     if (pipe(ready) != 0 || pipe(go) != 0)
@@ -595,6 +735,8 @@ int main(int argc, char **argv)
         if (left > 0)
             s_pause();
     }
+    if (o.monitoring)
+        s_stop_monitoring();
     long peak_rss_kb = s_vmhwm_kb(s_agg_pid);
     long long agg_wchar = s_wchar(s_agg_pid);
     kill(s_agg_pid, SIGTERM);
@@ -655,12 +797,13 @@ int main(int argc, char **argv)
     double eps = (double)accepted / secs;
     double bpe = (double)sb.st_blocks * 512.0 / (double)accepted;
 
-    printf("bench-ingest: %s workload, %d producers, %" PRIu64
+    printf("bench-ingest: %s workload%s, %d producers, %" PRIu64
            " events, batch %zu, window %zu, group-max %ld, "
            "group-window-ms %ld\n",
-           o.scatter ? "scatter" : "province-office", o.producers, o.events,
-           o.batch ? o.batch : 1000, o.window ? o.window : 8, o.group_max ? o.group_max : 8192,
-           o.group_window_ms >= 0 ? o.group_window_ms : 5);
+           o.scatter ? "scatter" : "province-office",
+           o.monitoring ? " with feed, HTTP, a subscriber and a scraper" : "", o.producers,
+           o.events, o.batch ? o.batch : 1000, o.window ? o.window : 8,
+           o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 5);
     printf("  %-28s %14.3f\n", "wall time (s)", secs);
     printf("  %-28s %14.0f\n", "events/s (durable, e2e)", eps);
     printf("  %-28s %14.3f\n", "ack latency p50 (ms)", p50);
@@ -680,10 +823,10 @@ int main(int argc, char **argv)
            "\"bytes_per_event\": %.1f, \"peak_rss_kb\": %ld, \"events\": %" PRIu64
            ", \"producers\": %d, \"seconds\": %.3f, \"agg_written_bytes_per_event\": %.1f, "
            "\"batch\": %zu, \"window\": %zu, \"group_max\": %ld, \"group_window_ms\": %ld, "
-           "\"workload\": \"%s\", \"verified\": true}\n",
+           "\"workload\": \"%s\", \"monitoring\": %s, \"verified\": true}\n",
            eps, p50, p99, bpe, peak_rss_kb, accepted, o.producers, secs,
            (double)agg_wchar / (double)accepted, o.batch ? o.batch : 1000, o.window ? o.window : 8,
            o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 5,
-           o.scatter ? "scatter" : "province-office");
+           o.scatter ? "scatter" : "province-office", o.monitoring ? "true" : "false");
     return 0;
 }

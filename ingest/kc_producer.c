@@ -282,6 +282,8 @@ static int s_send_batch(kc_producer_t *p, int64_t now)
     b.producer_id = p->producer_id;
     b.has_producer_epoch = 1;
     b.producer_epoch = kc_spool_epoch(p->spool);
+    b.has_spool_last_seq = 1; /* monitoring: the aggregator's lag = this - its hwm */
+    b.spool_last_seq = s_committed_hi(p);
     b.n_events = p->n_bev;
     b.events = p->bev;
     size_t size = kcpipe__v1__batch__get_packed_size(&b);

@@ -56,8 +56,8 @@
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
 
 const char *const kc_store_db_names[KC_DB_COUNT] = {
-    "log",    "producers", "identities", "totals",      "rejects",
-    "leaves", "nodes",     "heads",      "checkpoints", "meta"};
+    "log",   "producers", "identities",  "totals", "rejects", "leaves",
+    "nodes", "heads",     "checkpoints", "units",  "meta"};
 
 /* ---- errors ---- */
 
@@ -191,6 +191,11 @@ static int s_grow(kc_store_t *s, size_t seen)
     }
     size_t next = seen > KC_STORE_MAX_MAPSIZE / 2 ? KC_STORE_MAX_MAPSIZE : seen * 2;
     return s_remap(s, next, seen);
+}
+
+const char *kc_store_dir(const kc_store_t *s)
+{
+    return s ? s->dir : NULL;
 }
 
 size_t kc_store_map_size(const kc_store_t *s)
@@ -421,6 +426,10 @@ static int s_init_read(kc_store_t *s)
         int mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], 0, &s->dbi[i]);
         if (mrc == MDB_NOTFOUND && i == KC_DB_CHECKPOINTS) {
             s->no_checkpoints = true; /* written before checkpoints: as-of replays from 0 */
+            continue;
+        }
+        if (mrc == MDB_NOTFOUND && i == KC_DB_UNITS) {
+            s->no_units = true; /* written before the units table: no unit has reported */
             continue;
         }
         if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {

@@ -15,7 +15,12 @@
  *   heads      u64 tree size           -> signed tree head (timestamp, root, Ed25519 sig)
  *   checkpoints u64 log size (BE) [+ cell key] -> header / kc_cell_t  copies of the totals
  *                                                 at group ends (kc_checkpoint.h)
+ *   units      unit (1 byte)           -> kc_unit_state_t         last report of a province unit
+ *                                                                 (unit = kc_ref_unit_key); written
+ *                                                                 once per unit per group commit
  *   meta       "format" -> "2", "audit_pubkey" -> 32-byte Ed25519 public key
+ * (units was added after format 2 without a version change: a store
+ * without it reads as "no unit has reported" and gains it at the next write.)
  * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
  * and docs/AUDIT.md.
  * Totals keys sort by (year, month, province, activity, kind, fund) so that a
@@ -86,6 +91,13 @@ typedef struct {
     uint64_t epoch;        /* spool epoch the hwm belongs to (Batch.producer_epoch) */
 } kc_producer_state_t;
 
+/* Last report of a province unit (units table; the live feed and HTTP API). */
+typedef struct {
+    uint64_t last_report_ns; /* received_ns of its latest accepted event */
+    uint64_t last_offset;    /* that event's log offset */
+    uint64_t events;         /* accepted events of the unit, all time */
+} kc_unit_state_t;
+
 /* Version state of an identity (kc_identity_t.state). */
 enum {
     KC_ID_LIVE = 0,       /* counts in the totals */
@@ -151,6 +163,8 @@ kc_cell_key_t kc_cell_key_max(void);
 int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts);
 /* Close and set *s to NULL; no-op on NULL. No transaction may be open. */
 void kc_store_close(kc_store_t **s);
+/* The directory the store was opened from (as given), NULL for NULL. */
+const char *kc_store_dir(const kc_store_t *s);
 /* Current map size in bytes. */
 size_t kc_store_map_size(const kc_store_t *s);
 
@@ -191,6 +205,7 @@ int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta
  * or the event count would leave 0..UINT64_MAX. */
 int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                         int64_t events);
+int kc_txn_unit_put(kc_txn_t *t, uint8_t unit, const kc_unit_state_t *st);
 /* reason: 0..65535; text may be NULL (empty). */
 int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int reason,
                       const char *text);
@@ -236,6 +251,12 @@ int kc_txn_totals_get(kc_txn_t *t, const kc_cell_key_t *key, kc_cell_t *cell);
 int kc_txn_totals_scan(kc_txn_t *t, const kc_cell_key_t *lo, const kc_cell_key_t *hi,
                        int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx),
                        void *ctx);
+
+/* KC_ENOTFOUND (and *st zeroed) for a unit that never reported. */
+int kc_txn_unit_get(kc_txn_t *t, uint8_t unit, kc_unit_state_t *st);
+/* fn for every unit that reported, in unit order, until fn returns non-zero. */
+int kc_txn_unit_scan(kc_txn_t *t, int (*fn)(uint8_t unit, const kc_unit_state_t *st, void *ctx),
+                     void *ctx);
 
 /* Counts for tools and tests. */
 typedef struct {

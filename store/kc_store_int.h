@@ -26,6 +26,7 @@ enum {
     KC_DB_NODES,       /* level + index -> hash of a complete subtree, levels >= 6 */
     KC_DB_HEADS,       /* tree size -> signed tree head */
     KC_DB_CHECKPOINTS, /* log size + cell key -> totals cell (kc_checkpoint.c) */
+    KC_DB_UNITS,       /* unit key -> last report of a province unit (kc_store_state.c) */
     KC_DB_META,        /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
@@ -43,6 +44,7 @@ struct kc_store {
     unsigned active;          /* transactions in progress in this process */
     kc_mk_state_t *mk;        /* Merkle frontier, signing key, head policy (owned) */
     bool no_checkpoints;      /* read-only open of a store without a checkpoints database */
+    bool no_units;            /* read-only open of a store without a units database */
 };
 
 struct kc_txn {

@@ -1,4 +1,5 @@
-/* kc_store_state.c - de-duplication state: producers, identities, rejects.
+/* kc_store_state.c - de-duplication state: producers, identities, rejects;
+ * and the units table (last report of each province unit, at the end).
  *
  * DESIGN (layouts; integers little-endian unless said, no padding)
  *   producers   key   producer id bytes (1..255, no NUL)
@@ -400,4 +401,85 @@ int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_
         text[n] = '\0';
     }
     return 0;
+}
+
+/* ---- units (last report of a province unit) ----
+ *   key   unit key (1 byte, kc_ref_unit_key; 1..199)
+ *   value 24 bytes: last_report_ns, last_offset, events (u64 LE each)
+ * A store written before this table existed has no "units" database: a writer
+ * creates it when it opens the store; a read-only open reads it as empty. */
+
+#define KC_UNIT_VAL 24
+
+static void s_unit_decode(const uint8_t *p, kc_unit_state_t *st)
+{
+    st->last_report_ns = kc_le64_get(p);
+    st->last_offset = kc_le64_get(p + 8);
+    st->events = kc_le64_get(p + 16);
+}
+
+int kc_txn_unit_put(kc_txn_t *t, uint8_t unit, const kc_unit_state_t *st)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    if (unit == 0 || !st)
+        return KC_EINVAL;
+    uint8_t vb[KC_UNIT_VAL];
+    kc_le64_put(vb, st->last_report_ns);
+    kc_le64_put(vb + 8, st->last_offset);
+    kc_le64_put(vb + 16, st->events);
+    MDB_val k = {1, &unit}, v = {sizeof vb, vb};
+    return kc_store_put_err(t, mdb_put(t->txn, t->s->dbi[KC_DB_UNITS], &k, &v, 0),
+                            "write unit state");
+}
+
+int kc_txn_unit_get(kc_txn_t *t, uint8_t unit, kc_unit_state_t *st)
+{
+    if (!t || !t->txn || !st)
+        return KC_EINVAL;
+    memset(st, 0, sizeof *st);
+    if (t->s->no_units)
+        return KC_ENOTFOUND;
+    MDB_val k = {1, &unit}, v;
+    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_UNITS], &k, &v);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "read unit state");
+    if (v.mv_size != KC_UNIT_VAL) {
+        kc_error("store %s: unit state of %zu bytes", t->s->dir, v.mv_size);
+        return KC_EFORMAT;
+    }
+    s_unit_decode(v.mv_data, st);
+    return 0;
+}
+
+int kc_txn_unit_scan(kc_txn_t *t, int (*fn)(uint8_t unit, const kc_unit_state_t *st, void *ctx),
+                     void *ctx)
+{
+    if (!t || !t->txn || !fn)
+        return KC_EINVAL;
+    if (t->s->no_units)
+        return 0;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_UNITS], &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "open units cursor");
+    MDB_val k, v;
+    int rc = 0;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 1 || v.mv_size != KC_UNIT_VAL) {
+            kc_error("store %s: malformed unit record", t->s->dir);
+            rc = KC_EFORMAT;
+            break;
+        }
+        kc_unit_state_t st;
+        s_unit_decode(v.mv_data, &st);
+        if ((rc = fn(*(const uint8_t *)k.mv_data, &st, ctx)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = kc_store_err(t->s, mrc, "scan units");
+    mdb_cursor_close(c);
+    return rc;
 }

@@ -1,0 +1,291 @@
+// The dashboard in headless Chromium against a real kc-aggregator.
+//
+// Starts kc-aggregator (--http 127.0.0.1:0, store in a fresh directory),
+// opens the page while the store is still empty, streams data/demo/*.csv
+// with one kc-send per province and waits for the page to follow live
+// (it polls /v1/status). Then checks that the page shows the demo's figures:
+// every province of the south, 2022 months 1-9, equals the /v1/totals rows,
+// the regional total equals the 2022 report's 38,400,000,000 đồng
+// (data/demo/README.md) with its plan of 102,200,000,000, the month series
+// against 2021 (19,900,000,000 in months 1-9) and the activity breakdown add
+// up; switches to English and to the 34 units and checks again. Writes
+// screenshots for a person to look at (KC_SCREENSHOT, and -en beside it).
+//
+// Environment (set by tests/web/CMakeLists.txt): KC_AGGREGATOR, KC_SEND,
+// KC_SOURCE_DIR, KC_CHROMIUM, KC_SCREENSHOT, KC_WORK_DIR.
+// Every process started here is stopped by pid; every wait has a deadline.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = (k, dflt) => {
+  const v = process.env[k] || dflt;
+  if (!v) throw new Error(`${k} is not set (run through ctest: tests/web/CMakeLists.txt)`);
+  return v;
+};
+
+const REPORT_2022_M1_9 = 38400000000; // data/demo/README.md: spending, 2022 January-September
+const REPORT_2022_PLAN = 102200000000; // plan of the whole year 2022
+const REPORT_2021_M1_9 = 19900000000; // 2021 January-September
+const QUERY = 'region=south&year=2022&months=1-9';
+
+async function loadPlaywright() {
+  if (!fs.existsSync(path.join(here, 'node_modules', 'playwright-core'))) {
+    throw new Error(
+      `tests/web/node_modules/playwright-core is missing: run scripts/install-deps ` +
+        `(it runs: npm ci --prefix tests/web)`,
+    );
+  }
+  return import('playwright-core');
+}
+
+const t0 = Date.now();
+const step = (s) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${s}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function exited(child) {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function waitExit(child, timeoutMs) {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+async function stop(child, name) {
+  if (!child || exited(child)) return;
+  process.kill(child.pid, 'SIGTERM');
+  if (!(await waitExit(child, 15000))) {
+    process.stderr.write(`${name} (pid ${child.pid}) ignored SIGTERM for 15 s: SIGKILL\n`);
+    process.kill(child.pid, 'SIGKILL');
+    await waitExit(child, 5000);
+  }
+}
+
+async function getJSON(base, p) {
+  const res = await fetch(new URL(p, base));
+  const body = await res.json();
+  assert.equal(res.status, 200, `${p}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 34 units', { timeout: 170000 }, async (t) => {
+  const { chromium } = await loadPlaywright();
+  const aggBin = env('KC_AGGREGATOR');
+  const sendBin = env('KC_SEND');
+  const src = env('KC_SOURCE_DIR', path.resolve(here, '../..'));
+  const chromiumBin = env('KC_CHROMIUM', '/usr/bin/chromium');
+  const shot = env('KC_SCREENSHOT', path.join(process.cwd(), 'dashboard.png'));
+  const workRoot = env('KC_WORK_DIR', process.cwd());
+  for (const [what, f] of [['kc-aggregator', aggBin], ['kc-send', sendBin], ['chromium', chromiumBin]]) {
+    assert.ok(fs.existsSync(f), `${what} not found at ${f}${what === 'chromium' ? ' (scripts/install-deps installs chromium)' : ''}`);
+  }
+
+  fs.mkdirSync(workRoot, { recursive: true });
+  const work = fs.mkdtempSync(path.join(workRoot, 'web-test-'));
+  const ready = path.join(work, 'ready');
+  const aggLog = path.join(work, 'aggregator.log');
+  const children = [];
+  let browser = null;
+  let agg = null;
+
+  t.after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    for (const c of children) await stop(c, 'kc-send');
+    await stop(agg, 'kc-aggregator');
+  });
+
+  // 1. the aggregator, with the HTTP server on a free loopback port
+  agg = spawn(
+    aggBin,
+    ['--listen', 'tcp://127.0.0.1:0', '--http', '127.0.0.1:0', '--store', path.join(work, 'store'),
+      '--ready-file', ready, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', fs.openSync(aggLog, 'w')] },
+  );
+  const lines = await until('the ready file with an http line', () => {
+    if (exited(agg)) {
+      throw new Error(`kc-aggregator exited (${agg.exitCode ?? agg.signalCode}):\n${fs.readFileSync(aggLog, 'utf8')}`);
+    }
+    if (!fs.existsSync(ready)) return null;
+    const l = fs.readFileSync(ready, 'utf8').split('\n');
+    return l.some((x) => x.startsWith('http ')) ? l : null;
+  }, 30000);
+  const ingest = lines[0].trim();
+  const base = lines.find((x) => x.startsWith('http ')).slice(5).trim();
+  assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+
+  // the page and its assets are served from the binary
+  for (const [p, type] of [['/', 'text/html'], ['/assets/app.js', 'javascript'], ['/assets/style.css', 'text/css'],
+    ['/assets/chart.min.js', 'javascript']]) {
+    const res = await fetch(new URL(p, base));
+    assert.equal(res.status, 200, `GET ${p}`);
+    assert.ok((res.headers.get('content-type') || '').includes(type), `${p}: ${res.headers.get('content-type')}`);
+    const body = await res.text();
+    if (p === '/assets/chart.min.js') assert.match(body.slice(0, 200), /Chart\.js v3\./);
+  }
+
+  step(`kc-aggregator ready, ${base}`);
+  // 2. the browser, on the empty store
+  browser = await chromium.launch({ executablePath: chromiumBin, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, locale: 'vi-VN' });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  page.setDefaultTimeout(30000);
+  await page.goto(new URL('/?' + QUERY, base).toString());
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.getAttribute('#province-total', 'data-amount'), '0', 'the empty store shows 0');
+  assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+
+  step('page loaded on the empty store');
+  // 3. stream the demo: one producer per province, all at once
+  const files = fs.readdirSync(path.join(src, 'data/demo')).filter((f) => f.endsWith('.csv')).sort();
+  assert.equal(files.length, 20, 'data/demo has the 20 southern provinces');
+  const sends = files.map((f) => {
+    const code = f.split('-')[0];
+    const c = spawn(sendBin, ['--connect', ingest, '--producer', `office-${code}`, '--spool', path.join(work, 'spool', code),
+      '--timeout', '60', '--quiet', path.join(src, 'data/demo', f)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    children.push(c);
+    return new Promise((resolve) => c.on('exit', (code2, sig) => resolve({ f, code: code2, sig, out })));
+  });
+  let sendTimer;
+  const results = await Promise.race([
+    Promise.all(sends),
+    new Promise((resolve) => (sendTimer = setTimeout(() => resolve(null), 90000))),
+  ]);
+  clearTimeout(sendTimer);
+  assert.ok(results, 'kc-send did not finish within 90 s');
+  for (const r of results) assert.equal(r.code, 0, `kc-send ${r.f}: exit ${r.code ?? r.sig}\n${r.out}`);
+
+  step('kc-send done');
+  // 4. the page follows by itself: wait for the seq of the complete store
+  const status = await getJSON(base, '/v1/status');
+  assert.ok(status.seq > 0);
+  await page.waitForFunction((seq) => Number(document.body.dataset.ready) >= seq, status.seq, { timeout: 20000 });
+
+  step(`page at seq ${status.seq}`);
+  const api = await getJSON(base, `/v1/totals?${QUERY}&by=province&plan=1`);
+  assert.equal(api.totals.amount_vnd, REPORT_2022_M1_9);
+  assert.equal(api.plan.totals.amount_vnd, REPORT_2022_PLAN);
+  assert.equal(api.rows.length, 20);
+
+  const shown = await page.$$eval('#province-table tbody tr', (trs) =>
+    trs.map((tr) => ({ ...tr.dataset, text: tr.textContent })));
+  const byCode = new Map(shown.map((r) => [r.code, r]));
+  for (const row of api.rows) {
+    const r = byCode.get(String(row.key));
+    assert.ok(r, `province ${row.key} ${row.label} is in the table`);
+    assert.equal(Number(r.amount), row.totals.amount_vnd, `amount of ${row.key}`);
+    assert.equal(Number(r.plan), row.plan.totals.amount_vnd, `plan of ${row.key}`);
+    assert.equal(r.percent, row.percent_of_plan == null ? '' : String(row.percent_of_plan), `percent of ${row.key}`);
+    assert.equal(Number(r.events), row.events, `events of ${row.key}`);
+    assert.ok(r.text.includes(row.label), `name of ${row.key}`);
+    assert.ok(r.text.includes(new Intl.NumberFormat('vi-VN').format(row.totals.amount_vnd) + ' đ'), `vi amount of ${row.key}`);
+  }
+  assert.equal(shown.reduce((s, r) => s + Number(r.amount), 0), REPORT_2022_M1_9, 'rows add up to the region');
+  assert.equal(await page.getAttribute('#province-total', 'data-amount'), String(REPORT_2022_M1_9));
+  assert.equal(await page.getAttribute('#province-total', 'data-plan'), String(REPORT_2022_PLAN));
+  assert.equal((await page.textContent('#pt-amount')).trim(), '38.400.000.000 đ');
+  assert.equal((await page.textContent('#kpi-amount-value')).trim(), '38,4 tỷ đồng');
+  assert.equal(await page.getAttribute('#kpi-plan', 'data-percent'), String(api.percent_of_plan));
+  // every province reported just now: none is silent
+  assert.equal(shown.filter((r) => r.silent === '1').length, 0, 'no province silent right after the demo');
+
+  // month series against 2021 and activity breakdown
+  const months = await page.$$eval('#month-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+  assert.deepEqual(months.map((m) => Number(m.month)), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(months.reduce((s, m) => s + Number(m.amount), 0), REPORT_2022_M1_9);
+  assert.equal(months.reduce((s, m) => s + Number(m.previous), 0), REPORT_2021_M1_9);
+  const apiMonths = await getJSON(base, `/v1/totals?${QUERY}&by=month&compare=2021`);
+  for (const row of apiMonths.rows) {
+    const m = months.find((x) => Number(x.month) === Number(row.key));
+    assert.equal(Number(m.amount), row.totals.amount_vnd, `month ${row.key}`);
+  }
+  const acts = await page.$$eval('#activity-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+  assert.ok(acts.length >= 5);
+  assert.equal(acts.reduce((s, a) => s + Number(a.amount), 0), REPORT_2022_M1_9);
+  // the charts hold the same numbers
+  const chartSums = await page.evaluate(() =>
+    ['chart-provinces', 'chart-months', 'chart-activities'].map((id) =>
+      window.Chart.getChart(id).data.datasets[0].data.reduce((s, v) => s + v, 0)));
+  assert.deepEqual(chartSums, [REPORT_2022_M1_9, REPORT_2022_M1_9, REPORT_2022_M1_9]);
+  assert.match(await page.textContent('#conn'), /Trực tiếp/);
+
+  await page.screenshot({ path: shot, fullPage: true });
+
+  step('figures checked; screenshot written');
+  // 5. English
+  const renders = Number(await page.getAttribute('body', 'data-renders'));
+  await page.click('#lang-toggle');
+  await page.waitForSelector('body[data-lang="en"]');
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, renders);
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal((await page.textContent('h1')).trim(), 'Industrial promotion monitor');
+  assert.equal((await page.textContent('label[for="region"]')).trim(), 'Region');
+  assert.equal((await page.textContent('#pt-amount')).trim(), '38,400,000,000 VND');
+  assert.equal((await page.textContent('#kpi-amount-value')).trim(), '38.4 billion VND');
+  assert.match(await page.textContent('#period'), /South · January–September 2022 · 63 provinces/);
+  await page.screenshot({ path: shot.replace(/\.png$/, '-en.png'), fullPage: true });
+
+  // 6. the 34 units of 2025: scheme-34 codes, same figures as the API
+  await page.click('label[for="units-34"]');
+  await page.waitForSelector('body[data-query*="units=34"]');
+  const api34 = await getJSON(base, `/v1/totals?${QUERY}&by=province&plan=1&units=34`);
+  assert.equal(api34.filters.units, 34);
+  const shown34 = await page.$$eval('#province-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+  for (const row of api34.rows) {
+    const r = shown34.find((x) => x.code === String(row.key));
+    assert.ok(r, `unit ${row.key} ${row.label} is in the 34-unit table`);
+    assert.equal(Number(r.amount), row.totals.amount_vnd, `amount of unit ${row.key}`);
+  }
+  assert.ok(shown34.length < 20, `34 units: ${shown34.length} rows`);
+  assert.equal(await page.getAttribute('#province-total', 'data-amount'), String(api34.totals.amount_vnd));
+  assert.match(await page.textContent('#period'), /34 provinces/);
+  assert.match(page.url(), /units=34/);
+
+  // 7. a region that never reported: every unit shown, every one flagged silent
+  await page.selectOption('#region', 'north');
+  await page.waitForSelector('body[data-query*="region=north"]');
+  const north = await page.$$eval('#province-table tbody tr', (trs) =>
+    trs.map((tr) => ({ silent: tr.dataset.silent, cls: tr.className, amount: tr.dataset.amount })));
+  assert.ok(north.length > 5, `north, 34 units: ${north.length} rows`);
+  assert.ok(north.every((r) => r.silent === '1' && r.cls.includes('silent') && r.amount === '0'), 'north: all silent, 0');
+  assert.equal(await page.getAttribute('#kpi-reports', 'data-silent'), String(north.length));
+
+  assert.deepEqual(pageErrors, [], 'no script errors in the page');
+  step('English, 34 units and a silent region checked');
+  // 8. the aggregator stops cleanly on SIGTERM
+  await browser.close();
+  browser = null;
+  process.kill(agg.pid, 'SIGTERM');
+  assert.ok(await waitExit(agg, 20000), 'kc-aggregator exits within 20 s of SIGTERM');
+  assert.equal(agg.exitCode, 0, `kc-aggregator exit status\n${fs.readFileSync(aggLog, 'utf8')}`);
+  step('kc-aggregator stopped');
+  fs.rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`screenshots: ${shot} ${shot.replace(/\.png$/, '-en.png')}\n`);
+});
