@@ -66,6 +66,8 @@ struct kc_agg {
     volatile sig_atomic_t *reload; /* SIGHUP flag of the caller, or NULL */
     kc_feed_t *feed;               /* the live feed, or NULL */
     uint64_t feed_seq;             /* log size as last published (heartbeats carry it) */
+    bool head_behind;              /* the log grew since the last signed head may cover it */
+    uint64_t last_growth_ms;       /* when a commit last grew the log */
 #ifdef KC_HAVE_HTTP
     kc_metrics_t *metrics; /* with http: counters for /metrics */
     kc_http_t *http;       /* the HTTP server, or NULL */
@@ -649,6 +651,10 @@ static void s_flush(kc_agg_t *self)
     kc_apply_commit(self->group, self->store); /* logs and answers unavailable on failure */
     clock_gettime(CLOCK_MONOTONIC, &c1);
     kc_agg_counters_add(&self->total, kc_apply_delta(self->group));
+    if (kc_apply_delta(self->group)->accepted > 0) {
+        self->head_behind = true;
+        self->last_growth_ms = s_now_ms();
+    }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data;
         size_t len;
@@ -776,6 +782,16 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
         if (now >= next_reader_check) {
             s_reader_check(self);
             next_reader_check = now + S_READER_CHECK_MS;
+        }
+        /* heads are signed inside group commits at most every sth_ms; once the log
+         * has been quiet that long, sign one over its tail, so that the latest head
+         * (kc-audit heads, /v1/head) never stays behind an idle log */
+        if (self->head_behind && self->sth_ms > 0 && kc_apply_count(self->group) == 0 &&
+            now >= self->last_growth_ms + (uint64_t)self->sth_ms) {
+            self->head_behind = false;
+            int hrc = kc_store_sign_head(self->store, NULL);
+            if (hrc != 0 && hrc != KC_ENOTFOUND)
+                kc_warn("cannot sign a tree head over the idle log: %s", kc_strerror(hrc));
         }
     }
     s_flush(self);                                   /* commit and acknowledge what is in hand */

@@ -17,7 +17,9 @@
  *
  * Signed tree heads: the store signs a head inside a group's own commit when
  * the group grew the log and sth_interval_ms have passed since the last one
- * (kc_store_set_head_interval), and once more at shutdown if the log grew.
+ * (kc_store_set_head_interval), once the log has then been idle for
+ * sth_interval_ms (a head over its tail, so the latest head never lags an idle
+ * log), and once more at shutdown if the log grew.
  *
  * Security: with opts.curve_secret_file the ROUTER is a CURVE server whose
  * handshakes are decided by the ZAP handler of kc_auth.h (fail closed: the

@@ -967,7 +967,14 @@ int kc_apply_msg_info(const kc_apply_t *self, size_t i, kc_apply_msg_info_t *out
     if (i >= self->n)
         return KC_EINVAL;
     const s_msg_t *m = &self->msgs[i];
-    out->producer_id = m->batch ? m->batch->producer_id : NULL;
+    /* NULL: undecodable; "": refused (bad producer, fenced) or not committed, so that
+     * only producers whose Batch was processed are remembered by the metrics */
+    if (m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE)
+        out->producer_id = NULL;
+    else if (m->status == KCPIPE__V1__STATUS__STATUS_OK && m->batch && m->batch->producer_id)
+        out->producer_id = m->batch->producer_id;
+    else
+        out->producer_id = "";
     out->events = m->nevents;
     out->spool_last_seq = m->spool_last_seq;
     return 0;

@@ -193,7 +193,9 @@ int kc_apply_changes(const kc_apply_t *self, kc_apply_changes_t *out);
 
 /* Per-message facts for metrics (valid until kc_apply_reset()). */
 typedef struct {
-    const char *producer_id; /* the Batch's producer_id; NULL if undecodable/refused */
+    const char *producer_id; /* the Batch's producer_id if it was processed; "" if it was
+                                refused (bad producer, fenced, unavailable); NULL if
+                                undecodable */
     size_t events;           /* events it carried (0 if undecodable) */
     uint64_t spool_last_seq; /* Batch.spool_last_seq; 0 = not reported */
 } kc_apply_msg_info_t;

@@ -739,6 +739,8 @@ static void s_table_row(kc_table_t *t, const s_opts_t *o, const s_row_t *r, uint
     }
 }
 
+#define S_STALE_S 3 /* seconds without a heartbeat before the view says so */
+
 typedef struct {
     const kc_feedc_t *fc;
     const char *feed;
@@ -762,6 +764,11 @@ static void s_frame(FILE *out, const s_opts_t *o, const s_view_t *v, const s_fee
                *red = ansi ? "\x1b[31m" : "", *yellow = ansi ? "\x1b[33m" : "",
                *dim = ansi ? "\x1b[2m" : "", *reset = ansi ? "\x1b[0m" : "";
     const char *el = ansi ? "\x1b[K\n" : "\n"; /* clear the rest of each line */
+    /* heartbeats come every second: a quiet feed means the aggregator is gone */
+    uint64_t quiet_s = kc_feedc_quiet_ms(fi->fc) / 1000u;
+    char stale[64];
+    snprintf(stale, sizeof stale, "%s%s %" PRIu64 " s%s%s", red,
+             vi ? "mất luồng dữ liệu" : "no feed for", quiet_s, reset, rev);
     if (v->valid)
         kc_cli_period_label(period, sizeof period, v->year, o->m_from, o->m_to, o->lang);
     else
@@ -769,8 +776,10 @@ static void s_frame(FILE *out, const s_opts_t *o, const s_view_t *v, const s_fee
     fprintf(out, "%s%skc-watch  %s  %s%s  seq %" PRIu64 "  %s  %s%s%s", rev, bold,
             kc_cli_region_label(o->region, o->lang), period, o->units == 34 ? "  (34 units)" : "",
             kc_feedc_seq(fi->fc),
-            fi->synced ? (vi ? "đồng bộ" : "synced") : (vi ? "đang đồng bộ…" : "syncing…"), clock,
-            reset, el);
+            quiet_s >= S_STALE_S ? stale
+            : fi->synced         ? (vi ? "đồng bộ" : "synced")
+                                 : (vi ? "đang đồng bộ…" : "syncing…"),
+            clock, reset, el);
     fprintf(out, "%sfeed %s  ·  %s %s  ·  %s %s  ·  %s %" PRIu64 "  ·  %s %" PRIu64 "%s%s", dim,
             fi->feed, vi ? "im lặng sau" : "silent after", o->silent_text, vi ? "sắp xếp" : "sort",
             s_sort_names[o->sort], vi ? "cập nhật" : "updates", st.updates,

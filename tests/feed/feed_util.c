@@ -102,8 +102,10 @@ size_t kc_feed_compare_store(kc_feedc_t *c, const char *store_dir, int y0, int y
     KC_CHECK(kc_cells_mem_scan(kc_feedc_cells(c), NULL, NULL, s_collect, &b) == 0, "scan client");
     KC_CHECK(a.n == b.n, "%s: %zu cells in the client, %zu in the store", name, b.n, a.n);
     for (size_t i = 0; i < a.n; i++) {
-        KC_CHECK(memcmp(&a.k[i], &b.k[i], sizeof a.k[i]) == 0, "%s: cell %zu: keys differ", name,
-                 i);
+        uint8_t ka[KC_CELL_KEY_LEN], kb[KC_CELL_KEY_LEN]; /* the struct has a padding byte */
+        kc_cell_key_encode(&a.k[i], ka);
+        kc_cell_key_encode(&b.k[i], kb);
+        KC_CHECK(memcmp(ka, kb, sizeof ka) == 0, "%s: cell %zu: keys differ", name, i);
         KC_CHECK(a.v[i].events == b.v[i].events,
                  "%s: cell %zu (%u-%02u p%u a%u): events %llu vs "
                  "store %llu",

@@ -41,7 +41,8 @@ struct kc_feedc {
     kc_cells_mem_t *snap_cells; /* the snapshot being received */
     kc_feedc_unit_t snap_units[256];
     kc_feedc_stats_t stats;
-    uint64_t drop_next; /* test hook: UPD messages still to discard */
+    uint64_t drop_next;   /* test hook: UPD messages still to discard */
+    uint64_t last_msg_ms; /* CLOCK_MONOTONIC of the last message from the aggregator */
 };
 
 static uint64_t s_now_ms(void)
@@ -131,6 +132,7 @@ int kc_feedc_new(kc_feedc_t **out, void *ctx, const kc_feedc_opts_t *opts)
     }
     self->state = S_JOINING;
     self->join_deadline = s_now_ms() + S_JOIN_WAIT_MS;
+    self->last_msg_ms = s_now_ms();
     *out = self;
     return 0;
 fail:
@@ -325,6 +327,7 @@ static int s_drain(kc_feedc_t *self)
         }
         if (!got)
             break;
+        self->last_msg_ms = s_now_ms();
     }
     return changed;
 }
@@ -371,6 +374,12 @@ int kc_feedc_poll(kc_feedc_t *self, int timeout_ms)
         if (zmq_poll(it, n, wait) < 0 && errno != EINTR)
             return -errno;
     }
+}
+
+uint64_t kc_feedc_quiet_ms(const kc_feedc_t *self)
+{
+    uint64_t now = s_now_ms();
+    return now > self->last_msg_ms ? now - self->last_msg_ms : 0;
 }
 
 bool kc_feedc_synced(const kc_feedc_t *self)

@@ -59,6 +59,11 @@ void kc_feedc_destroy(kc_feedc_t **self_p);
 int kc_feedc_poll(kc_feedc_t *self, int timeout_ms);
 /* true once a snapshot is in and no resync is pending. */
 bool kc_feedc_synced(const kc_feedc_t *self);
+/* Milliseconds since the last message from the aggregator (an update, a
+ * heartbeat or a snapshot part; since kc_feedc_new() if none). Heartbeats come
+ * about every second, so a few seconds of quiet mean the feed is gone: the
+ * state is then stale, however synced. */
+uint64_t kc_feedc_quiet_ms(const kc_feedc_t *self);
 /* The client's sequence (log size its state reflects). */
 uint64_t kc_feedc_seq(const kc_feedc_t *self);
 /* The cells (a kc_cells_src_t with .mem = this, for kc_cells_sum_src). */
