@@ -994,9 +994,14 @@ int main(int argc, char **argv)
         if (tick)
             last_tick = now;
         if (plain) {
-            /* every change at once; once a second for the silent status */
+            /* changes at most REDRAW_MS apart (a busy feed brings an update per group
+             * commit: summing every cell for each would compete with the aggregator
+             * for the CPU); once a second for the silent status */
             if (!fi.synced || !(dirty || tick))
                 continue;
+            if (!tick && ever_synced && !o.once && now - last_draw < REDRAW_MS)
+                continue;
+            last_draw = now;
             rc = s_compute(fc, &o, &view);
             if (rc) {
                 fprintf(stderr, PROG ": %s\n", kc_strerror(rc));
