@@ -1,0 +1,57 @@
+/* kc_conf.h - configuration files: every option of a program, in a file.
+ *
+ * DESIGN
+ * A program's config file (/etc/kcpipe/<name>.conf, e.g. aggregator.conf for
+ * kc-aggregator) holds the program's own long options, one per line, in INI
+ * form parsed by inih (libinih, Debian's package; lines are counted by our
+ * reader, so every error names FILE:LINE):
+ *     # comment
+ *     listen = tcp://0.0.0.0:5555
+ *     store = /var/lib/kcpipe
+ *     insecure = true          # a flag: true/false, yes/no, on/off, 1/0
+ *     region = south           # a repeatable option may appear on several lines
+ * No sections (a [section] line is an error). kc_conf_merge() turns the file
+ * into arguments placed BEFORE the command line's own, so the program's normal
+ * getopt parser checks them and a flag given on the command line wins (the
+ * later occurrence of a single-valued option replaces the earlier; repeatable
+ * options add up). Where an argument came from is kept, so a parser error on an
+ * argument from the file can be reported as FILE:LINE (kc_conf_origin()).
+ * Which file: --config FILE (must exist), else --no-config (none), else the
+ * default path if it exists (KCPIPE_CONFIG_DIR overrides /etc/kcpipe for tests).
+ * --check-config: parse the file and the command line, report every error with
+ * FILE:LINE, exit 0 (and print "FILE: ok, N settings") or 78 (EX_CONFIG).
+ */
+#ifndef KC_CONF_H
+#define KC_CONF_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KC_CONF_DIR  "/etc/kcpipe"
+#define KC_EX_CONFIG 78
+
+typedef struct {
+    int argc;
+    char **argv;   /* argv[0], the file's arguments, then the command line's (owned) */
+    int file_args; /* how many arguments came from the file (after argv[0]) */
+    char *path;    /* the file read, or NULL (owned) */
+    int *line;     /* line of each argv entry that came from the file, else 0 (owned) */
+    bool check;    /* --check-config was given (removed from argv) */
+} kc_conf_args_t;
+
+/* Build out from the command line and the program's config file. `name` is the
+ * file's base name ("aggregator" -> KC_CONF_DIR/aggregator.conf); `longopts` is
+ * the program's getopt_long table (its keys are the option names; help,
+ * version and the like are refused in a file). --config,
+ * --no-config and --check-config are consumed here and never reach the
+ * program's parser. Returns 0, or KC_EX_CONFIG after printing "FILE:LINE:
+ * reason" (unknown key, value missing for an option that takes one, bad flag
+ * value, [section], unreadable file) to stderr. */
+int kc_conf_merge(const char *prog, const char *name, const struct option *longopts, int argc,
+                  char **argv, kc_conf_args_t *out);
+/* "FILE:LINE" of argv[i] if it came from the file, else NULL (static buffer). */
+const char *kc_conf_origin(const kc_conf_args_t *a, int i);
+void kc_conf_args_free(kc_conf_args_t *a);
+
+#endif
