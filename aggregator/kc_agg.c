@@ -1,5 +1,6 @@
 /* kc_agg.c - the aggregator daemon loop (DESIGN in kc_agg.h). */
 #include "kc_agg.h"
+#include "kc_service.h"
 
 #include "kc_audit.h"
 #include "kc_auth.h"
@@ -64,10 +65,12 @@ struct kc_agg {
     char *registry_file;           /* its file, for reloads */
     unsigned generation;           /* registry loads */
     volatile sig_atomic_t *reload; /* SIGHUP flag of the caller, or NULL */
-    kc_feed_t *feed;               /* the live feed, or NULL */
-    uint64_t feed_seq;             /* log size as last published (heartbeats carry it) */
-    bool head_behind;              /* the log grew since the last signed head may cover it */
-    uint64_t last_growth_ms;       /* when a commit last grew the log */
+    void (*on_reload)(void *ctx);  /* the caller's config reload, or NULL */
+    void *on_reload_ctx;
+    kc_feed_t *feed;         /* the live feed, or NULL */
+    uint64_t feed_seq;       /* log size as last published (heartbeats carry it) */
+    bool head_behind;        /* the log grew since the last signed head may cover it */
+    uint64_t last_growth_ms; /* when a commit last grew the log */
 #ifdef KC_HAVE_HTTP
     kc_metrics_t *metrics; /* with http: counters for /metrics */
     kc_http_t *http;       /* the HTTP server, or NULL */
@@ -313,13 +316,13 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
             self->group, opts->checkpoint_every < 0 ? 0 : (uint64_t)opts->checkpoint_every);
     rc = s_mkdir_parents(dir);
     if (rc != 0) {
-        kc_error("cannot create the parents of %s: %s", dir, kc_strerror(rc));
+        kc_error("KC-AGG-008 cannot create the parents of %s: %s", dir, kc_strerror(rc));
         goto fail;
     }
     kc_store_opts_t sopts = {.read_only = false, .map_size = opts->map_size, .max_readers = 0};
     rc = kc_store_open(&self->store, dir, &sopts);
     if (rc != 0) {
-        kc_error("cannot open the store %s: %s", dir, kc_strerror(rc));
+        kc_error("KC-AGG-008 cannot open the store %s: %s", dir, kc_strerror(rc));
         goto fail;
     }
     kc_store_set_head_interval(self->store, self->sth_ms); /* heads inside group commits */
@@ -345,6 +348,8 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         goto fail;
     }
     self->reload = opts->reload;
+    self->on_reload = opts->on_reload;
+    self->on_reload_ctx = opts->on_reload_ctx;
     if (opts->curve_secret_file) {
         if ((rc = s_security_setup(self, opts)) != 0)
             goto fail;
@@ -371,7 +376,7 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
     }
     if (zmq_bind(self->sock, listen) != 0) {
         int e = errno;
-        kc_error("cannot listen on %s: %s", listen, zmq_strerror(e));
+        kc_error("KC-AGG-009 cannot listen on %s: %s", listen, zmq_strerror(e));
         rc = e == EADDRINUSE ? KC_EBUSY : KC_EINVAL;
         goto fail;
     }
@@ -518,7 +523,7 @@ static void s_reader_check(kc_agg_t *self)
     int dead = 0;
     int mrc = mdb_reader_check(self->store->env, &dead);
     if (mrc != MDB_SUCCESS) {
-        kc_warn("checking for stale readers failed: %s", mdb_strerror(mrc));
+        kc_warn("KC-AGG-011 checking for stale readers failed: %s", mdb_strerror(mrc));
         return;
     }
 #ifdef KC_HAVE_HTTP
@@ -527,7 +532,7 @@ static void s_reader_check(kc_agg_t *self)
 #endif
     if (dead > 0) {
         self->stale_readers += (uint64_t)dead;
-        kc_info("cleared %d stale reader slot(s) (dead readers; %llu so far)", dead,
+        kc_info("KC-AGG-012 cleared %d stale reader slot(s) (dead readers; %llu so far)", dead,
                 (unsigned long long)self->stale_readers);
     }
 }
@@ -720,10 +725,19 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
 #ifdef KC_HAVE_HTTP
     uint64_t next_feed_stats = 0;
 #endif
+    char status[512];
+    snprintf(status, sizeof status, "serving on %s (%s)", self->endpoint,
+             self->auth ? "CURVE" : "plaintext");
+    kc_service_ready(status);
     while (!*stop) {
         if (self->reload && *self->reload) {
             *self->reload = 0;
-            kc_agg_reload(self); /* failures are logged; the registry in force stays */
+            kc_service_reloading();
+            if (self->on_reload)
+                self->on_reload(self->on_reload_ctx); /* the config file: logged */
+            if (self->auth)
+                kc_agg_reload(self); /* failures are logged; the registry in force stays */
+            kc_service_ready(status);
         }
         uint64_t now = s_now_ms();
         int timeout = S_POLL_MAX_MS;
@@ -791,12 +805,14 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             self->head_behind = false;
             int hrc = kc_store_sign_head(self->store, NULL);
             if (hrc != 0 && hrc != KC_ENOTFOUND)
-                kc_warn("cannot sign a tree head over the idle log: %s", kc_strerror(hrc));
+                kc_warn("KC-AGG-010 cannot sign a tree head over the idle log: %s",
+                        kc_strerror(hrc));
         }
     }
+    kc_service_stopping();
     s_flush(self);                                   /* commit and acknowledge what is in hand */
     int src = kc_store_sign_head(self->store, NULL); /* a last head over everything */
     if (src != 0 && src != KC_ENOTFOUND)
-        kc_error("cannot sign the final tree head: %s", kc_strerror(src));
+        kc_error("KC-AGG-010 cannot sign the final tree head: %s", kc_strerror(src));
     return ret;
 }

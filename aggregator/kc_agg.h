@@ -43,6 +43,12 @@
  * file then gets one more line per service: "feed EP", "snapshot EP",
  * "http http://ADDR:PORT/".
  *
+ * systemd (kc_service.h; no-ops outside a Type=notify service): kc_agg_run()
+ * sends READY=1 with a STATUS line when it starts serving (the sockets are
+ * bound and the store open by then), RELOADING=1 ... READY=1 around a SIGHUP
+ * reload (opts.on_reload, then the registry under CURVE), STOPPING=1 as soon
+ * as it sees the stop flag, before committing the group in hand.
+ *
  * Stopping: the caller's stop flag (set by a signal handler) is checked at
  * least every 100 ms; the group in hand is then committed and acknowledged
  * before kc_agg_run() returns. All state is in the store, so a restarted
@@ -85,7 +91,11 @@ typedef struct {
     const char *registry_file;     /* producer registry; required with curve_secret_file */
     bool insecure;                 /* allow plaintext on an endpoint that is not loopback/ipc */
     volatile sig_atomic_t *reload; /* when set non-zero (SIGHUP), kc_agg_run() clears it and
-                                      reloads the registry; NULL = never */
+                                      reloads the config (on_reload) and the registry; NULL =
+                                      never */
+    void (*on_reload)(void *ctx);  /* called on SIGHUP before the registry reload (the program
+                                      rereads its config file); NULL = none */
+    void *on_reload_ctx;
     /* Monitoring (issue 5). */
     const char *feed_endpoint;          /* live feed PUB endpoint; NULL = no feed */
     const char *feed_snapshot_endpoint; /* its snapshot ROUTER; required with a feed */

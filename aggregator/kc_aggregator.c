@@ -3,13 +3,18 @@
  * Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 64 usage error (also a
  * plaintext listen on a non-loopback endpoint without --insecure), 69 cannot
  * listen, open the store or load the keys/registry, 70 internal failure.
- * SIGHUP reloads the producer registry (docs/SECURITY.md). The daemon runs
+ * 78 a config file error (kc_conf.h: /etc/kcpipe/aggregator.conf, flags win).
+ * SIGHUP reloads the config file (log level and target apply live; any other
+ * changed key is logged as needing a restart; a file with errors is refused,
+ * FILE:LINE logged, and the configuration in force stays) and the producer
+ * registry (docs/SECURITY.md). The daemon runs
  * with umask 077: everything it creates is its owner's only.
  */
 #include "kc_agg.h"
 #include "kc_auth.h"
 #include "kc_checkpoint.h"
 
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_log.h"
 
@@ -102,23 +107,46 @@ static void s_usage(FILE *out)
             "  --http [ADDR:]PORT     serve the HTTP API, /metrics and the dashboard on ADDR\n"
             "                         (default 127.0.0.1; IPv6 as [::1]:PORT); PORT 0 = any\n"
             "                         free port\n"
-            "  --log-level L          error|warn|info|debug (default info)\n"
+            "  --log-level L          error|warn|info|debug (default info; SIGHUP applies a\n"
+            "                         change in the config file)\n"
+            "  --log-target T         auto|stderr|journal|syslog (default auto: the journal\n"
+            "                         when stderr is connected to it, else stderr)\n"
+            "  --config FILE          read options from FILE (default %s/aggregator.conf\n"
+            "                         if it exists; KCPIPE_CONFIG_DIR overrides the directory);\n"
+            "                         options given here win over the file's\n"
+            "  --no-config            read no config file\n"
+            "  --check-config         check the config file and the options, print\n"
+            "                         'FILE: ok, N settings' and exit 0, or exit 78\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
             "SIGINT/SIGTERM: commit and acknowledge what is in hand, exit 0.\n"
-            "SIGHUP: reload the registry (a revoked key is refused from then on).\n",
+            "SIGHUP: reload the registry (a revoked key is refused from then on) and the\n"
+            "config file (log level and target apply at once; other changes are logged as\n"
+            "needing a restart; a file with errors is refused and the old one stays).\n"
+            "Under systemd (Type=notify) it reports READY, RELOADING and STOPPING.\n"
+            "Exit: 0 stopped, 64 usage, 69 cannot start, 70 internal, 78 config file.\n",
             KC_AGG_DEFAULT_LISTEN, KC_AGG_DEFAULT_STORE, KC_AGG_DEFAULT_GROUP_MAX,
             KC_AGG_DEFAULT_GROUP_WINDOW_MS, KC_AGG_DEFAULT_STH_INTERVAL_MS,
-            KC_CHECKPOINT_EVERY_DEFAULT);
+            KC_CHECKPOINT_EVERY_DEFAULT, KC_CONF_DIR);
 }
+
+/* While a SIGHUP reload parses the new config, errors are logged instead of
+ * printed (the daemon keeps its configuration in force). */
+static bool s_reloading = false;
 
 static int s_bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "kc-aggregator: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'kc-aggregator --help'.\n");
-    return EX_USAGE_;
+    char msg[1200];
+    snprintf(msg, sizeof msg, fmt, arg);
+    if (s_reloading) {
+        kc_error("KC-AGG-005 configuration reload refused: %s%s; the configuration in force "
+                 "stays",
+                 kc_conf_blame(arg), msg);
+        return KC_EX_CONFIG;
+    }
+    fprintf(stderr, "%skc-aggregator: %s\nTry 'kc-aggregator --help'.\n", kc_conf_blame(arg), msg);
+    return kc_conf_usage_exit(arg, EX_USAGE_);
 }
 
 /* Parse a non-negative integer with an optional k/m/g suffix (x1024). */
@@ -191,86 +219,110 @@ static int s_parse_http(const char *arg, char *addr, size_t cap, unsigned *port)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    kc_log_set_ident("kc-aggregator");
-    kc_agg_opts_t opts = {.group_window_ms = -1};
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"store", required_argument, NULL, 's'},
-        {"group-max", required_argument, NULL, 'g'},
-        {"group-window-ms", required_argument, NULL, 'w'},
-        {"map-size", required_argument, NULL, 'm'},
-        {"ready-file", required_argument, NULL, 'r'},
-        {"sth-interval-ms", required_argument, NULL, 'S'},
-        {"checkpoint-every", required_argument, NULL, 'C'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"curve-secret", required_argument, NULL, 'K'},
-        {"registry", required_argument, NULL, 'R'},
-        {"insecure", no_argument, NULL, 'I'},
-        {"feed", required_argument, NULL, 'F'},
-        {"feed-snapshot", required_argument, NULL, 'P'},
-        {"feed-hwm", required_argument, NULL, 'W'},
-        {"http", required_argument, NULL, 'H'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    unsigned long long v;
-    char http_addr[128], snap_default[300];
+static const struct option s_longopts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"store", required_argument, NULL, 's'},
+    {"group-max", required_argument, NULL, 'g'},
+    {"group-window-ms", required_argument, NULL, 'w'},
+    {"map-size", required_argument, NULL, 'm'},
+    {"ready-file", required_argument, NULL, 'r'},
+    {"sth-interval-ms", required_argument, NULL, 'S'},
+    {"checkpoint-every", required_argument, NULL, 'C'},
+    {"log-level", required_argument, NULL, 'L'},
+    {"log-target", required_argument, NULL, 'T'},
+    {"curve-secret", required_argument, NULL, 'K'},
+    {"registry", required_argument, NULL, 'R'},
+    {"insecure", no_argument, NULL, 'I'},
+    {"feed", required_argument, NULL, 'F'},
+    {"feed-snapshot", required_argument, NULL, 'P'},
+    {"feed-hwm", required_argument, NULL, 'W'},
+    {"http", required_argument, NULL, 'H'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+#define S_NOPTS (sizeof s_longopts / sizeof *s_longopts - 1)
+
+/* One parse of the merged arguments (config file + command line). */
+typedef struct {
+    kc_agg_opts_t opts;
     kc_log_level_t level;
+    kc_log_target_t target;
+    char http_addr[128], snap_default[300];
+    const char *seen[S_NOPTS]; /* each option's value in force: its last argument, "true" for a
+                                  flag, NULL = not given (compared on reload) */
+} s_cfg_t;
+
+/* Returns -1 to go on, else the exit code (0 after --help/--version). */
+static int s_parse(int argc, char **argv, s_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->opts.group_window_ms = -1;
+    cfg->level = KC_LOG_INFO;
+    cfg->target = KC_LOG_TARGET_AUTO;
+    kc_agg_opts_t *o = &cfg->opts;
+    int c, idx;
+    unsigned long long v;
+    optind = 0; /* a full reinitialisation: parsed again on SIGHUP */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hV", s_longopts, &idx)) != -1) {
+        if (c != '?' && c != ':') {
+            for (size_t i = 0; i < S_NOPTS; i++)
+                if (s_longopts[i].val == c)
+                    cfg->seen[i] = optarg ? optarg : "true";
+        }
         switch (c) {
-        case 'l': opts.listen = optarg; break;
-        case 's': opts.store_dir = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 's': o->store_dir = optarg; break;
         case 'g':
             if (s_parse_size(optarg, 1u << 24, &v) != 0 || v == 0)
                 return s_bad("--group-max: '%s' is not a number of events in 1-16777216", optarg);
-            opts.group_max = (size_t)v;
+            o->group_max = (size_t)v;
             break;
         case 'w':
             if (s_parse_size(optarg, 60000, &v) != 0)
                 return s_bad("--group-window-ms: '%s' is not a number of ms in 0-60000", optarg);
-            opts.group_window_ms = (int)v;
+            o->group_window_ms = (int)v;
             break;
         case 'm':
             if (s_parse_size(optarg, (unsigned long long)SIZE_MAX / 2, &v) != 0 || v == 0)
                 return s_bad("--map-size: '%s' is not a size in bytes", optarg);
-            opts.map_size = (size_t)v;
+            o->map_size = (size_t)v;
             break;
-        case 'r': opts.ready_file = optarg; break;
+        case 'r': o->ready_file = optarg; break;
         case 'S':
             if (s_parse_size(optarg, 86400000, &v) != 0)
                 return s_bad("--sth-interval-ms: '%s' is not a number of ms in 0-86400000", optarg);
-            opts.sth_interval_ms = v == 0 ? KC_AGG_STH_EVERY_COMMIT : (int)v;
+            o->sth_interval_ms = v == 0 ? KC_AGG_STH_EVERY_COMMIT : (int)v;
             break;
         case 'C':
             if (s_parse_size(optarg, (unsigned long long)INT64_MAX, &v) != 0)
                 return s_bad("--checkpoint-every: '%s' is not a number of log entries", optarg);
-            opts.checkpoint_every = v == 0 ? KC_AGG_CHECKPOINT_NEVER : (int64_t)v;
+            o->checkpoint_every = v == 0 ? KC_AGG_CHECKPOINT_NEVER : (int64_t)v;
             break;
         case 'L':
-            if (kc_log_parse_level(optarg, &level) != 0)
+            if (kc_log_parse_level(optarg, &cfg->level) != 0)
                 return s_bad("--log-level: '%s' is not error, warn, info or debug", optarg);
-            kc_log_set_level(level);
             break;
-        case 'K': opts.curve_secret_file = optarg; break;
-        case 'R': opts.registry_file = optarg; break;
-        case 'I': opts.insecure = true; break;
-        case 'F': opts.feed_endpoint = optarg; break;
-        case 'P': opts.feed_snapshot_endpoint = optarg; break;
+        case 'T':
+            if (kc_log_parse_target(optarg, &cfg->target) != 0)
+                return s_bad("--log-target: '%s' is not auto, stderr, journal or syslog", optarg);
+            break;
+        case 'K': o->curve_secret_file = optarg; break;
+        case 'R': o->registry_file = optarg; break;
+        case 'I': o->insecure = true; break;
+        case 'F': o->feed_endpoint = optarg; break;
+        case 'P': o->feed_snapshot_endpoint = optarg; break;
         case 'W':
             if (s_parse_size(optarg, 1000000, &v) != 0 || v == 0)
                 return s_bad("--feed-hwm: '%s' is not a number of messages in 1-1000000", optarg);
-            opts.feed_sndhwm = (int)v;
+            o->feed_sndhwm = (int)v;
             break;
         case 'H':
-            if (s_parse_http(optarg, http_addr, sizeof http_addr, &opts.http_port) != 0)
+            if (s_parse_http(optarg, cfg->http_addr, sizeof cfg->http_addr, &o->http_port) != 0)
                 return s_bad("--http: '%s' is not [ADDR:]PORT (PORT 0-65535)", optarg);
-            opts.http = true;
-            opts.http_addr = http_addr[0] ? http_addr : NULL;
+            o->http = true;
+            o->http_addr = cfg->http_addr[0] ? cfg->http_addr : NULL;
             break;
         case 'h': s_usage(stdout); return EX_OK_;
         case 'V': printf("kc-aggregator %s\n", KC_VERSION); return EX_OK_;
@@ -280,35 +332,137 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return s_bad("unexpected argument '%s'", argv[optind]);
-    if (!opts.curve_secret_file != !opts.registry_file)
+    if (!o->curve_secret_file != !o->registry_file)
         return s_bad("%s", "--curve-secret and --registry go together");
-    const char *listen = opts.listen ? opts.listen : KC_AGG_DEFAULT_LISTEN;
-    if (!opts.curve_secret_file && !opts.insecure && !kc_auth_endpoint_is_local(listen))
+    const char *listen = o->listen ? o->listen : KC_AGG_DEFAULT_LISTEN;
+    if (!o->curve_secret_file && !o->insecure && !kc_auth_endpoint_is_local(listen))
         return s_bad("refusing a plaintext, unauthenticated listen on '%s': without "
                      "--curve-secret only loopback (tcp://127.0.0.1, tcp://[::1], "
                      "tcp://localhost) and ipc:// endpoints are allowed; --insecure overrides",
                      listen);
-    if (opts.feed_snapshot_endpoint && !opts.feed_endpoint)
+    if (o->feed_snapshot_endpoint && !o->feed_endpoint)
         return s_bad("%s", "--feed-snapshot needs --feed");
-    if (opts.feed_endpoint && !opts.feed_snapshot_endpoint) {
-        if (s_default_snapshot(opts.feed_endpoint, snap_default, sizeof snap_default) != 0)
+    if (o->feed_endpoint && !o->feed_snapshot_endpoint) {
+        if (s_default_snapshot(o->feed_endpoint, cfg->snap_default, sizeof cfg->snap_default) != 0)
             return s_bad("--feed '%s': give --feed-snapshot too (the default, the feed's tcp "
                          "port + 1, needs a fixed tcp port)",
-                         opts.feed_endpoint);
-        opts.feed_snapshot_endpoint = snap_default;
+                         o->feed_endpoint);
+        o->feed_snapshot_endpoint = cfg->snap_default;
     }
-    if (!opts.insecure) {
-        const char *eps[2] = {opts.feed_endpoint, opts.feed_snapshot_endpoint};
+    if (!o->insecure) {
+        const char *eps[2] = {o->feed_endpoint, o->feed_snapshot_endpoint};
         for (int i = 0; i < 2; i++)
             if (eps[i] && !kc_auth_endpoint_is_local(eps[i]))
                 return s_bad("refusing a plaintext feed on '%s': only loopback and ipc:// "
                              "endpoints are allowed; --insecure overrides",
                              eps[i]);
-        if (opts.http && !kc_agg_http_addr_is_local(opts.http_addr))
+        if (o->http && !kc_agg_http_addr_is_local(o->http_addr))
             return s_bad("refusing to serve HTTP on '%s': only loopback is allowed (put a TLS "
                          "reverse proxy in front, docs/MONITORING.md); --insecure overrides",
-                         opts.http_addr);
+                         o->http_addr);
     }
+    return -1;
+}
+
+/* SIGHUP: the config file again. */
+typedef struct {
+    int argc;
+    char **argv;         /* the command line, as started */
+    kc_conf_args_t *ca;  /* the arguments in force (the first ones stay: opts point into them) */
+    s_cfg_t *cfg;        /* their parse */
+    kc_conf_args_t *ca0; /* the startup ones */
+    s_cfg_t *cfg0;
+} s_reload_t;
+
+static void s_conf_report(const char *msg, void *ctx)
+{
+    (void)ctx;
+    kc_error("KC-AGG-005 configuration reload refused: %s; the configuration in force stays", msg);
+}
+
+static bool s_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void s_reload_config(void *vctx)
+{
+    s_reload_t *r = vctx;
+    kc_conf_args_t *nca = calloc(1, sizeof *nca);
+    s_cfg_t *ncfg = calloc(1, sizeof *ncfg);
+    if (!nca || !ncfg) {
+        kc_error("KC-AGG-005 configuration reload refused: out of memory");
+        free(nca);
+        free(ncfg);
+        return;
+    }
+    kc_conf_set_reporter(s_conf_report, NULL);
+    int rc = kc_conf_merge("kc-aggregator", "aggregator", s_longopts, r->argc, r->argv, nca);
+    kc_conf_set_reporter(NULL, NULL);
+    if (rc == 0) {
+        s_reloading = true;
+        rc = s_parse(nca->argc, nca->argv, ncfg);
+        s_reloading = false;
+        if (rc == -1)
+            rc = 0;
+        else if (rc == 0) /* --help in the file cannot happen (refused keys) */
+            rc = KC_EX_CONFIG;
+    }
+    if (rc != 0) {
+        kc_conf_args_free(nca);
+        free(nca);
+        free(ncfg);
+        return;
+    }
+    int applied = 0, restart = 0;
+    for (size_t i = 0; i < S_NOPTS; i++) {
+        const char *was = r->cfg->seen[i], *now = ncfg->seen[i];
+        if (s_same(was, now))
+            continue;
+        if (s_longopts[i].val == 'L') {
+            kc_log_set_level(ncfg->level);
+            applied++;
+        } else if (s_longopts[i].val == 'T') {
+            kc_log_set_target(ncfg->target);
+            applied++;
+        } else {
+            kc_warn("KC-AGG-006 configuration key '%s' changed ('%s' -> '%s'): needs a restart "
+                    "to take effect",
+                    s_longopts[i].name, was ? was : "(default)", now ? now : "(default)");
+            restart++;
+            continue;
+        }
+        kc_info("KC-AGG-004 configuration key '%s' changed ('%s' -> '%s'): applied",
+                s_longopts[i].name, was ? was : "(default)", now ? now : "(default)");
+    }
+    kc_info("KC-AGG-004 configuration reloaded from %s: %d settings; %d change(s) applied, %d "
+            "need a restart",
+            nca->path ? nca->path : "(no file)", nca->settings, applied, restart);
+    if (r->ca != r->ca0) {
+        kc_conf_args_free(r->ca);
+        free(r->ca);
+        free(r->cfg);
+    }
+    r->ca = nca;
+    r->cfg = ncfg;
+}
+
+int main(int argc, char **argv)
+{
+    kc_log_set_ident("kc-aggregator");
+    static kc_conf_args_t ca;
+    static s_cfg_t cfg;
+    int rc = kc_conf_merge("kc-aggregator", "aggregator", s_longopts, argc, argv, &ca);
+    if (rc != 0)
+        return rc;
+    rc = s_parse(ca.argc, ca.argv, &cfg);
+    if (rc >= 0 || kc_conf_check_done(&ca)) {
+        kc_conf_args_free(&ca);
+        return rc >= 0 ? rc : EX_OK_;
+    }
+    kc_agg_opts_t opts = cfg.opts;
+    kc_log_set_level(cfg.level);
+    kc_log_set_target(cfg.target);
     umask(077); /* store, ready file, keys: the owner's only */
 
     if (sodium_init() < 0) {
@@ -326,20 +480,31 @@ int main(int argc, char **argv)
     /* past RLIMIT_FSIZE a write fails with EFBIG instead of killing us: the commit
      * fails, producers are answered "unavailable", and nothing is lost */
     signal(SIGXFSZ, SIG_IGN);
+    s_reload_t reload = {argc, argv, &ca, &cfg, &ca, &cfg};
     opts.reload = &s_reload;
+    opts.on_reload = s_reload_config;
+    opts.on_reload_ctx = &reload;
 
     kc_agg_t *agg = NULL;
-    int rc = kc_agg_new(&agg, &opts);
+    rc = kc_agg_new(&agg, &opts);
     if (rc != 0) {
-        kc_error("cannot start: %s", kc_strerror(rc));
+        kc_error("KC-AGG-013 cannot start: %s", kc_strerror(rc));
+        kc_conf_args_free(&ca);
         return EX_UNAVAILABLE_;
     }
     const char *store = opts.store_dir ? opts.store_dir : KC_AGG_DEFAULT_STORE;
     s_check_store_modes(store);
-    kc_info("listening on %s (store %s, %s)", kc_agg_endpoint(agg), store,
-            opts.curve_secret_file ? "CURVE" : "plaintext");
+    kc_info("KC-AGG-001 started: listening on %s (store %s, %s; config %s; log to %s)",
+            kc_agg_endpoint(agg), store, opts.curve_secret_file ? "CURVE" : "plaintext",
+            ca.path ? ca.path : "none", kc_log_target_name(kc_log_get_target()));
     rc = kc_agg_run(agg, &s_stop);
-    kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "stopped" : "failed");
+    kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "KC-AGG-002 stopped" : "KC-AGG-003 failed");
     kc_agg_destroy(&agg);
+    if (reload.ca != &ca) {
+        kc_conf_args_free(reload.ca);
+        free(reload.ca);
+        free(reload.cfg);
+    }
+    kc_conf_args_free(&ca);
     return rc == 0 ? EX_OK_ : EX_SOFTWARE_;
 }

@@ -584,8 +584,9 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
                 if ((rc = kc_txn_log_append(txn, &e, &at)) != 0)
                     return rc;
                 if (at != offset) {
-                    kc_error("log append landed at offset %llu, the ledger expected %llu",
-                             (unsigned long long)at, (unsigned long long)offset);
+                    kc_error(
+                        "KC-AGG-008 log append landed at offset %llu, the ledger expected %llu",
+                        (unsigned long long)at, (unsigned long long)offset);
                     return KC_ESTORE;
                 }
                 self->delta.accepted++;
@@ -848,15 +849,14 @@ static void s_log_results(const kc_apply_t *self)
             continue;
         }
         if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
-            kc_warn("batch refused (%s): %s",
-                    m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE ? "undecodable"
-                                                                        : "bad producer",
-                    m->error);
+            bool undecodable = m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE;
+            kc_warn("%s batch refused (%s): %s", undecodable ? "KC-REJ-090" : "KC-REJ-091",
+                    undecodable ? "undecodable" : "bad producer", m->error);
             continue;
         }
         const char *producer = m->batch->producer_id;
         if (m->fenced) {
-            kc_warn("producer=%s: batch refused (fenced): %s", producer, m->error);
+            kc_warn("KC-REJ-092 producer=%s: batch refused (fenced): %s", producer, m->error);
             continue;
         }
         if (m->resend_from)
@@ -872,12 +872,14 @@ static void s_log_results(const kc_apply_t *self)
                         producer, (unsigned long long)r->seq, r->event_id,
                         kc_reason_name(r->reason), r->text);
             else if (r->has_seq)
-                kc_log(lvl, "%s producer=%s seq=%llu event_id=%s reason=%s: %s",
-                       lvl == KC_LOG_DEBUG ? "duplicate" : "rejected", producer,
-                       (unsigned long long)r->seq, r->event_id, kc_reason_name(r->reason), r->text);
+                kc_log(lvl, "KC-REJ-%03d %s producer=%s seq=%llu event_id=%s reason=%s: %s",
+                       (int)r->reason % 1000, lvl == KC_LOG_DEBUG ? "duplicate" : "rejected",
+                       producer, (unsigned long long)r->seq, r->event_id, kc_reason_name(r->reason),
+                       r->text);
             else
-                kc_log(lvl, "rejected producer=%s seq=? event_id=%s reason=%s: %s", producer,
-                       r->event_id, kc_reason_name(r->reason), r->text);
+                kc_log(lvl, "KC-REJ-%03d rejected producer=%s seq=? event_id=%s reason=%s: %s",
+                       (int)r->reason % 1000, producer, r->event_id, kc_reason_name(r->reason),
+                       r->text);
         }
     }
 }
@@ -889,8 +891,8 @@ int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
     if (self->n > 0)
         rc = kc_store_write(store, kc_apply_run, self);
     if (rc != 0) {
-        kc_error("group commit of %zu batches failed: %s; answering unavailable", self->n,
-                 kc_strerror(rc));
+        kc_error("KC-AGG-007 group commit of %zu batches failed: %s; answering unavailable",
+                 self->n, kc_strerror(rc));
         memset(&self->delta, 0, sizeof self->delta);
         for (size_t i = 0; i < self->n; i++) {
             s_msg_t *m = &self->msgs[i];

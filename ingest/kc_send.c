@@ -10,7 +10,10 @@
  * Counting: rows = resumed spool events + CSV data rows read, and
  * rows = accepted + duplicates + rejected + malformed + unacknowledged.
  */
+#include "kc_conf.h"
 #include "kc_csv.h"
+#include "kc_dropbox.h"
+#include "kc_service.h"
 #include "kcingest.h"
 
 #include <errno.h>
@@ -50,6 +53,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "Usage: kc-send --connect EP --producer ID --spool DIR [options] FILE.csv...\n"
+            "       kc-send --connect EP --producer ID --spool DIR [options] --watch DIR\n"
             "Import khuyen cong activity rows from CSV files and deliver them to kc-aggregator.\n"
             "Every row is spooled durably before it is sent and stays spooled until the\n"
             "aggregator acknowledges it; a rerun resumes what an earlier run left.\n"
@@ -66,8 +70,30 @@ static void s_usage(FILE *out)
             "  -C, --cert FILE              this office's secret certificate (kc-keygen\n"
             "                               NAME_secret), registered at the aggregator\n"
             "  -q, --quiet                  print only the summary (and errors)\n"
+            "  -w, --watch DIR              drop folder: run until stopped, sending each CSV\n"
+            "                               file saved or moved into DIR, then moving it to\n"
+            "                               DIR/done/ (every row accepted or a duplicate) or\n"
+            "                               DIR/failed/ with NAME.report.txt beside it\n"
+            "                               (no FILE arguments; --timeout does not apply)\n"
+            "      --config FILE            read options from FILE (default\n"
+            "                               /etc/kcpipe/send.conf if it exists)\n"
+            "      --no-config              read no config file\n"
+            "      --check-config           check the config file and options, then exit\n"
             "  -h, --help                   show this help and exit\n"
             "  -V, --version                show the version and exit\n"
+            "\n"
+            "Config file (send.conf): one long option per line, \"name = value\" (\"quiet =\n"
+            "true\"); options on the command line win.\n"
+            "\n"
+            "Drop folder (--watch): a file is taken once complete - closed after writing or\n"
+            "moved in - if its name ends in .csv (any case) and does not start with '.';\n"
+            "*.tmp, *.part and *~ names are ignored, so copy under such a name and rename.\n"
+            "Files already there at start are taken first, oldest first. A file is moved\n"
+            "only when every row is final; if the aggregator is unreachable it waits (rows\n"
+            "spooled) and is retried. A taken name in done/ or failed/ gets a timestamp\n"
+            "(NAME.YYYYMMDDTHHMMSS.csv); nothing is overwritten. Per file, stdout gets\n"
+            "\"file NAME: done/NAME rows=N accepted=A duplicates=D rejected=R malformed=M\".\n"
+            "SIGTERM/SIGINT: stop (the file in hand stays, its rows spooled), exit 0.\n"
             "\n"
             "CSV: UTF-8 with a header row; columns in any order: event_id, province, year,\n"
             "month, activity (required), kind, fund, amount_vnd, revenue_vnd, persons,\n"
@@ -87,15 +113,18 @@ static void s_usage(FILE *out)
             "Exit: 0 every row accepted or duplicate; 65 a row rejected or malformed (or a\n"
             "file with a bad header); 75 timeout or interrupted with rows unacknowledged\n"
             "(they stay spooled: rerun to resume); 64 usage; 69 cannot open spool/connect, or\n"
-            "the aggregator retired this spool (a newer spool uses the same producer id).\n");
+            "the aggregator retired this spool (a newer spool uses the same producer id);\n"
+            "78 config file error. --watch: 0 when stopped by a signal, 69 DIR unusable or\n"
+            "spool retired, 75 spool error.\n");
 }
 
 static int s_usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "kc-send: ");
+    const char *blame = kc_conf_blame(arg); /* "FILE:LINE: " if arg came from the config file */
+    fprintf(stderr, "%s", *blame ? blame : "kc-send: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'kc-send --help' for more information.\n");
-    return EX_USAGE;
+    return kc_conf_usage_exit(arg, EX_USAGE);
 }
 
 static int64_t s_now_ms(void)
@@ -168,23 +197,28 @@ static void s_on_bad(const char *file, long line, const char *reason, void *ctx)
         fprintf(stderr, "%s: %s\n", file, reason);
 }
 
-int main(int argc, char **argv)
+static const struct option s_opts[] = {
+    {"connect", required_argument, NULL, 'c'},
+    {"producer", required_argument, NULL, 'p'},
+    {"spool", required_argument, NULL, 's'},
+    {"timeout", required_argument, NULL, 't'},
+    {"batch", required_argument, NULL, 'b'},
+    {"request-timeout-ms", required_argument, NULL, 'r'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"server-key", required_argument, NULL, 'k'},
+    {"cert", required_argument, NULL, 'C'},
+    {"watch", required_argument, NULL, 'w'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static int s_main(const kc_conf_args_t *ca)
 {
-    static const struct option opts[] = {
-        {"connect", required_argument, NULL, 'c'},
-        {"producer", required_argument, NULL, 'p'},
-        {"spool", required_argument, NULL, 's'},
-        {"timeout", required_argument, NULL, 't'},
-        {"batch", required_argument, NULL, 'b'},
-        {"request-timeout-ms", required_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"server-key", required_argument, NULL, 'k'},
-        {"cert", required_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    int argc = ca->argc;
+    char **argv = ca->argv;
     kc_producer_opts_t po = {0};
+    const char *watch_dir = NULL;
     double timeout_s = -1;
     const char *server_key_file = NULL;
     char server_key[41];
@@ -192,7 +226,7 @@ int main(int argc, char **argv)
     long v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:k:C:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:k:C:w:qhV", s_opts, NULL)) != -1) {
         switch (c) {
         case 'c': po.endpoint = optarg; break;
         case 'p': po.producer_id = optarg; break;
@@ -218,6 +252,7 @@ int main(int argc, char **argv)
         case 'q': quiet = true; break;
         case 'k': server_key_file = optarg; break;
         case 'C': po.client_cert_file = optarg; break;
+        case 'w': watch_dir = optarg; break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
         case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -229,10 +264,16 @@ int main(int argc, char **argv)
     size_t idlen = strlen(po.producer_id);
     if (idlen == 0 || idlen > 64)
         return s_usage_error("--producer: '%s' must be 1 to 64 bytes", po.producer_id);
-    if (optind >= argc)
-        return s_usage_error("%s", "no CSV file given");
     if (!server_key_file != !po.client_cert_file)
         return s_usage_error("%s", "--server-key and --cert go together");
+    if (watch_dir && optind < argc)
+        return s_usage_error("--watch takes no FILE arguments (got '%s')", argv[optind]);
+    if (watch_dir && !*watch_dir)
+        return s_usage_error("%s", "--watch: an empty directory name");
+    if (kc_conf_check_done(ca))
+        return EX_OK;
+    if (!watch_dir && optind >= argc)
+        return s_usage_error("%s", "no CSV file given");
     for (int i = optind; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
@@ -266,9 +307,22 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "kc-send: cannot open spool %s / connect to %s: %s\n", po.spool_dir,
                 po.endpoint, kc_producer_strerror(rc));
-        printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
-               "unacknowledged=0\n");
+        if (!watch_dir)
+            printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
+                   "unacknowledged=0\n");
         return EX_UNAVAILABLE;
+    }
+    if (watch_dir) {
+        kc_dropbox_opts_t wo = {.dir = watch_dir,
+                                .quiet = quiet,
+                                .batch = run.batch,
+                                .producer = po.producer_id,
+                                .spool = po.spool_dir,
+                                .server = po.endpoint};
+        int ex = kc_dropbox_run(&wo, run.p, &s_stop);
+        kc_producer_close(&run.p);
+        fflush(stdout);
+        return ex;
     }
     kc_producer_on_result(run.p, s_on_result, &run);
     run.rows = kc_producer_pending(run.p); /* resumed from an earlier run */
@@ -318,4 +372,16 @@ int main(int argc, char **argv)
     if (run.rejected || run.malformed || file_error)
         return EX_DATAERR;
     return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+    kc_conf_args_t ca;
+    memset(&ca, 0, sizeof ca);
+    int rc = kc_conf_merge("kc-send", "send", s_opts, argc, argv, &ca);
+    if (rc)
+        return rc;
+    int ex = s_main(&ca);
+    kc_conf_args_free(&ca);
+    return ex;
 }

@@ -12,7 +12,11 @@
  * Format. meta["format"] holds KC_STORE_FORMAT as decimal text. A writer that
  * finds an empty environment creates the databases and writes it; any
  * other environment must carry exactly that version, else KC_EFORMAT (and
- * nothing is created in it). A reader creates nothing: a missing data.mdb is
+ * nothing is created in it) with a message that says what to do: an older
+ * format -> back up and run kc-admin migrate; a newer one -> written by a
+ * newer kcpipe. kc_store_opts_t.allow_old_format (kc-admin) admits formats
+ * KC_STORE_FORMAT_MIN_MIGRATE.. for backup, stat and kc_store_migrate()
+ * (kc_store_migrate.c). A reader creates nothing: a missing data.mdb is
  * KC_ENOTFOUND (LMDB itself may create lock.mdb beside an existing data.mdb).
  *
  * Map growth (kc_store_write). The callback runs inside one write txn. If a
@@ -125,6 +129,16 @@ static void s_leave(kc_store_t *s)
     pthread_mutex_unlock(&s->gate);
 }
 
+int kc_store_enter(kc_store_t *s)
+{
+    return s_enter(s);
+}
+
+void kc_store_leave(kc_store_t *s)
+{
+    s_leave(s);
+}
+
 static size_t s_env_mapsize(MDB_env *env)
 {
     MDB_envinfo info;
@@ -183,6 +197,11 @@ static int s_remap(kc_store_t *s, size_t size, size_t seen)
     return 0;
 }
 
+int kc_store_adopt_map(kc_store_t *s)
+{
+    return s_remap(s, 0, 0);
+}
+
 static int s_grow(kc_store_t *s, size_t seen)
 {
     if (seen >= KC_STORE_MAX_MAPSIZE) {
@@ -191,6 +210,11 @@ static int s_grow(kc_store_t *s, size_t seen)
     }
     size_t next = seen > KC_STORE_MAX_MAPSIZE / 2 ? KC_STORE_MAX_MAPSIZE : seen * 2;
     return s_remap(s, next, seen);
+}
+
+int kc_store_format(const kc_store_t *s)
+{
+    return s ? s->format : 0;
 }
 
 const char *kc_store_dir(const kc_store_t *s)
@@ -343,18 +367,47 @@ static int s_check_format(kc_store_t *s, MDB_txn *txn)
     }
     if (mrc != MDB_SUCCESS)
         return kc_store_err(s, mrc, "read format version");
-    char want[16];
-    int n = snprintf(want, sizeof want, "%d", KC_STORE_FORMAT);
-    if (v.mv_size == (size_t)n && memcmp(v.mv_data, want, (size_t)n) == 0)
-        return 0;
     char got[33];
     size_t len = v.mv_size < sizeof got - 1 ? v.mv_size : sizeof got - 1;
+    long n = 0;
+    bool num = len > 0 && len <= 6;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = ((const unsigned char *)v.mv_data)[i];
         got[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        if (c < '0' || c > '9')
+            num = false;
+        else
+            n = n * 10 + (c - '0');
     }
     got[len] = '\0';
-    kc_error("store %s: format version \"%s\", this build reads only \"%s\"", s->dir, got, want);
+    if (!num || v.mv_size != len) {
+        kc_error("store %s: format version \"%s\" is not one this kcpipe knows (it needs %d)",
+                 s->dir, got, KC_STORE_FORMAT);
+        return KC_EFORMAT;
+    }
+    if (n == KC_STORE_FORMAT) {
+        s->format = (int)n;
+        return 0;
+    }
+    if (n > KC_STORE_FORMAT) {
+        kc_error("store %s was written by a newer kcpipe (format %ld > %d): use that kcpipe, or "
+                 "restore a backup made before the upgrade",
+                 s->dir, n, KC_STORE_FORMAT);
+        return KC_EFORMAT;
+    }
+    if (n < KC_STORE_FORMAT_MIN_MIGRATE) {
+        kc_error("store %s has format %ld; this kcpipe needs %d and cannot migrate a store older "
+                 "than format %d",
+                 s->dir, n, KC_STORE_FORMAT, KC_STORE_FORMAT_MIN_MIGRATE);
+        return KC_EFORMAT;
+    }
+    if (s->allow_old_format) {
+        s->format = (int)n; /* kc-admin: backup, stat, migrate (kc_store_migrate) */
+        return 0;
+    }
+    kc_error("store %s has format %ld; this kcpipe needs %d: back it up (kc-admin backup) and run "
+             "kc-admin migrate --store %s",
+             s->dir, n, KC_STORE_FORMAT, s->dir);
     return KC_EFORMAT;
 }
 
@@ -406,6 +459,7 @@ static int s_init_write(kc_txn_t *t, void *ctx)
         if (mrc != MDB_SUCCESS)
             return kc_store_put_err(t, mrc, "write format version");
         kc_info("store %s: created (format %d)", s->dir, KC_STORE_FORMAT);
+        s->format = KC_STORE_FORMAT;
     }
     return kc_mk_open_write(t); /* signing key, Merkle frontier */
 }
@@ -534,7 +588,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     if (!dir || !*dir)
         return KC_EINVAL;
     kc_store_opts_t o = opts ? *opts : (kc_store_opts_t){0};
-    if (o.map_size > KC_STORE_MAX_MAPSIZE)
+    if (o.map_size > KC_STORE_MAX_MAPSIZE || (o.exclusive && !o.read_only))
         return KC_EINVAL;
     if (sodium_init() < 0) { /* Merkle hashing and head signatures */
         kc_error("store %s: libsodium cannot be initialised", dir);
@@ -550,6 +604,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     if (!s)
         return KC_ENOMEM;
     s->read_only = o.read_only;
+    s->allow_old_format = o.allow_old_format;
     s->dir = strdup(dir);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -576,7 +631,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
         rc = kc_store_err(s, mrc, "create environment");
         goto fail;
     }
-    unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
+    unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0) | (o.exclusive ? MDB_NOLOCK : 0);
     mrc = mdb_env_open(s->env, dir, flags, 0600);
     if (mrc != MDB_SUCCESS) {
         if (mrc == ENOENT) {

@@ -18,9 +18,18 @@
  *   units      unit (1 byte)           -> kc_unit_state_t         last report of a province unit
  *                                                                 (unit = kc_ref_unit_key); written
  *                                                                 once per unit per group commit
- *   meta       "format" -> "2", "audit_pubkey" -> 32-byte Ed25519 public key
- * (units was added after format 2 without a version change: a store
- * without it reads as "no unit has reported" and gains it at the next write.)
+ *   meta       "format" -> "3", "audit_pubkey" -> 32-byte Ed25519 public key
+ * Format history (meta "format"; kc_store_open refuses any other than
+ * KC_STORE_FORMAT with a message saying what to do):
+ *   1  log, producers, identities (24-byte layout 1), totals, rejects
+ *   2  the Merkle log (leaves, nodes, heads, audit.key), identity layout 2,
+ *      later checkpoints and units, added without a version change (so a
+ *      format-2 store's units table may be missing or incomplete)
+ *   3  units table present and complete. kc_store_migrate() (kc-admin migrate)
+ *      takes a format-2 store to 3: it rebuilds units from the identities of
+ *      the logged events and writes "3", in one write transaction.
+ * A read-only open of a store without checkpoints or units reads them as
+ * empty; a writer creates missing databases when it opens the store.
  * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
  * and docs/AUDIT.md.
  * Totals keys sort by (year, month, province, activity, kind, fund) so that a
@@ -53,18 +62,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_STORE_FORMAT          2                  /* 2: Merkle log (leaves, nodes, heads) */
-#define KC_STORE_DEFAULT_MAPSIZE ((size_t)64 << 20) /* grows on demand */
-#define KC_STORE_MAX_MAPSIZE     ((size_t)1 << 40)  /* growth stops here (KC_ENOSPC) */
-#define KC_CELL_KEY_LEN          7                  /* encoded kc_cell_key_t */
+#define KC_STORE_FORMAT             3                  /* 3: units table present and complete */
+#define KC_STORE_FORMAT_MIN_MIGRATE 2                  /* oldest format kc_store_migrate() takes */
+#define KC_STORE_DEFAULT_MAPSIZE    ((size_t)64 << 20) /* grows on demand */
+#define KC_STORE_MAX_MAPSIZE        ((size_t)1 << 40)  /* growth stops here (KC_ENOSPC) */
+#define KC_CELL_KEY_LEN             7                  /* encoded kc_cell_key_t */
 
 typedef struct kc_store kc_store_t;
 typedef struct kc_txn kc_txn_t;
 
 typedef struct {
-    bool read_only;       /* open for kc-query and other readers */
-    size_t map_size;      /* initial map size; 0 = KC_STORE_DEFAULT_MAPSIZE (or the file's size) */
-    unsigned max_readers; /* 0 = 126 (LMDB default) */
+    bool read_only;        /* open for kc-query and other readers */
+    size_t map_size;       /* initial map size; 0 = KC_STORE_DEFAULT_MAPSIZE (or the file's size) */
+    unsigned max_readers;  /* 0 = 126 (LMDB default) */
+    bool allow_old_format; /* kc-admin: open a store of format KC_STORE_FORMAT_MIN_MIGRATE..
+                              KC_STORE_FORMAT-1 too (for backup, stat, kc_store_migrate) */
+    bool exclusive;        /* read_only only: open without LMDB's lock file (MDB_NOLOCK);
+                              only while holding kc_store_lock() on the directory */
 } kc_store_opts_t;
 
 /* One entry of the append-only event log. When returned by a getter, the
@@ -158,9 +172,13 @@ kc_cell_key_t kc_cell_key_max(void);
 
 /* Open (creating if absent, unless read_only) the store in directory `dir`
  * (created with mode 0700 if missing). Fails with KC_EFORMAT if the store's
- * format version is not KC_STORE_FORMAT, KC_ENOTFOUND if read_only and no
+ * format version is not KC_STORE_FORMAT (see allow_old_format; the error log
+ * says what to do: kc-admin migrate, or a newer kcpipe), KC_ENOTFOUND if read_only and no
  * store exists. Caller owns *out and must kc_store_close() it. */
 int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts);
+/* The format version the store had when opened (KC_STORE_FORMAT unless opened
+ * with allow_old_format; KC_STORE_FORMAT after kc_store_migrate). 0 for NULL. */
+int kc_store_format(const kc_store_t *s);
 /* Close and set *s to NULL; no-op on NULL. No transaction may be open. */
 void kc_store_close(kc_store_t **s);
 /* The directory the store was opened from (as given), NULL for NULL. */
@@ -264,5 +282,74 @@ typedef struct {
     size_t map_size, used_bytes;
 } kc_store_stat_t;
 int kc_txn_stat(kc_txn_t *t, kc_store_stat_t *st);
+
+/* ---- store lifecycle (kc_store_admin.c, kc_store_migrate.c; kc-admin) ---- */
+
+#define KC_STORE_DB_MAX 16
+
+/* mdb_stat of one named database. */
+typedef struct {
+    const char *name; /* static */
+    bool present;     /* false: the database does not exist in this store */
+    unsigned depth;
+    uint64_t branch_pages, leaf_pages, overflow_pages, entries;
+} kc_store_db_stat_t;
+/* Every named database in table order into out[KC_STORE_DB_MAX]; *n = count. */
+int kc_txn_db_stats(kc_txn_t *t, kc_store_db_stat_t *out, size_t *n);
+
+/* The environment as LMDB sees it. */
+typedef struct {
+    size_t page_size, map_size;
+    uint64_t last_page;  /* highest page number in use */
+    uint64_t last_txnid; /* id of the last committed write transaction */
+    unsigned max_readers, num_readers;
+} kc_store_env_t;
+int kc_store_env_info(kc_store_t *s, kc_store_env_t *out);
+
+/* One slot of LMDB's reader table (lock.mdb). */
+typedef struct {
+    int pid;
+    uint64_t thread;
+    bool in_txn;    /* holds a snapshot now */
+    uint64_t txnid; /* its snapshot (valid if in_txn) */
+    bool stale;     /* the process is gone (kill(pid, 0) says ESRCH) */
+    bool self;      /* this process */
+} kc_store_reader_t;
+/* Call fn for each used slot (mdb_reader_list) until it returns non-zero.
+ * Not in an exclusive open (there is no reader table). */
+int kc_store_readers(kc_store_t *s, int (*fn)(const kc_store_reader_t *r, void *ctx), void *ctx);
+
+/* Write a consistent copy of the store's data file to fd (at its current
+ * offset; the caller fsyncs and closes it), like mdb_copy: one read
+ * transaction, so a running writer is not blocked (a plain copy takes the
+ * writer lock only while it reads the two meta pages); compact = MDB_CP_COMPACT
+ * (free pages omitted, pages renumbered). */
+int kc_store_copy(kc_store_t *s, int fd, bool compact);
+
+/* Whether another process has the store in `dir` open: every process with an
+ * LMDB environment open holds a shared lock on byte 0 of lock.mdb. Returns 1
+ * (and that process's pid in *pid if non-NULL), 0 if none (or no lock file),
+ * or a negative KC_E* code. */
+int kc_store_in_use(const char *dir, int *pid);
+/* Take that byte exclusively, so that no process can open the store until
+ * kc_store_unlock(): 0 and the lock file's descriptor in *fd; KC_EBUSY (pid of
+ * a holder in *pid if non-NULL) while another process has it open. Creates
+ * lock.mdb if absent. While holding it this process must not open the store
+ * except with kc_store_opts_t.exclusive (closing any descriptor of lock.mdb
+ * drops the lock). */
+int kc_store_lock(const char *dir, int *fd, int *pid);
+/* Release: truncate lock.mdb to 0 first if `reset` (after the data file was
+ * replaced: a process that waited for the lock then fails to open instead of
+ * using the old reader table; the next open re-creates it), then close. */
+void kc_store_unlock(int fd, bool reset);
+
+/* Run the format migrations from kc_store_format(s) up to KC_STORE_FORMAT, in
+ * order, each in one write transaction that also writes its new format
+ * number (a crash leaves the store at the last completed step). The store
+ * must be open for writing with allow_old_format. step (may be NULL) is
+ * called after each migration with its versions and a one-line summary.
+ * 0 if the store is already current. */
+int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *what, void *ctx),
+                     void *ctx);
 
 #endif

@@ -45,6 +45,8 @@ struct kc_store {
     kc_mk_state_t *mk;        /* Merkle frontier, signing key, head policy (owned) */
     bool no_checkpoints;      /* read-only open of a store without a checkpoints database */
     bool no_units;            /* read-only open of a store without a units database */
+    bool allow_old_format;    /* kc_store_opts_t.allow_old_format */
+    int format;               /* format version found at open (KC_STORE_FORMAT once migrated) */
 };
 
 struct kc_txn {
@@ -68,6 +70,14 @@ int kc_store_err(const kc_store_t *s, int mrc, const char *what);
 int kc_store_put_err(kc_txn_t *t, int mrc, const char *what);
 /* KC_EINVAL unless t is a live write transaction. */
 int kc_store_check_write(const kc_txn_t *t);
+/* The remap gate (kc_store.c): count a transaction of this store in / out, so
+ * that no remap happens meanwhile (LMDB calls that begin their own read txn,
+ * such as mdb_env_copyfd2, run between these). */
+int kc_store_enter(kc_store_t *s);
+void kc_store_leave(kc_store_t *s);
+/* Adopt the map size another process grew the file to (after MDB_MAP_RESIZED);
+ * no transaction of this store may be counted in. */
+int kc_store_adopt_map(kc_store_t *s);
 /* Decode a log record (kc_store_log.c); KC_EFORMAT (logged) if it is not one. */
 int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out);
 

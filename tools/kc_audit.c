@@ -20,6 +20,7 @@
  */
 #include "kc_audit.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
@@ -124,6 +125,11 @@ static void s_usage(FILE *out)
                  "  --file FILE        an exported log file (verify --file; see kc-log)\n"
                  "  --format FMT       table (default) or json (history)\n"
                  "  -q, --quiet        no progress line on a terminal (verify)\n"
+                 "  --config FILE      read options from FILE (default: /etc/kcpipe/audit.conf\n"
+                 "                     if it exists); options given here win\n"
+                 "  --no-config        read no config file\n"
+                 "  --check-config     check the config file and options: print 'FILE: ok'\n"
+                 "                     and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
                  "\nExit: 0 ok, 1 a check failed (the first bad offset or head is printed),\n"
@@ -864,6 +870,12 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "audit", longopts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     s_opts_t o = {.store = S_DEFAULT_STORE};
     int c;
     opterr = 0;
@@ -894,6 +906,8 @@ int main(int argc, char **argv)
         default: return kc_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (kc_conf_check_done(&ca))
+        return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s", "no command given");
     const char *name = argv[optind];

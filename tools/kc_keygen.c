@@ -9,6 +9,7 @@
  * Exit: 0 written, 64 usage, 73 cannot create the files, 70 no CURVE in libzmq.
  */
 #include "kc_cert.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_log.h"
 
@@ -37,6 +38,11 @@ static void s_usage(FILE *out)
                  "  -o, --out NAME     where to write (required)\n"
                  "  -n, --name LABEL   a label stored as metadata/name (e.g. office-79)\n"
                  "  -f, --force        replace existing files\n"
+                 "  --config FILE      read options from FILE (default: /etc/kcpipe/keygen.conf\n"
+                 "                     if it exists); options given here win\n"
+                 "  --no-config        read no config file\n"
+                 "  --check-config     check the config file and options: print 'FILE: ok'\n"
+                 "                     and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help         show this help and exit\n"
                  "  -V, --version      show the version and exit\n"
                  "\n"
@@ -47,10 +53,12 @@ static void s_usage(FILE *out)
 
 static int s_bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "kc-keygen: ");
+    /* an error about a value from the config file names its FILE:LINE */
+    const char *about = *kc_conf_blame(arg) ? arg : optarg;
+    fprintf(stderr, "%skc-keygen: ", kc_conf_blame(about));
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'kc-keygen --help'.\n");
-    return EX_USAGE_;
+    return kc_conf_usage_exit(about, EX_USAGE_);
 }
 
 int main(int argc, char **argv)
@@ -61,6 +69,12 @@ int main(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge("kc-keygen", "keygen", longopts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     const char *out = NULL, *label = "";
     bool force = false;
     int c;
@@ -76,6 +90,8 @@ int main(int argc, char **argv)
         default: return s_bad("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (kc_conf_check_done(&ca))
+        return 0;
     if (optind < argc)
         return s_bad("unexpected argument '%s'", argv[optind]);
     if (!out || !*out)

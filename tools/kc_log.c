@@ -14,6 +14,7 @@
  * no such file, 69 the output cannot be written (or another I/O failure).
  */
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_log.h"
 #include "kc_logfile.h"
@@ -61,6 +62,11 @@ static void s_usage(FILE *out)
             "  --out FILE      the file to write (export)\n"
             "  --size N        export against the signed head of exactly N entries\n"
             "  -q, --quiet     no progress line on a terminal\n"
+            "  --config FILE   read options from FILE (default: /etc/kcpipe/log.conf\n"
+            "                  if it exists); options given here win\n"
+            "  --no-config     read no config file\n"
+            "  --check-config  check the config file and options: print 'FILE: ok'\n"
+            "                  and exit 0, or each error as FILE:LINE and exit 78\n"
             "  -h, --help      this help\n"
             "  -V, --version   print the version\n"
             "\nExit: 0 ok, 64 usage, 65 bad data (no signed head of that size, the log does not\n"
@@ -176,6 +182,12 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "log", longopts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     s_opts_t o = {.store = S_DEFAULT_STORE};
     int c;
     opterr = 0;
@@ -196,6 +208,8 @@ int main(int argc, char **argv)
         default: return kc_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (kc_conf_check_done(&ca))
+        return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s", "no command given (export or info)");
     const char *name = argv[optind];

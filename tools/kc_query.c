@@ -30,6 +30,7 @@
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_fmt.h"
 #include "kc_log.h"
@@ -78,6 +79,11 @@ static void s_usage(FILE *out)
                  "                       day, UTC (or in that offset)\n"
                  "  --as-of-offset N     the totals after the first N log entries (0..N-1)\n"
                  "                       (both: past the log's end = now; JSON adds \"as_of\")\n"
+                 "  --config FILE        read options from FILE (default: /etc/kcpipe/query.conf\n"
+                 "                       if it exists); options given here win\n"
+                 "  --no-config          read no config file\n"
+                 "  --check-config       check the config file and options: print 'FILE: ok'\n"
+                 "                       and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help           this help\n"
                  "  -V, --version        print the version\n"
                  "\n"
@@ -87,10 +93,12 @@ static void s_usage(FILE *out)
                  "Exit: 0 ok, 64 usage, 65 store format, 66 no store, 70/74 other errors.\n");
 }
 
+/* optarg is the value at fault inside the option loop (NULL after it): an
+ * error about a value from the config file names its FILE:LINE. */
 static int s_usage_error(const char *msg)
 {
-    fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", msg);
-    return KC_EX_USAGE;
+    fprintf(stderr, "%s" PROG ": %s\nTry '" PROG " --help'.\n", kc_conf_blame(optarg), msg);
+    return kc_conf_usage_exit(optarg, KC_EX_USAGE);
 }
 
 static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
@@ -116,6 +124,12 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "query", opts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     char err[256];
     kc_qry_init(o);
     opterr = 0;
@@ -148,6 +162,8 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
     }
     if (kc_qry_finish(o, KC_QRY_CLI, err, sizeof err) != 0)
         return s_usage_error(err);
+    if (kc_conf_check_done(&ca))
+        *done = true;
     return 0;
 }
 

@@ -39,6 +39,7 @@
  */
 #include "kc_audit.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_log.h"
@@ -121,6 +122,11 @@ static void s_usage(FILE *out)
             "  -g, --group N         entries per write transaction (default %d)\n"
             "      --tmp DIR         accepted for compatibility (verify needs no scratch store)\n"
             "  -q, --quiet           no progress line\n"
+            "      --config FILE     read options from FILE (default: /etc/kcpipe/replay.conf\n"
+            "                        if it exists); options given here win\n"
+            "      --no-config       read no config file\n"
+            "      --check-config    check the config file and options: print 'FILE: ok'\n"
+            "                        and exit 0, or each error as FILE:LINE and exit 78\n"
             "  -h, --help            show this help and exit\n"
             "  -V, --version         show the version and exit\n"
             "\n"
@@ -681,6 +687,12 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "replay", longopts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     s_opts_t o = {.group = KC_REPLAY_DEFAULT_GROUP, .timeout_s = -1};
     char err[256];
     int c;
@@ -712,6 +724,8 @@ int main(int argc, char **argv)
         default: return kc_cli_usage_error(PROG, "bad option%s", NULL);
         }
     }
+    if (kc_conf_check_done(&ca))
+        return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "a command is needed (rebuild, verify or send)%s", NULL);
     if (optind + 1 < argc)

@@ -19,6 +19,7 @@
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_fmt.h"
 #include "kc_log.h"
@@ -61,15 +62,22 @@ static void s_usage(FILE *out)
                  "  --months A-B       months of Y (default 1-12)\n"
                  "  --units 34         count pre-2025 provinces under their 2025 successor\n"
                  "  --lang en|vi       language and number format (default en)\n"
+                 "  --config FILE      read options from FILE (default: /etc/kcpipe/report.conf\n"
+                 "                     if it exists); options given here win\n"
+                 "  --no-config        read no config file\n"
+                 "  --check-config     check the config file and options: print 'FILE: ok'\n"
+                 "                     and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
                  "Exit: 0 ok, 64 usage, 65 store format, 66 no store, 70/74 other errors.\n");
 }
 
+/* optarg is the value at fault inside the option loop (NULL after it): an
+ * error about a value from the config file names its FILE:LINE. */
 static int s_usage_error(const char *msg)
 {
-    fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", msg);
-    return KC_EX_USAGE;
+    fprintf(stderr, "%s" PROG ": %s\nTry '" PROG " --help'.\n", kc_conf_blame(optarg), msg);
+    return kc_conf_usage_exit(optarg, KC_EX_USAGE);
 }
 
 static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
@@ -87,6 +95,12 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "report", opts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     char err[256];
     const char *provinces[KC_CELLS_MAX_SEL];
     size_t n_prov = 0;
@@ -149,6 +163,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         return s_usage_error("--year is required");
     if (o->f.n_regions == 0 && o->f.n_provinces == 0)
         return s_usage_error("--region (or --province) is required");
+    if (kc_conf_check_done(&ca))
+        *done = true;
     return 0;
 }
 

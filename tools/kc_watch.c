@@ -51,6 +51,7 @@
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_feedc.h"
 #include "kc_fmt.h"
@@ -174,6 +175,11 @@ static void s_usage(FILE *out)
             "  --once               print the table once after the first snapshot and exit\n"
             "  --timeout S          give up (exit 69) if no snapshot arrives within S seconds\n"
             "                       (default: wait)\n"
+            "  --config FILE        read options from FILE (default: /etc/kcpipe/watch.conf\n"
+            "                       if it exists); options given here win\n"
+            "  --no-config          read no config file\n"
+            "  --check-config       check the config file and options: print 'FILE: ok'\n"
+            "                       and exit 0, or each error as FILE:LINE and exit 78\n"
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
             "\n"
@@ -183,10 +189,12 @@ static void s_usage(FILE *out)
             "Exit: 0 ok, 64 usage, 69 feed unavailable, 70 internal error, 74 output error.\n");
 }
 
+/* optarg is the value at fault inside the option loop (NULL after it): an
+ * error about a value from the config file names its FILE:LINE. */
 static int s_usage_error(const char *msg)
 {
-    fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", msg);
-    return KC_EX_USAGE;
+    fprintf(stderr, "%s" PROG ": %s\nTry '" PROG " --help'.\n", kc_conf_blame(optarg), msg);
+    return kc_conf_usage_exit(optarg, KC_EX_USAGE);
 }
 
 /* "30s", "10m", "2h", "1d" (or bare seconds) -> ns; -1 if not one. */
@@ -268,6 +276,12 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
+    int mrc = kc_conf_merge(PROG, "watch", opts, argc, argv, &ca);
+    if (mrc)
+        return mrc;
+    argc = ca.argc;
+    argv = ca.argv;
     char err[256];
     long v;
     memset(o, 0, sizeof *o);
@@ -372,6 +386,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             o->snapshot = o->snap_buf;
         }
     }
+    if (kc_conf_check_done(&ca))
+        *done = true;
     return 0;
 }
 

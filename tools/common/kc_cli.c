@@ -1,7 +1,10 @@
 /* kc_cli.c - argument parsing and labels shared by the tools' programs. */
 #include "kc_cli.h"
 
+#include "kc_conf.h"
 #include "kc_err.h"
+
+#include <getopt.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -210,10 +213,13 @@ const char *kc_cli_activity_label(const kc_activity_t *a, kc_lang_t lang)
 
 int kc_cli_usage_error(const char *prog, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", prog);
+    /* An error about a value read from the config file names its FILE:LINE: `arg`
+     * itself, or inside the option loop the value at fault (optarg; NULL after it). */
+    const char *about = *kc_conf_blame(arg) ? arg : optarg;
+    fprintf(stderr, "%s%s: ", kc_conf_blame(about), prog);
     fprintf(stderr, fmt, arg ? arg : "");
     fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return 64;
+    return kc_conf_usage_exit(about, 64);
 }
 
 int kc_cli_parse_u64(const char *s, uint64_t *out)

@@ -25,7 +25,10 @@ enum {
 
 /* A decimal integer in lo..hi (whole string). */
 /* Print "PROG: " + fmt (with arg, which may be NULL) and a --help hint to
- * stderr; returns 64 (EX_USAGE) for the caller to return. */
+ * stderr; returns 64 (EX_USAGE) for the caller to return. When arg, or inside
+ * the getopt loop optarg, came from the config file (kc_conf.h), the line
+ * starts "FILE:LINE: " and it returns 78 (EX_CONFIG); 78 too under
+ * --check-config. */
 int kc_cli_usage_error(const char *prog, const char *fmt, const char *arg);
 /* A decimal u64 without sign or spaces: 0, or -1 if s is not one. */
 int kc_cli_parse_u64(const char *s, uint64_t *out);

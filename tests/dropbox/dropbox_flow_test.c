@@ -1,0 +1,173 @@
+/* dropbox_flow_test.c - kc-send --watch DIR with a live aggregator.
+ *
+ * One kc-aggregator (127.0.0.1 port 0, ready file) and one kc-send --watch on a
+ * temp inbox. In turn: a good file (-> done/ + report, totals equal through
+ * kc-query); a file with a rejected and a malformed row (-> failed/, both lines
+ * with their line numbers and reasons in the report); a file written in two
+ * halves (not taken while open: a marker file dropped after the first half is
+ * filed first; taken once closed); a file moved in; dotfiles and *.tmp left
+ * alone; the good file dropped again (all duplicates, totals unchanged, filed
+ * under a timestamped name); SIGTERM exits 0. Every wait polls files within a
+ * deadline; processes are stopped by pid.
+ */
+#include "dropbox_util.h"
+#include "gen_csv.h"
+#include "harness.h"
+#include "verify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GOOD_ROWS 300
+
+static const char *BAD_CSV = "event_id,province,year,month,activity,amount_vnd,facilities\n"
+                             "B-1,79,2022,3,machinery,1000,2\n"
+                             "B-2,99,2022,3,machinery,500,1\n"
+                             "B-3,79,2022,x,machinery,7,1\n"
+                             "B-4,79,2022,4,KC3b,3000,5\n";
+
+static void s_add_bad(kc_gen_sums_t *s)
+{
+    s->events += 2;
+    s->sums[KC_M_AMOUNT_VND] += 4000;
+    s->sums[KC_M_FACILITIES] += 7;
+}
+
+int main(void)
+{
+    kc_harness_init("dropbox_flow_test");
+    char store[KC_PATH_MAX], inbox[KC_PATH_MAX], spool[KC_PATH_MAX], out[KC_PATH_MAX];
+    char src[KC_PATH_MAX], path[KC_PATH_MAX], p2[KC_PATH_MAX];
+    kc_harness_path(store, "store");
+    kc_harness_path(inbox, "inbox");
+    kc_harness_path(spool, "spool");
+    kc_harness_path(out, "watch.out");
+    KC_CHECK(mkdir(inbox, 0755) == 0, "mkdir %s", inbox);
+
+    kc_agg_t agg = {0};
+    kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", NULL);
+    pid_t w = db_watch_start(agg.endpoint, spool, inbox, out);
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/done")), "done/ not created");
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/failed")), "failed/ not created");
+
+    /* 1. a good file, saved straight into the inbox */
+    kc_gen_sums_t expect = {0}, good = {0};
+    kc_harness_path(src, "good.src.csv");
+    KC_CHECK(kc_gen_csv(src, "G", 61, GOOD_ROWS, &good) == 0, "gen %s", src);
+    expect = good;
+    db_copy(src, kc_harness_path(path, "inbox/good.csv"));
+    db_wait_file(kc_harness_path(p2, "inbox/done/good.csv.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/done/good.csv")), "good.csv not in done/");
+    KC_CHECK(!db_exists(kc_harness_path(path, "inbox/good.csv")), "good.csv still in the inbox");
+    KC_CHECK(db_contains(p2, "rows: 300\n") && db_contains(p2, "accepted: 300\n") &&
+                 db_contains(p2, "duplicates: 0\n") && db_contains(p2, "rejected: 0\n") &&
+                 db_contains(p2, "malformed: 0\n") && db_contains(p2, "producer: office-drop\n") &&
+                 db_contains(p2, "time: "),
+             "report %s lacks the expected counts", p2);
+    kc_verify_query(store, &expect);
+
+    /* 2. a rejected and a malformed row -> failed/ */
+    db_write(kc_harness_path(path, "inbox/BAD.CSV"), BAD_CSV); /* upper-case extension */
+    s_add_bad(&expect);
+    db_wait_file(kc_harness_path(p2, "inbox/failed/BAD.CSV.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/failed/BAD.CSV")), "BAD.CSV not in failed/");
+    KC_CHECK(db_contains(p2, "outcome: failed\n") && db_contains(p2, "rows: 4\n") &&
+                 db_contains(p2, "accepted: 2\n") && db_contains(p2, "rejected: 1\n") &&
+                 db_contains(p2, "malformed: 1\n"),
+             "report %s: wrong counts", p2);
+    KC_CHECK(db_contains(p2, "rejected BAD.CSV:3 B-2: unknown_province: "),
+             "report %s lacks the rejected row (line 3)", p2);
+    KC_CHECK(db_contains(p2, "BAD.CSV:4: "), "report %s lacks the malformed row (line 4)", p2);
+    kc_verify_query(store, &expect);
+
+    /* 3. ignored names, and a file written in two halves */
+    db_copy(src, kc_harness_path(path, "inbox/.hidden.csv"));
+    db_copy(src, kc_harness_path(path, "inbox/copying.csv.tmp"));
+    db_copy(src, kc_harness_path(path, "inbox/copying.part"));
+    kc_gen_sums_t half = {0};
+    kc_harness_path(p2, "half.src.csv");
+    KC_CHECK(kc_gen_csv(p2, "H", 62, 100, &half) == 0, "gen %s", p2);
+    FILE *hf = fopen(p2, "rb");
+    KC_CHECK(hf, "open %s", p2);
+    static char hbuf[1 << 20];
+    size_t hlen = fread(hbuf, 1, sizeof hbuf - 1, hf);
+    fclose(hf);
+    size_t cut = hlen / 2;
+    int fd = open(kc_harness_path(path, "inbox/halves.csv"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    KC_CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+    KC_CHECK(write(fd, hbuf, cut) == (ssize_t)cut, "write half");
+    KC_CHECK(fsync(fd) == 0, "fsync");
+    /* a marker dropped after the first half is filed: the watcher has seen
+     * every event up to it, and did not take the open file */
+    kc_gen_sums_t marker = {0};
+    kc_harness_path(p2, "marker.src.csv");
+    KC_CHECK(kc_gen_csv(p2, "M", 63, 5, &marker) == 0, "gen %s", p2);
+    db_copy(p2, kc_harness_path(path, "inbox/marker.csv"));
+    db_wait_file(kc_harness_path(p2, "inbox/done/marker.csv.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(!db_exists(kc_harness_path(p2, "inbox/done/halves.csv")) &&
+                 !db_exists(kc_harness_path(p2, "inbox/failed/halves.csv")) &&
+                 db_exists(kc_harness_path(p2, "inbox/halves.csv")),
+             "the half-written file was taken while still open");
+    KC_CHECK(!db_contains(out, "file halves.csv"), "halves.csv was taken while still open");
+    KC_CHECK(write(fd, hbuf + cut, hlen - cut) == (ssize_t)(hlen - cut), "write rest");
+    KC_CHECK(close(fd) == 0, "close");
+    db_wait_file(kc_harness_path(p2, "inbox/done/halves.csv.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(db_contains(p2, "rows: 100\n") && db_contains(p2, "accepted: 100\n"),
+             "halves.csv: report %s: not all 100 rows", p2);
+    for (int i = 0; i < KC_METRIC_COUNT; i++)
+        expect.sums[i] += half.sums[i] + marker.sums[i];
+    expect.events += half.events + marker.events;
+
+    /* 4. a file moved in (written elsewhere, renamed into the inbox) */
+    kc_gen_sums_t moved = {0};
+    kc_harness_path(p2, "moved.csv");
+    KC_CHECK(kc_gen_csv(p2, "V", 64, 50, &moved) == 0, "gen %s", p2);
+    KC_CHECK(rename(p2, kc_harness_path(path, "inbox/moved.csv")) == 0, "rename: %s",
+             strerror(errno));
+    db_wait_file(kc_harness_path(p2, "inbox/done/moved.csv.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(db_contains(p2, "accepted: 50\n"), "moved.csv: report %s", p2);
+    for (int i = 0; i < KC_METRIC_COUNT; i++)
+        expect.sums[i] += moved.sums[i];
+    expect.events += moved.events;
+    kc_verify_query(store, &expect);
+
+    /* 5. the good file dropped again: all duplicates, totals unchanged, a new name */
+    db_copy(src, kc_harness_path(path, "inbox/good.csv"));
+    kc_harness_path(p2, "inbox/done");
+    int64_t deadline = kc_harness_now_ms() + DB_WAIT_MS;
+    char again[KC_PATH_MAX];
+    while (!db_find(p2, "good.", ".csv.report.txt", "good.csv.report.txt", again)) {
+        KC_CHECK(kc_harness_now_ms() < deadline, "the second good.csv was not filed");
+        kc_harness_poll_pause();
+    }
+    KC_CHECK(db_contains(again, "rows: 300\n") && db_contains(again, "accepted: 0\n") &&
+                 db_contains(again, "duplicates: 300\n") && db_contains(again, "outcome: done\n"),
+             "second good.csv: report %s should show 300 duplicates", again);
+    again[strlen(again) - strlen(".report.txt")] = '\0';
+    KC_CHECK(db_exists(again), "%s (the second good.csv) missing", again);
+    KC_CHECK(
+        db_exists(kc_harness_path(path, "inbox/done/good.csv")) &&
+            db_contains(kc_harness_path(path, "inbox/done/good.csv.report.txt"), "accepted: 300\n"),
+        "the first good.csv or its report was overwritten");
+    kc_verify_query(store, &expect);
+
+    /* ignored names are still there, untouched */
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/.hidden.csv")) &&
+                 db_exists(kc_harness_path(path, "inbox/copying.csv.tmp")) &&
+                 db_exists(kc_harness_path(path, "inbox/copying.part")),
+             "a dotfile or temporary name was taken");
+
+    /* 6. SIGTERM: exit 0 */
+    db_watch_term(w);
+    KC_CHECK(db_contains(out, "file good.csv: done/good.csv rows=300 accepted=300"),
+             "stdout lacks the per-file line");
+    kc_harness_agg_term(&agg);
+    kc_verify_store(store, &expect);
+    kc_harness_pass();
+    printf("dropbox_flow_test: ok\n");
+    return 0;
+}
