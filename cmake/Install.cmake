@@ -5,7 +5,9 @@
 # Components (one Debian package each, cmake/Packaging.cmake):
 #   kcpipe       kc-aggregator and the tools, the aggregator's unit, aggregator.conf, their pages
 #   kcpipe-send  kc-send, the drop-folder unit, send.conf, kc-send(1), kcpipe-csv(5)
-#   libkcingest  libkcingest.so (+ SONAME link), kcingest.h, kcingest.pc
+#   libkcingest  libkcingest.so (+ SONAME link), kcingest.h, kcingest.pc, and kcpipe.conf(5): both
+#                other packages depend on it, so the config format's page, which both units
+#                name, is on every machine that has either
 #
 # Paths follow GNUInstallDirs. With the prefix /usr (how packages are built) configuration goes to
 # /etc/kcpipe and units to the systemd system unit directory (/lib/systemd/system on Debian 12);
@@ -63,13 +65,15 @@ endforeach()
 # Man pages (helper man: docs/man/ renders them with scdoc into ${CMAKE_BINARY_DIR}/man/ as part of
 # `all`). Whatever pages exist at install time are compressed (gzip -9n, as Debian ships them) and
 # installed to share/man/manN, each with its component; nothing happens while none exist.
-foreach(c kcpipe kcpipe-send)
+foreach(c kcpipe kcpipe-send libkcingest)
   install(CODE "
     file(GLOB pages \"${CMAKE_BINARY_DIR}/man/*.[1-8]\")
     foreach(p IN LISTS pages)
       get_filename_component(n \"\${p}\" NAME)
       if(n MATCHES \"^(kcpipe-send|send|kc-send|kcpipe-csv)[.]\")
         set(c kcpipe-send)
+      elseif(n STREQUAL \"kcpipe.conf.5\")
+        set(c libkcingest)
       else()
         set(c kcpipe)
       endif()

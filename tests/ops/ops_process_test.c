@@ -41,7 +41,9 @@ static long long s_now_ms(void)
 
 static void s_path(char *out, size_t cap, const char *name)
 {
-    snprintf(out, cap, "%s/%s", s_dir, name);
+    int n = snprintf(out, cap, "%s/%s", s_dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        abort(); /* a temp path never gets that long */
 }
 
 static void s_write(const char *name, const char *text)

@@ -89,8 +89,10 @@ static void s_csv(const char *code, char *out, size_t cap)
     struct dirent *e;
     out[0] = '\0';
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, code, 2) == 0 && e->d_name[2] == '-' && strstr(e->d_name, ".csv"))
-            snprintf(out, cap, "%s/%s", dir, e->d_name);
+        if (strncmp(e->d_name, code, 2) == 0 && e->d_name[2] == '-' && strstr(e->d_name, ".csv")) {
+            int n = snprintf(out, cap, "%s/%s", dir, e->d_name);
+            KC_CHECK(n > 0 && (size_t)n < cap, "path too long: %s/%s", dir, e->d_name);
+        }
     closedir(d);
     KC_CHECK(out[0], "no demo CSV for province %s", code);
 }
