@@ -65,15 +65,41 @@ typedef struct {
     kc_producer_state_t st; /* as it will be written back */
 } s_prod_t;
 
-/* The changes of a run (the live feed): the set of totals cells that accepted
- * events touched, an open-addressing hash set of their 7-byte keys (as u64 + 1,
- * so 0 is an empty slot) with the keys in insertion order beside it; and the
- * province units that reported, indexed by unit key. Rebuilt by every run. */
+/* The totals of a run: every cell the run's events touched, with its absolute
+ * value, in an open-addressing hash table of the 7-byte keys (as u64 + 1, so 0
+ * is an empty slot; each slot also holds the cell's index). A cell is read
+ * from the store at its first touch; accepted events change it in memory only
+ * (kc_ledger_apply_cells, with kc_txn_totals_apply's checks); the cells they
+ * changed ("dirty", listed in the order of their first change) are written
+ * once at the end of the run. Rebuilt by every run. */
+typedef struct {
+    uint64_t code; /* key code; 0 = empty */
+    uint32_t idx;  /* index in cells */
+} s_slot_t;
+
+typedef struct {
+    kc_cell_key_t key;
+    kc_cell_t cell; /* its value as the run has left it so far */
+    uint32_t slot;  /* its slot in the table */
+    bool dirty;     /* changed by an accepted event: written at the end of the run */
+} s_cell_t;
+
+typedef struct {
+    s_slot_t *slots; /* capacity nslots (power of 2), at most half full */
+    size_t nslots;   /* 0 until first used */
+    s_cell_t *cells; /* touched cells, in order of first touch */
+    size_t ncells, capcells;
+    uint32_t *dirty; /* indices of the changed cells, in order of first change */
+    size_t ndirty, capdirty;
+    kc_txn_t *txn; /* the run's transaction (first-touch reads) */
+} s_totals_t;
+
+/* The changes of a run (the live feed): the totals cells that accepted events
+ * changed (from s_totals_t, after the run), and the province units that
+ * reported, indexed by unit key. Rebuilt by every run. */
 typedef struct {
     bool track_cells;      /* capture cells (the feed is on) */
-    uint64_t *slots;       /* hash set of key codes; capacity nslots (power of 2) */
-    size_t nslots;         /* 0 until first used */
-    kc_feed_cell_t *cells; /* the changed cells; after the run, their absolute values */
+    kc_feed_cell_t *cells; /* the changed cells with their absolute values after the run */
     size_t ncells, capcells;
     bool unit_seen[256];          /* unit touched in this run */
     kc_unit_state_t unit_st[256]; /* its state as it will be written back */
@@ -96,6 +122,7 @@ struct kc_apply {
     kc_ledger_effect_t effect; /* scratch: the effect of the event being processed */
     bool committed;            /* Acks are final (commit returned or failed) */
     s_changes_t ch;            /* cells and units changed by the current/last run */
+    s_totals_t tot;            /* the totals cells of the current run */
 };
 
 kc_apply_t *kc_apply_new(void)
@@ -153,10 +180,6 @@ static size_t s_key_hash(uint64_t code, size_t mask)
 
 static void s_changes_clear(s_changes_t *c)
 {
-    /* the whole table (a few KiB: at most twice the cells of the largest group);
-     * emptying only the slots used would break the probe chains of the others */
-    if (c->ncells && c->nslots)
-        memset(c->slots, 0, c->nslots * sizeof *c->slots);
     c->ncells = 0;
     for (size_t i = 0; i < c->nunits; i++)
         c->unit_seen[c->unit_order[i]] = false;
@@ -165,51 +188,138 @@ static void s_changes_clear(s_changes_t *c)
     c->valid = false;
 }
 
-/* Double the hash set (or make its first one) and re-insert the cells. */
-static int s_changes_grow(s_changes_t *c)
+/* Empty the table: only the slots in use (every one of them, so no probe chain
+ * is left half cut). */
+static void s_totals_clear(s_totals_t *t)
 {
-    size_t n = c->nslots ? c->nslots * 2 : 1024;
-    uint64_t *slots = calloc(n, sizeof *slots);
+    for (size_t i = 0; i < t->ncells; i++)
+        t->slots[t->cells[i].slot].code = 0;
+    t->ncells = 0;
+    t->ndirty = 0;
+    t->txn = NULL;
+}
+
+/* Double the table (or make its first one) and re-insert the cells. */
+static int s_totals_grow(s_totals_t *t)
+{
+    size_t n = t->nslots ? t->nslots * 2 : 1024;
+    if (n > (size_t)UINT32_MAX)
+        return KC_ENOMEM;
+    s_slot_t *slots = calloc(n, sizeof *slots);
     if (!slots)
         return KC_ENOMEM;
-    for (size_t i = 0; i < c->ncells; i++) {
-        uint64_t code = s_key_code(&c->cells[i].key);
+    for (size_t i = 0; i < t->ncells; i++) {
+        uint64_t code = s_key_code(&t->cells[i].key);
         size_t h = s_key_hash(code, n - 1);
-        while (slots[h] != 0)
+        while (slots[h].code != 0)
             h = (h + 1) & (n - 1);
-        slots[h] = code;
+        slots[h] = (s_slot_t){code, (uint32_t)i};
+        t->cells[i].slot = (uint32_t)h;
     }
-    free(c->slots);
-    c->slots = slots;
-    c->nslots = n;
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = n;
     return 0;
 }
 
-/* Note a changed cell (once per run). */
-static int s_changes_cell(s_changes_t *c, const kc_cell_key_t *key)
+/* The run's entry for `key`, read from the store at its first touch. */
+static int s_totals_find(s_totals_t *t, const kc_cell_key_t *key, s_cell_t **out)
 {
-    if ((c->ncells + 1) * 2 > c->nslots) {
-        int rc = s_changes_grow(c);
+    uint64_t code = s_key_code(key);
+    if (t->nslots) {
+        size_t mask = t->nslots - 1, h = s_key_hash(code, mask);
+        for (; t->slots[h].code != 0; h = (h + 1) & mask)
+            if (t->slots[h].code == code) {
+                *out = &t->cells[t->slots[h].idx];
+                return 0;
+            }
+    }
+    if ((t->ncells + 1) * 2 > t->nslots) {
+        int rc = s_totals_grow(t);
         if (rc != 0)
             return rc;
     }
-    uint64_t code = s_key_code(key);
-    size_t mask = c->nslots - 1, h = s_key_hash(code, mask);
-    while (c->slots[h] != 0) {
-        if (c->slots[h] == code)
-            return 0; /* already noted */
-        h = (h + 1) & mask;
-    }
-    if (c->ncells == c->capcells) {
-        size_t cap = c->capcells ? c->capcells * 2 : 256;
-        kc_feed_cell_t *cells = realloc(c->cells, cap * sizeof *cells);
+    if (t->ncells == t->capcells) {
+        size_t cap = t->capcells ? t->capcells * 2 : 256;
+        s_cell_t *cells = realloc(t->cells, cap * sizeof *cells);
         if (!cells)
             return KC_ENOMEM;
-        c->cells = cells;
-        c->capcells = cap;
+        t->cells = cells;
+        t->capcells = cap;
     }
-    c->slots[h] = code;
-    c->cells[c->ncells++].key = *key;
+    s_cell_t *c = &t->cells[t->ncells];
+    c->key = *key;
+    c->dirty = false;
+    int rc = kc_txn_totals_get(t->txn, key, &c->cell); /* zeroed if not found */
+    if (rc != 0 && rc != KC_ENOTFOUND)
+        return rc;
+    size_t mask = t->nslots - 1, h = s_key_hash(code, mask);
+    while (t->slots[h].code != 0)
+        h = (h + 1) & mask;
+    t->slots[h] = (s_slot_t){code, (uint32_t)t->ncells};
+    c->slot = (uint32_t)h;
+    t->ncells++;
+    *out = c;
+    return 0;
+}
+
+/* kc_ledger_cells_t over the run's table. */
+static int s_totals_get(void *ctx, const kc_cell_key_t *key, kc_cell_t *out)
+{
+    s_cell_t *c;
+    int rc = s_totals_find(ctx, key, &c);
+    if (rc == 0)
+        *out = c->cell;
+    return rc;
+}
+
+static int s_totals_put(void *ctx, const kc_cell_key_t *key, const kc_cell_t *cell)
+{
+    s_totals_t *t = ctx;
+    s_cell_t *c;
+    int rc = s_totals_find(t, key, &c);
+    if (rc != 0)
+        return rc;
+    c->cell = *cell;
+    if (!c->dirty) {
+        if (t->ndirty == t->capdirty) {
+            size_t cap = t->capdirty ? t->capdirty * 2 : 256;
+            uint32_t *d = realloc(t->dirty, cap * sizeof *d);
+            if (!d)
+                return KC_ENOMEM;
+            t->dirty = d;
+            t->capdirty = cap;
+        }
+        t->dirty[t->ndirty++] = (uint32_t)(c - t->cells);
+        c->dirty = true;
+    }
+    return 0;
+}
+
+/* End of a run: write each changed cell once (before the checkpoint, which
+ * reads the totals), and copy them for the feed if it is on. */
+static int s_totals_finish(s_totals_t *t, s_changes_t *ch, kc_txn_t *txn)
+{
+    for (size_t i = 0; i < t->ndirty; i++) {
+        const s_cell_t *c = &t->cells[t->dirty[i]];
+        int rc = kc_txn_totals_put(txn, &c->key, &c->cell);
+        if (rc != 0)
+            return rc;
+    }
+    if (!ch->track_cells)
+        return 0;
+    if (t->ndirty > ch->capcells) {
+        kc_feed_cell_t *cells = realloc(ch->cells, t->ndirty * sizeof *cells);
+        if (!cells)
+            return KC_ENOMEM;
+        ch->cells = cells;
+        ch->capcells = t->ndirty;
+    }
+    for (size_t i = 0; i < t->ndirty; i++) {
+        const s_cell_t *c = &t->cells[t->dirty[i]];
+        ch->cells[i] = (kc_feed_cell_t){.key = c->key, .cell = c->cell};
+    }
+    ch->ncells = t->ndirty;
     return 0;
 }
 
@@ -234,7 +344,7 @@ static int s_changes_unit(s_changes_t *c, kc_txn_t *txn, uint8_t unit, uint64_t 
     return 0;
 }
 
-/* End of a run: write the units back and read the changed cells' new values. */
+/* End of a run: write the units back. */
 static int s_changes_finish(s_changes_t *c, kc_txn_t *txn)
 {
     for (size_t i = 0; i < c->nunits; i++) {
@@ -244,11 +354,6 @@ static int s_changes_finish(s_changes_t *c, kc_txn_t *txn)
             return rc;
         c->units[i] = (kc_feed_unit_t){.unit = u, .st = c->unit_st[u]};
     }
-    for (size_t i = 0; i < c->ncells; i++) {
-        int rc = kc_txn_totals_get(txn, &c->cells[i].key, &c->cells[i].cell);
-        if (rc != 0 && rc != KC_ENOTFOUND)
-            return rc;
-    }
     return 0;
 }
 
@@ -257,6 +362,7 @@ void kc_apply_reset(kc_apply_t *self)
     if (!self)
         return;
     s_changes_clear(&self->ch);
+    s_totals_clear(&self->tot);
     for (size_t i = 0; i < self->n; i++)
         s_msg_free(&self->msgs[i]);
     self->n = 0;
@@ -274,8 +380,10 @@ void kc_apply_destroy(kc_apply_t **self_p)
     kc_apply_reset(self);
     free(self->msgs);
     free(self->prods);
-    free(self->ch.slots);
     free(self->ch.cells);
+    free(self->tot.slots);
+    free(self->tot.cells);
+    free(self->tot.dirty);
     free(self);
     *self_p = NULL;
 }
@@ -562,7 +670,8 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         reason = eff->reason;
         snprintf(text, sizeof text, "%s", eff->text);
         if (reason == KCPIPE__V1__REASON__REASON_OK) {
-            rc = kc_ledger_apply(txn, eff);
+            kc_ledger_cells_t cells = {s_totals_get, s_totals_put, &self->tot};
+            rc = kc_ledger_apply_cells(txn, eff, &cells);
             if (rc == KC_EOVERFLOW) {
                 const kc_cell_key_t *k = &eff->cells[eff->ncells - 1].key;
                 const kc_activity_t *act = kc_ref_activity_by_id(k->activity);
@@ -591,9 +700,6 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
                 }
                 self->delta.accepted++;
                 prod->st.accepted++;
-                for (size_t c = 0; self->ch.track_cells && c < eff->ncells; c++)
-                    if ((rc = s_changes_cell(&self->ch, &eff->cells[c].key)) != 0)
-                        return rc;
                 if (eff->nidents > 0 && (rc = s_changes_unit(&self->ch, txn, eff->idents[0].unit,
                                                              offset, self->now_ns)) != 0)
                     return rc;
@@ -750,6 +856,8 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     self->nprods = 0;
     self->committed = false;
     s_changes_clear(&self->ch);
+    s_totals_clear(&self->tot);
+    self->tot.txn = txn;
     self->ch.prev_seq = start;
     for (size_t i = 0; i < self->n; i++) {
         s_msg_clear_answer(&self->msgs[i]);
@@ -771,8 +879,10 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     uint64_t end;
     if ((src = kc_txn_log_size(txn, &end)) != 0)
         return src;
-    /* the units that reported, and the new values of the changed cells (the feed) */
-    if ((src = s_changes_finish(&self->ch, txn)) != 0)
+    /* each changed totals cell written once (and kept for the feed), the units that
+     * reported; before the checkpoint, which reads the totals */
+    if ((src = s_totals_finish(&self->tot, &self->ch, txn)) != 0 ||
+        (src = s_changes_finish(&self->ch, txn)) != 0)
         return src;
     self->ch.seq = end;
     if (self->checkpoint_every && end / self->checkpoint_every > start / self->checkpoint_every) {

@@ -35,7 +35,8 @@
  *      retractions give their reasons; otherwise its cell deltas and identity
  *      records are applied (KC_EOVERFLOW -> total_overflow, nothing changed)
  *      and the raw bytes appended to the log at the offset the effect was
- *      computed for: accepted.
+ *      computed for: accepted. The cell deltas go to the run's in-memory
+ *      totals (below), not straight to the store.
  *      Every outcome other than accepted is recorded in the rejects table
  *      (duplicates included, with reason duplicate) so that step 3 is exact
  *      even if a resend carries different bytes under an old seq.
@@ -43,19 +44,31 @@
  * acknowledged (steps 3 and 5), committed_seq = the producer's hwm after the
  * batch, results = one per duplicate or rejection in that range.
  *
+ * DESIGN - totals aggregated per group commit
+ * A run keeps the totals cells its events touch in memory: an open-addressing
+ * hash table of 7-byte cell keys -> absolute value, each cell read from the
+ * store (kc_txn_totals_get) at its first touch in the run. Each accepted
+ * event's deltas are applied there by kc_ledger_apply_cells() with exactly
+ * kc_txn_totals_apply's range checks, per event and all or nothing (an event
+ * that would take any of its cells out of range is total_overflow and changes
+ * nothing; the events before and after it count as usual). At the end of the
+ * run every cell an accepted event changed is written once
+ * (kc_txn_totals_put), in the same transaction and before the checkpoint
+ * (which reads the totals): one store write per touched cell per group
+ * instead of a read and a write per event per cell.
+ *
  * DESIGN - what a commit changed (the live feed, kc_feed.h; the units table)
- * While a run applies the group it notes, for every accepted event, the
- * totals cells of its effect (kc_ledger_effect_t.cells; in a hash set of
- * 7-byte keys, only if kc_apply_set_track_cells() is on) and its own province
- * unit (the unit of its identity, kc_ref_unit_key of its code and period),
- * with last_report_ns = the run's received_ns, last_offset = its log offset
- * and events + 1. At the end of the run, in the same transaction, each
- * touched unit is written to the units table once, and the changed cells'
- * absolute values are read back (kc_txn_totals_get), so kc_apply_changes()
+ * While a run applies the group it notes, for every accepted event, its own
+ * province unit (the unit of its identity, kc_ref_unit_key of its code and
+ * period), with last_report_ns = the run's received_ns, last_offset = its log
+ * offset and events + 1. At the end of the run, in the same transaction, each
+ * touched unit is written to the units table once. The changed cells (if
+ * kc_apply_set_track_cells() is on) are the in-memory totals' changed cells
+ * with their final values, in order of first change, so kc_apply_changes()
  * gives, after the commit, exactly what the commit made of them.
  *
  * kc_store_write() may run the callback several times (map growth), so every
- * piece of in-memory state of a run (hwm cache, Acks, counters delta, changes) is
+ * piece of in-memory state of a run (hwm cache, Acks, counters delta, totals, changes) is
  * rebuilt from scratch at the start of kc_apply_run(); warnings about rejected
  * events are logged only once the commit has returned.
  *

@@ -373,3 +373,54 @@ int kc_ledger_apply(kc_txn_t *txn, const kc_ledger_effect_t *eff)
     }
     return 0;
 }
+
+int kc_ledger_apply_cells(kc_txn_t *txn, const kc_ledger_effect_t *eff,
+                          const kc_ledger_cells_t *cells)
+{
+    if (!txn || !eff || eff->reason != KCPIPE__V1__REASON__REASON_OK || !cells || !cells->get ||
+        !cells->put || eff->ncells > KC_LEDGER_MAX_CELLS)
+        return KC_EINVAL;
+    /* every sum first, then the writes: all or nothing. (The cells of one effect
+     * are distinct - a correction within one cell is one merged delta - but a
+     * repeated key would still add up, on the earlier sum.) */
+    kc_cell_t sum[KC_LEDGER_MAX_CELLS];
+    for (size_t i = 0; i < eff->ncells; i++) {
+        const kc_ledger_cell_t *c = &eff->cells[i];
+        kc_cell_t cur;
+        size_t j = 0;
+        while (j < i && !s_key_eq(&eff->cells[j].key, &c->key))
+            j++;
+        if (j < i) {
+            cur = sum[j];
+        } else {
+            int rc = cells->get(cells->ctx, &c->key, &cur);
+            if (rc != 0)
+                return rc;
+        }
+        /* kc_txn_totals_apply's checks */
+        bool over = c->events >= 0
+                        ? __builtin_add_overflow(cur.events, (uint64_t)c->events, &sum[i].events)
+                        : __builtin_sub_overflow(cur.events, -(uint64_t)c->events, &sum[i].events);
+        for (int k = 0; k < KC_METRIC_COUNT; k++)
+            over |= __builtin_add_overflow(cur.m[k], c->m[k], &sum[i].m[k]);
+        if (over) {
+            kc_warn("totals %04u-%02u province %u activity %u kind %u fund %u would overflow "
+                    "int64; unchanged",
+                    c->key.year, c->key.month, c->key.province, c->key.activity, c->key.kind,
+                    c->key.fund);
+            return KC_EOVERFLOW;
+        }
+    }
+    for (size_t i = 0; i < eff->ncells; i++) {
+        int rc = cells->put(cells->ctx, &eff->cells[i].key, &sum[i]);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < eff->nidents; i++) {
+        const kc_ledger_ident_t *d = &eff->idents[i];
+        int rc = kc_txn_identity_put(txn, d->unit, d->event_id, d->event_id_len, &d->id);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -48,7 +48,8 @@
  *   target superseded                      -> target_superseded
  *   otherwise                              -> REASON_OK with the deltas
  * A delta that would take a total out of int64 is found only when applying
- * (kc_ledger_apply: KC_EOVERFLOW, nothing changed): total_overflow.
+ * (kc_ledger_apply / kc_ledger_apply_cells: KC_EOVERFLOW, nothing changed):
+ * total_overflow.
  *
  * Replay: for each log entry in offset order, decode the Event, call
  * kc_ledger_effect(src, ev, entry.offset, &eff) with a source that sees the
@@ -138,5 +139,25 @@ size_t kc_ledger_units_of(int code, uint8_t units[2]);
  * eff->reason is not REASON_OK. Other store errors (KC_EMAPFULL included) are
  * returned for the caller to pass on. Does not append to the log. */
 int kc_ledger_apply(kc_txn_t *txn, const kc_ledger_effect_t *eff);
+
+/* Where kc_ledger_apply_cells() keeps the running totals: absolute cell values
+ * held by the caller (e.g. in memory for one group commit, written to the
+ * store once at its end). get: the cell's current value (zeroed if it was
+ * never touched); put: its new value. Both return 0 or a negative KC_E* code
+ * (passed on by the ledger; KC_EMAPFULL included). */
+typedef struct {
+    int (*get)(void *ctx, const kc_cell_key_t *key, kc_cell_t *out);
+    int (*put)(void *ctx, const kc_cell_key_t *key, const kc_cell_t *cell);
+    void *ctx;
+} kc_ledger_cells_t;
+
+/* kc_ledger_apply() with the totals behind `cells` instead of the store's
+ * totals table: every cell delta is checked against the value get() gives,
+ * with exactly kc_txn_totals_apply()'s range checks (each int64 metric, the
+ * event count within 0..UINT64_MAX); if any delta of the effect would leave
+ * its range, KC_EOVERFLOW and nothing (no cell, no identity) is changed;
+ * otherwise each cell's sum is put() and every identity written to txn. */
+int kc_ledger_apply_cells(kc_txn_t *txn, const kc_ledger_effect_t *eff,
+                          const kc_ledger_cells_t *cells);
 
 #endif

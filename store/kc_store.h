@@ -223,6 +223,10 @@ int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta
  * or the event count would leave 0..UINT64_MAX. */
 int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                         int64_t events);
+/* Set the cell to an absolute value (no read): for a writer that summed the
+ * deltas itself with kc_txn_totals_apply's range checks (the aggregator's
+ * per-commit totals, kc_ledger_apply_cells). */
+int kc_txn_totals_put(kc_txn_t *t, const kc_cell_key_t *key, const kc_cell_t *cell);
 int kc_txn_unit_put(kc_txn_t *t, uint8_t unit, const kc_unit_state_t *st);
 /* reason: 0..65535; text may be NULL (empty). */
 int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int reason,

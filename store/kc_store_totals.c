@@ -18,6 +18,9 @@
  * computed and checked with __builtin_add/sub_overflow first, then one
  * in-place write: MDB_CURRENT|MDB_RESERVE with an unchanged size overwrites
  * the node where it lies. On overflow nothing is written.
+ * kc_txn_totals_put writes an absolute value the caller summed itself (one
+ * search and one write per cell: the aggregator writes each cell a group
+ * commit touched once, at its end).
  */
 #include "kc_store_int.h"
 
@@ -141,6 +144,28 @@ int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t del
     if (mrc != MDB_SUCCESS)
         return kc_store_put_err(t, mrc, "update totals");
     s_cell_encode(&sum, v.mv_data);
+    return 0;
+}
+
+int kc_txn_totals_put(kc_txn_t *t, const kc_cell_key_t *key, const kc_cell_t *cell)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    if (!key || !cell)
+        return KC_EINVAL;
+    if (!t->totals_cur) {
+        int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_TOTALS], &t->totals_cur);
+        if (mrc != MDB_SUCCESS)
+            return kc_store_put_err(t, mrc, "open totals cursor");
+    }
+    uint8_t kb[KC_CELL_KEY_LEN];
+    kc_cell_key_encode(key, kb);
+    MDB_val k = {sizeof kb, kb}, v = {KC_CELL_VALUE_LEN, NULL};
+    int mrc = mdb_cursor_put(t->totals_cur, &k, &v, MDB_RESERVE);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "write totals");
+    s_cell_encode(cell, v.mv_data);
     return 0;
 }
 
