@@ -226,6 +226,131 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
     return KCPIPE__V1__REASON__REASON_OK;
 }
 
+/* ---- the content hash ----
+ * The hash covers protobuf-c's encoding of the normalized event (stores hold
+ * these hashes: the bytes must never change). kc_event_pack_canon writes the
+ * same bytes as kcpipe__v1__event__pack without the descriptor walk; its rules
+ * are protobuf-c 1.4's for proto2 optional fields: a string or message is
+ * written when its pointer is not NULL (an empty string too), a scalar when
+ * its has_ flag is set; tag = number << 3 | wire type (1 byte: every number
+ * is < 16); uint32/uint64 and int64 (two's complement: a negative value takes
+ * 10 bytes) are plain varints, an enum is an int32 (a negative value is sign-
+ * extended to 10 bytes), a string's length and a message's size are varints
+ * before their bytes; unknown fields would follow the known ones (not
+ * written here). tests/common/canon_test.c compares the two encoders. */
+
+#define S_VARINT       0
+#define S_LEN          2
+#define S_TAG(num, wt) ((uint8_t)((num) << 3 | (wt)))
+
+static inline uint8_t *s_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint8_t *s_string(uint8_t *p, int num, const char *s, size_t n)
+{
+    *p++ = S_TAG(num, S_LEN);
+    p = s_varint(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* The schema the encoder was written for: 13 Event fields (1-11, 14, 15) and
+ * 10 Metrics fields (1-10); canon_test checks each field's number and type. A
+ * schema that grows makes kc_event_content_hash fall back to protobuf-c until
+ * kc_event_pack_canon learns the new fields. */
+#define S_EVENT_FIELDS   13
+#define S_METRICS_FIELDS 10
+_Static_assert(sizeof(Kcpipe__V1__Kind) == 4 && sizeof(Kcpipe__V1__Fund) == 4 &&
+                   sizeof(Kcpipe__V1__Op) == 4,
+               "protobuf-c reads enums as int32");
+
+/* protobuf-c packs an enum as an int32: a negative value sign-extended. */
+static inline uint64_t s_enum(int v)
+{
+    return (uint64_t)(int64_t)(int32_t)v;
+}
+
+size_t kc_event_pack_canon(const kc_pb_event_t *ev, uint8_t *out, size_t cap)
+{
+    size_t l_id = ev->event_id ? strlen(ev->event_id) : 0;
+    size_t l_prov = ev->province ? strlen(ev->province) : 0;
+    size_t l_act = ev->activity ? strlen(ev->activity) : 0;
+    size_t l_note = ev->note ? strlen(ev->note) : 0;
+    size_t l_corr = ev->corrects ? strlen(ev->corrects) : 0;
+    size_t l_prod = ev->producer_id ? strlen(ev->producer_id) : 0;
+    size_t need = KC_EVENT_PACK_FIXED_MAX + l_id + l_prov + l_act + l_note + l_corr + l_prod;
+    if (need > cap)
+        return need;
+    uint8_t *p = out;
+    if (ev->event_id)
+        p = s_string(p, 1, ev->event_id, l_id);
+    if (ev->province)
+        p = s_string(p, 2, ev->province, l_prov);
+    if (ev->has_year) {
+        *p++ = S_TAG(3, S_VARINT);
+        p = s_varint(p, ev->year);
+    }
+    if (ev->has_month) {
+        *p++ = S_TAG(4, S_VARINT);
+        p = s_varint(p, ev->month);
+    }
+    if (ev->activity)
+        p = s_string(p, 5, ev->activity, l_act);
+    if (ev->has_kind) {
+        *p++ = S_TAG(6, S_VARINT);
+        p = s_varint(p, s_enum(ev->kind));
+    }
+    if (ev->has_fund) {
+        *p++ = S_TAG(7, S_VARINT);
+        p = s_varint(p, s_enum(ev->fund));
+    }
+    const Kcpipe__V1__Metrics *m = ev->metrics;
+    if (m) {
+        /* at most 10 x (1 + 10) = 110 bytes without unknown fields: a 1-byte size */
+        *p++ = S_TAG(8, S_LEN);
+        uint8_t *size = p++;
+#define M(num, f)                                                                                  \
+    if (m->has_##f) {                                                                              \
+        *p++ = S_TAG(num, S_VARINT);                                                               \
+        p = s_varint(p, (uint64_t)m->f);                                                           \
+    }
+        M(1, amount_vnd)
+        M(2, revenue_vnd)
+        M(3, persons)
+        M(4, persons_employed)
+        M(5, facilities)
+        M(6, facility_turns)
+        M(7, products)
+        M(8, events)
+        M(9, delegates)
+        M(10, projects)
+#undef M
+        *size = (uint8_t)(p - size - 1);
+    }
+    if (ev->note)
+        p = s_string(p, 9, ev->note, l_note);
+    if (ev->has_op) {
+        *p++ = S_TAG(10, S_VARINT);
+        p = s_varint(p, s_enum(ev->op));
+    }
+    if (ev->corrects)
+        p = s_string(p, 11, ev->corrects, l_corr);
+    if (ev->producer_id)
+        p = s_string(p, 14, ev->producer_id, l_prod);
+    if (ev->has_seq) {
+        *p++ = S_TAG(15, S_VARINT);
+        p = s_varint(p, ev->seq);
+    }
+    return (size_t)(p - out);
+}
+
 void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
                            uint8_t out[KC_HASH_LEN])
 {
@@ -245,12 +370,22 @@ void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
     c.op = (Kcpipe__V1__Op)view->op;
     if (c.note && c.note[0] == '\0')
         c.note = NULL;
-    uint8_t stack[512];
-    size_t n = kcpipe__v1__event__get_packed_size(&c);
-    uint8_t *buf = n <= sizeof stack ? stack : malloc(n);
-    if (!buf)
-        abort(); /* out of memory while hashing: nothing sane to return */
-    kcpipe__v1__event__pack(&c, buf);
+    uint8_t stack[KC_EVENT_PACK_FIXED_MAX + 2 * KC_NOTE_MAX];
+    uint8_t *buf = stack;
+    size_t n;
+    if (c.base.n_unknown_fields || (c.metrics && c.metrics->base.n_unknown_fields) ||
+        kcpipe__v1__event__descriptor.n_fields != S_EVENT_FIELDS ||
+        kcpipe__v1__metrics__descriptor.n_fields != S_METRICS_FIELDS) {
+        /* unknown fields are hashed too, where protobuf-c puts them */
+        n = kcpipe__v1__event__get_packed_size(&c);
+        if (n > sizeof stack && !(buf = malloc(n)))
+            abort(); /* out of memory while hashing: nothing sane to return */
+        kcpipe__v1__event__pack(&c, buf);
+    } else if ((n = kc_event_pack_canon(&c, stack, sizeof stack)) > sizeof stack) {
+        if (!(buf = malloc(n)))
+            abort();
+        n = kc_event_pack_canon(&c, buf, n);
+    }
     crypto_generichash(out, KC_HASH_LEN, buf, n, NULL, 0);
     if (buf != stack)
         free(buf);

@@ -85,6 +85,20 @@ int kc_reason_by_name(const char *name);
 void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
                            uint8_t out[KC_HASH_LEN]);
 
+/* Bytes of an Event's encoding besides the contents of its strings, at most
+ * (every tag, length and varint at its largest, all ten metrics). */
+#define KC_EVENT_PACK_FIXED_MAX 256
+
+/* Serialize ev exactly as kcpipe__v1__event__pack() does (proto2: present
+ * fields in field-number order, the Metrics message length-delimited with its
+ * own fields in order), but without reflection, and without unknown fields:
+ * the bytes equal protobuf-c's only when ev and ev->metrics carry none
+ * (base.n_unknown_fields == 0; kc_event_content_hash falls back to protobuf-c
+ * otherwise). Like snprintf: returns the number of bytes written to out if
+ * that is <= cap; otherwise writes nothing and returns a size > cap that
+ * suffices (an upper bound, not the exact size). */
+size_t kc_event_pack_canon(const kc_pb_event_t *ev, uint8_t *out, size_t cap);
+
 /* Read metric i (kc_metric_t) from a proto Metrics; returns whether present. */
 int kc_pb_metric_get(const Kcpipe__V1__Metrics *m, int i, int64_t *value);
 /* Set metric i in a proto Metrics (marks it present). */

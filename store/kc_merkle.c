@@ -215,8 +215,8 @@ static int s_leaves_read(kc_txn_t *t, uint64_t first, uint64_t n,
             memcpy(out, mk->blk[first - mk->blk_first], n * KC_MERKLE_HASH_LEN);
             return 0;
         }
-        const uint8_t *data;
-        size_t have;
+        const uint8_t *data = NULL;
+        size_t have = 0;
         uint64_t in = first % KC_MK_LEAF_BLOCK;
         int rc = s_blk_get(t, first / KC_MK_LEAF_BLOCK, &data, &have);
         if (rc != 0)
@@ -440,8 +440,8 @@ static int s_work(kc_txn_t *t, uint64_t log_size)
     mk->blk_first = log_size - log_size % KC_MK_LEAF_BLOCK;
     mk->blk_n = mk->blk_stored = (unsigned)(log_size - mk->blk_first);
     if (mk->blk_n > 0) {
-        const uint8_t *data;
-        size_t n;
+        const uint8_t *data = NULL;
+        size_t n = 0;
         int rc = s_blk_get(t, mk->blk_first / KC_MK_LEAF_BLOCK, &data, &n);
         if (rc == 0 && n != mk->blk_n)
             rc = KC_EFORMAT;

@@ -10,8 +10,10 @@
 
 #include "kc_store.h"
 
+#include <endian.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <string.h>
 
 typedef struct kc_mk_state kc_mk_state_t; /* kc_merkle_int.h */
 
@@ -81,36 +83,33 @@ int kc_store_adopt_map(kc_store_t *s);
 /* Decode a log record (kc_store_log.c); KC_EFORMAT (logged) if it is not one. */
 int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out);
 
+/* Fixed-width integers in the store's records: one load or store each (memcpy
+ * of 8 bytes plus a byte swap where the host order differs), whatever the
+ * alignment of LMDB's memory. */
 static inline void kc_be64_put(uint8_t *p, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
+    v = htobe64(v);
+    memcpy(p, &v, sizeof v);
 }
 
 static inline uint64_t kc_be64_get(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return be64toh(v);
 }
 
 static inline void kc_le64_put(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
+    v = htole64(v);
+    memcpy(p, &v, sizeof v);
 }
 
 static inline uint64_t kc_le64_get(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
 #endif

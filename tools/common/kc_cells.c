@@ -42,11 +42,21 @@ int kc_cells_unit(int units, int code, int32_t yyyymm, int *unit_scheme)
     return code;
 }
 
+/* What the place filter decided for one province code in the month being
+ * scanned. Cells come in key order (year, month, province, ...): every cell of
+ * a province-month shares the decision, so it is made once per code and month. */
+typedef struct {
+    int8_t state; /* 0 not yet decided this month, 1 in, -1 out */
+    uint8_t unit, scheme;
+} s_place_t;
+
 typedef struct {
     const kc_cells_filter_t *f;
     int kind;
     bool any_activity, any_fund, any_place;
     kc_cells_result_t *out;
+    int32_t cache_ym;     /* the month s_place describes (0 = none yet) */
+    s_place_t place[256]; /* by province code */
 } s_scan_t;
 
 static int s_add(kc_totals_t *t, const kc_cell_t *c)
@@ -92,10 +102,21 @@ static int s_cell(const kc_cell_key_t *k, const kc_cell_t *c, void *ctx)
     if (!s->any_fund && (k->fund > 3 || !f->fund[k->fund]))
         return 0;
     int32_t yyyymm = (int32_t)k->year * 100 + k->month;
-    int unit_scheme;
-    int unit = kc_cells_unit(f->units, k->province, yyyymm, &unit_scheme);
-    if (!s_place_ok(s, unit, unit_scheme, yyyymm))
+    if (yyyymm != s->cache_ym) {
+        memset(s->place, 0, sizeof s->place);
+        s->cache_ym = yyyymm;
+    }
+    s_place_t *pl = &s->place[k->province];
+    if (pl->state == 0) {
+        int unit_scheme;
+        int unit = kc_cells_unit(f->units, k->province, yyyymm, &unit_scheme);
+        pl->unit = (uint8_t)unit;
+        pl->scheme = (uint8_t)unit_scheme;
+        pl->state = s_place_ok(s, unit, unit_scheme, yyyymm) ? 1 : -1;
+    }
+    if (pl->state < 0)
         return 0;
+    int unit = pl->unit, unit_scheme = pl->scheme;
     int rc = s_add(&s->out->total, c);
     if (rc)
         return rc;
