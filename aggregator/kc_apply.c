@@ -7,6 +7,7 @@
  */
 #include "kc_apply.h"
 
+#include "kc_arena.h"
 #include "kc_checkpoint.h"
 #include "kc_ledger.h"
 
@@ -34,7 +35,7 @@ typedef struct {
 
 /* One received message and its answer. */
 typedef struct {
-    kc_pb_batch_t *batch;          /* decoded Batch; NULL if refused at add */
+    kc_pb_batch_t *batch;          /* decoded Batch (in the group's arena); NULL if refused */
     int status;                    /* kcpipe.v1.Status */
     char error[S_TEXT_MAX];        /* Ack.error; "" for none */
     bool has_acked;                /* acked_from/acked_to are set */
@@ -123,6 +124,7 @@ struct kc_apply {
     bool committed;            /* Acks are final (commit returned or failed) */
     s_changes_t ch;            /* cells and units changed by the current/last run */
     s_totals_t tot;            /* the totals cells of the current run */
+    kc_arena_t arena;          /* decoded Batches (until reset), each Event (while processed) */
 };
 
 kc_apply_t *kc_apply_new(void)
@@ -160,9 +162,7 @@ static void s_msg_clear_answer(s_msg_t *m)
 static void s_msg_free(s_msg_t *m)
 {
     s_msg_clear_answer(m);
-    if (m->batch)
-        kcpipe__v1__batch__free_unpacked(m->batch, NULL);
-    free(m->res);
+    free(m->res); /* m->batch lives in the group's arena */
     memset(m, 0, sizeof *m);
 }
 
@@ -370,6 +370,7 @@ void kc_apply_reset(kc_apply_t *self)
     self->nprods = 0;
     self->committed = false;
     memset(&self->delta, 0, sizeof self->delta);
+    kc_arena_reset(&self->arena); /* every decoded Batch at once */
 }
 
 void kc_apply_destroy(kc_apply_t **self_p)
@@ -384,6 +385,7 @@ void kc_apply_destroy(kc_apply_t **self_p)
     free(self->tot.slots);
     free(self->tot.cells);
     free(self->tot.dirty);
+    kc_arena_fini(&self->arena);
     free(self);
     *self_p = NULL;
 }
@@ -423,13 +425,22 @@ void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *d)
  * may make protobuf-c allocate far more than n (a 2-byte repeated element
  * costs a 40-byte scan record and a 16-byte array slot; an unknown field is
  * kept with its own record), so each unpack gets a budget of 4n + 64 KiB of
- * cumulative allocations, well above what any well-formed batch or event
- * needs; past it the allocation fails and the message is undecodable. Blocks
- * come from malloc, so free_unpacked(msg, NULL) releases them. */
+ * cumulative allocations (the sizes protobuf-c asks for, whether or not it
+ * frees them again), well above what any well-formed batch or event needs;
+ * past it the allocation fails and the message is undecodable.
+ * Blocks come from the group's arena (kc_arena.h): alloc is a pointer bump and
+ * free does nothing, so no decoded message needs protobuf-c's free. A Batch
+ * stays in the arena until kc_apply_reset(); an Event is released (the arena
+ * rewound to the mark taken before its unpack) as soon as it has been
+ * processed; a failed or refused unpack is rewound at once. What protobuf-c
+ * frees inside a successful unpack (its scan records beyond the first 16
+ * fields) stays in the arena until that rewind or reset: it is counted in the
+ * budget, so a message never holds more than its budget. */
 #define S_PB_SLACK     ((size_t)64 << 10)
 #define S_PB_BUDGET(n) ((n) > (SIZE_MAX - S_PB_SLACK) / 4 ? SIZE_MAX : 4 * (n) + S_PB_SLACK)
 
 typedef struct {
+    kc_arena_t *arena;
     size_t left; /* bytes that may still be allocated */
 } s_pb_budget_t;
 
@@ -438,30 +449,49 @@ static void *s_pb_alloc(void *ctx, size_t size)
     s_pb_budget_t *b = ctx;
     if (size > b->left)
         return NULL;
-    void *p = malloc(size ? size : 1);
-    if (p)
-        b->left -= size;
-    return p;
+    b->left -= size; /* counted even if the arena fails: the unpack fails then anyway */
+    return kc_arena_alloc(b->arena, size);
 }
 
 static void s_pb_free(void *ctx, void *p)
 {
     (void)ctx;
-    free(p);
+    (void)p;
 }
 
-static kc_pb_batch_t *s_unpack_batch(const void *data, size_t len)
+/* Unpack into the arena: NULL (and the arena back at `mark`, taken just
+ * before) if the bytes are not a Batch or exceed the budget. */
+static kc_pb_batch_t *s_unpack_batch(kc_arena_t *arena, kc_arena_mark_t mark, const void *data,
+                                     size_t len)
 {
-    s_pb_budget_t b = {S_PB_BUDGET(len)};
+    s_pb_budget_t b = {arena, S_PB_BUDGET(len)};
     ProtobufCAllocator a = {s_pb_alloc, s_pb_free, &b};
-    return kcpipe__v1__batch__unpack(&a, len, data);
+    kc_pb_batch_t *batch = kcpipe__v1__batch__unpack(&a, len, data);
+    if (!batch)
+        kc_arena_rewind(arena, mark);
+    return batch;
 }
 
-static kc_pb_event_t *s_unpack_event(const void *data, size_t len)
+/* The same for an Event; the caller rewinds to `mark` once done with it. */
+static kc_pb_event_t *s_unpack_event(kc_arena_t *arena, kc_arena_mark_t mark, const void *data,
+                                     size_t len)
 {
-    s_pb_budget_t b = {S_PB_BUDGET(len)};
+    s_pb_budget_t b = {arena, S_PB_BUDGET(len)};
     ProtobufCAllocator a = {s_pb_alloc, s_pb_free, &b};
-    return kcpipe__v1__event__unpack(&a, len, data);
+    kc_pb_event_t *ev = kcpipe__v1__event__unpack(&a, len, data);
+    if (!ev)
+        kc_arena_rewind(arena, mark);
+    return ev;
+}
+
+size_t kc_apply_arena_bytes(const kc_apply_t *self)
+{
+    return kc_arena_capacity(&self->arena);
+}
+
+uint64_t kc_apply_arena_mallocs(const kc_apply_t *self)
+{
+    return kc_arena_chunk_mallocs(&self->arena);
 }
 
 int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
@@ -469,15 +499,16 @@ int kc_apply_add(kc_apply_t *self, const void *data, size_t len)
     return kc_apply_add_granted(self, data, len, NULL);
 }
 
-/* Refuse the batch of m for a security reason: it keeps no batch, carries the
- * security message id for its log line. */
-static void s_refuse(kc_apply_t *self, s_msg_t *m, const char *sec_id)
+/* Refuse the batch of m for a security reason: it keeps no batch (the arena
+ * goes back to `mark`, taken before its unpack), carries the security message
+ * id for its log line. */
+static void s_refuse(kc_apply_t *self, s_msg_t *m, const char *sec_id, kc_arena_mark_t mark)
 {
     m->status = KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER;
     m->sec_id = sec_id;
     self->events -= m->batch->n_events;
-    kcpipe__v1__batch__free_unpacked(m->batch, NULL);
     m->batch = NULL;
+    kc_arena_rewind(&self->arena, mark);
 }
 
 int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
@@ -494,7 +525,8 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
     s_msg_t *m = &self->msgs[self->n];
     memset(m, 0, sizeof *m);
     m->status = KCPIPE__V1__STATUS__STATUS_OK;
-    m->batch = s_unpack_batch(data, len);
+    kc_arena_mark_t mark = kc_arena_mark(&self->arena);
+    m->batch = s_unpack_batch(&self->arena, mark, data, len);
     if (!m->batch) {
         /* protobuf-c also returns NULL when out of memory; the peer then gets
          * "undecodable" for a batch that was fine, and resends it in vain:
@@ -511,8 +543,8 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
             else
                 snprintf(m->error, sizeof m->error, "producer_id is %zu bytes, at most %d allowed",
                          plen, KC_PRODUCER_ID_MAX);
-            kcpipe__v1__batch__free_unpacked(m->batch, NULL);
             m->batch = NULL;
+            kc_arena_rewind(&self->arena, mark);
         } else {
             self->events += m->batch->n_events;
             m->nevents = m->batch->n_events;
@@ -528,13 +560,13 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
                              "the key of producer '%.64s' was revoked after it connected; "
                              "batch for '%.64s' refused",
                              gid, m->batch->producer_id);
-                    s_refuse(self, m, "KC-SEC-004");
+                    s_refuse(self, m, "KC-SEC-004", mark);
                 } else if (strcmp(m->batch->producer_id, gid) != 0) {
                     snprintf(m->error, sizeof m->error,
                              "the batch's producer_id '%.64s' is not '%.64s', the producer id "
                              "registered for the key it was sent with",
                              m->batch->producer_id, gid);
-                    s_refuse(self, m, "KC-SEC-002");
+                    s_refuse(self, m, "KC-SEC-002", mark);
                 }
             }
         }
@@ -774,7 +806,8 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
     uint64_t prev = 0;
     for (size_t k = 0; k < n; k++) {
         const ProtobufCBinaryData *b = &m->batch->events[k];
-        kc_pb_event_t *ev = s_unpack_event(b->data, b->len);
+        kc_arena_mark_t mark = kc_arena_mark(&self->arena);
+        kc_pb_event_t *ev = s_unpack_event(&self->arena, mark, b->data, b->len);
         char text[S_TEXT_MAX];
         if (!ev || !ev->has_seq || ev->seq == 0) {
             int reason = ev ? KCPIPE__V1__REASON__REASON_MISSING_SEQ
@@ -784,8 +817,7 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
                      "sequence; it and the %zu events after it were not processed",
                      k, ev ? "has no seq (>= 1)" : "cannot be decoded", n - k - 1);
             s_result_t *r = s_result_add(m, false, 0, reason, ev ? ev->event_id : NULL, text, true);
-            if (ev)
-                kcpipe__v1__event__free_unpacked(ev, NULL);
+            kc_arena_rewind(&self->arena, mark);
             if (!r)
                 return KC_ENOMEM;
             self->delta.unplaceable++;
@@ -803,7 +835,7 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
                      (unsigned long long)(hwm + 1));
             m->resend_from = hwm + 1;
             self->delta.gaps++;
-            kcpipe__v1__event__free_unpacked(ev, NULL);
+            kc_arena_rewind(&self->arena, mark);
             break;
         }
         if (seq <= hwm) {
@@ -816,12 +848,12 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
                      (unsigned long long)(hwm + 1));
             m->resend_from = hwm + 1;
             self->delta.gaps++;
-            kcpipe__v1__event__free_unpacked(ev, NULL);
+            kc_arena_rewind(&self->arena, mark);
             break;
         } else {
             rc = s_process(self, m, txn, prod, ev, b);
         }
-        kcpipe__v1__event__free_unpacked(ev, NULL);
+        kc_arena_rewind(&self->arena, mark); /* the Event: nothing keeps a pointer into it */
         if (rc != 0)
             return rc;
         s_acked(m, seq);

@@ -67,6 +67,22 @@
  * with their final values, in order of first change, so kc_apply_changes()
  * gives, after the commit, exactly what the commit made of them.
  *
+ * DESIGN - decoding without malloc
+ * Batches and Events are unpacked by protobuf-c into the group's arena
+ * (kc_arena.h: bump-pointer chunks, free a no-op) under the same per-message
+ * budget as ever (4 x the message's size + 64 KiB of protobuf-c's cumulative
+ * allocation requests; past it: undecodable). Each Batch lives there from
+ * kc_apply_add() to kc_apply_reset(), which releases them all at once; each
+ * Event from its unpack to the end of its processing (the arena is rewound
+ * after every event), so a run's events take the space of one. Nothing is
+ * free_unpacked. The chunks stay between groups (a steady load allocates
+ * none after its first group); a reset returns those beyond twice what the
+ * group just ended used (kc_arena_reset), so one huge group is given back at
+ * the end of the next smaller one. Protobuf-c copies each `bytes` element of
+ * a Batch (there is no zero-copy unpack without a hand-written decoder): into
+ * the arena, that copy is a memcpy, and it is the copy the log append and the
+ * Event unpack read, since kc_apply_add()'s bytes are only borrowed.
+ *
  * kc_store_write() may run the callback several times (map growth), so every
  * piece of in-memory state of a run (hwm cache, Acks, counters delta, totals, changes) is
  * rebuilt from scratch at the start of kc_apply_run(); warnings about rejected
@@ -214,6 +230,11 @@ typedef struct {
 } kc_apply_msg_info_t;
 /* KC_EINVAL if i is out of range. */
 int kc_apply_msg_info(const kc_apply_t *self, size_t i, kc_apply_msg_info_t *out);
+
+/* Bytes of decode arena the group holds, and chunks it has malloc'd since
+ * kc_apply_new() (tests: flat across groups of the same shape). */
+size_t kc_apply_arena_bytes(const kc_apply_t *self);
+uint64_t kc_apply_arena_mallocs(const kc_apply_t *self);
 
 /* Add the counters of `delta` to `sum`. */
 void kc_agg_counters_add(kc_agg_counters_t *sum, const kc_agg_counters_t *delta);
