@@ -66,7 +66,7 @@
 #define KC_AGG_DEFAULT_LISTEN          "tcp://127.0.0.1:5555"
 #define KC_AGG_DEFAULT_STORE           "./var/kcpipe"
 #define KC_AGG_DEFAULT_GROUP_MAX       8192
-#define KC_AGG_DEFAULT_GROUP_WINDOW_MS 5
+#define KC_AGG_DEFAULT_GROUP_WINDOW_MS 2
 #define KC_AGG_DEFAULT_STH_INTERVAL_MS 2000
 #define KC_AGG_STH_EVERY_COMMIT        (-1) /* sth_interval_ms: a head per group commit */
 #define KC_AGG_CHECKPOINT_NEVER        (-1) /* checkpoint_every: take none */

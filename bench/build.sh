@@ -4,6 +4,7 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build/bench"
 bench_build() {
+  "$root/scripts/install-deps" # what the build needs, and jq for bench/all
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$build" -j"$(nproc)" --target "$@" >&2
 }

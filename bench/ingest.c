@@ -89,7 +89,7 @@ static void s_usage(FILE *f)
             "  -w, --window N             batches in flight per producer (default: library's, "
             "8)\n"
             "  -g, --group-max N          aggregator --group-max (default: its own, 8192)\n"
-            "  -G, --group-window-ms MS   aggregator --group-window-ms (default: its own, 5)\n"
+            "  -G, --group-window-ms MS   aggregator --group-window-ms (default: its own, 2)\n"
             "  -t, --request-timeout-ms MS  producers' resend timeout (default: library's)\n"
             "  -d, --dir DIR              parent of the temp dir (default $TMPDIR or /tmp)\n"
             "  -a, --aggregator PATH      kc-aggregator to run (default: beside this program)\n"
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
            o.scatter ? "scatter" : "province-office",
            o.monitoring ? " with feed, HTTP, a subscriber and a scraper" : "", o.producers,
            o.events, o.batch ? o.batch : 1000, o.window ? o.window : 8,
-           o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 5,
+           o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 2,
            o.curve ? "on" : "off");
     printf("  %-28s %14.3f\n", "wall time (s)", secs);
     printf("  %-28s %14.0f\n", "events/s (durable, e2e)", eps);
@@ -384,7 +384,7 @@ int main(int argc, char **argv)
            "\"verified\": true}\n",
            eps, p50, p99, bpe, peak_rss_kb, accepted, o.producers, secs,
            (double)agg_wchar / (double)accepted, o.batch ? o.batch : 1000, o.window ? o.window : 8,
-           o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 5,
+           o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 2,
            o.scatter ? "scatter" : "province-office", o.monitoring ? "true" : "false",
            o.curve ? "true" : "false");
     return 0;
