@@ -436,3 +436,22 @@ void kc_conf_args_free(kc_conf_args_t *a)
     free(a->path);
     memset(a, 0, sizeof *a);
 }
+
+static kc_conf_args_t s_main_args; /* kc_conf_main's: optarg points into them until exit */
+
+int kc_conf_main(const char *prog, const char *name, const struct option *longopts, int *argc,
+                 char ***argv)
+{
+    /* into the static itself: kc_conf_blame() keeps a pointer to it */
+    int rc = kc_conf_merge(prog, name, longopts, *argc, *argv, &s_main_args);
+    if (rc)
+        return rc;
+    *argc = s_main_args.argc;
+    *argv = s_main_args.argv;
+    return 0;
+}
+
+bool kc_conf_main_check_done(void)
+{
+    return kc_conf_check_done(&s_main_args);
+}

@@ -60,6 +60,12 @@ typedef struct {
 int kc_conf_merge(const char *prog, const char *name, const struct option *longopts, int argc,
                   char **argv, kc_conf_args_t *out);
 /* "FILE:LINE" of argv[i] if it came from the file, else NULL (static buffer). */
+/* kc_conf_merge() for a program's main(): the merged arguments are kept for
+ * the life of the process (getopt's optarg points into them) and replace
+ * *argc and *argv. Call once per process. Returns 0, or the exit code for
+ * main() to return. */
+int kc_conf_main(const char *prog, const char *name, const struct option *longopts, int *argc,
+                 char ***argv);
 const char *kc_conf_origin(const kc_conf_args_t *a, int i);
 void kc_conf_args_free(kc_conf_args_t *a);
 
@@ -80,6 +86,8 @@ int kc_conf_usage_exit(const char *arg, int code);
  * (or "PROG: no config file, command line ok") to stdout and returns true: the
  * program exits 0 without doing anything else. */
 bool kc_conf_check_done(const kc_conf_args_t *a);
+/* kc_conf_check_done() on the arguments of kc_conf_main(). */
+bool kc_conf_main_check_done(void);
 /* Where kc_conf_merge() reports errors: fn(msg) with one message ("FILE:LINE:
  * reason", no newline) instead of stderr (a daemon reloading its config logs
  * them); NULL restores stderr. */

@@ -870,12 +870,9 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge(PROG, "audit", longopts, argc, argv, &ca);
+    int mrc = kc_conf_main(PROG, "audit", longopts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     s_opts_t o = {.store = S_DEFAULT_STORE};
     int c;
     opterr = 0;
@@ -906,7 +903,7 @@ int main(int argc, char **argv)
         default: return kc_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s", "no command given");

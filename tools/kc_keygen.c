@@ -69,12 +69,9 @@ int main(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
     };
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge("kc-keygen", "keygen", longopts, argc, argv, &ca);
+    int mrc = kc_conf_main("kc-keygen", "keygen", longopts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     const char *out = NULL, *label = "";
     bool force = false;
     int c;
@@ -90,7 +87,7 @@ int main(int argc, char **argv)
         default: return s_bad("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         return 0;
     if (optind < argc)
         return s_bad("unexpected argument '%s'", argv[optind]);

@@ -124,12 +124,9 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge(PROG, "query", opts, argc, argv, &ca);
+    int mrc = kc_conf_main(PROG, "query", opts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     char err[256];
     kc_qry_init(o);
     opterr = 0;
@@ -162,7 +159,7 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
     }
     if (kc_qry_finish(o, KC_QRY_CLI, err, sizeof err) != 0)
         return s_usage_error(err);
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         *done = true;
     return 0;
 }

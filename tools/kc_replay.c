@@ -687,12 +687,9 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge(PROG, "replay", longopts, argc, argv, &ca);
+    int mrc = kc_conf_main(PROG, "replay", longopts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     s_opts_t o = {.group = KC_REPLAY_DEFAULT_GROUP, .timeout_s = -1};
     char err[256];
     int c;
@@ -724,7 +721,7 @@ int main(int argc, char **argv)
         default: return kc_cli_usage_error(PROG, "bad option%s", NULL);
         }
     }
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "a command is needed (rebuild, verify or send)%s", NULL);

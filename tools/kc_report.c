@@ -95,12 +95,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge(PROG, "report", opts, argc, argv, &ca);
+    int mrc = kc_conf_main(PROG, "report", opts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     char err[256];
     const char *provinces[KC_CELLS_MAX_SEL];
     size_t n_prov = 0;
@@ -163,7 +160,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         return s_usage_error("--year is required");
     if (o->f.n_regions == 0 && o->f.n_provinces == 0)
         return s_usage_error("--region (or --province) is required");
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         *done = true;
     return 0;
 }

@@ -276,12 +276,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static kc_conf_args_t ca; /* its strings are the options' values: kept to the end */
-    int mrc = kc_conf_merge(PROG, "watch", opts, argc, argv, &ca);
+    int mrc = kc_conf_main(PROG, "watch", opts, &argc, &argv);
     if (mrc)
         return mrc;
-    argc = ca.argc;
-    argv = ca.argv;
     char err[256];
     long v;
     memset(o, 0, sizeof *o);
@@ -386,7 +383,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             o->snapshot = o->snap_buf;
         }
     }
-    if (kc_conf_check_done(&ca))
+    if (kc_conf_main_check_done())
         *done = true;
     return 0;
 }
