@@ -4,9 +4,10 @@
  * Layout: a group buffer (entries with their bytes copied into one growing
  * byte array, referred to by index so that the array may move), an open
  * addressing cell table keyed by the 7-byte cell key read as a big-endian
- * integer (so integer order = store key order), a small producer array, the
- * Event decoder (a wire walker with protobuf-c behind it), and, in memory
- * mode, the open addressing identity table.
+ * integer (so integer order = store key order), the producers (an array and
+ * a hash index into it), the Event decoder (a wire walker with protobuf-c
+ * behind it), and, in memory mode, the open addressing identity table (the
+ * big tables on transparent huge pages).
  */
 #include "kc_replay_lib.h"
 
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- protobuf-c bump allocator (the decoder's fallback) ---- */
 
@@ -318,6 +320,52 @@ static int s_event_id_of(const uint8_t *p, size_t len, const char **id, size_t *
     return found;
 }
 
+/* ---- big tables ----
+ * The cell and identity tables are probed at random, one slot per event: at
+ * millions of identities that is a TLB miss (a page walk) per probe with 4 KiB
+ * pages. Tables of 4 MiB and more are therefore mapped on their own, 2 MiB
+ * aligned, and advised onto transparent huge pages (THP "madvise" mode; 4 KiB
+ * pages if refused). Fresh anonymous memory is zero: no memset. Smaller ones
+ * come from calloc. s_table_free() must be given the same n and size. */
+
+#define S_HUGE ((size_t)2 << 20)
+
+static void *s_table_zalloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t bytes = n * size;
+    if (bytes < 2 * S_HUGE)
+        return calloc(n, size);
+    if (bytes > SIZE_MAX - 2 * S_HUGE)
+        return NULL;
+    size_t len = (bytes + S_HUGE - 1) & ~(S_HUGE - 1);
+    uint8_t *m =
+        mmap(NULL, len + S_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uint8_t *a = m + ((S_HUGE - ((uintptr_t)m & (S_HUGE - 1))) & (S_HUGE - 1));
+    size_t head = (size_t)(a - m);
+    if (head)
+        munmap(m, head);
+    munmap(a + len, S_HUGE - head);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(a, len, MADV_HUGEPAGE);
+#endif
+    return a;
+}
+
+static void s_table_free(void *p, size_t n, size_t size)
+{
+    if (!p)
+        return;
+    size_t bytes = n * size;
+    if (bytes < 2 * S_HUGE)
+        free(p);
+    else
+        munmap(p, (bytes + S_HUGE - 1) & ~(S_HUGE - 1));
+}
+
 /* ---- cells ---- */
 
 typedef struct {
@@ -373,7 +421,7 @@ static s_cell_t *s_cells_find(const s_cells_t *c, uint64_t key)
 static int s_cells_grow(s_cells_t *c)
 {
     size_t cap = c->cap ? c->cap * 2 : 4096;
-    s_cell_t *slots = calloc(cap, sizeof *slots);
+    s_cell_t *slots = s_table_zalloc(cap, sizeof *slots);
     if (!slots)
         return KC_ENOMEM;
     s_cells_t n = {.slots = slots, .cap = cap, .n = c->n};
@@ -385,7 +433,7 @@ static int s_cells_grow(s_cells_t *c)
             j = (j + 1) & (cap - 1);
         slots[j] = c->slots[i];
     }
-    free(c->slots);
+    s_table_free(c->slots, c->cap, sizeof *c->slots);
     *c = n;
     return 0;
 }
@@ -478,7 +526,7 @@ static int s_ids_init(s_ids_t *t, uint64_t expect)
     size_t cap = 1 << 16;
     while ((double)cap * 0.75 < (double)expect + 1)
         cap *= 2;
-    t->slots = calloc(cap, sizeof *t->slots);
+    t->slots = s_table_zalloc(cap, sizeof *t->slots);
     if (!t->slots)
         return KC_ENOMEM;
     t->cap = cap;
@@ -489,7 +537,7 @@ static int s_ids_init(s_ids_t *t, uint64_t expect)
 static int s_ids_grow(s_ids_t *t)
 {
     size_t cap = t->cap * 2;
-    s_islot_t *slots = calloc(cap, sizeof *slots);
+    s_islot_t *slots = s_table_zalloc(cap, sizeof *slots);
     if (!slots)
         return KC_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
@@ -500,7 +548,7 @@ static int s_ids_grow(s_ids_t *t)
             j = (j + 1) & (cap - 1);
         slots[j] = t->slots[i];
     }
-    free(t->slots);
+    s_table_free(t->slots, t->cap, sizeof *t->slots);
     t->slots = slots;
     t->cap = cap;
     return 0;
@@ -552,7 +600,9 @@ struct kc_replay {
     size_t ntouched, captouched;
     s_prod_t *prods;
     size_t nprods, capprods, last_prod;
-    bool final; /* the callback also writes cells and producers */
+    uint32_t *pidx;  /* producer index: open addressing, prods index + 1 (0 = empty) */
+    size_t pidx_cap; /* a power of two, >= 2 x nprods */
+    bool final;      /* the callback also writes cells and producers */
     bool finished;
     kc_replay_decoder_t *dec;  /* the entry being replayed */
     kc_replay_decoder_t *dec2; /* a target's, when it must be fully decoded */
@@ -621,12 +671,13 @@ void kc_replay_free(kc_replay_t **rp)
     kc_replay_t *r = *rp;
     free(r->ents);
     free(r->bytes);
-    free(r->cells.slots);
+    s_table_free(r->cells.slots, r->cells.cap, sizeof *r->cells.slots);
     free(r->touched);
     free(r->prods);
+    free(r->pidx);
     kc_replay_decoder_free(&r->dec);
     kc_replay_decoder_free(&r->dec2);
-    free(r->ids.slots);
+    s_table_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
     free(r->prep);
     free(r);
     *rp = NULL;
@@ -642,6 +693,30 @@ const kc_replay_failure_t *kc_replay_failure(const kc_replay_t *r)
     return &r->fail;
 }
 
+/* The empty slot of the producer index where (id, len), known absent, goes. */
+static size_t s_pidx_slot(const kc_replay_t *r, const char *id, size_t len)
+{
+    size_t mask = r->pidx_cap - 1, i = s_id_hash(0, id, len) & mask;
+    while (r->pidx[i])
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Double the producer index (64 slots first) and re-insert every producer. */
+static int s_pidx_grow(kc_replay_t *r)
+{
+    size_t cap = r->pidx_cap ? r->pidx_cap * 2 : 64;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return KC_ENOMEM;
+    free(r->pidx);
+    r->pidx = t;
+    r->pidx_cap = cap;
+    for (size_t i = 0; i < r->nprods; i++)
+        r->pidx[s_pidx_slot(r, r->prods[i].id, r->prods[i].len)] = (uint32_t)(i + 1);
+    return 0;
+}
+
 /* Transport state: the entry must continue its producer's sequence. */
 static int s_producer_see(kc_replay_t *r, const kc_log_entry_t *e)
 {
@@ -649,13 +724,28 @@ static int s_producer_see(kc_replay_t *r, const kc_log_entry_t *e)
     if (r->last_prod < r->nprods && r->prods[r->last_prod].len == e->producer_len &&
         memcmp(r->prods[r->last_prod].id, e->producer, e->producer_len) == 0)
         p = &r->prods[r->last_prod];
-    for (size_t i = 0; !p && i < r->nprods; i++)
-        if (r->prods[i].len == e->producer_len &&
-            memcmp(r->prods[i].id, e->producer, e->producer_len) == 0) {
-            p = &r->prods[i];
-            r->last_prod = i;
+    size_t slot = 0;
+    if (!p) { /* the index: the slot holding it, or the empty one where it goes */
+        size_t mask = r->pidx_cap - 1;
+        slot = r->pidx_cap ? s_id_hash(0, e->producer, e->producer_len) & mask : 0;
+        for (; r->pidx_cap && r->pidx[slot]; slot = (slot + 1) & mask) {
+            s_prod_t *q = &r->prods[r->pidx[slot] - 1];
+            if (q->len == e->producer_len && memcmp(q->id, e->producer, e->producer_len) == 0) {
+                p = q;
+                r->last_prod = r->pidx[slot] - 1;
+                break;
+            }
         }
+    }
     if (!p) {
+        if ((r->nprods + 1) * 2 > r->pidx_cap) {
+            int rc = s_pidx_grow(r);
+            if (rc != 0)
+                return rc;
+            slot = s_pidx_slot(r, e->producer, e->producer_len);
+        }
+        if (r->nprods >= UINT32_MAX - 1)
+            return KC_ENOMEM;
         if (r->nprods == r->capprods) {
             size_t cap = r->capprods ? r->capprods * 2 : 16;
             s_prod_t *np = realloc(r->prods, cap * sizeof *np);
@@ -668,6 +758,7 @@ static int s_producer_see(kc_replay_t *r, const kc_log_entry_t *e)
         memset(p, 0, sizeof *p);
         memcpy(p->id, e->producer, e->producer_len);
         p->len = e->producer_len;
+        r->pidx[slot] = (uint32_t)(r->nprods + 1);
         r->last_prod = r->nprods++;
     }
     if (p->any && e->epoch < p->st.epoch)
@@ -1247,7 +1338,7 @@ int kc_replay_from_txn(kc_replay_t *r, kc_txn_t *src)
             return rc;
     }
     if (r->o.in_memory && r->ids.n == 0 && (double)r->ids.cap * 0.75 < (double)r->o.total + 1) {
-        free(r->ids.slots);
+        s_table_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
         int rc = s_ids_init(&r->ids, r->o.total);
         if (rc != 0)
             return rc;
