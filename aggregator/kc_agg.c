@@ -15,10 +15,14 @@
 #include "kc_store_int.h" /* the MDB_env, for mdb_reader_check (fault hooks) */
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +34,7 @@
 #define S_RCVHWM          64    /* Batches queued per peer before libzmq stops reading it */
 #define S_LINGER_MS       2000  /* on exit, how long queued Acks may still be flushed */
 #define S_READER_CHECK_MS 2000  /* period of the stale reader slot check */
+#define S_TRIM_CHECK_MS   100   /* period of the resident set check (kc_store_trim_resident) */
 #define S_HANDSHAKE_MS    10000 /* a peer that has not completed its handshake by then is dropped */
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -43,20 +48,46 @@ typedef struct {
     bool delim;                   /* the request had an empty delimiter frame */
 } s_route_t;
 
+/* One group commit and where its Acks go. The socket thread fills one while
+ * the commit thread commits the other (DESIGN "pipeline" in kc_agg.h). */
+typedef struct {
+    kc_apply_t *apply;  /* its messages, decoded ahead; then its Acks */
+    s_route_t *routes;  /* one per message */
+    size_t cap_routes;  /* allocated routes */
+    uint64_t t0;        /* monotonic ms of its first message */
+    double commit_secs; /* how long its commit took (metrics) */
+} s_group_t;
+
 struct kc_agg {
-    void *zctx;                    /* ZeroMQ context */
-    void *sock;                    /* the ROUTER socket */
-    kc_store_t *store;             /* the open store */
-    kc_apply_t *group;             /* the group being collected */
-    s_route_t *routes;             /* one per message of the group */
-    size_t cap_routes;             /* allocated routes */
-    uint64_t group_t0;             /* monotonic ms of the group's first message */
+    void *zctx;          /* ZeroMQ context */
+    void *sock;          /* the ROUTER socket */
+    kc_store_t *store;   /* the open store */
+    s_group_t groups[2]; /* the pipeline's two groups */
+    s_group_t *fill;     /* the group being collected (socket thread) */
+    s_group_t *flight;   /* the group handed to the commit thread whose Acks are
+                            not sent yet; NULL = none */
+    /* the commit thread; mu guards job, done and quit */
+    pthread_t committer;
+    bool threaded;  /* the commit thread runs (else commits are inline) */
+    bool sync_init; /* mu and cv are initialised */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* job or quit set */
+    s_group_t *job;    /* to commit; NULL = none */
+    s_group_t *done;   /* committed, not yet collected by the socket thread */
+    bool quit;         /* the commit thread ends */
+    int efd;           /* eventfd the commit thread signals done on; -1 = none */
+    int (*commit_hook)(void *ctx, size_t nmsgs); /* tests: before each commit */
+    double commit_busy_s;                        /* time the commits took, summed */
+    uint64_t run_start_ms;                       /* when kc_agg_run() started serving */
+    void *commit_hook_ctx;
     char endpoint[256];            /* ZMQ_LAST_ENDPOINT */
     size_t group_max;              /* events per group */
     size_t group_max_msgs;         /* messages per group (empty batches carry no event) */
     int window_ms;                 /* longest wait to fill a group */
     int stats_ms;                  /* period of the debug counter line */
     int sth_ms;                    /* least time between signed heads (0: every commit) */
+    size_t resident_limit;         /* RSS budget in bytes; 0 = none */
+    uint64_t map_trims;            /* times the store's map pages were released */
     kc_agg_counters_t total;       /* counters since start */
     uint64_t dropped_messages;     /* malformed multipart messages dropped */
     uint64_t undelivered_acks;     /* Acks that could not be sent */
@@ -245,7 +276,8 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
                              .sndhwm = opts->feed_sndhwm};
         if ((rc = kc_feed_new(&self->feed, self->zctx, self->store, &fo)) != 0)
             return rc;
-        kc_apply_set_track_cells(self->group, true);
+        for (int i = 0; i < 2; i++)
+            kc_apply_set_track_cells(self->groups[i].apply, true);
         kc_feed_tick(self->feed, 0, self->feed_seq); /* the seq a new subscriber is told */
         kc_info("feed on %s, snapshots on %s", kc_feed_pub_endpoint(self->feed),
                 kc_feed_snapshot_endpoint(self->feed));
@@ -301,19 +333,44 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
     self->window_ms =
         opts->group_window_ms >= 0 ? opts->group_window_ms : KC_AGG_DEFAULT_GROUP_WINDOW_MS;
     self->stats_ms = opts->stats_interval_ms > 0 ? opts->stats_interval_ms : 10000;
+    self->resident_limit = opts->resident_limit == 0 ? KC_AGG_DEFAULT_RESIDENT_LIMIT
+                           : opts->resident_limit == KC_AGG_RESIDENT_UNLIMITED
+                               ? 0
+                               : opts->resident_limit;
     self->sth_ms = opts->sth_interval_ms == 0  ? KC_AGG_DEFAULT_STH_INTERVAL_MS
                    : opts->sth_interval_ms < 0 ? 0
                                                : opts->sth_interval_ms;
     int rc = 0;
 
-    self->group = kc_apply_new();
-    if (!self->group) {
+    self->efd = -1;
+    for (int i = 0; i < 2; i++) {
+        self->groups[i].apply = kc_apply_new();
+        if (!self->groups[i].apply) {
+            rc = KC_ENOMEM;
+            goto fail;
+        }
+        if (opts->checkpoint_every != 0)
+            kc_apply_set_checkpoint_every(
+                self->groups[i].apply,
+                opts->checkpoint_every < 0 ? 0 : (uint64_t)opts->checkpoint_every);
+    }
+    self->fill = &self->groups[0];
+    if (pthread_mutex_init(&self->mu, NULL) != 0) {
         rc = KC_ENOMEM;
         goto fail;
     }
-    if (opts->checkpoint_every != 0)
-        kc_apply_set_checkpoint_every(
-            self->group, opts->checkpoint_every < 0 ? 0 : (uint64_t)opts->checkpoint_every);
+    if (pthread_cond_init(&self->cv, NULL) != 0) {
+        pthread_mutex_destroy(&self->mu);
+        rc = KC_ENOMEM;
+        goto fail;
+    }
+    self->sync_init = true;
+    self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (self->efd < 0) {
+        rc = -errno;
+        kc_error("cannot create an eventfd: %s", strerror(errno));
+        goto fail;
+    }
     rc = s_mkdir_parents(dir);
     if (rc != 0) {
         kc_error("KC-AGG-008 cannot create the parents of %s: %s", dir, kc_strerror(rc));
@@ -417,11 +474,19 @@ void kc_agg_destroy(kc_agg_t **self_p)
     if (self->zctx)
         zmq_ctx_term(self->zctx); /* waits up to S_LINGER_MS for queued Acks */
     kc_store_close(&self->store);
-    kc_apply_destroy(&self->group);
+    for (int i = 0; i < 2; i++) {
+        kc_apply_destroy(&self->groups[i].apply);
+        free(self->groups[i].routes);
+    }
+    if (self->efd >= 0)
+        close(self->efd);
+    if (self->sync_init) {
+        pthread_cond_destroy(&self->cv);
+        pthread_mutex_destroy(&self->mu);
+    }
 #ifdef KC_HAVE_HTTP
     kc_metrics_free(&self->metrics);
 #endif
-    free(self->routes);
     free(self);
     *self_p = NULL;
 }
@@ -510,8 +575,15 @@ void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
            (unsigned long long)c->unavailable, (unsigned long long)c->commits,
            (unsigned long long)self->dropped_messages, (unsigned long long)self->undelivered_acks,
            zap, off ? "; rejected by reason:" : "", reasons);
-    kc_log((kc_log_level_t)level, "%s: stale_readers=%llu (reader slots of dead processes cleared)",
-           what, (unsigned long long)self->stale_readers);
+    double up = self->run_start_ms ? (double)(s_now_ms() - self->run_start_ms) / 1e3 : 0.0;
+    kc_log((kc_log_level_t)level,
+           "%s: commit thread busy %.1f%% of %.1f s serving (%.3f s in commits; near 100%% "
+           "under load: the commits bound the ingest rate)",
+           what, up > 0 ? 100.0 * self->commit_busy_s / up : 0.0, up, self->commit_busy_s);
+    kc_log((kc_log_level_t)level,
+           "%s: stale_readers=%llu (reader slots of dead processes cleared) map_trims=%llu "
+           "(store map pages released to stay under --resident-limit)",
+           what, (unsigned long long)self->stale_readers, (unsigned long long)self->map_trims);
 }
 
 /* Clear the reader slots of processes that died inside a read transaction (a
@@ -537,27 +609,29 @@ static void s_reader_check(kc_agg_t *self)
     }
 }
 
-/* Room for the route of one more message of the group. */
-static int s_routes_reserve(kc_agg_t *self)
+/* Room for the route of one more message of group g. */
+static int s_routes_reserve(s_group_t *g)
 {
-    size_t n = kc_apply_count(self->group);
-    if (n < self->cap_routes)
+    size_t n = kc_apply_count(g->apply);
+    if (n < g->cap_routes)
         return 0;
-    size_t cap = self->cap_routes * 2 + 64;
-    s_route_t *r = realloc(self->routes, cap * sizeof *r);
+    size_t cap = g->cap_routes * 2 + 64;
+    s_route_t *r = realloc(g->routes, cap * sizeof *r);
     if (!r)
         return KC_ENOMEM;
-    self->routes = r;
-    self->cap_routes = cap;
+    g->routes = r;
+    g->cap_routes = cap;
     return 0;
 }
 
-/* Add the Batch in body to the group, with the grant of the key that sent it
- * when CURVE is on. Returns 0 (added, or dropped: KC-SEC-012) or KC_ENOMEM. */
+/* Add the Batch in body to the group being collected (decoding it ahead:
+ * kc_apply.h), with the grant of the key that sent it when CURVE is on.
+ * Returns 0 (added, or dropped: KC-SEC-012) or KC_ENOMEM. */
 static int s_add(kc_agg_t *self, zmq_msg_t *body)
 {
+    kc_apply_t *group = self->fill->apply;
     if (!self->auth)
-        return kc_apply_add(self->group, zmq_msg_data(body), zmq_msg_size(body));
+        return kc_apply_add(group, zmq_msg_data(body), zmq_msg_size(body));
     const char *uid = zmq_msg_gets(body, "User-Id");
     const char *key = zmq_msg_gets(body, KC_AUTH_KEY_PROPERTY);
     if (!uid || !key) {
@@ -576,7 +650,7 @@ static int s_add(kc_agg_t *self, zmq_msg_t *body)
         g.provinces[1] = e->provinces[1];
         g.any_province = e->any_province;
     }
-    return kc_apply_add_granted(self->group, zmq_msg_data(body), zmq_msg_size(body), &g);
+    return kc_apply_add_granted(group, zmq_msg_data(body), zmq_msg_size(body), &g);
 }
 
 /* Receive one multipart message without blocking. Returns 1 if a message was
@@ -610,6 +684,7 @@ static int s_recv_one(kc_agg_t *self)
     if (rc == 1) {
         zmq_msg_t *id = &f[0], *body = NULL;
         bool delim = false;
+        size_t before = 0;
         if (total == 2) {
             body = &f[1];
         } else if (total == 3 && zmq_msg_size(&f[1]) == 0) {
@@ -620,15 +695,20 @@ static int s_recv_one(kc_agg_t *self)
             self->dropped_messages++;
             kc_warn("dropped a malformed message of %d frames (expected [routing id, Batch])",
                     total);
-        } else if (s_routes_reserve(self) != 0 || s_add(self, body) != 0) {
+        } else if (s_routes_reserve(self->fill) != 0 ||
+                   (before = kc_apply_count(self->fill->apply), s_add(self, body) != 0)) {
             kc_error("out of memory: dropped a batch (the producer will resend it)");
         } else {
-            s_route_t *r = &self->routes[kc_apply_count(self->group) - 1];
-            r->len = zmq_msg_size(id);
-            memcpy(r->id, zmq_msg_data(id), r->len);
-            r->delim = delim;
-            if (kc_apply_count(self->group) == 1)
-                self->group_t0 = s_now_ms();
+            s_group_t *g = self->fill;
+            size_t n = kc_apply_count(g->apply);
+            if (n > before) { /* else dropped (KC-SEC-012): no route to note */
+                s_route_t *r = &g->routes[n - 1];
+                r->len = zmq_msg_size(id);
+                memcpy(r->id, zmq_msg_data(id), r->len);
+                r->delim = delim;
+                if (n == 1)
+                    g->t0 = s_now_ms();
+            }
         }
     }
     for (int i = 0; i < nf; i++)
@@ -636,38 +716,68 @@ static int s_recv_one(kc_agg_t *self)
     return rc;
 }
 
-/* Commit the group in hand, then send every Ack, then empty the group. */
-static void s_flush(kc_agg_t *self)
+/* Commit group g (commit thread, or the socket thread when there is none):
+ * afterwards its Acks are final (STATUS_UNAVAILABLE if the commit failed). */
+static void s_commit(kc_agg_t *self, s_group_t *g)
 {
-    size_t n = kc_apply_count(self->group);
-    if (n == 0)
-        return;
-    if (self->feed) {
-        /* capture the changed cells only while someone listens: packing them costs the
-         * commit thread a few percent when a commit touches thousands of cells. A new
-         * subscriber asks for its snapshot only after the HUGZ that kc_feed_handle_pub
-         * sends it, i.e. after this loop has counted it: later commits are tracked. */
-        kc_feed_stats_t fs;
-        kc_feed_stats(self->feed, &fs);
-        kc_apply_set_track_cells(self->group, fs.subscribers > 0);
-    }
     struct timespec c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &c0);
-    kc_apply_commit(self->group, self->store); /* logs and answers unavailable on failure */
+    int rc =
+        self->commit_hook ? self->commit_hook(self->commit_hook_ctx, kc_apply_count(g->apply)) : 0;
+    if (rc != 0)
+        kc_apply_fail(g->apply, rc < 0 ? rc : KC_EIO); /* logged, answered unavailable */
+    else
+        kc_apply_commit(g->apply, self->store); /* logs and answers unavailable on failure */
     clock_gettime(CLOCK_MONOTONIC, &c1);
-    kc_agg_counters_add(&self->total, kc_apply_delta(self->group));
-    if (kc_apply_delta(self->group)->accepted > 0) {
+    g->commit_secs = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+}
+
+/* The commit thread: commits each group handed to it, in the order handed
+ * (one at a time), then reports it done through the eventfd. */
+static void *s_committer(void *arg)
+{
+    kc_agg_t *self = arg;
+    pthread_mutex_lock(&self->mu);
+    for (;;) {
+        while (!self->job && !self->quit)
+            pthread_cond_wait(&self->cv, &self->mu);
+        s_group_t *g = self->job;
+        if (!g)
+            break; /* quit, and nothing left to commit */
+        pthread_mutex_unlock(&self->mu);
+        s_commit(self, g);
+        pthread_mutex_lock(&self->mu);
+        self->job = NULL;
+        self->done = g;
+        pthread_cond_broadcast(&self->cv); /* a socket thread waiting to stop */
+        uint64_t one = 1;
+        if (write(self->efd, &one, sizeof one) != (ssize_t)sizeof one)
+            kc_error("KC-AGG-014 cannot signal a finished commit: %s", strerror(errno));
+    }
+    pthread_mutex_unlock(&self->mu);
+    return NULL;
+}
+
+/* After g's commit returned: count it, send every Ack, publish the changes,
+ * update the metrics, and empty g. Socket thread only. */
+static void s_answer(kc_agg_t *self, s_group_t *g)
+{
+    kc_apply_t *group = g->apply;
+    size_t n = kc_apply_count(group);
+    kc_agg_counters_add(&self->total, kc_apply_delta(group));
+    self->commit_busy_s += g->commit_secs;
+    if (kc_apply_delta(group)->accepted > 0) {
         self->head_behind = true;
         self->last_growth_ms = s_now_ms();
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data;
         size_t len;
-        if (kc_apply_ack(self->group, i, &data, &len) != 0) {
+        if (kc_apply_ack(group, i, &data, &len) != 0) {
             self->undelivered_acks++;
             continue;
         }
-        const s_route_t *r = &self->routes[i];
+        const s_route_t *r = &g->routes[i];
         int rc = zmq_send(self->sock, r->id, r->len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (rc >= 0 && r->delim)
             rc = zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -682,7 +792,7 @@ static void s_flush(kc_agg_t *self)
     }
     /* monitoring, after the Acks: publish the commit's changes, count it */
     kc_apply_changes_t ch;
-    if (self->feed && kc_apply_changes(self->group, &ch) == 0 && ch.seq > ch.prev_seq) {
+    if (self->feed && kc_apply_changes(group, &ch) == 0 && ch.seq > ch.prev_seq) {
         /* an untracked commit is not published: a client that took its snapshot
          * before it sees the gap at the next update or heartbeat, and resyncs */
         if (ch.cells_tracked)
@@ -695,13 +805,12 @@ static void s_flush(kc_agg_t *self)
         size_t events = 0;
         for (size_t i = 0; i < n; i++) {
             kc_apply_msg_info_t mi;
-            if (kc_apply_msg_info(self->group, i, &mi) != 0)
+            if (kc_apply_msg_info(group, i, &mi) != 0)
                 continue;
             events += mi.events;
             kc_metrics_batch(self->metrics, mi.producer_id, mi.events, mi.spool_last_seq);
         }
-        double secs = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
-        kc_metrics_commit(self->metrics, &self->total, secs, events);
+        kc_metrics_commit(self->metrics, &self->total, g->commit_secs, events);
         if (self->feed) {
             kc_feed_stats_t fs;
             kc_feed_stats(self->feed, &fs);
@@ -709,11 +818,100 @@ static void s_flush(kc_agg_t *self)
                             fs.snapshots);
         }
     }
-#else
-    (void)c0;
-    (void)c1;
 #endif
-    kc_apply_reset(self->group);
+    kc_apply_reset(group);
+}
+
+/* Whether the group being collected can take no more messages. */
+static bool s_fill_full(const kc_agg_t *self)
+{
+    const kc_apply_t *group = self->fill->apply;
+    return kc_apply_events(group) >= self->group_max ||
+           kc_apply_count(group) >= self->group_max_msgs;
+}
+
+/* Hand the group being collected to the commit thread (none may be in
+ * flight) and start collecting into the other one. Without a commit thread,
+ * commit and answer it here. */
+static void s_dispatch(kc_agg_t *self)
+{
+    s_group_t *g = self->fill;
+    if (self->feed) {
+        /* capture the changed cells only while someone listens: packing them costs the
+         * commit thread a few percent when a commit touches thousands of cells. A new
+         * subscriber asks for its snapshot only after the HUGZ that kc_feed_handle_pub
+         * sends it, i.e. after this loop has counted it: later commits are tracked. */
+        kc_feed_stats_t fs;
+        kc_feed_stats(self->feed, &fs);
+        kc_apply_set_track_cells(g->apply, fs.subscribers > 0);
+    }
+    self->fill = g == &self->groups[0] ? &self->groups[1] : &self->groups[0];
+    if (!self->threaded) {
+        s_commit(self, g);
+        s_answer(self, g);
+        return;
+    }
+    self->flight = g;
+    pthread_mutex_lock(&self->mu);
+    self->job = g;
+    pthread_cond_broadcast(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+}
+
+/* If the group in flight has been committed, answer it; wait: block until it
+ * has (on the condition variable). Returns whether it was answered. The
+ * eventfd only wakes zmq_poll: it is drained here, and a wake-up that finds
+ * nothing (the group was taken by an earlier call) costs one empty round. */
+static bool s_collect(kc_agg_t *self, bool wait)
+{
+    uint64_t v;
+    if (read(self->efd, &v, sizeof v) < 0 && errno != EAGAIN && errno != EINTR)
+        kc_warn("KC-AGG-014 reading the commit thread's eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&self->mu);
+    while (wait && self->flight && !self->done)
+        pthread_cond_wait(&self->cv, &self->mu);
+    s_group_t *g = self->done;
+    self->done = NULL;
+    pthread_mutex_unlock(&self->mu);
+    if (!g)
+        return false;
+    self->flight = NULL;
+    s_answer(self, g);
+    return true;
+}
+
+/* Start the commit thread with every signal blocked, so that the caller's
+ * signal handlers run on the socket thread and interrupt its poll. Without it
+ * (pthread_create failed) the daemon commits inline, as a serial loop. */
+static void s_committer_start(kc_agg_t *self)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    self->quit = false;
+    int e = pthread_create(&self->committer, NULL, s_committer, self);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    self->threaded = e == 0;
+    if (e != 0)
+        kc_warn("KC-AGG-014 cannot start the commit thread (%s): committing inline", strerror(e));
+}
+
+static void s_committer_stop(kc_agg_t *self)
+{
+    if (!self->threaded)
+        return;
+    pthread_mutex_lock(&self->mu);
+    self->quit = true;
+    pthread_cond_broadcast(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+    pthread_join(self->committer, NULL);
+    self->threaded = false;
+}
+
+void kc_agg_set_commit_hook(kc_agg_t *self, int (*hook)(void *ctx, size_t nmsgs), void *ctx)
+{
+    self->commit_hook = hook;
+    self->commit_hook_ctx = ctx;
 }
 
 int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
@@ -722,12 +920,15 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
     uint64_t next_stats = s_now_ms() + (uint64_t)self->stats_ms;
     s_reader_check(self);
     uint64_t next_reader_check = s_now_ms() + S_READER_CHECK_MS;
+    uint64_t next_trim_check = 0;
 #ifdef KC_HAVE_HTTP
     uint64_t next_feed_stats = 0;
 #endif
     char status[512];
     snprintf(status, sizeof status, "serving on %s (%s)", self->endpoint,
              self->auth ? "CURVE" : "plaintext");
+    s_committer_start(self);
+    self->run_start_ms = s_now_ms();
     kc_service_ready(status);
     while (!*stop) {
         if (self->reload && *self->reload) {
@@ -741,15 +942,25 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
         }
         uint64_t now = s_now_ms();
         int timeout = S_POLL_MAX_MS;
-        if (kc_apply_count(self->group) > 0) {
-            uint64_t due = self->group_t0 + (uint64_t)self->window_ms;
+        if (kc_apply_count(self->fill->apply) > 0 && !self->flight) {
+            uint64_t due = self->fill->t0 + (uint64_t)self->window_ms;
             timeout = due <= now ? 0 : (int)(due - now < S_POLL_MAX_MS ? due - now : S_POLL_MAX_MS);
         }
-        zmq_pollitem_t items[2] = {
-            {.socket = self->sock, .events = ZMQ_POLLIN},
-            {.socket = self->feed ? kc_feed_pub_socket(self->feed) : NULL, .events = ZMQ_POLLIN}};
-        int rc = zmq_poll(items, self->feed ? 2 : 1, timeout);
-        zmq_pollitem_t item = items[0];
+        /* a full group waits for the commit in flight: stop reading (libzmq queues,
+         * then pushes back on the producers) instead of spinning on POLLIN */
+        zmq_pollitem_t items[3] = {
+            {.socket = self->sock, .events = s_fill_full(self) ? 0 : ZMQ_POLLIN}};
+        int nitems = 1, done_i = -1, feed_i = -1;
+        if (self->threaded) {
+            done_i = nitems;
+            items[nitems++] = (zmq_pollitem_t){.fd = self->efd, .events = ZMQ_POLLIN};
+        }
+        if (self->feed) {
+            feed_i = nitems;
+            items[nitems++] =
+                (zmq_pollitem_t){.socket = kc_feed_pub_socket(self->feed), .events = ZMQ_POLLIN};
+        }
+        int rc = zmq_poll(items, nitems, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue; /* a signal: look at the stop flag */
@@ -757,9 +968,10 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             kc_error("poll failed: %s", zmq_strerror(errno));
             break;
         }
-        if (item.revents & ZMQ_POLLIN) {
-            while (kc_apply_events(self->group) < self->group_max &&
-                   kc_apply_count(self->group) < self->group_max_msgs) {
+        if (done_i >= 0 && (items[done_i].revents & ZMQ_POLLIN))
+            s_collect(self, false); /* the commit in flight returned: its Acks */
+        if (items[0].revents & ZMQ_POLLIN) {
+            while (!s_fill_full(self)) {
                 rc = s_recv_one(self);
                 if (rc <= 0) {
                     if (rc < 0)
@@ -768,14 +980,12 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
                 }
             }
         }
-        if (self->feed && (items[1].revents & ZMQ_POLLIN))
+        if (feed_i >= 0 && (items[feed_i].revents & ZMQ_POLLIN))
             kc_feed_handle_pub(self->feed); /* subscriptions: counted */
         now = s_now_ms();
-        size_t n = kc_apply_count(self->group);
-        if (n > 0 &&
-            (kc_apply_events(self->group) >= self->group_max || n >= self->group_max_msgs ||
-             now >= self->group_t0 + (uint64_t)self->window_ms))
-            s_flush(self);
+        if (kc_apply_count(self->fill->apply) > 0 && !self->flight &&
+            (s_fill_full(self) || now >= self->fill->t0 + (uint64_t)self->window_ms))
+            s_dispatch(self);
         if (now >= next_stats) {
             if (kc_log_get_level() >= KC_LOG_DEBUG)
                 kc_agg_log_counters(self, KC_LOG_DEBUG, "stats");
@@ -797,11 +1007,18 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
             s_reader_check(self);
             next_reader_check = now + S_READER_CHECK_MS;
         }
+        if (self->resident_limit > 0 && now >= next_trim_check) {
+            bool trimmed = false; /* failures are logged; serving goes on */
+            if (kc_store_trim_resident(self->store, self->resident_limit, &trimmed) == 0 && trimmed)
+                self->map_trims++;
+            next_trim_check = now + S_TRIM_CHECK_MS;
+        }
         /* heads are signed inside group commits at most every sth_ms; once the log
          * has been quiet that long, sign one over its tail, so that the latest head
-         * (kc-audit heads, /v1/head) never stays behind an idle log */
-        if (self->head_behind && self->sth_ms > 0 && kc_apply_count(self->group) == 0 &&
-            now >= self->last_growth_ms + (uint64_t)self->sth_ms) {
+         * (kc-audit heads, /v1/head) never stays behind an idle log. Only while no
+         * commit is in flight: the store has one writer at a time. */
+        if (self->head_behind && self->sth_ms > 0 && kc_apply_count(self->fill->apply) == 0 &&
+            !self->flight && now >= self->last_growth_ms + (uint64_t)self->sth_ms) {
             self->head_behind = false;
             int hrc = kc_store_sign_head(self->store, NULL);
             if (hrc != 0 && hrc != KC_ENOTFOUND)
@@ -810,7 +1027,16 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
         }
     }
     kc_service_stopping();
-    s_flush(self);                                   /* commit and acknowledge what is in hand */
+    /* commit and acknowledge what is in hand: the commit in flight, then the group
+     * being collected */
+    while (self->flight)
+        s_collect(self, true);
+    if (kc_apply_count(self->fill->apply) > 0) {
+        s_dispatch(self);
+        while (self->flight)
+            s_collect(self, true);
+    }
+    s_committer_stop(self);
     int src = kc_store_sign_head(self->store, NULL); /* a last head over everything */
     if (src != 0 && src != KC_ENOTFOUND)
         kc_error("KC-AGG-010 cannot sign the final tree head: %s", kc_strerror(src));

@@ -15,6 +15,35 @@
  * and is acknowledged again by sequence number. Messages larger than
  * KC_MAX_MSG_SIZE make libzmq drop the connection (ZMQ_MAXMSGSIZE).
  *
+ * DESIGN - pipeline (issue 7)
+ * Two threads and two groups. The socket thread (the caller of kc_agg_run)
+ * owns every ZeroMQ socket: it receives into the group being collected and
+ * does there all that needs no store (kc_apply_add: Batch and Event unpack,
+ * kc_event_check, a record's content hash; kc_apply.h "decoding ahead"),
+ * while the commit thread runs kc_apply_commit() of the group before it: the
+ * LMDB write transaction (hwm, dedup, ledger, totals, log and Merkle leaves)
+ * and its fsync. When the commit returns, the commit thread hands the group
+ * back (mutex; an eventfd in the socket thread's zmq_poll wakes it) and the
+ * socket thread sends the Acks, then publishes the feed and the metrics, then
+ * empties the group for reuse. So:
+ *  - an Ack is sent only after its commit returned (Acks and sockets never
+ *    leave the socket thread), and a failed commit answers STATUS_UNAVAILABLE;
+ *  - at most one group is in flight, and groups commit in the order they were
+ *    collected: a producer's Batch in group N+1 is applied after its Batch in
+ *    group N, whose commit is durable by then; its hwm is read from the store
+ *    inside the commit, as before;
+ *  - a group is handed over when it is full or its window has passed, as soon
+ *    as no commit is in flight; meanwhile it keeps collecting (a full group
+ *    stops the socket thread reading the ROUTER until the commit in flight
+ *    returns: libzmq's queues, then TCP, push back on the producers);
+ *  - the socket thread writes to the store itself (a signed head over an idle
+ *    log, the final head) only while no commit is in flight.
+ * The commit thread runs with every signal blocked. If it cannot be started,
+ * commits run inline in the socket thread (the serial loop).
+ * kc_agg_log_counters() reports the share of the serving time the commit
+ * thread spent in commits: near 100% under load means the commits bound the
+ * ingest rate (what the socket thread does is then hidden behind them).
+ *
  * Signed tree heads: the store signs a head inside a group's own commit when
  * the group grew the log and sth_interval_ms have passed since the last one
  * (kc_store_set_head_interval), once the log has then been idle for
@@ -50,9 +79,10 @@
  * as it sees the stop flag, before committing the group in hand.
  *
  * Stopping: the caller's stop flag (set by a signal handler) is checked at
- * least every 100 ms; the group in hand is then committed and acknowledged
- * before kc_agg_run() returns. All state is in the store, so a restarted
- * daemon resumes exactly.
+ * least every 100 ms; the commit in flight is then waited for and
+ * acknowledged, the group in hand committed and acknowledged, the commit
+ * thread joined and a final head signed before kc_agg_run() returns. All state is in the store, so
+ * a restarted daemon resumes exactly.
  */
 #ifndef KC_AGG_H
 #define KC_AGG_H
@@ -70,6 +100,8 @@
 #define KC_AGG_DEFAULT_STH_INTERVAL_MS 2000
 #define KC_AGG_STH_EVERY_COMMIT        (-1) /* sth_interval_ms: a head per group commit */
 #define KC_AGG_CHECKPOINT_NEVER        (-1) /* checkpoint_every: take none */
+#define KC_AGG_DEFAULT_RESIDENT_LIMIT  ((size_t)48 << 20) /* resident_limit: bytes */
+#define KC_AGG_RESIDENT_UNLIMITED      ((size_t)-1)       /* resident_limit: no limit */
 
 typedef struct {
     const char *listen;       /* endpoint to bind; NULL = KC_AGG_DEFAULT_LISTEN */
@@ -77,6 +109,9 @@ typedef struct {
     size_t group_max;         /* events per group commit; 0 = default */
     int group_window_ms;      /* < 0 = default; 0 = commit whatever one poll brought */
     size_t map_size;          /* initial LMDB map size; 0 = store default */
+    size_t resident_limit;    /* keep RSS under about this many bytes by releasing the
+                                 store's mapped pages (kc_store_trim_resident); 0 =
+                                 KC_AGG_DEFAULT_RESIDENT_LIMIT, KC_AGG_RESIDENT_UNLIMITED = none */
     const char *ready_file;   /* NULL or a file to receive the bound endpoint */
     int stats_interval_ms;    /* debug counter lines; 0 = 10000 */
     int sth_interval_ms;      /* least time between signed tree heads (kc_audit.h), signed at
@@ -129,6 +164,12 @@ bool kc_agg_http_addr_is_local(const char *addr);
  * hand and return 0. Bad input never makes it return; it returns a negative
  * code only if the socket itself fails. */
 int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop);
+
+/* Tests: hook(ctx, messages) is called by the commit thread before each group
+ * commit. It may block (a commit held in flight); a non-zero return fails
+ * that commit without touching the store (kc_apply_fail: every Batch of the
+ * group is answered STATUS_UNAVAILABLE). Set before kc_agg_run(); NULL = none. */
+void kc_agg_set_commit_hook(kc_agg_t *self, int (*hook)(void *ctx, size_t nmsgs), void *ctx);
 
 /* Reload the producer registry (kc_auth.h) now; kc_agg_run() calls it when
  * *opts.reload is set. On success the ZAP handler refuses keys no longer

@@ -84,6 +84,8 @@ static void s_usage(FILE *out)
             "  --group-window-ms MS   longest wait to fill a group (default %d)\n"
             "  --map-size BYTES       initial LMDB map size, suffix k/m/g allowed (grows on "
             "demand)\n"
+            "  --resident-limit BYTES keep the resident set under about BYTES by releasing\n"
+            "                         the store's mapped pages (default 48m; 0 = no limit)\n"
             "  --ready-file FILE      once listening, write the bound endpoint to FILE, then\n"
             "                         lines 'feed EP', 'snapshot EP', 'http URL' if enabled\n"
             "  --sth-interval-ms MS   least time between signed tree heads (default %d;\n"
@@ -225,6 +227,7 @@ static const struct option s_longopts[] = {
     {"group-max", required_argument, NULL, 'g'},
     {"group-window-ms", required_argument, NULL, 'w'},
     {"map-size", required_argument, NULL, 'm'},
+    {"resident-limit", required_argument, NULL, 'M'},
     {"ready-file", required_argument, NULL, 'r'},
     {"sth-interval-ms", required_argument, NULL, 'S'},
     {"checkpoint-every", required_argument, NULL, 'C'},
@@ -288,6 +291,11 @@ static int s_parse(int argc, char **argv, s_cfg_t *cfg)
             if (s_parse_size(optarg, (unsigned long long)SIZE_MAX / 2, &v) != 0 || v == 0)
                 return s_bad("--map-size: '%s' is not a size in bytes", optarg);
             o->map_size = (size_t)v;
+            break;
+        case 'M':
+            if (s_parse_size(optarg, (unsigned long long)SIZE_MAX / 2, &v) != 0)
+                return s_bad("--resident-limit: '%s' is not a size in bytes", optarg);
+            o->resident_limit = v == 0 ? KC_AGG_RESIDENT_UNLIMITED : (size_t)v;
             break;
         case 'r': o->ready_file = optarg; break;
         case 'S':

@@ -33,9 +33,22 @@ typedef struct {
     bool fresh;                         /* decided in this commit (log it), not a re-ack */
 } s_result_t;
 
+/* One event of a Batch decoded and checked at kc_apply_add() time, before the
+ * run (in the daemon, while the previous group commits): none of it needs the
+ * store. Lives in the group's arena until kc_apply_reset(). */
+typedef struct {
+    kc_pb_event_t *ev;         /* the decoded Event; NULL: undecodable */
+    int reason;                /* kc_event_check() (REASON_OK: view is valid) */
+    bool hashed;               /* hash = kc_event_content_hash(ev, &view) (a valid record) */
+    uint8_t hash[KC_HASH_LEN]; /* its content hash */
+    kc_event_view_t view;      /* the checked values (borrowing from ev) */
+} s_pre_t;
+
 /* One received message and its answer. */
 typedef struct {
     kc_pb_batch_t *batch;          /* decoded Batch (in the group's arena); NULL if refused */
+    s_pre_t *pre;                  /* its first npre events, decoded ahead (in the arena) */
+    size_t npre;                   /* 0..n_events: the rest is decoded during the run */
     int status;                    /* kcpipe.v1.Status */
     char error[S_TEXT_MAX];        /* Ack.error; "" for none */
     bool has_acked;                /* acked_from/acked_to are set */
@@ -472,16 +485,73 @@ static kc_pb_batch_t *s_unpack_batch(kc_arena_t *arena, kc_arena_mark_t mark, co
     return batch;
 }
 
-/* The same for an Event; the caller rewinds to `mark` once done with it. */
+/* The same for an Event; the caller rewinds to `mark` once done with it.
+ * *spent (may be NULL): the bytes of budget the unpack used. */
 static kc_pb_event_t *s_unpack_event(kc_arena_t *arena, kc_arena_mark_t mark, const void *data,
-                                     size_t len)
+                                     size_t len, size_t *spent)
 {
     s_pb_budget_t b = {arena, S_PB_BUDGET(len)};
     ProtobufCAllocator a = {s_pb_alloc, s_pb_free, &b};
     kc_pb_event_t *ev = kcpipe__v1__event__unpack(&a, len, data);
     if (!ev)
         kc_arena_rewind(arena, mark);
+    if (spent)
+        *spent = S_PB_BUDGET(len) - b.left;
     return ev;
+}
+
+/* Decoding ahead (kc_apply.h, DESIGN "decoding ahead"): the events of a Batch
+ * of n bytes are decoded and checked at kc_apply_add() time while what they
+ * take of the arena (the results array, at most half of it, and protobuf-c's
+ * allocation requests) stays within S_PRE_BUDGET(n); the rest wait for the
+ * run, which decodes them one at a time as it always did. Well-formed events
+ * take about 10 x their encoded size (kc-apply-work's: 54 bytes on the wire,
+ * ~345 bytes decoded + a 200-byte result); the budget only cuts in for
+ * messages of many tiny events, so that no message can make a group hold more
+ * than 16 x its size. */
+#define S_PRE_BUDGET(n) ((n) > (SIZE_MAX - S_PB_SLACK) / 16 ? SIZE_MAX : 16 * (n) + S_PB_SLACK)
+_Static_assert(sizeof(s_pre_t) <= 256, "s_pre_t stays small");
+_Static_assert(S_TEXT_MAX == KC_LEDGER_TEXT_MAX, "a ledger text is copied whole");
+
+/* Decode, check and (records) hash the events of m's Batch ahead of the run.
+ * Stops at the first event that cannot be placed (undecodable, no seq: the
+ * run stops there too), at the budget, or when out of memory (nothing lost:
+ * the run decodes the rest). */
+static void s_predecode(kc_apply_t *self, s_msg_t *m, size_t len)
+{
+    size_t n = m->batch->n_events, budget = S_PRE_BUDGET(len);
+    if (n > budget / 2 / sizeof(s_pre_t)) /* the results take at most half of it */
+        n = budget / 2 / sizeof(s_pre_t);
+    if (n == 0)
+        return;
+    s_pre_t *pre = kc_arena_alloc(&self->arena, n * sizeof *pre);
+    if (!pre)
+        return;
+    budget -= n * sizeof *pre;
+    m->pre = pre;
+    for (size_t k = 0; k < n && budget > 0; k++) {
+        const ProtobufCBinaryData *b = &m->batch->events[k];
+        kc_arena_mark_t mark = kc_arena_mark(&self->arena);
+        size_t spent = 0;
+        s_pre_t *p = &pre[k];
+        p->ev = s_unpack_event(&self->arena, mark, b->data, b->len, &spent);
+        p->hashed = false;
+        if (!p->ev || !p->ev->has_seq || p->ev->seq == 0) {
+            /* the run answers it (undecodable / missing_seq) and stops: it decodes
+             * it again itself, so that out of memory here stays harmless */
+            if (p->ev)
+                kc_arena_rewind(&self->arena, mark);
+            break;
+        }
+        budget -= spent < budget ? spent : budget;
+        char text[KC_LEDGER_TEXT_MAX];
+        p->reason = kc_event_check(p->ev, &p->view, text, sizeof text);
+        if (p->reason == KCPIPE__V1__REASON__REASON_OK && p->view.op == KCPIPE__V1__OP__OP_RECORD) {
+            kc_event_content_hash(p->ev, &p->view, p->hash);
+            p->hashed = true;
+        }
+        m->npre = k + 1;
+    }
 }
 
 size_t kc_apply_arena_bytes(const kc_apply_t *self)
@@ -548,6 +618,7 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
         } else {
             self->events += m->batch->n_events;
             m->nevents = m->batch->n_events;
+            bool refused = false;
             m->spool_last_seq = m->batch->has_spool_last_seq ? m->batch->spool_last_seq : 0;
             if (grant) {
                 m->granted = true;
@@ -561,14 +632,18 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
                              "batch for '%.64s' refused",
                              gid, m->batch->producer_id);
                     s_refuse(self, m, "KC-SEC-004", mark);
+                    refused = true;
                 } else if (strcmp(m->batch->producer_id, gid) != 0) {
                     snprintf(m->error, sizeof m->error,
                              "the batch's producer_id '%.64s' is not '%.64s', the producer id "
                              "registered for the key it was sent with",
                              m->batch->producer_id, gid);
                     s_refuse(self, m, "KC-SEC-002", mark);
+                    refused = true;
                 }
             }
+            if (!refused)
+                s_predecode(self, m, len);
         }
     }
     self->n++;
@@ -671,7 +746,7 @@ static int s_reack(s_msg_t *m, kc_txn_t *txn, const char *producer, uint64_t epo
 
 /* Process the event at seq == hwm + 1: decide, store, count. */
 static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod,
-                     const kc_pb_event_t *ev, const ProtobufCBinaryData *bytes)
+                     const kc_pb_event_t *ev, const s_pre_t *pre, const ProtobufCBinaryData *bytes)
 {
     const char *producer = m->batch->producer_id;
     char text[S_TEXT_MAX];
@@ -697,10 +772,18 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
             return rc;
         kc_ledger_source_t src = kc_ledger_source_txn(txn);
         kc_ledger_effect_t *eff = &self->effect;
-        if ((rc = kc_ledger_effect(&src, ev, offset, eff)) != 0)
+        /* checked (and a record hashed) ahead if it was decoded ahead and passed;
+         * otherwise the ledger checks it (and words the reason) itself */
+        if (pre && pre->reason == KCPIPE__V1__REASON__REASON_OK)
+            rc = kc_ledger_effect_checked(&src, ev, &pre->view, pre->hashed ? pre->hash : NULL,
+                                          offset, eff);
+        else
+            rc = kc_ledger_effect(&src, ev, offset, eff);
+        if (rc != 0)
             return rc;
         reason = eff->reason;
-        snprintf(text, sizeof text, "%s", eff->text);
+        if (reason != KCPIPE__V1__REASON__REASON_OK) /* the text of an accepted event: unused */
+            memcpy(text, eff->text, sizeof text);
         if (reason == KCPIPE__V1__REASON__REASON_OK) {
             kc_ledger_cells_t cells = {s_totals_get, s_totals_put, &self->tot};
             rc = kc_ledger_apply_cells(txn, eff, &cells);
@@ -807,7 +890,9 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
     for (size_t k = 0; k < n; k++) {
         const ProtobufCBinaryData *b = &m->batch->events[k];
         kc_arena_mark_t mark = kc_arena_mark(&self->arena);
-        kc_pb_event_t *ev = s_unpack_event(&self->arena, mark, b->data, b->len);
+        const s_pre_t *pre = k < m->npre ? &m->pre[k] : NULL;
+        kc_pb_event_t *ev =
+            pre ? pre->ev : s_unpack_event(&self->arena, mark, b->data, b->len, NULL);
         char text[S_TEXT_MAX];
         if (!ev || !ev->has_seq || ev->seq == 0) {
             int reason = ev ? KCPIPE__V1__REASON__REASON_MISSING_SEQ
@@ -851,7 +936,7 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
             kc_arena_rewind(&self->arena, mark);
             break;
         } else {
-            rc = s_process(self, m, txn, prod, ev, b);
+            rc = s_process(self, m, txn, prod, ev, pre, b);
         }
         kc_arena_rewind(&self->arena, mark); /* the Event: nothing keeps a pointer into it */
         if (rc != 0)
@@ -1026,34 +1111,32 @@ static void s_log_results(const kc_apply_t *self)
     }
 }
 
-int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
+/* Answer every message of the group as after a commit that failed with rc
+ * (nothing stored): STATUS_UNAVAILABLE, or the refusal it already had. */
+static void s_answer_failed(kc_apply_t *self, int rc)
 {
-    int rc = 0;
+    kc_error("KC-AGG-007 group commit of %zu batches failed: %s; answering unavailable", self->n,
+             kc_strerror(rc));
     memset(&self->delta, 0, sizeof self->delta);
-    if (self->n > 0)
-        rc = kc_store_write(store, kc_apply_run, self);
-    if (rc != 0) {
-        kc_error("KC-AGG-007 group commit of %zu batches failed: %s; answering unavailable",
-                 self->n, kc_strerror(rc));
-        memset(&self->delta, 0, sizeof self->delta);
-        for (size_t i = 0; i < self->n; i++) {
-            s_msg_t *m = &self->msgs[i];
-            s_msg_clear_answer(m);
-            self->delta.batches++;
-            if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
-                self->delta.bad_batches++;
-                continue;
-            }
-            m->status = KCPIPE__V1__STATUS__STATUS_UNAVAILABLE;
-            snprintf(m->error, sizeof m->error, "the aggregator cannot commit now (%s); retry",
-                     kc_strerror(rc));
-            self->delta.unavailable++;
+    for (size_t i = 0; i < self->n; i++) {
+        s_msg_t *m = &self->msgs[i];
+        s_msg_clear_answer(m);
+        self->delta.batches++;
+        if (m->status != KCPIPE__V1__STATUS__STATUS_OK) {
+            self->delta.bad_batches++;
+            continue;
         }
-        s_changes_clear(&self->ch);
-    } else {
-        s_log_results(self);
-        self->ch.valid = true;
+        m->status = KCPIPE__V1__STATUS__STATUS_UNAVAILABLE;
+        snprintf(m->error, sizeof m->error, "the aggregator cannot commit now (%s); retry",
+                 kc_strerror(rc));
+        self->delta.unavailable++;
     }
+    s_changes_clear(&self->ch);
+}
+
+/* The Acks of every message: final. */
+static void s_pack_all(kc_apply_t *self)
+{
     for (size_t i = 0; i < self->n; i++) {
         int prc = s_pack(&self->msgs[i]);
         if (prc != 0) {
@@ -1064,6 +1147,32 @@ int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
         }
     }
     self->committed = true;
+}
+
+int kc_apply_commit(kc_apply_t *self, kc_store_t *store)
+{
+    int rc = 0;
+    memset(&self->delta, 0, sizeof self->delta);
+    if (self->n > 0)
+        rc = kc_store_write(store, kc_apply_run, self);
+    if (rc != 0) {
+        s_answer_failed(self, rc);
+    } else {
+        s_log_results(self);
+        self->ch.valid = true;
+    }
+    s_pack_all(self);
+    return rc;
+}
+
+int kc_apply_fail(kc_apply_t *self, int rc)
+{
+    if (rc >= 0)
+        return KC_EINVAL;
+    memset(&self->delta, 0, sizeof self->delta);
+    if (self->n > 0)
+        s_answer_failed(self, rc);
+    s_pack_all(self);
     return rc;
 }
 

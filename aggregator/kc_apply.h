@@ -72,10 +72,10 @@
  * (kc_arena.h: bump-pointer chunks, free a no-op) under the same per-message
  * budget as ever (4 x the message's size + 64 KiB of protobuf-c's cumulative
  * allocation requests; past it: undecodable). Each Batch lives there from
- * kc_apply_add() to kc_apply_reset(), which releases them all at once; each
- * Event from its unpack to the end of its processing (the arena is rewound
- * after every event), so a run's events take the space of one. Nothing is
- * free_unpacked. The chunks stay between groups (a steady load allocates
+ * kc_apply_add() to kc_apply_reset(), which releases them all at once; so do
+ * the Events decoded ahead (below); an Event decoded during the run lives from
+ * its unpack to the end of its processing (the arena is rewound after it).
+ * Nothing is free_unpacked. The chunks stay between groups (a steady load allocates
  * none after its first group); a reset returns those beyond twice what the
  * group just ended used (kc_arena_reset), so one huge group is given back at
  * the end of the next smaller one. Protobuf-c copies each `bytes` element of
@@ -83,12 +83,34 @@
  * the arena, that copy is a memcpy, and it is the copy the log append and the
  * Event unpack read, since kc_apply_add()'s bytes are only borrowed.
  *
+ * DESIGN - decoding ahead (the daemon's pipeline, kc_agg.h)
+ * What needs no store is done by kc_apply_add(), so that the daemon's socket
+ * thread does it for the next group while the commit thread runs the current
+ * one: each event of an accepted Batch (not refused: undecodable, bad
+ * producer) is unpacked, put through kc_event_check(), and, if it is a record
+ * that passed, content-hashed (a correction's or retraction's hash depends on
+ * its target, in the store). The run then only reads these results
+ * (kc_ledger_effect_checked); the decisions and their order are the DESIGN's
+ * steps above, unchanged: a result of an event the run never reaches (after a
+ * gap, a resend) is simply not used. An event that failed the check is checked
+ * again by the ledger in the run, which words its reason (the rare path).
+ * Decoding ahead stops at the first event without a usable seq (step 1: the
+ * run decodes it and stops there) and once the decoded events and their
+ * results take 16 x the message's size + 64 KiB of arena (only messages of
+ * many tiny events get there); the run decodes the remaining events one at a
+ * time as above. So a group holds its decoded events until kc_apply_reset():
+ * about 10 x their encoded size (~550 bytes an event of kc-apply-work, 4.5 MB
+ * for a group of 8,192), and the daemon has two groups.
+ *
  * kc_store_write() may run the callback several times (map growth), so every
  * piece of in-memory state of a run (hwm cache, Acks, counters delta, totals, changes) is
  * rebuilt from scratch at the start of kc_apply_run(); warnings about rejected
  * events are logged only once the commit has returned.
  *
- * Threads: a kc_apply_t is used by one thread at a time.
+ * Threads: a kc_apply_t is used by one thread at a time (the daemon hands a
+ * whole group from its socket thread to its commit thread and back, under a
+ * mutex). Different kc_apply_t may be used at the same time by different
+ * threads, one of them committing.
  * Returns: 0 or a negative KC_E* code (kc_err.h) unless stated.
  */
 #ifndef KC_APPLY_H
@@ -183,6 +205,12 @@ int kc_apply_run(kc_txn_t *txn, void *self);
  * STATUS_UNAVAILABLE with the reason in `error`. An empty group commits
  * nothing and returns 0. */
 int kc_apply_commit(kc_apply_t *self, kc_store_t *store);
+
+/* Instead of kc_apply_commit(), when the commit cannot be attempted (rc < 0,
+ * e.g. a test's fault): nothing is stored and every message is answered as
+ * after a commit that failed with rc (STATUS_UNAVAILABLE, logged). Returns
+ * rc (KC_EINVAL if rc >= 0). */
+int kc_apply_fail(kc_apply_t *self, int rc);
 
 /* The packed Ack of message i, after kc_apply_commit(). The bytes are owned by
  * the group and valid until kc_apply_reset() or kc_apply_destroy().

@@ -103,11 +103,14 @@ static int s_dedup(const kc_ledger_source_t *src, const kc_event_view_t *v, uint
 /* ---- records ---- */
 
 static int s_record(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
-                    const kc_event_view_t *v, kc_ledger_effect_t *out)
+                    const kc_event_view_t *v, const uint8_t *hash_in, kc_ledger_effect_t *out)
 {
     uint8_t unit = kc_ref_unit_key(v->province, v->yyyymm);
     uint8_t hash[KC_HASH_LEN];
-    kc_event_content_hash(ev, v, hash);
+    if (hash_in)
+        memcpy(hash, hash_in, KC_HASH_LEN);
+    else
+        kc_event_content_hash(ev, v, hash);
     int rc = s_dedup(src, v, unit, hash, out);
     if (rc != 0 || out->reason != KCPIPE__V1__REASON__REASON_OK)
         return rc;
@@ -340,8 +343,22 @@ int kc_ledger_effect(const kc_ledger_source_t *src, const kc_pb_event_t *ev, uin
         return 0;
     out->op = view.op;
     if (view.op == KCPIPE__V1__OP__OP_RECORD)
-        return s_record(src, ev, &view, out);
+        return s_record(src, ev, &view, NULL, out);
     return s_amend(src, ev, &view, out);
+}
+
+int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
+                             const kc_event_view_t *view, const uint8_t *hash, uint64_t offset,
+                             kc_ledger_effect_t *out)
+{
+    if (!src || !src->identity_get || !src->event_get || !ev || !view || !out)
+        return KC_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->offset = offset;
+    out->op = view->op;
+    if (view->op == KCPIPE__V1__OP__OP_RECORD)
+        return s_record(src, ev, view, hash, out);
+    return s_amend(src, ev, view, out);
 }
 
 int kc_ledger_apply(kc_txn_t *txn, const kc_ledger_effect_t *eff)

@@ -127,6 +127,16 @@ typedef struct {
 int kc_ledger_effect(const kc_ledger_source_t *src, const kc_pb_event_t *ev, uint64_t offset,
                      kc_ledger_effect_t *out);
 
+/* kc_ledger_effect() for an event that already passed kc_event_check() (which
+ * filled *view; the caller may have done it in another thread, e.g. while an
+ * earlier group committed): the same effect, without checking again. hash:
+ * for a record, kc_event_content_hash(ev, view) computed beforehand, or NULL
+ * to compute it here (a correction's or retraction's hash depends on its
+ * target and is always computed here). */
+int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
+                             const kc_event_view_t *view, const uint8_t *hash, uint64_t offset,
+                             kc_ledger_effect_t *out);
+
 /* The unit keys a two-digit province code can have (its scheme-34 unit first,
  * then its scheme-63 unit; a code of one scheme only has one): for looking up
  * an event_id given only a province code, e.g. before kc_txn_history().

@@ -1,6 +1,8 @@
 /* bench_util.c - pieces shared by the bench programs (see bench_util.h). */
 #include "bench_util.h"
 
+#include <sys/resource.h>
+
 #include "kc_cert.h"
 #include "kc_err.h"
 #include "kc_ref.h"
@@ -335,6 +337,25 @@ long long bu_wchar(pid_t pid)
     return s_proc_num(pid, "io", "wchar:");
 }
 
+double bu_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    unsigned long long ut = 0, st = 0;
+    /* fields 3.. after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+     * cmajflt utime stime */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- CURVE ---- */
 
 void bu_curve_setup(const char *agg_bin, int n)
@@ -389,7 +410,8 @@ void bu_curve_client(int idx, kc_producer_opts_t *po)
 
 void bu_prod_init(bu_prod_t *c, uint64_t n, bu_report_t *rep)
 {
-    *c = (bu_prod_t){.n = n, .rep = rep};
+    *c = (bu_prod_t){.n = n, .rep = rep, .next_pct = 1};
+    rep->n = n;
     c->add_ns = calloc(n, sizeof *c->add_ns);
     c->lat = calloc(n, sizeof *c->lat);
     if (!c->add_ns || !c->lat)
@@ -411,6 +433,9 @@ void bu_on_result(const kc_result_t *r, void *ctx)
         fprintf(stderr, "%s: producer event %s rejected: %s %s\n", s_prog, r->event_id,
                 r->reason_name, r->text);
     c->rep->last_ack_ns = now;
+    uint64_t final = c->rep->accepted + c->rep->duplicates + c->rep->rejected;
+    while (c->next_pct <= 100 && final * 100 >= (uint64_t)c->next_pct * c->n)
+        c->rep->pct_ns[c->next_pct++] = now;
 }
 
 void bu_prod_added(bu_prod_t *c, uint64_t i, uint64_t seq, int64_t t)
@@ -523,9 +548,24 @@ bool bu_wait_producers(void)
     return !failed;
 }
 
+typedef struct {
+    int64_t t;
+    double events;
+} s_step_t;
+
+static int s_step_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const s_step_t *)a)->t, y = ((const s_step_t *)b)->t;
+    return x < y ? -1 : x > y;
+}
+
 void bu_gather(int n, uint64_t events, bu_report_t *sum, uint64_t **lat_out)
 {
     *sum = (bu_report_t){.first_add_ns = INT64_MAX};
+    s_step_t *steps = malloc((size_t)n * 100 * sizeof *steps);
+    size_t nsteps = 0;
+    if (!steps)
+        bu_die("out of memory");
     uint64_t *lat = malloc(events * sizeof *lat);
     if (!lat)
         bu_die("out of memory");
@@ -541,6 +581,9 @@ void bu_gather(int n, uint64_t events, bu_report_t *sum, uint64_t **lat_out)
         sum->lat_count += r.lat_count;
         sum->first_add_ns = r.first_add_ns < sum->first_add_ns ? r.first_add_ns : sum->first_add_ns;
         sum->last_ack_ns = r.last_ack_ns > sum->last_ack_ns ? r.last_ack_ns : sum->last_ack_ns;
+        for (int k = 1; k <= 100; k++) /* each percent step: n/100 events final at pct_ns[k] */
+            if (r.pct_ns[k] && nsteps < (size_t)n * 100)
+                steps[nsteps++] = (s_step_t){r.pct_ns[k], (double)r.n / 100.0};
         sum->behind_ns = r.behind_ns > sum->behind_ns ? r.behind_ns : sum->behind_ns;
         sum->sent += r.sent;
         sum->accepted += r.accepted;
@@ -553,6 +596,20 @@ void bu_gather(int n, uint64_t events, bu_report_t *sum, uint64_t **lat_out)
         bu_die("sent %" PRIu64 ", accepted %" PRIu64 ", duplicates %" PRIu64 ", rejected %" PRIu64
                ", latencies %" PRIu64 " (expected %" PRIu64 " each)",
                sum->sent, sum->accepted, sum->duplicates, sum->rejected, sum->lat_count, events);
+    /* the time the session had 90% of its events final, from the producers' percent steps */
+    qsort(steps, nsteps, sizeof *steps, s_step_cmp);
+    double done = 0;
+    sum->tail_eps = 0;
+    for (size_t k = 0; k < nsteps; k++) {
+        done += steps[k].events;
+        if (done >= 0.9 * (double)events - 0.5) {
+            double secs = (double)(sum->last_ack_ns - steps[k].t) / 1e9;
+            if (secs > 0)
+                sum->tail_eps = ((double)events - done) / secs;
+            break;
+        }
+    }
+    free(steps);
     *lat_out = lat;
 }
 
@@ -609,7 +666,7 @@ void bu_next_event(kc_gen_t *g, kc_gen_row_t *r, uint64_t i, uint64_t n, const c
 }
 
 typedef struct {
-    uint64_t events;
+    uint64_t events, cells;
     int64_t m[KC_METRIC_COUNT];
 } s_cells_t;
 
@@ -618,12 +675,13 @@ static int s_on_cell(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx)
     (void)key;
     s_cells_t *c = ctx;
     c->events += cell->events;
+    c->cells++;
     for (int i = 0; i < KC_METRIC_COUNT; i++)
         c->m[i] += cell->m[i];
     return 0;
 }
 
-void bu_verify_store(const int64_t sums[KC_METRIC_COUNT], uint64_t events)
+uint64_t bu_verify_store(const int64_t sums[KC_METRIC_COUNT], uint64_t events)
 {
     char store[PATH_MAX];
     snprintf(store, sizeof store, "%s/store", bu_dir);
@@ -651,6 +709,7 @@ void bu_verify_store(const int64_t sums[KC_METRIC_COUNT], uint64_t events)
     if (c.events != events || log != events)
         bu_die("DATA MISMATCH: store counts %" PRIu64 " events, log %" PRIu64 ", sent %" PRIu64,
                c.events, log, events);
+    return c.cells;
 }
 
 void bu_session(bu_session_t *s, bu_producer_fn fn, void *ctx)
@@ -669,6 +728,11 @@ void bu_session(bu_session_t *s, bu_producer_fn fn, void *ctx)
         s->started(s->agg_bin);
     bu_fork_producers(s->producers, s->events, fn, ctx);
     bool ok = bu_wait_producers();
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0) /* the producers (reaped), before the aggregator */
+        s->prod_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    s->agg_cpu_s = bu_cpu_s(agg);
     if (s->finished)
         s->finished();
     s->peak_rss_kb = bu_vmhwm_kb(agg);
@@ -677,7 +741,7 @@ void bu_session(bu_session_t *s, bu_producer_fn fn, void *ctx)
     if (!ok)
         bu_die("a producer failed");
     bu_gather(s->producers, s->events, &s->sum, &s->lat);
-    bu_verify_store(s->sum.sums, s->sum.accepted);
+    s->cells = bu_verify_store(s->sum.sums, s->sum.accepted);
     qsort(s->lat, s->sum.lat_count, sizeof *s->lat, bu_u64_cmp);
 }
 

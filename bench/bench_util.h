@@ -76,6 +76,8 @@ void bu_agg_stop(void);
 bool bu_ready_value(const char *key, char *out, size_t cap);
 long bu_vmhwm_kb(pid_t pid);
 long long bu_wchar(pid_t pid);
+/* CPU time (user + system, seconds) of a live process; -1 if unknown. */
+double bu_cpu_s(pid_t pid);
 
 /* CURVE: kc-keygen (beside agg_bin) makes the aggregator's key pair and one
  * per producer id "bench-NN" (n of them) in bu_dir, and a registry granting
@@ -89,6 +91,10 @@ void bu_curve_client(int idx, kc_producer_opts_t *po);
 typedef struct {
     int64_t first_add_ns; /* CLOCK_MONOTONIC of its first kc_producer_add */
     int64_t last_ack_ns;  /* CLOCK_MONOTONIC of its last result callback */
+    int64_t pct_ns[101];  /* pct_ns[k]: when k% of its events were final (0 = not yet) */
+    uint64_t n;           /* its events */
+    double tail_eps;      /* bu_gather's sum only: events/s over the last tenth of the
+                             session's results (from every producer's pct_ns) */
     uint64_t sent;        /* events added */
     uint64_t accepted, duplicates, rejected;
     int64_t sums[KC_METRIC_COUNT]; /* of the events added */
@@ -102,6 +108,7 @@ typedef struct {
     uint64_t *lat;   /* per result: ack latency */
     uint64_t first_seq;
     uint64_t n;
+    int next_pct; /* the next pct_ns to record */
     bu_report_t *rep;
 } bu_prod_t;
 
@@ -144,7 +151,7 @@ void bu_office_province(int idx, char prov[4]);
 
 /* The store in bu_dir/store (read-only) must hold exactly these totals and
  * `events` log entries. */
-void bu_verify_store(const int64_t sums[KC_METRIC_COUNT], uint64_t events);
+uint64_t bu_verify_store(const int64_t sums[KC_METRIC_COUNT], uint64_t events);
 
 /* ---- one durable run: aggregator + producers + checks ---- */
 typedef struct {
@@ -163,6 +170,9 @@ typedef struct {
     char endpoint[256]; /* set before the producers are forked */
     long peak_rss_kb;
     long long agg_wchar;
+    uint64_t cells;    /* distinct totals cells in the store at the end */
+    double agg_cpu_s;  /* aggregator CPU time (user + system) when the producers ended */
+    double prod_cpu_s; /* the producer processes' CPU time, all together */
     bu_report_t sum;
     uint64_t *lat; /* sum.lat_count latencies (ns), sorted; free() */
 } bu_session_t;

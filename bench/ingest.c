@@ -65,6 +65,7 @@ typedef struct {
     size_t window;
     long group_max;
     long group_window_ms;
+    const char *resident_limit; /* aggregator --resident-limit, or NULL */
     int request_timeout_ms;
     bool keep;
     bool scatter;    /* every producer reports for every province and period */
@@ -90,6 +91,8 @@ static void s_usage(FILE *f)
             "8)\n"
             "  -g, --group-max N          aggregator --group-max (default: its own, 8192)\n"
             "  -G, --group-window-ms MS   aggregator --group-window-ms (default: its own, 2)\n"
+            "  -R, --resident-limit SIZE  aggregator --resident-limit (default: its own, 48m;\n"
+            "                             0 = no limit)\n"
             "  -t, --request-timeout-ms MS  producers' resend timeout (default: library's)\n"
             "  -d, --dir DIR              parent of the temp dir (default $TMPDIR or /tmp)\n"
             "  -a, --aggregator PATH      kc-aggregator to run (default: beside this program)\n"
@@ -118,6 +121,7 @@ static void s_parse(int argc, char **argv, opts_t *o)
         {"window", required_argument, 0, 'w'},
         {"group-max", required_argument, 0, 'g'},
         {"group-window-ms", required_argument, 0, 'G'},
+        {"resident-limit", required_argument, 0, 'R'},
         {"request-timeout-ms", required_argument, 0, 't'},
         {"dir", required_argument, 0, 'd'},
         {"aggregator", required_argument, 0, 'a'},
@@ -131,7 +135,7 @@ static void s_parse(int argc, char **argv, opts_t *o)
     };
     *o = (opts_t){.producers = 4, .events = 1000000, .group_window_ms = -1};
     int c;
-    while ((c = getopt_long(argc, argv, "p:n:b:w:g:G:t:d:a:kmschV", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:n:b:w:g:G:R:t:d:a:kmschV", lopts, NULL)) != -1) {
         switch (c) {
         case 'p': o->producers = (int)bu_num("--producers", optarg, 1); break;
         case 'n': o->events = (uint64_t)bu_num("--events", optarg, 1); break;
@@ -139,6 +143,7 @@ static void s_parse(int argc, char **argv, opts_t *o)
         case 'w': o->window = (size_t)bu_num("--window", optarg, 1); break;
         case 'g': o->group_max = bu_num("--group-max", optarg, 1); break;
         case 'G': o->group_window_ms = bu_num("--group-window-ms", optarg, 0); break;
+        case 'R': o->resident_limit = optarg; break;
         case 't': o->request_timeout_ms = (int)bu_num("--request-timeout-ms", optarg, 1); break;
         case 'd': o->dir = optarg; break;
         case 'a': o->aggregator = optarg; break;
@@ -338,6 +343,13 @@ int main(int argc, char **argv)
         ss.started = s_start_monitoring;
         ss.finished = s_stop_monitoring;
     }
+    if (o.resident_limit) {
+        size_t i = 0;
+        while (ss.extra[i])
+            i++;
+        ss.extra[i] = "--resident-limit";
+        ss.extra[i + 1] = o.resident_limit;
+    }
     run_t run = {.o = &o, .endpoint = ss.endpoint};
     bu_session(&ss, s_producer, &run);
     uint64_t accepted = ss.sum.accepted, nlat = ss.sum.lat_count, *lat = ss.lat;
@@ -355,6 +367,8 @@ int main(int argc, char **argv)
     double secs = (double)(ss.sum.last_ack_ns - ss.sum.first_add_ns) / 1e9;
     double eps = (double)accepted / secs;
     double bpe = (double)sb.st_blocks * 512.0 / (double)accepted;
+    /* the rate over the last tenth of the run: what a long log costs at its end */
+    double tail_eps = ss.sum.tail_eps;
 
     printf("bench-ingest: %s workload%s, %d producers, %" PRIu64
            " events, batch %zu, window %zu, group-max %ld, "
@@ -366,6 +380,10 @@ int main(int argc, char **argv)
            o.curve ? "on" : "off");
     printf("  %-28s %14.3f\n", "wall time (s)", secs);
     printf("  %-28s %14.0f\n", "events/s (durable, e2e)", eps);
+    printf("  %-28s %14.0f\n", "events/s, last 10%", tail_eps);
+    printf("  %-28s %14" PRIu64 "\n", "totals cells", ss.cells);
+    printf("  %-28s %14.2f\n", "aggregator CPU (cores)", ss.agg_cpu_s / secs);
+    printf("  %-28s %14.2f\n", "producers' CPU (cores)", ss.prod_cpu_s / secs);
     printf("  %-28s %14.3f\n", "ack latency p50 (ms)", p50);
     printf("  %-28s %14.3f\n", "ack latency p99 (ms)", p99);
     printf("  %-28s %14.3f\n", "ack latency max (ms)", pmax);
@@ -381,11 +399,12 @@ int main(int argc, char **argv)
            ", \"producers\": %d, \"seconds\": %.3f, \"agg_written_bytes_per_event\": %.1f, "
            "\"batch\": %zu, \"window\": %zu, \"group_max\": %ld, \"group_window_ms\": %ld, "
            "\"workload\": \"%s\", \"monitoring\": %s, \"curve\": %s, \"merkle\": \"on\", "
-           "\"verified\": true}\n",
+           "\"events_per_s_last10\": %.0f, \"cells\": %" PRIu64 ", \"agg_cpu_s\": %.2f, "
+           "\"producers_cpu_s\": %.2f, \"verified\": true}\n",
            eps, p50, p99, bpe, peak_rss_kb, accepted, o.producers, secs,
            (double)agg_wchar / (double)accepted, o.batch ? o.batch : 1000, o.window ? o.window : 8,
            o.group_max ? o.group_max : 8192, o.group_window_ms >= 0 ? o.group_window_ms : 2,
            o.scatter ? "scatter" : "province-office", o.monitoring ? "true" : "false",
-           o.curve ? "true" : "false");
+           o.curve ? "true" : "false", tail_eps, ss.cells, ss.agg_cpu_s, ss.prod_cpu_s);
     return 0;
 }

@@ -54,6 +54,8 @@ typedef struct {
     uint64_t events;
     const char *dir;
     bool keep;
+    int threads; /* kc_replay_opts_t.threads of the in-memory recomputation */
+    int rounds;  /* runs of the in-memory recomputation (median reported) */
     size_t group;
 } s_opts_t;
 
@@ -284,33 +286,58 @@ static void s_rm_store(const char *dir)
     rmdir(dir);
 }
 
+#define S_ROUNDS_MAX 15
+
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of v[n] (sorts a copy). */
+static double s_median(const double *v, int n)
+{
+    double c[S_ROUNDS_MAX];
+    memcpy(c, v, (size_t)n * sizeof *c);
+    qsort(c, (size_t)n, sizeof *c, s_cmp_double);
+    return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
 static void s_usage(FILE *out)
 {
-    fprintf(out, "Usage: bench-replay [--events N] [--dir DIR] [--group N] [--keep]\n"
+    fprintf(out, "Usage: bench-replay [--events N] [--dir DIR] [--group N] [--threads N] [--rounds N]\n"
+                 "                    [--keep]\n"
                  "Build a store with an N-event log (default 10,000,000), time kc-replay's\n"
                  "rebuild of it (in-process), the verify replay, and the proof sizes.\n"
+                 "--threads: of the in-memory recomputation (1, 2; default 0 = the library's\n"
+                 "choice: 2 from 65,536 entries on 2+ CPUs); --rounds: run the in-memory\n"
+                 "recomputation N times over the same log and report the median (default 1).\n"
                  "The last line of output is one JSON object.\n");
 }
 
 int main(int argc, char **argv)
 {
-    s_opts_t o = {.events = 10000000, .group = KC_REPLAY_DEFAULT_GROUP};
+    s_opts_t o = {.events = 10000000, .group = KC_REPLAY_DEFAULT_GROUP, .rounds = 1};
     static const struct option lo[] = {
         {"events", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
         {"group", required_argument, NULL, 'g'},  {"keep", no_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 'j'}, {"rounds", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "n:d:g:kh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:d:g:j:r:kh", lo, NULL)) != -1) {
         switch (c) {
         case 'n': o.events = strtoull(optarg, NULL, 10); break;
         case 'd': o.dir = optarg; break;
         case 'g': o.group = strtoul(optarg, NULL, 10); break;
         case 'k': o.keep = true; break;
+        case 'j': o.threads = (int)strtol(optarg, NULL, 10); break;
+        case 'r': o.rounds = (int)strtol(optarg, NULL, 10); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 64;
         }
     }
-    if (o.events < 2 || o.events > UINT32_MAX || o.group < 1) {
+    if (o.events < 2 || o.events > UINT32_MAX || o.group < 1 || o.rounds < 1 ||
+        o.rounds > S_ROUNDS_MAX || o.threads < 0 || o.threads > 2) {
         s_usage(stderr);
         return 64;
     }
@@ -413,24 +440,33 @@ int main(int argc, char **argv)
     kc_store_close(&dst);
 
     /* ---- the in-memory recomputation (headline), then verify = it + compare ---- */
-    kc_replay_opts_t mo = {.in_memory = true, .events_from = t, .total = o.events};
-    t0 = s_now();
-    rc = kc_replay_new(&r, NULL, &mo);
-    if (rc == 0)
-        rc = kc_replay_from_txn(r, t);
-    double mem_s = s_now() - t0;
+    /* --rounds times over the same snapshot; the median round is reported */
+    kc_replay_opts_t mo = {
+        .in_memory = true, .events_from = t, .total = o.events, .threads = o.threads};
+    double mem_runs[S_ROUNDS_MAX], verify_runs[S_ROUNDS_MAX];
     uint64_t cells = 0, diffs = 1;
-    if (rc == 0)
-        rc = kc_replay_compare(r, t, NULL, NULL, &cells, &diffs);
-    double verify_s = s_now() - t0;
-    if (rc != 0 || diffs != 0) {
-        fprintf(stderr,
-                "bench-replay: in-memory recomputation failed: %s, %" PRIu64 " cells differ %s\n",
-                kc_strerror(rc), diffs, r ? kc_replay_failure(r)->why : "");
-        return 70;
+    kc_replay_stats_t mst = {0};
+    for (int round = 0; round < o.rounds; round++) {
+        t0 = s_now();
+        rc = kc_replay_new(&r, NULL, &mo);
+        if (rc == 0)
+            rc = kc_replay_from_txn(r, t);
+        mem_runs[round] = s_now() - t0;
+        diffs = 1;
+        if (rc == 0)
+            rc = kc_replay_compare(r, t, NULL, NULL, &cells, &diffs);
+        verify_runs[round] = s_now() - t0;
+        if (rc != 0 || diffs != 0) {
+            fprintf(stderr,
+                    "bench-replay: in-memory recomputation failed: %s, %" PRIu64
+                    " cells differ %s\n",
+                    kc_strerror(rc), diffs, r ? kc_replay_failure(r)->why : "");
+            return 70;
+        }
+        mst = *kc_replay_stats(r);
+        kc_replay_free(&r);
     }
-    kc_replay_stats_t mst = *kc_replay_stats(r);
-    kc_replay_free(&r);
+    double mem_s = s_median(mem_runs, o.rounds), verify_s = s_median(verify_runs, o.rounds);
 
     /* ---- 3. proofs ---- */
     uint64_t offs[3] = {0, o.events / 2, o.events - 1};
@@ -476,11 +512,14 @@ int main(int argc, char **argv)
            "\"cells\": %" PRIu64 ", \"corrections\": %" PRIu64 ", \"retractions\": %" PRIu64
            ", \"inclusion_hashes\": [%zu, %zu, %zu], \"inclusion_bytes_max\": %zu, "
            "\"inclusion_us_avg\": %.1f, \"consistency_hashes\": %zu, \"consistency_bytes\": %zu, "
-           "\"source_mb\": %.0f}\n",
+           "\"source_mb\": %.0f, \"threads\": %d, \"rounds\": %d, \"recompute_runs_s\": [",
            o.events, build_s, mem_s, eps, verify_s, veps, rebuild_s, reps, cells, g->corrections,
            g->retractions, incl[0], incl[1], incl[2],
            (incl[0] > incl[2] ? incl[0] : incl[2]) * KC_MERKLE_HASH_LEN, proof_us / 3, cons,
-           cons * KC_MERKLE_HASH_LEN, src_mb);
+           cons * KC_MERKLE_HASH_LEN, src_mb, o.threads, o.rounds);
+    for (int i = 0; i < o.rounds; i++)
+        printf("%s%.3f", i ? ", " : "", mem_runs[i]);
+    printf("]}\n");
     free(g->rec);
     free(g);
     free(b);

@@ -1,4 +1,10 @@
-/* kc_encode.c - kc_event_t -> serialized kcpipe.v1.Event with protobuf-c. */
+/* kc_encode.c - kc_event_t -> serialized kcpipe.v1.Event.
+ *
+ * The message is filled as a protobuf-c struct and serialized by
+ * kc_event_pack_canon (common/kc_event.c): the same bytes as
+ * kcpipe__v1__event__pack (an event built here carries no unknown fields),
+ * without protobuf-c's reflection and without a separate size pass
+ * (tests/ingest/encode_test.c compares the two over every field combination). */
 #include "kc_encode.h"
 
 #include "kc_err.h"
@@ -73,11 +79,16 @@ int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq,
     pe.producer_id = (char *)producer_id;
     pe.has_seq = 1;
     pe.seq = seq;
-    size_t n = kcpipe__v1__event__get_packed_size(&pe);
+    size_t n = kc_event_pack_canon(&pe, buf->data, buf->cap);
+    if (n > buf->cap) { /* n is an upper bound: the strings and at most every fixed byte */
+        if (n - KC_EVENT_PACK_FIXED_MAX > KC_ENCODE_MAX)
+            return KC_EINVAL; /* the strings alone are too large */
+        if (kc_buf_reserve(buf, n))
+            return KC_ENOMEM;
+        n = kc_event_pack_canon(&pe, buf->data, buf->cap);
+    }
     if (n > KC_ENCODE_MAX)
         return KC_EINVAL;
-    if (kc_buf_reserve(buf, n))
-        return KC_ENOMEM;
-    buf->len = kcpipe__v1__event__pack(&pe, buf->data);
+    buf->len = n;
     return 0;
 }

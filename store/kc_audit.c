@@ -1,24 +1,31 @@
 /* kc_audit.c - kc_audit_verify: check the whole verifiable log in one pass.
  *
  * DESIGN
- * Three cursors walk in step over one read snapshot: log, leaves (block by
- * block, one stored hash at a time: kc_mk_leaf_iter_t), heads.
+ * Two cursors walk in step over one read snapshot: log and heads; `nodes` is
+ * read by key as subtrees complete. No leaf hash is stored (store format 4),
+ * so there is no second copy of a leaf to compare an entry with: what an
+ * entry is checked against is the stored subtree of its 64-entry block (and
+ * of every larger block) and the signed heads after it.
  * For i = 0, 1, ...:
- *   1. the log must hold key i (a larger key: entry i was deleted; no more
- *      keys while leaves remain: the log was truncated at i), its record must
- *      decode, and SHA-256(0x00 || leaf input) must equal the stored leaf i
- *      (and leaves must hold key i). The first failure is BAD_ENTRY at i:
- *      a flipped byte, an inserted, deleted, swapped or truncated entry all
- *      change some entry's offset, fields or bytes, and the leaf input
- *      includes the offset, so the first changed offset is the one found.
- *   2. the recomputed leaf is pushed onto a private frontier; each completed
- *      subtree of level >= 6 is compared with the stored node (a mismatch
- *      narrows a consistent rewrite of log and leaves to 2^level entries).
+ *   1. the log must hold key i (a larger key: entry i was deleted) and its
+ *      record must decode; the first failure is BAD_ENTRY at i, exactly.
+ *   2. its leaf hash is recomputed and pushed onto a private frontier; each
+ *      completed subtree of level >= 6 is compared with the stored node. The
+ *      first mismatch (or missing node) is remembered with its range: the
+ *      entries or the node changed, and the walk goes on to a head to tell.
  *   3. at each head's size, the frontier's root must equal the head's root
- *      and the signature must verify with pk; the first failure is BAD_HEAD,
- *      covering [last good head's size, its size) or the subtree of step 2.
- * Leaves or heads beyond the log's end are reported as well. The pass is
- * O(n) hashing with sequential cursor reads, no random access.
+ *      and the signature must verify with pk. A head that verifies after a
+ *      node mismatch clears the log up to its size: the node was changed
+ *      (BAD_NODE). A head whose root fails (BAD_HEAD) bounds the change to
+ *      [last good head's size, its size), narrowed to the failed node's
+ *      block, or else to the entries after the last complete 64-entry block
+ *      (every complete block before it matched its stored node).
+ * At the end: a head that verifies but is larger than the log, or a stored
+ * node beyond the log's end, means the log was truncated: BAD_ENTRY at the
+ * log's size. A node mismatch that no head decided is BAD_NODE. A changed
+ * entry after the last complete block and after the latest head is covered
+ * by nothing stored, and cannot be found (docs/AUDIT.md). The pass is O(n)
+ * hashing with sequential cursor reads, plus one node read per 32 entries.
  */
 #include "kc_audit.h"
 #include "kc_merkle_int.h"
@@ -32,11 +39,12 @@
 #include <string.h>
 
 #define S_PROGRESS_EVERY 65536
+#define S_BLOCK          ((uint64_t)1 << KC_MK_NODE_MIN_LEVEL) /* entries under a level-6 node */
 
 typedef struct {
     kc_txn_t *t;
     kc_audit_report_t *rep;
-    bool node_bad;               /* a stored node differed (first recorded) */
+    bool node_bad;               /* a stored node differed and no head decided yet */
     uint64_t node_from, node_to; /* its leaves */
 } s_walk_t;
 
@@ -52,6 +60,11 @@ static void s_bad(kc_audit_report_t *rep, kc_audit_status_t st, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(rep->reason, sizeof rep->reason, fmt, ap);
     va_end(ap);
+}
+
+static uint64_t s_max(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
 }
 
 static int s_node_check(unsigned level, uint64_t index, const uint8_t h[KC_MERKLE_HASH_LEN],
@@ -81,8 +94,11 @@ static int s_step(kc_txn_t *t, MDB_cursor *c, MDB_val *k, MDB_val *v, bool first
     return kc_store_err(t->s, mrc, "verify: read");
 }
 
-static int s_head_check(s_walk_t *w, const MDB_val *hk, const MDB_val *hv, const uint8_t *pk,
-                        const kc_mk_frontier_t *f, uint64_t *good)
+/* The head at (hk, hv) against the frontier f of the log's first f->size
+ * entries (= the head's size); *good is the size of the last head that
+ * verified. */
+static void s_head_check(s_walk_t *w, const MDB_val *hk, const MDB_val *hv, const uint8_t *pk,
+                         const kc_mk_frontier_t *f, uint64_t *good)
 {
     kc_audit_report_t *rep = w->rep;
     kc_merkle_sth_t h;
@@ -93,7 +109,7 @@ static int s_head_check(s_walk_t *w, const MDB_val *hk, const MDB_val *hv, const
         rep->range_from = *good;
         rep->range_to = h.tree_size;
         s_bad(rep, KC_AUDIT_BAD_HEAD, "head record of %zu bytes: not a signed head", hv->mv_size);
-        return 0;
+        return;
     }
     kc_mk_head_decode(kc_be64_get(hk->mv_data), hv->mv_data, &h);
     rep->heads++;
@@ -102,31 +118,84 @@ static int s_head_check(s_walk_t *w, const MDB_val *hk, const MDB_val *hv, const
     bool root_ok = memcmp(root, h.root, sizeof root) == 0;
     bool sig_ok = pk && kc_merkle_sth_verify(&h, pk);
     if (root_ok && sig_ok) {
+        if (w->node_bad) { /* the log up to this head is the signed one: the node changed */
+            rep->range_from = w->node_from;
+            rep->range_to = w->node_to;
+            s_bad(rep, KC_AUDIT_BAD_NODE,
+                  "stored subtree over [%llu, %llu) does not match the log, which agrees with "
+                  "the signed head of size %llu: the stored subtree was changed",
+                  (unsigned long long)w->node_from, (unsigned long long)w->node_to,
+                  (unsigned long long)h.tree_size);
+            return;
+        }
         *good = h.tree_size;
         rep->last_head = h;
         rep->have_head = true;
-        return 0;
+        return;
     }
-    if (rep->status != KC_AUDIT_OK)
-        return 0;
     rep->bad_head = h;
-    if (!root_ok && w->node_bad) {
-        rep->range_from = w->node_from;
-        rep->range_to = w->node_to;
-    } else {
-        rep->range_from = root_ok ? 0 : *good;
-        rep->range_to = h.tree_size;
-    }
-    if (!root_ok)
+    if (!root_ok && sig_ok) {
+        /* the signed head is genuine: entries in [*good, size) changed; a failed node
+         * narrows that to its block, else every complete block up to here matched */
+        if (w->node_bad) {
+            rep->range_from = s_max(w->node_from, *good);
+            rep->range_to = w->node_to;
+        } else {
+            rep->range_from = s_max(*good, h.tree_size - h.tree_size % S_BLOCK);
+            rep->range_to = h.tree_size;
+        }
         s_bad(rep, KC_AUDIT_BAD_HEAD,
               "head of size %llu: its root is not the root of the log's first %llu entries; "
               "entries in [%llu, %llu) were changed",
               (unsigned long long)h.tree_size, (unsigned long long)h.tree_size,
               (unsigned long long)rep->range_from, (unsigned long long)rep->range_to);
-    else
+    } else if (!root_ok) {
+        rep->range_from = *good;
+        rep->range_to = h.tree_size;
+        s_bad(rep, KC_AUDIT_BAD_HEAD,
+              "head of size %llu: its root is not the root of the log's first %llu entries and "
+              "its signature does not verify%s: the head was changed (or the log since %llu)",
+              (unsigned long long)h.tree_size, (unsigned long long)h.tree_size,
+              pk ? "" : " (no public key)", (unsigned long long)*good);
+    } else {
+        rep->range_from = 0;
+        rep->range_to = h.tree_size;
         s_bad(rep, KC_AUDIT_BAD_HEAD, "head of size %llu: bad signature%s",
               (unsigned long long)h.tree_size, pk ? "" : " (no public key)");
-    return 0;
+    }
+}
+
+/* A stored node whose leaves go beyond the log's `size` entries: *found, and
+ * its range. One seek per level. */
+static int s_node_beyond(kc_txn_t *t, uint64_t size, bool *found, uint64_t *from, uint64_t *to)
+{
+    *found = false;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_NODES], &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "verify: open nodes cursor");
+    int rc = 0;
+    for (unsigned l = KC_MK_NODE_MIN_LEVEL; l < KC_MK_LEVELS && !*found; l++) {
+        uint8_t kb[KC_MK_NODE_KEY_LEN];
+        kb[0] = (uint8_t)l;
+        kc_be64_put(kb + 1, size >> l); /* the first node of level l that is not inside the log */
+        MDB_val k = {sizeof kb, kb}, v;
+        mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (mrc == MDB_NOTFOUND)
+            break;
+        if (mrc != MDB_SUCCESS) {
+            rc = kc_store_err(t->s, mrc, "verify: read nodes");
+            break;
+        }
+        if (k.mv_size == KC_MK_NODE_KEY_LEN && ((const uint8_t *)k.mv_data)[0] == l) {
+            uint64_t index = kc_be64_get((const uint8_t *)k.mv_data + 1);
+            *found = true;
+            *from = index << l;
+            *to = index + 1 > UINT64_MAX >> l ? UINT64_MAX : (index + 1) << l;
+        }
+    }
+    mdb_cursor_close(c);
+    return rc;
 }
 
 int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audit_report_t *rep,
@@ -142,7 +211,6 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
     uint64_t total = st.log_entries;
 
     MDB_cursor *lc = NULL, *hc = NULL;
-    kc_mk_leaf_iter_t vi = {0};
     kc_mk_frontier_t *f = NULL;
     int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LOG], &lc);
     if (mrc == MDB_SUCCESS)
@@ -151,8 +219,6 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
         rc = kc_store_err(t->s, mrc, "verify: open cursors");
         goto cursors_close;
     }
-    if ((rc = kc_mk_leaf_iter_open(t, &vi)) != 0)
-        goto cursors_close;
     f = calloc(1, sizeof *f); /* 2 KiB */
     if (!f) {
         rc = KC_ENOMEM;
@@ -160,12 +226,9 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
     }
     s_walk_t w = {.t = t, .rep = rep};
     MDB_val lk, lv, hk, hv;
-    bool lhave, vhave, hhave, vbad;
-    uint64_t voff;
-    const uint8_t *vh;
+    bool lhave, hhave;
     uint64_t good = 0; /* size of the last head that verified */
     if ((rc = s_step(t, lc, &lk, &lv, true, &lhave)) != 0 ||
-        (rc = kc_mk_leaf_iter_next(t, &vi, &vhave, &voff, &vh, &vbad)) != 0 ||
         (rc = s_step(t, hc, &hk, &hv, true, &hhave)) != 0)
         goto cursors_close;
     /* heads of size 0 cannot exist; any such record is checked against the empty tree */
@@ -179,46 +242,22 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
                       (unsigned long long)rep->bad_head.tree_size);
                 break;
             }
-            if ((rc = s_head_check(&w, &hk, &hv, pk, f, &good)) != 0 ||
-                (rc = s_step(t, hc, &hk, &hv, false, &hhave)) != 0)
+            s_head_check(&w, &hk, &hv, pk, f, &good);
+            if ((rc = s_step(t, hc, &hk, &hv, false, &hhave)) != 0)
                 goto cursors_close;
         }
-        if (rep->status != KC_AUDIT_OK || (!lhave && !vhave))
+        if (rep->status != KC_AUDIT_OK || !lhave)
             break;
         rep->bad_offset = i;
-        if (!lhave) {
-            s_bad(rep, KC_AUDIT_BAD_ENTRY,
-                  "offset %llu: missing from the log, which ends there although leaf hashes "
-                  "go on (truncated)",
-                  (unsigned long long)i);
-            break;
-        }
         if (lk.mv_size != 8 || kc_be64_get(lk.mv_data) != i) {
             s_bad(rep, KC_AUDIT_BAD_ENTRY, "offset %llu: missing from the log (next key is %s%llu)",
                   (unsigned long long)i, lk.mv_size == 8 ? "" : "malformed ",
                   (unsigned long long)(lk.mv_size == 8 ? kc_be64_get(lk.mv_data) : 0));
             break;
         }
-        if (!vhave || voff != i || vbad) {
-            s_bad(rep, KC_AUDIT_BAD_ENTRY, "offset %llu: no stored leaf hash for it",
-                  (unsigned long long)i);
-            break;
-        }
-        rep->leaves++;
-        kc_log_entry_t e;
-        if (kc_store_log_decode(t, &lk, &lv, &e) != 0) {
-            s_bad(rep, KC_AUDIT_BAD_ENTRY, "offset %llu: the log record is not readable",
-                  (unsigned long long)i);
-            break;
-        }
-        kc_merkle_leaf_t leaf;
-        kc_log_entry_leaf(&e, &leaf);
         uint8_t h[KC_MERKLE_HASH_LEN];
-        kc_merkle_leaf_hash(&leaf, h);
-        if (memcmp(h, vh, sizeof h) != 0) {
-            s_bad(rep, KC_AUDIT_BAD_ENTRY,
-                  "offset %llu: the log record does not match its leaf hash (changed, "
-                  "inserted or moved)",
+        if (kc_mk_leaf_from_record(t, &lk, &lv, i, h) != 0) {
+            s_bad(rep, KC_AUDIT_BAD_ENTRY, "offset %llu: the log record is not readable",
                   (unsigned long long)i);
             break;
         }
@@ -227,22 +266,53 @@ int kc_audit_verify(kc_txn_t *t, const uint8_t pk[KC_MERKLE_PUBKEY_LEN], kc_audi
             goto cursors_close;
         if (progress && (i + 1) % S_PROGRESS_EVERY == 0)
             progress(i + 1, total, ctx);
-        if ((rc = s_step(t, lc, &lk, &lv, false, &lhave)) != 0 ||
-            (rc = kc_mk_leaf_iter_next(t, &vi, &vhave, &voff, &vh, &vbad)) != 0)
+        if ((rc = s_step(t, lc, &lk, &lv, false, &lhave)) != 0)
             goto cursors_close;
     }
-    if (rep->status == KC_AUDIT_OK && hhave) {
-        rep->bad_head.tree_size = hk.mv_size == 8 ? kc_be64_get(hk.mv_data) : 0;
-        rep->range_from = i;
-        rep->range_to = rep->bad_head.tree_size;
-        s_bad(rep, KC_AUDIT_BAD_HEAD, "head of size %llu is beyond the log's %llu entries",
-              (unsigned long long)rep->bad_head.tree_size, (unsigned long long)i);
+    if (rep->status == KC_AUDIT_OK && hhave) { /* heads beyond the log's i entries */
+        kc_merkle_sth_t h = {0};
+        bool sig_ok = false;
+        if (hk.mv_size == 8 && hv.mv_size == KC_MK_HEAD_VAL_LEN) {
+            kc_mk_head_decode(kc_be64_get(hk.mv_data), hv.mv_data, &h);
+            sig_ok = pk && kc_merkle_sth_verify(&h, pk);
+        } else {
+            h.tree_size = hk.mv_size == 8 ? kc_be64_get(hk.mv_data) : 0;
+        }
+        if (sig_ok) {
+            rep->bad_offset = i;
+            s_bad(rep, KC_AUDIT_BAD_ENTRY,
+                  "offset %llu: missing from the log, which ends there although a signed head "
+                  "covers %llu entries (truncated)",
+                  (unsigned long long)i, (unsigned long long)h.tree_size);
+        } else {
+            rep->bad_head = h;
+            rep->range_from = i;
+            rep->range_to = h.tree_size;
+            s_bad(rep, KC_AUDIT_BAD_HEAD,
+                  "head of size %llu is beyond the log's %llu entries and its signature does "
+                  "not verify",
+                  (unsigned long long)h.tree_size, (unsigned long long)i);
+        }
+    }
+    if (rep->status == KC_AUDIT_OK) { /* stored subtrees beyond the log's end */
+        bool found = false;
+        uint64_t from = 0, to = 0;
+        if ((rc = s_node_beyond(t, i, &found, &from, &to)) != 0)
+            goto cursors_close;
+        if (found) {
+            rep->bad_offset = i;
+            s_bad(rep, KC_AUDIT_BAD_ENTRY,
+                  "offset %llu: missing from the log, which ends there although a stored "
+                  "subtree covers [%llu, %llu) (truncated)",
+                  (unsigned long long)i, (unsigned long long)from, (unsigned long long)to);
+        }
     }
     if (rep->status == KC_AUDIT_OK && w.node_bad) {
         rep->range_from = w.node_from;
         rep->range_to = w.node_to;
-        s_bad(rep, KC_AUDIT_BAD_HEAD,
-              "stored subtree over [%llu, %llu) differs from the log's (no head covers it yet)",
+        s_bad(rep, KC_AUDIT_BAD_NODE,
+              "stored subtree over [%llu, %llu) does not match the log: those entries or the "
+              "subtree were changed (no signed head covers them yet)",
               (unsigned long long)w.node_from, (unsigned long long)w.node_to);
     }
     if (rep->status != KC_AUDIT_OK)
@@ -256,7 +326,6 @@ cursors_close:
     free(f);
     if (hc)
         mdb_cursor_close(hc);
-    kc_mk_leaf_iter_close(&vi);
     if (lc)
         mdb_cursor_close(lc);
     return rc;

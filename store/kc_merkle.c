@@ -2,56 +2,53 @@
  *
  * DESIGN
  * Tree. RFC 6962 2.1 over the log's entries in offset order; leaf i hashes
- * the canonical encoding of entry i (kc_merkle.h, docs/AUDIT.md).
+ * the canonical encoding of entry i (kc_merkle.h, docs/AUDIT.md). The
+ * encoding is of the entry's fields (kc_log_entry_leaf over the record as
+ * kc_store_log_decode gives it), not of the log record's bytes, so the log's
+ * record layout may change without changing a leaf.
  *
  * Stored, in the write transaction of the log append (so no crash separates
  * them):
- *   leaves  u64 BE block -> the leaf hashes (32 each) of offsets
- *           [block*127, block*127+127), in order; the last block may be
- *           short (127: one 4 KiB LMDB overflow page, kc_merkle_int.h)
  *   nodes   u8 level | u64 BE index -> hash (32)     the complete, aligned
  *           subtree of leaves [index*2^level, (index+1)*2^level), stored
- *           only for level >= 6 (about 1/32 of an entry each: ~1-2 B/event)
+ *           only for level >= 6 (one per 32 entries: ~3 B/event on disk)
  *   heads   u64 BE tree_size -> u64 BE timestamp_ns | root (32) | sig (64)
- * Every perfect subtree that an RFC 6962 recursion visits is aligned (its
- * first leaf is a multiple of its size), so a subtree of level >= 6 is one
- * read, and one of level < 6 is at most 32 leaf reads; MTH, PATH and PROOF
- * therefore cost O(log n) reads, plus at most two leaf block reads per
- * level-<6 subtree (its <= 32 leaves may straddle two blocks).
- *
- * Leaf blocks. A per-entry put into `leaves` (a B-tree insert and ~50 bytes
- * of page per entry) was most of what the Merkle log cost the ingest rate;
- * blocks cost one put per 127 entries and 32 bytes per entry. The write txn
- * buffers its last block in memory (mk->blk):
- *   B1 at the txn's first touch (s_work) the buffer is loaded with the
- *      stored part of the log's last block: leaves [blk_first, log size),
- *      blk_first = log size rounded down to a multiple of 127, blk_stored =
- *      blk_n = their number (the stored block must hold exactly them).
- *   B2 an append adds its hash to the buffer; a full buffer is first written
- *      (one put, MDB_APPEND if the block is new) and emptied. Reads inside
- *      the txn take leaves >= blk_first from the buffer, the rest from
- *      `leaves` (already written: earlier blocks are full and stored).
- *   B3 kc_mk_precommit writes the buffered block (if it holds anything not
- *      stored yet) before the commit, so the log and all its leaf hashes are
- *      in the same transaction; a partial block is rewritten by the next
- *      group. An aborted or redone txn (map growth) leaves nothing behind:
- *      the redo's B1 reloads the block from the store.
- * The buffer lives in kc_mk_state_t beside `work`: one write txn at a time.
+ * Leaf hashes are not stored (store format 4; format 3's `leaves` table of
+ * 32 B/event is dropped by the migration, kc_mk_drop_leaves). A leaf is
+ * recomputed from its log entry when it is needed: one log read and one
+ * hash. Every perfect subtree that an RFC 6962 recursion visits is aligned
+ * (its first leaf is a multiple of its size), so a subtree of level >= 6 is
+ * one read of `nodes`, and one of level < 6 lies inside one 64-entry block
+ * (the leaves of one level-6 node). A root, proof or rebuild reads such a
+ * block once (s_reader_t: one cursor run from the block's first entry up to
+ * 64 entries, never past the tree size asked for; two blocks kept, as a
+ * range has two ends) and merges every level-<6 subtree it needs from those
+ * hashes. MTH, PATH and PROOF therefore cost O(log n) node reads plus at most
+ * two 64-entry runs: the block of an inclusion path's leaf (its siblings
+ * below level 6), and the block at the right edge of each size involved.
+ * kc_txn_leaf_hash is one log read.
  *
  * Frontier. The right edge of the tree (kc_mk_frontier_t: one perfect
  * subtree per set bit of the size) lives in memory. Appending a leaf merges
  * equal-level subtrees like a binary counter (amortised one node hash per
  * leaf) and writes each completed subtree of level >= 6; the root is a fold
- * of at most 64 hashes. Invariants:
+ * of at most 64 hashes. Each appended leaf is hashed once, from the entry
+ * being appended (kc_mk_append): nothing on the commit path reads the log
+ * back or recomputes anything from scratch. Invariants:
  *   F1 committed = the frontier of the tree as of the last commit that
- *      returned 0 (rebuilt at writer open from nodes/leaves in O(log n)).
+ *      returned 0, rebuilt at writer open in O(log n): its subtrees of level
+ *      >= 6 are stored nodes, those below are the log's last < 64 entries,
+ *      recomputed. (A store of an older format, opened only to be migrated,
+ *      leaves committed unknown until F3 rebuilds it.)
  *   F2 a write txn works on `work`, a copy of committed taken at its first
  *      append or signature (t->mk_loaded); an aborted or redone txn (map
  *      growth) never touched committed, so its redo starts from F1.
  *   F3 work.size == the log size at that first touch; otherwise (another
- *      process appended) the frontier is rebuilt from the store first.
+ *      process appended, or committed is unknown) the frontier is rebuilt
+ *      from the store first, as in F1.
  *   F4 committed := work only after mdb_txn_commit returned 0.
- * Nothing on the commit path is recomputed from scratch.
+ * Reads inside a write txn see the txn's own log appends and node writes
+ * (LMDB), so roots and proofs there need no buffer of their own.
  *
  * Heads. kc_txn_sign_head signs (size, timestamp, root of work) with the
  * store's key; heads only grow: a head is signed only for a size larger
@@ -169,173 +166,139 @@ int kc_mk_node_get(kc_txn_t *t, unsigned level, uint64_t index, uint8_t out[KC_M
     return 0;
 }
 
-/* ---- leaf blocks ---- */
+/* ---- leaves, recomputed from the log ---- */
 
-#define S_BLOCK_BYTES ((size_t)KC_MK_LEAF_BLOCK * KC_MERKLE_HASH_LEN)
-
-/* Whole hashes in a stored block; KC_EFORMAT (logged) if malformed. */
-static int s_blk_count(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, size_t *n)
+int kc_mk_leaf_from_record(kc_txn_t *t, const MDB_val *k, const MDB_val *v, uint64_t offset,
+                           uint8_t out[KC_MERKLE_HASH_LEN])
 {
-    if (k->mv_size != 8 || v->mv_size == 0 || v->mv_size % KC_MERKLE_HASH_LEN != 0 ||
-        v->mv_size > S_BLOCK_BYTES) {
-        kc_error("store %s: leaf block record of %zu bytes (key %zu bytes): unknown layout",
-                 t->s->dir, v->mv_size, k->mv_size);
+    if (k->mv_size != 8 || kc_be64_get(k->mv_data) != offset) {
+        kc_error("store %s: log entry %llu is missing", t->s->dir, (unsigned long long)offset);
         return KC_EFORMAT;
     }
-    *n = v->mv_size / KC_MERKLE_HASH_LEN;
-    return 0;
-}
-
-/* The stored block `index`: *n hashes at *data; KC_ENOTFOUND if absent. */
-static int s_blk_get(kc_txn_t *t, uint64_t index, const uint8_t **data, size_t *n)
-{
-    uint8_t kb[8];
-    kc_be64_put(kb, index);
-    MDB_val k = {sizeof kb, kb}, v;
-    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_LEAVES], &k, &v);
-    if (mrc != MDB_SUCCESS)
-        return kc_store_err(t->s, mrc, "read leaf block");
-    int rc = s_blk_count(t, &k, &v, n);
-    if (rc == 0)
-        *data = v.mv_data;
-    return rc;
-}
-
-/* Leaves [first, first + n) into out: those of this write txn's buffered
- * block from the buffer (B2), the others from `leaves`. KC_ENOTFOUND if one
- * is not stored (past the end). */
-static int s_leaves_read(kc_txn_t *t, uint64_t first, uint64_t n,
-                         uint8_t (*out)[KC_MERKLE_HASH_LEN])
-{
-    const kc_mk_state_t *mk = t->s->mk;
-    while (n > 0) {
-        if (t->write && t->mk_loaded && first >= mk->blk_first) {
-            if (first - mk->blk_first > mk->blk_n || n > mk->blk_n - (first - mk->blk_first))
-                return KC_ENOTFOUND;
-            memcpy(out, mk->blk[first - mk->blk_first], n * KC_MERKLE_HASH_LEN);
-            return 0;
-        }
-        const uint8_t *data = NULL;
-        size_t have = 0;
-        uint64_t in = first % KC_MK_LEAF_BLOCK;
-        int rc = s_blk_get(t, first / KC_MK_LEAF_BLOCK, &data, &have);
-        if (rc != 0)
-            return rc;
-        if (in >= have)
-            return KC_ENOTFOUND; /* a short block: the leaves end here */
-        uint64_t take = have - in < n ? have - in : n;
-        memcpy(out, data + in * KC_MERKLE_HASH_LEN, take * KC_MERKLE_HASH_LEN);
-        out += take;
-        first += take;
-        n -= take;
+    kc_log_entry_t e;
+    int rc = kc_store_log_decode(t, k, v, &e);
+    if (rc != 0)
+        return rc;
+    kc_merkle_leaf_t leaf;
+    kc_log_entry_leaf(&e, &leaf);
+    leaf.offset = offset;
+    if (kc_merkle_leaf_input_len(&leaf) == 0) {
+        kc_error("store %s: log entry %llu has no leaf encoding", t->s->dir,
+                 (unsigned long long)offset);
+        return KC_EFORMAT;
     }
+    kc_merkle_leaf_hash(&leaf, out);
     return 0;
-}
-
-/* Write the buffered block if it holds leaves not stored yet (B2, B3). */
-static int s_blk_flush(kc_txn_t *t)
-{
-    kc_mk_state_t *mk = t->s->mk;
-    if (mk->blk_n == mk->blk_stored)
-        return 0;
-    uint8_t kb[8];
-    kc_be64_put(kb, mk->blk_first / KC_MK_LEAF_BLOCK);
-    MDB_val k = {sizeof kb, kb}, v = {(size_t)mk->blk_n * KC_MERKLE_HASH_LEN, mk->blk};
-    /* a new block is past every stored one; a stored one is rewritten in place */
-    int rc = kc_store_put_err(
-        t, mdb_put(t->txn, t->s->dbi[KC_DB_LEAVES], &k, &v, mk->blk_stored ? 0 : MDB_APPEND),
-        "write leaf block");
-    if (rc == 0)
-        mk->blk_stored = mk->blk_n;
-    return rc;
 }
 
 int kc_txn_leaf_hash(kc_txn_t *t, uint64_t offset, uint8_t out[KC_MERKLE_HASH_LEN])
 {
     if (!t || !t->txn || !out)
         return KC_EINVAL;
-    return s_leaves_read(t, offset, 1, (uint8_t(*)[KC_MERKLE_HASH_LEN])out);
+    uint8_t kb[8];
+    kc_be64_put(kb, offset);
+    MDB_val k = {sizeof kb, kb}, v;
+    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_LOG], &k, &v);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "read log"); /* KC_ENOTFOUND past the end */
+    return kc_mk_leaf_from_record(t, &k, &v, offset, out);
 }
 
-int kc_mk_leaf_iter_open(kc_txn_t *t, kc_mk_leaf_iter_t *it)
+/* The leaf hashes of a 64-entry block (the leaves under one level-6 node),
+ * read from the log in one cursor run starting at the block's first entry. */
+#define S_BLOCK ((uint64_t)1 << KC_MK_NODE_MIN_LEVEL)
+
+typedef struct {
+    bool valid;
+    uint64_t first;                         /* a multiple of S_BLOCK */
+    uint64_t n;                             /* leaves read: [first, first + n) */
+    uint8_t h[S_BLOCK][KC_MERKLE_HASH_LEN]; /* their hashes */
+} s_block_t;
+
+/* What one root, proof or rebuild reads: a range needs recomputed leaves at
+ * its two ends at most (its right edge, and a consistency proof's first
+ * size), so two blocks are kept; every level-<6 subtree it visits comes
+ * from them. Entries at or past `limit` (the tree size asked for) are never
+ * read. */
+typedef struct {
+    kc_txn_t *t;
+    uint64_t limit;
+    unsigned next; /* the block to replace next */
+    s_block_t blk[2];
+} s_reader_t;
+
+static void s_reader_init(s_reader_t *r, kc_txn_t *t, uint64_t limit)
 {
-    memset(it, 0, sizeof *it);
-    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &it->c);
-    return mrc == MDB_SUCCESS ? 0 : kc_store_err(t->s, mrc, "open leaves cursor");
+    r->t = t;
+    r->limit = limit;
+    r->next = 0;
+    r->blk[0].valid = r->blk[1].valid = false;
 }
 
-int kc_mk_leaf_iter_next(kc_txn_t *t, kc_mk_leaf_iter_t *it, bool *have, uint64_t *offset,
-                         const uint8_t **hash, bool *bad)
+/* The block holding leaf `first`, read if it is not one of the two kept. */
+static int s_block(s_reader_t *r, uint64_t first, const s_block_t **out)
 {
-    for (;;) {
-        if (it->started && it->i < it->n) {
-            *have = true;
-            *bad = false;
-            *offset = it->first + it->i;
-            *hash = it->blk + it->i * KC_MERKLE_HASH_LEN;
-            it->i++;
+    uint64_t start = first - first % S_BLOCK;
+    for (unsigned i = 0; i < 2; i++)
+        if (r->blk[i].valid && r->blk[i].first == start) {
+            *out = &r->blk[i];
             return 0;
         }
-        if (it->started && it->bad_tail) {
-            it->bad_tail = false;
-            *have = *bad = true;
-            *offset = it->first + it->n;
-            *hash = NULL;
-            return 0;
-        }
-        MDB_val k, v;
-        int mrc = mdb_cursor_get(it->c, &k, &v, it->started ? MDB_NEXT : MDB_FIRST);
+    kc_txn_t *t = r->t;
+    s_block_t *b = &r->blk[r->next];
+    r->next ^= 1;
+    b->valid = false;
+    b->first = start;
+    b->n = 0;
+    uint64_t want = r->limit - start < S_BLOCK ? r->limit - start : S_BLOCK;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LOG], &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "open log cursor");
+    uint8_t kb[8];
+    kc_be64_put(kb, start);
+    MDB_val k = {sizeof kb, kb}, v;
+    int rc = 0;
+    for (uint64_t i = 0; i < want && rc == 0; i++) {
+        mrc = mdb_cursor_get(c, &k, &v, i == 0 ? MDB_SET_KEY : MDB_NEXT);
         if (mrc == MDB_NOTFOUND) {
-            *have = false;
-            return 0;
+            kc_error("store %s: log entry %llu is missing", t->s->dir,
+                     (unsigned long long)(start + i));
+            rc = KC_EFORMAT;
+        } else if (mrc != MDB_SUCCESS) {
+            rc = kc_store_err(t->s, mrc, "read log");
+        } else if ((rc = kc_mk_leaf_from_record(t, &k, &v, start + i, b->h[i])) == 0) {
+            b->n = i + 1;
         }
-        if (mrc != MDB_SUCCESS)
-            return kc_store_err(t->s, mrc, "read leaf blocks");
-        uint64_t index = k.mv_size == 8 ? kc_be64_get(k.mv_data) : 0;
-        bool key_ok = k.mv_size == 8 && index <= UINT64_MAX / KC_MK_LEAF_BLOCK - 1;
-        it->first = key_ok ? index * KC_MK_LEAF_BLOCK : it->first + it->n;
-        it->started = true;
-        it->blk = v.mv_data;
-        it->i = 0;
-        it->n = key_ok ? v.mv_size / KC_MERKLE_HASH_LEN : 0;
-        if (it->n > KC_MK_LEAF_BLOCK)
-            it->n = KC_MK_LEAF_BLOCK;
-        it->bad_tail = !key_ok || v.mv_size == 0 || v.mv_size % KC_MERKLE_HASH_LEN != 0 ||
-                       v.mv_size > S_BLOCK_BYTES;
     }
-}
-
-void kc_mk_leaf_iter_close(kc_mk_leaf_iter_t *it)
-{
-    if (it->c)
-        mdb_cursor_close(it->c);
-    it->c = NULL;
+    mdb_cursor_close(c);
+    if (rc == 0) {
+        b->valid = true;
+        *out = b;
+    }
+    return rc;
 }
 
 /* Hash of the aligned perfect subtree of 2^level leaves starting at leaf
- * index << level: one stored node, or recomputed from its <= 32 leaves. */
-static int s_subtree(kc_txn_t *t, unsigned level, uint64_t index, uint8_t out[KC_MERKLE_HASH_LEN])
+ * index << level: one stored node, or merged from its <= 32 recomputed
+ * leaves (s_block). KC_EFORMAT (logged) if a node or an entry is missing. */
+static int s_subtree(s_reader_t *r, unsigned level, uint64_t index, uint8_t out[KC_MERKLE_HASH_LEN])
 {
     if (level >= KC_MK_NODE_MIN_LEVEL)
-        return kc_mk_node_get(t, level, index, out);
-    if (level == 0) {
-        int rc = kc_txn_leaf_hash(t, index, out);
-        return rc == KC_ENOTFOUND ? KC_EFORMAT : rc;
-    }
+        return kc_mk_node_get(r->t, level, index, out);
     uint64_t first = index << level, count = (uint64_t)1 << level;
-    uint8_t lh[(size_t)1 << (KC_MK_NODE_MIN_LEVEL - 1)][KC_MERKLE_HASH_LEN];
-    int rc = s_leaves_read(t, first, count, lh); /* one or two blocks */
-    if (rc == KC_ENOTFOUND)
-        rc = KC_EFORMAT;
-    if (rc == 0) {
-        kc_mk_frontier_t f = {0}; /* a tiny frontier over the subtree's leaves */
-        for (uint64_t i = 0; i < count; i++)
-            kc_mk_frontier_push(&f, lh[i], NULL, NULL);
-        memcpy(out, f.h[level], KC_MERKLE_HASH_LEN);
-    } else if (rc == KC_EFORMAT)
-        kc_error("store %s: leaf hashes missing under offset %llu", t->s->dir,
-                 (unsigned long long)(first + count));
-    return rc;
+    if (first + count > r->limit)
+        return KC_EINVAL; /* not inside the tree asked for: a bug */
+    const s_block_t *b = NULL;
+    int rc = s_block(r, first, &b);
+    if (rc != 0)
+        return rc;
+    kc_mk_frontier_t f; /* a tiny frontier over the subtree's leaves */
+    f.size = 0;
+    for (uint64_t i = first - b->first; i < first - b->first + count; i++)
+        kc_mk_frontier_push(&f, b->h[i], NULL, NULL);
+    memcpy(out, f.h[level], KC_MERKLE_HASH_LEN);
+    return 0;
 }
 
 static unsigned s_log2(uint64_t pow2)
@@ -350,18 +313,18 @@ static unsigned s_log2(uint64_t pow2)
 
 /* MTH(D[a:b]) for a range visited by the RFC 6962 recursion (a aligned to
  * the largest power of two <= b - a), b > a. */
-static int s_mth(kc_txn_t *t, uint64_t a, uint64_t b, uint8_t out[KC_MERKLE_HASH_LEN])
+static int s_mth(s_reader_t *r, uint64_t a, uint64_t b, uint8_t out[KC_MERKLE_HASH_LEN])
 {
     uint64_t n = b - a;
     if ((n & (n - 1)) == 0) {
         unsigned l = s_log2(n);
-        return s_subtree(t, l, a >> l, out);
+        return s_subtree(r, l, a >> l, out);
     }
     uint64_t k = kc_merkle_split(n);
     uint8_t left[KC_MERKLE_HASH_LEN], right[KC_MERKLE_HASH_LEN];
-    int rc = s_subtree(t, s_log2(k), a >> s_log2(k), left);
+    int rc = s_subtree(r, s_log2(k), a >> s_log2(k), left);
     if (rc == 0)
-        rc = s_mth(t, a + k, b, right);
+        rc = s_mth(r, a + k, b, right);
     if (rc == 0)
         kc_merkle_node_hash(left, right, out);
     return rc;
@@ -369,37 +332,20 @@ static int s_mth(kc_txn_t *t, uint64_t a, uint64_t b, uint8_t out[KC_MERKLE_HASH
 
 /* ---- the write transaction's frontier ---- */
 
-static int s_leaves_size(kc_txn_t *t, uint64_t *size)
-{
-    MDB_cursor *c;
-    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_LEAVES], &c);
-    if (mrc != MDB_SUCCESS)
-        return kc_store_err(t->s, mrc, "open leaves cursor");
-    MDB_val k, v;
-    mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    int rc = 0;
-    size_t n = 0;
-    if (mrc == MDB_NOTFOUND)
-        *size = 0;
-    else if (mrc != MDB_SUCCESS)
-        rc = kc_store_err(t->s, mrc, "find last leaf block");
-    else if ((rc = s_blk_count(t, &k, &v, &n)) == 0)
-        *size = kc_be64_get(k.mv_data) * KC_MK_LEAF_BLOCK + n;
-    mdb_cursor_close(c);
-    return rc;
-}
-
-/* Rebuild f for a tree of `size` leaves from nodes/leaves: one subtree per
- * set bit of size, left to right. */
+/* Rebuild f for a tree of `size` leaves from nodes and the log: one subtree
+ * per set bit of size, left to right (those below level 6 are the log's last
+ * size % 64 entries). */
 static int s_frontier_rebuild(kc_txn_t *t, uint64_t size, kc_mk_frontier_t *f)
 {
+    s_reader_t r;
+    s_reader_init(&r, t, size);
     memset(f, 0, sizeof *f);
     f->size = size;
     uint64_t start = 0;
     for (int l = KC_MK_LEVELS - 1; l >= 0; l--) {
         if (!(size >> l & 1))
             continue;
-        int rc = s_subtree(t, (unsigned)l, start >> l, f->h[l]);
+        int rc = s_subtree(&r, (unsigned)l, start >> l, f->h[l]);
         if (rc != 0)
             return rc;
         start += (uint64_t)1 << l;
@@ -415,7 +361,7 @@ int kc_txn_merkle_size(kc_txn_t *t, uint64_t *size)
         *size = t->s->mk->work.size;
         return 0;
     }
-    return s_leaves_size(t, size);
+    return kc_txn_log_size(t, size); /* a leaf per entry, appended together */
 }
 
 /* Make s->mk->work this txn's frontier (F2, F3); log_size = the log's size
@@ -425,32 +371,20 @@ static int s_work(kc_txn_t *t, uint64_t log_size)
     if (t->mk_loaded)
         return 0;
     kc_mk_state_t *mk = t->s->mk;
-    mk->work.size = mk->committed.size;
-    for (unsigned l = 0; l < KC_MK_LEVELS; l++) /* only the valid levels */
-        if (mk->committed.size >> l & 1)
-            memcpy(mk->work.h[l], mk->committed.h[l], KC_MERKLE_HASH_LEN);
-    if (mk->work.size != log_size) {
-        kc_info("store %s: log has %llu entries, frontier %llu: rebuilding it", t->s->dir,
-                (unsigned long long)log_size, (unsigned long long)mk->work.size);
+    bool known = mk->committed_known;
+    if (known) {
+        mk->work.size = mk->committed.size;
+        for (unsigned l = 0; l < KC_MK_LEVELS; l++) /* only the valid levels */
+            if (mk->committed.size >> l & 1)
+                memcpy(mk->work.h[l], mk->committed.h[l], KC_MERKLE_HASH_LEN);
+    }
+    if (!known || mk->work.size != log_size) {
+        if (known)
+            kc_info("store %s: log has %llu entries, frontier %llu: rebuilding it", t->s->dir,
+                    (unsigned long long)log_size, (unsigned long long)mk->work.size);
         int rc = s_frontier_rebuild(t, log_size, &mk->work);
         if (rc != 0)
             return rc;
-    }
-    /* B1: the stored part of the last block, exactly */
-    mk->blk_first = log_size - log_size % KC_MK_LEAF_BLOCK;
-    mk->blk_n = mk->blk_stored = (unsigned)(log_size - mk->blk_first);
-    if (mk->blk_n > 0) {
-        const uint8_t *data = NULL;
-        size_t n = 0;
-        int rc = s_blk_get(t, mk->blk_first / KC_MK_LEAF_BLOCK, &data, &n);
-        if (rc == 0 && n != mk->blk_n)
-            rc = KC_EFORMAT;
-        if (rc != 0) {
-            kc_error("store %s: the last leaf block does not hold leaves [%llu, %llu)", t->s->dir,
-                     (unsigned long long)mk->blk_first, (unsigned long long)log_size);
-            return rc == KC_ENOTFOUND ? KC_EFORMAT : rc;
-        }
-        memcpy(mk->blk, data, n * KC_MERKLE_HASH_LEN);
     }
     t->mk_loaded = true;
     return 0;
@@ -472,29 +406,22 @@ int kc_mk_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t offset)
     int rc = s_work(t, offset);
     if (rc != 0) {
         if (t->err == 0)
-            t->err = rc; /* never commit a log without its leaves */
+            t->err = rc; /* never commit a log entry outside the tree */
         return rc;
     }
     kc_mk_state_t *mk = t->s->mk;
-    if (offset != mk->work.size) { /* the log and its leaves must advance together */
+    if (offset != mk->work.size) { /* the log and the tree must advance together */
         kc_error("store %s: log append at %llu, Merkle tree at %llu", t->s->dir,
                  (unsigned long long)offset, (unsigned long long)mk->work.size);
         if (t->err == 0)
             t->err = KC_EFORMAT;
         return KC_EFORMAT;
     }
-    if (mk->blk_n == KC_MK_LEAF_BLOCK) { /* B2: write the full block, start the next */
-        if ((rc = s_blk_flush(t)) != 0)
-            return rc;
-        mk->blk_first += KC_MK_LEAF_BLOCK;
-        mk->blk_n = mk->blk_stored = 0;
-    }
     kc_merkle_leaf_t leaf;
     kc_log_entry_leaf(e, &leaf);
     leaf.offset = offset;
-    uint8_t *h = mk->blk[mk->blk_n];
-    kc_merkle_leaf_hash(&leaf, h);
-    mk->blk_n++;
+    uint8_t h[KC_MERKLE_HASH_LEN];
+    kc_merkle_leaf_hash(&leaf, h); /* the only time this leaf is hashed on the commit path */
     return kc_mk_frontier_push(&mk->work, h, s_node_put, t);
 }
 
@@ -645,11 +572,6 @@ void kc_store_set_head_interval(kc_store_t *s, int interval_ms)
 int kc_mk_precommit(kc_txn_t *t)
 {
     kc_mk_state_t *mk = t->s->mk;
-    if (t->mk_loaded) {
-        int rc = s_blk_flush(t); /* B3: every leaf hash in the log's transaction */
-        if (rc != 0)
-            return rc;
-    }
     if (!t->mk_loaded || t->mk_signed || mk->head_interval_ms < 0 || !mk->have_sk)
         return 0; /* nothing appended, already signed, or no policy */
     if (mk->head_mono_ms != 0 && s_mono_ms() - mk->head_mono_ms < (uint64_t)mk->head_interval_ms)
@@ -663,6 +585,7 @@ void kc_mk_committed(kc_txn_t *t)
     kc_mk_state_t *mk = t->s->mk;
     if (t->mk_loaded) {
         mk->committed.size = mk->work.size; /* F4 */
+        mk->committed_known = true;
         for (unsigned l = 0; l < KC_MK_LEVELS; l++)
             if (mk->work.size >> l & 1)
                 memcpy(mk->committed.h[l], mk->work.h[l], KC_MERKLE_HASH_LEN);
@@ -723,10 +646,29 @@ int kc_mk_open_write(kc_txn_t *t)
             return rc;
     }
     mk->have_pk = true;
+    mk->committed_known = false;
+    if (s->format != KC_STORE_FORMAT)
+        return 0; /* opened to be migrated: its log is read at the first append (F1, F3) */
     uint64_t size = 0;
-    if ((rc = s_leaves_size(t, &size)) != 0)
+    if ((rc = kc_txn_log_size(t, &size)) != 0 ||
+        (rc = s_frontier_rebuild(t, size, &mk->committed)) != 0)
         return rc;
-    return s_frontier_rebuild(t, size, &mk->committed); /* F1; committed with this txn */
+    mk->committed_known = true; /* F1; committed with this txn */
+    return 0;
+}
+
+int kc_mk_drop_leaves(kc_txn_t *t)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    MDB_dbi dbi;
+    int mrc = mdb_dbi_open(t->txn, "leaves", 0, &dbi); /* by name: no longer a KC_DB_* */
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "open leaves database");
+    return kc_store_put_err(t, mdb_drop(t->txn, dbi, 1), "drop leaves database");
 }
 
 int kc_store_public_key(const kc_store_t *s, uint8_t out[KC_MERKLE_PUBKEY_LEN])
@@ -765,7 +707,9 @@ int kc_txn_merkle_root(kc_txn_t *t, uint64_t size, uint8_t out[KC_MERKLE_HASH_LE
         kc_merkle_empty_root(out);
         return 0;
     }
-    return s_mth(t, 0, size, out);
+    s_reader_t r;
+    s_reader_init(&r, t, size);
+    return s_mth(&r, 0, size, out);
 }
 
 typedef struct {
@@ -773,46 +717,47 @@ typedef struct {
     size_t len;
 } s_proof_t;
 
-static int s_emit(kc_txn_t *t, s_proof_t *p, uint64_t a, uint64_t b)
+static int s_emit(s_reader_t *r, s_proof_t *p, uint64_t a, uint64_t b)
 {
     if (p->len >= KC_MERKLE_PATH_MAX)
         return KC_EINVAL;
-    return s_mth(t, a, b, p->out[p->len++]);
+    return s_mth(r, a, b, p->out[p->len++]);
 }
 
 /* PATH(m, D[a:b]) (RFC 6962 2.1.1), m absolute. */
-static int s_path(kc_txn_t *t, s_proof_t *p, uint64_t m, uint64_t a, uint64_t b)
+static int s_path(s_reader_t *r, s_proof_t *p, uint64_t m, uint64_t a, uint64_t b)
 {
     if (b - a <= 1)
         return 0;
     uint64_t k = kc_merkle_split(b - a);
     int rc;
     if (m - a < k) {
-        if ((rc = s_path(t, p, m, a, a + k)) != 0)
+        if ((rc = s_path(r, p, m, a, a + k)) != 0)
             return rc;
-        return s_emit(t, p, a + k, b);
+        return s_emit(r, p, a + k, b);
     }
-    if ((rc = s_path(t, p, m, a + k, b)) != 0)
+    if ((rc = s_path(r, p, m, a + k, b)) != 0)
         return rc;
-    return s_emit(t, p, a, a + k);
+    return s_emit(r, p, a, a + k);
 }
 
 /* SUBPROOF(m, D[a:b], complete) (RFC 6962 2.1.2), m relative to a. */
-static int s_subproof(kc_txn_t *t, s_proof_t *p, uint64_t m, uint64_t a, uint64_t b, bool complete)
+static int s_subproof(s_reader_t *r, s_proof_t *p, uint64_t m, uint64_t a, uint64_t b,
+                      bool complete)
 {
     uint64_t n = b - a;
     if (m == n)
-        return complete ? 0 : s_emit(t, p, a, b);
+        return complete ? 0 : s_emit(r, p, a, b);
     uint64_t k = kc_merkle_split(n);
     int rc;
     if (m <= k) {
-        if ((rc = s_subproof(t, p, m, a, a + k, complete)) != 0)
+        if ((rc = s_subproof(r, p, m, a, a + k, complete)) != 0)
             return rc;
-        return s_emit(t, p, a + k, b);
+        return s_emit(r, p, a + k, b);
     }
-    if ((rc = s_subproof(t, p, m - k, a + k, b, false)) != 0)
+    if ((rc = s_subproof(r, p, m - k, a + k, b, false)) != 0)
         return rc;
-    return s_emit(t, p, a, a + k);
+    return s_emit(r, p, a, a + k);
 }
 
 int kc_txn_inclusion_proof(kc_txn_t *t, uint64_t offset, uint64_t size,
@@ -825,7 +770,9 @@ int kc_txn_inclusion_proof(kc_txn_t *t, uint64_t offset, uint64_t size,
     if (rc != 0)
         return rc;
     s_proof_t p = {path, 0};
-    if ((rc = s_path(t, &p, offset, 0, size)) == 0)
+    s_reader_t r;
+    s_reader_init(&r, t, size);
+    if ((rc = s_path(&r, &p, offset, 0, size)) == 0)
         *len = p.len;
     return rc;
 }
@@ -840,7 +787,9 @@ int kc_txn_consistency_proof(kc_txn_t *t, uint64_t size1, uint64_t size2,
     if (rc != 0)
         return rc;
     s_proof_t p = {proof, 0};
-    if ((rc = s_subproof(t, &p, size1, 0, size2, true)) == 0)
+    s_reader_t r;
+    s_reader_init(&r, t, size2);
+    if ((rc = s_subproof(&r, &p, size1, 0, size2, true)) == 0)
         *len = p.len;
     return rc;
 }

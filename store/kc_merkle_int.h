@@ -14,13 +14,9 @@
 #define KC_MK_LEVELS         64
 #define KC_MK_NODE_KEY_LEN   9 /* u8 level + u64 index */
 #define KC_MK_HEAD_VAL_LEN   (8 + KC_MERKLE_HASH_LEN + KC_MERKLE_SIG_LEN)
-/* Leaf hashes are stored in blocks: `leaves` maps u64 BE block index
- * (= offset / KC_MK_LEAF_BLOCK) to the hashes of its leaves in offset order,
- * KC_MK_LEAF_BLOCK x 32 bytes (the last block may be shorter). 127 x 32 =
- * 4064 bytes plus LMDB's 16-byte page header is exactly one 4 KiB overflow
- * page (64 x 32 = 2048 is just over LMDB's in-page limit of 2038 - key - 8
- * and would also take a whole page: 64 B/entry). Part of the store format. */
-#define KC_MK_LEAF_BLOCK 127
+/* No leaf hash is stored (store format 4): a leaf is recomputed from its log
+ * entry, and a subtree below KC_MK_NODE_MIN_LEVEL from the 64-entry block of
+ * log entries it lies in (kc_merkle.c). */
 
 /* The right edge of a tree of `size` leaves: h[l] is the hash of the
  * complete subtree of 2^l leaves at that level, valid iff bit l of size is
@@ -37,6 +33,7 @@ typedef int (*kc_mk_node_fn)(unsigned level, uint64_t index, const uint8_t h[KC_
 
 struct kc_mk_state {
     kc_mk_frontier_t committed;       /* tree as of the last commit that returned */
+    bool committed_known;             /* committed is valid (F1; false: rebuild at first use) */
     kc_mk_frontier_t work;            /* the write txn's copy (t->mk_loaded) */
     bool have_pk;                     /* pk is known (meta "audit_pubkey") */
     bool have_sk;                     /* writer: sk loaded from audit.key */
@@ -44,19 +41,14 @@ struct kc_mk_state {
     uint8_t sk[KC_MERKLE_SECKEY_LEN]; /* Ed25519 secret key (writer only) */
     int head_interval_ms;             /* < 0: no automatic heads */
     uint64_t head_mono_ms;            /* CLOCK_MONOTONIC ms of our last head (0 = none) */
-    /* The write txn's last leaf block (valid while t->mk_loaded, B1-B3 in
-     * kc_merkle.c): leaves [blk_first, work.size), blk_n < KC_MK_LEAF_BLOCK;
-     * the first blk_stored of them are already in `leaves`. */
-    uint64_t blk_first;
-    unsigned blk_n;
-    unsigned blk_stored;
-    uint8_t blk[KC_MK_LEAF_BLOCK][KC_MERKLE_HASH_LEN];
 };
 
 kc_mk_state_t *kc_mk_new(void);
 void kc_mk_free(kc_store_t *s);
 /* Writer open, inside the init write txn: load or create the key (audit.key,
- * meta "audit_pubkey") and rebuild the committed frontier. */
+ * meta "audit_pubkey") and rebuild the committed frontier (from nodes and the
+ * log's tail; for a store of an older format, opened to be migrated, at the
+ * first write txn that appends or signs instead). */
 int kc_mk_open_write(kc_txn_t *t);
 /* Reader open: the public key from meta (absent: kc_store_public_key says
  * KC_ENOTFOUND). */
@@ -76,26 +68,16 @@ int kc_mk_frontier_push(kc_mk_frontier_t *f, const uint8_t leaf[KC_MERKLE_HASH_L
 /* Key files (kc_merkle_key.c). */
 int kc_mk_key_load_or_create(kc_store_t *s, bool create);
 
-/* Walks the stored leaf hashes in offset order (kc_audit.c): each call to
- * kc_mk_leaf_iter_next yields the next stored hash and the offset its block
- * places it at; a malformed block (length not a multiple of 32, empty or
- * longer than a block) yields `bad` at the offset its valid part ends. */
-typedef struct {
-    MDB_cursor *c;
-    const uint8_t *blk; /* the current block's value */
-    uint64_t first;     /* offset of its first leaf */
-    size_t n;           /* whole hashes in it (<= KC_MK_LEAF_BLOCK) */
-    size_t i;           /* next hash to yield */
-    bool bad_tail;      /* yield a `bad` item after the n hashes */
-    bool started;
-} kc_mk_leaf_iter_t;
+/* The leaf hash of the log record (k, v) (a cursor's position on KC_DB_LOG):
+ * its key must be `offset`; decoded with kc_store_log_decode. KC_EFORMAT
+ * (logged) if the key is another or the record does not decode. */
+int kc_mk_leaf_from_record(kc_txn_t *t, const MDB_val *k, const MDB_val *v, uint64_t offset,
+                           uint8_t out[KC_MERKLE_HASH_LEN]);
 
-int kc_mk_leaf_iter_open(kc_txn_t *t, kc_mk_leaf_iter_t *it);
-/* *have = false at the end; else *offset, *hash (KC_MERKLE_HASH_LEN bytes,
- * valid until the next call) and *bad. */
-int kc_mk_leaf_iter_next(kc_txn_t *t, kc_mk_leaf_iter_t *it, bool *have, uint64_t *offset,
-                         const uint8_t **hash, bool *bad);
-void kc_mk_leaf_iter_close(kc_mk_leaf_iter_t *it);
+/* Store format 3 -> 4 (kc_store_migrate.c): drop the `leaves` database
+ * (format 3's stored leaf hashes) in the write transaction t, so that the
+ * migration and the drop commit together. 0 if there is no such database. */
+int kc_mk_drop_leaves(kc_txn_t *t);
 
 /* Stored nodes and heads (kc_merkle.c), for kc_audit.c. */
 int kc_mk_node_get(kc_txn_t *t, unsigned level, uint64_t index, uint8_t out[KC_MERKLE_HASH_LEN]);

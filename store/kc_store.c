@@ -59,9 +59,12 @@
 
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
 
+/* Format 4 renamed the identities table: "identities" (format <= 3: identity
+ * layouts 1 and 2) became "idents" (layout 3, kc_store_state.c);
+ * kc_store_migrate() rewrites one into the other and drops "identities". */
 const char *const kc_store_db_names[KC_DB_COUNT] = {
-    "log",   "producers", "identities",  "totals", "rejects", "leaves",
-    "nodes", "heads",     "checkpoints", "units",  "meta"};
+    "log",         "producers", "idents",   "totals",       "rejects", "nodes", "heads",
+    "checkpoints", "units",     "producer_ids", "meta"};
 
 /* ---- errors ---- */
 
@@ -267,6 +270,7 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
             rc = kc_mk_precommit(&t); /* a signed head, if one is due (kc_audit.h) */
         if (t.mapfull || rc == KC_EMAPFULL) {
             mdb_txn_abort(t.txn);
+            kc_txn_release(&t);
             s_leave(s);
             if ((rc = s_grow(s, seen)) != 0)
                 return rc;
@@ -276,10 +280,12 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
             rc = t.err; /* a put failed but fn went on: never commit that */
         if (rc != 0) {
             mdb_txn_abort(t.txn);
+            kc_txn_release(&t);
             s_leave(s);
             return rc;
         }
         mrc = mdb_txn_commit(t.txn); /* frees the txn whatever the outcome */
+        kc_txn_release(&t);
         s_leave(s);
         if (mrc == MDB_MAP_FULL) {
             if ((rc = s_grow(s, seen)) != 0)
@@ -338,6 +344,7 @@ static int s_read_end(kc_txn_t *t, bool commit)
         mdb_txn_abort(t->txn);
     s_leave(t->s);
     int rc = mrc ? kc_store_err(t->s, mrc, "end read transaction") : 0;
+    kc_txn_release(t);
     free(t);
     return rc;
 }
@@ -486,6 +493,11 @@ static int s_init_read(kc_store_t *s)
             s->no_units = true; /* written before the units table: no unit has reported */
             continue;
         }
+        if (mrc == MDB_NOTFOUND && s->format < 4 &&
+            (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)) {
+            s->no_fmt4 = true; /* an older store opened for kc-admin: read as empty */
+            continue;
+        }
         if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
             kc_error("store %s: no \"%s\" database: not a kcpipe store", s->dir,
                      kc_store_db_names[i]);
@@ -620,7 +632,8 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
 
     int mrc = mdb_env_create(&s->env);
     if (mrc == MDB_SUCCESS)
-        mrc = mdb_env_set_maxdbs(s->env, KC_DB_COUNT);
+        mrc = mdb_env_set_maxdbs(s->env, KC_DB_COUNT + 2); /* + "identities", "leaves" of
+                                                              format 3, opened to migrate */
     if (mrc == MDB_SUCCESS && o.max_readers)
         mrc = mdb_env_set_maxreaders(s->env, o.max_readers);
     /* A new store starts at the requested size; an existing one at its own
@@ -706,7 +719,7 @@ int kc_txn_stat(kc_txn_t *t, kc_store_stat_t *st)
                                      &st->cells,       &st->rejects,   NULL};
     for (int i = 0; i < KC_DB_COUNT; i++) {
         MDB_stat ms;
-        if (!counts[i])
+        if (!counts[i] || (t->s->no_fmt4 && i == KC_DB_IDENTITIES))
             continue;
         int mrc = mdb_stat(t->txn, t->s->dbi[i], &ms);
         if (mrc != MDB_SUCCESS)

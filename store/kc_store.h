@@ -3,14 +3,23 @@
  * DESIGN
  * Named databases, updated together in one write transaction per group
  * commit, so that a crash leaves either all or none of a group:
- *   log        u64 offset (big-endian) -> kc_log_entry_t record   append-only, MDB_APPEND
+ *   log        u64 offset (big-endian) -> kc_log_entry_t record   append-only, MDB_APPEND;
+ *                                         record layout 2 (layout 1 still read): varint
+ *                                         producer index + seq, received_ns as a delta
+ *                                         from the previous record's (absolute at every
+ *                                         16th offset), the Event without its transport
+ *                                         tail (kc_store_log.c)
+ *   producer_ids index <-> (producer_id, epoch)                   the producer index of log
+ *                                                                 layout 2 (kc_store_log.c)
  *   producers  producer_id             -> kc_producer_state_t     transport dedup (high-water mark)
- *   identities unit(1) + event_id      -> kc_identity_t           business dedup and version
+ *   idents     unit(1) + event_id      -> kc_identity_t           business dedup and version
  *                                                                 chains; unit =
- *                                                                 kc_ref_unit_key(code, period)
+ *                                                                 kc_ref_unit_key(code, period);
+ *                                                                 layout 3: flags + varints, the
+ *                                                                 content hash recomputed from
+ *                                                                 the log (kc_store_state.c)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
- *   leaves     u64 block (big-endian)  -> 127 x 32-byte leaf hashes  written by log_append
  *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
  *   heads      u64 tree size           -> signed tree head (timestamp, root, Ed25519 sig)
  *   checkpoints u64 log size (BE) [+ cell key] -> header / kc_cell_t  copies of the totals
@@ -18,7 +27,7 @@
  *   units      unit (1 byte)           -> kc_unit_state_t         last report of a province unit
  *                                                                 (unit = kc_ref_unit_key); written
  *                                                                 once per unit per group commit
- *   meta       "format" -> "3", "audit_pubkey" -> 32-byte Ed25519 public key
+ *   meta       "format" -> "4", "audit_pubkey" -> 32-byte Ed25519 public key
  * Format history (meta "format"; kc_store_open refuses any other than
  * KC_STORE_FORMAT with a message saying what to do):
  *   1  log, producers, identities (24-byte layout 1), totals, rejects
@@ -28,6 +37,15 @@
  *   3  units table present and complete. kc_store_migrate() (kc-admin migrate)
  *      takes a format-2 store to 3: it rebuilds units from the identities of
  *      the logged events and writes "3", in one write transaction.
+ *   4  compact: "identities" (layout 2, 45-byte values) replaced by "idents"
+ *      (layout 3, ~5 bytes: no stored content hash); log record layout 2 with
+ *      the producer_ids table; no "leaves" table (leaf hashes are recomputed
+ *      from the log, kc_merkle.c). Migration 3 -> 4 (one write transaction):
+ *      every identity rewritten into idents (its content hash recomputed from
+ *      its log entry and compared with the stored one; one that differs keeps
+ *      it explicitly), "identities" and "leaves" dropped, "4" written. Log
+ *      records are not rewritten (layout 1 stays readable); 2 -> 4 runs
+ *      2 -> 3 then 3 -> 4.
  * A read-only open of a store without checkpoints or units reads them as
  * empty; a writer creates missing databases when it opens the store.
  * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
@@ -62,7 +80,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_STORE_FORMAT             3                  /* 3: units table present and complete */
+#define KC_STORE_FORMAT             4                  /* 4: compact identities, log layout 2 */
 #define KC_STORE_FORMAT_MIN_MIGRATE 2                  /* oldest format kc_store_migrate() takes */
 #define KC_STORE_DEFAULT_MAPSIZE    ((size_t)64 << 20) /* grows on demand */
 #define KC_STORE_MAX_MAPSIZE        ((size_t)1 << 40)  /* growth stops here (KC_ENOSPC) */
@@ -83,7 +101,10 @@ typedef struct {
 
 /* One entry of the append-only event log. When returned by a getter, the
  * pointers borrow LMDB memory valid until the transaction ends (in a write
- * transaction: until its next write). */
+ * transaction: until its next write); except `event` of a layout-2 record
+ * stored without its transport tail (the usual case), rebuilt in a per-txn
+ * ring: valid until KC_EVBUF_RING (8) more such entries have been decoded in
+ * the same transaction, or it ends. Copy it to keep it longer. */
 typedef struct {
     uint64_t offset;      /* position in the log, from 0 */
     uint64_t received_ns; /* CLOCK_REALTIME at the aggregator, nanoseconds */
@@ -122,7 +143,12 @@ enum {
 /* Business identity of an accepted event (province + event_id), with its
  * place in a chain of versions: record -> correction -> ... [-> retraction].
  * A zero-initialised kc_identity_t with offset and hash set is a live record
- * with no previous version (what every format-1 identity reads back as). */
+ * with no previous version (what every format-1 identity reads back as).
+ * Format 4: the record names its own logged Event (kc_txn_identity_put of an
+ * offset must be followed by the log append at that offset in the same
+ * transaction; before it, the identity is read back from that transaction's
+ * memory); kc_txn_identity_get recomputes `hash` from that Event as the ledger
+ * computed it (KC_EFORMAT if the log has no such Event there). */
 typedef struct {
     uint64_t offset;   /* log offset of the accepted event */
     uint8_t hash[16];  /* kc_event_content_hash() of its content */
@@ -355,5 +381,18 @@ void kc_store_unlock(int fd, bool reset);
  * 0 if the store is already current. */
 int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *what, void *ctx),
                      void *ctx);
+
+/* Keep the store's memory map out of the resident set (kc_store_map.c): if
+ * the process's RSS is above `budget` bytes, release this process's mappings
+ * of the store's pages (madvise MADV_DONTNEED on the read-only map; the pages
+ * stay in the kernel's page cache and are faulted back on the next access).
+ * budget 0 does nothing. *trimmed (may be NULL) says whether pages were
+ * released. Safe beside transactions of other threads (it holds off remaps
+ * while it runs). */
+int kc_store_trim_resident(kc_store_t *s, size_t budget, bool *trimmed);
+
+/* The store a transaction belongs to (NULL for NULL): lets a library that was
+ * handed a read snapshot open another one on another thread. */
+kc_store_t *kc_txn_store(const kc_txn_t *t);
 
 #endif

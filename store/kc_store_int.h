@@ -21,14 +21,14 @@ typedef struct kc_mk_state kc_mk_state_t; /* kc_merkle_int.h */
 enum {
     KC_DB_LOG = 0,
     KC_DB_PRODUCERS,
-    KC_DB_IDENTITIES,
+    KC_DB_IDENTITIES,  /* "idents" (format 4: identity layout 3, kc_store_state.c) */
     KC_DB_TOTALS,
     KC_DB_REJECTS,
-    KC_DB_LEAVES,      /* Merkle log (kc_merkle.c): offset -> leaf hash */
     KC_DB_NODES,       /* level + index -> hash of a complete subtree, levels >= 6 */
     KC_DB_HEADS,       /* tree size -> signed tree head */
     KC_DB_CHECKPOINTS, /* log size + cell key -> totals cell (kc_checkpoint.c) */
     KC_DB_UNITS,       /* unit key -> last report of a province unit (kc_store_state.c) */
+    KC_DB_PRODUCER_IDS, /* format 4: producer index <-> (producer id, epoch) (log layout 2) */
     KC_DB_META,        /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
@@ -49,7 +49,38 @@ struct kc_store {
     bool no_units;            /* read-only open of a store without a units database */
     bool allow_old_format;    /* kc_store_opts_t.allow_old_format */
     int format;               /* format version found at open (KC_STORE_FORMAT once migrated) */
+    bool no_fmt4;             /* read-only open of an older store: no idents / producer_ids */
 };
+
+/* Identities put in the current write txn at offsets not yet in the log
+ * (kc_store_state.c): whose they are, and their content hash, until the log
+ * append at that offset (see kc_store_state.c, DESIGN). */
+#define KC_ID_PENDING     4
+#define KC_ID_EVENT_ID_MAX 510
+typedef struct {
+    uint64_t offset;
+    uint8_t unit;
+    uint16_t len;
+    uint8_t hash[16];
+    char event_id[KC_ID_EVENT_ID_MAX];
+} kc_id_pending_t;
+
+/* Events of layout-2 records stored without their transport tail are rebuilt
+ * into a ring of this many buffers per txn (kc_store_log.c). */
+#define KC_EVBUF_RING 8
+
+/* Receive times of recently decoded log records kept per txn (kc_store_log.c). */
+#define KC_TCACHE 4
+
+/* Producer indexes of log record layout 2 (kc_store_log.c). */
+#define KC_PIDX_CACHE 16
+typedef struct {
+    uint32_t idx;      /* + 1; 0 = empty slot */
+    uint64_t epoch;
+    uint8_t len;
+    const char *name;  /* read txns: LMDB memory, valid for the txn */
+    char copy[255];    /* write txns: the name (compare on append) */
+} kc_pidx_slot_t;
 
 struct kc_txn {
     kc_store_t *s;          /* owning store */
@@ -62,7 +93,25 @@ struct kc_txn {
     MDB_cursor *totals_cur; /* write txns: reused for totals updates; freed by LMDB */
     bool mk_loaded;         /* write txns: s->mk->work is this txn's Merkle frontier */
     bool mk_signed;         /* write txns: a head was signed in this txn */
+    unsigned id_npend;      /* write txns: kc_id_pending_t in use */
+    kc_id_pending_t id_pend[KC_ID_PENDING];
+    kc_pidx_slot_t pidx[KC_PIDX_CACHE]; /* producer index cache (by idx % KC_PIDX_CACHE) */
+    bool pidx_next_known;   /* write txns: pidx_next valid */
+    uint32_t pidx_next;     /* write txns: next producer index to assign */
+    /* received_ns of log records (layout-2 time deltas, kc_store_log.c): the
+     * last appended (write txns), and a ring of the last ones decoded */
+    bool app_valid;
+    uint64_t app_off, app_ns;
+    uint64_t tc_off[KC_TCACHE], tc_ns[KC_TCACHE];
+    unsigned tc_n, tc_next;
+    uint8_t *evbuf[KC_EVBUF_RING]; /* events rebuilt from layout-2 records (kc_store_log.c) */
+    size_t evcap[KC_EVBUF_RING];
+    unsigned evnext;
 };
+
+/* Free what a transaction allocated (kc_store_log.c); called by kc_store.c
+ * when the LMDB transaction has ended. */
+void kc_txn_release(kc_txn_t *t);
 
 /* Map an LMDB (or errno) code to KC_E*; logs an error naming `what` unless
  * the code is an expected outcome (MDB_NOTFOUND, MDB_MAP_FULL). */
@@ -82,6 +131,17 @@ void kc_store_leave(kc_store_t *s);
 int kc_store_adopt_map(kc_store_t *s);
 /* Decode a log record (kc_store_log.c); KC_EFORMAT (logged) if it is not one. */
 int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out);
+
+/* Identities (kc_store_state.c), for the 3 -> 4 migration: kc_txn_identity_put
+ * with MDB_APPEND (keys in order into an empty table: full pages), storing
+ * id->hash in the record too if explicit_hash (an identity whose hash is not
+ * the one recomputed from its log entry). */
+int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                             const kc_identity_t *id, bool explicit_hash);
+/* The content hash recomputed from the log for the identity (unit, event_id)
+ * found as *id (its offset and links set): 0 and id->hash, or KC_E*. */
+int kc_store_identity_rehash(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                             kc_identity_t *id);
 
 /* Fixed-width integers in the store's records: one load or store each (memcpy
  * of 8 bytes plus a byte swap where the host order differs), whatever the

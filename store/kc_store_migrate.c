@@ -22,17 +22,37 @@
  * (count = log size, every offset inside the log), else KC_EFORMAT and
  * nothing is written. The work is a read of the identities plus at most 199
  * puts, so one transaction suffices at any log size (no resumable chunks).
+ *
+ * 3 -> 4: compact identities, no leaves. Format 4 keeps identities in
+ * "idents" (layout 3, kc_store_state.c: no stored content hash) instead of
+ * "identities" (layouts 1/2, by name here: format 4 has no handle for it).
+ * One pass over "identities" in key order: each record is decoded, its
+ * content hash recomputed from the Event at its offset
+ * (kc_store_identity_rehash: the Event must carry the identity's event_id,
+ * else KC_EFORMAT and nothing is written) and compared with the stored one,
+ * and the record appended to the empty "idents" (same keys, same order:
+ * MDB_APPEND, full pages) - with its stored hash kept explicitly if the two
+ * differ, so that no dedup answer changes. Then "identities" and "leaves"
+ * (kc_mk_drop_leaves, kc_merkle.c) are dropped and "4" written. The log is
+ * left as it is (layout-1 records stay readable; the Merkle leaf is computed
+ * from the decoded entry, so roots and heads are unchanged). The cost is one
+ * read of every logged event that has an identity (all of them) plus the
+ * new table: one transaction (LMDB spills dirty pages of a large one).
  */
 #include "kc_store_int.h"
 
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_merkle_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#define S_FORMAT_KEY "format"
+#define S_FORMAT_KEY      "format"
+#define S_OLD_IDENTITIES  "identities" /* formats 2 and 3: unit + event_id -> layout 1/2 */
+#define S_OLD_ID_V1       24           /* identity layout 1: offset + hash */
+#define S_OLD_ID_V2       45           /* identity layout 2 (kc_store_state.c before format 4) */
 
 typedef struct {
     kc_store_t *s;
@@ -63,8 +83,12 @@ static int s_migrate_2_3(kc_txn_t *t, void *ctx)
     memset(st, 0, sizeof st);
     bool seen[256] = {false};
 
+    MDB_dbi old_ids;
+    int mrc = mdb_dbi_open(t->txn, S_OLD_IDENTITIES, 0, &old_ids);
+    if (mrc != MDB_SUCCESS)
+        return mrc == MDB_NOTFOUND ? KC_EFORMAT : kc_store_put_err(t, mrc, "open identities");
     MDB_cursor *c;
-    int mrc = mdb_cursor_open(t->txn, s->dbi[KC_DB_IDENTITIES], &c);
+    mrc = mdb_cursor_open(t->txn, old_ids, &c);
     if (mrc != MDB_SUCCESS)
         return kc_store_put_err(t, mrc, "open identities cursor");
     MDB_val k, v;
@@ -117,6 +141,103 @@ static int s_migrate_2_3(kc_txn_t *t, void *ctx)
     return s_put_format(t, 3);
 }
 
+typedef struct {
+    uint64_t identities; /* rewritten */
+    uint64_t explicit;   /* kept their stored hash (it is not the recomputed one) */
+} s_m34_t;
+
+/* An identity of layout 1 or 2 (formats 2 and 3). */
+static int s_old_identity(const MDB_val *v, kc_identity_t *id)
+{
+    const uint8_t *p = v->mv_data;
+    memset(id, 0, sizeof *id);
+    if (v->mv_size != S_OLD_ID_V1 && v->mv_size != S_OLD_ID_V2)
+        return KC_EFORMAT;
+    id->offset = kc_le64_get(p);
+    memcpy(id->hash, p + 8, sizeof id->hash);
+    if (v->mv_size == S_OLD_ID_V1)
+        return 0;
+    id->state = p[24];
+    id->op = p[25];
+    id->kind = p[26];
+    id->prev_unit = p[27];
+    id->next_unit = p[28];
+    id->prev = id->prev_unit ? kc_le64_get(p + 29) : 0;
+    id->next = id->state != KC_ID_LIVE ? kc_le64_get(p + 37) : 0;
+    if (id->state > KC_ID_RETRACTED || id->op > 2 || id->kind > 2 ||
+        (id->state != KC_ID_LIVE && !id->next_unit))
+        return KC_EFORMAT;
+    return 0;
+}
+
+static int s_migrate_3_4(kc_txn_t *t, void *ctx)
+{
+    s_m34_t *m = ctx;
+    memset(m, 0, sizeof *m);
+    kc_store_t *s = t->s;
+    uint64_t log_size;
+    int rc = kc_txn_log_size(t, &log_size);
+    if (rc != 0)
+        return rc;
+    int mrc;
+    if ((mrc = mdb_drop(t->txn, s->dbi[KC_DB_IDENTITIES], 0)) != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "empty the new identity table");
+    MDB_dbi old_ids;
+    mrc = mdb_dbi_open(t->txn, S_OLD_IDENTITIES, 0, &old_ids);
+    if (mrc != MDB_SUCCESS)
+        return mrc == MDB_NOTFOUND ? KC_EFORMAT : kc_store_put_err(t, mrc, "open identities");
+    MDB_cursor *c;
+    if ((mrc = mdb_cursor_open(t->txn, old_ids, &c)) != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "open identities cursor");
+    MDB_val k, v;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kc_identity_t id, re;
+        const uint8_t *kp = k.mv_data;
+        if (k.mv_size < 2 || kp[0] == 0 || s_old_identity(&v, &id) != 0 || id.offset >= log_size) {
+            mdb_cursor_close(c);
+            kc_error("store %s: malformed identity record (key of %zu bytes, value of %zu)",
+                     s->dir, k.mv_size, v.mv_size);
+            return KC_EFORMAT;
+        }
+        /* k and v borrow pages that the puts below may touch: copy what is needed */
+        char eid[KC_ID_EVENT_ID_MAX];
+        size_t len = k.mv_size - 1;
+        uint8_t unit = kp[0];
+        memcpy(eid, kp + 1, len);
+        re = id;
+        if ((rc = kc_store_identity_rehash(t, unit, eid, len, &re)) != 0) {
+            mdb_cursor_close(c);
+            return rc; /* logged: the identity does not name its own event */
+        }
+        bool same = memcmp(re.hash, id.hash, sizeof id.hash) == 0;
+        /* same keys, same order: appended, so the new table's pages are full */
+        rc = kc_store_identity_append(t, unit, eid, len, &id, !same);
+        if (rc != 0) {
+            mdb_cursor_close(c);
+            return rc;
+        }
+        m->identities++;
+        m->explicit += !same;
+    }
+    mdb_cursor_close(c);
+    if (mrc != MDB_NOTFOUND)
+        return kc_store_put_err(t, mrc, "scan identities");
+    MDB_stat ms;
+    if ((mrc = mdb_stat(t->txn, s->dbi[KC_DB_IDENTITIES], &ms)) != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "stat idents");
+    if (ms.ms_entries != m->identities) {
+        kc_error("store %s: %" PRIu64 " identities rewritten as %" PRIu64, s->dir, m->identities,
+                 (uint64_t)ms.ms_entries);
+        return KC_EFORMAT;
+    }
+    if ((mrc = mdb_drop(t->txn, old_ids, 1)) != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "drop the old identities");
+    if ((rc = kc_mk_drop_leaves(t)) != 0)
+        return rc;
+    return s_put_format(t, 4);
+}
+
 int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *what, void *ctx),
                      void *ctx)
 {
@@ -140,10 +261,22 @@ int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *w
                      m.units);
             break;
         }
+        case 3: {
+            s_m34_t m;
+            rc = kc_store_write(s, s_migrate_3_4, &m);
+            if (rc != 0)
+                return rc;
+            snprintf(what, sizeof what,
+                     "%" PRIu64 " identities rewritten in layout 3 (%" PRIu64
+                     " keeping their stored hash); leaves dropped",
+                     m.identities, m.explicit);
+            break;
+        }
         default: kc_error("store %s: no migration from format %d", s->dir, from); return KC_EFORMAT;
         }
         s->format = from + 1;
         s->no_units = false;
+        s->no_fmt4 = false;
         kc_info("store %s: migrated from format %d to %d (%s)", s->dir, from, from + 1, what);
         if (step)
             step(from, from + 1, what, ctx);

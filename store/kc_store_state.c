@@ -5,27 +5,44 @@
  *   producers   key   producer id bytes (1..255, no NUL)
  *               value 48 bytes: hwm, last_seen_ns, accepted, duplicates, rejected, epoch
  *                     (u64 each)
- *   identities  key   unit key (1 byte, kc_ref_unit_key) + event_id bytes (1..510)
- *               value 45 bytes (identity layout 2, written by this code):
- *                 0..7    log offset of the version (u64)
- *                 8..23   content hash (16 bytes)
- *                 24      state: 0 live, 1 superseded, 2 retracted
- *                 25      op of the version (kcpipe.v1.Op: 0 record, 1 correction,
- *                         2 retraction)
- *                 26      effective kind (1 actual, 2 plan; a correction may inherit it)
- *                 27      prev unit: unit key of the version this one corrects or
- *                         retracts; 0 = none (unit keys are 1..199, never 0)
- *                 28      next unit: unit key of the version that superseded or
- *                         retracted this one; 0 while live
- *                 29..36  prev: that earlier version's log offset (u64; 0 if none)
- *                 37..44  next: the later version's log offset (u64; 0 while live)
- *               or 24 bytes (identity layout 1, store format 1): offset + hash
- *               only; read back as a live record with no previous version
- *               (kind 0 = read it from the event). Any other size is KC_EFORMAT.
+ *   idents      key   unit key (1 byte, kc_ref_unit_key) + event_id bytes (1..510)
+ *               value identity layout 3 (store format 4), 2..49 bytes:
+ *                 flags   bits 0-1 state (0 live, 1 superseded, 2 retracted),
+ *                         bits 2-3 op (kcpipe.v1.Op: 0 record, 1 correction,
+ *                         2 retraction), bits 4-5 effective kind (0 = read it from
+ *                         the event, 1 actual, 2 plan), bit 6 prev present,
+ *                         bit 7 explicit content hash present
+ *                 varint  log offset of the version (LEB128)
+ *                 [prev unit (1 byte, 1..255) + varint prev offset]   if bit 6
+ *                 [next unit (1 byte, 1..255) + varint next offset]   unless live
+ *                 [16-byte content hash]                              if bit 7
+ *               nothing after; anything else is KC_EFORMAT. A live record with
+ *               no previous version at offset < 2^21 takes 4 bytes (layout 2:
+ *               45, with the hash). The content hash (kcpipe's business dedup:
+ *               same content = duplicate, else event_id_conflict) is not
+ *               stored: kc_txn_identity_get unpacks the Event logged at the
+ *               offset, checks that its event_id is the identity's (KC_EFORMAT
+ *               if not: a corrupt store), and recomputes kc_event_content_hash
+ *               over kc_event_check's view with what kc_ledger resolved: a
+ *               correction's kind = the identity's kind, a retraction without
+ *               a period takes the period of its target (the version at prev).
+ *               Reads of an existing identity are rare on the ingest path (a
+ *               repeated event_id; resends are caught by the producer hwm
+ *               before), corrections' targets and history walks. The hash never
+ *               decides whether an event counts (an existing identity is never
+ *               counted again), only which of the two reasons a repeat gets.
+ *               Bit 7 is written only by the 3 -> 4 migration, for an identity
+ *               whose stored hash is not the recomputed one (rules changed since
+ *               it was accepted), so that its answer does not change.
+ *               Identities put ahead of their log append in the same txn (the
+ *               aggregator puts them before it appends) are kept in
+ *               kc_txn_t.id_pend (offset, unit, event_id, hash) until then, so
+ *               that a read before the append still answers exactly.
+ *               Format <= 3 used the table "identities", layouts 1 (24 bytes)
+ *               and 2 (45 bytes, offset + hash + links); kc_store_migrate.c
+ *               reads them.
  *               A chain links versions by (unit, log offset): the event_id of
  *               the version at an offset is read from its log entry.
- *               (The store format number is bumped with the Merkle log work;
- *               this layout is part of that bump.)
  *   rejects     key   producer id bytes + 0x00 + epoch (u64 BE) + seq (u64 BE): a
  *                     producer's rejects sort together, by spool epoch and sequence
  *               value reason (u16) + text bytes (no NUL; may be empty)
@@ -36,6 +53,7 @@
 #include "kc_store_int.h"
 
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_log.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
@@ -43,10 +61,11 @@
 #include <string.h>
 
 #define KC_PRODUCER_MAX 255 /* LMDB keys are at most 511 bytes */
-#define KC_EVENT_ID_MAX 510
+#define S_ID_MAX        KC_ID_EVENT_ID_MAX /* the store takes event_ids of 1..510 bytes */
 #define KC_PRODUCER_VAL 48
-#define KC_IDENTITY_V1  24 /* offset + hash (format 1) */
-#define KC_IDENTITY_VAL 45 /* layout 2, see DESIGN */
+#define S_IDF_PREV      0x40 /* identity layout 3 flags: prev_unit + prev follow */
+#define S_IDF_HASH      0x80 /* the 16-byte content hash follows (migrated, see DESIGN) */
+#define S_IDV_MAX       (1 + 10 + 11 + 11 + 16)
 
 static size_t s_producer_len(const char *producer)
 {
@@ -143,62 +162,286 @@ int kc_txn_producer_scan(kc_txn_t *t,
 
 /* ---- identities ---- */
 
-static int s_identity_key(uint8_t *kb, uint8_t province, const char *event_id, size_t len)
+static int s_identity_args(uint8_t province, const char *event_id, size_t len)
 {
-    if (!event_id || len == 0 || len > KC_EVENT_ID_MAX)
-        return KC_EINVAL;
-    kb[0] = province;
+    (void)province;
+    return (!event_id || len == 0 || len > S_ID_MAX) ? KC_EINVAL : 0;
+}
+
+/* The key: unit + event_id bytes. */
+static size_t s_identity_key(uint8_t *kb, uint8_t unit, const char *event_id, size_t len)
+{
+    kb[0] = unit;
     memcpy(kb + 1, event_id, len);
+    return 1 + len;
+}
+
+static size_t s_uvarint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t s_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < 10 && p + i < end; i++) {
+        uint64_t b = p[i];
+        if (i == 9 && b > 1)
+            return 0;
+        x |= (b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return i + 1;
+        }
+    }
     return 0;
 }
 
-static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t *id)
+/* Identity layout 3 (format 4); returns its length. explicit_hash: store
+ * id->hash too (flag S_IDF_HASH; only the 3 -> 4 migration does). */
+static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool explicit_hash)
 {
-    const uint8_t *p = v->mv_data;
+    bool prev = id->prev_unit != 0, next = id->state != KC_ID_LIVE;
+    size_t n = 1;
+    vb[0] = (uint8_t)(id->state | id->op << 2 | id->kind << 4 | (prev ? S_IDF_PREV : 0) |
+                      (explicit_hash ? S_IDF_HASH : 0));
+    n += s_uvarint_put(vb + n, id->offset);
+    if (prev) {
+        vb[n++] = id->prev_unit;
+        n += s_uvarint_put(vb + n, id->prev);
+    }
+    if (next) {
+        vb[n++] = id->next_unit;
+        n += s_uvarint_put(vb + n, id->next);
+    }
+    if (explicit_hash) {
+        memcpy(vb + n, id->hash, sizeof id->hash);
+        n += sizeof id->hash;
+    }
+    return n;
+}
+
+/* Decode layout 3; *has_hash: the record carries its hash (else the caller
+ * recomputes it: s_identity_resolve). */
+static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t *id,
+                             bool *has_hash)
+{
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
     memset(id, 0, sizeof *id);
-    if (v->mv_size != KC_IDENTITY_VAL && v->mv_size != KC_IDENTITY_V1) {
-        kc_error("store %s: identity record of %zu bytes", t->s->dir, v->mv_size);
+    size_t n = 0, m;
+    if (v->mv_size < 2)
+        goto bad;
+    uint8_t f = p[n++];
+    id->state = f & 3;
+    id->op = (f >> 2) & 3;
+    id->kind = (f >> 4) & 3;
+    if (id->state > KC_ID_RETRACTED || id->op > 2 || id->kind > 2)
+        goto bad;
+    if (!(m = s_uvarint_get(p + n, end, &id->offset)))
+        goto bad;
+    n += m;
+    if (f & S_IDF_PREV) {
+        if (p + n >= end || !(id->prev_unit = p[n++]) || !(m = s_uvarint_get(p + n, end, &id->prev)))
+            goto bad;
+        n += m;
+    }
+    if (id->state != KC_ID_LIVE) {
+        if (p + n >= end || !(id->next_unit = p[n++]) || !(m = s_uvarint_get(p + n, end, &id->next)))
+            goto bad;
+        n += m;
+    }
+    *has_hash = (f & S_IDF_HASH) != 0;
+    if (*has_hash) {
+        if ((size_t)(end - (p + n)) < sizeof id->hash)
+            goto bad;
+        memcpy(id->hash, p + n, sizeof id->hash);
+        n += sizeof id->hash;
+    }
+    if (p + n != end)
+        goto bad;
+    return 0;
+bad:
+    kc_error("store %s: malformed identity record of %zu bytes", t->s->dir, v->mv_size);
+    memset(id, 0, sizeof *id);
+    return KC_EFORMAT;
+}
+
+/* The event logged at `offset`, unpacked (caller frees); KC_EFORMAT (logged)
+ * if the log has no decodable event there. */
+static int s_event_at(kc_txn_t *t, uint64_t offset, Kcpipe__V1__Event **out)
+{
+    kc_log_entry_t e;
+    int rc = kc_txn_log_get(t, offset, &e);
+    if (rc == KC_ENOTFOUND) {
+        kc_error("store %s: an identity names log offset %llu, which is not in the log",
+                 t->s->dir, (unsigned long long)offset);
         return KC_EFORMAT;
     }
-    id->offset = kc_le64_get(p);
-    memcpy(id->hash, p + 8, sizeof id->hash);
-    if (v->mv_size == KC_IDENTITY_V1)
-        return 0; /* a live record, kind from its event */
-    id->state = p[24];
-    id->op = p[25];
-    id->kind = p[26];
-    id->prev_unit = p[27];
-    id->next_unit = p[28];
-    id->prev = kc_le64_get(p + 29);
-    id->next = kc_le64_get(p + 37);
-    if (id->state > KC_ID_RETRACTED || id->op > 2 || (id->state != KC_ID_LIVE && !id->next_unit)) {
-        kc_error("store %s: identity record with state %u op %u", t->s->dir, id->state, id->op);
+    if (rc != 0)
+        return rc;
+    *out = kcpipe__v1__event__unpack(NULL, e.event_len, e.event);
+    if (!*out || !(*out)->event_id) {
+        if (*out)
+            kcpipe__v1__event__free_unpacked(*out, NULL);
+        *out = NULL;
+        kc_error("store %s: log entry %llu has no decodable event_id", t->s->dir,
+                 (unsigned long long)offset);
         return KC_EFORMAT;
     }
     return 0;
+}
+
+/* The content hash the ledger gave the version (ev, *id) when it accepted it:
+ * kc_event_content_hash over its checked view, with a correction's kind and a
+ * retraction's period resolved from the target as kc_ledger does (the kind
+ * is the identity's; a retraction without a period takes its target's, the
+ * version at id->prev). */
+static int s_identity_hash(kc_txn_t *t, const Kcpipe__V1__Event *ev, kc_identity_t *id)
+{
+    kc_event_view_t view;
+    char text[160];
+    int reason = kc_event_check(ev, &view, text, sizeof text);
+    if (reason != KCPIPE__V1__REASON__REASON_OK || view.op != id->op) {
+        kc_error("store %s: log entry %llu no longer passes the rules (%s: %s)", t->s->dir,
+                 (unsigned long long)id->offset, kc_reason_name(reason), text);
+        return KC_EFORMAT;
+    }
+    if (view.op == KCPIPE__V1__OP__OP_CORRECTION && id->kind)
+        view.kind = id->kind;
+    if (view.op == KCPIPE__V1__OP__OP_RETRACTION && !view.year) {
+        Kcpipe__V1__Event *tev = NULL;
+        int rc = id->prev_unit ? s_event_at(t, id->prev, &tev) : KC_EFORMAT;
+        if (rc != 0)
+            return rc;
+        kc_event_view_t tv;
+        reason = kc_event_check(tev, &tv, text, sizeof text);
+        kcpipe__v1__event__free_unpacked(tev, NULL);
+        if (reason != KCPIPE__V1__REASON__REASON_OK || !tv.year) {
+            kc_error("store %s: the target (log offset %llu) of retraction %llu does not pass "
+                     "the rules",
+                     t->s->dir, (unsigned long long)id->prev, (unsigned long long)id->offset);
+            return KC_EFORMAT;
+        }
+        view.year = tv.year;
+        view.month = tv.month;
+        view.yyyymm = tv.yyyymm;
+    }
+    kc_event_content_hash(ev, &view, id->hash);
+    return 0;
+}
+
+/* Check that the record *id of (unit, event_id) names a logged event with that
+ * event_id and fill id->hash (unless has_hash) as the ledger computed it: 1,
+ * 0 if the event at id->offset has another event_id (a corrupt store), or a
+ * negative KC_E*. Identities put in this txn ahead of their log append are
+ * answered from t->id_pend. */
+static int s_identity_resolve(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                              kc_identity_t *id, bool has_hash, bool want_hash)
+{
+    for (unsigned i = 0; i < t->id_npend; i++) {
+        const kc_id_pending_t *pd = &t->id_pend[i];
+        if (pd->offset != id->offset)
+            continue;
+        if (pd->unit != unit || pd->len != len || memcmp(pd->event_id, event_id, len) != 0)
+            return 0;
+        if (!has_hash)
+            memcpy(id->hash, pd->hash, sizeof id->hash);
+        return 1;
+    }
+    Kcpipe__V1__Event *ev = NULL;
+    int rc = s_event_at(t, id->offset, &ev);
+    if (rc != 0)
+        return rc;
+    if (strlen(ev->event_id) != len || memcmp(ev->event_id, event_id, len) != 0)
+        rc = 0;
+    else if (has_hash || !want_hash)
+        rc = 1;
+    else
+        rc = (rc = s_identity_hash(t, ev, id)) == 0 ? 1 : rc;
+    kcpipe__v1__event__free_unpacked(ev, NULL);
+    return rc;
+}
+
+/* Remember an identity put ahead of its log append (see s_identity_resolve). */
+static int s_identity_pending(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                              const kc_identity_t *id)
+{
+    uint64_t size;
+    int rc = kc_txn_log_size(t, &size);
+    if (rc != 0)
+        return rc;
+    if (!t->log_next_known) {
+        t->log_next = size; /* the same cache kc_txn_log_append keeps */
+        t->log_next_known = true;
+    }
+    unsigned keep = 0;
+    for (unsigned i = 0; i < t->id_npend; i++) /* drop the ones appended since */
+        if (t->id_pend[i].offset >= size && t->id_pend[i].offset != id->offset)
+            t->id_pend[keep++] = t->id_pend[i];
+    t->id_npend = keep;
+    if (id->offset < size)
+        return 0;
+    if (t->id_npend == KC_ID_PENDING) {
+        kc_error("store %s: more than %d identities put ahead of their log entries", t->s->dir,
+                 KC_ID_PENDING);
+        return KC_EINVAL;
+    }
+    kc_id_pending_t *pd = &t->id_pend[t->id_npend++];
+    pd->offset = id->offset;
+    pd->unit = unit;
+    pd->len = (uint16_t)len;
+    memcpy(pd->hash, id->hash, sizeof pd->hash);
+    memcpy(pd->event_id, event_id, len);
+    return 0;
+}
+
+static int s_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
+                          const kc_identity_t *id, bool explicit_hash, unsigned flags)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    if (!id || s_identity_args(province, event_id, len) != 0 || id->state > KC_ID_RETRACTED ||
+        id->op > 2 || id->kind > 2 || (id->state != KC_ID_LIVE && !id->next_unit) ||
+        t->s->no_fmt4)
+        return KC_EINVAL;
+    uint8_t kb[1 + S_ID_MAX], vb[S_IDV_MAX];
+    MDB_val k = {s_identity_key(kb, province, event_id, len), kb};
+    MDB_val v = {s_identity_encode(vb, id, explicit_hash), vb};
+    int mrc = mdb_put(t->txn, t->s->dbi[KC_DB_IDENTITIES], &k, &v, flags);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "write identity");
+    return s_identity_pending(t, province, event_id, len, id);
 }
 
 int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
                         const kc_identity_t *id)
 {
-    int rc = kc_store_check_write(t);
-    if (rc != 0)
-        return rc;
-    uint8_t kb[1 + KC_EVENT_ID_MAX], vb[KC_IDENTITY_VAL];
-    if (!id || (rc = s_identity_key(kb, province, event_id, len)) != 0)
-        return KC_EINVAL;
-    kc_le64_put(vb, id->offset);
-    memcpy(vb + 8, id->hash, sizeof id->hash);
-    vb[24] = id->state;
-    vb[25] = id->op;
-    vb[26] = id->kind;
-    vb[27] = id->prev_unit;
-    vb[28] = id->state == KC_ID_LIVE ? 0 : id->next_unit;
-    kc_le64_put(vb + 29, id->prev_unit ? id->prev : 0);
-    kc_le64_put(vb + 37, id->state == KC_ID_LIVE ? 0 : id->next);
-    MDB_val k = {1 + len, kb}, v = {sizeof vb, vb};
-    return kc_store_put_err(t, mdb_put(t->txn, t->s->dbi[KC_DB_IDENTITIES], &k, &v, 0),
-                            "write identity");
+    return s_identity_put(t, province, event_id, len, id, false, 0);
+}
+
+int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                             const kc_identity_t *id, bool explicit_hash)
+{
+    return s_identity_put(t, unit, event_id, len, id, explicit_hash, MDB_APPEND);
+}
+
+int kc_store_identity_rehash(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                             kc_identity_t *id)
+{
+    int rc = s_identity_resolve(t, unit, event_id, len, id, false, true);
+    if (rc == 0) {
+        kc_error("store %s: identity %u/'%.*s' names log offset %llu, another event's", t->s->dir,
+                 unit, (int)(len > 64 ? 64 : len), event_id, (unsigned long long)id->offset);
+        return KC_EFORMAT;
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
@@ -207,14 +450,27 @@ int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, siz
     if (!t || !t->txn || !id)
         return KC_EINVAL;
     memset(id, 0, sizeof *id);
-    uint8_t kb[1 + KC_EVENT_ID_MAX];
-    if (s_identity_key(kb, province, event_id, len) != 0)
+    if (s_identity_args(province, event_id, len) != 0)
         return KC_EINVAL;
-    MDB_val k = {1 + len, kb}, v;
+    if (t->s->no_fmt4)
+        return KC_ENOTFOUND; /* an older store opened for kc-admin */
+    uint8_t kb[1 + S_ID_MAX];
+    MDB_val k = {s_identity_key(kb, province, event_id, len), kb}, v;
     int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_IDENTITIES], &k, &v);
     if (mrc != MDB_SUCCESS)
         return kc_store_err(t->s, mrc, "read identity");
-    return s_identity_decode(t, &v, id);
+    bool hh;
+    int rc = s_identity_decode(t, &v, id, &hh);
+    if (rc == 0 && (rc = s_identity_resolve(t, province, event_id, len, id, hh, true)) == 0) {
+        kc_error("store %s: identity %u/'%.*s' names log offset %llu, another event's", t->s->dir,
+                 province, (int)(len > 64 ? 64 : len), event_id, (unsigned long long)id->offset);
+        rc = KC_EFORMAT;
+    }
+    if (rc < 0) {
+        memset(id, 0, sizeof *id);
+        return rc;
+    }
+    return 0;
 }
 
 /* ---- version history ---- */

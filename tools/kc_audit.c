@@ -132,9 +132,10 @@ static void s_usage(FILE *out)
                  "                     and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
-                 "\nExit: 0 ok, 1 a check failed (the first bad offset or head is printed),\n"
-                 "64 usage, 65 bad data, 66 no store or file, 70/74 other errors, 75 no signed\n"
-                 "head covers the entry yet (try again later). Formats: docs/AUDIT.md.\n");
+                 "\nExit: 0 ok, 1 a check failed (the first bad offset, head or subtree is\n"
+                 "printed), 64 usage, 65 bad data, 66 no store or file, 70/74 other errors,\n"
+                 "75 no signed head covers the entry yet (try again later). Formats:\n"
+                 "docs/AUDIT.md.\n");
 }
 
 /* ---- output helpers ---- */
@@ -268,11 +269,15 @@ static int s_verify(s_opts_t *o)
                ")\nreason: %s\n",
                rep.bad_head.tree_size, rep.range_from, rep.range_to, rep.reason);
         return S_EX_FAIL;
+    case KC_AUDIT_BAD_NODE:
+        printf("FAILED\nbad subtree: [%" PRIu64 ", %" PRIu64 ")\nreason: %s\n", rep.range_from,
+               rep.range_to, rep.reason);
+        return S_EX_FAIL;
     case KC_AUDIT_OK: break;
     }
-    printf("ok: %" PRIu64 " log entries, %" PRIu64 " leaf hashes, %" PRIu64
+    printf("ok: %" PRIu64 " log entries (leaf hashes recomputed), %" PRIu64
            " stored subtrees, %" PRIu64 " signed heads checked\n",
-           rep.log_entries, rep.leaves, rep.nodes_checked, rep.heads);
+           rep.log_entries, rep.nodes_checked, rep.heads);
     if (rep.have_head) {
         char ts[64], root[S_HEX_HASH];
         kc_cli_time_utc(rep.last_head.timestamp_ns, ts, sizeof ts);

@@ -89,7 +89,7 @@ int main(void)
     json_t *man = json_load_file(mp, 0, &je);
     KC_CHECK(man, "manifest %s: %s", mp, je.text);
     uint64_t bsize = (uint64_t)kc_json_int(man, "log_size");
-    KC_CHECK(kc_json_int(man, "store_format") == 3, "manifest format");
+    KC_CHECK(kc_json_int(man, "store_format") == 4, "manifest format");
     KC_CHECK(bsize >= before, "backup has %llu entries, %llu were committed before it started",
              (unsigned long long)bsize, (unsigned long long)before);
     KC_CHECK(bsize < total, "the backup was not taken mid-stream (%llu of %llu)",
@@ -116,7 +116,7 @@ int main(void)
                 (const char *)NULL);
     KC_CHECK(rc == 0, "stat exited %d: %s", rc, e ? e : "");
     json_t *st = kc_json(o, "stat --format json");
-    KC_CHECK(kc_json_int(st, "format") == 3, "stat format");
+    KC_CHECK(kc_json_int(st, "format") == 4, "stat format");
     KC_CHECK(kc_json_int(st, "map_bytes") > 0 && kc_json_int(st, "file_bytes") > 0, "sizes");
     KC_CHECK(kc_json_int(st, "used_bytes") <= kc_json_int(st, "map_bytes"), "map use");
     json_t *ob = json_object_get(st, "open_by_other_process");
@@ -142,7 +142,7 @@ int main(void)
     free(o);
     free(e);
     rc = kc_run("stat-text", &o, &e, "kc-admin", "stat", "--store", store, (const char *)NULL);
-    KC_CHECK(rc == 0 && o && strstr(o, "format:          3") && strstr(o, "log entries:") &&
+    KC_CHECK(rc == 0 && o && strstr(o, "format:          4") && strstr(o, "log entries:") &&
                  strstr(o, "units:") && strstr(o, "readers:") && strstr(o, "open by:         pid"),
              "stat text: %s", o ? o : "");
     free(o);

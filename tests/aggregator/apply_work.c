@@ -100,6 +100,7 @@ int main(int argc, char **argv)
     if (!bd || !evb || !msg || !msglen)
         s_die("calloc", KC_ENOMEM);
     uint64_t accepted = 0, bytes = 0;
+    size_t arena_max = 0; /* the group's decode arena after its adds, at most */
     for (unsigned long gi = 0; gi < groups; gi++) {
         for (unsigned long b = 0; b < batches; b++) {
             for (unsigned long k = 0; k < events; k++) {
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
         for (unsigned long b = 0; b < batches; b++)
             if ((rc = kc_apply_add(g, msg[b], msglen[b])) != 0)
                 s_die("kc_apply_add", rc);
+        if (kc_apply_arena_bytes(g) > arena_max)
+            arena_max = kc_apply_arena_bytes(g);
         if ((rc = kc_apply_commit(g, store)) != 0)
             s_die("kc_apply_commit", rc);
         accepted += kc_apply_delta(g)->accepted;
@@ -143,9 +146,9 @@ int main(int argc, char **argv)
     }
     uint64_t want = (uint64_t)groups * batches * events;
     printf("kc-apply-work: %lu groups x %lu batches x %lu events: %llu accepted of %llu, "
-           "%.1f bytes/event on the wire\n",
+           "%.1f bytes/event on the wire, decode arena %zu kB\n",
            groups, batches, events, (unsigned long long)accepted, (unsigned long long)want,
-           want ? (double)bytes / (double)want : 0.0);
+           want ? (double)bytes / (double)want : 0.0, arena_max / 1024);
 
     kc_apply_destroy(&g);
     kc_store_close(&store);

@@ -19,7 +19,10 @@
 #define T_EVENT_MAX 256
 
 /* Entry i: producer "prov-<i % 5>", epoch 7 + i / 1000, seq i + 1, event bytes
- * pattern(i) of 1 + (i * 13) % 200 bytes. */
+ * pattern(i) of 1 + (i * 13) % 200 bytes; except entry T_REAL_OFFSET, a real
+ * Event (event_id "EV-123", province 79, 2025-07): a format-4 identity must
+ * name a logged Event with its event_id (audit_tool_test proves this one). */
+#define T_REAL_OFFSET 123
 static inline const char *t_producer(uint64_t i)
 {
     static const char *const names[] = {"prov-79", "prov-01", "prov-92", "p", "prov-long-name-xx"};
@@ -43,6 +46,8 @@ static inline void t_entry(uint64_t i, uint8_t ev[T_EVENT_MAX], kc_log_entry_t *
     e->producer_len = strlen(e->producer);
     e->event = ev;
     e->event_len = t_event_len(i);
+    if (i == T_REAL_OFFSET)
+        e->event_len = kc_test_event(ev, T_EVENT_MAX, "EV-123", "79", 2025, 7, 0, NULL, 0, 1000);
 }
 
 static inline void t_put64(uint8_t **p, uint64_t v)

@@ -36,6 +36,11 @@ static int teardown(void **state)
     return 0;
 }
 
+static uint64_t s_popcount(uint64_t v)
+{
+    return (uint64_t)__builtin_popcountll(v);
+}
+
 static void s_unhex(const char *h, uint8_t out[32])
 {
     assert_int_equal(kc_merkle_unhex(h, out, 32), 0);
@@ -132,7 +137,7 @@ static void test_leaf_encoding(void **state)
     assert_int_equal(kc_merkle_leaf_input_len(&bad), 0);
 }
 
-/* Stored leaf hashes and roots at every size against the reference. */
+/* Leaf hashes (recomputed from the log) and roots at every size against the reference. */
 static void test_roots_small_and_large(void **state)
 {
     fixture_t *f = *state;
@@ -278,6 +283,63 @@ static void test_proofs(void **state)
     free(lh);
 }
 
+static void s_check_all(kc_store_t *s, uint8_t (*lh)[32], uint64_t from, uint64_t n);
+
+/* Around the 64-entry blocks that separate stored nodes from subtrees
+ * recomputed from the log: roots, and proofs at and between sizes near
+ * 63/64/65, 127/128/129, 4031/4032/4033, 4095/4096/4097, against the reference. */
+static void test_block_edges(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t total = 4100;
+    assert_int_equal(t_fill(f->s, 0, total, 333), 0);
+    uint8_t(*lh)[32] = t_ref_leaves(total);
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    const uint64_t edges[] = {63, 64, 65, 127, 128, 129, 511, 4031, 4032, 4033, 4095, 4096, 4097};
+    const size_t ne = sizeof edges / sizeof edges[0];
+    for (size_t a = 0; a < ne; a++) {
+        uint64_t n = edges[a];
+        uint8_t want[32], got[32];
+        t_ref_mth(lh, n, want);
+        assert_int_equal(kc_txn_merkle_root(t, n, got), 0);
+        assert_memory_equal(got, want, 32);
+        /* leaves at both ends of the last blocks: a path's siblings below level 6
+         * and the tree's right edge both come from the log */
+        const uint64_t ms[] = {0, 1, 62, 63, 64, 65, n - 65, n - 64, n - 63, n - 2, n - 1};
+        for (size_t b = 0; b < sizeof ms / sizeof ms[0]; b++)
+            if (ms[b] < n)
+                s_check_inclusion(t, lh, ms[b], n);
+        for (size_t b = 0; b < a; b++) /* consistency from every smaller edge */
+            s_check_consistency(t, lh, edges[b], n);
+    }
+    kc_txn_end(&t);
+    free(lh);
+}
+
+/* A large tree (2^15 + 100 entries): proofs against the reference at a few
+ * places, and every leaf, the last roots and a clean verify. */
+static void test_large_tree(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t total = ((uint64_t)1 << 15) + 100;
+    assert_int_equal(t_fill(f->s, 0, total, 8192), 0);
+    uint8_t(*lh)[32] = t_ref_leaves(total);
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    const uint64_t sizes[] = {(uint64_t)1 << 15, total};
+    for (size_t a = 0; a < sizeof sizes / sizeof sizes[0]; a++) {
+        uint64_t n = sizes[a];
+        const uint64_t ms[] = {0, 12345, n - 65, n - 1};
+        for (size_t b = 0; b < sizeof ms / sizeof ms[0]; b++)
+            s_check_inclusion(t, lh, ms[b], n);
+        s_check_consistency(t, lh, 4097, n);
+    }
+    kc_txn_end(&t);
+    s_check_all(f->s, lh, total - 3, total);
+    free(lh);
+}
+
 /* The frontier rebuilt at open continues the same tree. */
 static void test_reopen(void **state)
 {
@@ -353,8 +415,8 @@ static void test_growth_redo(void **state)
     kc_test_dir_remove(&d);
 }
 
-/* Every stored leaf hash, the root of every size in [from, n), and a clean
- * kc_audit_verify: what the leaf blocks must give back. */
+/* Every leaf hash (recomputed from the log), the root of every size in
+ * [from, n], and a clean kc_audit_verify. */
 static void s_check_all(kc_store_t *s, uint8_t (*lh)[32], uint64_t from, uint64_t n)
 {
     kc_txn_t *t;
@@ -384,7 +446,8 @@ static void s_check_all(kc_store_t *s, uint8_t (*lh)[32], uint64_t from, uint64_
         fprintf(stderr, "verify: %s\n", rep.reason);
     assert_int_equal(rep.status, KC_AUDIT_OK);
     assert_int_equal(rep.log_entries, n);
-    assert_int_equal(rep.leaves, n);
+    /* every complete subtree of level >= 6: sum over l >= 6 of n >> l = 2m - popcount(m) */
+    assert_int_equal(rep.nodes_checked, 2 * (n >> 6) - s_popcount(n >> 6));
     kc_txn_end(&t);
 }
 
@@ -395,7 +458,8 @@ typedef struct {
 } s_span_t;
 
 /* Appends [first, first + count) and, before the commit, reads back the
- * leaves and roots that lie in this txn's buffered block and before it. */
+ * leaves, roots and proofs that lie in this txn's appends and before them
+ * (the txn's own log records and nodes, not yet committed). */
 static int s_span_fn(kc_txn_t *t, void *ctx)
 {
     s_span_t *g = ctx;
@@ -415,7 +479,7 @@ static int s_span_fn(kc_txn_t *t, void *ctx)
     uint8_t h[32], want[32];
     if (kc_txn_leaf_hash(t, end, h) != KC_ENOTFOUND)
         return KC_EFORMAT;
-    for (uint64_t m = end >= 40 ? end - 40 : 1; m <= end; m++) {
+    for (uint64_t m = end >= 24 ? end - 24 : 1; m <= end; m++) {
         t_ref_mth(g->lh, m, want);
         if ((rc = kc_txn_merkle_root(t, m, h)) != 0)
             return rc;
@@ -425,7 +489,8 @@ static int s_span_fn(kc_txn_t *t, void *ctx)
     uint8_t path[KC_MERKLE_PATH_MAX][32];
     size_t len;
     t_ref_mth(g->lh, end, want);
-    for (uint64_t m = g->first; m < end; m += 7) {
+    uint64_t step = g->count / 40 > 7 ? g->count / 40 : 7; /* <= ~40 proofs a group */
+    for (uint64_t m = g->first; m < end; m += step) {
         if ((rc = kc_txn_inclusion_proof(t, m, end, path, &len)) != 0)
             return rc;
         if (!kc_merkle_verify_inclusion(g->lh[m], m, end, (const uint8_t(*)[32])path, len, want))
@@ -434,17 +499,18 @@ static int s_span_fn(kc_txn_t *t, void *ctx)
     return 0;
 }
 
-/* Groups that start and end inside leaf blocks (127 hashes each) and span
- * several: every leaf readable inside the write txn and after it. */
+/* Groups that start and end inside 64-entry blocks (the unit of a stored
+ * node of level 6) and span several: every leaf, root and proof readable
+ * inside the write txn and after it. */
 static void test_groups_span_blocks(void **state)
 {
     fixture_t *f = *state;
     const uint64_t n = 1000;
     uint8_t(*lh)[32] = t_ref_leaves(n);
-    /* ends: 1, 126 (a block but one), 127 (exactly), 128, 200, 254 (block 1 full),
-     * 255, 600 (from mid-block 2 to mid-block 4), 635 (block 4 full), 636,
-     * 999 (three more blocks), 1000 */
-    const uint64_t ends[] = {1, 126, 127, 128, 200, 254, 255, 600, 635, 636, 999, 1000};
+    /* ends: 1, 63 (a block but one), 64 (exactly), 65, 127, 128 (a level-7 node),
+     * 129, 600 (from mid-block 2 to mid-block 9), 640 (block 9 full), 641,
+     * 999 (five more blocks), 1000 */
+    const uint64_t ends[] = {1, 63, 64, 65, 127, 128, 129, 600, 640, 641, 999, 1000};
     uint64_t at = 0;
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
         s_span_t g = {at, ends[i] - at, lh, 0};
@@ -459,11 +525,10 @@ static void test_groups_span_blocks(void **state)
     free(lh);
 }
 
-/* Map growth while a group is mid-block: the aborted txn's block writes are
- * gone and the redo rewrites the stored partial block from the store's copy.
+/* Map growth while a group is mid-block: the aborted txn's log records and
+ * nodes are gone and the redo starts again from the committed frontier.
  * Several map sizes put MAP_FULL at different points of the group (log
- * append, a full block, the partial block at pre-commit, the head, the
- * commit). */
+ * append, a node, the head, the commit). */
 static void test_growth_redo_mid_block(void **state)
 {
     (void)state;
@@ -478,15 +543,15 @@ static void test_growth_redo_mid_block(void **state)
         kc_store_opts_t o = {.map_size = maps[mi]};
         assert_int_equal(kc_store_open(&s, d.store, &o), 0);
         kc_store_set_head_interval(s, 0);
-        assert_int_equal(t_fill(s, 0, 100, 100), 0); /* block 0 holds 100 leaves */
-        /* from mid-block 0 to mid-block 24 (3050 = 24 * 127 + 2), then within 24 */
+        assert_int_equal(t_fill(s, 0, 100, 100), 0); /* mid-block 1 */
+        /* from mid-block 1 to mid-block 47 (3050 = 47 * 64 + 42), then within 47 */
         s_span_t gs[] = {{100, 2950, lh, 0}, {3050, 13, lh, 0}, {3063, 7, lh, 0}};
         for (size_t gi = 0; gi < 3; gi++) {
             assert_int_equal(kc_store_write(s, s_span_fn, &gs[gi]), 0);
             if (gs[gi].calls > 1)
                 redone++;
         }
-        s_check_all(s, lh, 3000, n);
+        s_check_all(s, lh, n - 40, n);
         kc_store_close(&s);
         assert_int_equal(kc_store_open(&s, d.store, NULL), 0);
         kc_merkle_sth_t h;
@@ -627,6 +692,8 @@ int main(void)
         cmocka_unit_test(test_leaf_encoding),
         cmocka_unit_test_setup_teardown(test_roots_small_and_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test(test_growth_redo),
         cmocka_unit_test_setup_teardown(test_groups_span_blocks, setup, teardown),

@@ -32,6 +32,51 @@ static kc_event_t full_event(void)
     return ev;
 }
 
+/* kc_encode_event writes exactly what protobuf-c's pack writes for the same
+ * message, over every op, kind, fund, metric subset, period and string mix. */
+static void test_bytes_equal_protobuf_c(void **state)
+{
+    (void)state;
+    static const char *const acts[] = {"machinery", "KC1", "training", NULL};
+    static const char *const notes[] = {NULL, "", "n", "Máy sấy, \"mẫu\"\nhai dòng"};
+    kc_buf_t b = {0};
+    uint8_t *want = NULL;
+    size_t compared = 0;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 20000; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        kc_event_t ev = full_event();
+        ev.op = KCI_OP_RECORD + (int)(rng % 3);
+        ev.kind = (int)(rng >> 3 & 3) % 3;
+        ev.fund = (int)(rng >> 5 & 3);
+        ev.present = (uint32_t)(rng >> 8) & ((1u << KCI_METRIC_COUNT) - 1);
+        for (int m = 0; m < KCI_METRIC_COUNT; m++)
+            ev.metrics[m] = (int64_t)(rng >> (m * 3)) * ((m & 1) ? -1 : 1);
+        ev.note = notes[rng >> 20 & 3];
+        ev.activity = acts[rng >> 22 & 3];
+        if (ev.op != KCI_OP_RETRACTION && !ev.activity)
+            ev.activity = "KC2";
+        ev.corrects = ev.op == KCI_OP_RECORD ? NULL : "HCM-2021-0001";
+        if (rng >> 24 & 1)
+            ev.year = ev.month = 0;
+        uint64_t seq = rng >> 30;
+        int rc = kc_encode_event(&ev, (rng >> 26 & 1) ? "p" : "ha-noi-office", seq, &b);
+        assert_int_equal(rc, 0);
+        kc_pb_event_t *pe = kcpipe__v1__event__unpack(NULL, b.len, b.data);
+        assert_non_null(pe);
+        size_t n = kcpipe__v1__event__get_packed_size(pe);
+        want = realloc(want, n);
+        assert_int_equal(kcpipe__v1__event__pack(pe, want), n);
+        assert_int_equal(b.len, n);
+        assert_memory_equal(b.data, want, n);
+        kcpipe__v1__event__free_unpacked(pe, NULL);
+        compared++;
+    }
+    assert_int_equal(compared, 20000);
+    free(want);
+    free(b.data);
+}
+
 static void test_roundtrip_every_field(void **state)
 {
     (void)state;
@@ -199,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_every_field),
+        cmocka_unit_test(test_bytes_equal_protobuf_c),
         cmocka_unit_test(test_defaults_and_passthrough),
         cmocka_unit_test(test_corrections_and_retractions),
         cmocka_unit_test(test_refuses_unencodable),

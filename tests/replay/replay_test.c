@@ -362,6 +362,25 @@ static void test_inconsistent_log_is_reported(void **state)
     snprintf(args, sizeof args, "verify --store '%s'", fx->src);
     assert_int_equal(s_run(out, sizeof out, args), 1);
     assert_non_null(strstr(out, want));
+    /* in memory, on one thread and on two: the same failure at the same offset */
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(fx->store, &t), 0);
+    kc_replay_failure_t first = {0};
+    for (int threads = 1; threads <= 2; threads++) {
+        kc_replay_opts_t mo = {.in_memory = true, .events_from = t, .threads = threads};
+        kc_replay_t *m;
+        assert_int_equal(kc_replay_new(&m, NULL, &mo), 0);
+        assert_int_equal(kc_replay_from_txn(m, t), KC_EFORMAT);
+        const kc_replay_failure_t *f = kc_replay_failure(m);
+        assert_true(f->failed);
+        assert_int_equal(f->offset, (uint64_t)fx->entries);
+        if (threads == 1)
+            first = *f; /* memory mode names a repeated identity event_id_conflict */
+        else
+            assert_memory_equal(f, &first, sizeof first);
+        kc_replay_free(&m);
+    }
+    kc_txn_end(&t);
 }
 
 #ifdef KC_HAVE_LOGFILE
@@ -412,14 +431,24 @@ static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
  * counts. */
 static void s_both_paths_agree(kc_txn_t *t, const char *scratch_dir)
 {
-    kc_replay_opts_t mo = {.in_memory = true, .events_from = t};
+    kc_replay_opts_t mo = {.in_memory = true, .events_from = t, .threads = 1};
     kc_replay_t *m;
     assert_int_equal(kc_replay_new(&m, NULL, &mo), 0);
     assert_int_equal(kc_replay_from_txn(m, t), 0);
+    /* the same on two threads (scan + phase 1 beside phase 2): every cell and count */
+    kc_replay_opts_t po = {.in_memory = true, .events_from = t, .threads = 2};
+    kc_replay_t *pm;
+    assert_int_equal(kc_replay_new(&pm, NULL, &po), 0);
+    assert_int_equal(kc_replay_from_txn(pm, t), 0);
+    uint64_t pcells = 0, pdiffs = 1;
+    assert_int_equal(kc_replay_compare(pm, t, NULL, NULL, &pcells, &pdiffs), 0);
+    assert_int_equal(pdiffs, 0);
+    assert_memory_equal(kc_replay_stats(pm), kc_replay_stats(m), sizeof(kc_replay_stats_t));
+    kc_replay_free(&pm);
     kc_store_t *scratch;
     kc_store_opts_t so = {0};
     assert_int_equal(kc_store_open(&scratch, scratch_dir, &so), 0);
-    kc_replay_opts_t ro = {.events_from = t, .group = 97};
+    kc_replay_opts_t ro = {.copy_log = true, .events_from = t, .group = 97};
     kc_replay_t *r;
     assert_int_equal(kc_replay_new(&r, scratch, &ro), 0);
     assert_int_equal(kc_replay_from_txn(r, t), 0);

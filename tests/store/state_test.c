@@ -1,5 +1,6 @@
 /* state_test.c - de-duplication state: producers, identities, rejects. */
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_store.h"
 #include "store_test_util.h"
 
@@ -135,42 +136,65 @@ static void test_producers(void **state)
 
 /* ---- identities ---- */
 
+/* Format 4: an identity names its logged Event (event_id checked, content
+ * hash recomputed from it), so each is logged first. */
+static const struct {
+    uint8_t unit;
+    const char *province, *event_id;
+} s_ids[3] = {{79, "79", "HCM-2021-0001"}, {1, "01", "HCM-2021-0001"}, {79, "79", "HCM-2021-000"}};
+
+static void s_record_hash(const uint8_t *buf, size_t n, uint8_t out[16])
+{
+    Kcpipe__V1__Event *ev = kcpipe__v1__event__unpack(NULL, n, buf);
+    kc_event_view_t v;
+    char text[128];
+    if (!ev || kc_event_check(ev, &v, text, sizeof text) != 0)
+        abort();
+    kc_event_content_hash(ev, &v, out);
+    kcpipe__v1__event__free_unpacked(ev, NULL);
+}
+
 static int s_identities_fn(kc_txn_t *t, void *ctx)
 {
-    (void)ctx;
-    kc_identity_t a = {.offset = 17}, b = {.offset = UINT64_MAX};
-    for (int i = 0; i < 16; i++) {
-        a.hash[i] = (uint8_t)i;
-        b.hash[i] = (uint8_t)(0xff - i);
-    }
+    uint8_t(*hashes)[16] = ctx;
     int rc;
-    /* same event_id in two provinces: two identities */
-    if ((rc = kc_txn_identity_put(t, 79, "HCM-2021-0001", 13, &a)) ||
-        (rc = kc_txn_identity_put(t, 1, "HCM-2021-0001", 13, &b)))
-        return rc;
-    /* event ids are byte strings: a prefix is a different identity */
-    kc_identity_t c = {.offset = 3};
-    return kc_txn_identity_put(t, 79, "HCM-2021-000", 12, &c);
+    for (int i = 0; i < 3; i++) {
+        uint8_t buf[256];
+        size_t n = kc_test_event(buf, sizeof buf, s_ids[i].event_id, s_ids[i].province, 2021, 4,
+                                 0, NULL, 0, 10 + i);
+        kc_log_entry_t e = {.received_ns = 1, .seq = (uint64_t)i + 1, .producer = "prov-79",
+                            .producer_len = 7, .event = buf, .event_len = n};
+        uint64_t off;
+        if ((rc = kc_txn_log_append(t, &e, &off)))
+            return rc;
+        kc_identity_t id = {.offset = off, .kind = 1};
+        s_record_hash(buf, n, id.hash);
+        memcpy(hashes[i], id.hash, 16);
+        /* same event_id in two provinces: two identities; a prefix is another one */
+        if ((rc = kc_txn_identity_put(t, s_ids[i].unit, s_ids[i].event_id,
+                                      strlen(s_ids[i].event_id), &id)))
+            return rc;
+    }
+    return 0;
 }
 
 static void test_identities(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(kc_store_write(f->s, s_identities_fn, NULL), 0);
+    uint8_t hashes[3][16];
+    assert_int_equal(kc_store_write(f->s, s_identities_fn, hashes), 0);
 
     kc_txn_t *t = NULL;
     kc_identity_t id;
     assert_int_equal(kc_store_read_begin(f->s, &t), 0);
-    assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-0001", 13, &id), 0);
-    assert_int_equal(id.offset, 17);
-    for (int i = 0; i < 16; i++)
-        assert_int_equal(id.hash[i], i);
-    assert_int_equal(kc_txn_identity_get(t, 1, "HCM-2021-0001", 13, &id), 0);
-    assert_int_equal(id.offset, UINT64_MAX);
-    for (int i = 0; i < 16; i++)
-        assert_int_equal(id.hash[i], 0xff - i);
-    assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-000", 12, &id), 0);
-    assert_int_equal(id.offset, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kc_txn_identity_get(t, s_ids[i].unit, s_ids[i].event_id,
+                                             strlen(s_ids[i].event_id), &id),
+                         0);
+        assert_int_equal(id.offset, (uint64_t)i);
+        assert_int_equal(id.kind, 1);
+        assert_memory_equal(id.hash, hashes[i], 16);
+    }
     assert_int_equal(kc_txn_identity_get(t, 92, "HCM-2021-0001", 13, &id), KC_ENOTFOUND);
     assert_int_equal(id.offset, 0);
     assert_int_equal(kc_txn_identity_get(t, 79, "HCM-2021-0001", 0, &id), KC_EINVAL);

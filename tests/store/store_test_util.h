@@ -6,8 +6,10 @@
 #ifndef KC_STORE_TEST_UTIL_H
 #define KC_STORE_TEST_UTIL_H
 
+#include "kc_event.h"
 #include "kc_log.h"
 #include "kc_store.h"
+#include "kcpipe/v1/kcpipe.pb-c.h"
 
 #include <ftw.h>
 #include <limits.h>
@@ -73,6 +75,41 @@ static inline void kc_test_log_capture(kc_test_log_t *l)
 static inline void kc_test_log_release(void)
 {
     kc_log_set_sink(NULL, NULL);
+}
+
+/* A serialized Event that passes kc_event_check (activity KC3b, amount and
+ * one facility): op 0 record, 1 correction, 2 retraction (of `corrects`);
+ * year 0 = none (a retraction's period is then its target's); kind 0 =
+ * absent. Format-4 identities must name a logged Event with their event_id
+ * (kc_store_state.c). Returns the length written into buf[cap] (0 if short). */
+static inline size_t kc_test_event(uint8_t *buf, size_t cap, const char *event_id,
+                                   const char *province, uint32_t year, uint32_t month, int op,
+                                   const char *corrects, int kind, int64_t amount)
+{
+    Kcpipe__V1__Event ev;
+    Kcpipe__V1__Metrics m;
+    kcpipe__v1__event__init(&ev);
+    kcpipe__v1__metrics__init(&m);
+    ev.event_id = (char *)event_id;
+    ev.province = (char *)province;
+    ev.has_year = ev.has_month = year != 0;
+    ev.year = year;
+    ev.month = month;
+    if (op != 2) {
+        ev.activity = "KC3b";
+        ev.metrics = &m;
+        kc_pb_metric_set(&m, KC_M_AMOUNT_VND, amount);
+        kc_pb_metric_set(&m, KC_M_FACILITIES, 1);
+    }
+    ev.has_kind = kind != 0;
+    ev.kind = (Kcpipe__V1__Kind)kind;
+    ev.has_op = op != 0;
+    ev.op = (Kcpipe__V1__Op)op;
+    ev.corrects = (char *)corrects;
+    size_t n = kcpipe__v1__event__get_packed_size(&ev);
+    if (n > cap)
+        return 0;
+    return kcpipe__v1__event__pack(&ev, buf);
 }
 
 /* A deterministic byte pattern for an entry, covering 0x00 and 0xff. */

@@ -19,7 +19,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 /* ---- protobuf-c bump allocator (the decoder's fallback) ---- */
@@ -610,6 +612,8 @@ struct kc_replay {
     uint64_t cache_off;        /* memory mode: the last target entry read */
     const uint8_t *cache_data;
     size_t cache_len;
+    uint8_t *cache_buf; /* cache_data's copy of the entry's Event (owned) */
+    size_t cache_cap;
     bool cache_ok;
     uint64_t confirms, collisions;
     struct s_prep *prep; /* memory mode: per buffered entry */
@@ -679,6 +683,7 @@ void kc_replay_free(kc_replay_t **rp)
     kc_replay_decoder_free(&r->dec2);
     s_table_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
     free(r->prep);
+    free(r->cache_buf);
     free(r);
     *rp = NULL;
 }
@@ -847,17 +852,30 @@ static int s_cell_apply(kc_replay_t *r, const kc_ledger_cell_t *d, uint64_t offs
 
 /* Target Events for the ledger and identity confirmation: the log entry at
  * `offset` of opts.events_from (the last one read is kept: the ledger reads a
- * target right after its identity was confirmed). */
+ * target right after its identity was confirmed). The bytes are copied: an
+ * entry's Event may be rebuilt in a buffer of the transaction that later
+ * reads reuse (kc_store.h), and the one-thread path scans that same
+ * transaction between two lookups. */
 static int s_mem_event(void *ctx, uint64_t offset, const uint8_t **data, size_t *len)
 {
     kc_replay_t *r = ctx;
     if (!r->cache_ok || r->cache_off != offset) {
         kc_log_entry_t e;
+        r->cache_ok = false;
         int rc = kc_txn_log_get(r->o.events_from, offset, &e);
         if (rc != 0)
             return rc;
+        if (e.event_len > r->cache_cap) {
+            uint8_t *b = realloc(r->cache_buf, e.event_len);
+            if (!b)
+                return KC_ENOMEM;
+            r->cache_buf = b;
+            r->cache_cap = e.event_len;
+        }
+        if (e.event_len)
+            memcpy(r->cache_buf, e.event, e.event_len);
         r->cache_off = offset;
-        r->cache_data = e.event;
+        r->cache_data = r->cache_buf;
         r->cache_len = e.event_len;
         r->cache_ok = true;
     }
@@ -957,33 +975,34 @@ static int s_ids_put(kc_replay_t *r, uint8_t unit, const char *id, size_t len,
     return 0;
 }
 
-/* Phase 1: decode and check the entry, hash its identity, find its cell, and
- * prefetch the identity slot (phase 2 probes it). */
-static int s_mem_prepare(kc_replay_t *r, const s_ent_t *se, s_prep_t *p)
+/* Phase 1: decode and check the entry (bytes = its batch's buffer), hash its
+ * identity and find its cell key. Touches nothing of r's tables, so it may
+ * run on the scanning thread of the pipeline (kc_replay_from_txn). */
+static void s_prepare(kc_replay_decoder_t *dec, const uint8_t *bytes, const s_ent_t *se,
+                      s_prep_t *p)
 {
     const kc_pb_event_t *ev;
     p->op = 0;
     p->text[0] = '\0';
-    if (kc_replay_decode(r->dec, r->bytes + se->ev_at, se->ev_len, &ev) != 0) {
+    if (kc_replay_decode(dec, bytes + se->ev_at, se->ev_len, &ev) != 0) {
         p->reason = KCPIPE__V1__REASON__REASON_UNDECODABLE;
-        return 0;
+        return;
     }
     kc_event_view_t v;
     char text[KC_LEDGER_TEXT_MAX];
     p->reason = kc_event_check(ev, &v, text, sizeof text);
     if (p->reason != KCPIPE__V1__REASON__REASON_OK) {
         memcpy(p->text, text, sizeof p->text);
-        return 0;
+        return;
     }
     p->op = v.op;
     if (v.op != KCPIPE__V1__OP__OP_RECORD)
-        return 0; /* phase 2 decodes it again for kc_ledger_effect */
+        return; /* phase 2 decodes it again for kc_ledger_effect */
     p->unit = kc_ref_unit_key(v.province, v.yyyymm);
     p->kind = v.kind;
     p->id_len = (uint8_t)v.event_id_len;
     memcpy(p->id, v.event_id, v.event_id_len);
     p->h = s_id_hash(p->unit, v.event_id, v.event_id_len);
-    __builtin_prefetch(&r->ids.slots[p->h & (r->ids.cap - 1)]);
     p->d.key = (kc_cell_key_t){.year = v.year,
                                .month = v.month,
                                .province = v.province,
@@ -992,12 +1011,20 @@ static int s_mem_prepare(kc_replay_t *r, const s_ent_t *se, s_prep_t *p)
                                .fund = v.fund};
     memcpy(p->d.m, v.metrics, sizeof p->d.m);
     p->d.events = 1;
+}
+
+/* Start fetching the identity slot and the cell that phase 2 will probe for a
+ * prepared record. */
+static inline void s_prefetch(const kc_replay_t *r, const s_prep_t *p)
+{
+    if (p->reason != KCPIPE__V1__REASON__REASON_OK || p->op != KCPIPE__V1__OP__OP_RECORD)
+        return;
+    __builtin_prefetch(&r->ids.slots[p->h & (r->ids.cap - 1)]);
     if (r->cells.cap) {
         const s_cell_t *c = &r->cells.slots[s_slot(&r->cells, s_key_u64(&p->d.key))];
         __builtin_prefetch(c);
         __builtin_prefetch((const char *)c + 64);
     }
-    return 0;
 }
 
 /* kc_ledger's arithmetic for a record (s_record), without the content hash:
@@ -1034,10 +1061,10 @@ static int s_mem_record(kc_replay_t *r, const s_prep_t *p, uint64_t offset)
 
 /* A correction or retraction: kc_ledger_effect itself, against the in-memory
  * identities and the targets' log entries. */
-static int s_mem_amend(kc_replay_t *r, const s_ent_t *se)
+static int s_mem_amend(kc_replay_t *r, const uint8_t *bytes, const s_ent_t *se)
 {
     const kc_pb_event_t *ev;
-    if (kc_replay_decode(r->dec, r->bytes + se->ev_at, se->ev_len, &ev) != 0)
+    if (kc_replay_decode(r->dec, bytes + se->ev_at, se->ev_len, &ev) != 0)
         return KC_EFORMAT; /* decoded in phase 1: cannot happen */
     kc_ledger_source_t ls = {.identity_get = s_mem_identity, .event_get = s_mem_event, .ctx = r};
     kc_ledger_effect_t *eff = &r->eff;
@@ -1067,44 +1094,51 @@ static int s_mem_amend(kc_replay_t *r, const s_ent_t *se)
 /* Replay the buffered entries in memory: phase 1 prepares them all (so that
  * the identity slots are being fetched while the next ones decode), phase 2
  * applies them in offset order. */
+/* Phase 2 for one prepared entry, in offset order. */
+static int s_mem_apply(kc_replay_t *r, const uint8_t *bytes, const s_ent_t *se, const s_prep_t *p)
+{
+    kc_log_entry_t e = {.offset = se->offset,
+                        .received_ns = se->received_ns,
+                        .epoch = se->epoch,
+                        .seq = se->seq,
+                        .producer = (const char *)bytes + se->prod_at,
+                        .producer_len = se->prod_len};
+    int rc = s_producer_see(r, &e);
+    if (rc != 0)
+        return rc;
+    if (p->reason == KCPIPE__V1__REASON__REASON_UNDECODABLE && !p->text[0])
+        rc = s_fail(r, se->offset, p->reason, "the entry's %zu bytes are not a kcpipe.v1.Event",
+                    se->ev_len);
+    else if (p->reason != KCPIPE__V1__REASON__REASON_OK)
+        rc = s_fail(r, se->offset, p->reason,
+                    "a logged event replays as %s (%s): the log and the rules disagree",
+                    kc_reason_name(p->reason), p->text);
+    else if (p->op == KCPIPE__V1__OP__OP_RECORD)
+        rc = s_mem_record(r, p, se->offset);
+    else
+        rc = s_mem_amend(r, bytes, se);
+    if (rc != 0 && !r->fail.failed && rc != KC_ENOMEM)
+        rc = s_fail(r, se->offset, -1, "cannot be replayed: %s", kc_strerror(rc));
+    if (rc != 0)
+        return rc;
+    r->stats.entries++;
+    r->done++;
+    if (r->o.progress && (r->done & 0xFFFF) == 0)
+        r->o.progress(r->done, r->o.total, r->o.progress_ctx);
+    return 0;
+}
+
 static int s_mem_batch(kc_replay_t *r)
 {
     if (r->fail.failed)
         return KC_EFORMAT;
-    for (size_t i = 0; i < r->n; i++)
-        s_mem_prepare(r, &r->ents[i], &r->prep[i]);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < r->n; i++) {
-        const s_ent_t *se = &r->ents[i];
-        const s_prep_t *p = &r->prep[i];
-        kc_log_entry_t e = {.offset = se->offset,
-                            .received_ns = se->received_ns,
-                            .epoch = se->epoch,
-                            .seq = se->seq,
-                            .producer = (const char *)r->bytes + se->prod_at,
-                            .producer_len = se->prod_len};
-        if ((rc = s_producer_see(r, &e)) != 0)
-            break;
-        if (p->reason == KCPIPE__V1__REASON__REASON_UNDECODABLE && !p->text[0])
-            rc = s_fail(r, se->offset, p->reason, "the entry's %zu bytes are not a kcpipe.v1.Event",
-                        se->ev_len);
-        else if (p->reason != KCPIPE__V1__REASON__REASON_OK)
-            rc = s_fail(r, se->offset, p->reason,
-                        "a logged event replays as %s (%s): the log and the rules disagree",
-                        kc_reason_name(p->reason), p->text);
-        else if (p->op == KCPIPE__V1__OP__OP_RECORD)
-            rc = s_mem_record(r, p, se->offset);
-        else
-            rc = s_mem_amend(r, se);
-        if (rc != 0 && !r->fail.failed && rc != KC_ENOMEM)
-            rc = s_fail(r, se->offset, -1, "cannot be replayed: %s", kc_strerror(rc));
-        if (rc != 0)
-            break;
-        r->stats.entries++;
-        r->done++;
-        if (r->o.progress && (r->done & 0xFFFF) == 0)
-            r->o.progress(r->done, r->o.total, r->o.progress_ctx);
+    for (size_t i = 0; i < r->n; i++) {
+        s_prepare(r->dec, r->bytes, &r->ents[i], &r->prep[i]);
+        s_prefetch(r, &r->prep[i]);
     }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n; i++)
+        rc = s_mem_apply(r, r->bytes, &r->ents[i], &r->prep[i]);
     r->n = 0;
     r->blen = 0;
     return rc;
@@ -1326,25 +1360,248 @@ static int s_scan_entry(const kc_log_entry_t *e, void *ctx)
     return kc_replay_add(s->r, e);
 }
 
+/* ---- memory mode on two threads ----
+ *
+ * DESIGN
+ * kc_replay_from_txn in memory mode splits the work of each entry in two
+ * (opts.threads): a scanning thread reads the log with its own read snapshot
+ * of the same store, copies the entries into batches of S_PIPE_BATCH and
+ * runs phase 1 on them (s_prepare: decode, kc_event_check, identity hash,
+ * cell key) with a decoder of its own; the calling thread takes the batches in
+ * order and runs phase 2 (s_mem_apply: producers, identities, cells, the
+ * ledger for corrections and retractions, reading targets from
+ * opts.events_from) exactly as the one-thread path does, entry by entry in
+ * offset order, so every result and every failure (and its offset) is the
+ * same. S_PIPE_SLOTS batches circulate between the two under one mutex: the
+ * scanner fills a free slot, the applier empties a full one; each side waits
+ * on a condition variable only when the other is behind.
+ * Snapshots: an LMDB read transaction belongs to one thread, so the scanner
+ * opens its own on src's store. It may be newer than src (a live writer), but
+ * the log is append-only: the entries below src's log size, the only ones the
+ * scanner hands over, are the same in both. The applier checks offsets and
+ * producer names as kc_replay_add does. */
+
+#define S_PIPE_BATCH 1024
+#define S_PIPE_SLOTS 4
+#define S_PIPE_MIN   65536 /* threads = 0: a second thread from this many entries */
+#define S_PIPE_END   1     /* s_pipe_entry: stop the scan (not an error) */
+
+typedef struct {
+    s_ent_t ents[S_PIPE_BATCH];
+    s_prep_t prep[S_PIPE_BATCH];
+    uint8_t *bytes;
+    size_t blen, bcap, n;
+} s_pbatch_t;
+
+typedef struct {
+    kc_store_t *store;
+    uint64_t size; /* entries to hand over: src's log size */
+    kc_replay_decoder_t *dec;
+    s_pbatch_t *slot[S_PIPE_SLOTS];
+    s_pbatch_t *cur; /* scanner: the slot being filled, or NULL */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t produced, consumed; /* batches handed over / given back */
+    bool done;                   /* the scanner has finished (scan_rc) */
+    bool stop;                   /* the applier failed: scan no further */
+    int scan_rc;
+} s_pipe_t;
+
+/* Scanner: a free slot to fill, or NULL if the applier stopped. */
+static s_pbatch_t *s_pipe_take_free(s_pipe_t *pp)
+{
+    pthread_mutex_lock(&pp->mu);
+    while (pp->produced - pp->consumed >= S_PIPE_SLOTS && !pp->stop)
+        pthread_cond_wait(&pp->cv, &pp->mu);
+    s_pbatch_t *b = pp->stop ? NULL : pp->slot[pp->produced % S_PIPE_SLOTS];
+    pthread_mutex_unlock(&pp->mu);
+    if (b)
+        b->n = b->blen = 0;
+    return b;
+}
+
+/* Scanner: phase 1 over the filled slot, then hand it over. */
+static void s_pipe_publish(s_pipe_t *pp)
+{
+    s_pbatch_t *b = pp->cur;
+    for (size_t i = 0; i < b->n; i++)
+        s_prepare(pp->dec, b->bytes, &b->ents[i], &b->prep[i]);
+    pthread_mutex_lock(&pp->mu);
+    pp->produced++;
+    pthread_cond_broadcast(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    pp->cur = NULL;
+}
+
+static int s_pipe_entry(const kc_log_entry_t *e, void *ctx)
+{
+    s_pipe_t *pp = ctx;
+    if (e->offset >= pp->size)
+        return S_PIPE_END;
+    if (!pp->cur && !(pp->cur = s_pipe_take_free(pp)))
+        return S_PIPE_END; /* the applier stopped: its failure is the result */
+    s_pbatch_t *b = pp->cur;
+    size_t need = e->producer_len + e->event_len;
+    if (b->blen + need > b->bcap) {
+        size_t cap = b->bcap ? b->bcap : (size_t)1 << 18;
+        while (cap < b->blen + need)
+            cap *= 2;
+        uint8_t *nb = realloc(b->bytes, cap);
+        if (!nb)
+            return KC_ENOMEM;
+        b->bytes = nb;
+        b->bcap = cap;
+    }
+    s_ent_t *se = &b->ents[b->n++];
+    *se = (s_ent_t){.offset = e->offset,
+                    .received_ns = e->received_ns,
+                    .epoch = e->epoch,
+                    .seq = e->seq,
+                    .prod_at = b->blen,
+                    .prod_len = e->producer_len,
+                    .ev_at = b->blen + e->producer_len,
+                    .ev_len = e->event_len};
+    if (e->producer_len)
+        memcpy(b->bytes + b->blen, e->producer, e->producer_len);
+    if (e->event_len)
+        memcpy(b->bytes + se->ev_at, e->event, e->event_len);
+    b->blen += need;
+    if (b->n == S_PIPE_BATCH)
+        s_pipe_publish(pp);
+    return 0;
+}
+
+static void *s_pipe_scan(void *arg)
+{
+    s_pipe_t *pp = arg;
+    kc_txn_t *t = NULL;
+    int rc = kc_store_read_begin(pp->store, &t);
+    if (rc == 0)
+        rc = kc_txn_log_scan(t, 0, s_pipe_entry, pp);
+    if (rc == S_PIPE_END)
+        rc = 0;
+    if (rc == 0 && pp->cur && pp->cur->n > 0)
+        s_pipe_publish(pp);
+    kc_txn_end(&t);
+    pthread_mutex_lock(&pp->mu);
+    pp->done = true;
+    pp->scan_rc = rc;
+    pthread_cond_broadcast(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+/* Applier: phase 2 of one batch, with kc_replay_add's checks per entry. */
+static int s_pipe_apply(kc_replay_t *r, const s_pbatch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (i + 16 < b->n)
+            s_prefetch(r, &b->prep[i + 16]);
+        const s_ent_t *se = &b->ents[i];
+        if (!se->prod_len || se->prod_len > 255)
+            return KC_EINVAL;
+        if (se->offset != r->next_offset)
+            return s_fail(r, se->offset, -1,
+                          "offset %llu expected: the log has a gap or is out of order",
+                          (unsigned long long)r->next_offset);
+        r->next_offset++;
+        int rc = s_mem_apply(r, b->bytes, se, &b->prep[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void s_pipe_free(s_pipe_t *pp)
+{
+    for (int i = 0; i < S_PIPE_SLOTS; i++) {
+        if (pp->slot[i])
+            free(pp->slot[i]->bytes);
+        free(pp->slot[i]);
+    }
+    kc_replay_decoder_free(&pp->dec);
+}
+
+static int s_from_txn_piped(kc_replay_t *r, kc_txn_t *src, uint64_t size)
+{
+    s_pipe_t pp = {.store = kc_txn_store(src), .size = size};
+    int rc = pp.store ? kc_replay_decoder_new(&pp.dec) : KC_EINVAL;
+    for (int i = 0; rc == 0 && i < S_PIPE_SLOTS; i++)
+        if (!(pp.slot[i] = calloc(1, sizeof *pp.slot[i])))
+            rc = KC_ENOMEM;
+    if (rc != 0) {
+        s_pipe_free(&pp);
+        return rc;
+    }
+    pthread_mutex_init(&pp.mu, NULL);
+    pthread_cond_init(&pp.cv, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, s_pipe_scan, &pp) != 0) {
+        pthread_cond_destroy(&pp.cv);
+        pthread_mutex_destroy(&pp.mu);
+        s_pipe_free(&pp);
+        return KC_ENOMEM;
+    }
+    for (;;) {
+        pthread_mutex_lock(&pp.mu);
+        while (pp.consumed == pp.produced && !pp.done)
+            pthread_cond_wait(&pp.cv, &pp.mu);
+        bool have = pp.consumed < pp.produced;
+        s_pbatch_t *b = have ? pp.slot[pp.consumed % S_PIPE_SLOTS] : NULL;
+        pthread_mutex_unlock(&pp.mu);
+        if (!have)
+            break; /* the scanner is done and everything it handed over is applied */
+        rc = s_pipe_apply(r, b);
+        pthread_mutex_lock(&pp.mu);
+        pp.consumed++;
+        if (rc != 0)
+            pp.stop = true;
+        pthread_cond_broadcast(&pp.cv);
+        pthread_mutex_unlock(&pp.mu);
+        if (rc != 0)
+            break;
+    }
+    pthread_join(th, NULL);
+    if (rc == 0)
+        rc = pp.scan_rc;
+    if (rc == 0 && r->next_offset != size) /* the scan ended early: a shorter log than its size */
+        rc = s_fail(r, r->next_offset, -1, "the log ends at %llu entries, its size says %llu",
+                    (unsigned long long)r->next_offset, (unsigned long long)size);
+    pthread_cond_destroy(&pp.cv);
+    pthread_mutex_destroy(&pp.mu);
+    s_pipe_free(&pp);
+    return rc;
+}
+
 int kc_replay_from_txn(kc_replay_t *r, kc_txn_t *src)
 {
     if (!r || !src)
         return KC_EINVAL;
     if (!r->o.events_from)
         r->o.events_from = src;
-    if (!r->o.total) {
-        int rc = kc_txn_log_size(src, &r->o.total);
-        if (rc != 0)
-            return rc;
-    }
+    uint64_t size = 0;
+    int rc = kc_txn_log_size(src, &size);
+    if (rc != 0)
+        return rc;
+    if (!r->o.total)
+        r->o.total = size;
     if (r->o.in_memory && r->ids.n == 0 && (double)r->ids.cap * 0.75 < (double)r->o.total + 1) {
         s_table_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
-        int rc = s_ids_init(&r->ids, r->o.total);
+        rc = s_ids_init(&r->ids, r->o.total);
         if (rc != 0)
             return rc;
     }
+    int threads = r->o.threads;
+    if (threads == 0)
+        threads = size >= S_PIPE_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+    if (r->o.in_memory && threads >= 2 && r->n == 0 && r->next_offset == 0) {
+        rc = s_from_txn_piped(r, src, size);
+        if (rc != 0)
+            return rc;
+        return kc_replay_finish(r);
+    }
     s_scan_t s = {.r = r};
-    int rc = kc_txn_log_scan(src, 0, s_scan_entry, &s);
+    rc = kc_txn_log_scan(src, 0, s_scan_entry, &s);
     if (rc != 0)
         return rc;
     return kc_replay_finish(r);

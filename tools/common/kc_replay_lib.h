@@ -89,6 +89,9 @@ typedef struct {
     size_t group;          /* entries per write transaction; 0 = KC_REPLAY_DEFAULT_GROUP */
     uint64_t total;        /* entries expected, for progress (0 = unknown) */
     void (*progress)(uint64_t done, uint64_t total, void *ctx); /* after each commit; may be NULL */
+    int threads; /* memory mode, kc_replay_from_txn: 1 = one thread; 2 = the log scan,
+                    decoding and checks on a second thread (see kc_replay_lib.c); 0 = 2
+                    from 65,536 entries on a machine with 2 or more CPUs, else 1 */
     void *progress_ctx;
 } kc_replay_opts_t;
 
