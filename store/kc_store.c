@@ -34,6 +34,34 @@
  * here, only for a remap in progress; readers therefore never block the
  * writer except while the map grows. Readers that meet MDB_MAP_RESIZED (the
  * file was grown by another process) remap with size 0 = adopt the file's.
+ *
+ * Unit databases (format 4: identities, one named database "idents/NN" per
+ * unit key, kc_store_state.c). LMDB's rules for mdb_dbi_open: a handle opened
+ * in a transaction is private to it until it commits (closed if it aborts),
+ * and no other transaction of the process may call mdb_dbi_open until that
+ * one has ended (they would take the same slot). So:
+ *  - a write txn opens (or creates, on a unit's first put) the ones it needs
+ *    and keeps them in kc_txn_t.wunit/wdbi; when it commits they are
+ *    published in kc_store_t.unit_dbi with a publication number, under
+ *    dbi_mu held across the commit; if it aborts they are forgotten;
+ *  - a read txn begins under dbi_mu and records pub_seq: it uses a published
+ *    handle only if it was published by then (one published later belongs to
+ *    a database created after its snapshot: the unit reads as empty, which is
+ *    what its snapshot holds). Then it compares the main database's entry
+ *    count with main_seen; if it differs it looks for "idents/" names in its
+ *    snapshot that have no published handle (created by another process
+ *    since this one opened the store) and, if there are any, ends itself,
+ *    opens them in a short read txn of its own (under dbi_mu, once no write
+ *    txn is in progress: the only wait of a reader on the writer, and it
+ *    happens only when another process created a unit database) that
+ *    commits, and begins again;
+ *  - so a snapshot's unit databases are exactly the published handles it may
+ *    use. main_seen is a hint (an entry count): only a migration drops and
+ *    creates named databases in one txn, and it runs alone on the store.
+ * Opening the store (reader or writer) opens every unit database that exists
+ * then, before any other txn. A thread inside a kc_store_write() callback must
+ * not begin a read txn of the same kc_store_t (it could wait for its own
+ * write txn to end).
  */
 #include "kc_store_int.h"
 
@@ -56,12 +84,14 @@
 #define KC_FORMAT_KEY   "format"
 #define KC_REMAP_WAIT_S 30 /* longest wait for transactions to end before a remap */
 #define KC_RESIZED_MAX  16 /* MDB_MAP_RESIZED retries before giving up */
+#define KC_UNIT_PREFIX  "idents/" /* + 2 hex digits: a unit's identity database */
 
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
 
-/* Format 4 renamed the identities table: "identities" (format <= 3: identity
- * layouts 1 and 2) became "idents" (layout 3, kc_store_state.c);
- * kc_store_migrate() rewrites one into the other and drops "identities". */
+/* Format 4 replaced the identities table "identities" (format <= 3: identity
+ * layouts 1 and 2) by one database per unit, "idents/NN" (layout 3,
+ * kc_store_state.c); "idents" is their label in stats. kc_store_migrate()
+ * rewrites one into the others and drops "identities". */
 const char *const kc_store_db_names[KC_DB_COUNT] = {
     "log",         "producers", "idents",   "totals",       "rejects", "nodes", "heads",
     "checkpoints", "units",     "producer_ids", "meta"};
@@ -238,6 +268,224 @@ size_t kc_store_map_size(const kc_store_t *s)
 
 /* ---- transactions ---- */
 
+/* A write txn has ended (committed if `committed`): publish the unit
+ * databases it opened, and let readers open theirs again. dbi_mu is held by
+ * the caller if `held`; released here. */
+static void s_write_ended(kc_store_t *s, kc_txn_t *t, bool held, bool committed)
+{
+    if (!held)
+        pthread_mutex_lock(&s->dbi_mu);
+    if (committed) {
+        for (unsigned i = 0; i < t->nwunits; i++) {
+            s->unit_dbi[t->wunit[i]] = t->wdbi[i];
+            __atomic_store_n(&s->unit_pub[t->wunit[i]], ++s->pub_seq, __ATOMIC_RELEASE);
+        }
+    }
+    t->nwunits = 0;
+    s->w_live = false;
+    pthread_cond_broadcast(&s->dbi_cv);
+    pthread_mutex_unlock(&s->dbi_mu);
+}
+
+static void s_unit_name(char name[sizeof KC_UNIT_PREFIX + 2], uint8_t unit)
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(name, KC_UNIT_PREFIX, sizeof KC_UNIT_PREFIX - 1);
+    name[sizeof KC_UNIT_PREFIX - 1] = hex[unit >> 4];
+    name[sizeof KC_UNIT_PREFIX] = hex[unit & 15];
+    name[sizeof KC_UNIT_PREFIX + 1] = '\0';
+}
+
+/* The unit of a main-database key "idents/NN" (lower-case hex), or -1. */
+static int s_unit_of_name(const MDB_val *k)
+{
+    const char *p = k->mv_data;
+    size_t n = sizeof KC_UNIT_PREFIX - 1;
+    if (k->mv_size != n + 2 || memcmp(p, KC_UNIT_PREFIX, n) != 0)
+        return -1;
+    int u = 0;
+    for (size_t i = n; i < n + 2; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9')
+            u = u * 16 + (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            u = u * 16 + (c - 'a' + 10);
+        else
+            return -1;
+    }
+    return u;
+}
+
+/* The units with a database in txn's snapshot into has[256]; *n = count. */
+static int s_unit_names(kc_txn_t *t, bool has[256], unsigned *n)
+{
+    memset(has, 0, 256 * sizeof *has);
+    *n = 0;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->main_dbi, &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "open main database cursor");
+    MDB_val k = {sizeof KC_UNIT_PREFIX - 1, (void *)KC_UNIT_PREFIX}, v;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < sizeof KC_UNIT_PREFIX - 1 ||
+            memcmp(k.mv_data, KC_UNIT_PREFIX, sizeof KC_UNIT_PREFIX - 1) != 0)
+            break;
+        int u = s_unit_of_name(&k);
+        if (u >= 0 && !has[u]) {
+            has[u] = true;
+            (*n)++;
+        }
+    }
+    mdb_cursor_close(c);
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        return kc_store_err(t->s, mrc, "scan database names");
+    return 0;
+}
+
+static bool s_unit_visible(const kc_txn_t *t, uint8_t unit)
+{
+    uint64_t p = __atomic_load_n(&t->s->unit_pub[unit], __ATOMIC_ACQUIRE);
+    return p != 0 && p <= t->pub;
+}
+
+int kc_store_unit_dbi(kc_txn_t *t, uint8_t unit, bool create, MDB_dbi *dbi)
+{
+    kc_store_t *s = t->s;
+    if (!t->write) {
+        if (!s_unit_visible(t, unit))
+            return KC_ENOTFOUND; /* not in this snapshot (kc_store_read_begin) */
+        *dbi = s->unit_dbi[unit];
+        return 0;
+    }
+    /* a write txn: nothing is published while it runs (readers wait for it) */
+    if (__atomic_load_n(&s->unit_pub[unit], __ATOMIC_RELAXED) != 0) {
+        *dbi = s->unit_dbi[unit];
+        return 0;
+    }
+    for (unsigned i = 0; i < t->nwunits; i++)
+        if (t->wunit[i] == unit) {
+            *dbi = t->wdbi[i];
+            return 0;
+        }
+    char name[sizeof KC_UNIT_PREFIX + 2];
+    s_unit_name(name, unit);
+    int mrc = mdb_dbi_open(t->txn, name, create ? MDB_CREATE : 0, dbi);
+    if (mrc == MDB_NOTFOUND && !create)
+        return KC_ENOTFOUND;
+    if (mrc == MDB_INCOMPATIBLE) {
+        kc_error("store %s: \"%s\" is not a database", s->dir, name);
+        return KC_EFORMAT;
+    }
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "open identity database");
+    t->wunit[t->nwunits] = unit;
+    t->wdbi[t->nwunits++] = *dbi;
+    return 0;
+}
+
+int kc_store_units_each(kc_txn_t *t, int (*fn)(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx),
+                        void *ctx)
+{
+    bool has[256];
+    unsigned n;
+    int rc = 0;
+    if (t->write && (rc = s_unit_names(t, has, &n)) != 0) /* opened or not */
+        return rc;
+    for (int u = 0; u < 256 && rc == 0; u++) {
+        MDB_dbi dbi;
+        if (t->write ? !has[u] : !s_unit_visible(t, (uint8_t)u))
+            continue;
+        if ((rc = kc_store_unit_dbi(t, (uint8_t)u, false, &dbi)) == 0)
+            rc = fn(t, (uint8_t)u, dbi, ctx);
+        else if (rc == KC_ENOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+/* Read txns: 1 if txn's snapshot holds unit databases without a handle it may
+ * use (their units set in need[256]), 0 if not, or a KC_E* code. */
+static int s_units_check(kc_txn_t *t, bool need[256])
+{
+    kc_store_t *s = t->s;
+    MDB_stat ms;
+    int mrc = mdb_stat(t->txn, s->main_dbi, &ms);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(s, mrc, "stat main database");
+    if (__atomic_load_n(&s->main_seen, __ATOMIC_RELAXED) == ms.ms_entries + 1)
+        return 0;
+    unsigned n;
+    int rc = s_unit_names(t, need, &n);
+    if (rc != 0)
+        return rc;
+    bool missing = false;
+    for (int u = 0; u < 256; u++) {
+        if (need[u] && s_unit_visible(t, (uint8_t)u))
+            need[u] = false;
+        missing |= need[u];
+    }
+    if (!missing)
+        __atomic_store_n(&s->main_seen, ms.ms_entries + 1, __ATOMIC_RELAXED);
+    return missing ? 1 : 0;
+}
+
+/* End of s_units_open (dbi_mu held; released). */
+static void s_sync_done(kc_store_t *s)
+{
+    s->sync_wanted--;
+    pthread_cond_broadcast(&s->dbi_cv);
+    pthread_mutex_unlock(&s->dbi_mu);
+}
+
+/* Open the unit databases need[] in a read txn of their own and publish them;
+ * the caller is counted in no transaction. */
+static int s_units_open(kc_store_t *s, const bool need[256])
+{
+    pthread_mutex_lock(&s->dbi_mu);
+    s->sync_wanted++; /* no new write txn meanwhile */
+    while (s->w_live) /* LMDB: no mdb_dbi_open while a txn that opened one runs */
+        pthread_cond_wait(&s->dbi_cv, &s->dbi_mu);
+    int rc = s_enter(s);
+    if (rc != 0) {
+        s_sync_done(s);
+        return rc;
+    }
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != MDB_SUCCESS) {
+        s_leave(s);
+        s_sync_done(s);
+        return mrc == MDB_MAP_RESIZED ? 1 : kc_store_err(s, mrc, "begin read transaction");
+    }
+    uint8_t got[256];
+    MDB_dbi dbi[256];
+    unsigned n = 0;
+    for (int u = 0; u < 256 && mrc == MDB_SUCCESS; u++) {
+        if (!need[u] || __atomic_load_n(&s->unit_pub[u], __ATOMIC_RELAXED) != 0)
+            continue;
+        char name[sizeof KC_UNIT_PREFIX + 2];
+        s_unit_name(name, (uint8_t)u);
+        mrc = mdb_dbi_open(txn, name, 0, &dbi[n]);
+        if (mrc == MDB_SUCCESS)
+            got[n++] = (uint8_t)u;
+        else if (mrc == MDB_NOTFOUND)
+            mrc = MDB_SUCCESS;
+    }
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_commit(txn); /* the handles become the environment's */
+    else
+        mdb_txn_abort(txn);
+    if (mrc == MDB_SUCCESS)
+        for (unsigned i = 0; i < n; i++) {
+            s->unit_dbi[got[i]] = dbi[i];
+            __atomic_store_n(&s->unit_pub[got[i]], ++s->pub_seq, __ATOMIC_RELEASE);
+        }
+    s_leave(s);
+    s_sync_done(s);
+    return mrc == MDB_SUCCESS ? 0 : kc_store_err(s, mrc, "open identity databases");
+}
+
 int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx)
 {
     if (!s || !fn)
@@ -252,7 +500,15 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
         int rc = s_enter(s);
         if (rc != 0)
             return rc;
+        pthread_mutex_lock(&s->dbi_mu);
+        while (s->sync_wanted) /* a reader's s_units_open: a few microseconds */
+            pthread_cond_wait(&s->dbi_cv, &s->dbi_mu);
         int mrc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
+        if (mrc == MDB_SUCCESS) {
+            s->w_live = true; /* readers open no database until it ends */
+            t.pub = s->pub_seq;
+        }
+        pthread_mutex_unlock(&s->dbi_mu);
         if (mrc == MDB_MAP_RESIZED && resized++ < KC_RESIZED_MAX) {
             s_leave(s); /* another process grew the file: adopt its size */
             if ((rc = s_remap(s, 0, 0)) != 0)
@@ -269,7 +525,8 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
         if (rc == 0 && !t.mapfull && t.err == 0)
             rc = kc_mk_precommit(&t); /* a signed head, if one is due (kc_audit.h) */
         if (t.mapfull || rc == KC_EMAPFULL) {
-            mdb_txn_abort(t.txn);
+            mdb_txn_abort(t.txn); /* closes the unit databases it opened */
+            s_write_ended(s, &t, false, false);
             kc_txn_release(&t);
             s_leave(s);
             if ((rc = s_grow(s, seen)) != 0)
@@ -280,11 +537,16 @@ int kc_store_write(kc_store_t *s, int (*fn)(kc_txn_t *txn, void *ctx), void *ctx
             rc = t.err; /* a put failed but fn went on: never commit that */
         if (rc != 0) {
             mdb_txn_abort(t.txn);
+            s_write_ended(s, &t, false, false);
             kc_txn_release(&t);
             s_leave(s);
             return rc;
         }
+        bool opened = t.nwunits > 0;
+        if (opened) /* no reader begins between the commit and the publication */
+            pthread_mutex_lock(&s->dbi_mu);
         mrc = mdb_txn_commit(t.txn); /* frees the txn whatever the outcome */
+        s_write_ended(s, &t, opened, mrc == MDB_SUCCESS);
         kc_txn_release(&t);
         s_leave(s);
         if (mrc == MDB_MAP_FULL) {
@@ -310,15 +572,33 @@ int kc_store_read_begin(kc_store_t *s, kc_txn_t **out)
     if (!t)
         return KC_ENOMEM;
     t->s = s;
-    for (unsigned resized = 0;; resized++) {
+    for (unsigned resized = 0, reopened = 0;; resized++) {
         int rc = s_enter(s);
         if (rc != 0) {
             free(t);
             return rc;
         }
+        pthread_mutex_lock(&s->dbi_mu);
         int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
-        if (mrc == MDB_SUCCESS)
-            break;
+        t->pub = s->pub_seq;
+        pthread_mutex_unlock(&s->dbi_mu);
+        if (mrc == MDB_SUCCESS) {
+            bool need[256];
+            rc = s->units_ready ? s_units_check(t, need) : 0;
+            if (rc == 0)
+                break;
+            mdb_txn_abort(t->txn);
+            t->txn = NULL;
+            s_leave(s);
+            if (rc == 1 && reopened++ < KC_RESIZED_MAX) {
+                if ((rc = s_units_open(s, need)) == 0)
+                    continue; /* begin again: the handles are usable now */
+                if (rc == 1 && resized < KC_RESIZED_MAX && (rc = s_remap(s, 0, 0)) == 0)
+                    continue;
+            }
+            free(t);
+            return rc == 1 ? KC_ESTORE : rc;
+        }
         s_leave(s);
         if (mrc == MDB_MAP_RESIZED && resized < KC_RESIZED_MAX) {
             if ((rc = s_remap(s, 0, 0)) != 0) { /* another process grew the file */
@@ -434,6 +714,9 @@ static int s_init_write(kc_txn_t *t, void *ctx)
 {
     kc_store_t *s = ctx;
     bool fresh = s_env_empty(t->txn);
+    int mrc0 = mdb_dbi_open(t->txn, NULL, 0, &s->main_dbi);
+    if (mrc0 != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc0, "open main database");
     int mrc = mdb_dbi_open(t->txn, kc_store_db_names[KC_DB_META], fresh ? MDB_CREATE : 0,
                            &s->dbi[KC_DB_META]);
     if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
@@ -448,7 +731,7 @@ static int s_init_write(kc_txn_t *t, void *ctx)
             return rc; /* aborted: nothing created in a foreign store */
     }
     for (int i = 0; i < KC_DB_COUNT; i++) {
-        if (i == KC_DB_META)
+        if (i == KC_DB_META || i == KC_DB_IDENTITIES) /* one per unit, on first put */
             continue;
         mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], MDB_CREATE, &s->dbi[i]);
         if (mrc == MDB_INCOMPATIBLE) {
@@ -458,6 +741,17 @@ static int s_init_write(kc_txn_t *t, void *ctx)
         if (mrc != MDB_SUCCESS)
             return kc_store_put_err(t, mrc, "open database");
     }
+    bool has[256];
+    unsigned nu;
+    int rc0 = s_unit_names(t, has, &nu); /* open the unit databases now (published at
+                                            commit), so that readers need not */
+    for (int u = 0; u < 256 && rc0 == 0; u++) {
+        MDB_dbi d;
+        if (has[u] && (rc0 = kc_store_unit_dbi(t, (uint8_t)u, false, &d)) == KC_ENOTFOUND)
+            rc0 = 0;
+    }
+    if (rc0 != 0)
+        return rc0;
     if (fresh) {
         char ver[16];
         int n = snprintf(ver, sizeof ver, "%d", KC_STORE_FORMAT);
@@ -483,7 +777,17 @@ static int s_init_read(kc_store_t *s)
         s_read_end(t, false);
         return KC_ENOTFOUND;
     }
+    int mrc0 = mdb_dbi_open(t->txn, NULL, 0, &s->main_dbi);
+    if (mrc0 != MDB_SUCCESS) {
+        s_read_end(t, false);
+        return kc_store_err(s, mrc0, "open main database");
+    }
     for (int i = KC_DB_COUNT - 1; i >= 0; i--) { /* meta first */
+        if (i == KC_DB_IDENTITIES) { /* one per unit, opened by kc_store_read_begin */
+            if (s->format < 4)
+                s->no_fmt4 = true;
+            continue;
+        }
         int mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], 0, &s->dbi[i]);
         if (mrc == MDB_NOTFOUND && i == KC_DB_CHECKPOINTS) {
             s->no_checkpoints = true; /* written before checkpoints: as-of replays from 0 */
@@ -493,8 +797,7 @@ static int s_init_read(kc_store_t *s)
             s->no_units = true; /* written before the units table: no unit has reported */
             continue;
         }
-        if (mrc == MDB_NOTFOUND && s->format < 4 &&
-            (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)) {
+        if (mrc == MDB_NOTFOUND && s->format < 4 && i == KC_DB_PRODUCER_IDS) {
             s->no_fmt4 = true; /* an older store opened for kc-admin: read as empty */
             continue;
         }
@@ -516,7 +819,34 @@ static int s_init_read(kc_store_t *s)
         s_read_end(t, false);
         return rc;
     }
-    return s_read_end(t, true); /* commit keeps the handles for later txns */
+    bool has[256];
+    unsigned nu, ngot = 0;
+    uint8_t got[256];
+    MDB_dbi dbi[256];
+    if ((rc = s_unit_names(t, has, &nu)) != 0) {
+        s_read_end(t, false);
+        return rc;
+    }
+    for (int u = 0; u < 256; u++) { /* the unit databases: no other txn exists yet */
+        if (!has[u])
+            continue;
+        char name[sizeof KC_UNIT_PREFIX + 2];
+        s_unit_name(name, (uint8_t)u);
+        int mrc = mdb_dbi_open(t->txn, name, 0, &dbi[ngot]);
+        if (mrc == MDB_SUCCESS) {
+            got[ngot++] = (uint8_t)u;
+        } else if (mrc != MDB_NOTFOUND) {
+            s_read_end(t, false);
+            return kc_store_err(s, mrc, "open identity database");
+        }
+    }
+    if ((rc = s_read_end(t, true)) != 0) /* commit keeps the handles for later txns */
+        return rc;
+    for (unsigned i = 0; i < ngot; i++) {
+        s->unit_dbi[got[i]] = dbi[i];
+        s->unit_pub[got[i]] = ++s->pub_seq;
+    }
+    return 0;
 }
 
 /* ---- open / close ---- */
@@ -588,6 +918,8 @@ static void s_free(kc_store_t *s)
         mdb_env_close(s->env);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->gate);
+    pthread_cond_destroy(&s->dbi_cv);
+    pthread_mutex_destroy(&s->dbi_mu);
     free(s->dir);
     free(s);
 }
@@ -624,6 +956,8 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     pthread_cond_init(&s->idle, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->gate, NULL);
+    pthread_mutex_init(&s->dbi_mu, NULL);
+    pthread_cond_init(&s->dbi_cv, NULL);
     s->mk = kc_mk_new();
     if (!s->dir || !s->mk) {
         s_free(s);
@@ -632,8 +966,10 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
 
     int mrc = mdb_env_create(&s->env);
     if (mrc == MDB_SUCCESS)
-        mrc = mdb_env_set_maxdbs(s->env, KC_DB_COUNT + 2); /* + "identities", "leaves" of
-                                                              format 3, opened to migrate */
+        mrc = mdb_env_set_maxdbs(s->env, KC_DB_COUNT + 4 + 256); /* + "identities", "leaves"
+                                      of format 3 and an early format-4 "idents", opened to
+                                      migrate; + "idents/NN", one per unit key (1 byte,
+                                      kc_ref_unit_key) */
     if (mrc == MDB_SUCCESS && o.max_readers)
         mrc = mdb_env_set_maxreaders(s->env, o.max_readers);
     /* A new store starts at the requested size; an existing one at its own
@@ -665,6 +1001,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
         rc = s_init_read(s);
         if (rc != 0)
             goto fail;
+        s->units_ready = true;
         *out = s;
         return 0;
     }
@@ -685,6 +1022,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     if (dead > 0)
         kc_info("store %s: cleared %d stale reader slot(s)", dir, dead);
     rc = kc_store_write(s, s_init_write, s);
+    s->units_ready = true;
     if (rc == 0 && !exists)
         rc = s_sync_new(dir, made_dir);
     if (rc != 0)
@@ -710,16 +1048,30 @@ void kc_store_close(kc_store_t **sp)
 
 /* ---- statistics ---- */
 
+static int s_stat_unit(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx)
+{
+    (void)unit;
+    MDB_stat ms;
+    int mrc = mdb_stat(t->txn, dbi, &ms);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "stat identities");
+    *(uint64_t *)ctx += ms.ms_entries;
+    return 0;
+}
+
 int kc_txn_stat(kc_txn_t *t, kc_store_stat_t *st)
 {
     if (!t || !t->txn || !st)
         return KC_EINVAL;
     memset(st, 0, sizeof *st);
-    uint64_t *counts[KC_DB_COUNT] = {&st->log_entries, &st->producers, &st->identities,
+    uint64_t *counts[KC_DB_COUNT] = {&st->log_entries, &st->producers, NULL,
                                      &st->cells,       &st->rejects,   NULL};
+    int rc = kc_store_units_each(t, s_stat_unit, &st->identities);
+    if (rc != 0)
+        return rc;
     for (int i = 0; i < KC_DB_COUNT; i++) {
         MDB_stat ms;
-        if (!counts[i] || (t->s->no_fmt4 && i == KC_DB_IDENTITIES))
+        if (!counts[i])
             continue;
         int mrc = mdb_stat(t->txn, t->s->dbi[i], &ms);
         if (mrc != MDB_SUCCESS)

@@ -12,12 +12,16 @@
  *   producer_ids index <-> (producer_id, epoch)                   the producer index of log
  *                                                                 layout 2 (kc_store_log.c)
  *   producers  producer_id             -> kc_producer_state_t     transport dedup (high-water mark)
- *   idents     unit(1) + event_id      -> kc_identity_t           business dedup and version
- *                                                                 chains; unit =
- *                                                                 kc_ref_unit_key(code, period);
- *                                                                 layout 3: flags + varints, the
- *                                                                 content hash recomputed from
- *                                                                 the log (kc_store_state.c)
+ *   idents/NN  event_id                -> kc_identity_t           business dedup and version
+ *                                                                 chains; one database per unit
+ *                                                                 NN (2 hex digits) =
+ *                                                                 kc_ref_unit_key(code, period),
+ *                                                                 created by its first put, puts
+ *                                                                 appended when past its last key
+ *                                                                 (full pages); layout 3: flags +
+ *                                                                 varints, the content hash
+ *                                                                 recomputed from the log
+ *                                                                 (kc_store_state.c, kc_store.c)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
  *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
@@ -37,17 +41,20 @@
  *   3  units table present and complete. kc_store_migrate() (kc-admin migrate)
  *      takes a format-2 store to 3: it rebuilds units from the identities of
  *      the logged events and writes "3", in one write transaction.
- *   4  compact: "identities" (layout 2, 45-byte values) replaced by "idents"
- *      (layout 3, ~5 bytes: no stored content hash); log record layout 2 with
+ *   4  compact: "identities" (unit + event_id -> layout 2, 45-byte values)
+ *      replaced by one database per unit "idents/NN" (event_id -> layout 3,
+ *      ~5 bytes: no stored content hash); log record layout 2 with
  *      the producer_ids table; no "leaves" table (leaf hashes are recomputed
  *      from the log, kc_merkle.c). Migration 3 -> 4 (one write transaction):
- *      every identity rewritten into idents (its content hash recomputed from
- *      its log entry and compared with the stored one; one that differs keeps
- *      it explicitly), "identities" and "leaves" dropped, "4" written. Log
+ *      every identity rewritten into idents/NN in key order, appended (its
+ *      content hash recomputed from its log entry and compared with the
+ *      stored one; one that differs keeps it explicitly), "identities" and
+ *      "leaves" dropped, "4" written. Log
  *      records are not rewritten (layout 1 stays readable); 2 -> 4 runs
  *      2 -> 3 then 3 -> 4.
  * A read-only open of a store without checkpoints or units reads them as
- * empty; a writer creates missing databases when it opens the store.
+ * empty; a writer creates missing databases when it opens the store (unit
+ * databases: at a unit's first put; a missing one reads as empty).
  * The verifiable log (leaves, nodes, heads, the audit.key file): kc_audit.h
  * and docs/AUDIT.md.
  * Totals keys sort by (year, month, province, activity, kind, fund) so that a

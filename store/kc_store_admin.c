@@ -43,6 +43,24 @@
 
 #define S_RESIZED_MAX 16
 
+/* Add one unit's identity database to the "idents" row (depth: the deepest). */
+static int s_unit_stat(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx)
+{
+    (void)unit;
+    kc_store_db_stat_t *d = ctx;
+    MDB_stat ms;
+    int mrc = mdb_stat(t->txn, dbi, &ms);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "stat identity database");
+    if (ms.ms_depth > d->depth)
+        d->depth = ms.ms_depth;
+    d->branch_pages += ms.ms_branch_pages;
+    d->leaf_pages += ms.ms_leaf_pages;
+    d->overflow_pages += ms.ms_overflow_pages;
+    d->entries += ms.ms_entries;
+    return 0;
+}
+
 int kc_txn_db_stats(kc_txn_t *t, kc_store_db_stat_t *out, size_t *n)
 {
     if (!t || !t->txn || !out || !n)
@@ -57,6 +75,15 @@ int kc_txn_db_stats(kc_txn_t *t, kc_store_db_stat_t *out, size_t *n)
             (t->s->no_fmt4 &&
              (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)))
             continue;
+        if (i == KC_DB_IDENTITIES) { /* "idents/NN", one per unit: reported together */
+            if (t->s->format < 4)
+                continue;
+            int rc = kc_store_units_each(t, s_unit_stat, d);
+            if (rc != 0)
+                return rc;
+            d->present = true;
+            continue;
+        }
         MDB_stat ms;
         int mrc = mdb_stat(t->txn, t->s->dbi[i], &ms);
         if (mrc != MDB_SUCCESS)

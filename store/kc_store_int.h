@@ -21,7 +21,8 @@ typedef struct kc_mk_state kc_mk_state_t; /* kc_merkle_int.h */
 enum {
     KC_DB_LOG = 0,
     KC_DB_PRODUCERS,
-    KC_DB_IDENTITIES,  /* "idents" (format 4: identity layout 3, kc_store_state.c) */
+    KC_DB_IDENTITIES,  /* format 4: no database of its own: one per unit, "idents/NN"
+                          (kc_store_unit_dbi); the name "idents" labels them in stats */
     KC_DB_TOTALS,
     KC_DB_REJECTS,
     KC_DB_NODES,       /* level + index -> hash of a complete subtree, levels >= 6 */
@@ -50,6 +51,20 @@ struct kc_store {
     bool allow_old_format;    /* kc_store_opts_t.allow_old_format */
     int format;               /* format version found at open (KC_STORE_FORMAT once migrated) */
     bool no_fmt4;             /* read-only open of an older store: no idents / producer_ids */
+    /* Identity databases, one per unit ("idents/NN", kc_store_unit_dbi). A
+     * handle is published here once the transaction that opened it has
+     * committed (LMDB's rule for mdb_dbi_open); see kc_store.c, DESIGN. */
+    MDB_dbi main_dbi;         /* LMDB's main database (names of the named ones) */
+    bool units_ready;         /* open finished: read txns check for new unit databases */
+    pthread_mutex_t dbi_mu;   /* guards w_live, pub_seq, publication, mdb_dbi_open by readers */
+    pthread_cond_t dbi_cv;    /* signalled when w_live drops */
+    bool w_live;              /* a write transaction is in progress */
+    unsigned sync_wanted;     /* readers waiting to open unit databases (writers wait) */
+    uint64_t pub_seq;         /* handles published so far */
+    uint64_t main_seen;       /* 1 + main-database entry count at which every unit database
+                                 of a snapshot was published (0: never) */
+    MDB_dbi unit_dbi[256];    /* valid once unit_pub[u] != 0 */
+    uint64_t unit_pub[256];   /* publication number of the handle (atomic), 0 = none */
 };
 
 /* Identities put in the current write txn at offsets not yet in the log
@@ -107,7 +122,20 @@ struct kc_txn {
     uint8_t *evbuf[KC_EVBUF_RING]; /* events rebuilt from layout-2 records (kc_store_log.c) */
     size_t evcap[KC_EVBUF_RING];
     unsigned evnext;
+    uint64_t pub;           /* unit handles published when the txn began (s->pub_seq) */
+    unsigned nwunits;       /* write txns: unit databases opened in this txn (not published) */
+    uint8_t wunit[256];
+    MDB_dbi wdbi[256];
 };
+
+/* Identity database of `unit` ("idents/NN", kc_store.c): in *dbi, or
+ * KC_ENOTFOUND if it does not exist in this transaction's snapshot. create:
+ * (write txns) create it if missing. */
+int kc_store_unit_dbi(kc_txn_t *t, uint8_t unit, bool create, MDB_dbi *dbi);
+/* fn for each unit database of the transaction's snapshot, in unit order,
+ * until fn returns non-zero (returned). */
+int kc_store_units_each(kc_txn_t *t, int (*fn)(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx),
+                        void *ctx);
 
 /* Free what a transaction allocated (kc_store_log.c); called by kc_store.c
  * when the LMDB transaction has ended. */
@@ -133,7 +161,7 @@ int kc_store_adopt_map(kc_store_t *s);
 int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, kc_log_entry_t *out);
 
 /* Identities (kc_store_state.c), for the 3 -> 4 migration: kc_txn_identity_put
- * with MDB_APPEND (keys in order into an empty table: full pages), storing
+ * (which appends whenever the key is past the unit's last one), storing
  * id->hash in the record too if explicit_hash (an identity whose hash is not
  * the one recomputed from its log entry). */
 int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,

@@ -23,15 +23,17 @@
  * nothing is written. The work is a read of the identities plus at most 199
  * puts, so one transaction suffices at any log size (no resumable chunks).
  *
- * 3 -> 4: compact identities, no leaves. Format 4 keeps identities in
- * "idents" (layout 3, kc_store_state.c: no stored content hash) instead of
- * "identities" (layouts 1/2, by name here: format 4 has no handle for it).
+ * 3 -> 4: compact identities, no leaves. Format 4 keeps identities in one
+ * database per unit, "idents/NN" (key event_id, layout 3, kc_store_state.c:
+ * no stored content hash) instead of "identities" (key unit + event_id,
+ * layouts 1/2, by name here: format 4 has no handle for it).
  * One pass over "identities" in key order: each record is decoded, its
  * content hash recomputed from the Event at its offset
  * (kc_store_identity_rehash: the Event must carry the identity's event_id,
  * else KC_EFORMAT and nothing is written) and compared with the stored one,
- * and the record appended to the empty "idents" (same keys, same order:
- * MDB_APPEND, full pages) - with its stored hash kept explicitly if the two
+ * and the record appended to its unit's new database (created by its first
+ * put; keys in order within each unit: MDB_APPEND, full pages) - with its
+ * stored hash kept explicitly if the two
  * differ, so that no dedup answer changes. Then "identities" and "leaves"
  * (kc_mk_drop_leaves, kc_merkle.c) are dropped and "4" written. The log is
  * left as it is (layout-1 records stay readable; the Merkle leaf is computed
@@ -170,6 +172,18 @@ static int s_old_identity(const MDB_val *v, kc_identity_t *id)
     return 0;
 }
 
+/* Add a unit database's entry count to *(uint64_t *)ctx. */
+static int s_count_unit(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx)
+{
+    (void)unit;
+    MDB_stat ms;
+    int mrc = mdb_stat(t->txn, dbi, &ms);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "stat identities");
+    *(uint64_t *)ctx += ms.ms_entries;
+    return 0;
+}
+
 static int s_migrate_3_4(kc_txn_t *t, void *ctx)
 {
     s_m34_t *m = ctx;
@@ -180,9 +194,22 @@ static int s_migrate_3_4(kc_txn_t *t, void *ctx)
     if (rc != 0)
         return rc;
     int mrc;
-    if ((mrc = mdb_drop(t->txn, s->dbi[KC_DB_IDENTITIES], 0)) != MDB_SUCCESS)
-        return kc_store_put_err(t, mrc, "empty the new identity table");
     MDB_dbi old_ids;
+    /* an empty "idents" table that an earlier format-4 build created when it
+     * opened this store for the migration: not used any more */
+    if ((mrc = mdb_dbi_open(t->txn, "idents", 0, &old_ids)) == MDB_SUCCESS) {
+        if ((mrc = mdb_drop(t->txn, old_ids, 1)) != MDB_SUCCESS)
+            return kc_store_put_err(t, mrc, "drop idents");
+    } else if (mrc != MDB_NOTFOUND) {
+        return kc_store_put_err(t, mrc, "open idents");
+    }
+    uint64_t before = 0; /* identities already in unit databases: none, in a format-3 store */
+    if ((rc = kc_store_units_each(t, s_count_unit, &before)) != 0)
+        return rc;
+    if (before != 0) {
+        kc_error("store %s: format 3 with %" PRIu64 " identities of format 4", s->dir, before);
+        return KC_EFORMAT;
+    }
     mrc = mdb_dbi_open(t->txn, S_OLD_IDENTITIES, 0, &old_ids);
     if (mrc != MDB_SUCCESS)
         return mrc == MDB_NOTFOUND ? KC_EFORMAT : kc_store_put_err(t, mrc, "open identities");
@@ -223,12 +250,12 @@ static int s_migrate_3_4(kc_txn_t *t, void *ctx)
     mdb_cursor_close(c);
     if (mrc != MDB_NOTFOUND)
         return kc_store_put_err(t, mrc, "scan identities");
-    MDB_stat ms;
-    if ((mrc = mdb_stat(t->txn, s->dbi[KC_DB_IDENTITIES], &ms)) != MDB_SUCCESS)
-        return kc_store_put_err(t, mrc, "stat idents");
-    if (ms.ms_entries != m->identities) {
+    uint64_t written = 0;
+    if ((rc = kc_store_units_each(t, s_count_unit, &written)) != 0)
+        return rc;
+    if (written != m->identities) {
         kc_error("store %s: %" PRIu64 " identities rewritten as %" PRIu64, s->dir, m->identities,
-                 (uint64_t)ms.ms_entries);
+                 written);
         return KC_EFORMAT;
     }
     if ((mrc = mdb_drop(t->txn, old_ids, 1)) != MDB_SUCCESS)

@@ -5,7 +5,9 @@
  *   producers   key   producer id bytes (1..255, no NUL)
  *               value 48 bytes: hwm, last_seen_ns, accepted, duplicates, rejected, epoch
  *                     (u64 each)
- *   idents      key   unit key (1 byte, kc_ref_unit_key) + event_id bytes (1..510)
+ *   idents/NN   one database per unit key NN (2 lower-case hex digits;
+ *               kc_ref_unit_key), created by the unit's first put (kc_store.c)
+ *               key   event_id bytes (1..510); the unit is the database's
  *               value identity layout 3 (store format 4), 2..49 bytes:
  *                 flags   bits 0-1 state (0 live, 1 superseded, 2 retracted),
  *                         bits 2-3 op (kcpipe.v1.Op: 0 record, 1 correction,
@@ -38,6 +40,15 @@
  *               aggregator puts them before it appends) are kept in
  *               kc_txn_t.id_pend (offset, unit, event_id, hash) until then, so
  *               that a read before the append still answers exactly.
+ *               Puts: a unit's event_ids mostly arrive in increasing byte
+ *               order (field offices number them so), so each is tried as an
+ *               append (MDB_APPEND: LMDB compares it with the database's last
+ *               key and, if greater, adds it at the end and splits a full last
+ *               page at the end, leaving the pages full, as with keys in
+ *               order); MDB_KEYEXIST (not greater: out of order, or an update
+ *               of an existing identity) falls back to an ordinary put. A
+ *               single table keyed unit + event_id left pages ~57% full: each
+ *               unit's new keys land mid-tree, where LMDB splits in the middle.
  *               Format <= 3 used the table "identities", layouts 1 (24 bytes)
  *               and 2 (45 bytes, offset + hash + links); kc_store_migrate.c
  *               reads them.
@@ -168,13 +179,6 @@ static int s_identity_args(uint8_t province, const char *event_id, size_t len)
     return (!event_id || len == 0 || len > S_ID_MAX) ? KC_EINVAL : 0;
 }
 
-/* The key: unit + event_id bytes. */
-static size_t s_identity_key(uint8_t *kb, uint8_t unit, const char *event_id, size_t len)
-{
-    kb[0] = unit;
-    memcpy(kb + 1, event_id, len);
-    return 1 + len;
-}
 
 static size_t s_uvarint_put(uint8_t *p, uint64_t v)
 {
@@ -402,7 +406,7 @@ static int s_identity_pending(kc_txn_t *t, uint8_t unit, const char *event_id, s
 }
 
 static int s_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
-                          const kc_identity_t *id, bool explicit_hash, unsigned flags)
+                          const kc_identity_t *id, bool explicit_hash)
 {
     int rc = kc_store_check_write(t);
     if (rc != 0)
@@ -411,10 +415,20 @@ static int s_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, s
         id->op > 2 || id->kind > 2 || (id->state != KC_ID_LIVE && !id->next_unit) ||
         t->s->no_fmt4)
         return KC_EINVAL;
-    uint8_t kb[1 + S_ID_MAX], vb[S_IDV_MAX];
-    MDB_val k = {s_identity_key(kb, province, event_id, len), kb};
+    MDB_dbi dbi;
+    if ((rc = kc_store_unit_dbi(t, province, true, &dbi)) != 0)
+        return rc;
+    uint8_t vb[S_IDV_MAX];
+    MDB_val k = {len, (void *)event_id};
     MDB_val v = {s_identity_encode(vb, id, explicit_hash), vb};
-    int mrc = mdb_put(t->txn, t->s->dbi[KC_DB_IDENTITIES], &k, &v, flags);
+    int mrc = mdb_put(t->txn, dbi, &k, &v, MDB_APPEND); /* past the unit's last key: append */
+    if (mrc == MDB_KEYEXIST) {                          /* not past it: an ordinary put */
+        v.mv_data = vb; /* (LMDB leaves k and v as they were; no need to rely on it) */
+        v.mv_size = s_identity_encode(vb, id, explicit_hash);
+        k.mv_data = (void *)event_id;
+        k.mv_size = len;
+        mrc = mdb_put(t->txn, dbi, &k, &v, 0);
+    }
     if (mrc != MDB_SUCCESS)
         return kc_store_put_err(t, mrc, "write identity");
     return s_identity_pending(t, province, event_id, len, id);
@@ -423,13 +437,13 @@ static int s_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, s
 int kc_txn_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, size_t len,
                         const kc_identity_t *id)
 {
-    return s_identity_put(t, province, event_id, len, id, false, 0);
+    return s_identity_put(t, province, event_id, len, id, false);
 }
 
 int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
                              const kc_identity_t *id, bool explicit_hash)
 {
-    return s_identity_put(t, unit, event_id, len, id, explicit_hash, MDB_APPEND);
+    return s_identity_put(t, unit, event_id, len, id, explicit_hash);
 }
 
 int kc_store_identity_rehash(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
@@ -454,9 +468,12 @@ int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, siz
         return KC_EINVAL;
     if (t->s->no_fmt4)
         return KC_ENOTFOUND; /* an older store opened for kc-admin */
-    uint8_t kb[1 + S_ID_MAX];
-    MDB_val k = {s_identity_key(kb, province, event_id, len), kb}, v;
-    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_IDENTITIES], &k, &v);
+    MDB_dbi dbi;
+    int rc0 = kc_store_unit_dbi(t, province, false, &dbi);
+    if (rc0 != 0)
+        return rc0; /* KC_ENOTFOUND: no identity of that unit in this snapshot */
+    MDB_val k = {len, (void *)event_id}, v;
+    int mrc = mdb_get(t->txn, dbi, &k, &v);
     if (mrc != MDB_SUCCESS)
         return kc_store_err(t->s, mrc, "read identity");
     bool hh;

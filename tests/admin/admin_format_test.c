@@ -132,7 +132,7 @@ static void s_make_format3(const char *store)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi log, old, dbi;
-    KC_CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0, "env");
+    KC_CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 300) == 0, "env");
     KC_CHECK(mdb_env_open(env, store, MDB_NOTLS, 0600) == 0, "open %s", store);
     KC_CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0, "txn");
     KC_CHECK(mdb_dbi_open(txn, "log", 0, &log) == 0, "log");
@@ -163,8 +163,22 @@ static void s_make_format3(const char *store)
         MDB_val k = {1 + kl, kb}, v = {45, vb};
         KC_CHECK(mdb_put(txn, old, &k, &v, 0) == 0, "put identity");
     }
-    const char *gone[] = {"idents", "producer_ids"};
-    for (int i = 0; i < 2; i++) {
+    /* format 4's tables: producer_ids and the identity databases, one per unit */
+    char gone[256][16];
+    int ngone = 0;
+    snprintf(gone[ngone++], sizeof gone[0], "producer_ids");
+    MDB_dbi main_dbi;
+    MDB_cursor *mc;
+    KC_CHECK(mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 && mdb_cursor_open(txn, main_dbi, &mc) == 0,
+             "main database");
+    MDB_val nk = {7, "idents/"}, nv;
+    for (int mrc = mdb_cursor_get(mc, &nk, &nv, MDB_SET_RANGE);
+         mrc == 0 && nk.mv_size == 9 && memcmp(nk.mv_data, "idents/", 7) == 0;
+         mrc = mdb_cursor_get(mc, &nk, &nv, MDB_NEXT))
+        snprintf(gone[ngone++], sizeof gone[0], "%.9s", (const char *)nk.mv_data);
+    mdb_cursor_close(mc);
+    KC_CHECK(ngone > 1, "no identity databases");
+    for (int i = 0; i < ngone; i++) {
         KC_CHECK(mdb_dbi_open(txn, gone[i], 0, &dbi) == 0, "%s", gone[i]);
         KC_CHECK(mdb_drop(txn, dbi, 1) == 0, "drop %s", gone[i]);
     }
@@ -230,7 +244,7 @@ static void s_raw(const char *dir, const char *value, bool drop_units)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    KC_CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0, "env");
+    KC_CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 300) == 0, "env");
     KC_CHECK(mdb_env_open(env, dir, MDB_NOTLS, 0600) == 0, "open %s", dir);
     KC_CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0, "txn");
     KC_CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0, "meta");

@@ -1,6 +1,6 @@
 /* fmt4_test.c - store format 4: identity layout 3 (compact value, content
- * hash recomputed from the log), log record layout 2 (producer index) beside
- * layout-1 records. */
+ * hash recomputed from the log) in one database per unit, log record layout
+ * 2 (producer index) beside layout-1 records. */
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_store.h"
@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -377,6 +379,315 @@ static void test_identity_names_other_event(void **state)
     assert_non_null(strstr(log.text, "another event's"));
     assert_int_equal(got.offset, 0);
     s_expect(t, &v[1]);
+    kc_txn_end(&t);
+}
+
+/* ---- one identity database per unit ("idents/NN") ---- */
+
+/* The "idents" row of kc_txn_db_stats (every unit database together). */
+static kc_store_db_stat_t s_idents_stat(kc_txn_t *t)
+{
+    kc_store_db_stat_t d[KC_STORE_DB_MAX];
+    size_t n;
+    assert_int_equal(kc_txn_db_stats(t, d, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(d[i].name, "idents") == 0) {
+            assert_true(d[i].present);
+            return d[i];
+        }
+    fail_msg("no idents row");
+    return d[0];
+}
+
+static uint64_t s_identities(kc_store_t *s)
+{
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(s, &t), 0);
+    kc_store_stat_t ss;
+    assert_int_equal(kc_txn_stat(t, &ss), 0);
+    kc_store_db_stat_t d = s_idents_stat(t);
+    assert_int_equal(d.entries, ss.identities);
+    kc_txn_end(&t);
+    return ss.identities;
+}
+
+/* Whether the named database exists (a raw look at the main database). */
+static bool s_has_db(kc_store_t *s, const char *name)
+{
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(s, &t), 0);
+    MDB_val k = {strlen(name), (void *)name}, v;
+    bool has = mdb_get(t->txn, s->main_dbi, &k, &v) == MDB_SUCCESS;
+    kc_txn_end(&t);
+    return has;
+}
+
+/* In one unit: event_ids in increasing order over several groups fill the
+ * pages (appends); then ids below and between them (ordinary puts) and
+ * updates of existing identities: all read back, nothing else changes. */
+static void test_unit_append_and_out_of_order(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 2000, M = 300 };
+    static s_ver_t v[N + M];
+    static char ids[N + M][24];
+    uint8_t u = kc_ref_unit_key(79, 202104);
+    for (int i = 0; i < N + M; i++) {
+        if (i < N)
+            snprintf(ids[i], sizeof ids[i], "HCM-2021-%06d", 2 * i + 2); /* in order */
+        else if (i % 2)
+            snprintf(ids[i], sizeof ids[i], "HCM-2021-%06d", 2 * (i - N) + 1); /* between */
+        else
+            snprintf(ids[i], sizeof ids[i], "HCM-2020-%06d", N + M - i); /* below, descending */
+        v[i] = (s_ver_t){.event_id = ids[i], .province = "79", .year = 2021, .month = 4,
+                         .amount = i, .unit = u};
+    }
+    for (int g = 0; g < N; g += 250) {
+        s_batch_t b = {v + g, 250, g % 500 == 0, "prov-79", 1};
+        assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
+    }
+    char name[16];
+    snprintf(name, sizeof name, "idents/%02x", u);
+    assert_true(s_has_db(f->s, name));
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    kc_store_db_stat_t d = s_idents_stat(t);
+    assert_int_equal(d.entries, N);
+    /* a node: 8-byte header + 15-byte key + 3-byte value, + 2-byte pointer,
+     * rounded up to even: 28 bytes; a full 4096-byte page (16-byte header)
+     * takes 145. Middle splits would leave ~19 pages. */
+    assert_true(d.leaf_pages <= N / 145 + 2);
+    for (int i = 0; i < N; i++)
+        s_expect(t, &v[i]);
+    kc_txn_end(&t);
+
+    for (int g = N; g < N + M; g += 100) {
+        s_batch_t b = {v + g, 100, g % 200 == 0, "prov-79", 2};
+        assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
+    }
+    for (int i = 0; i < N + M; i += 13) { /* updates: superseded, in and out of order */
+        v[i].id.state = KC_ID_SUPERSEDED;
+        v[i].id.next_unit = u;
+        v[i].id.next = 5000000 + (uint64_t)i;
+    }
+    s_ids_t x = {v, N + M};
+    assert_int_equal(kc_store_write(f->s, s_put_fn, &x), 0);
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    for (int i = 0; i < N + M; i++)
+        s_expect(t, &v[i]);
+    assert_int_equal(s_idents_stat(t).entries, N + M);
+    kc_identity_t none;
+    assert_int_equal(kc_txn_identity_get(t, u, "HCM-2021-999999", 15, &none), KC_ENOTFOUND);
+    assert_int_equal(kc_txn_identity_get(t, u, "A", 1, &none), KC_ENOTFOUND);
+    kc_txn_end(&t);
+}
+
+/* Every unit key 1..255 (and the same event_id in each): one database each,
+ * read back after the writer reopens the store and from a read-only open. */
+static void test_unit_many(void **state)
+{
+    fixture_t *f = *state;
+    enum { U = 255, PER = 3 };
+    static s_ver_t v[U * PER];
+    static char ids[U * PER][16];
+    for (int i = 0; i < U * PER; i++) {
+        snprintf(ids[i], sizeof ids[i], "E-%d", i % PER);
+        v[i] = (s_ver_t){.event_id = ids[i], .province = "01", .year = 2022, .month = 5,
+                         .amount = i, .unit = (uint8_t)(1 + i / PER)};
+    }
+    s_batch_t b = {v, U * PER, false, "prov-01", 1};
+    assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
+    assert_int_equal(s_identities(f->s), U * PER);
+    for (int pass = 0; pass < 2; pass++) {
+        kc_store_close(&f->s);
+        kc_store_opts_t o = {.read_only = pass == 1};
+        assert_int_equal(kc_store_open(&f->s, f->dir.store, &o), 0);
+        kc_txn_t *t;
+        assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+        for (int i = 0; i < U * PER; i++)
+            s_expect(t, &v[i]);
+        kc_identity_t none;
+        assert_int_equal(kc_txn_identity_get(t, 0, "E-0", 3, &none), KC_ENOTFOUND);
+        kc_txn_end(&t);
+        assert_int_equal(s_identities(f->s), U * PER);
+    }
+    kc_store_close(&f->s);
+    assert_int_equal(kc_store_open(&f->s, f->dir.store, NULL), 0);
+}
+
+/* A write txn that created a unit database and was then aborted leaves no
+ * database and no handle: the unit reads as empty, and the next put creates
+ * it again (in a txn that commits). */
+typedef struct {
+    s_ver_t *v;
+    int fail; /* return this after the puts (0: commit) */
+} s_abort_t;
+
+static int s_abort_fn(kc_txn_t *t, void *ctx)
+{
+    s_abort_t *a = ctx;
+    int rc = kc_txn_identity_put(t, a->v->unit, a->v->event_id, strlen(a->v->event_id), &a->v->id);
+    if (rc)
+        return rc;
+    kc_identity_t got; /* readable in its own txn */
+    if ((rc = kc_txn_identity_get(t, a->v->unit, a->v->event_id, strlen(a->v->event_id), &got)))
+        return rc;
+    return a->fail;
+}
+
+static void test_unit_created_then_aborted(void **state)
+{
+    fixture_t *f = *state;
+    s_ver_t v[2] = {{.event_id = "X-1", .province = "79", .year = 2021, .month = 6, .amount = 1,
+                     .unit = kc_ref_unit_key(79, 202106)},
+                    {.event_id = "X-2", .province = "01", .year = 2021, .month = 6, .amount = 2,
+                     .unit = kc_ref_unit_key(1, 202106)}};
+    s_batch_t b = {v, 1, false, NULL, 1};
+    assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0); /* X-1 logged, unit A */
+    /* X-2's identity into a new unit B (offset 0: in the log), then abort */
+    v[1].id = v[0].id;
+    s_ver_t w = v[1];
+    w.event_id = "X-1"; /* names the logged event */
+    assert_int_not_equal(w.unit, v[0].unit);
+    assert_int_not_equal(w.unit, 200);
+    s_abort_t a = {&w, -77};
+    assert_int_equal(kc_store_write(f->s, s_abort_fn, &a), -77);
+    char name[16];
+    snprintf(name, sizeof name, "idents/%02x", w.unit);
+    assert_false(s_has_db(f->s, name));
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    kc_identity_t got;
+    assert_int_equal(kc_txn_identity_get(t, w.unit, "X-1", 3, &got), KC_ENOTFOUND);
+    kc_txn_end(&t);
+    assert_int_equal(s_identities(f->s), 1);
+    /* units created meanwhile by a committed txn get other handles */
+    s_ver_t z = v[0];
+    z.unit = 200;
+    a = (s_abort_t){&z, 0};
+    assert_int_equal(kc_store_write(f->s, s_abort_fn, &a), 0);
+    a = (s_abort_t){&w, 0};
+    assert_int_equal(kc_store_write(f->s, s_abort_fn, &a), 0);
+    assert_true(s_has_db(f->s, name));
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    s_expect(t, &v[0]);
+    s_expect(t, &w);
+    s_expect(t, &z);
+    kc_txn_end(&t);
+    assert_int_equal(s_identities(f->s), 3);
+}
+
+/* A read txn begun before a unit database exists keeps reading the unit as
+ * empty (its snapshot), while one begun after the commit sees it; the same
+ * from a read-only store when another process creates the database. */
+static void test_unit_reader_before_create(void **state)
+{
+    fixture_t *f = *state;
+    s_ver_t v[2] = {{.event_id = "R-1", .province = "79", .year = 2021, .month = 7, .amount = 1,
+                     .unit = kc_ref_unit_key(79, 202107)},
+                    {.event_id = "R-2", .province = "01", .year = 2021, .month = 8, .amount = 2,
+                     .unit = kc_ref_unit_key(1, 202108)}};
+    kc_txn_t *old, *t;
+    assert_int_equal(kc_store_read_begin(f->s, &old), 0);
+    s_batch_t b = {v, 1, true, NULL, 1};
+    assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
+    kc_identity_t got;
+    assert_int_equal(kc_txn_identity_get(old, v[0].unit, "R-1", 3, &got), KC_ENOTFOUND);
+    kc_store_stat_t ss;
+    assert_int_equal(kc_txn_stat(old, &ss), 0);
+    assert_int_equal(ss.identities, 0);
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    s_expect(t, &v[0]);
+    kc_txn_end(&t);
+    kc_txn_end(&old);
+
+    /* another process creates unit R-2's database while this one has the
+     * store open read-only */
+    kc_store_close(&f->s);
+    kc_store_opts_t ro = {.read_only = true};
+    assert_int_equal(kc_store_open(&f->s, f->dir.store, &ro), 0);
+    assert_int_equal(kc_store_read_begin(f->s, &old), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        kc_store_t *w = NULL;
+        s_batch_t b2 = {v + 1, 1, false, NULL, 2};
+        int rc = kc_store_open(&w, f->dir.store, NULL);
+        if (rc == 0)
+            rc = kc_store_write(w, s_log_fn, &b2);
+        kc_store_close(&w);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    v[1].id.offset = 1; /* what the child logged */
+    {
+        uint8_t buf[512];
+        size_t n = kc_test_event(buf, sizeof buf, v[1].event_id, v[1].province, v[1].year,
+                                 v[1].month, 0, NULL, 0, v[1].amount);
+        s_hash(buf, n, &v[1], NULL, v[1].id.hash);
+    }
+    assert_int_equal(kc_txn_identity_get(old, v[1].unit, "R-2", 3, &got), KC_ENOTFOUND);
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0); /* opens the new database */
+    s_expect(t, &v[0]);
+    s_expect(t, &v[1]);
+    assert_int_equal(kc_txn_stat(t, &ss), 0);
+    assert_int_equal(ss.identities, 2);
+    kc_txn_end(&t);
+    assert_int_equal(kc_txn_identity_get(old, v[1].unit, "R-2", 3, &got), KC_ENOTFOUND);
+    kc_txn_end(&old);
+    kc_store_close(&f->s);
+    assert_int_equal(kc_store_open(&f->s, f->dir.store, NULL), 0);
+}
+
+/* A chain whose correction moves the event to another month (another unit)
+ * and back: get and history from every version, across the unit databases. */
+static void test_unit_history_across_units(void **state)
+{
+    fixture_t *f = *state;
+    /* June 2025 is province 79 of the 63-province scheme, July of the 34 */
+    uint8_t a = kc_ref_unit_key(79, 202506), b = kc_ref_unit_key(79, 202507);
+    assert_int_not_equal(a, b);
+    s_ver_t v[3];
+    v[0] = (s_ver_t){.event_id = "MV-1", .province = "79", .year = 2025, .month = 6, .kind = 1,
+                     .amount = 10, .unit = a};
+    v[1] = (s_ver_t){.event_id = "MV-2", .province = "79", .year = 2025, .month = 7, .op = 1,
+                     .kind = 1, .corrects = "MV-1", .amount = 11, .unit = b};
+    v[2] = (s_ver_t){.event_id = "MV-3", .province = "79", .year = 2025, .month = 6, .op = 1,
+                     .kind = 1, .corrects = "MV-2", .amount = 12, .unit = a};
+    for (int i = 0; i < 3; i++) {
+        v[i].id.kind = 1;
+        v[i].id.op = (uint8_t)v[i].op;
+    }
+    s_batch_t bt = {v, 3, true, "prov-79", 3};
+    assert_int_equal(kc_store_write(f->s, s_log_fn, &bt), 0);
+    for (int i = 1; i < 3; i++) {
+        v[i].id.prev_unit = v[i - 1].unit;
+        v[i].id.prev = v[i - 1].id.offset;
+    }
+    for (int i = 0; i < 2; i++) {
+        v[i].id.state = KC_ID_SUPERSEDED;
+        v[i].id.next_unit = v[i + 1].unit;
+        v[i].id.next = v[i + 1].id.offset;
+    }
+    s_ids_t x = {v, 3};
+    assert_int_equal(kc_store_write(f->s, s_put_fn, &x), 0);
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    for (int i = 0; i < 3; i++) {
+        s_expect(t, &v[i]);
+        s_hist_t h = {0};
+        assert_int_equal(
+            kc_txn_history(t, v[i].unit, v[i].event_id, strlen(v[i].event_id), s_on_version, &h),
+            0);
+        assert_int_equal(h.n, 3);
+        for (int j = 0; j < 3; j++)
+            assert_int_equal(h.offsets[j], v[j].id.offset);
+    }
+    kc_identity_t none; /* MV-2 is in unit b only, MV-1 in a only */
+    assert_int_equal(kc_txn_identity_get(t, a, "MV-2", 4, &none), KC_ENOTFOUND);
+    assert_int_equal(kc_txn_identity_get(t, b, "MV-1", 4, &none), KC_ENOTFOUND);
     kc_txn_end(&t);
 }
 
@@ -747,6 +1058,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_chain_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_names_other_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_append_and_out_of_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_created_then_aborted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_reader_before_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_history_across_units, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_transport_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_time_deltas, setup, teardown),
