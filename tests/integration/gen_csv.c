@@ -56,7 +56,9 @@ void kc_gen_next(kc_gen_t *g, kc_gen_row_t *r)
         nprov = s_provinces(prov);
     memset(r, 0, sizeof *r);
     g->row++;
-    snprintf(r->event_id, sizeof r->event_id, "%s-%06zu", g->prefix, g->row);
+    /* fixed-width hexadecimal: ids sort in the order rows are made (as a field
+     * office's fixed-width numbering does) up to 16,777,215 rows, 6 digits */
+    snprintf(r->event_id, sizeof r->event_id, "%s-%06zx", g->prefix, g->row);
     snprintf(r->province, sizeof r->province, "%s", prov[s_below(&g->rng, nprov)]->code_str);
     r->year = 2021 + (int)s_below(&g->rng, 4);
     r->month = 1 + (int)s_below(&g->rng, 12);

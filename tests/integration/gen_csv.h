@@ -6,7 +6,7 @@
  * above persons, kinds and funds given or left to their defaults, and notes
  * with commas, quotes and newlines now and then. Columns appear in an order
  * that depends on the seed. The same (prefix, seed, rows) always gives the
- * same file. Event ids are "<prefix>-<row>", unique per prefix.
+ * same file. Event ids are "<prefix>-<row>" (row in 6-digit hexadecimal), unique per prefix.
  */
 #ifndef KC_GEN_CSV_H
 #define KC_GEN_CSV_H
