@@ -200,4 +200,34 @@ static inline uint64_t kc_le64_get(const uint8_t *p)
     return le64toh(v);
 }
 
+/* LEB128 of v into p (room for 10 bytes); returns the bytes written (1..10). */
+static inline size_t kc_uvarint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Read a LEB128 from p[0..end) into *v; returns the bytes read, or 0 if it
+ * is malformed (runs past end or past 64 bits). */
+static inline size_t kc_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < 10 && p + i < end; i++) {
+        uint64_t b = p[i];
+        if (i == 9 && b > 1)
+            return 0; /* past 64 bits */
+        x |= (b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 #endif

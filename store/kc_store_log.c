@@ -87,35 +87,6 @@
 #define KC_PID_FWD          0x00 /* producer_ids: index -> (epoch, producer) */
 #define KC_PID_REV          0x01 /* producer_ids: (epoch, producer) -> index */
 
-/* LEB128 of v into p; returns the bytes written (1..10). */
-static size_t s_uvarint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Read a LEB128 from p[0..end); 0 bytes (malformed) or the count. */
-static size_t s_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < end; i++) {
-        uint64_t b = p[i];
-        if (i == 9 && b > 1)
-            return 0; /* past 64 bits */
-        x |= (b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 static int s_bad_record(const kc_txn_t *t, const MDB_val *k, const MDB_val *v)
 {
     kc_error("store %s: log record of %zu bytes with key of %zu bytes: unknown layout", t->s->dir,
@@ -173,11 +144,11 @@ static size_t s_tail(uint8_t *out, const char *producer, size_t len, uint64_t se
 {
     size_t n = 0;
     out[n++] = 0x72; /* field 14 (producer_id), length-delimited */
-    n += s_uvarint_put(out + n, len);
+    n += kc_uvarint_put(out + n, len);
     memcpy(out + n, producer, len);
     n += len;
     out[n++] = 0x78; /* field 15 (seq), varint */
-    n += s_uvarint_put(out + n, seq);
+    n += kc_uvarint_put(out + n, seq);
     return n;
 }
 
@@ -217,15 +188,15 @@ static size_t s_parse2(const uint8_t *p, const uint8_t *end, uint64_t *idx, uint
                        bool *delta, uint64_t *tv)
 {
     size_t n = 1, m;
-    if (!(m = s_uvarint_get(p + n, end, idx)) || *idx > UINT32_MAX)
+    if (!(m = kc_uvarint_get(p + n, end, idx)) || *idx > UINT32_MAX)
         return 0;
     n += m;
-    if (!(m = s_uvarint_get(p + n, end, seq)))
+    if (!(m = kc_uvarint_get(p + n, end, seq)))
         return 0;
     n += m;
     *delta = (p[0] & KC_LOG_FLAG_DT) != 0;
     if (*delta) {
-        if (!(m = s_uvarint_get(p + n, end, tv)))
+        if (!(m = kc_uvarint_get(p + n, end, tv)))
             return 0;
         return n + m;
     }
@@ -531,10 +502,10 @@ int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out
     }
     hdr[0] = (uint8_t)(KC_LOG_RECORD_V2 | (strip ? KC_LOG_FLAG_TAIL : 0) |
                        (delta ? KC_LOG_FLAG_DT : 0));
-    hn += s_uvarint_put(hdr + hn, idx);
-    hn += s_uvarint_put(hdr + hn, e->seq);
+    hn += kc_uvarint_put(hdr + hn, idx);
+    hn += kc_uvarint_put(hdr + hn, e->seq);
     if (delta) {
-        hn += s_uvarint_put(hdr + hn, s_zigzag(e->received_ns - prev));
+        hn += kc_uvarint_put(hdr + hn, s_zigzag(e->received_ns - prev));
     } else {
         kc_le64_put(hdr + hn, e->received_ns);
         hn += 8;

@@ -179,34 +179,6 @@ static int s_identity_args(uint8_t province, const char *event_id, size_t len)
     return (!event_id || len == 0 || len > S_ID_MAX) ? KC_EINVAL : 0;
 }
 
-
-static size_t s_uvarint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static size_t s_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < end; i++) {
-        uint64_t b = p[i];
-        if (i == 9 && b > 1)
-            return 0;
-        x |= (b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 /* Identity layout 3 (format 4); returns its length. explicit_hash: store
  * id->hash too (flag S_IDF_HASH; only the 3 -> 4 migration does). */
 static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool explicit_hash)
@@ -215,14 +187,14 @@ static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool expli
     size_t n = 1;
     vb[0] = (uint8_t)(id->state | id->op << 2 | id->kind << 4 | (prev ? S_IDF_PREV : 0) |
                       (explicit_hash ? S_IDF_HASH : 0));
-    n += s_uvarint_put(vb + n, id->offset);
+    n += kc_uvarint_put(vb + n, id->offset);
     if (prev) {
         vb[n++] = id->prev_unit;
-        n += s_uvarint_put(vb + n, id->prev);
+        n += kc_uvarint_put(vb + n, id->prev);
     }
     if (next) {
         vb[n++] = id->next_unit;
-        n += s_uvarint_put(vb + n, id->next);
+        n += kc_uvarint_put(vb + n, id->next);
     }
     if (explicit_hash) {
         memcpy(vb + n, id->hash, sizeof id->hash);
@@ -247,16 +219,16 @@ static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t 
     id->kind = (f >> 4) & 3;
     if (id->state > KC_ID_RETRACTED || id->op > 2 || id->kind > 2)
         goto bad;
-    if (!(m = s_uvarint_get(p + n, end, &id->offset)))
+    if (!(m = kc_uvarint_get(p + n, end, &id->offset)))
         goto bad;
     n += m;
     if (f & S_IDF_PREV) {
-        if (p + n >= end || !(id->prev_unit = p[n++]) || !(m = s_uvarint_get(p + n, end, &id->prev)))
+        if (p + n >= end || !(id->prev_unit = p[n++]) || !(m = kc_uvarint_get(p + n, end, &id->prev)))
             goto bad;
         n += m;
     }
     if (id->state != KC_ID_LIVE) {
-        if (p + n >= end || !(id->next_unit = p[n++]) || !(m = s_uvarint_get(p + n, end, &id->next)))
+        if (p + n >= end || !(id->next_unit = p[n++]) || !(m = kc_uvarint_get(p + n, end, &id->next)))
             goto bad;
         n += m;
     }

@@ -17,29 +17,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 /* One version to log: its event and the identity the ledger would write. */
 typedef struct {
@@ -1053,21 +1031,21 @@ static void test_log_bad_producer_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_identity_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identity_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identity_chain_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identity_many, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identity_names_other_event, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unit_append_and_out_of_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unit_many, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unit_created_then_aborted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unit_reader_before_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unit_history_across_units, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_layouts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_transport_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_time_deltas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_bad_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_bad_producer_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_round_trip, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_chain, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_chain_pending, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_many, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_names_other_event, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_append_and_out_of_order, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_many, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_created_then_aborted, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_reader_before_create, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_history_across_units, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_layouts, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_transport_tail, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_time_deltas, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_bad_time, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_bad_producer_index, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

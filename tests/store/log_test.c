@@ -11,29 +11,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 /* Entries i = 0..n-1: producer "prov-<i%3>", seq 100+i, event = pattern(i) of len 1+i*7. */
 typedef struct {
@@ -270,10 +248,10 @@ static void test_invalid_and_abort(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_append_get_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edges_verbatim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_and_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_get_size, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_scan, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_edges_verbatim, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_and_abort, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

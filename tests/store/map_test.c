@@ -15,29 +15,7 @@
 #define N_ENTRIES 24000
 #define EVENT_LEN 1000 /* ~24 MB of log records: well above any noise in RSS */
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 static size_t s_rss(void)
 {
@@ -153,8 +131,8 @@ static void test_trim_beside_a_reader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_trim_releases_and_keeps_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trim_beside_a_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim_releases_and_keeps_data, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_trim_beside_a_reader, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,29 +12,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 /* ---- producers ---- */
 
@@ -269,9 +247,9 @@ static void test_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_producers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_producers, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identities, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_rejects, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,34 @@ static inline void kc_test_dir_remove(kc_test_dir_t *d)
     nftw(d->root, kc_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The usual fixture: a temp directory and a store opened for writing in it
+ * (cmocka setup/teardown: pass kc_test_store_setup, kc_test_store_teardown). */
+typedef struct {
+    kc_test_dir_t dir;
+    kc_store_t *s;
+} kc_test_store_t;
+
+static inline int kc_test_store_setup(void **state)
+{
+    kc_test_store_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    kc_test_dir_make(&f->dir);
+    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static inline int kc_test_store_teardown(void **state)
+{
+    kc_test_store_t *f = *state;
+    kc_store_close(&f->s);
+    kc_test_dir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
 /* Log capture: the last few lines at any level, to check messages. */
 typedef struct {
     char text[8192];

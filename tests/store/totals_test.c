@@ -11,29 +11,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 static kc_cell_key_t s_key(unsigned y, unsigned m, unsigned p, unsigned a, unsigned k, unsigned f)
 {
@@ -309,9 +287,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_encoding),
-        cmocka_unit_test_setup_teardown(test_add_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_range_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_get, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_range_scan, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_overflow, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

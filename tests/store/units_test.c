@@ -13,29 +13,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    kc_test_dir_t dir;
-    kc_store_t *s;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    if (kc_store_open(&f->s, f->dir.store, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_store_close(&f->s);
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
+typedef kc_test_store_t fixture_t;
 
 static int s_put_fn(kc_txn_t *t, void *ctx)
 {
@@ -157,8 +135,8 @@ static void test_older_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_units, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_older_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_older_store, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
