@@ -305,24 +305,25 @@ static double s_median(const double *v, int n)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "Usage: bench-replay [--events N] [--dir DIR] [--group N] [--threads N] [--rounds N]\n"
-                 "                    [--keep]\n"
-                 "Build a store with an N-event log (default 10,000,000), time kc-replay's\n"
-                 "rebuild of it (in-process), the verify replay, and the proof sizes.\n"
-                 "--threads: of the in-memory recomputation (1, 2; default 0 = the library's\n"
-                 "choice: 2 from 65,536 entries on 2+ CPUs); --rounds: run the in-memory\n"
-                 "recomputation N times over the same log and report the median (default 1).\n"
-                 "The last line of output is one JSON object.\n");
+    fprintf(out,
+            "Usage: bench-replay [--events N] [--dir DIR] [--group N] [--threads N] [--rounds N]\n"
+            "                    [--keep]\n"
+            "Build a store with an N-event log (default 10,000,000), time kc-replay's\n"
+            "rebuild of it (in-process), the verify replay, and the proof sizes.\n"
+            "--threads: of the in-memory recomputation (1, 2; default 0 = the library's\n"
+            "choice: 2 from 65,536 entries on 2+ CPUs); --rounds: run the in-memory\n"
+            "recomputation N times over the same log and report the median (default 1).\n"
+            "The last line of output is one JSON object.\n");
 }
 
 int main(int argc, char **argv)
 {
     s_opts_t o = {.events = 10000000, .group = KC_REPLAY_DEFAULT_GROUP, .rounds = 1};
     static const struct option lo[] = {
-        {"events", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
-        {"group", required_argument, NULL, 'g'},  {"keep", no_argument, NULL, 'k'},
+        {"events", required_argument, NULL, 'n'},  {"dir", required_argument, NULL, 'd'},
+        {"group", required_argument, NULL, 'g'},   {"keep", no_argument, NULL, 'k'},
         {"threads", required_argument, NULL, 'j'}, {"rounds", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "n:d:g:j:r:kh", lo, NULL)) != -1) {
         switch (c) {

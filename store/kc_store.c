@@ -82,8 +82,8 @@
 #include <unistd.h>
 
 #define KC_FORMAT_KEY   "format"
-#define KC_REMAP_WAIT_S 30 /* longest wait for transactions to end before a remap */
-#define KC_RESIZED_MAX  16 /* MDB_MAP_RESIZED retries before giving up */
+#define KC_REMAP_WAIT_S 30        /* longest wait for transactions to end before a remap */
+#define KC_RESIZED_MAX  16        /* MDB_MAP_RESIZED retries before giving up */
 #define KC_UNIT_PREFIX  "idents/" /* + 2 hex digits: a unit's identity database */
 
 _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
@@ -93,8 +93,8 @@ _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
  * kc_store_state.c); "idents" is their label in stats. kc_store_migrate()
  * rewrites one into the others and drops "identities". */
 const char *const kc_store_db_names[KC_DB_COUNT] = {
-    "log",         "producers", "idents",   "totals",       "rejects", "nodes", "heads",
-    "checkpoints", "units",     "producer_ids", "meta"};
+    "log",   "producers",   "idents", "totals",       "rejects", "nodes",
+    "heads", "checkpoints", "units",  "producer_ids", "meta"};
 
 /* ---- errors ---- */
 
@@ -783,7 +783,7 @@ static int s_init_read(kc_store_t *s)
         return kc_store_err(s, mrc0, "open main database");
     }
     for (int i = KC_DB_COUNT - 1; i >= 0; i--) { /* meta first */
-        if (i == KC_DB_IDENTITIES) { /* one per unit, opened by kc_store_read_begin */
+        if (i == KC_DB_IDENTITIES) {             /* one per unit, opened by kc_store_read_begin */
             if (s->format < 4)
                 s->no_fmt4 = true;
             continue;

@@ -72,8 +72,7 @@ int kc_txn_db_stats(kc_txn_t *t, kc_store_db_stat_t *out, size_t *n)
         d->name = kc_store_db_names[i];
         if ((i == KC_DB_UNITS && t->s->no_units) ||
             (i == KC_DB_CHECKPOINTS && t->s->no_checkpoints) ||
-            (t->s->no_fmt4 &&
-             (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)))
+            (t->s->no_fmt4 && (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)))
             continue;
         if (i == KC_DB_IDENTITIES) { /* "idents/NN", one per unit: reported together */
             if (t->s->format < 4)

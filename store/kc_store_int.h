@@ -21,16 +21,16 @@ typedef struct kc_mk_state kc_mk_state_t; /* kc_merkle_int.h */
 enum {
     KC_DB_LOG = 0,
     KC_DB_PRODUCERS,
-    KC_DB_IDENTITIES,  /* format 4: no database of its own: one per unit, "idents/NN"
-                          (kc_store_unit_dbi); the name "idents" labels them in stats */
+    KC_DB_IDENTITIES, /* format 4: no database of its own: one per unit, "idents/NN"
+                         (kc_store_unit_dbi); the name "idents" labels them in stats */
     KC_DB_TOTALS,
     KC_DB_REJECTS,
-    KC_DB_NODES,       /* level + index -> hash of a complete subtree, levels >= 6 */
-    KC_DB_HEADS,       /* tree size -> signed tree head */
-    KC_DB_CHECKPOINTS, /* log size + cell key -> totals cell (kc_checkpoint.c) */
-    KC_DB_UNITS,       /* unit key -> last report of a province unit (kc_store_state.c) */
+    KC_DB_NODES,        /* level + index -> hash of a complete subtree, levels >= 6 */
+    KC_DB_HEADS,        /* tree size -> signed tree head */
+    KC_DB_CHECKPOINTS,  /* log size + cell key -> totals cell (kc_checkpoint.c) */
+    KC_DB_UNITS,        /* unit key -> last report of a province unit (kc_store_state.c) */
     KC_DB_PRODUCER_IDS, /* format 4: producer index <-> (producer id, epoch) (log layout 2) */
-    KC_DB_META,        /* stays last: a reader opens it first */
+    KC_DB_META,         /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
 
@@ -54,23 +54,23 @@ struct kc_store {
     /* Identity databases, one per unit ("idents/NN", kc_store_unit_dbi). A
      * handle is published here once the transaction that opened it has
      * committed (LMDB's rule for mdb_dbi_open); see kc_store.c, DESIGN. */
-    MDB_dbi main_dbi;         /* LMDB's main database (names of the named ones) */
-    bool units_ready;         /* open finished: read txns check for new unit databases */
-    pthread_mutex_t dbi_mu;   /* guards w_live, pub_seq, publication, mdb_dbi_open by readers */
-    pthread_cond_t dbi_cv;    /* signalled when w_live drops */
-    bool w_live;              /* a write transaction is in progress */
-    unsigned sync_wanted;     /* readers waiting to open unit databases (writers wait) */
-    uint64_t pub_seq;         /* handles published so far */
-    uint64_t main_seen;       /* 1 + main-database entry count at which every unit database
-                                 of a snapshot was published (0: never) */
-    MDB_dbi unit_dbi[256];    /* valid once unit_pub[u] != 0 */
-    uint64_t unit_pub[256];   /* publication number of the handle (atomic), 0 = none */
+    MDB_dbi main_dbi;       /* LMDB's main database (names of the named ones) */
+    bool units_ready;       /* open finished: read txns check for new unit databases */
+    pthread_mutex_t dbi_mu; /* guards w_live, pub_seq, publication, mdb_dbi_open by readers */
+    pthread_cond_t dbi_cv;  /* signalled when w_live drops */
+    bool w_live;            /* a write transaction is in progress */
+    unsigned sync_wanted;   /* readers waiting to open unit databases (writers wait) */
+    uint64_t pub_seq;       /* handles published so far */
+    uint64_t main_seen;     /* 1 + main-database entry count at which every unit database
+                               of a snapshot was published (0: never) */
+    MDB_dbi unit_dbi[256];  /* valid once unit_pub[u] != 0 */
+    uint64_t unit_pub[256]; /* publication number of the handle (atomic), 0 = none */
 };
 
 /* Identities put in the current write txn at offsets not yet in the log
  * (kc_store_state.c): whose they are, and their content hash, until the log
  * append at that offset (see kc_store_state.c, DESIGN). */
-#define KC_ID_PENDING     4
+#define KC_ID_PENDING      4
 #define KC_ID_EVENT_ID_MAX 510
 typedef struct {
     uint64_t offset;
@@ -90,11 +90,11 @@ typedef struct {
 /* Producer indexes of log record layout 2 (kc_store_log.c). */
 #define KC_PIDX_CACHE 16
 typedef struct {
-    uint32_t idx;      /* + 1; 0 = empty slot */
+    uint32_t idx; /* + 1; 0 = empty slot */
     uint64_t epoch;
     uint8_t len;
-    const char *name;  /* read txns: LMDB memory, valid for the txn */
-    char copy[255];    /* write txns: the name (compare on append) */
+    const char *name; /* read txns: LMDB memory, valid for the txn */
+    char copy[255];   /* write txns: the name (compare on append) */
 } kc_pidx_slot_t;
 
 struct kc_txn {
@@ -111,8 +111,8 @@ struct kc_txn {
     unsigned id_npend;      /* write txns: kc_id_pending_t in use */
     kc_id_pending_t id_pend[KC_ID_PENDING];
     kc_pidx_slot_t pidx[KC_PIDX_CACHE]; /* producer index cache (by idx % KC_PIDX_CACHE) */
-    bool pidx_next_known;   /* write txns: pidx_next valid */
-    uint32_t pidx_next;     /* write txns: next producer index to assign */
+    bool pidx_next_known;               /* write txns: pidx_next valid */
+    uint32_t pidx_next;                 /* write txns: next producer index to assign */
     /* received_ns of log records (layout-2 time deltas, kc_store_log.c): the
      * last appended (write txns), and a ring of the last ones decoded */
     bool app_valid;
@@ -122,8 +122,8 @@ struct kc_txn {
     uint8_t *evbuf[KC_EVBUF_RING]; /* events rebuilt from layout-2 records (kc_store_log.c) */
     size_t evcap[KC_EVBUF_RING];
     unsigned evnext;
-    uint64_t pub;           /* unit handles published when the txn began (s->pub_seq) */
-    unsigned nwunits;       /* write txns: unit databases opened in this txn (not published) */
+    uint64_t pub;     /* unit handles published when the txn began (s->pub_seq) */
+    unsigned nwunits; /* write txns: unit databases opened in this txn (not published) */
     uint8_t wunit[256];
     MDB_dbi wdbi[256];
 };

@@ -81,11 +81,11 @@
 #define KC_LOG_FLAG_DT      0x40 /* received_ns is a zigzag delta from the previous record's */
 #define KC_LOG_TIME_EVERY   16   /* a record at a multiple of this offset has an absolute time */
 #define KC_LOG_TAIL_MAX     (1 + 2 + KC_LOG_PRODUCER_MAX + 1 + 10)
-#define KC_LOG_HDR          26  /* fixed part of a version-1 record */
+#define KC_LOG_HDR          26                /* fixed part of a version-1 record */
 #define KC_LOG_HDR2_MAX     (1 + 5 + 10 + 10) /* a version-2 header at its longest */
-#define KC_LOG_PRODUCER_MAX 255 /* fits the length byte */
-#define KC_PID_FWD          0x00 /* producer_ids: index -> (epoch, producer) */
-#define KC_PID_REV          0x01 /* producer_ids: (epoch, producer) -> index */
+#define KC_LOG_PRODUCER_MAX 255               /* fits the length byte */
+#define KC_PID_FWD          0x00              /* producer_ids: index -> (epoch, producer) */
+#define KC_PID_REV          0x01              /* producer_ids: (epoch, producer) -> index */
 
 static int s_bad_record(const kc_txn_t *t, const MDB_val *k, const MDB_val *v)
 {
@@ -208,7 +208,7 @@ static size_t s_parse2(const uint8_t *p, const uint8_t *end, uint64_t *idx, uint
 
 static uint64_t s_unzigzag(uint64_t z)
 {
-    return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+    return (z >> 1) ^ (uint64_t) - (int64_t)(z & 1);
 }
 
 static uint64_t s_zigzag(uint64_t d) /* d = the difference modulo 2^64, read as signed */
@@ -384,7 +384,8 @@ static int s_pidx_of(kc_txn_t *t, const char *producer, size_t len, uint64_t epo
 {
     for (int i = 0; i < KC_PIDX_CACHE; i++) {
         const kc_pidx_slot_t *sl = &t->pidx[i];
-        if (sl->idx && sl->epoch == epoch && sl->len == len && memcmp(sl->copy, producer, len) == 0) {
+        if (sl->idx && sl->epoch == epoch && sl->len == len &&
+            memcmp(sl->copy, producer, len) == 0) {
             *out = sl->idx - 1;
             return 0;
         }
@@ -500,8 +501,8 @@ int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out
             t->err = rc;
         return rc;
     }
-    hdr[0] = (uint8_t)(KC_LOG_RECORD_V2 | (strip ? KC_LOG_FLAG_TAIL : 0) |
-                       (delta ? KC_LOG_FLAG_DT : 0));
+    hdr[0] =
+        (uint8_t)(KC_LOG_RECORD_V2 | (strip ? KC_LOG_FLAG_TAIL : 0) | (delta ? KC_LOG_FLAG_DT : 0));
     hn += kc_uvarint_put(hdr + hn, idx);
     hn += kc_uvarint_put(hdr + hn, e->seq);
     if (delta) {

@@ -51,10 +51,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define S_FORMAT_KEY      "format"
-#define S_OLD_IDENTITIES  "identities" /* formats 2 and 3: unit + event_id -> layout 1/2 */
-#define S_OLD_ID_V1       24           /* identity layout 1: offset + hash */
-#define S_OLD_ID_V2       45           /* identity layout 2 (kc_store_state.c before format 4) */
+#define S_FORMAT_KEY     "format"
+#define S_OLD_IDENTITIES "identities" /* formats 2 and 3: unit + event_id -> layout 1/2 */
+#define S_OLD_ID_V1      24           /* identity layout 1: offset + hash */
+#define S_OLD_ID_V2      45           /* identity layout 2 (kc_store_state.c before format 4) */
 
 typedef struct {
     kc_store_t *s;
@@ -223,8 +223,8 @@ static int s_migrate_3_4(kc_txn_t *t, void *ctx)
         const uint8_t *kp = k.mv_data;
         if (k.mv_size < 2 || kp[0] == 0 || s_old_identity(&v, &id) != 0 || id.offset >= log_size) {
             mdb_cursor_close(c);
-            kc_error("store %s: malformed identity record (key of %zu bytes, value of %zu)",
-                     s->dir, k.mv_size, v.mv_size);
+            kc_error("store %s: malformed identity record (key of %zu bytes, value of %zu)", s->dir,
+                     k.mv_size, v.mv_size);
             return KC_EFORMAT;
         }
         /* k and v borrow pages that the puts below may touch: copy what is needed */

@@ -71,7 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KC_PRODUCER_MAX 255 /* LMDB keys are at most 511 bytes */
+#define KC_PRODUCER_MAX 255                /* LMDB keys are at most 511 bytes */
 #define S_ID_MAX        KC_ID_EVENT_ID_MAX /* the store takes event_ids of 1..510 bytes */
 #define KC_PRODUCER_VAL 48
 #define S_IDF_PREV      0x40 /* identity layout 3 flags: prev_unit + prev follow */
@@ -205,8 +205,7 @@ static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool expli
 
 /* Decode layout 3; *has_hash: the record carries its hash (else the caller
  * recomputes it: s_identity_resolve). */
-static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t *id,
-                             bool *has_hash)
+static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t *id, bool *has_hash)
 {
     const uint8_t *p = v->mv_data, *end = p + v->mv_size;
     memset(id, 0, sizeof *id);
@@ -223,12 +222,14 @@ static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t 
         goto bad;
     n += m;
     if (f & S_IDF_PREV) {
-        if (p + n >= end || !(id->prev_unit = p[n++]) || !(m = kc_uvarint_get(p + n, end, &id->prev)))
+        if (p + n >= end || !(id->prev_unit = p[n++]) ||
+            !(m = kc_uvarint_get(p + n, end, &id->prev)))
             goto bad;
         n += m;
     }
     if (id->state != KC_ID_LIVE) {
-        if (p + n >= end || !(id->next_unit = p[n++]) || !(m = kc_uvarint_get(p + n, end, &id->next)))
+        if (p + n >= end || !(id->next_unit = p[n++]) ||
+            !(m = kc_uvarint_get(p + n, end, &id->next)))
             goto bad;
         n += m;
     }
@@ -255,8 +256,8 @@ static int s_event_at(kc_txn_t *t, uint64_t offset, Kcpipe__V1__Event **out)
     kc_log_entry_t e;
     int rc = kc_txn_log_get(t, offset, &e);
     if (rc == KC_ENOTFOUND) {
-        kc_error("store %s: an identity names log offset %llu, which is not in the log",
-                 t->s->dir, (unsigned long long)offset);
+        kc_error("store %s: an identity names log offset %llu, which is not in the log", t->s->dir,
+                 (unsigned long long)offset);
         return KC_EFORMAT;
     }
     if (rc != 0)
@@ -384,8 +385,7 @@ static int s_identity_put(kc_txn_t *t, uint8_t province, const char *event_id, s
     if (rc != 0)
         return rc;
     if (!id || s_identity_args(province, event_id, len) != 0 || id->state > KC_ID_RETRACTED ||
-        id->op > 2 || id->kind > 2 || (id->state != KC_ID_LIVE && !id->next_unit) ||
-        t->s->no_fmt4)
+        id->op > 2 || id->kind > 2 || (id->state != KC_ID_LIVE && !id->next_unit) || t->s->no_fmt4)
         return KC_EINVAL;
     MDB_dbi dbi;
     if ((rc = kc_store_unit_dbi(t, province, true, &dbi)) != 0)

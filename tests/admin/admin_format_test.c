@@ -200,8 +200,8 @@ static void s_make_format3(const char *store)
 static char *s_query_json(const char *tag, const char *store)
 {
     char *o = NULL, *e = NULL;
-    KC_CHECK(kc_run(tag, &o, &e, "kc-query", "--store", store, "--year", "2022", "--by",
-                    "province", "--format", "json", (const char *)NULL) == 0 &&
+    KC_CHECK(kc_run(tag, &o, &e, "kc-query", "--store", store, "--year", "2022", "--by", "province",
+                    "--format", "json", (const char *)NULL) == 0 &&
                  o,
              "kc-query %s: %s", store, e ? e : "");
     free(e);

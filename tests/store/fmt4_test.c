@@ -116,8 +116,8 @@ static int s_put_fn(kc_txn_t *t, void *ctx)
 {
     s_ids_t *x = ctx;
     for (size_t i = 0; i < x->n; i++) {
-        int rc = kc_txn_identity_put(t, x->v[i].unit, x->v[i].event_id,
-                                     strlen(x->v[i].event_id), &x->v[i].id);
+        int rc = kc_txn_identity_put(t, x->v[i].unit, x->v[i].event_id, strlen(x->v[i].event_id),
+                                     &x->v[i].id);
         if (rc)
             return rc;
     }
@@ -157,8 +157,12 @@ static void test_identity_round_trip(void **state)
                     snprintf(ids[n], sizeof ids[n], "RT-%d%d%d%d", op, st, kind, prev);
                     /* logged as plain records (the hash of a record is its view's);
                      * the identity's fields are what is under test */
-                    *x = (s_ver_t){.event_id = ids[n], .province = "79", .year = 2021,
-                                   .month = 1 + (uint32_t)(n % 12), .kind = kind, .amount = 5,
+                    *x = (s_ver_t){.event_id = ids[n],
+                                   .province = "79",
+                                   .year = 2021,
+                                   .month = 1 + (uint32_t)(n % 12),
+                                   .kind = kind,
+                                   .amount = 5,
                                    .unit = kc_ref_unit_key(79, 202101)};
                     n++;
                 }
@@ -202,12 +206,30 @@ static void s_chain_make(fixture_t *f, bool ident_first)
 {
     uint8_t u = kc_ref_unit_key(79, 202103);
     s_ver_t *v = s_chain;
-    v[0] = (s_ver_t){.event_id = "C-1", .province = "79", .year = 2021, .month = 3, .kind = 2,
-                     .amount = 100, .unit = u};
-    v[1] = (s_ver_t){.event_id = "C-2", .province = "79", .year = 2021, .month = 3, .op = 1,
-                     .corrects = "C-1", .amount = 120, .unit = u};
-    v[2] = (s_ver_t){.event_id = "C-3", .province = "79", .year = 2021, .month = 3, .op = 1,
-                     .kind = 2, .corrects = "C-2", .amount = 130, .unit = u};
+    v[0] = (s_ver_t){.event_id = "C-1",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 3,
+                     .kind = 2,
+                     .amount = 100,
+                     .unit = u};
+    v[1] = (s_ver_t){.event_id = "C-2",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 3,
+                     .op = 1,
+                     .corrects = "C-1",
+                     .amount = 120,
+                     .unit = u};
+    v[2] = (s_ver_t){.event_id = "C-3",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 3,
+                     .op = 1,
+                     .kind = 2,
+                     .corrects = "C-2",
+                     .amount = 130,
+                     .unit = u};
     v[3] = (s_ver_t){.event_id = "C-4", .province = "79", .op = 2, .corrects = "C-3", .unit = u};
     v[0].id.kind = 2;
     v[1].id.kind = 2; /* inherited: the event has none */
@@ -299,8 +321,11 @@ static void test_identity_many(void **state)
     static char ids[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "M-%d", i);
-        v[i] = (s_ver_t){.event_id = ids[i], .province = i % 2 ? "79" : "01", .year = 2022,
-                         .month = 1 + (uint32_t)(i % 12), .amount = i,
+        v[i] = (s_ver_t){.event_id = ids[i],
+                         .province = i % 2 ? "79" : "01",
+                         .year = 2022,
+                         .month = 1 + (uint32_t)(i % 12),
+                         .amount = i,
                          .unit = kc_ref_unit_key(i % 2 ? 79 : 1, 202201)};
     }
     for (int g = 0; g < N; g += 100) {
@@ -340,9 +365,17 @@ static int s_wrong_fn(kc_txn_t *t, void *ctx)
 static void test_identity_names_other_event(void **state)
 {
     fixture_t *f = *state;
-    s_ver_t v[2] = {{.event_id = "A-1", .province = "79", .year = 2021, .month = 1, .amount = 1,
+    s_ver_t v[2] = {{.event_id = "A-1",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 1,
+                     .amount = 1,
                      .unit = kc_ref_unit_key(79, 202101)},
-                    {.event_id = "A-2", .province = "79", .year = 2021, .month = 1, .amount = 2,
+                    {.event_id = "A-2",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 1,
+                     .amount = 2,
                      .unit = kc_ref_unit_key(79, 202101)}};
     s_batch_t b = {v, 2, false, NULL, 1};
     assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
@@ -417,8 +450,8 @@ static void test_unit_append_and_out_of_order(void **state)
             snprintf(ids[i], sizeof ids[i], "HCM-2021-%06d", 2 * (i - N) + 1); /* between */
         else
             snprintf(ids[i], sizeof ids[i], "HCM-2020-%06d", N + M - i); /* below, descending */
-        v[i] = (s_ver_t){.event_id = ids[i], .province = "79", .year = 2021, .month = 4,
-                         .amount = i, .unit = u};
+        v[i] = (s_ver_t){
+            .event_id = ids[i], .province = "79", .year = 2021, .month = 4, .amount = i, .unit = u};
     }
     for (int g = 0; g < N; g += 250) {
         s_batch_t b = {v + g, 250, g % 500 == 0, "prov-79", 1};
@@ -470,8 +503,12 @@ static void test_unit_many(void **state)
     static char ids[U * PER][16];
     for (int i = 0; i < U * PER; i++) {
         snprintf(ids[i], sizeof ids[i], "E-%d", i % PER);
-        v[i] = (s_ver_t){.event_id = ids[i], .province = "01", .year = 2022, .month = 5,
-                         .amount = i, .unit = (uint8_t)(1 + i / PER)};
+        v[i] = (s_ver_t){.event_id = ids[i],
+                         .province = "01",
+                         .year = 2022,
+                         .month = 5,
+                         .amount = i,
+                         .unit = (uint8_t)(1 + i / PER)};
     }
     s_batch_t b = {v, U * PER, false, "prov-01", 1};
     assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0);
@@ -516,9 +553,17 @@ static int s_abort_fn(kc_txn_t *t, void *ctx)
 static void test_unit_created_then_aborted(void **state)
 {
     fixture_t *f = *state;
-    s_ver_t v[2] = {{.event_id = "X-1", .province = "79", .year = 2021, .month = 6, .amount = 1,
+    s_ver_t v[2] = {{.event_id = "X-1",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 6,
+                     .amount = 1,
                      .unit = kc_ref_unit_key(79, 202106)},
-                    {.event_id = "X-2", .province = "01", .year = 2021, .month = 6, .amount = 2,
+                    {.event_id = "X-2",
+                     .province = "01",
+                     .year = 2021,
+                     .month = 6,
+                     .amount = 2,
                      .unit = kc_ref_unit_key(1, 202106)}};
     s_batch_t b = {v, 1, false, NULL, 1};
     assert_int_equal(kc_store_write(f->s, s_log_fn, &b), 0); /* X-1 logged, unit A */
@@ -561,9 +606,17 @@ static void test_unit_created_then_aborted(void **state)
 static void test_unit_reader_before_create(void **state)
 {
     fixture_t *f = *state;
-    s_ver_t v[2] = {{.event_id = "R-1", .province = "79", .year = 2021, .month = 7, .amount = 1,
+    s_ver_t v[2] = {{.event_id = "R-1",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 7,
+                     .amount = 1,
                      .unit = kc_ref_unit_key(79, 202107)},
-                    {.event_id = "R-2", .province = "01", .year = 2021, .month = 8, .amount = 2,
+                    {.event_id = "R-2",
+                     .province = "01",
+                     .year = 2021,
+                     .month = 8,
+                     .amount = 2,
                      .unit = kc_ref_unit_key(1, 202108)}};
     kc_txn_t *old, *t;
     assert_int_equal(kc_store_read_begin(f->s, &old), 0);
@@ -628,12 +681,31 @@ static void test_unit_history_across_units(void **state)
     uint8_t a = kc_ref_unit_key(79, 202506), b = kc_ref_unit_key(79, 202507);
     assert_int_not_equal(a, b);
     s_ver_t v[3];
-    v[0] = (s_ver_t){.event_id = "MV-1", .province = "79", .year = 2025, .month = 6, .kind = 1,
-                     .amount = 10, .unit = a};
-    v[1] = (s_ver_t){.event_id = "MV-2", .province = "79", .year = 2025, .month = 7, .op = 1,
-                     .kind = 1, .corrects = "MV-1", .amount = 11, .unit = b};
-    v[2] = (s_ver_t){.event_id = "MV-3", .province = "79", .year = 2025, .month = 6, .op = 1,
-                     .kind = 1, .corrects = "MV-2", .amount = 12, .unit = a};
+    v[0] = (s_ver_t){.event_id = "MV-1",
+                     .province = "79",
+                     .year = 2025,
+                     .month = 6,
+                     .kind = 1,
+                     .amount = 10,
+                     .unit = a};
+    v[1] = (s_ver_t){.event_id = "MV-2",
+                     .province = "79",
+                     .year = 2025,
+                     .month = 7,
+                     .op = 1,
+                     .kind = 1,
+                     .corrects = "MV-1",
+                     .amount = 11,
+                     .unit = b};
+    v[2] = (s_ver_t){.event_id = "MV-3",
+                     .province = "79",
+                     .year = 2025,
+                     .month = 6,
+                     .op = 1,
+                     .kind = 1,
+                     .corrects = "MV-2",
+                     .amount = 12,
+                     .unit = a};
     for (int i = 0; i < 3; i++) {
         v[i].id.kind = 1;
         v[i].id.op = (uint8_t)v[i].op;
@@ -862,9 +934,9 @@ static void test_log_transport_tail(void **state)
     x.len[0] = s_packed(x.ev[0], p, true, 1000, NULL); /* the usual case */
     x.stripped[0] = true;
     x.len[1] = s_packed(x.ev[1], "office-80", true, 1001, NULL); /* another producer */
-    x.len[2] = s_packed(x.ev[2], p, true, 99, NULL);            /* another seq */
-    x.len[3] = s_packed(x.ev[3], p, false, 0, NULL);            /* no seq */
-    x.len[4] = s_packed(x.ev[4], p, true, 1004, "a note");     /* the usual case */
+    x.len[2] = s_packed(x.ev[2], p, true, 99, NULL);             /* another seq */
+    x.len[3] = s_packed(x.ev[3], p, false, 0, NULL);             /* no seq */
+    x.len[4] = s_packed(x.ev[4], p, true, 1004, "a note");       /* the usual case */
     x.stripped[4] = true;
     x.len[5] = s_packed(x.ev[5], p, true, 1005, NULL);
     x.ev[5][x.len[5]++] = 0x08; /* bytes after the tail (an unknown field) */
@@ -909,7 +981,7 @@ static uint64_t s_time(uint64_t i)
     switch (i % 7) {
     case 0: return 1700000000000000000ull + i / 7 * 1000; /* a few records per "group" */
     case 1: return 1700000000000000000ull + i / 7 * 1000;
-    case 2: return 5;                                     /* the clock stepped back */
+    case 2: return 5; /* the clock stepped back */
     case 3: return UINT64_MAX - i;
     case 4: return 0;
     default: return 1700000000000000000ull + i * 1000003ull;
@@ -921,8 +993,13 @@ static int s_times_fn(kc_txn_t *t, void *ctx)
     (void)ctx;
     for (uint64_t i = 0; i < S_NT; i++) {
         uint8_t ev[2] = {(uint8_t)i, 9};
-        kc_log_entry_t e = {.received_ns = s_time(i), .epoch = 3, .seq = i + 1,
-                            .producer = "p", .producer_len = 1, .event = ev, .event_len = 2};
+        kc_log_entry_t e = {.received_ns = s_time(i),
+                            .epoch = 3,
+                            .seq = i + 1,
+                            .producer = "p",
+                            .producer_len = 1,
+                            .event = ev,
+                            .event_len = 2};
         int rc = kc_txn_log_append(t, &e, NULL);
         if (rc)
             return rc;
@@ -1031,21 +1108,36 @@ static void test_log_bad_producer_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_identity_round_trip, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_identity_chain, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_identity_chain_pending, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_identity_many, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_identity_names_other_event, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_unit_append_and_out_of_order, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_unit_many, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_unit_created_then_aborted, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_unit_reader_before_create, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_unit_history_across_units, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_log_layouts, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_log_transport_tail, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_log_time_deltas, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_log_bad_time, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_log_bad_producer_index, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_round_trip, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_chain, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_chain_pending, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_many, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_names_other_event, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_append_and_out_of_order, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_many, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_created_then_aborted, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_reader_before_create, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unit_history_across_units, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_layouts, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_transport_tail, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_time_deltas, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_bad_time, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_log_bad_producer_index, kc_test_store_setup,
+                                        kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,10 +248,13 @@ static void test_invalid_and_abort(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_append_get_size, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_append_get_size, kc_test_store_setup,
+                                        kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_scan, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_edges_verbatim, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_and_abort, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_edges_verbatim, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_and_abort, kc_test_store_setup,
+                                        kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,8 +131,10 @@ static void test_trim_beside_a_reader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_trim_releases_and_keeps_data, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_trim_beside_a_reader, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_trim_releases_and_keeps_data, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_trim_beside_a_reader, kc_test_store_setup,
+                                        kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

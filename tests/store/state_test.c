@@ -138,10 +138,14 @@ static int s_identities_fn(kc_txn_t *t, void *ctx)
     int rc;
     for (int i = 0; i < 3; i++) {
         uint8_t buf[256];
-        size_t n = kc_test_event(buf, sizeof buf, s_ids[i].event_id, s_ids[i].province, 2021, 4,
-                                 0, NULL, 0, 10 + i);
-        kc_log_entry_t e = {.received_ns = 1, .seq = (uint64_t)i + 1, .producer = "prov-79",
-                            .producer_len = 7, .event = buf, .event_len = n};
+        size_t n = kc_test_event(buf, sizeof buf, s_ids[i].event_id, s_ids[i].province, 2021, 4, 0,
+                                 NULL, 0, 10 + i);
+        kc_log_entry_t e = {.received_ns = 1,
+                            .seq = (uint64_t)i + 1,
+                            .producer = "prov-79",
+                            .producer_len = 7,
+                            .event = buf,
+                            .event_len = n};
         uint64_t off;
         if ((rc = kc_txn_log_append(t, &e, &off)))
             return rc;
@@ -247,8 +251,10 @@ static void test_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_producers, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_identities, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_producers, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identities, kc_test_store_setup,
+                                        kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_rejects, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

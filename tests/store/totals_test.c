@@ -288,7 +288,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_encoding),
         cmocka_unit_test_setup_teardown(test_add_get, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_range_scan, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_range_scan, kc_test_store_setup,
+                                        kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_overflow, kc_test_store_setup, kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,7 +136,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_units, kc_test_store_setup, kc_test_store_teardown),
-        cmocka_unit_test_setup_teardown(test_older_store, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_older_store, kc_test_store_setup,
+                                        kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
