@@ -100,6 +100,16 @@ int kc_txn_totals_add(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta
     return kc_txn_totals_apply(t, key, delta, (int64_t)events);
 }
 
+/* The write transaction's totals cursor, opened at its first use (LMDB frees
+ * it with the transaction). */
+static int s_totals_cursor(kc_txn_t *t)
+{
+    if (t->totals_cur)
+        return 0;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_TOTALS], &t->totals_cur);
+    return mrc == MDB_SUCCESS ? 0 : kc_store_put_err(t, mrc, "open totals cursor");
+}
+
 int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t delta[KC_METRIC_COUNT],
                         int64_t events)
 {
@@ -108,11 +118,8 @@ int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t del
         return rc;
     if (!key || !delta)
         return KC_EINVAL;
-    if (!t->totals_cur) {
-        int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_TOTALS], &t->totals_cur);
-        if (mrc != MDB_SUCCESS)
-            return kc_store_put_err(t, mrc, "open totals cursor");
-    }
+    if ((rc = s_totals_cursor(t)) != 0)
+        return rc;
     uint8_t kb[KC_CELL_KEY_LEN];
     kc_cell_key_encode(key, kb);
     MDB_val k = {sizeof kb, kb}, v;
@@ -154,11 +161,8 @@ int kc_txn_totals_put(kc_txn_t *t, const kc_cell_key_t *key, const kc_cell_t *ce
         return rc;
     if (!key || !cell)
         return KC_EINVAL;
-    if (!t->totals_cur) {
-        int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_TOTALS], &t->totals_cur);
-        if (mrc != MDB_SUCCESS)
-            return kc_store_put_err(t, mrc, "open totals cursor");
-    }
+    if ((rc = s_totals_cursor(t)) != 0)
+        return rc;
     uint8_t kb[KC_CELL_KEY_LEN];
     kc_cell_key_encode(key, kb);
     MDB_val k = {sizeof kb, kb}, v = {KC_CELL_VALUE_LEN, NULL};

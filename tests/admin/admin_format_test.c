@@ -274,6 +274,33 @@ static void s_expect_refusal(const char *tag, const char *needle, const char *pr
     free(e);
 }
 
+/* A store of an older format `fmt`: kc-aggregator and kc-query refuse it with
+ * the migrate advice, kc-admin stat reads it and says so. Returns stat's JSON
+ * (the caller frees it). */
+static json_t *s_old_format(const char *store, int fmt)
+{
+    char tag[32], needle[160];
+    snprintf(tag, sizeof tag, "agg-%d", fmt);
+    snprintf(needle, sizeof needle,
+             "has format %d; this kcpipe needs 4: back it up (kc-admin backup) "
+             "and run kc-admin migrate --store",
+             fmt);
+    s_expect_refusal(tag, needle, "kc-aggregator", store);
+    snprintf(tag, sizeof tag, "query-%d", fmt);
+    snprintf(needle, sizeof needle, "has format %d; this kcpipe needs 4", fmt);
+    s_expect_refusal(tag, needle, "kc-query", store);
+    char *o = NULL, *e = NULL;
+    snprintf(tag, sizeof tag, "stat-%d", fmt);
+    KC_CHECK(kc_run(tag, &o, &e, "kc-admin", "stat", "--store", store, "--format", "json",
+                    (const char *)NULL) == 0,
+             "stat of a format-%d store", fmt);
+    json_t *j = kc_json(o, "stat");
+    KC_CHECK(kc_json_int(j, "format") == fmt, "stat says format %d", fmt);
+    free(o);
+    free(e);
+    return j;
+}
+
 int main(void)
 {
     kc_harness_init("admin_format_test");
@@ -311,40 +338,17 @@ int main(void)
 
     /* format 3 as an older kcpipe left it: refused, stat-able, migrated to 4 */
     s_make_format3(store);
-    s_expect_refusal("agg-3",
-                     "has format 3; this kcpipe needs 4: back it up (kc-admin backup) "
-                     "and run kc-admin migrate --store",
-                     "kc-aggregator", store);
-    s_expect_refusal("query-3", "has format 3; this kcpipe needs 4", "kc-query", store);
-    KC_CHECK(kc_run("stat-3", &o, &e, "kc-admin", "stat", "--store", store, "--format", "json",
-                    (const char *)NULL) == 0,
-             "stat of a format-3 store");
-    j = kc_json(o, "stat");
-    KC_CHECK(kc_json_int(j, "format") == 3, "stat says format 3");
-    json_decref(j);
-    free(o);
-    free(e);
+    json_decref(s_old_format(store, 3));
     s_migrate("migrate-3", store, "format 3 -> 4", NULL);
     s_migrated_ok("migrated 3 -> 4", store, query, &live);
 
     /* format 2 (no units table): refused, migrated 2 -> 3 -> 4 */
     s_make_format3(store);
     s_raw(store, "2", true);
-    s_expect_refusal("agg-2",
-                     "has format 2; this kcpipe needs 4: back it up (kc-admin backup) "
-                     "and run kc-admin migrate --store",
-                     "kc-aggregator", store);
-    s_expect_refusal("query-2", "has format 2; this kcpipe needs 4", "kc-query", store);
-    KC_CHECK(kc_run("stat-2", &o, &e, "kc-admin", "stat", "--store", store, "--format", "json",
-                    (const char *)NULL) == 0,
-             "stat of a format-2 store");
-    j = kc_json(o, "stat");
-    KC_CHECK(kc_json_int(j, "format") == 2, "stat says format 2");
+    j = s_old_format(store, 2);
     KC_CHECK(json_is_null(json_object_get(json_object_get(j, "tables"), "units")),
              "no units table");
     json_decref(j);
-    free(o);
-    free(e);
 
     /* back it up, migrate, compare */
     KC_RUN_OK("backup-2", "kc-admin", "backup", "--store", store, bk);
