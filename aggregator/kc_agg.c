@@ -48,12 +48,26 @@ typedef struct {
     bool delim;                   /* the request had an empty delimiter frame */
 } s_route_t;
 
+/* A message that is not a request (more than one frame after its envelope):
+ * kc_agg answers it STATUS_UNDECODABLE itself, in its place among the Acks of
+ * the group it arrived with, so that a peer's Acks keep the order of its
+ * messages. */
+typedef struct {
+    s_route_t route; /* where its Ack goes */
+    size_t pos;      /* sent just before the Ack of the group's message pos
+                        (SIZE_MAX: after the group's last Ack) */
+    int frames;      /* frames it had after the envelope (routing id, delimiter) */
+} s_extra_t;
+
 /* One group commit and where its Acks go. The socket thread fills one while
  * the commit thread commits the other (DESIGN "pipeline" in kc_agg.h). */
 typedef struct {
-    kc_apply_t *apply;  /* its messages, decoded ahead; then its Acks */
-    s_route_t *routes;  /* one per message */
-    size_t cap_routes;  /* allocated routes */
+    kc_apply_t *apply; /* its messages, decoded ahead; then its Acks */
+    s_route_t *routes; /* one per message */
+    size_t cap_routes; /* allocated routes */
+    s_extra_t *extras; /* messages answered undecodable by kc_agg, in arrival order
+                          (socket thread only, like routes) */
+    size_t n_extras, cap_extras;
     uint64_t t0;        /* monotonic ms of its first message */
     double commit_secs; /* how long its commit took (metrics) */
 } s_group_t;
@@ -89,7 +103,7 @@ struct kc_agg {
     size_t resident_limit;         /* RSS budget in bytes; 0 = none */
     uint64_t map_trims;            /* times the store's map pages were released */
     kc_agg_counters_t total;       /* counters since start */
-    uint64_t dropped_messages;     /* malformed multipart messages dropped */
+    uint64_t dropped_messages;     /* messages dropped unanswered (no routing id to answer) */
     uint64_t undelivered_acks;     /* Acks that could not be sent */
     uint64_t stale_readers;        /* reader slots of dead processes cleared (fault hooks) */
     kc_auth_t *auth;               /* ZAP handler + registry; NULL without CURVE */
@@ -228,6 +242,19 @@ static int s_security_setup(kc_agg_t *self, const kc_agg_opts_t *opts)
     return 0;
 }
 
+const char *kc_agg_resolve_localhost(const char *ep, char *buf, size_t cap)
+{
+    if (!ep)
+        return NULL;
+    if (strncmp(ep, "tcp://localhost:", 16) == 0) {
+        int n = snprintf(buf, cap, "tcp://127.0.0.1:%s", ep + 16);
+        return n > 0 && (size_t)n < cap ? buf : ep;
+    }
+    if (strcmp(ep, "localhost") == 0)
+        return "127.0.0.1";
+    return ep;
+}
+
 bool kc_agg_http_addr_is_local(const char *addr)
 {
     if (!addr)
@@ -251,16 +278,20 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
 {
     int rc;
     if (opts->feed_endpoint) {
-        const char *snap = opts->feed_snapshot_endpoint;
+        /* libzmq binds no host name: localhost is 127.0.0.1 (kc_agg_resolve_localhost) */
+        char pub_buf[300], snap_buf[300];
+        const char *pub = kc_agg_resolve_localhost(opts->feed_endpoint, pub_buf, sizeof pub_buf);
+        const char *snap =
+            kc_agg_resolve_localhost(opts->feed_snapshot_endpoint, snap_buf, sizeof snap_buf);
         if (!snap) {
             kc_error("the feed needs a snapshot endpoint (--feed-snapshot)");
             return KC_EINVAL;
         }
         if (!opts->insecure &&
-            (!kc_auth_endpoint_is_local(opts->feed_endpoint) || !kc_auth_endpoint_is_local(snap))) {
+            (!kc_auth_endpoint_is_local(pub) || !kc_auth_endpoint_is_local(snap))) {
             kc_error("refusing a plaintext feed on %s / %s: only loopback or ipc endpoints "
                      "(--insecure overrides)",
-                     opts->feed_endpoint, snap);
+                     pub, snap);
             return KC_EINVAL;
         }
         kc_txn_t *t = NULL;
@@ -270,7 +301,7 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
         kc_txn_end(&t);
         if (rc != 0)
             return rc;
-        kc_feed_opts_t fo = {.pub_endpoint = opts->feed_endpoint,
+        kc_feed_opts_t fo = {.pub_endpoint = pub,
                              .snapshot_endpoint = snap,
                              .heartbeat_ms = opts->feed_heartbeat_ms,
                              .sndhwm = opts->feed_sndhwm};
@@ -293,19 +324,21 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
         self->metrics = kc_metrics_new();
         if (!self->metrics)
             return KC_ENOMEM;
-        kc_http_opts_t ho = {.addr = opts->http_addr,
+        /* "localhost" is 127.0.0.1 (kc_http takes numeric addresses only) */
+        const char *http_addr = kc_agg_resolve_localhost(opts->http_addr, NULL, 0);
+        kc_http_opts_t ho = {.addr = http_addr,
                              .port = opts->http_port,
                              .store = self->store,
                              .store_dir = dir,
                              .metrics = self->metrics};
         if ((rc = kc_http_start(&self->http, &ho)) != 0) {
             kc_error("cannot serve HTTP on %s port %u: %s",
-                     opts->http_addr ? opts->http_addr : KC_HTTP_DEFAULT_ADDR, opts->http_port,
+                     http_addr ? http_addr : KC_HTTP_DEFAULT_ADDR, opts->http_port,
                      kc_strerror(rc));
             return rc;
         }
         self->http_port = kc_http_port(self->http);
-        const char *a = opts->http_addr ? opts->http_addr : KC_HTTP_DEFAULT_ADDR;
+        const char *a = http_addr ? http_addr : KC_HTTP_DEFAULT_ADDR;
         bool v6 = strchr(a, ':') && a[0] != '[';
         snprintf(self->http_url, sizeof self->http_url, "http://%s%s%s:%u/", v6 ? "[" : "", a,
                  v6 ? "]" : "", self->http_port);
@@ -326,7 +359,9 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
     kc_agg_t *self = calloc(1, sizeof *self);
     if (!self)
         return KC_ENOMEM;
-    const char *listen = opts->listen ? opts->listen : KC_AGG_DEFAULT_LISTEN;
+    char listen_buf[300];
+    const char *listen = kc_agg_resolve_localhost(
+        opts->listen ? opts->listen : KC_AGG_DEFAULT_LISTEN, listen_buf, sizeof listen_buf);
     const char *dir = opts->store_dir ? opts->store_dir : KC_AGG_DEFAULT_STORE;
     self->group_max = opts->group_max ? opts->group_max : KC_AGG_DEFAULT_GROUP_MAX;
     self->group_max_msgs = self->group_max < 1024 ? 1024 : self->group_max;
@@ -477,6 +512,7 @@ void kc_agg_destroy(kc_agg_t **self_p)
     for (int i = 0; i < 2; i++) {
         kc_apply_destroy(&self->groups[i].apply);
         free(self->groups[i].routes);
+        free(self->groups[i].extras);
     }
     if (self->efd >= 0)
         close(self->efd);
@@ -653,6 +689,83 @@ static int s_add(kc_agg_t *self, zmq_msg_t *body)
     return kc_apply_add_granted(group, zmq_msg_data(body), zmq_msg_size(body), &g);
 }
 
+/* Send the Ack of a message that had x->frames frames after its envelope:
+ * STATUS_UNDECODABLE, nothing processed. Counts it as an undecodable Batch
+ * (the caller updates the metrics). */
+static void s_send_extra(kc_agg_t *self, const s_extra_t *x)
+{
+    kc_pb_ack_t a = KCPIPE__V1__ACK__INIT;
+    char error[200];
+    snprintf(error, sizeof error,
+             "the message has %d frames after the routing id; a request must be one frame "
+             "holding one serialized kcpipe.v1.Batch",
+             x->frames);
+    a.has_status = 1;
+    a.status = KCPIPE__V1__STATUS__STATUS_UNDECODABLE;
+    a.error = error;
+    uint8_t buf[512];
+    size_t len = kcpipe__v1__ack__get_packed_size(&a);
+    self->total.batches++;
+    self->total.bad_batches++;
+    if (len > sizeof buf) { /* cannot happen: the Ack is a status and the text above */
+        self->undelivered_acks++;
+        return;
+    }
+    kcpipe__v1__ack__pack(&a, buf);
+    const s_route_t *r = &x->route;
+    int rc = zmq_send(self->sock, r->id, r->len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0 && r->delim)
+        rc = zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(self->sock, buf, len, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        self->undelivered_acks++;
+        kc_debug("ack of a %d-frame message not delivered: %s", x->frames, zmq_strerror(errno));
+    }
+}
+
+/* A message of `frames` frames after its envelope (routing id, and the empty
+ * delimiter if delim): not a request. It is answered STATUS_UNDECODABLE after
+ * the Acks of every Batch received before it: with the group being collected
+ * if that has messages, else after the group in flight, else at once. */
+static void s_multiframe(kc_agg_t *self, zmq_msg_t *id, bool delim, int frames)
+{
+    kc_warn("KC-REJ-090 batch refused (undecodable): a message of %d frames; a request is one "
+            "frame holding one Batch",
+            frames);
+    s_extra_t x = {.frames = frames, .pos = SIZE_MAX};
+    x.route.len = zmq_msg_size(id);
+    memcpy(x.route.id, zmq_msg_data(id), x.route.len);
+    x.route.delim = delim;
+    s_group_t *g = NULL;
+    if (kc_apply_count(self->fill->apply) > 0) {
+        g = self->fill;
+        x.pos = kc_apply_count(g->apply);
+    } else if (self->flight) {
+        g = self->flight; /* its routes and extras are the socket thread's */
+    }
+    if (!g) {
+        s_send_extra(self, &x);
+#ifdef KC_HAVE_HTTP
+        kc_metrics_batch(self->metrics, NULL, 0, 0, 0);
+        kc_metrics_counters(self->metrics, &self->total);
+#endif
+        return;
+    }
+    if (g->n_extras == g->cap_extras) {
+        size_t cap = g->cap_extras * 2 + 8;
+        s_extra_t *e = realloc(g->extras, cap * sizeof *e);
+        if (!e) {
+            self->dropped_messages++;
+            kc_error("out of memory: a %d-frame message left unanswered", frames);
+            return;
+        }
+        g->extras = e;
+        g->cap_extras = cap;
+    }
+    g->extras[g->n_extras++] = x;
+}
+
 /* Receive one multipart message without blocking. Returns 1 if a message was
  * taken (added to the group or dropped), 0 if none was waiting, < 0 on a socket
  * error. */
@@ -683,18 +796,18 @@ static int s_recv_one(kc_agg_t *self)
     }
     if (rc == 1) {
         zmq_msg_t *id = &f[0], *body = NULL;
-        bool delim = false;
+        /* an empty second frame is a REQ-style delimiter: the answer carries it too */
+        bool delim = total >= 3 && zmq_msg_size(&f[1]) == 0;
         size_t before = 0;
-        if (total == 2) {
+        if (total == 2)
             body = &f[1];
-        } else if (total == 3 && zmq_msg_size(&f[1]) == 0) {
+        else if (total == 3 && delim)
             body = &f[2];
-            delim = true;
-        }
-        if (!body || zmq_msg_size(id) == 0 || zmq_msg_size(id) > S_ROUTING_ID_MAX) {
-            self->dropped_messages++;
-            kc_warn("dropped a malformed message of %d frames (expected [routing id, Batch])",
-                    total);
+        if (total < 2 || zmq_msg_size(id) == 0 || zmq_msg_size(id) > S_ROUTING_ID_MAX) {
+            self->dropped_messages++; /* no routing id: nobody to answer */
+            kc_warn("dropped a message of %d frames without a usable routing id", total);
+        } else if (!body) {
+            s_multiframe(self, id, delim, total - 1 - (delim ? 1 : 0));
         } else if (s_routes_reserve(self->fill) != 0 ||
                    (before = kc_apply_count(self->fill->apply), s_add(self, body) != 0)) {
             kc_error("out of memory: dropped a batch (the producer will resend it)");
@@ -770,7 +883,10 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
         self->head_behind = true;
         self->last_growth_ms = s_now_ms();
     }
+    size_t x = 0; /* the next of g's extras to send, in their place among the Acks */
     for (size_t i = 0; i < n; i++) {
+        for (; x < g->n_extras && g->extras[x].pos <= i; x++)
+            s_send_extra(self, &g->extras[x]);
         const uint8_t *data;
         size_t len;
         if (kc_apply_ack(group, i, &data, &len) != 0) {
@@ -790,6 +906,8 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
             kc_debug("ack %zu of the group not delivered: %s", i, zmq_strerror(errno));
         }
     }
+    for (; x < g->n_extras; x++)
+        s_send_extra(self, &g->extras[x]);
     /* monitoring, after the Acks: publish the commit's changes, count it */
     kc_apply_changes_t ch;
     if (self->feed && kc_apply_changes(group, &ch) == 0 && ch.seq > ch.prev_seq) {
@@ -808,8 +926,17 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
             if (kc_apply_msg_info(group, i, &mi) != 0)
                 continue;
             events += mi.events;
-            kc_metrics_batch(self->metrics, mi.producer_id, mi.events, mi.spool_last_seq);
+            /* the epoch of a processed Batch is its Ack's (the producer's epoch now); an
+             * Ack without one refused its Batch (fenced: from a retired spool) */
+            const kc_pb_ack_t *a = kc_apply_ack_msg(group, i);
+            const char *producer = mi.producer_id;
+            if (producer && !(a && a->has_producer_epoch))
+                producer = "";
+            kc_metrics_batch(self->metrics, producer, mi.events,
+                             a && a->has_producer_epoch ? a->producer_epoch : 0, mi.spool_last_seq);
         }
+        for (size_t i = 0; i < g->n_extras; i++)
+            kc_metrics_batch(self->metrics, NULL, 0, 0, 0); /* undecodable */
         kc_metrics_commit(self->metrics, &self->total, g->commit_secs, events);
         if (self->feed) {
             kc_feed_stats_t fs;
@@ -819,6 +946,7 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
         }
     }
 #endif
+    g->n_extras = 0;
     kc_apply_reset(group);
 }
 

@@ -3,8 +3,12 @@
  * DESIGN - commit, then acknowledge
  * Producers (DEALER sockets) send one Batch per message; the ROUTER sees
  * [routing id, Batch] (a REQ-style [routing id, empty, Batch] is accepted
- * too, and answered with the same envelope). Any other frame count is dropped
- * with a log line. Messages are collected into a group (kc_apply_t) until it
+ * too, and answered with the same envelope). A message of two or more frames
+ * after that envelope is no request: it is answered STATUS_UNDECODABLE (an
+ * Ack.error saying a request is one frame holding one Batch, logged
+ * KC-REJ-090) in its place among the Acks of the Batches received before it;
+ * only a message without a usable routing id is dropped (with a log line).
+ * Messages are collected into a group (kc_apply_t) until it
  * carries group_max events or group_window_ms have passed since its first
  * message; then the whole group is committed in one store write transaction,
  * and only after that commit returned is each Ack sent. If the commit fails,
@@ -157,6 +161,14 @@ const char *kc_agg_endpoint(const kc_agg_t *self);
 const char *kc_agg_feed_endpoint(const kc_agg_t *self);
 const char *kc_agg_snapshot_endpoint(const kc_agg_t *self);
 unsigned kc_agg_http_port(const kc_agg_t *self);
+/* localhost in a bind address, as kcpipe binds it. libzmq takes the host of a
+ * tcp bind endpoint as an interface name or a numeric address, never as a host
+ * name ("tcp://localhost:PORT" fails with ENODEV), and kc_http binds numeric
+ * addresses only: localhost means the IPv4 loopback 127.0.0.1 (never ::1).
+ * Returns "tcp://127.0.0.1:PORT" (written into buf[cap]) for
+ * "tcp://localhost:PORT", "127.0.0.1" for the address "localhost", else ep
+ * itself (also when buf cannot hold the result). */
+const char *kc_agg_resolve_localhost(const char *ep, char *buf, size_t cap);
 /* Whether an HTTP bind address is loopback (127.0.0.0/8, ::1, localhost). */
 bool kc_agg_http_addr_is_local(const char *addr);
 

@@ -78,7 +78,8 @@ static void s_usage(FILE *out)
             "de-duplicate and commit them to the store, then acknowledge them.\n"
             "\n"
             "  --listen EP            endpoint to bind (default %s;\n"
-            "                         tcp://127.0.0.1:* picks a free port)\n"
+            "                         tcp://127.0.0.1:* picks a free port; localhost is\n"
+            "                         bound as 127.0.0.1, here and in --feed, --http)\n"
             "  --store DIR            store directory (default %s)\n"
             "  --group-max N          events per group commit (default %d)\n"
             "  --group-window-ms MS   longest wait to fill a group (default %d)\n"
@@ -502,9 +503,12 @@ int main(int argc, char **argv)
     }
     const char *store = opts.store_dir ? opts.store_dir : KC_AGG_DEFAULT_STORE;
     s_check_store_modes(store);
-    kc_info("KC-AGG-001 started: listening on %s (store %s, %s; config %s; log to %s)",
+    const char *asked = opts.listen ? opts.listen : KC_AGG_DEFAULT_LISTEN;
+    bool lh = strncmp(asked, "tcp://localhost:", 16) == 0; /* bound as 127.0.0.1 (kc_agg.h) */
+    kc_info("KC-AGG-001 started: listening on %s (store %s, %s; config %s; log to %s%s%s%s)",
             kc_agg_endpoint(agg), store, opts.curve_secret_file ? "CURVE" : "plaintext",
-            ca.path ? ca.path : "none", kc_log_target_name(kc_log_get_target()));
+            ca.path ? ca.path : "none", kc_log_target_name(kc_log_get_target()), lh ? "; " : "",
+            lh ? asked : "", lh ? " bound as 127.0.0.1" : "");
     rc = kc_agg_run(agg, &s_stop);
     kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "KC-AGG-002 stopped" : "KC-AGG-003 failed");
     kc_agg_destroy(&agg);

@@ -13,6 +13,7 @@
 
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_text.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -605,14 +606,8 @@ int kc_apply_add_granted(kc_apply_t *self, const void *data, size_t len,
         snprintf(m->error, sizeof m->error, "the message (%zu bytes) is not a kcpipe.v1.Batch",
                  len);
     } else {
-        size_t plen = m->batch->producer_id ? strlen(m->batch->producer_id) : 0;
-        if (plen == 0 || plen > KC_PRODUCER_ID_MAX) {
+        if (!kc_producer_id_ok(m->batch->producer_id, data, len, m->error, sizeof m->error)) {
             m->status = KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER;
-            if (plen == 0)
-                snprintf(m->error, sizeof m->error, "the batch has no producer_id");
-            else
-                snprintf(m->error, sizeof m->error, "producer_id is %zu bytes, at most %d allowed",
-                         plen, KC_PRODUCER_ID_MAX);
             m->batch = NULL;
             kc_arena_rewind(&self->arena, mark);
         } else {
@@ -662,20 +657,6 @@ static bool s_province_allowed(const s_msg_t *m, const char *province)
     return (m->provinces[c / 64] >> (c % 64)) & 1u;
 }
 
-/* Copy an event_id for a Result, cut to KC_EVENT_ID_MAX bytes on a UTF-8
- * character boundary. */
-static void s_copy_id(char *dst, const char *src)
-{
-    size_t n = strlen(src);
-    if (n > KC_EVENT_ID_MAX) {
-        n = KC_EVENT_ID_MAX;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--; /* src[n] continues a character: cut before it */
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static s_result_t *s_result_add(s_msg_t *m, bool has_seq, uint64_t seq, int reason,
                                 const char *event_id, const char *text, bool fresh)
 {
@@ -693,9 +674,11 @@ static s_result_t *s_result_add(s_msg_t *m, bool has_seq, uint64_t seq, int reas
     r->reason = reason;
     r->has_event_id = event_id && event_id[0];
     r->event_id[0] = '\0';
+    /* an Ack carries valid UTF-8 only, whatever the event or an older store held:
+     * both are shown in kc_text's display form, cut on a character boundary */
     if (r->has_event_id)
-        s_copy_id(r->event_id, event_id);
-    snprintf(r->text, sizeof r->text, "%s", text);
+        kc_text_shows(event_id, r->event_id, sizeof r->event_id);
+    kc_text_shows(text, r->text, sizeof r->text);
     r->fresh = fresh;
     return r;
 }
@@ -753,7 +736,10 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
     int reason;
     int rc;
 
-    if (!ev->producer_id || strcmp(ev->producer_id, producer) != 0) {
+    if ((reason = kc_event_admit(ev, bytes ? bytes->data : NULL, bytes ? bytes->len : 0, text,
+                                 sizeof text)) != KCPIPE__V1__REASON__REASON_OK) {
+        /* invalid_text or value_too_large: new events only (kc_event.h) */
+    } else if (!ev->producer_id || strcmp(ev->producer_id, producer) != 0) {
         reason = KCPIPE__V1__REASON__REASON_PRODUCER_MISMATCH;
         snprintf(text, sizeof text, "the event's producer_id '%.64s' is not the batch's '%s'",
                  ev->producer_id ? ev->producer_id : "", producer);
@@ -822,11 +808,13 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         }
     }
     if (reason != KCPIPE__V1__REASON__REASON_OK) {
-        rc = kc_txn_reject_put(txn, producer, prod->st.epoch, ev->seq, reason, text);
+        /* the text as the Ack carries it (valid UTF-8: a '%.64s' may have cut a character) */
+        s_result_t *r = s_result_add(m, true, ev->seq, reason, ev->event_id, text, true);
+        if (!r)
+            return KC_ENOMEM;
+        rc = kc_txn_reject_put(txn, producer, prod->st.epoch, ev->seq, reason, r->text);
         if (rc != 0)
             return rc;
-        if (!s_result_add(m, true, ev->seq, reason, ev->event_id, text, true))
-            return KC_ENOMEM;
         if (reason == KCPIPE__V1__REASON__REASON_DUPLICATE) {
             self->delta.duplicates++;
             prod->st.duplicates++;
@@ -1026,7 +1014,8 @@ static int s_pack(s_msg_t *m)
         a->producer_id = m->batch->producer_id;
     a->has_status = 1;
     a->status = m->fenced ? KCPIPE__V1__STATUS__STATUS_FENCED : (Kcpipe__V1__Status)m->status;
-    a->has_producer_epoch = m->batch && !m->fenced;
+    a->has_producer_epoch =
+        m->batch && !m->fenced && m->status == KCPIPE__V1__STATUS__STATUS_OK;
     a->producer_epoch = m->epoch;
     if (m->error[0])
         a->error = m->error;

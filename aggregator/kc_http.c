@@ -3,22 +3,36 @@
  * threads; each request is answered on its first call to the access handler
  * (GET and HEAD carry no body; anything else gets 405 at once).
  *
- * Every /v1 answer is JSON built with jansson (integers exact int64), from
+ * Every /v1 answer is JSON built with jansson and written by kc_json_dumps
+ * (tools/common/kc_json.h: integers exact at any size; /v1/totals' figures
+ * are 128-bit sums that may leave int64), from
  * one read transaction of the store (an LMDB MVCC snapshot: the commit
  * thread is never blocked); Cache-Control: no-store on /v1 and /metrics.
  * Query parameters: /v1/totals takes kc-query's (tools/common/kc_qry.h,
- * KC_QRY_URL style), /v1/provinces takes scheme, the other /v1 routes none;
- * an unknown or repeated parameter is a 400 like a bad value. /metrics and
- * the dashboard's files ignore query strings (cache busters).
+ * KC_QRY_URL style), /v1/provinces takes scheme, the other /v1 routes and
+ * /metrics none; an unknown or repeated parameter is a 400 like a bad value.
+ * The dashboard's files ignore query strings (cache busters).
+ * Every answer says X-Content-Type-Options: nosniff, X-Frame-Options: DENY,
+ * Referrer-Policy: no-referrer and a Content-Security-Policy: for the
+ * dashboard's files S_CSP_PAGE (scripts, styles, images and fetches from this
+ * origin only, no inline script or style, never framed), for JSON and the
+ * metrics text S_CSP_DATA (nothing: they are data, never a page).
  * HEAD: libmicrohttpd sends the headers of the GET answer without its body.
+ * Text from the store or from a request (producer ids, which a store written
+ * before the admission rules may hold as any bytes; a parameter echoed in a
+ * 400) goes into JSON in display form (tools/common/kc_jtext.h), so every
+ * answer is valid UTF-8.
  */
 #include "kc_http.h"
 
 #include "kc_audit.h"
 #include "kc_err.h"
+#include "kc_jtext.h"
+#include "kc_json.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_qry.h"
+#include "kc_text.h"
 #ifdef KC_HAVE_WEB
 #include "kc_web.h"
 #endif
@@ -38,6 +52,12 @@
 
 #define S_JSON_TYPE    "application/json"
 #define S_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* web/index.html loads /assets/{style.css,chart.min.js,app.js,favicon.svg}
+ * and app.js fetches /v1: nothing inline, nothing from another origin */
+#define S_CSP_PAGE                                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define S_CSP_DATA "default-src 'none'; frame-ancestors 'none'"
 
 struct kc_http {
     struct MHD_Daemon *daemon;
@@ -49,6 +69,15 @@ struct kc_http {
 
 /* ---- responses ---- */
 
+/* The headers every answer carries (see the top of this file). */
+static void s_security_headers(struct MHD_Response *r, const char *csp)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Content-Security-Policy", csp);
+}
+
 /* Queue body (malloc'd, taken over) with status and type; counts it. */
 static enum MHD_Result s_send(kc_http_t *h, struct MHD_Connection *c, unsigned status,
                               const char *type, char *body, size_t len, bool no_store)
@@ -59,7 +88,7 @@ static enum MHD_Result s_send(kc_http_t *h, struct MHD_Connection *c, unsigned s
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    s_security_headers(r, S_CSP_DATA);
     if (no_store)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -74,7 +103,7 @@ static enum MHD_Result s_send(kc_http_t *h, struct MHD_Connection *c, unsigned s
 /* A JSON document (reference taken). */
 static enum MHD_Result s_json(kc_http_t *h, struct MHD_Connection *c, unsigned status, json_t *doc)
 {
-    char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    char *s = doc ? kc_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(doc);
     if (!s) {
         static const char oom[] = "{\"error\":\"out of memory\"}";
@@ -95,10 +124,11 @@ static enum MHD_Result s_json(kc_http_t *h, struct MHD_Connection *c, unsigned s
     return s_send(h, c, status, S_JSON_TYPE, b, n + 1, true);
 }
 
+/* reason may echo a parameter (any bytes): kc_json_text keeps the body valid UTF-8 */
 static enum MHD_Result s_error(kc_http_t *h, struct MHD_Connection *c, unsigned status,
                                const char *reason)
 {
-    return s_json(h, c, status, json_pack("{s:s}", "error", reason));
+    return s_json(h, c, status, json_pack("{s:o}", "error", kc_json_texts(reason)));
 }
 
 static enum MHD_Result s_store_error(kc_http_t *h, struct MHD_Connection *c, int rc)
@@ -272,9 +302,10 @@ typedef struct {
 static int s_producer(const char *producer, const kc_producer_state_t *st, void *ctx)
 {
     s_prod_ctx_t *p = ctx;
-    uint64_t spool = kc_metrics_spool_last_seq(p->h->metrics, producer);
+    /* reported in the producer's current spool epoch only (kc_metrics.h): null = unknown */
+    uint64_t spool = kc_metrics_spool_last_seq(p->h->metrics, producer, st->epoch);
     json_t *o = json_object();
-    json_object_set_new(o, "producer", json_string(producer));
+    json_object_set_new(o, "producer", kc_json_texts(producer)); /* any bytes in older stores */
     json_object_set_new(o, "epoch", json_integer((json_int_t)st->epoch));
     json_object_set_new(o, "committed_seq", json_integer((json_int_t)st->hwm));
     json_object_set_new(o, "last_seen", s_time(st->last_seen_ns));
@@ -333,10 +364,13 @@ static enum MHD_Result s_head(kc_http_t *h, struct MHD_Connection *c)
         kc_merkle_hex(pk, sizeof pk, pkh);
         pkj = json_string(pkh);
     }
+    /* timestamp_ns: the exact integer the signature covers (docs/PROTOCOL.md "/v1/head");
+     * timestamp is the same instant for people */
     return s_json(h, c, MHD_HTTP_OK,
-                  json_pack("{s:I,s:o,s:s,s:s,s:o}", "tree_size", (json_int_t)sth.tree_size,
-                            "timestamp", s_time(sth.timestamp_ns), "root", root, "signature", sig,
-                            "public_key", pkj));
+                  json_pack("{s:I,s:I,s:o,s:s,s:s,s:o}", "tree_size", (json_int_t)sth.tree_size,
+                            "timestamp_ns", (json_int_t)sth.timestamp_ns, "timestamp",
+                            s_time(sth.timestamp_ns), "root", root, "signature", sig, "public_key",
+                            pkj));
 }
 
 static enum MHD_Result s_status(kc_http_t *h, struct MHD_Connection *c)
@@ -350,8 +384,8 @@ static enum MHD_Result s_status(kc_http_t *h, struct MHD_Connection *c)
     if (rc != 0)
         return s_store_error(h, c, rc);
     return s_json(h, c, MHD_HTTP_OK,
-                  json_pack("{s:s,s:I,s:o,s:s}", "version", KC_VERSION, "seq", (json_int_t)seq,
-                            "time", s_time(s_now_ns()), "store", h->store_dir ? h->store_dir : ""));
+                  json_pack("{s:s,s:I,s:o,s:o}", "version", KC_VERSION, "seq", (json_int_t)seq,
+                            "time", s_time(s_now_ns()), "store", kc_json_texts(h->store_dir)));
 }
 
 static enum MHD_Result s_metrics(kc_http_t *h, struct MHD_Connection *c)
@@ -376,7 +410,7 @@ static enum MHD_Result s_web(kc_http_t *h, struct MHD_Connection *c, const char 
         if (!r)
             return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->mime);
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        s_security_headers(r, S_CSP_PAGE);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
@@ -405,15 +439,14 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         return s_totals(h, c);
     if (strcmp(url, "/v1/provinces") == 0)
         return s_provinces(h, c);
-    if (strcmp(url, "/metrics") == 0)
-        return s_metrics(h, c);
     static const struct {
         const char *path;
         enum MHD_Result (*fn)(kc_http_t *, struct MHD_Connection *);
     } plain[] = {{"/v1/activities", s_activities},
                  {"/v1/producers", s_producers},
                  {"/v1/head", s_head},
-                 {"/v1/status", s_status}};
+                 {"/v1/status", s_status},
+                 {"/metrics", s_metrics}};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
         if (strcmp(url, plain[i].path) != 0)
             continue;
@@ -428,16 +461,17 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     return s_web(h, c, url);
 }
 
-/* libmicrohttpd's error log -> kc_log (warn). */
+/* libmicrohttpd's error log -> kc_log (warn); in display form (kc_text.h): it
+ * may quote what a client sent. */
 static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    char line[512];
+    char line[512], shown[KC_TEXT_SHOW_MAX(sizeof line)];
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    kc_warn("http: %s", line);
+    kc_warn("http: %s", kc_text_fit(line, n, shown, sizeof shown));
 }
 
 int kc_http_start(kc_http_t **out, const kc_http_opts_t *opts)

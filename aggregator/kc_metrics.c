@@ -3,8 +3,11 @@
  * State is a plain struct behind one mutex: the commit thread updates it in
  * O(1) (a histogram bucket search over a dozen bounds, one producer lookup),
  * kc_metrics_render() copies it under the lock and formats without it.
- * Producers: a small open-addressing hash of producer id -> spool_last_seq
- * (the ids a deployment has are few; the table doubles when half full).
+ * Producers: a small open-addressing hash of producer id -> (spool epoch,
+ * spool_last_seq reported in it) (the ids a deployment has are few; the table
+ * doubles when half full). A value is shown only while its epoch is the
+ * producer's epoch in the store, so that a reader never pairs one spool's last
+ * seq with another spool's committed seq (they restart at each new epoch).
  * Batch status "undecodable" is counted by kc_metrics_batch() calls with
  * producer_id NULL (pass "" for a batch refused for its producer);
  * "bad_producer" is the rest of kc_agg_counters_t.bad_batches.
@@ -13,6 +16,7 @@
 
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_text.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -68,7 +72,8 @@ static const double s_batch_events_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512
 
 typedef struct {
     char id[KC_PRODUCER_ID_MAX + 1]; /* "" = free slot */
-    uint64_t spool_last_seq;
+    uint64_t epoch;                  /* the spool epoch spool_last_seq belongs to */
+    uint64_t spool_last_seq;         /* 0 = not reported in that epoch */
 } s_prod_t;
 
 /* ---- HTTP response codes ---- */
@@ -183,7 +188,7 @@ void kc_metrics_commit(kc_metrics_t *m, const kc_agg_counters_t *total, double c
     pthread_mutex_unlock(&m->mu);
 }
 
-void kc_metrics_batch(kc_metrics_t *m, const char *producer_id, size_t events,
+void kc_metrics_batch(kc_metrics_t *m, const char *producer_id, size_t events, uint64_t epoch,
                       uint64_t spool_last_seq)
 {
     if (!m)
@@ -192,22 +197,39 @@ void kc_metrics_batch(kc_metrics_t *m, const char *producer_id, size_t events,
     s_hist_observe(&m->st.batch_events, (double)events);
     if (!producer_id) {
         m->st.undecodable++;
-    } else if (*producer_id && spool_last_seq && strlen(producer_id) <= KC_PRODUCER_ID_MAX) {
+    } else if (*producer_id && strlen(producer_id) <= KC_PRODUCER_ID_MAX) {
         s_prod_t *p = s_slot(m->prods, m->cap, producer_id);
-        if (!p->id[0] && (m->n_prods + 1) * 2 > m->cap) {
-            if (s_grow(m) == 0)
-                p = s_slot(m->prods, m->cap, producer_id);
-            else
-                p = NULL; /* out of memory: this report is lost */
-        }
-        if (p) {
-            if (!p->id[0]) {
+        if (p->id[0]) {
+            if (epoch > p->epoch) { /* a new spool: what the old one reported is void */
+                p->epoch = epoch;
+                p->spool_last_seq = spool_last_seq;
+            } else if (epoch == p->epoch && spool_last_seq) {
+                p->spool_last_seq = spool_last_seq;
+            } /* an older epoch: only a fenced Batch has one, and it is not processed */
+        } else if (spool_last_seq) {
+            if ((m->n_prods + 1) * 2 > m->cap) {
+                if (s_grow(m) == 0)
+                    p = s_slot(m->prods, m->cap, producer_id);
+                else
+                    p = NULL; /* out of memory: this report is lost */
+            }
+            if (p) {
                 snprintf(p->id, sizeof p->id, "%s", producer_id);
                 m->n_prods++;
+                p->epoch = epoch;
+                p->spool_last_seq = spool_last_seq;
             }
-            p->spool_last_seq = spool_last_seq;
         }
     }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void kc_metrics_counters(kc_metrics_t *m, const kc_agg_counters_t *total)
+{
+    if (!m || !total)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->st.total = *total;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -258,13 +280,13 @@ void kc_metrics_http(kc_metrics_t *m, unsigned status)
     pthread_mutex_unlock(&m->mu);
 }
 
-uint64_t kc_metrics_spool_last_seq(kc_metrics_t *m, const char *producer_id)
+uint64_t kc_metrics_spool_last_seq(kc_metrics_t *m, const char *producer_id, uint64_t epoch)
 {
     if (!m || !producer_id || !*producer_id || strlen(producer_id) > KC_PRODUCER_ID_MAX)
         return 0;
     pthread_mutex_lock(&m->mu);
     const s_prod_t *p = s_slot(m->prods, m->cap, producer_id);
-    uint64_t v = p->id[0] ? p->spool_last_seq : 0;
+    uint64_t v = p->id[0] && p->epoch == epoch ? p->spool_last_seq : 0;
     pthread_mutex_unlock(&m->mu);
     return v;
 }
@@ -307,19 +329,24 @@ static void s_printf(s_out_t *o, const char *fmt, ...)
     }
 }
 
-/* A label value escaped for the text format (\\, \" and \n). */
+/* A label value for the text format: kc_text_prom (kc_text.h), so that any
+ * bytes (a producer id of a store written before the admission rules) give a
+ * value `promtool check metrics` accepts: valid UTF-8 with \\, \" and \n. */
 static void s_label(s_out_t *o, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\')
-            s_printf(o, "\\\\");
-        else if (*v == '"')
-            s_printf(o, "\\\"");
-        else if (*v == '\n')
-            s_printf(o, "\\n");
-        else
-            s_printf(o, "%c", *v);
+    size_t len = strlen(v);
+    char small[256];
+    size_t need = kc_text_prom(v, len, small, sizeof small) + 1;
+    char *buf = need <= sizeof small ? small : malloc(need);
+    if (!buf) {
+        o->oom = true;
+        return;
     }
+    if (buf != small)
+        kc_text_prom(v, len, buf, need);
+    s_printf(o, "%s", buf);
+    if (buf != small)
+        free(buf);
 }
 
 static void s_family(s_out_t *o, const char *name, const char *type, const char *help)
@@ -395,7 +422,7 @@ static int s_scan_fn(const char *producer, const kc_producer_state_t *st, void *
     r->spool_last_seq = 0;
     if (strlen(producer) <= KC_PRODUCER_ID_MAX) {
         const s_prod_t *p = s_slot((s_prod_t *)s->prods, s->prods_cap, producer);
-        if (p->id[0])
+        if (p->id[0] && p->epoch == st->epoch) /* else reported by another spool: unknown */
             r->spool_last_seq = p->spool_last_seq;
     }
     return 0;
@@ -525,8 +552,8 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
         s_printf(&o, "\"} %" PRIu64 "\n", scan.rows[i].st.hwm);
     }
     s_family(&o, "kcpipe_producer_lag_events", "gauge",
-             "Events in the producer's spool not yet committed (last reported spool sequence "
-             "minus the committed sequence).");
+             "Events in the producer's spool not yet committed (last spool sequence reported in "
+             "its current spool epoch minus the committed sequence; absent when not reported).");
     for (size_t i = 0; i < scan.n; i++) {
         const s_row_t *r = &scan.rows[i];
         if (!r->spool_last_seq)

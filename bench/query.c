@@ -288,7 +288,7 @@ int main(int argc, char **argv)
                    (long long)a.cur.total.m[i], (long long)b.sums2022[i]);
     if (a.cur.total.events != b.events2022)
         bu_die("DATA MISMATCH: report counts %" PRIu64 " events, generated %" PRIu64,
-               a.cur.total.events, b.events2022);
+               (uint64_t)a.cur.total.events, b.events2022); /* a 128-bit sum; here < 2^64 */
 
     printf("bench-query: %" PRIu64 " events over %d provinces x 2 years (%" PRIu64
            " totals cells, built in %.1f s)\n",

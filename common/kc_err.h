@@ -24,6 +24,7 @@ enum {
     KC_EINTR = -1012,     /* interrupted by a signal that asked us to stop */
     KC_ENOSPC = -1013,    /* disk full */
     KC_EFENCED = -1014,   /* a newer spool of this producer took over; this one is retired */
+    /* -1015 is libkcingest's KCI_EREFUSED (an event its admission rules refuse) */
 };
 
 /* A static, human-readable text for a KC_E* code or a negative errno value. */

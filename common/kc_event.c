@@ -1,6 +1,8 @@
 /* kc_event.c - validation rules and the content hash of activity events. */
 #include "kc_event.h"
 
+#include "kc_text.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,6 +38,8 @@ static const char *const s_reason_names[] = {
     [KCPIPE__V1__REASON__REASON_TARGET_RETRACTED] = "target_retracted",
     [KCPIPE__V1__REASON__REASON_MISSING_TARGET] = "missing_target",
     [KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED] = "province_not_authorized",
+    [KCPIPE__V1__REASON__REASON_VALUE_TOO_LARGE] = "value_too_large",
+    [KCPIPE__V1__REASON__REASON_INVALID_TEXT] = "invalid_text",
 };
 #define N_REASONS ((int)(sizeof s_reason_names / sizeof s_reason_names[0]))
 
@@ -389,4 +393,170 @@ void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
     crypto_generichash(out, KC_HASH_LEN, buf, n, NULL, 0);
     if (buf != stack)
         free(buf);
+}
+
+/* ---- admission rules (kc_event_admit) ---- */
+
+/* Read a varint at *p (< end); returns 0 if it is cut short or too long. */
+static int s_rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Find, among the top-level fields of the message raw[0..len), the first
+ * length-delimited field whose number has its bit set in `fields` (numbers
+ * below 32) and whose bytes break the rule (`free_bits`: fields under the free-text
+ * rule). Returns its number and sets *at and *flen, or 0 if all pass (or the
+ * bytes are not a well-formed message: that is the decoder's business). */
+static int s_raw_bad_string(const uint8_t *raw, size_t len, uint32_t fields, uint32_t free_bits,
+                            const uint8_t **at, size_t *flen)
+{
+    const uint8_t *p = raw, *end = raw + len;
+    while (p < end) {
+        uint64_t key, n;
+        if (!s_rd_varint(&p, end, &key))
+            return 0;
+        uint64_t num = key >> 3;
+        switch (key & 7) {
+        case 0:
+            if (!s_rd_varint(&p, end, &n))
+                return 0;
+            break;
+        case 1:
+            if (end - p < 8)
+                return 0;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4)
+                return 0;
+            p += 4;
+            break;
+        case 2:
+            if (!s_rd_varint(&p, end, &n) || n > (uint64_t)(end - p))
+                return 0;
+            if (num < 32 && (fields & (1u << num))) {
+                bool ok = (free_bits & (1u << num)) ? kc_text_free_ok((const char *)p, n)
+                                                     : kc_text_id_ok((const char *)p, n);
+                if (!ok) {
+                    *at = p;
+                    *flen = n;
+                    return (int)num;
+                }
+            }
+            p += n;
+            break;
+        default: return 0; /* groups: protobuf-c refused them already */
+        }
+    }
+    return 0;
+}
+
+static const char *s_event_field_name(int num)
+{
+    switch (num) {
+    case 1: return "event_id";
+    case 2: return "province";
+    case 5: return "activity";
+    case 9: return "note";
+    case 11: return "corrects";
+    case 14: return "producer_id";
+    default: return "?";
+    }
+}
+
+/* The reason text for a string that breaks the text rule. */
+static int s_fail_text(char *text, size_t cap, const char *field, const char *s, size_t len,
+                       bool free_text)
+{
+    size_t bad = kc_text_utf8_bad_at(s, len);
+    char shown[KC_TEXT_SHOW_MAX(64)];
+    kc_text_show(s, len < 64 ? len : 64, shown, sizeof shown);
+    if (bad < len)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
+                      "%s is not valid UTF-8 (byte %zu): '%s'; save the file as UTF-8", field,
+                      bad, shown);
+    return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
+                  "%s holds a control character: '%s'%s", field, shown,
+                  free_text ? " (a note may hold tab and line breaks only)"
+                            : " (ids and codes are printable text)");
+}
+
+int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, char *text,
+                   size_t cap)
+{
+    text[0] = '\0';
+    enum { F_ID = 1, F_PROV = 2, F_ACT = 5, F_NOTE = 9, F_CORR = 11, F_PROD = 14 };
+    const uint32_t fields =
+        1u << F_ID | 1u << F_PROV | 1u << F_ACT | 1u << F_NOTE | 1u << F_CORR | 1u << F_PROD;
+    if (raw) {
+        const uint8_t *at;
+        size_t n;
+        int num = s_raw_bad_string(raw, rawlen, fields, 1u << F_NOTE, &at, &n);
+        if (num)
+            return s_fail_text(text, cap, s_event_field_name(num), (const char *)at, n,
+                               num == F_NOTE);
+    }
+    const struct {
+        int num;
+        const char *s;
+    } str[] = {{F_ID, ev->event_id},   {F_PROV, ev->province}, {F_ACT, ev->activity},
+               {F_NOTE, ev->note},     {F_CORR, ev->corrects}, {F_PROD, ev->producer_id}};
+    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
+        if (!str[i].s)
+            continue;
+        size_t n = strlen(str[i].s);
+        bool free_text = str[i].num == F_NOTE;
+        if (!(free_text ? kc_text_free_ok(str[i].s, n) : kc_text_id_ok(str[i].s, n)))
+            return s_fail_text(text, cap, s_event_field_name(str[i].num), str[i].s, n,
+                               free_text);
+    }
+    for (int i = 0; i < KC_METRIC_COUNT; i++) {
+        int64_t v;
+        if (!kc_pb_metric_get(ev->metrics, i, &v))
+            continue;
+        const kc_metric_info_t *mi = kc_ref_metric(i);
+        if (v > mi->max)
+            return s_fail(text, cap, KCPIPE__V1__REASON__REASON_VALUE_TOO_LARGE,
+                          "%s %lld is above the largest value one event may carry (%lld): "
+                          "check for extra zeros, or split it",
+                          mi->name, (long long)v, (long long)mi->max);
+    }
+    return KCPIPE__V1__REASON__REASON_OK;
+}
+
+bool kc_producer_id_ok(const char *producer_id, const uint8_t *raw, size_t rawlen, char *text,
+                       size_t cap)
+{
+    text[0] = '\0';
+    size_t n = producer_id ? strlen(producer_id) : 0;
+    if (n == 0) {
+        s_fail(text, cap, 0, "producer_id is missing or empty");
+        return false;
+    }
+    if (n > KC_PRODUCER_ID_MAX) {
+        s_fail(text, cap, 0, "producer_id is %zu bytes, at most %d allowed", n,
+               KC_PRODUCER_ID_MAX);
+        return false;
+    }
+    const uint8_t *at;
+    size_t len;
+    if (raw && s_raw_bad_string(raw, rawlen, 1u << 1, 0, &at, &len)) {
+        s_fail_text(text, cap, "producer_id", (const char *)at, len, false);
+        return false;
+    }
+    if (!kc_text_id_ok(producer_id, n)) {
+        s_fail_text(text, cap, "producer_id", producer_id, n, false);
+        return false;
+    }
+    return true;
 }

@@ -11,6 +11,7 @@
 #include "kc_ref.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,34 @@ typedef struct {
  * persons_employed <= persons. Target rules (unknown_target and the like)
  * need the store: see kc_ledger.h. */
 int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, size_t textcap);
+
+/* The admission rules: checked at the aggregator on every new event before
+ * kc_event_check() and the ledger (and by producers before spooling), never on
+ * events already in the log (replay and point-in-time views trust the log, so
+ * that stores written before a rule existed stay readable and replayable).
+ * Returns REASON_OK, or the reason with a one-line English explanation in text
+ * (always NUL-terminated valid UTF-8; textcap >= 1). In order:
+ *   invalid_text     a string field (event_id, province, activity, note,
+ *                    corrects, producer_id) is not well-formed UTF-8, or an
+ *                    id/code field holds a control character, or the note one
+ *                    other than tab, LF, CR (kc_text.h); the text names the
+ *                    field and the byte offset, and shows the value escaped;
+ *   value_too_large  a metric above its ceiling (data/metrics.tsv `max`,
+ *                    kc_metric_info_t.max): the text names the metric, the
+ *                    value and the ceiling.
+ * Negative values, unknown codes and the other rules stay kc_event_check's.
+ * raw[0..rawlen) (may be NULL) are the event's serialized bytes as received:
+ * given, the strings are checked there, over their whole length, so that a
+ * NUL byte inside a string (which a C string would hide) is refused too. */
+int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, char *text,
+                   size_t textcap);
+
+/* Whether a Batch's producer_id passes the id rule of kc_event_admit (valid
+ * UTF-8, no control character, 1-64 bytes); if not, a reason in text.
+ * raw[0..rawlen) (may be NULL): the serialized Batch, to check field 1 over
+ * its whole length as kc_event_admit does. */
+bool kc_producer_id_ok(const char *producer_id, const uint8_t *raw, size_t rawlen, char *text,
+                       size_t textcap);
 
 /* The stable lower-case name of a reason ("event_id_conflict"); "unknown" for
  * an out-of-range value. */

@@ -7,6 +7,7 @@
 #include "kc_ref.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,12 @@ static void s_metric_row(char **f, int line, const char *table)
     int id = atoi(f[0]);
     if (id < 0 || id >= KC_METRIC_COUNT || s_metrics[id].name)
         s_die(table, line, "bad or repeated metric id");
-    s_metrics[id] = (kc_metric_info_t){id, f[1], strcmp(f[2], "vnd") == 0, f[3], f[4]};
+    char *end;
+    errno = 0;
+    long long max = strtoll(f[5], &end, 10);
+    if (errno || end == f[5] || *end || max <= 0)
+        s_die(table, line, "bad max");
+    s_metrics[id] = (kc_metric_info_t){id, f[1], strcmp(f[2], "vnd") == 0, f[3], f[4], max};
 }
 
 static void s_activity_row(char **f, int line, const char *table)
@@ -154,7 +160,7 @@ static void s_region_row(char **f, int line, const char *table)
 
 static void s_load(void)
 {
-    s_parse(kc_ref_metrics_tsv, "metrics.tsv", 5, s_metric_row);
+    s_parse(kc_ref_metrics_tsv, "metrics.tsv", 6, s_metric_row);
     for (int i = 0; i < KC_METRIC_COUNT; i++)
         if (!s_metrics[i].name)
             s_die("metrics.tsv", 0, "a metric id is missing");

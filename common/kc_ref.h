@@ -35,6 +35,7 @@ typedef struct {
     bool is_vnd;          /* unit: whole dong, else a count */
     const char *label_en; /* "spending" */
     const char *label_vi; /* "kinh phí" */
+    int64_t max;          /* largest value of one event (value_too_large above) */
 } kc_metric_info_t;
 
 typedef struct {

@@ -14,11 +14,13 @@
 #include "kc_csv.h"
 
 #include "kc_err.h"
+#include "kc_text.h"
 
 #include <csv.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,8 @@ typedef struct {
     size_t text_len, text_cap;
     size_t *off; /* offset of each cell in text */
     size_t n_fields, cap_fields;
-    bool bad_bytes; /* a cell held a NUL byte */
+    size_t nul_field; /* the first cell holding a NUL byte, or SIZE_MAX */
+    size_t nul_at;    /* the offset of that byte in the cell */
 } s_reader_t;
 
 int kc_csv_parse_i64(const char *s, int64_t *out)
@@ -93,25 +96,55 @@ int kc_csv_parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
-static bool s_utf8_valid(const unsigned char *s)
+/* What to do about text that is not UTF-8: the usual cause is a spreadsheet
+ * saved in a legacy code page (Vietnamese Windows-1258, or UTF-16). */
+#define S_SAVE_AS_UTF8                                                                             \
+    "the file is probably not saved as UTF-8 (e.g. Windows-1258): in Excel, save it as "           \
+    "\"CSV UTF-8 (Comma delimited)\"; in LibreOffice, choose the character set Unicode (UTF-8)"
+
+/* The display form (kc_text_show: always valid UTF-8, bad bytes and control
+ * characters as \xNN) of the cell v[0..len) around byte `at` into out[cap]:
+ * at most 48 bytes of the cell, "..." where it was cut. */
+static const char *s_show(const char *v, size_t len, size_t at, char *out, size_t cap)
 {
-    while (*s) {
-        unsigned c = *s;
-        int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-        if (n < 0 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
-            return false;
-        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3fu);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        s += n + 1;
+    size_t from = 0, n = len;
+    if (at > 32) { /* start 16 bytes before `at`, on a character boundary */
+        from = at - 16;
+        while (from > 0 && ((unsigned char)v[from] & 0xC0) == 0x80)
+            from--;
     }
-    return true;
+    if (n - from > 48)
+        n = from + 48;
+    size_t w = (size_t)snprintf(out, cap, "%s", from ? "..." : "");
+    if (w < cap)
+        w += kc_text_show(v + from, n - from, out + w, cap - w);
+    if (n < len && w + 3 < cap)
+        memcpy(out + w, "...", 4);
+    return out;
+}
+
+/* The display form of a whole cell, cut after 48 bytes (for messages). */
+static const char *s_shows(const char *v, char *out, size_t cap)
+{
+    return s_show(v, strlen(v), 0, out, cap);
+}
+
+/* Offset of the first control character in the valid UTF-8 v[0..len) that
+ * the text rule of kc_text.h forbids (all of C0, DEL, C1; in free text all but
+ * tab, LF and CR); only to point at it once kc_text_id_ok/kc_text_free_ok said
+ * no. len if there is none. */
+static size_t s_control_at(const char *v, size_t len, bool free_text)
+{
+    const unsigned char *u = (const unsigned char *)v;
+    for (size_t i = 0; i < len; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7F) {
+            if (!(free_text && (u[i] == '\t' || u[i] == '\n' || u[i] == '\r')))
+                return i;
+        } else if (u[i] == 0xC2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
+            return i; /* C1: U+0080-U+009F */
+        }
+    }
+    return len;
 }
 
 static int s_no_space(unsigned char c)
@@ -133,7 +166,7 @@ static void s_malformed(s_reader_t *r, long line, const char *fmt, ...)
 
 static void s_malformed(s_reader_t *r, long line, const char *fmt, ...)
 {
-    char reason[512];
+    char reason[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
@@ -171,8 +204,11 @@ static void s_on_field(void *s, size_t len, void *data)
         r->off = o;
         r->cap_fields = cap;
     }
-    if (len && memchr(s, '\0', len))
-        r->bad_bytes = true;
+    const char *nul = len && r->nul_field == SIZE_MAX ? memchr(s, '\0', len) : NULL;
+    if (nul) {
+        r->nul_field = r->n_fields;
+        r->nul_at = (size_t)(nul - (const char *)s);
+    }
     r->off[r->n_fields++] = r->text_len;
     if (len)
         memcpy(r->text + r->text_len, s, len);
@@ -208,9 +244,9 @@ static int s_take_header(s_reader_t *r)
             if (strlen(s_col_names[c]) == len && strncasecmp(name, s_col_names[c], len) == 0)
                 col = c;
         if (col < 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown column '%.*s' in the header",
-                     (int)(len > 64 ? 64 : len), name);
+            char msg[400], shown[256];
+            snprintf(msg, sizeof msg, "unknown column '%s' in the header",
+                     s_show(name, len, 0, shown, sizeof shown));
             if (r->err_fn)
                 r->err_fn(r->file, r->row_line, msg, r->ctx);
             return KC_EFORMAT;
@@ -259,9 +295,43 @@ static void s_take_row(s_reader_t *r)
                     r->n_fields);
         return;
     }
-    if (r->bad_bytes) {
-        s_malformed(r, line, "a cell contains a NUL byte");
+    /* the text rule (kc_text.h), as the aggregator applies it (invalid_text):
+     * every cell valid UTF-8, ids and codes without control characters, the
+     * note with tab and line breaks only */
+    if (r->nul_field != SIZE_MAX) {
+        s_malformed(r, line, "invalid_text: %s holds a NUL byte (byte %zu); " S_SAVE_AS_UTF8,
+                    s_col_names[r->col_of_field[r->nul_field]], r->nul_at);
         return;
+    }
+    char shown[256];
+    for (size_t i = 0; i < r->n_fields; i++) {
+        const char *v = s_cell(r, i);
+        size_t len = strlen(v), at;
+        int col = r->col_of_field[i];
+        if ((at = kc_text_utf8_bad_at(v, len)) < len) {
+            s_malformed(r, line,
+                        "invalid_text: %s is not valid UTF-8 (byte %zu): '%s'; " S_SAVE_AS_UTF8,
+                        s_col_names[col], at, s_show(v, len, at, shown, sizeof shown));
+            return;
+        }
+        bool id = col == C_EVENT_ID || col == C_PROVINCE || col == C_ACTIVITY || col == C_CORRECTS;
+        if (id && !kc_text_id_ok(v, len)) {
+            at = s_control_at(v, len, false);
+            s_malformed(r, line,
+                        "invalid_text: %s holds a control character (byte %zu): '%s'; ids and "
+                        "codes are printable text: remove the line break, tab or other invisible "
+                        "character from the cell",
+                        s_col_names[col], at, s_show(v, len, at, shown, sizeof shown));
+            return;
+        }
+        if (col == C_NOTE && !kc_text_free_ok(v, len)) {
+            at = s_control_at(v, len, true);
+            s_malformed(r, line,
+                        "invalid_text: note holds a control character other than tab or a line "
+                        "break (byte %zu): '%s'; remove it from the cell",
+                        at, s_show(v, len, at, shown, sizeof shown));
+            return;
+        }
     }
     kc_event_t ev;
     memset(&ev, 0, sizeof ev);
@@ -270,10 +340,6 @@ static void s_take_row(s_reader_t *r)
     for (size_t i = 0; i < r->n_fields; i++) {
         const char *v = s_cell(r, i);
         int col = r->col_of_field[i];
-        if (!s_utf8_valid((const unsigned char *)v)) {
-            s_malformed(r, line, "%s is not valid UTF-8", s_col_names[col]);
-            return;
-        }
         int64_t n = 0;
         int rc;
         switch (col) {
@@ -290,8 +356,8 @@ static void s_take_row(s_reader_t *r)
                 break; /* required unless the row is a retraction: checked below */
             rc = kc_csv_parse_i64(v, &n);
             if (rc || n < INT32_MIN || n > INT32_MAX) {
-                s_malformed(r, line, "%s '%.40s' is not an integer%s", s_col_names[col], v,
-                            rc == KC_EINVAL ? "" : " in range");
+                s_malformed(r, line, "%s '%s' is not an integer%s", s_col_names[col],
+                            s_shows(v, shown, sizeof shown), rc == KC_EINVAL ? "" : " in range");
                 return;
             }
             if (col == C_YEAR) {
@@ -307,7 +373,8 @@ static void s_take_row(s_reader_t *r)
                 break; /* not reported */
             rc = kc_csv_parse_i64(v, &n);
             if (rc) {
-                s_malformed(r, line, "%s '%.40s' is not an integer%s", s_col_names[col], v,
+                s_malformed(r, line, "%s '%s' is not an integer%s", s_col_names[col],
+                            s_shows(v, shown, sizeof shown),
                             rc == KC_EINVAL ? "" : " in the int64 range");
                 return;
             }
@@ -331,7 +398,8 @@ static void s_take_row(s_reader_t *r)
     else if (s_lower_eq(kind, "retraction"))
         ev.op = KCI_OP_RETRACTION;
     else {
-        s_malformed(r, line, "kind '%.40s' is not actual, plan, correction or retraction", kind);
+        s_malformed(r, line, "kind '%s' is not actual, plan, correction or retraction",
+                    s_shows(kind, shown, sizeof shown));
         return;
     }
     bool retraction = ev.op == KCI_OP_RETRACTION;
@@ -340,8 +408,8 @@ static void s_take_row(s_reader_t *r)
         return;
     }
     if (ev.op == KCI_OP_RECORD && *corrects) {
-        s_malformed(r, line, "corrects '%.40s' is set but kind is not correction or retraction",
-                    corrects);
+        s_malformed(r, line, "corrects '%s' is set but kind is not correction or retraction",
+                    s_shows(corrects, shown, sizeof shown));
         return;
     }
     ev.corrects = *corrects ? corrects : NULL;
@@ -369,7 +437,8 @@ static void s_take_row(s_reader_t *r)
     else if (s_lower_eq(fund, "kcdp") || s_is_kcdp_vi(fund))
         ev.fund = KCI_FUND_KCDP;
     else {
-        s_malformed(r, line, "fund '%.40s' is not kcqg, kcdp or other", fund);
+        s_malformed(r, line, "fund '%s' is not kcqg, kcdp or other",
+                    s_shows(fund, shown, sizeof shown));
         return;
     }
     char source[4200];
@@ -404,7 +473,7 @@ static void s_on_row(int c, void *data)
 reset:
     r->n_fields = 0;
     r->text_len = 0;
-    r->bad_bytes = false;
+    r->nul_field = SIZE_MAX;
 }
 
 static bool s_blank(const char *s, size_t n)
@@ -453,7 +522,7 @@ static int s_feed(s_reader_t *r, struct csv_parser *cp, const char *path, const 
     r->in_row = false;
     r->n_fields = 0;
     r->text_len = 0;
-    r->bad_bytes = false;
+    r->nul_field = SIZE_MAX;
     return 0;
 }
 
@@ -464,7 +533,12 @@ int kc_csv_import(const char *path, kc_csv_row_fn row_fn, kc_csv_error_fn err_fn
     if (!st)
         st = &dummy;
     memset(st, 0, sizeof *st);
-    s_reader_t r = {.file = path, .row_fn = row_fn, .err_fn = err_fn, .ctx = ctx, .st = st};
+    s_reader_t r = {.file = path,
+                    .row_fn = row_fn,
+                    .err_fn = err_fn,
+                    .ctx = ctx,
+                    .st = st,
+                    .nul_field = SIZE_MAX};
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;

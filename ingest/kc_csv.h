@@ -20,8 +20,16 @@
  * event_id/province, empty year/month/activity except on a retraction, a
  * non-integer, a bad kind or fund, kind correction/retraction without
  * corrects or corrects on another kind, a retraction with metrics or with only
- * one of year/month, invalid UTF-8, broken quoting) is reported with the
- * physical line where it starts and is never handed to the row callback.
+ * one of year/month, text breaking the aggregator's rule, broken quoting) is
+ * reported with the physical line where it starts and is never handed to the
+ * row callback. The text rule is kc_text.h's, checked with its functions:
+ * every cell well-formed UTF-8 (no NUL byte), event_id, province, activity and
+ * corrects without control characters, note without any but tab, LF and CR;
+ * such a reason starts with "invalid_text: ", names the column, the byte
+ * offset in the cell and the cell (escaped, kc_text_show), and says what to do
+ * (for bytes that are not UTF-8: save the file as CSV UTF-8). Reasons never
+ * hold bytes that are not UTF-8. Metric ceilings (value_too_large) are not
+ * checked here but by kc_producer_add, on the event as encoded.
  */
 #ifndef KC_CSV_H
 #define KC_CSV_H

@@ -295,6 +295,14 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
         s_add_line(b, row->line, "%s:%ld: cannot be sent", b->name, row->line);
         return 0;
     }
+    if (rc == KCI_EREFUSED) { /* the aggregator's admission rules: never spooled */
+        const char *reason, *text;
+        kc_producer_refusal(b->p, &reason, &text);
+        fprintf(stderr, "%s: %s: %s\n", row->source, reason, text);
+        b->malformed++;
+        s_add_line(b, row->line, "%s:%ld: %s: %s", b->name, row->line, reason, text);
+        return 0;
+    }
     if (rc) {
         fprintf(stderr, "kc-send: %s: cannot spool: %s\n", row->source, kc_producer_strerror(rc));
         b->fail_rc = rc;

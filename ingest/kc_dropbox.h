@@ -5,7 +5,9 @@
  * systemd service) sends each one through the spool exactly as a one-shot
  * kc-send run would, then files it away:
  *   DIR/done/NAME     every row accepted or a duplicate
- *   DIR/failed/NAME   a row rejected or malformed, or the file unreadable as CSV
+ *   DIR/failed/NAME   a row rejected or malformed (refused before spooling: bad
+ *                     CSV, invalid_text, value_too_large), or the file unreadable
+ *                     as CSV
  * with DIR/{done,failed}/NAME.report.txt beside it (time, producer, counts, then
  * one line per rejected or malformed row, as kc-send prints them, in line
  * order). A name already taken in done/ or failed/ (by the file or its report)

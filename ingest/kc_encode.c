@@ -18,6 +18,9 @@
 _Static_assert((int)KCI_METRIC_COUNT == (int)KC_METRIC_COUNT,
                "kcingest.h metric order follows kc_ref.h");
 _Static_assert((int)KCI_PROJECTS == (int)KC_M_PROJECTS, "kcingest.h metric order follows kc_ref.h");
+_Static_assert((int)KCI_VALUE_TOO_LARGE == (int)KCPIPE__V1__REASON__REASON_VALUE_TOO_LARGE &&
+                   (int)KCI_INVALID_TEXT == (int)KCPIPE__V1__REASON__REASON_INVALID_TEXT,
+               "kcingest.h reasons are kcpipe.v1.Reason values");
 
 int kc_buf_reserve(kc_buf_t *buf, size_t n)
 {
@@ -34,7 +37,10 @@ int kc_buf_reserve(kc_buf_t *buf, size_t n)
     return 0;
 }
 
-int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf)
+/* Fill *pe (and *pm, which *pe may point to) from ev and serialize it into
+ * buf: kc_encode_event's work, the message left to the caller. */
+static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
+                    Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
 {
     if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_RETRACTION)
         return KC_EINVAL;
@@ -44,51 +50,77 @@ int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq,
         (!retraction && (!ev->activity || !*ev->activity)) ||
         (amends && (!ev->corrects || !*ev->corrects)))
         return KC_EINVAL;
-    Kcpipe__V1__Event pe = KCPIPE__V1__EVENT__INIT;
-    Kcpipe__V1__Metrics pm = KCPIPE__V1__METRICS__INIT;
-    pe.event_id = (char *)ev->event_id;
-    pe.province = (char *)ev->province;
+    kcpipe__v1__event__init(pe);
+    kcpipe__v1__metrics__init(pm);
+    pe->event_id = (char *)ev->event_id;
+    pe->province = (char *)ev->province;
     /* a retraction without a period takes the target's */
-    pe.has_year = pe.has_month = !retraction || ev->year != 0 || ev->month != 0;
-    pe.year = (uint32_t)ev->year;
-    pe.month = (uint32_t)ev->month;
+    pe->has_year = pe->has_month = !retraction || ev->year != 0 || ev->month != 0;
+    pe->year = (uint32_t)ev->year;
+    pe->month = (uint32_t)ev->month;
     if (ev->activity && *ev->activity) {
         const kc_activity_t *act = kc_ref_activity_lookup(ev->activity);
-        pe.activity = (char *)(act ? act->code : ev->activity);
+        pe->activity = (char *)(act ? act->code : ev->activity);
     }
     /* kind: a record's default is actual; a correction's or retraction's
      * default is the target's (left out) */
-    pe.has_kind = !amends || ev->kind != KCI_KIND_DEFAULT;
-    pe.kind =
+    pe->has_kind = !amends || ev->kind != KCI_KIND_DEFAULT;
+    pe->kind =
         ev->kind == KCI_KIND_DEFAULT ? KCPIPE__V1__KIND__KIND_ACTUAL : (Kcpipe__V1__Kind)ev->kind;
-    pe.has_fund = !retraction || ev->fund != KCI_FUND_DEFAULT;
-    pe.fund =
+    pe->has_fund = !retraction || ev->fund != KCI_FUND_DEFAULT;
+    pe->fund =
         ev->fund == KCI_FUND_DEFAULT ? KCPIPE__V1__FUND__FUND_OTHER : (Kcpipe__V1__Fund)ev->fund;
-    pe.has_op = amends;
-    pe.op = (Kcpipe__V1__Op)ev->op;
+    pe->has_op = amends;
+    pe->op = (Kcpipe__V1__Op)ev->op;
     if (amends)
-        pe.corrects = (char *)ev->corrects;
+        pe->corrects = (char *)ev->corrects;
     if (ev->present) {
         for (int i = 0; i < KCI_METRIC_COUNT; i++)
             if (ev->present & (1u << i))
-                kc_pb_metric_set(&pm, i, ev->metrics[i]);
-        pe.metrics = &pm;
+                kc_pb_metric_set(pm, i, ev->metrics[i]);
+        pe->metrics = pm;
     }
     if (ev->note && *ev->note)
-        pe.note = (char *)ev->note;
-    pe.producer_id = (char *)producer_id;
-    pe.has_seq = 1;
-    pe.seq = seq;
-    size_t n = kc_event_pack_canon(&pe, buf->data, buf->cap);
+        pe->note = (char *)ev->note;
+    pe->producer_id = (char *)producer_id;
+    pe->has_seq = 1;
+    pe->seq = seq;
+    size_t n = kc_event_pack_canon(pe, buf->data, buf->cap);
     if (n > buf->cap) { /* n is an upper bound: the strings and at most every fixed byte */
         if (n - KC_EVENT_PACK_FIXED_MAX > KC_ENCODE_MAX)
             return KC_EINVAL; /* the strings alone are too large */
         if (kc_buf_reserve(buf, n))
             return KC_ENOMEM;
-        n = kc_event_pack_canon(&pe, buf->data, buf->cap);
+        n = kc_event_pack_canon(pe, buf->data, buf->cap);
     }
     if (n > KC_ENCODE_MAX)
         return KC_EINVAL;
     buf->len = n;
     return 0;
+}
+
+int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf)
+{
+    Kcpipe__V1__Event pe;
+    Kcpipe__V1__Metrics pm;
+    return s_encode(ev, producer_id, seq, buf, &pe, &pm);
+}
+
+int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
+                    int *reason, char *text, size_t cap)
+{
+    *reason = 0;
+    text[0] = '\0';
+    Kcpipe__V1__Event pe;
+    Kcpipe__V1__Metrics pm;
+    int rc = s_encode(ev, producer_id, seq, buf, &pe, &pm);
+    if (rc)
+        return rc;
+    /* the bytes as the aggregator will receive them (the C strings hold no NUL,
+     * so this checks exactly what was written) */
+    int r = kc_event_admit(&pe, buf->data, buf->len, text, cap);
+    if (r == KCPIPE__V1__REASON__REASON_OK)
+        return 0;
+    *reason = r;
+    return KCI_EREFUSED;
 }

@@ -8,7 +8,10 @@
  * default fund and zero period) are left out: the aggregator takes them from
  * the target. op and corrects are written for corrections and retractions
  * only. Values are passed on unchecked: validation is the aggregator's
- * (kc_event_check).
+ * (kc_event_check), except for the admission rules (invalid_text,
+ * value_too_large), which kc_encode_admit() checks with the aggregator's own
+ * code (kc_event_admit) on the event as encoded, so that such an event is
+ * refused before it is spooled.
  */
 #ifndef KC_ENCODE_H
 #define KC_ENCODE_H
@@ -34,6 +37,15 @@ typedef struct {
  * retraction, an unknown op, or the event is larger than KC_ENCODE_MAX) or
  * KC_ENOMEM. */
 int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf);
+
+/* kc_encode_event, then the aggregator's admission rules (kc_event_admit) on
+ * the encoded bytes. Returns what kc_encode_event returns, or KCI_EREFUSED
+ * with the reason (KCPIPE__V1__REASON__REASON_INVALID_TEXT or _VALUE_TOO_LARGE)
+ * in *reason and kc_event_admit's explanation in text[cap] (cap >= 1); *reason
+ * is 0 and text "" otherwise. buf holds the encoding in any case but an error
+ * of kc_encode_event. */
+int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
+                    int *reason, char *text, size_t cap);
 
 /* Make room for n bytes in buf; 0 or KC_ENOMEM. */
 int kc_buf_reserve(kc_buf_t *buf, size_t n);

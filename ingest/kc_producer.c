@@ -77,6 +77,8 @@ struct kc_producer {
     bool blocked;             /* last send hit EAGAIN: wait for POLLOUT */
     bool fenced;              /* the aggregator retired this spool (STATUS_FENCED) */
     kc_buf_t ebuf;            /* one encoded event */
+    int refusal;              /* reason the last kc_producer_add was refused for, or 0 */
+    char refusal_text[512];   /* its explanation (kc_event_admit's) */
     kc_buf_t arena;           /* event bytes of the batch being built */
     ProtobufCBinaryData *bev; /* Batch.events slots */
     size_t *bev_off;          /* their offsets in arena */
@@ -122,6 +124,8 @@ void kc_ingest_set_log(const char *ident, int level, kci_log_fn fn, void *ctx)
 
 const char *kc_producer_strerror(int rc)
 {
+    if (rc == KCI_EREFUSED)
+        return "the event breaks an admission rule (invalid_text or value_too_large)";
     return kc_strerror(rc);
 }
 
@@ -550,6 +554,13 @@ int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts)
                  KC_PRODUCER_ID_MAX);
         return KC_EINVAL;
     }
+    /* the aggregator's id rule: it would refuse every Batch of this id */
+    char why[512];
+    if (!kc_producer_id_ok(opts->producer_id, NULL, 0, why, sizeof why)) {
+        kc_error("kc_producer_open: %s: %s",
+                 kc_reason_name(KCPIPE__V1__REASON__REASON_INVALID_TEXT), why);
+        return KC_EINVAL;
+    }
     kc_producer_t *p = calloc(1, sizeof *p);
     if (!p)
         return KC_ENOMEM;
@@ -620,7 +631,8 @@ void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx)
 int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out)
 {
     uint64_t seq = kc_spool_next_seq(p->spool);
-    int rc = kc_encode_event(ev, p->producer_id, seq, &p->ebuf);
+    int rc = kc_encode_admit(ev, p->producer_id, seq, &p->ebuf, &p->refusal, p->refusal_text,
+                             sizeof p->refusal_text);
     if (rc)
         return rc;
     if ((rc = kc_spool_stage(p->spool, ev->event_id, source, p->ebuf.data, p->ebuf.len)))
@@ -630,6 +642,15 @@ int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, 
     if (kc_spool_staged(p->spool) >= p->batch_max)
         return kc_producer_sync(p);
     return 0;
+}
+
+int kc_producer_refusal(const kc_producer_t *p, const char **reason_name, const char **text)
+{
+    if (reason_name)
+        *reason_name = p->refusal ? kc_reason_name(p->refusal) : "";
+    if (text)
+        *text = p->refusal ? p->refusal_text : "";
+    return p->refusal;
 }
 
 int kc_producer_sync(kc_producer_t *p)

@@ -13,7 +13,9 @@
 #include "kc_conf.h"
 #include "kc_csv.h"
 #include "kc_dropbox.h"
+#include "kc_event.h"
 #include "kc_service.h"
+#include "kc_text.h"
 #include "kcingest.h"
 
 #include <errno.h>
@@ -105,8 +107,14 @@ static void s_usage(FILE *out)
             "actual/plan kind stays the target's. Retractions: kind retraction, event_id,\n"
             "province and corrects (year, month, activity may be empty; no metrics).\n"
             "\n"
-            "Output: malformed rows on stderr as FILE:LINE: reason; rejected rows on stdout\n"
-            "as \"rejected FILE:LINE EVENT_ID: REASON: TEXT\"; the last line of stdout is\n"
+            "Text must be UTF-8; event_id, province, activity and corrects hold no control\n"
+            "characters (tab, line break, ...), note none but tab and line breaks; each\n"
+            "metric is at most its ceiling (10^15 dong, 10^9 for counts). Rows that break\n"
+            "this are refused before spooling (invalid_text, value_too_large).\n"
+            "\n"
+            "Output: malformed rows (refused before spooling) on stderr as FILE:LINE: reason;\n"
+            "rejected rows on stdout as \"rejected FILE:LINE EVENT_ID: REASON: TEXT\"; the last\n"
+            "line of stdout is\n"
             "\"summary: rows=N accepted=A duplicates=D rejected=R malformed=M unacknowledged=U\"\n"
             "(rows counts events resumed from the spool plus CSV rows read).\n"
             "\n"
@@ -168,6 +176,13 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
     int rc = kc_producer_add(run->p, row->ev, row->source, NULL);
     if (rc == KCI_EINVAL) { /* cannot be encoded (kc_csv checks first; defensive) */
         fprintf(stderr, "%s: cannot be sent\n", row->source);
+        run->malformed++;
+        return 0;
+    }
+    if (rc == KCI_EREFUSED) { /* the aggregator's admission rules: never spooled */
+        const char *name, *text;
+        kc_producer_refusal(run->p, &name, &text);
+        fprintf(stderr, "%s: %s: %s\n", row->source, name, text);
         run->malformed++;
         return 0;
     }
@@ -264,6 +279,20 @@ static int s_main(const kc_conf_args_t *ca)
     size_t idlen = strlen(po.producer_id);
     if (idlen == 0 || idlen > 64)
         return s_usage_error("--producer: '%s' must be 1 to 64 bytes", po.producer_id);
+    char why[256];
+    if (!kc_producer_id_ok(po.producer_id, NULL, 0, why, sizeof why)) {
+        /* the aggregator's id rule: it would refuse every Batch (invalid_text) */
+        char shown[KC_TEXT_SHOW_MAX(64)];
+        kc_text_show(po.producer_id, idlen, shown, sizeof shown);
+        const char *blame = kc_conf_blame(po.producer_id);
+        fprintf(stderr,
+                "%s--producer: invalid_text: '%s' %s; a producer id is printable UTF-8 text\n",
+                *blame ? blame : "kc-send: ", shown,
+                kc_text_utf8_valid(po.producer_id, idlen) ? "holds a control character"
+                                                          : "is not valid UTF-8");
+        fprintf(stderr, "Try 'kc-send --help' for more information.\n");
+        return kc_conf_usage_exit(po.producer_id, EX_USAGE);
+    }
     if (!server_key_file != !po.client_cert_file)
         return s_usage_error("%s", "--server-key and --cert go together");
     if (watch_dir && optind < argc)

@@ -36,6 +36,7 @@
 #include "kc_audit.h"
 #include "kc_cli.h"
 #include "kc_err.h"
+#include "kc_jtext.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_store.h"
@@ -255,16 +256,20 @@ static int s_mktemp_dir(const char *parent, const char *base, const char *tag, c
     return 0;
 }
 
+/* The process's name in display form (kc_text.h): a process sets its own
+ * name, any bytes, and it goes to the terminal and into JSON. */
 static void s_proc_name(int pid, char *out, size_t cap)
 {
-    char p[64];
+    char p[64], raw[64];
     snprintf(p, sizeof p, "/proc/%d/comm", pid);
     out[0] = '\0';
     FILE *f = fopen(p, "r");
     if (!f)
         return;
-    if (fgets(out, (int)cap, f))
-        out[strcspn(out, "\n")] = '\0';
+    if (fgets(raw, (int)sizeof raw, f)) {
+        raw[strcspn(raw, "\n")] = '\0';
+        kc_text_fit(raw, strlen(raw), out, cap);
+    }
     fclose(f);
 }
 
@@ -473,11 +478,12 @@ static int s_write_manifest(const char *dir, const char *source, const s_facts_t
     json_t *files = json_pack("[s]", "data.mdb");
     if (have_key)
         json_array_append_new(files, json_string(S_KEY_FILE));
-    json_t *m = json_pack("{s:i, s:s, s:i, s:I, s:o, s:I, s:s, s:s, s:b, s:I, s:o}",
-                          "kcpipe_backup", 1, "kcpipe_version", KC_VERSION, "store_format",
-                          f->format, "log_size", (json_int_t)f->log_size, "head", s_head_json(f),
-                          "created_ns", (json_int_t)now, "created", ts, "source", abs, "compact",
-                          compact, "data_bytes", (json_int_t)data_bytes, "files", files);
+    json_t *m =
+        json_pack("{s:i, s:s, s:i, s:I, s:o, s:I, s:s, s:o, s:b, s:I, s:o}", "kcpipe_backup", 1,
+                  "kcpipe_version", KC_VERSION, "store_format", f->format, "log_size",
+                  (json_int_t)f->log_size, "head", s_head_json(f), "created_ns", (json_int_t)now,
+                  "created", ts, "source", kc_json_texts(abs), "compact", compact, "data_bytes",
+                  (json_int_t)data_bytes, "files", files);
     if (!m)
         return -1;
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -964,17 +970,17 @@ static int s_stat(const s_opts_t *o)
                                            "overflow_pages", (json_int_t)dbs[i].overflow_pages)
                                : json_null());
         json_t *j = json_pack(
-            "{s:s, s:i, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
+            "{s:o, s:i, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
             "s:o, s:{s:I, s:I, s:I, s:o}, s:o, s:o}",
-            "store", dir, "format", f.format, "format_current", KC_STORE_FORMAT, "file_bytes",
-            (json_int_t)fst.st_size, "map_bytes", (json_int_t)env.map_size, "used_bytes",
-            (json_int_t)used, "map_use_percent", use_pct, "page_size", (json_int_t)env.page_size,
-            "pages_used", (json_int_t)(env.last_page + 1), "last_txnid", (json_int_t)env.last_txnid,
-            "counts", "log_entries", (json_int_t)f.log_size, "producers",
-            (json_int_t)f.st.producers, "identities", (json_int_t)f.st.identities, "cells",
-            (json_int_t)f.st.cells, "rejects", (json_int_t)f.st.rejects, "units", (json_int_t)units,
-            "tables", tables, "readers", "max", (json_int_t)env.max_readers, "active",
-            (json_int_t)rd.total, "stale", (json_int_t)rd.stale, "list", rd.list,
+            "store", kc_json_texts(dir), "format", f.format, "format_current", KC_STORE_FORMAT,
+            "file_bytes", (json_int_t)fst.st_size, "map_bytes", (json_int_t)env.map_size,
+            "used_bytes", (json_int_t)used, "map_use_percent", use_pct, "page_size",
+            (json_int_t)env.page_size, "pages_used", (json_int_t)(env.last_page + 1), "last_txnid",
+            (json_int_t)env.last_txnid, "counts", "log_entries", (json_int_t)f.log_size,
+            "producers", (json_int_t)f.st.producers, "identities", (json_int_t)f.st.identities,
+            "cells", (json_int_t)f.st.cells, "rejects", (json_int_t)f.st.rejects, "units",
+            (json_int_t)units, "tables", tables, "readers", "max", (json_int_t)env.max_readers,
+            "active", (json_int_t)rd.total, "stale", (json_int_t)rd.stale, "list", rd.list,
             "open_by_other_process",
             in_use == 1 ? json_pack("{s:i, s:s}", "pid", holder, "process", holder_name)
                         : json_false(),

@@ -7,7 +7,11 @@
  * signed head it is against and carries the public key for information
  * only; `check-proof` trusts nothing but the key given with --key, uses only
  * common/kc_merkle (no store), and exits 0 only if the head's signature,
- * the leaf encoding and the Merkle path all check.
+ * the leaf encoding and the Merkle path all check. `check-proof` also takes a
+ * bare RFC 6962 proof of any log as options (hex values: --leaf-hash or
+ * --leaf-data, --leaf-index, --tree-size, --root; or --size1, --size2,
+ * --root1, --root2; each --proof one hash, in order): no head, no key, the
+ * root trusted as given; exit 0 verifies, 1 does not, 64 bad input.
  * `verify --file` likewise needs no store: it streams an exported log file
  * through store/kc_logfile's reader (docs/LOGFILE.md) with the --key it is
  * given as the trusted key. `history` looks the event_id up under each unit
@@ -22,12 +26,14 @@
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_jtext.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
 #include "kc_logfile.h"
 #include "kc_merkle.h"
 #include "kc_progress.h"
 #include "kc_ref.h"
+#include "kc_text.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -62,7 +68,14 @@ typedef struct {
     bool have_size; /* --size given */
     uint64_t size;
     bool quiet; /* --quiet: no progress */
-    int argc;   /* operands after the command */
+    /* check-proof of a bare RFC 6962 proof (s_check_raw): hex strings as given */
+    const char *leaf_hash, *leaf_data, *root, *root1, *root2;
+    bool have_leaf_index, have_tree_size, have_size1, have_size2;
+    uint64_t leaf_index, tree_size, size1, size2;
+    const char *proof[KC_MERKLE_PATH_MAX + 1]; /* --proof, in the order given (the first
+                                                  KC_MERKLE_PATH_MAX + 1 of them) */
+    size_t n_proof;                            /* --proof options given */
+    int argc;                                  /* operands after the command */
     char **argv;
 } s_opts_t;
 
@@ -99,7 +112,12 @@ static const s_cmd_t s_cmds[] = {
      "history --province P --event ID [--format table|json]\n"
      "                         every version of an event (offset, time, op, state)"},
     {"check-proof", s_check_proof,
-     "check-proof FILE --key PUBHEX   check a proof offline (no store needed)"},
+     "check-proof FILE --key PUBHEX   check a proof offline (no store needed)\n"
+     "  check-proof --leaf-hash HEX | --leaf-data HEX --leaf-index N --tree-size N\n"
+     "              --root HEX [--proof HEX]...\n"
+     "                         check a bare RFC 6962 inclusion proof (any log)\n"
+     "  check-proof --size1 N --size2 N --root1 HEX --root2 HEX [--proof HEX]...\n"
+     "                         check a bare RFC 6962 consistency proof (any log)"},
     {"pubkey", s_pubkey, "pubkey                 print the store's public key (hex)"},
 };
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
@@ -123,6 +141,16 @@ static void s_usage(FILE *out)
                  "  --key PUBHEX       the log's Ed25519 public key, 64 hex digits (check-proof,\n"
                  "                     verify --file)\n"
                  "  --file FILE        an exported log file (verify --file; see kc-log)\n"
+                 "  --leaf-hash HEX    check-proof of a bare proof: the leaf hash (32 bytes)\n"
+                 "  --leaf-data HEX    ... or the leaf's data, hashed SHA-256(0x00 || data)\n"
+                 "  --leaf-index N     ... the leaf's index (0-based)\n"
+                 "  --tree-size N      ... the size of the tree it is proved in\n"
+                 "  --root HEX         ... that tree's root hash\n"
+                 "  --size1 N          ... of a consistency proof: the first tree's size\n"
+                 "  --size2 N          ... the second tree's size\n"
+                 "  --root1 HEX        ... the first tree's root hash\n"
+                 "  --root2 HEX        ... the second tree's root hash\n"
+                 "  --proof HEX        one hash of the proof; repeat in order (none: empty)\n"
                  "  --format FMT       table (default) or json (history)\n"
                  "  -q, --quiet        no progress line on a terminal (verify)\n"
                  "  --config FILE      read options from FILE (default: /etc/kcpipe/audit.conf\n"
@@ -133,12 +161,63 @@ static void s_usage(FILE *out)
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
                  "\nExit: 0 ok, 1 a check failed (the first bad offset, head or subtree is\n"
-                 "printed), 64 usage, 65 bad data, 66 no store or file, 70/74 other errors,\n"
-                 "75 no signed head covers the entry yet (try again later). Formats:\n"
-                 "docs/AUDIT.md.\n");
+                 "printed; check-proof: the proof does not verify), 64 usage (check-proof:\n"
+                 "a value that is not hex or not a number), 65 bad data, 66 no store or\n"
+                 "file, 70/74 other errors, 75 no signed head covers the entry yet (try\n"
+                 "again later). Formats: docs/AUDIT.md.\n");
 }
 
 /* ---- output helpers ---- */
+
+#define S_SHOW_ID KC_TEXT_SHOW_MAX(KC_EVENT_ID_MAX) /* an event_id in display form */
+
+/* The event_ids to look --event up as: the bytes given, then (if different)
+ * the same with each "\xNN" read back as the byte 0xNN, so that an id printed
+ * in display form (kc_text.h; history, proofs) can be given back as printed.
+ * Only ids of 1..KC_EVENT_ID_MAX bytes are kept; n = 0 if none is. */
+typedef struct {
+    char raw[KC_EVENT_ID_MAX]; /* the read-back bytes */
+    const char *id[2];
+    size_t len[2];
+    size_t n;
+} s_ids_t;
+
+static int s_hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static void s_event_ids(const char *event, s_ids_t *c)
+{
+    size_t len = strlen(event), n = 0;
+    bool escaped = false, fits = true;
+    c->n = 0;
+    if (len >= 1 && len <= KC_EVENT_ID_MAX) {
+        c->id[c->n] = event;
+        c->len[c->n++] = len;
+    }
+    for (size_t i = 0; i < len && fits; i++) {
+        int hi, lo;
+        char b = event[i];
+        if (b == '\\' && i + 3 < len && event[i + 1] == 'x' && (hi = s_hexval(event[i + 2])) >= 0 &&
+            (lo = s_hexval(event[i + 3])) >= 0) {
+            b = (char)(hi * 16 + lo);
+            i += 3;
+            escaped = true;
+        }
+        if (n == sizeof c->raw)
+            fits = false;
+        else
+            c->raw[n++] = b;
+    }
+    if (escaped && fits && n >= 1) {
+        c->id[c->n] = c->raw;
+        c->len[c->n++] = n;
+    }
+}
 
 static char *s_hex(const uint8_t *in, size_t len)
 {
@@ -397,17 +476,21 @@ static int s_hist_one(const kc_version_t *v, void *ctx)
         return 0;
     char ts[64];
     kc_cli_time_utc(v->received_ns, ts, sizeof ts);
+    /* a store written before the admission rules may hold any bytes in an
+     * event_id: JSON and the table get its display form (kc_text.h) */
     if (h->versions) {
         json_t *j =
-            json_pack("{s:I, s:s, s:I, s:s, s:s%, s:s, s:i}", "offset", (json_int_t)v->offset,
+            json_pack("{s:I, s:s, s:I, s:s, s:o, s:s, s:i}", "offset", (json_int_t)v->offset,
                       "received", ts, "received_ns", (json_int_t)v->received_ns, "op",
-                      s_op_name(v->id->op), "event_id", v->event_id, v->event_id_len, "state",
-                      s_state_name(v->id->state), "unit", (int)v->unit);
+                      s_op_name(v->id->op), "event_id", kc_json_text(v->event_id, v->event_id_len),
+                      "state", s_state_name(v->id->state), "unit", (int)v->unit);
         if (!j || json_array_append_new(h->versions, j) != 0)
             return KC_ENOMEM;
     } else {
-        printf("%12" PRIu64 "  %-30s  %-10s  %-20.*s  %s\n", v->offset, ts, s_op_name(v->id->op),
-               (int)v->event_id_len, v->event_id, s_state_name(v->id->state));
+        char id[S_SHOW_ID];
+        printf("%12" PRIu64 "  %-30s  %-10s  %-20s  %s\n", v->offset, ts, s_op_name(v->id->op),
+               kc_text_fit(v->event_id, v->event_id_len, id, sizeof id),
+               s_state_name(v->id->state));
     }
     return 0;
 }
@@ -431,9 +514,12 @@ static int s_history(s_opts_t *o)
         nunits = kc_ledger_units_of((int)code, units);
     if (nunits == 0)
         return kc_cli_usage_error(PROG, "--province: '%s' is not a province code", o->province);
-    size_t idlen = strlen(o->event);
-    if (idlen == 0 || idlen > KC_EVENT_ID_MAX)
-        return kc_cli_usage_error(PROG, "--event: '%s' is not an event_id", o->event);
+    s_ids_t ids;
+    s_event_ids(o->event, &ids);
+    char shown[S_SHOW_ID];
+    if (ids.n == 0)
+        return kc_cli_usage_error(PROG, "--event: '%s' is not an event_id",
+                                  kc_text_fit(o->event, strlen(o->event), shown, sizeof shown));
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -444,25 +530,27 @@ static int s_history(s_opts_t *o)
         printf("%12s  %-30s  %-10s  %-20s  %s\n", "offset", "received (UTC)", "op", "event_id",
                "state");
     int rc = 0;
-    size_t found = 0;
-    for (size_t u = 0; u < nunits && rc == 0; u++) {
-        h.n = 0;
-        h.skip = false;
-        h.versions = json ? json_array() : NULL;
-        if (json && !h.versions) {
-            rc = KC_ENOMEM;
-            break;
+    size_t found = 0, k = 0;
+    for (; k < ids.n && rc == 0 && found == 0; k++) { /* as given, then read back (s_ids_t) */
+        for (size_t u = 0; u < nunits && rc == 0; u++) {
+            h.n = 0;
+            h.skip = false;
+            h.versions = json ? json_array() : NULL;
+            if (json && !h.versions) {
+                rc = KC_ENOMEM;
+                break;
+            }
+            rc = kc_txn_history(st.t, units[u], ids.id[k], ids.len[k], s_hist_one, &h);
+            if (rc == KC_ENOTFOUND) {
+                rc = 0;
+            } else if (rc == 0 && !h.skip) {
+                found++;
+                h.seen[h.nseen++] = h.first;
+                if (json)
+                    json_array_append(chains, h.versions);
+            }
+            json_decref(h.versions);
         }
-        rc = kc_txn_history(st.t, units[u], o->event, idlen, s_hist_one, &h);
-        if (rc == KC_ENOTFOUND) {
-            rc = 0;
-        } else if (rc == 0 && !h.skip) {
-            found++;
-            h.seen[h.nseen++] = h.first;
-            if (json)
-                json_array_append(chains, h.versions);
-        }
-        json_decref(h.versions);
     }
     s_close(&st);
     if (rc != 0) {
@@ -471,14 +559,14 @@ static int s_history(s_opts_t *o)
     }
     if (found == 0) {
         json_decref(chains);
-        fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n", o->event,
-                o->province);
+        fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n",
+                kc_text_fit(o->event, strlen(o->event), shown, sizeof shown), o->province);
         return KC_EX_DATAERR;
     }
     if (!json)
         return 0;
-    json_t *j = json_pack("{s:s, s:s, s:o}", "province", o->province, "event_id", o->event,
-                          "chains", chains);
+    json_t *j = json_pack("{s:o, s:o, s:o}", "province", kc_json_texts(o->province), "event_id",
+                          kc_json_text(ids.id[k - 1], ids.len[k - 1]), "chains", chains);
     return s_emit(o, j);
 }
 
@@ -486,7 +574,8 @@ static int s_history(s_opts_t *o)
 
 /* The offset of province + event_id: the identity under either unit key of
  * the code (scheme 63 up to 2025-06, scheme 34 after). */
-static int s_find_offset(kc_txn_t *t, const char *province, const char *event, uint64_t *offset)
+static int s_find_offset(kc_txn_t *t, const char *province, const char *event, size_t len,
+                         uint64_t *offset)
 {
     char *end;
     long code = strtol(province, &end, 10);
@@ -500,7 +589,7 @@ static int s_find_offset(kc_txn_t *t, const char *province, const char *event, u
             continue;
         tried[i] = unit;
         kc_identity_t id;
-        int rc = kc_txn_identity_get(t, unit, event, strlen(event), &id);
+        int rc = kc_txn_identity_get(t, unit, event, len, &id);
         if (rc == 0) {
             *offset = id.offset;
             return 0;
@@ -517,6 +606,15 @@ static int s_prove(s_opts_t *o)
         return kc_cli_usage_error(PROG, "prove takes no operands ('%s')", o->argv[0]);
     if (!o->have_offset && (!o->province || !o->event))
         return kc_cli_usage_error(PROG, "%s", "prove needs --province and --event, or --offset");
+    s_ids_t ids = {.n = 0};
+    size_t k = 0; /* ids.id[k]: the event_id found */
+    if (o->event)
+        s_event_ids(o->event, &ids);
+    if (!o->have_offset && ids.n == 0) {
+        char shown[S_SHOW_ID];
+        return kc_cli_usage_error(PROG, "--event: '%s' is not an event_id",
+                                  kc_text_fit(o->event, strlen(o->event), shown, sizeof shown));
+    }
     s_store_t st;
     int ex = s_open(o, &st);
     if (ex != 0)
@@ -524,14 +622,18 @@ static int s_prove(s_opts_t *o)
     uint64_t off = o->offset;
     int rc = 0;
     if (!o->have_offset) {
-        rc = s_find_offset(st.t, o->province, o->event, &off);
+        rc = KC_ENOTFOUND;
+        for (k = 0; k < ids.n && rc == KC_ENOTFOUND; k++) /* as given, then read back */
+            rc = s_find_offset(st.t, o->province, ids.id[k], ids.len[k], &off);
+        k = k ? k - 1 : 0;
         if (rc == KC_EINVAL) {
             s_close(&st);
             return kc_cli_usage_error(PROG, "--province: '%s' is not a province code", o->province);
         }
         if (rc == KC_ENOTFOUND) {
-            fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n", o->event,
-                    o->province);
+            char shown[S_SHOW_ID];
+            fprintf(stderr, PROG ": no accepted event %s of province %s in the store\n",
+                    kc_text_fit(o->event, strlen(o->event), shown, sizeof shown), o->province);
             s_close(&st);
             return KC_EX_DATAERR;
         }
@@ -579,9 +681,11 @@ static int s_prove(s_opts_t *o)
                       s_json_path((const uint8_t(*)[KC_MERKLE_HASH_LEN])path, plen), "head",
                       s_json_head(&head), "public_key",
                       st.have_pk ? s_json_hex(st.pk, sizeof st.pk) : json_null());
-        if (j && o->event)
+        if (j && o->event && o->province) /* the display form of the event_id (kc_text.h) */
             json_object_set_new(
-                j, "event", json_pack("{s:s, s:s}", "province", o->province, "event_id", o->event));
+                j, "event",
+                json_pack("{s:o, s:o}", "province", kc_json_texts(o->province), "event_id",
+                          ids.n ? kc_json_text(ids.id[k], ids.len[k]) : kc_json_texts(o->event)));
     }
     free(input);
     s_close(&st);
@@ -779,11 +883,12 @@ static int s_check_inclusion(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN])
             ex = s_reject("the audit path does not lead to the signed root");
     }
     if (ex == 0) {
-        char ts[64];
+        char ts[64], producer[KC_TEXT_SHOW_MAX(255)]; /* any bytes: its display form */
         kc_cli_time_utc(h.timestamp_ns, ts, sizeof ts);
-        printf("VALID: entry %" PRIu64 " (producer %.*s, seq %" PRIu64 ", %zu event bytes) is in "
+        printf("VALID: entry %" PRIu64 " (producer %s, seq %" PRIu64 ", %zu event bytes) is in "
                "the log of %" PRIu64 " entries signed at %s\n",
-               index, (int)leaf.producer_len, leaf.producer, leaf.seq, leaf.event_len, size, ts);
+               index, kc_text_fit(leaf.producer, leaf.producer_len, producer, sizeof producer),
+               leaf.seq, leaf.event_len, size, ts);
     }
     free(input);
     return ex;
@@ -811,8 +916,171 @@ static int s_check_consistency(json_t *j, const uint8_t pk[KC_MERKLE_PUBKEY_LEN]
     return 0;
 }
 
+/* ---- check-proof of a bare RFC 6962 proof (no kcpipe file, no head) ---- */
+
+/* Whether any option of a bare proof was given. */
+static bool s_raw_given(const s_opts_t *o)
+{
+    return o->leaf_hash || o->leaf_data || o->root || o->root1 || o->root2 || o->have_leaf_index ||
+           o->have_tree_size || o->have_size1 || o->have_size2 || o->n_proof;
+}
+
+/* Whether s is hex digits, an even number of them (0 allowed). */
+static bool s_is_hex(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdefABCDEF");
+    return s[n] == '\0' && n % 2 == 0;
+}
+
+/* s (checked by s_is_hex) as a hash into out: false (printed INVALID) unless it
+ * is 32 bytes. */
+static bool s_raw_hash(const char *what, const char *s, uint8_t out[KC_MERKLE_HASH_LEN])
+{
+    if (strlen(s) == 2 * KC_MERKLE_HASH_LEN && kc_merkle_unhex(s, out, KC_MERKLE_HASH_LEN) == 0)
+        return true;
+    printf("INVALID: %s is %zu bytes, not a %d-byte SHA-256 hash\n", what, strlen(s) / 2,
+           KC_MERKLE_HASH_LEN);
+    return false;
+}
+
+/* The --proof hashes into path[] (*n of them): false (printed INVALID) if one
+ * is not 32 bytes or there are more than any tree of 2^64 leaves needs. */
+static bool s_raw_path(const s_opts_t *o, uint8_t (*path)[KC_MERKLE_HASH_LEN], size_t *n)
+{
+    if (o->n_proof > KC_MERKLE_PATH_MAX) {
+        printf("INVALID: the proof has %zu hashes; no tree of up to 2^64 leaves needs more than "
+               "%d\n",
+               o->n_proof, KC_MERKLE_PATH_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < o->n_proof; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "proof hash %zu", i + 1);
+        if (!s_raw_hash(what, o->proof[i], path[i]))
+            return false;
+    }
+    *n = o->n_proof;
+    return true;
+}
+
+/* check-proof --leaf-hash/--leaf-data ... or --size1 ...: RFC 9162 2.1.3.2 /
+ * 2.1.4.2 over the values given, trusting the root(s) as given (no signed
+ * head). Every hash given must be 32 bytes (roots too, even where nothing is
+ * hashed); size1 = size2 is consistent iff the proof is empty and the roots
+ * equal (kc_merkle_verify_consistency); size1 = 0 or size1 > size2 never is.
+ * Exit 0 the proof verifies (VALID), 1 it does not (INVALID: why, e.g. a hash
+ * that is not 32 bytes, an index not below the size, a path that leads
+ * elsewhere), 64 the options are incomplete, mixed, or a value is not hex /
+ * not a number. */
+static int s_check_raw(const s_opts_t *o)
+{
+    if (o->argc != 0)
+        return kc_cli_usage_error(PROG,
+                                  "check-proof takes a proof FILE or the options of a bare "
+                                  "proof, not both ('%s')",
+                                  o->argv[0]);
+    if (o->key)
+        return kc_cli_usage_error(PROG, "%s",
+                                  "--key checks the signed head of a kcpipe proof FILE; a bare "
+                                  "proof has no head: its --root is trusted as given");
+    bool incl = o->leaf_hash || o->leaf_data || o->have_leaf_index || o->have_tree_size || o->root;
+    bool cons = o->have_size1 || o->have_size2 || o->root1 || o->root2;
+    if (incl && cons)
+        return kc_cli_usage_error(PROG, "%s",
+                                  "check-proof: give an inclusion proof (--leaf-hash or "
+                                  "--leaf-data, --leaf-index, --tree-size, --root) or a "
+                                  "consistency proof (--size1, --size2, --root1, --root2), not "
+                                  "both");
+    const char *hexes[] = {o->leaf_hash, o->leaf_data, o->root, o->root1, o->root2};
+    const char *names[] = {"--leaf-hash", "--leaf-data", "--root", "--root1", "--root2"};
+    for (size_t i = 0; i < sizeof hexes / sizeof *hexes; i++) {
+        if (hexes[i] && !s_is_hex(hexes[i])) {
+            char why[64];
+            snprintf(why, sizeof why, "%s: '%%s' is not hex (an even number of hex digits)",
+                     names[i]);
+            return kc_cli_usage_error(PROG, why, hexes[i]);
+        }
+    }
+    uint8_t path[KC_MERKLE_PATH_MAX][KC_MERKLE_HASH_LEN];
+    size_t plen = 0;
+    if (incl) {
+        if (!o->leaf_hash == !o->leaf_data)
+            return kc_cli_usage_error(PROG, "%s",
+                                      "check-proof: give one of --leaf-hash and --leaf-data");
+        if (!o->have_leaf_index || !o->have_tree_size || !o->root)
+            return kc_cli_usage_error(PROG, "%s",
+                                      "check-proof: an inclusion proof needs --leaf-index, "
+                                      "--tree-size and --root");
+        uint8_t lh[KC_MERKLE_HASH_LEN], root[KC_MERKLE_HASH_LEN];
+        if (o->leaf_data) {
+            size_t len = strlen(o->leaf_data) / 2;
+            uint8_t *data = malloc(len ? len : 1);
+            if (!data)
+                return KC_EX_SOFTWARE;
+            kc_merkle_unhex(o->leaf_data, data, len); /* checked by s_is_hex */
+            kc_merkle_leaf_hash_raw(data, len, lh);
+            free(data);
+        } else if (!s_raw_hash("the leaf hash", o->leaf_hash, lh)) {
+            return S_EX_FAIL;
+        }
+        if (!s_raw_hash("the root", o->root, root) || !s_raw_path(o, path, &plen))
+            return S_EX_FAIL;
+        char lhex[S_HEX_HASH], rhex[S_HEX_HASH];
+        kc_merkle_hex(lh, sizeof lh, lhex);
+        kc_merkle_hex(root, sizeof root, rhex);
+        if (o->leaf_index >= o->tree_size) {
+            printf("INVALID: leaf index %" PRIu64 " is not below the tree size %" PRIu64 "\n",
+                   o->leaf_index, o->tree_size);
+            return S_EX_FAIL;
+        }
+        if (!kc_merkle_verify_inclusion(lh, o->leaf_index, o->tree_size,
+                                        (const uint8_t(*)[KC_MERKLE_HASH_LEN])path, plen, root)) {
+            printf("INVALID: the proof does not lead from leaf hash %s at index %" PRIu64
+                   " to the root of the tree of size %" PRIu64 "\n",
+                   lhex, o->leaf_index, o->tree_size);
+            return S_EX_FAIL;
+        }
+        printf("VALID: leaf hash %s is at index %" PRIu64 " of the tree of size %" PRIu64
+               " with root %s\n",
+               lhex, o->leaf_index, o->tree_size, rhex);
+        return 0;
+    }
+    if (!cons)
+        return kc_cli_usage_error(PROG, "%s", "check-proof: --proof alone proves nothing");
+    if (!o->have_size1 || !o->have_size2 || !o->root1 || !o->root2)
+        return kc_cli_usage_error(PROG, "%s",
+                                  "check-proof: a consistency proof needs --size1, --size2, "
+                                  "--root1 and --root2");
+    uint8_t r1[KC_MERKLE_HASH_LEN], r2[KC_MERKLE_HASH_LEN];
+    if (!s_raw_hash("root1", o->root1, r1) || !s_raw_hash("root2", o->root2, r2) ||
+        !s_raw_path(o, path, &plen))
+        return S_EX_FAIL;
+    if (o->size1 == 0 || o->size1 > o->size2) {
+        printf("INVALID: consistency is proved for 0 < size1 <= size2, not %" PRIu64 " and %" PRIu64
+               "\n",
+               o->size1, o->size2);
+        return S_EX_FAIL;
+    }
+    if (!kc_merkle_verify_consistency(o->size1, o->size2, r1, r2,
+                                      (const uint8_t(*)[KC_MERKLE_HASH_LEN])path, plen)) {
+        printf("INVALID: the proof does not show that the tree of size %" PRIu64
+               " extends the tree of size %" PRIu64 "\n",
+               o->size2, o->size1);
+        return S_EX_FAIL;
+    }
+    char h1[S_HEX_HASH], h2[S_HEX_HASH];
+    kc_merkle_hex(r1, sizeof r1, h1);
+    kc_merkle_hex(r2, sizeof r2, h2);
+    printf("VALID: the tree of size %" PRIu64 " with root %s extends the tree of size %" PRIu64
+           " with root %s\n",
+           o->size2, h2, o->size1, h1);
+    return 0;
+}
+
 static int s_check_proof(s_opts_t *o)
 {
+    if (s_raw_given(o))
+        return s_check_raw(o);
     if (o->argc != 1)
         return kc_cli_usage_error(PROG, "%s", "check-proof needs one FILE ('-' for stdin)");
     uint8_t pk[KC_MERKLE_PUBKEY_LEN];
@@ -826,7 +1094,10 @@ static int s_check_proof(s_opts_t *o)
     json_t *j = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(file, 0, &err);
     if (!j) {
         bool missing = strcmp(file, "-") != 0 && access(file, R_OK) != 0;
-        fprintf(stderr, PROG ": %s: %s\n", file, missing ? strerror(errno) : err.text);
+        char why[KC_TEXT_SHOW_MAX(JSON_ERROR_TEXT_LENGTH)]; /* may quote the file's bytes */
+        fprintf(stderr, PROG ": %s: %s\n", file,
+                missing ? strerror(errno)
+                        : kc_text_fit(err.text, strlen(err.text), why, sizeof why));
         if (missing)
             return KC_EX_NOINPUT;
         return s_reject("the file is not JSON");
@@ -859,7 +1130,27 @@ static int s_check_proof(s_opts_t *o)
 int main(int argc, char **argv)
 {
     kc_log_set_ident(PROG);
-    enum { O_STORE = 256, O_PROVINCE, O_EVENT, O_OFFSET, O_SIZE, O_OUT, O_KEY, O_FILE, O_FORMAT };
+    enum {
+        O_STORE = 256,
+        O_PROVINCE,
+        O_EVENT,
+        O_OFFSET,
+        O_SIZE,
+        O_OUT,
+        O_KEY,
+        O_FILE,
+        O_FORMAT,
+        O_LEAF_HASH,
+        O_LEAF_DATA,
+        O_LEAF_INDEX,
+        O_TREE_SIZE,
+        O_ROOT,
+        O_SIZE1,
+        O_SIZE2,
+        O_ROOT1,
+        O_ROOT2,
+        O_PROOF
+    };
     static const struct option longopts[] = {
         {"store", required_argument, NULL, O_STORE},
         {"province", required_argument, NULL, O_PROVINCE},
@@ -870,6 +1161,16 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, O_KEY},
         {"file", required_argument, NULL, O_FILE},
         {"format", required_argument, NULL, O_FORMAT},
+        {"leaf-hash", required_argument, NULL, O_LEAF_HASH},
+        {"leaf-data", required_argument, NULL, O_LEAF_DATA},
+        {"leaf-index", required_argument, NULL, O_LEAF_INDEX},
+        {"tree-size", required_argument, NULL, O_TREE_SIZE},
+        {"root", required_argument, NULL, O_ROOT},
+        {"size1", required_argument, NULL, O_SIZE1},
+        {"size2", required_argument, NULL, O_SIZE2},
+        {"root1", required_argument, NULL, O_ROOT1},
+        {"root2", required_argument, NULL, O_ROOT2},
+        {"proof", required_argument, NULL, O_PROOF},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -900,6 +1201,42 @@ int main(int argc, char **argv)
         case O_KEY: o.key = optarg; break;
         case O_FILE: o.file = optarg; break;
         case O_FORMAT: o.format = optarg; break;
+        case O_LEAF_HASH: o.leaf_hash = optarg; break;
+        case O_LEAF_DATA: o.leaf_data = optarg; break;
+        case O_ROOT: o.root = optarg; break;
+        case O_ROOT1: o.root1 = optarg; break;
+        case O_ROOT2: o.root2 = optarg; break;
+        case O_LEAF_INDEX:
+        case O_TREE_SIZE:
+        case O_SIZE1:
+        case O_SIZE2: {
+            uint64_t *v = c == O_LEAF_INDEX  ? &o.leaf_index
+                          : c == O_TREE_SIZE ? &o.tree_size
+                          : c == O_SIZE1     ? &o.size1
+                                             : &o.size2;
+            const char *name = c == O_LEAF_INDEX  ? "--leaf-index"
+                               : c == O_TREE_SIZE ? "--tree-size"
+                               : c == O_SIZE1     ? "--size1"
+                                                  : "--size2";
+            if (kc_cli_parse_u64(optarg, v) != 0) {
+                char why[64];
+                snprintf(why, sizeof why, "%s: '%%s' is not a number from 0 to 2^64-1", name);
+                return kc_cli_usage_error(PROG, why, optarg);
+            }
+            *(c == O_LEAF_INDEX  ? &o.have_leaf_index
+              : c == O_TREE_SIZE ? &o.have_tree_size
+              : c == O_SIZE1     ? &o.have_size1
+                                 : &o.have_size2) = true;
+            break;
+        }
+        case O_PROOF:
+            if (!s_is_hex(optarg))
+                return kc_cli_usage_error(
+                    PROG, "--proof: '%s' is not hex (an even number of hex digits)", optarg);
+            if (o.n_proof < sizeof o.proof / sizeof *o.proof)
+                o.proof[o.n_proof] = optarg;
+            o.n_proof++; /* past KC_MERKLE_PATH_MAX: INVALID whatever the hashes */
+            break;
         case 'q': o.quiet = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;

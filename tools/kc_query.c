@@ -13,7 +13,9 @@
  *              in percent.
  *   --units 34 pre-2025 provinces count under their 2025 successor, and
  *              belong to the successor's scheme-34 region.
- * Money stays exact int64 in JSON and CSV; only the table rounds.
+ * Figures are 128-bit sums of the int64 cells (kc_cells.h, DESIGN - exact
+ * sums), so no store makes an answer fail: JSON and CSV print them as exact
+ * integers of any size (JSON through kc_json.h); only the table rounds.
  *
  * Point in time (--as-of TIME, --as-of-offset N): every figure comes from the
  * totals as they stood after the first N log entries of the same snapshot,
@@ -33,6 +35,7 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_fmt.h"
+#include "kc_json.h"
 #include "kc_log.h"
 #include "kc_qry.h"
 #include "kc_table.h"
@@ -171,7 +174,7 @@ static int s_print_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
     json_t *root = kc_qry_json(o, a);
     if (!root)
         return KC_EX_SOFTWARE;
-    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    int rc = kc_json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(root);
     return rc == 0 ? 0 : KC_EX_IOERR;
@@ -194,7 +197,13 @@ static void s_csv_field(const char *s)
     }
 }
 
-static void s_csv_pct(int64_t num, int64_t den)
+static void s_csv_int(kc_i128 v)
+{
+    char b[KC_I128_DEC];
+    fputs(kc_i128_str(b, sizeof b, v), stdout);
+}
+
+static void s_csv_pct(kc_i128 num, kc_i128 den)
 {
     int ok;
     double p = kc_ratio_percent(num, den, &ok);
@@ -209,16 +218,21 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
                o->compare ? ",compare,change_percent" : "");
         for (int i = 0; i <= KC_METRIC_COUNT; i++) {
             bool rec = i == KC_METRIC_COUNT;
-            int64_t v = rec ? (int64_t)a->cur.total.events : a->cur.total.m[i];
-            int64_t p = rec ? (int64_t)a->plan.total.events : a->plan.total.m[i];
-            int64_t c = rec ? (int64_t)a->cmp.total.events : a->cmp.total.m[i];
-            printf("%s,%lld", rec ? "records" : kc_ref_metric(i)->name, (long long)v);
+            kc_i128 v = rec ? a->cur.total.events : a->cur.total.m[i];
+            kc_i128 p = rec ? a->plan.total.events : a->plan.total.m[i];
+            kc_i128 c = rec ? a->cmp.total.events : a->cmp.total.m[i];
+            printf("%s,", rec ? "records" : kc_ref_metric(i)->name);
+            s_csv_int(v);
             if (o->plan) {
-                printf(",%lld,", (long long)p);
+                putchar(',');
+                s_csv_int(p);
+                putchar(',');
                 s_csv_pct(v, p);
             }
             if (o->compare) {
-                printf(",%lld,", (long long)c);
+                putchar(',');
+                s_csv_int(c);
+                putchar(',');
                 if (c)
                     s_csv_pct(v - c, c);
             }
@@ -244,13 +258,20 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         s_csv_field(key);
         putchar(',');
         s_csv_field(label);
-        printf(",%llu", (unsigned long long)a->cur.row[r].events);
-        for (int i = 0; i < KC_METRIC_COUNT; i++)
-            printf(",%lld", (long long)a->cur.row[r].m[i]);
-        for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++)
-            printf(",%lld", (long long)a->plan.row[r].m[i]);
-        for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++)
-            printf(",%lld", (long long)a->cmp.row[r].m[i]);
+        putchar(',');
+        s_csv_int(a->cur.row[r].events);
+        for (int i = 0; i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            s_csv_int(a->cur.row[r].m[i]);
+        }
+        for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            s_csv_int(a->plan.row[r].m[i]);
+        }
+        for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            s_csv_int(a->cmp.row[r].m[i]);
+        }
         putchar('\n');
     }
     return ferror(stdout) ? KC_EX_IOERR : 0;
@@ -258,7 +279,7 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
 
 /* ---- table ---- */
 
-static char *s_value(char *buf, size_t cap, int metric, int64_t v, kc_lang_t lang)
+static char *s_value(char *buf, size_t cap, int metric, kc_i128 v, kc_lang_t lang)
 {
     if (metric >= 0 && kc_ref_metric(metric)->is_vnd)
         return kc_fmt_money(buf, cap, v, lang);
@@ -337,9 +358,9 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         }
         for (int i = 0; i <= KC_METRIC_COUNT; i++) {
             bool rec = i == KC_METRIC_COUNT;
-            int64_t v = rec ? (int64_t)a->cur.total.events : a->cur.total.m[i];
-            int64_t p = rec ? (int64_t)a->plan.total.events : a->plan.total.m[i];
-            int64_t c = rec ? (int64_t)a->cmp.total.events : a->cmp.total.m[i];
+            kc_i128 v = rec ? a->cur.total.events : a->cur.total.m[i];
+            kc_i128 p = rec ? a->plan.total.events : a->plan.total.m[i];
+            kc_i128 c = rec ? a->cmp.total.events : a->cmp.total.m[i];
             kc_table_row(t);
             kc_table_set(t, 0, rec ? rec_label : kc_cli_metric_label(i, o->lang));
             kc_table_set(t, 1, s_value(buf, sizeof buf, rec ? -1 : i, v, o->lang));
@@ -427,13 +448,13 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
                              kc_fmt_change(buf, sizeof buf, cur->m[i], cm->m[i], o->lang));
             }
         }
-        kc_table_set(t, col, kc_fmt_count(buf, sizeof buf, (int64_t)cur->events, o->lang));
+        kc_table_set(t, col, kc_fmt_count(buf, sizeof buf, cur->events, o->lang));
     }
     kc_table_print(t, stdout);
     kc_table_destroy(&t);
     if (o->plan && o->f.by == KC_BY_MONTH) { /* plans are annual: one line below */
         char pct[KC_FMT_BUF];
-        int64_t act = a->cur.total.m[KC_M_AMOUNT_VND], pl = a->plan.total.m[KC_M_AMOUNT_VND];
+        kc_i128 act = a->cur.total.m[KC_M_AMOUNT_VND], pl = a->plan.total.m[KC_M_AMOUNT_VND];
         printf("\n%s: %s (%s %s)\n", plan_h, s_value(buf, sizeof buf, KC_M_AMOUNT_VND, pl, o->lang),
                pct_h, kc_fmt_percent(pct, sizeof pct, act, pl, o->lang));
     }

@@ -42,10 +42,13 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_i128.h"
+#include "kc_jtext.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_progress.h"
 #include "kc_replay_lib.h"
+#include "kc_text.h"
 #ifdef KC_HAVE_LOGFILE
 #include "kc_logfile.h"
 #endif
@@ -438,12 +441,13 @@ static void s_print_diff(const kc_replay_diff_t *d, void *ctx)
         printf("differs: %s: %s\n", cell,
                d->stored_present ? "stored, but no logged event touches it"
                                  : "recomputed, but absent from the stored totals");
-    for (int i = -1; i < KC_METRIC_COUNT; i++) {
-        int64_t s = i < 0 ? (int64_t)d->stored.events : d->stored.m[i];
-        int64_t r = i < 0 ? (int64_t)d->recomputed.events : d->recomputed.m[i];
+    for (int i = -1; i < KC_METRIC_COUNT; i++) { /* one cell: the event count is a uint64 */
+        kc_i128 s = i < 0 ? (kc_i128)d->stored.events : d->stored.m[i];
+        kc_i128 r = i < 0 ? (kc_i128)d->recomputed.events : d->recomputed.m[i];
+        char sb[KC_I128_DEC], rb[KC_I128_DEC];
         if (s != r)
-            printf("differs: %s %s: stored %" PRId64 ", recomputed %" PRId64 "\n", cell,
-                   s_field_name(i), s, r);
+            printf("differs: %s %s: stored %s, recomputed %s\n", cell, s_field_name(i),
+                   kc_i128_str(sb, sizeof sb, s), kc_i128_str(rb, sizeof rb, r));
     }
 }
 
@@ -516,8 +520,12 @@ static void s_on_result(const kc_result_t *r, void *ctx)
         s->duplicates++;
     } else {
         s->rejected++;
+        /* the Ack's texts (an older aggregator echoed them raw): display form */
+        char id[KC_TEXT_SHOW_MAX(KC_EVENT_ID_MAX)], text[512];
         printf("rejected %s %s: %s: %s\n", r->source ? r->source : "?",
-               r->event_id ? r->event_id : "", r->reason_name, r->text);
+               kc_text_fit(r->event_id, r->event_id ? strlen(r->event_id) : 0, id, sizeof id),
+               r->reason_name,
+               kc_text_fit(r->text, r->text ? strlen(r->text) : 0, text, sizeof text));
     }
 }
 
@@ -616,6 +624,16 @@ static int s_send(const s_opts_t *o)
         kcpipe__v1__event__free_unpacked(ev, NULL);
         if (rc == KCI_EINVAL) {
             fprintf(stderr, PROG ": send: record %" PRIu64 " cannot be re-encoded\n", e.offset);
+            bad++;
+            rc = 0;
+            continue;
+        }
+        if (rc == KCI_EREFUSED) {
+            /* an older log may hold what today's admission rules refuse (issue 12) */
+            const char *reason = "", *why = "";
+            kc_producer_refusal(p, &reason, &why);
+            fprintf(stderr, PROG ": send: record %" PRIu64 " refused: %s: %s\n", e.offset, reason,
+                    why);
             bad++;
             rc = 0;
             continue;

@@ -15,7 +15,8 @@
  *   - the provinces whose consulting (TV) revenue beat their yearly plan.
  * Spending is amount_vnd over every activity; consulting revenue is
  * revenue_vnd of TV and never part of it. Every figure comes from one read
- * snapshot of the store, like kc-query.
+ * snapshot of the store, like kc-query, as a 128-bit sum that cannot fail
+ * (kc_cells.h, DESIGN - exact sums), formatted exactly (kc_fmt.h).
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
@@ -215,7 +216,7 @@ static bool s_any(const kc_totals_t *t)
 
 static void s_cell(char *buf, size_t cap, int metric, const kc_totals_t *t, kc_lang_t lang)
 {
-    int64_t v = t->m[metric];
+    kc_i128 v = t->m[metric];
     if (v == 0) {
         snprintf(buf, cap, "—");
         return;
@@ -259,7 +260,7 @@ static void s_rows(kc_table_t *t, const char *title, const kc_totals_t *a, const
  * report's "168 facilities" of demonstration models and machinery. */
 typedef struct {
     char clause[16];
-    int64_t fa, fb;  /* facilities in each period */
+    kc_i128 fa, fb;  /* facilities in each period */
     int na, nb;      /* activities contributing in each period */
     char parts[128]; /* "KC3a + KC3b" */
 } s_clause_t;
@@ -326,7 +327,7 @@ static void s_tv_beats(const s_opts_t *o, const kc_cells_result_t *act,
     bool vi = o->lang == KC_LANG_VI;
     int n = 0;
     for (int r = 0; r < KC_CELLS_ROWS; r++) {
-        int64_t p = plan->row[r].m[KC_M_REVENUE_VND], v = act->row[r].m[KC_M_REVENUE_VND];
+        kc_i128 p = plan->row[r].m[KC_M_REVENUE_VND], v = act->row[r].m[KC_M_REVENUE_VND];
         if (!plan->used[r] || p <= 0 || v <= p)
             continue;
         int scheme, code;
@@ -386,9 +387,9 @@ static void s_print(const s_opts_t *o, const s_data_t *d)
                : (vi ? "tỉnh, thành theo từng thời kỳ" : "provinces as of each period"));
 
     const int A = KC_M_AMOUNT_VND;
-    int64_t prev = d->prev.total.m[A], prev_plan = d->prev_plan.total.m[A];
-    int64_t cur = d->cur.total.m[A], cur_plan = d->cur_plan.total.m[A];
-    int64_t same = d->same.total.m[A];
+    kc_i128 prev = d->prev.total.m[A], prev_plan = d->prev_plan.total.m[A];
+    kc_i128 cur = d->cur.total.m[A], cur_plan = d->cur_plan.total.m[A];
+    kc_i128 same = d->same.total.m[A];
     char pct[KC_FMT_BUF], chg[KC_FMT_BUF], label[4][128], value[4][512];
     snprintf(label[0], sizeof label[0], "%s:", pa);
     snprintf(value[0], sizeof value[0],

@@ -107,8 +107,8 @@ typedef struct {
 typedef struct {
     int scheme, code; /* code 0 = the total row */
     const char *code_str, *name;
-    int64_t spend, plan;
-    int64_t persons, facilities, products, events;
+    kc_i128 spend, plan; /* 128-bit sums of cells (kc_cells.h, DESIGN - exact sums) */
+    kc_i128 persons, facilities, products, events;
     uint64_t last_ns; /* 0 = never */
     s_status_t status;
 } s_row_t;
@@ -502,18 +502,19 @@ static s_status_t s_status(const s_opts_t *o, uint64_t last_ns, uint64_t now_ns)
 
 static s_sort_t g_sort; /* for s_row_cmp (qsort has no context) */
 
-static int s_cmp_i64(int64_t a, int64_t b)
+static int s_cmp_i128(kc_i128 a, kc_i128 b)
 {
     return a < b ? 1 : a > b ? -1 : 0; /* descending */
 }
 
-/* Percent of plan in basis points, comparable; -1 without a plan. */
-static int64_t s_pct_key(const s_row_t *r)
+/* Percent of plan in basis points, comparable; -1 without a plan. Exact:
+ * spend < 2^91, so spend * 10000 < 2^105 (kc_cells.h, DESIGN - exact sums). */
+static kc_i128 s_pct_key(const s_row_t *r)
 {
     if (r->plan <= 0)
         return -1;
-    __int128 v = (__int128)r->spend * 10000 / r->plan;
-    return v > INT64_MAX ? INT64_MAX : v < 0 ? 0 : (int64_t)v;
+    kc_i128 v = r->spend * 10000 / r->plan;
+    return v < 0 ? 0 : v;
 }
 
 static int s_row_cmp(const void *pa, const void *pb)
@@ -523,9 +524,9 @@ static int s_row_cmp(const void *pa, const void *pb)
     switch (g_sort) {
     case SORT_CODE: break;
     case SORT_NAME: c = strcmp(a->name, b->name); break;
-    case SORT_SPENDING: c = s_cmp_i64(a->spend, b->spend); break;
-    case SORT_PLAN: c = s_cmp_i64(a->plan, b->plan); break;
-    case SORT_PERCENT: c = s_cmp_i64(s_pct_key(a), s_pct_key(b)); break;
+    case SORT_SPENDING: c = s_cmp_i128(a->spend, b->spend); break;
+    case SORT_PLAN: c = s_cmp_i128(a->plan, b->plan); break;
+    case SORT_PERCENT: c = s_cmp_i128(s_pct_key(a), s_pct_key(b)); break;
     case SORT_LAST: c = a->last_ns < b->last_ns ? 1 : a->last_ns > b->last_ns ? -1 : 0; break;
     }
     if (c)
@@ -548,7 +549,7 @@ static void s_fill(s_row_t *r, const kc_totals_t *act, const kc_totals_t *plan)
 /* Compute the view from the client's cells (call only while synced). */
 static int s_compute(kc_feedc_t *fc, const s_opts_t *o, s_view_t *v)
 {
-    static kc_cells_result_t act, plan; /* ~45 kB: keep off the stack */
+    static kc_cells_result_t act, plan; /* ~90 kB: keep off the stack */
     kc_cells_mem_t *mem = kc_feedc_cells(fc);
     int year = o->year;
     if (!year && mem)
@@ -625,7 +626,8 @@ static void s_utc(uint64_t ns, char *buf, size_t cap)
 
 static void s_plain_line(FILE *out, const s_view_t *v, const s_row_t *r)
 {
-    char pct[32], last[40];
+    char pct[32], last[40], spend[KC_I128_DEC], plan[KC_I128_DEC], persons[KC_I128_DEC],
+        facilities[KC_I128_DEC], products[KC_I128_DEC], events[KC_I128_DEC];
     int ok = 0;
     double p = kc_ratio_percent(r->spend, r->plan, &ok);
     if (ok)
@@ -634,11 +636,14 @@ static void s_plain_line(FILE *out, const s_view_t *v, const s_row_t *r)
         snprintf(pct, sizeof pct, "-");
     s_utc(r->last_ns, last, sizeof last);
     fprintf(out,
-            "seq=%" PRIu64 " year=%d province=%s scheme=%d spending=%" PRId64 " plan=%" PRId64
-            " percent=%s persons=%" PRId64 " facilities=%" PRId64 " products=%" PRId64
-            " events=%" PRId64 " last=%s status=%s name=\"%s\"\n",
-            v->seq, v->year, r->code ? r->code_str : "total", r->scheme, r->spend, r->plan, pct,
-            r->persons, r->facilities, r->products, r->events, last, s_status_names[r->status],
+            "seq=%" PRIu64 " year=%d province=%s scheme=%d spending=%s plan=%s percent=%s "
+            "persons=%s facilities=%s products=%s events=%s last=%s status=%s name=\"%s\"\n",
+            v->seq, v->year, r->code ? r->code_str : "total", r->scheme,
+            kc_i128_str(spend, sizeof spend, r->spend), kc_i128_str(plan, sizeof plan, r->plan),
+            pct, kc_i128_str(persons, sizeof persons, r->persons),
+            kc_i128_str(facilities, sizeof facilities, r->facilities),
+            kc_i128_str(products, sizeof products, r->products),
+            kc_i128_str(events, sizeof events, r->events), last, s_status_names[r->status],
             r->name);
 }
 

@@ -6,6 +6,11 @@
  * loaded at, body[data-query] = the /v1/totals query string of the render;
  * the figures are in #province-table (tr[data-code][data-amount][data-plan]
  * ...), #province-total, #kpi-*[data-value], #month-table, #activity-table.
+ * Figures are exact integers of any size (the API's sums are 128-bit, issue
+ * 12): JSON is parsed with a reviver that turns an integer beyond
+ * Number.MAX_SAFE_INTEGER into a BigInt from its source text, and every figure
+ * shown or put in a data-* attribute is formatted from that exact value; only
+ * the charts draw a Number approximation.
  * No dependencies but Chart.js (embedded, /assets/chart.min.js). */
 'use strict';
 
@@ -229,12 +234,39 @@
   let last = null; /* the data of the last render, re-rendered on a language switch */
   const charts = {};
 
+  /* ---------- exact integers ---------- */
+  /* JSON.parse reviver: an integer the JSON text writes beyond
+   * Number.MAX_SAFE_INTEGER becomes a BigInt read from its source digits
+   * (context.source); every other value is kept. */
+  const reviveBig = (key, value, context) =>
+    typeof value === 'number' && !Number.isSafeInteger(value) && context &&
+    typeof context.source === 'string' && /^-?\d+$/.test(context.source)
+      ? BigInt(context.source)
+      : value;
+  /* A figure (Number or BigInt) as a Number: for charts and bar widths only. */
+  const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
+  /* Exact order of two figures (Number or BigInt, mixed). */
+  const cmp = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+  /* a / b * 100 as a Number (a share in percent), exact enough for one decimal. */
+  const percentOf = (a, b) => {
+    if (typeof a !== 'bigint' && typeof b !== 'bigint') return (100 * a) / b;
+    return Number((BigInt(a) * 1000000n) / BigInt(b)) / 10000;
+  };
+  /* n / 10^9 exactly, as a decimal string Intl.NumberFormat formats (and
+   * rounds, half away from zero) without going through a double. */
+  const billions = (n) => {
+    if (typeof n !== 'bigint') return n / 1e9;
+    const neg = n < 0n;
+    const a = neg ? -n : n;
+    return `${neg ? '-' : ''}${a / 1000000000n}.${String(a % 1000000000n).padStart(9, '0')}`;
+  };
+
   /* ---------- formatting ---------- */
   const nf = (opts) => new Intl.NumberFormat(T.locale, opts);
   const fmtInt = (n) => (n == null ? '—' : nf({ maximumFractionDigits: 0 }).format(n));
   const fmtVnd = (n) => (n == null ? '—' : `${fmtInt(n)} ${T.currency}`);
   const fmtBn = (n, digits = 1) =>
-    n == null ? '—' : nf({ minimumFractionDigits: 0, maximumFractionDigits: digits }).format(n / 1e9);
+    n == null ? '—' : nf({ minimumFractionDigits: 0, maximumFractionDigits: digits }).format(billions(n));
   const fmtBnUnit = (n) => `${fmtBn(n, 2)} ${T.billion}`;
   const fmtPct = (p, digits = 2) =>
     p == null ? '—' : `${nf({ minimumFractionDigits: 0, maximumFractionDigits: digits }).format(p)} %`;
@@ -281,7 +313,7 @@
       const res = await fetch(path, { signal: ctl.signal, cache: 'no-store', headers: { Accept: 'application/json' } });
       let body = null;
       try {
-        body = await res.json();
+        body = JSON.parse(await res.text(), reviveBig);
       } catch (e) {
         body = null;
       }
@@ -454,6 +486,9 @@
     $('kpi-reports').dataset.silent = String(silent);
   }
 
+  /* The exact figure behind a chart element (datasets carry `exact`). */
+  const exactOf = (ctx) => (ctx.dataset.exact ? ctx.dataset.exact[ctx.dataIndex] : ctx.raw);
+
   const baseOptions = () => ({
     responsive: true,
     maintainAspectRatio: false,
@@ -463,7 +498,7 @@
       legend: { position: 'top', align: 'end', labels: { boxWidth: 12, boxHeight: 12, color: COLORS.text } },
       tooltip: {
         callbacks: {
-          label: (ctx) => `${ctx.dataset.label}: ${fmtVnd(ctx.raw)}`,
+          label: (ctx) => `${ctx.dataset.label}: ${fmtVnd(exactOf(ctx))}`,
         },
       },
     },
@@ -517,7 +552,7 @@
   }
 
   function renderProvinceChart(rows) {
-    const data = rows.slice().sort((a, b) => b.amount - a.amount || a.code.localeCompare(b.code));
+    const data = rows.slice().sort((a, b) => cmp(b.amount, a.amount) || a.code.localeCompare(b.code));
     $('box-provinces').style.height = `${Math.max(160, 70 + data.length * 28)}px`;
     const opts = baseOptions();
     opts.indexAxis = 'y';
@@ -539,7 +574,8 @@
         datasets: [
           {
             label: T.actual,
-            data: data.map((r) => r.amount),
+            data: data.map((r) => num(r.amount)),
+            exact: data.map((r) => r.amount),
             backgroundColor: data.map((r) => (r.percent >= 100 ? COLORS.actualOver : COLORS.actual)),
             barPercentage: 0.5,
             categoryPercentage: 0.9,
@@ -548,7 +584,8 @@
           },
           {
             label: T.plan_year,
-            data: data.map((r) => r.plan),
+            data: data.map((r) => num(r.plan)),
+            exact: data.map((r) => r.plan),
             backgroundColor: COLORS.plan,
             borderColor: COLORS.planBorder,
             borderWidth: 1,
@@ -600,8 +637,8 @@
       data: {
         labels: ms.map((m) => T.month_short(m)),
         datasets: [
-          { label: String(state.year), data: cur, backgroundColor: COLORS.actual, borderRadius: 2 },
-          { label: String(state.year - 1), data: prev, backgroundColor: COLORS.prev, borderRadius: 2 },
+          { label: String(state.year), data: cur.map(num), exact: cur, backgroundColor: COLORS.actual, borderRadius: 2 },
+          { label: String(state.year - 1), data: prev.map(num), exact: prev, backgroundColor: COLORS.prev, borderRadius: 2 },
         ],
       },
       options: opts,
@@ -625,13 +662,13 @@
   }
 
   function renderActivities(acts) {
-    const rows = (acts.rows || []).slice().sort((a, b) => b.totals.amount_vnd - a.totals.amount_vnd);
+    const rows = (acts.rows || []).slice().sort((a, b) => cmp(b.totals.amount_vnd, a.totals.amount_vnd));
     const total = acts.totals.amount_vnd;
     const opts = baseOptions();
     opts.indexAxis = 'y';
     opts.plugins.legend = { display: false };
     opts.plugins.tooltip.callbacks.title = (items) => (items.length ? activityName(rows[items[0].dataIndex].key) : '');
-    opts.plugins.tooltip.callbacks.label = (ctx) => fmtVnd(ctx.raw);
+    opts.plugins.tooltip.callbacks.label = (ctx) => fmtVnd(exactOf(ctx));
     opts.scales = {
       x: {
         beginAtZero: true,
@@ -649,7 +686,8 @@
         datasets: [
           {
             label: T.amount,
-            data: rows.map((r) => r.totals.amount_vnd),
+            data: rows.map((r) => num(r.totals.amount_vnd)),
+            exact: rows.map((r) => r.totals.amount_vnd),
             backgroundColor: COLORS.activity,
             borderRadius: 2,
             barPercentage: 0.8,
@@ -668,7 +706,7 @@
         tr.append(
           th(activityName(r.key, r.label)),
           td(fmtVnd(r.totals.amount_vnd), 'num'),
-          td(total ? fmtPct((100 * r.totals.amount_vnd) / total, 1) : '—', 'num'),
+          td(total ? fmtPct(percentOf(r.totals.amount_vnd, total), 1) : '—', 'num'),
           td(fmtInt(r.events), 'num'),
         );
         return tr;
@@ -695,7 +733,7 @@
     const sorted = rows.slice().sort((a, b) => {
       const x = val(a);
       const y = val(b);
-      const c = typeof x === 'string' ? x.localeCompare(y, T.locale) : x - y;
+      const c = typeof x === 'string' ? x.localeCompare(y, T.locale) : cmp(x, y);
       return dir * c || a.code.localeCompare(b.code);
     });
     const tb = document.querySelector('#province-table tbody');
@@ -851,6 +889,9 @@
       applyLang();
     });
     $('print-btn').addEventListener('click', () => window.print());
+    // the filters apply on change; Enter must not submit the form (no inline handler: the
+    // page's Content-Security-Policy allows scripts from /assets only)
+    $('filters').addEventListener('submit', (e) => e.preventDefault());
     document.querySelectorAll('#province-table thead th[data-sort] button').forEach((b) => {
       b.addEventListener('click', () => {
         const k = b.parentElement.dataset.sort;

@@ -1,5 +1,6 @@
 /* kc_web.h - the dashboard's files, embedded in the binary at build time
- * (web/ index.html, app.js, style.css and Debian's Chart.js, cmake/embed_web.cmake). */
+ * (web/ index.html, app.js, style.css, favicon.svg and Debian's Chart.js,
+ * cmake/embed_web.cmake). */
 #ifndef KC_WEB_H
 #define KC_WEB_H
 

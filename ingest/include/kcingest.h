@@ -61,6 +61,10 @@ extern "C" {
 #define KCI_EBUSY     (-1011) /* the spool is open in another process */
 #define KCI_EINTR     (-1012) /* poll/flush: a signal interrupted the wait */
 #define KCI_EFENCED   (-1014) /* poll/flush: a newer spool of this producer id took over */
+/* kc_producer_add: the event breaks an admission rule of the aggregator
+ * (invalid_text, value_too_large) and was not spooled; kc_producer_refusal()
+ * tells which and why. Not a KC_E* of kc_err.h: kc_producer_strerror knows it. */
+#define KCI_EREFUSED (-1015)
 
 /* Metric indexes, in the order of kcpipe's data/metrics.tsv. */
 enum {
@@ -84,14 +88,21 @@ enum { KCI_FUND_DEFAULT = 0, KCI_FUND_KCQG = 1, KCI_FUND_KCDP = 2, KCI_FUND_OTHE
 enum { KCI_OP_RECORD = 0, KCI_OP_CORRECTION = 1, KCI_OP_RETRACTION = 2 };
 
 /* Result reasons: 0 accepted, 1 duplicate (already counted), >= 2 rejected
- * (the values of kcpipe.v1.Reason; reason_name gives the stable name). */
-enum { KCI_ACCEPTED = 0, KCI_DUPLICATE = 1 };
+ * (the values of kcpipe.v1.Reason; reason_name gives the stable name). The two
+ * admission reasons are also those of kc_producer_refusal(). */
+enum {
+    KCI_ACCEPTED = 0,
+    KCI_DUPLICATE = 1,
+    KCI_VALUE_TOO_LARGE = 27, /* "value_too_large": a metric above its ceiling */
+    KCI_INVALID_TEXT = 28,    /* "invalid_text": a string not UTF-8, or with a control char */
+};
 
 typedef struct kc_producer kc_producer_t;
 
 typedef struct {
     const char *endpoint;    /* e.g. "tcp://127.0.0.1:5555" (required) */
-    const char *producer_id; /* 1..64 bytes; fixed for the life of the spool (required) */
+    const char *producer_id; /* 1..64 bytes of UTF-8 without control characters;
+                              * fixed for the life of the spool (required) */
     const char *spool_dir;   /* spool directory, created 0700 (required) */
     int request_timeout_ms;  /* no ack progress for this long: reconnect, resend; 0 = 2000 */
     size_t batch_max;        /* events per Batch message; 0 = 1000 */
@@ -111,7 +122,12 @@ typedef struct {
 } kc_producer_opts_t;
 
 /* One activity event as the office reports it. Strings are borrowed for the
- * duration of kc_producer_add(). */
+ * duration of kc_producer_add(). Text rule (the aggregator's, common/kc_text.h):
+ * every string is well-formed UTF-8; event_id, province, activity and corrects
+ * hold no control character (C0, DEL, C1), note none but tab, LF and CR. Each
+ * metric is at most its ceiling, the `max` column of kcpipe's data/metrics.tsv
+ * (at present 10^15 for the _vnd metrics, 10^9 for the counts). kc_producer_add
+ * refuses an event that breaks either rule (KCI_EREFUSED). */
 typedef struct {
     const char *event_id; /* 1..64 bytes, unique per province */
     const char *province; /* two-digit code, "79" */
@@ -163,10 +179,12 @@ KCI_EXPORT int kc_ingest_read_cert(const char *path, char *public_key, char *sec
 /* Open the producer: opens or creates the spool, checks that it belongs to
  * opts->producer_id (KCI_EINVAL otherwise, logged), and connects. Also
  * KCI_EBUSY (spool in use by another process), KCI_EINVAL (missing option,
- * producer_id longer than 64 bytes, bad endpoint, malformed or inconsistent
- * CURVE keys: see kc_producer_opts_t), KC_EFORMAT/KC_ESTORE/-errno
- * (spool unusable). Events left in the
- * spool by an earlier run are sent again on the next poll/flush.
+ * producer_id empty, longer than 64 bytes, not valid UTF-8 or holding a
+ * control character - the aggregator's id rule, which would refuse every
+ * Batch as invalid_text: logged as "invalid_text: ..." before the spool is
+ * touched -, bad endpoint, malformed or inconsistent CURVE keys: see
+ * kc_producer_opts_t), KC_EFORMAT/KC_ESTORE/-errno (spool unusable). Events
+ * left in the spool by an earlier run are sent again on the next poll/flush.
  * Caller owns *out; release with kc_producer_close(). */
 KCI_EXPORT int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts);
 /* Commit staged events to the spool, close the socket and the spool; sets *p
@@ -180,11 +198,32 @@ KCI_EXPORT void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *c
  * with a source tag (may be NULL; at most 65535 bytes). KCI_EINVAL if the event
  * cannot be encoded (missing or empty event_id/province, activity except on a
  * retraction, corrects on a correction/retraction, an unknown op, or larger
- * than 256 KiB serialized). Everything else (ranges, unknown codes, negative
- * values) is passed on for the aggregator to judge. Commits the spool every
+ * than 256 KiB serialized). KCI_EREFUSED if the encoded event breaks the
+ * aggregator's admission rules (kc_event_admit of kcpipe's common/kc_event.h,
+ * the very code the aggregator runs, so both always agree): reason
+ * invalid_text (a string of kc_event_t breaks its text rule) or
+ * value_too_large (a metric above its ceiling); kc_producer_refusal() gives
+ * the reason and an explanation naming the field or metric. On either error
+ * nothing is staged, no sequence number is used, and the producer stays
+ * usable: go on with the next event. Everything else (ranges, unknown codes,
+ * negative values) is passed on for the aggregator to judge; an aggregator
+ * with other ceilings (a newer data/metrics.tsv) may still reject an event as
+ * value_too_large through the result callback. Commits the spool every
  * opts.batch_max staged events, so it may also return a spool error. */
 KCI_EXPORT int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source,
                                uint64_t *seq_out);
+
+/* Why the last kc_producer_add() returned KCI_EREFUSED: returns the reason
+ * (KCI_INVALID_TEXT or KCI_VALUE_TOO_LARGE), or 0 if the last call was not
+ * refused (or none was made). If not NULL, *reason_name gets the reason's
+ * stable name ("invalid_text", "value_too_large"; "" for 0) and *text a
+ * one-line English explanation ("" for 0) that names the field and the byte
+ * offset, or the metric, its value and ceiling, and says what to do; the
+ * offending value is shown escaped (bad bytes and control characters as
+ * \xNN), so the text is always valid UTF-8. Both stay valid until the next
+ * kc_producer_add() or kc_producer_close(). */
+KCI_EXPORT int kc_producer_refusal(const kc_producer_t *p, const char **reason_name,
+                                   const char **text);
 
 /* Make every staged event durable in the spool (one fsync'd commit). */
 KCI_EXPORT int kc_producer_sync(kc_producer_t *p);

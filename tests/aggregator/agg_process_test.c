@@ -1,7 +1,13 @@
-/* agg_process_test.c - the real kc-aggregator over loopback: acks, bad input, stop, restart. */
+/* agg_process_test.c - the real kc-aggregator over loopback: acks, bad input
+ * (multi-frame messages answered STATUS_UNDECODABLE, in order), stop, restart;
+ * and, with --http, a producer's lag across a spool epoch change as /metrics
+ * and /v1/producers show it. */
 #include "agg_test_util.h"
+#include "http_util.h"
 #include "kc_err.h"
 #include "kc_store.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -33,8 +39,9 @@ static int64_t s_now_ms(void)
 }
 
 /* Start kc-aggregator on s_store; wait (bounded) for its ready file; return
- * its pid and the endpoint it bound. */
-static pid_t s_start(char *endpoint, size_t cap)
+ * its pid and the endpoint it bound. http_port non-NULL: also serve HTTP on
+ * 127.0.0.1 port 0 and return the port it bound. */
+static pid_t s_start(char *endpoint, size_t cap, unsigned *http_port)
 {
     const char *bindir = getenv("KC_BIN_DIR");
     assert_non_null(bindir);
@@ -47,9 +54,21 @@ static pid_t s_start(char *endpoint, size_t cap)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        execl(bin, "kc-aggregator", "--listen", "tcp://127.0.0.1:*", "--store", s_store,
-              "--ready-file", s_ready, "--log-level", "error", "--group-window-ms", "2",
-              (char *)NULL);
+        char *argv[] = {"kc-aggregator",
+                        "--listen",
+                        "tcp://127.0.0.1:*",
+                        "--store",
+                        s_store,
+                        "--ready-file",
+                        s_ready,
+                        "--log-level",
+                        "error",
+                        "--group-window-ms",
+                        "2",
+                        http_port ? "--http" : NULL,
+                        "127.0.0.1:0",
+                        NULL};
+        execv(bin, argv);
         _exit(127);
     }
     int64_t deadline = s_now_ms() + S_DEADLINE_MS;
@@ -57,6 +76,14 @@ static pid_t s_start(char *endpoint, size_t cap)
         FILE *f = fopen(s_ready, "r");
         if (f) {
             char *ok = fgets(endpoint, (int)cap, f);
+            char line[256];
+            if (ok && http_port) { /* the line "http http://127.0.0.1:PORT/" */
+                *http_port = 0;
+                while (fgets(line, sizeof line, f))
+                    if (sscanf(line, "http http://127.0.0.1:%u/", http_port) == 1)
+                        break;
+                assert_true(*http_port > 0);
+            }
             fclose(f);
             assert_non_null(ok);
             size_t n = strlen(endpoint);
@@ -162,7 +189,7 @@ static void test_serve_bad_input_stop_restart(void **state)
 {
     (void)state;
     char ep[256];
-    pid_t pid = s_start(ep, sizeof ep);
+    pid_t pid = s_start(ep, sizeof ep, NULL);
     void *d = s_dealer(ep);
 
     /* a good batch */
@@ -181,23 +208,63 @@ static void test_serve_bad_input_stop_restart(void **state)
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNDECODABLE);
     kcpipe__v1__ack__free_unpacked(a, NULL);
 
-    /* wrong frame count: dropped without an answer; the next request is answered */
+    /* more than one frame: answered STATUS_UNDECODABLE, exactly once each, in the
+     * order sent (pipelined between two Batches), nothing processed */
+    t_buf_t b4 = t_batch_range("proc1", "P", 4, 4, 7);
+    t_buf_t b4x = t_batch_range("proc1", "P", 5, 5, 7); /* a valid Batch, split below */
     assert_int_equal(zmq_send(d, "a", 1, ZMQ_SNDMORE), 1);
     assert_int_equal(zmq_send(d, "b", 1, ZMQ_SNDMORE), 1);
     assert_int_equal(zmq_send(d, "c", 1, 0), 1);
-    t_buf_t b4 = t_batch_range("proc1", "P", 4, 4, 7);
-    a = s_request(d, &b4);
-    assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
-    assert_int_equal(a->acked_to, 4);
-    assert_int_equal(a->committed_seq, 4);
+    assert_int_equal(zmq_send(d, b4.data, b4.len, 0), (int)b4.len);
+    assert_int_equal(zmq_send(d, b4x.data, 2, ZMQ_SNDMORE), 2);
+    assert_int_equal(zmq_send(d, b4x.data + 2, b4x.len - 2, 0), (int)b4x.len - 2);
+    static const int want_frames[] = {3, 0, 2}; /* 0: the Ack of b4 */
+    for (int k = 0; k < 3; k++) {
+        t_buf_t r;
+        int frames = 0;
+        assert_int_equal(s_recv(d, &r, &frames, S_DEADLINE_MS), 0);
+        assert_int_equal(frames, 1);
+        a = kcpipe__v1__ack__unpack(NULL, r.len, r.data);
+        t_buf_free(&r);
+        assert_non_null(a);
+        if (want_frames[k] == 0) {
+            assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
+            assert_int_equal(a->acked_to, 4);
+            assert_int_equal(a->committed_seq, 4);
+        } else {
+            char want[64];
+            snprintf(want, sizeof want, "the message has %d frames", want_frames[k]);
+            assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNDECODABLE);
+            assert_non_null(a->error);
+            assert_non_null(strstr(a->error, want));
+            assert_non_null(strstr(a->error, "a request must be one frame holding one serialized "
+                                             "kcpipe.v1.Batch"));
+            assert_false(a->has_acked_to);
+            assert_false(a->has_committed_seq);
+        }
+        kcpipe__v1__ack__free_unpacked(a, NULL);
+    }
+    t_buf_t r;
+    int frames = 0;
+    assert_int_equal(s_recv(d, &r, &frames, 300), -1); /* nothing more: one Ack each */
+    /* a REQ-style envelope with two frames after it: answered with the same envelope */
+    assert_int_equal(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
+    assert_int_equal(zmq_send(d, "x", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, "y", 1, 0), 1);
+    assert_int_equal(s_recv(d, &r, &frames, S_DEADLINE_MS), 0);
+    assert_int_equal(frames, 2);
+    a = kcpipe__v1__ack__unpack(NULL, r.len, r.data);
+    t_buf_free(&r);
+    assert_non_null(a);
+    assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNDECODABLE);
+    assert_non_null(strstr(a->error, "the message has 2 frames"));
     kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b4x);
 
     /* a REQ-style envelope (empty delimiter) is answered with the same envelope */
     t_buf_t b5 = t_batch_range("proc1", "P", 5, 5, 7);
     assert_int_equal(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
     assert_int_equal(zmq_send(d, b5.data, b5.len, 0), (int)b5.len);
-    t_buf_t r;
-    int frames = 0;
     assert_int_equal(s_recv(d, &r, &frames, S_DEADLINE_MS), 0);
     assert_int_equal(frames, 2);
     a = kcpipe__v1__ack__unpack(NULL, r.len, r.data);
@@ -228,7 +295,7 @@ static void test_serve_bad_input_stop_restart(void **state)
     s_stop(pid);
 
     /* restart on the same store: an old seq is a transport duplicate */
-    pid = s_start(ep, sizeof ep);
+    pid = s_start(ep, sizeof ep, NULL);
     d = s_dealer(ep);
     a = s_request(d, &b13);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
@@ -268,6 +335,197 @@ static void test_serve_bad_input_stop_restart(void **state)
     t_buf_free(&b7);
 }
 
+/* A Batch of producer's events seq from..to (ids "E<epoch>-<seq>") from spool
+ * epoch `epoch`, with spool_last_seq when non-zero. */
+static t_buf_t s_batch_ep(const char *producer, uint64_t epoch, uint64_t from, uint64_t to,
+                          uint64_t spool_last_seq)
+{
+    size_t n = (size_t)(to - from + 1);
+    t_buf_t evs[8];
+    ProtobufCBinaryData bd[8];
+    assert_true(n <= 8);
+    char id[64];
+    for (size_t i = 0; i < n; i++) {
+        t_event_t e;
+        snprintf(id, sizeof id, "E%llu-%llu", (unsigned long long)epoch,
+                 (unsigned long long)(from + i));
+        t_event(&e, producer, from + i, id, 11);
+        evs[i] = t_event_pack(&e);
+        bd[i].data = evs[i].data;
+        bd[i].len = evs[i].len;
+    }
+    kc_pb_batch_t batch = KCPIPE__V1__BATCH__INIT;
+    batch.producer_id = (char *)producer;
+    batch.n_events = n;
+    batch.events = bd;
+    batch.has_producer_epoch = 1;
+    batch.producer_epoch = epoch;
+    batch.has_spool_last_seq = spool_last_seq != 0;
+    batch.spool_last_seq = spool_last_seq;
+    t_buf_t b;
+    b.len = kcpipe__v1__batch__get_packed_size(&batch);
+    b.data = malloc(b.len);
+    kcpipe__v1__batch__pack(&batch, b.data);
+    for (size_t i = 0; i < n; i++)
+        t_buf_free(&evs[i]);
+    return b;
+}
+
+/* What /metrics and /v1/producers say of one producer at one moment. */
+typedef struct {
+    bool have_metric;           /* a kcpipe_producer_lag_events sample of it */
+    long long metric_lag;       /* its value */
+    long long epoch, committed; /* /v1/producers */
+    bool spool_null, lag_null;  /* spool_last_seq / lag_events null there */
+    long long spool, lag;
+    long long undecodable; /* kcpipe_batches_total{status="undecodable"} */
+} s_lag_t;
+
+static s_lag_t s_lag(unsigned port, const char *producer)
+{
+    s_lag_t l = {0};
+    t_resp_t r;
+    assert_int_equal(t_http(port, "GET", "/metrics", &r), 0);
+    assert_int_equal(r.status, 200);
+    char series[160];
+    snprintf(series, sizeof series, "\nkcpipe_producer_lag_events{producer=\"%s\"} ", producer);
+    const char *p = strstr(r.body, series);
+    l.have_metric = p != NULL;
+    if (p)
+        l.metric_lag = strtoll(p + strlen(series), NULL, 10);
+    p = strstr(r.body, "\nkcpipe_batches_total{status=\"undecodable\"} ");
+    assert_non_null(p);
+    l.undecodable = strtoll(strchr(p, '}') + 2, NULL, 10);
+    t_resp_free(&r);
+    assert_int_equal(t_http(port, "GET", "/v1/producers", &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *d = json_loads(r.body, 0, NULL);
+    assert_non_null(d);
+    json_t *o;
+    size_t i;
+    bool found = false;
+    json_array_foreach(json_object_get(d, "producers"), i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "producer")), producer) != 0)
+            continue;
+        found = true;
+        l.epoch = json_integer_value(json_object_get(o, "epoch"));
+        l.committed = json_integer_value(json_object_get(o, "committed_seq"));
+        json_t *sp = json_object_get(o, "spool_last_seq"), *lg = json_object_get(o, "lag_events");
+        assert_true(json_is_null(sp) || json_is_integer(sp));
+        assert_true(json_is_null(lg) || json_is_integer(lg));
+        l.spool_null = json_is_null(sp);
+        l.lag_null = json_is_null(lg);
+        l.spool = json_integer_value(sp);
+        l.lag = json_integer_value(lg);
+    }
+    assert_true(found);
+    json_decref(d);
+    t_resp_free(&r);
+    return l;
+}
+
+/* Wait (bounded) until the producer's state is as wanted: the metrics are
+ * updated just after the Acks are sent. want_lag < 0: unknown (no sample,
+ * null in the JSON). */
+static void s_wait_lag(unsigned port, const char *producer, long long epoch, long long committed,
+                       long long want_spool, long long want_lag)
+{
+    int64_t deadline = s_now_ms() + S_DEADLINE_MS;
+    s_lag_t l;
+    for (;;) {
+        l = s_lag(port, producer);
+        /* the metric and the JSON never disagree, whatever the moment */
+        assert_true(l.have_metric == !l.lag_null);
+        if (l.have_metric)
+            assert_int_equal(l.metric_lag, l.lag);
+        bool ok = l.epoch == epoch && l.committed == committed;
+        if (want_lag < 0)
+            ok = ok && l.lag_null && l.spool_null;
+        else
+            ok = ok && !l.lag_null && l.lag == want_lag && l.spool == want_spool;
+        if (ok)
+            return;
+        if (s_now_ms() > deadline)
+            fail_msg("producer %s: epoch %lld committed %lld spool %s%lld lag %s%lld; want epoch "
+                     "%lld committed %lld spool %lld lag %lld",
+                     producer, l.epoch, l.committed, l.spool_null ? "null " : "", l.spool,
+                     l.lag_null ? "null " : "", l.lag, epoch, committed, want_spool, want_lag);
+        poll(NULL, 0, 10); /* bounded by the deadline above */
+    }
+}
+
+static void test_lag_follows_spool_epoch(void **state)
+{
+    (void)state;
+    char ep[256];
+    unsigned port = 0;
+    t_rmtree(s_store); /* a fresh store */
+    pid_t pid = s_start(ep, sizeof ep, &port);
+    void *d = s_dealer(ep);
+    const char *prod = "lagger";
+
+    /* epoch 1: seq 1-3 of a spool whose last seq is 9: 6 events still to come */
+    t_buf_t b = s_batch_ep(prod, 1, 1, 3, 9);
+    kc_pb_ack_t *a = s_request(d, &b);
+    assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
+    assert_int_equal(a->producer_epoch, 1);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b);
+    s_wait_lag(port, prod, 1, 3, 9, 6);
+
+    /* the same epoch without spool_last_seq: the last report of this spool stands */
+    b = s_batch_ep(prod, 1, 4, 4, 0);
+    a = s_request(d, &b);
+    assert_int_equal(a->committed_seq, 4);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b);
+    s_wait_lag(port, prod, 1, 4, 9, 5);
+
+    /* a new spool (epoch 2) without spool_last_seq: its sequence restarts, the old
+     * spool's 9 says nothing about it: the lag is unknown (not 9 - 2) */
+    b = s_batch_ep(prod, 2, 1, 2, 0);
+    a = s_request(d, &b);
+    assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
+    assert_int_equal(a->producer_epoch, 2);
+    assert_int_equal(a->committed_seq, 2);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b);
+    s_wait_lag(port, prod, 2, 2, 0, -1);
+
+    /* the new spool reports: known again, for this epoch */
+    b = s_batch_ep(prod, 2, 3, 3, 5);
+    a = s_request(d, &b);
+    assert_int_equal(a->committed_seq, 3);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b);
+    s_wait_lag(port, prod, 2, 3, 5, 2);
+
+    /* a Batch of the retired epoch 1 is fenced and changes nothing */
+    b = s_batch_ep(prod, 1, 5, 5, 50);
+    a = s_request(d, &b);
+    assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_FENCED);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+    t_buf_free(&b);
+    s_wait_lag(port, prod, 2, 3, 5, 2);
+
+    /* a two-frame message counts as an undecodable Batch in /metrics */
+    long long before = s_lag(port, prod).undecodable;
+    assert_int_equal(zmq_send(d, "a", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, "b", 1, 0), 1);
+    t_buf_t r;
+    int frames = 0;
+    assert_int_equal(s_recv(d, &r, &frames, S_DEADLINE_MS), 0);
+    t_buf_free(&r);
+    int64_t deadline = s_now_ms() + S_DEADLINE_MS;
+    while (s_lag(port, prod).undecodable != before + 1) {
+        assert_true(s_now_ms() < deadline);
+        poll(NULL, 0, 10); /* bounded by the deadline */
+    }
+    zmq_close(d);
+    s_stop(pid);
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -296,6 +554,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_serve_bad_input_stop_restart),
+        cmocka_unit_test(test_lag_follows_spool_epoch),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zmq_ctx_term(s_zctx);

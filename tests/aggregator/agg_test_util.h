@@ -99,6 +99,42 @@ static inline t_buf_t t_batch_range(const char *producer, const char *prefix, ui
     return b;
 }
 
+/* The legitimate way to bring a totals cell to the edge of int64: one event may
+ * carry at most kc_ref_metric(KC_M_AMOUNT_VND)->max (10^15, data/metrics.tsv;
+ * value_too_large above), so a cell reaches INT64_MAX = 9223 x 10^15 +
+ * 372036854775807 after 9,224 accepted events.
+ * t_fill_count(total): how many events t_batch_fill() makes for `total`
+ * (total / max at the ceiling, plus one of the remainder if any). */
+static inline size_t t_fill_count(int64_t total)
+{
+    int64_t max = kc_ref_metric(KC_M_AMOUNT_VND)->max;
+    return (size_t)(total / max) + (total % max != 0);
+}
+
+/* A Batch of producer's t_event()s seq from.. (ids "<prefix>-<seq>", in month
+ * `month` of 2021) whose amounts, each at the ceiling but the last, add up to
+ * `total` >= 1; t_fill_count(total) events. */
+static inline t_buf_t t_batch_fill(const char *producer, const char *prefix, uint64_t from,
+                                   uint32_t month, int64_t total)
+{
+    int64_t max = kc_ref_metric(KC_M_AMOUNT_VND)->max;
+    size_t n = t_fill_count(total);
+    t_buf_t *evs = calloc(n, sizeof *evs);
+    char id[80];
+    for (size_t i = 0; i < n; i++) {
+        t_event_t e;
+        snprintf(id, sizeof id, "%s-%llu", prefix, (unsigned long long)(from + i));
+        t_event(&e, producer, from + i, id, i + 1 < n ? max : total - (int64_t)(n - 1) * max);
+        e.ev.month = month;
+        evs[i] = t_event_pack(&e);
+    }
+    t_buf_t b = t_batch(producer, evs, n);
+    for (size_t i = 0; i < n; i++)
+        t_buf_free(&evs[i]);
+    free(evs);
+    return b;
+}
+
 /* A fresh directory under $TMPDIR (or /tmp); caller frees the string. */
 static inline char *t_tmpdir(const char *tag)
 {

@@ -1,7 +1,10 @@
 /* audit_tool_test.c - kc-audit end to end: verify on a clean store and on copies
  * tampered through raw LMDB (flip, delete, insert, swap, truncate, a changed
  * or deleted stored node, forged head), prove / consistency / check-proof,
- * heads, pubkey; kc_mk_drop_leaves (the format 3 -> 4 step). No leaf hash is
+ * heads, pubkey; kc_mk_drop_leaves (the format 3 -> 4 step); check-proof of
+ * bare RFC 6962 proofs over the public test tree (every inclusion and
+ * consistency proof of sizes 1-8 from the reference implementation, mutations,
+ * bad input). No leaf hash is
  * stored: a changed entry is found by the stored node of its 64-entry block
  * and by the first signed head after it (docs/AUDIT.md). */
 #include "audit_test_util.h"
@@ -10,6 +13,7 @@
 #include "kc_ref.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -597,6 +601,231 @@ static void test_consistency_and_heads(void **state)
     assert_non_null(strstr(out, f->pk_hex));
 }
 
+/* ---- check-proof of bare RFC 6962 proofs ---- */
+
+/* The leaves of the public RFC 6962 test tree (certificate-transparency's
+ * merkle tree tests, also transparency-dev/merkle's) and its published roots
+ * of sizes 1-8. */
+static const char *const s_rfc_leaves[8] = {"",
+                                            "00",
+                                            "10",
+                                            "2021",
+                                            "3031",
+                                            "40414243",
+                                            "5051525354555657",
+                                            "606162636465666768696a6b6c6d6e6f"};
+static const char *const s_rfc_roots[8] = {
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
+
+/* " --proof HEX" for each hash of p[n], appended to args; hash `flip` (if
+ * < n) with its first bit flipped. */
+static void s_proof_args(char *args, size_t cap, uint8_t (*p)[32], size_t n, size_t flip)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[32];
+        char hex[65];
+        memcpy(h, p[i], 32);
+        if (i == flip)
+            h[0] ^= 0x80;
+        kc_merkle_hex(h, 32, hex);
+        size_t len = strlen(args);
+        snprintf(args + len, cap - len, " --proof %s", hex);
+    }
+}
+
+/* kc-audit check-proof ARGS: its exit code; VALID/INVALID as expected. */
+static int s_check_bare(const char *args)
+{
+    char out[8192];
+    int ex = s_run(out, sizeof out, "check-proof%s", args);
+    if (ex == 0 && strncmp(out, "VALID: ", 7) != 0)
+        fail_msg("check-proof%s: exit 0 but printed: %s", args, out);
+    if (ex == 1 && strncmp(out, "INVALID: ", 9) != 0)
+        fail_msg("check-proof%s: exit 1 but printed: %s", args, out);
+    return ex;
+}
+
+static void test_check_bare_proofs(void **state)
+{
+    (void)state;
+    /* the reference tree (audit_test_util.h, RFC 6962 literally) has the published roots */
+    uint8_t leaves[8][32], root[8][32];
+    for (int i = 0; i < 8; i++) {
+        uint8_t buf[1 + 16];
+        size_t len = strlen(s_rfc_leaves[i]) / 2;
+        buf[0] = 0x00;
+        assert_int_equal(kc_merkle_unhex(s_rfc_leaves[i], buf + 1, len), 0);
+        crypto_hash_sha256(leaves[i], buf, 1 + len);
+    }
+    for (int n = 1; n <= 8; n++) {
+        char hex[65];
+        t_ref_mth(leaves, (uint64_t)n, root[n - 1]);
+        kc_merkle_hex(root[n - 1], 32, hex);
+        assert_string_equal(hex, s_rfc_roots[n - 1]);
+    }
+    char args[4096], lh[65], rh[65], r2[65];
+    /* inclusion: every leaf of every size verifies, given as data or as hash; one
+     * mutation of each (a flipped hash, a wrong index or size, a hash too many
+     * or too few, another root) does not */
+    int k = 0;
+    for (uint64_t n = 1; n <= 8; n++) {
+        kc_merkle_hex(root[n - 1], 32, rh);
+        for (uint64_t m = 0; m < n; m++, k++) {
+            uint8_t path[8][32];
+            size_t plen = 0;
+            t_ref_path(leaves, m, n, path, &plen);
+            kc_merkle_hex(leaves[m], 32, lh);
+            snprintf(args, sizeof args,
+                     " --leaf-data '%s' --leaf-index %" PRIu64 " --tree-size %" PRIu64 " --root %s",
+                     s_rfc_leaves[m], m, n, rh);
+            s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
+            assert_int_equal(s_check_bare(args), 0);
+            snprintf(args, sizeof args, " --tree-size %" PRIu64 " --leaf-hash %s --root %s", n, lh,
+                     rh);
+            switch (k % 6) {
+            case 0: /* a flipped bit in a proof hash (or in the root, without a path) */
+                if (plen) {
+                    snprintf(args + strlen(args), sizeof args - strlen(args),
+                             " --leaf-index %" PRIu64, m);
+                    s_proof_args(args, sizeof args, path, plen, (size_t)k % plen);
+                } else {
+                    snprintf(args, sizeof args,
+                             " --leaf-hash %s --leaf-index 0 --tree-size 1 --root %s", rh, lh);
+                    char *last = &args[strlen(args) - 1]; /* the root's last hex digit */
+                    *last = *last == '0' ? '1' : '0';
+                }
+                break;
+            case 1: /* the next index */
+                snprintf(args + strlen(args), sizeof args - strlen(args), " --leaf-index %" PRIu64,
+                         m + 1);
+                s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
+                break;
+            case 2: /* a hash before the path: the tree's root */
+                snprintf(args + strlen(args), sizeof args - strlen(args),
+                         " --leaf-index %" PRIu64 " --proof %s", m, rh);
+                s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
+                break;
+            case 3: /* the last hash left out, or an empty one given */
+                snprintf(args + strlen(args), sizeof args - strlen(args), " --leaf-index %" PRIu64,
+                         m);
+                if (plen)
+                    s_proof_args(args, sizeof args, path, plen - 1, SIZE_MAX);
+                else
+                    snprintf(args + strlen(args), sizeof args - strlen(args), " --proof ''");
+                break;
+            case 4: /* the root of the tree one leaf larger (up to 8) */
+                snprintf(args, sizeof args,
+                         " --leaf-hash %s --leaf-index %" PRIu64 " --tree-size %" PRIu64
+                         " --root %s",
+                         lh, m, n, s_rfc_roots[n < 8 ? n : 0]);
+                s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
+                break;
+            default: /* another leaf's data */
+                snprintf(args, sizeof args,
+                         " --leaf-data '%s' --leaf-index %" PRIu64 " --tree-size %" PRIu64
+                         " --root %s",
+                         s_rfc_leaves[(m + 1) % 8], m, n, rh);
+                s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
+                break;
+            }
+            if (s_check_bare(args) != 1)
+                fail_msg("check-proof%s: a mutated inclusion proof (kind %d) verified", args,
+                         k % 6);
+        }
+    }
+    /* consistency: every pair of sizes 1 <= m <= n <= 8 verifies; with a flipped
+     * hash, swapped roots or a size off by one it does not */
+    k = 0;
+    for (uint64_t n = 1; n <= 8; n++) {
+        for (uint64_t m = 1; m <= n; m++, k++) {
+            uint8_t proof[8][32];
+            size_t plen = 0;
+            t_ref_subproof(leaves, m, n, 1, proof, &plen);
+            kc_merkle_hex(root[m - 1], 32, rh);
+            kc_merkle_hex(root[n - 1], 32, r2);
+            snprintf(args, sizeof args,
+                     " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, rh,
+                     r2);
+            s_proof_args(args, sizeof args, proof, plen, SIZE_MAX);
+            assert_int_equal(s_check_bare(args), 0);
+            if (m == n) { /* equal sizes: the roots must be equal, the proof empty */
+                snprintf(args, sizeof args,
+                         " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, rh,
+                         s_rfc_roots[n % 8]);
+            } else if (k % 3 == 0) {
+                snprintf(args, sizeof args,
+                         " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, rh,
+                         r2);
+                s_proof_args(args, sizeof args, proof, plen, (size_t)k % plen);
+            } else if (k % 3 == 1) {
+                snprintf(args, sizeof args,
+                         " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, r2,
+                         rh);
+                s_proof_args(args, sizeof args, proof, plen, SIZE_MAX);
+            } else {
+                snprintf(args, sizeof args,
+                         " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m - 1, n,
+                         rh, r2);
+                s_proof_args(args, sizeof args, proof, plen, SIZE_MAX);
+            }
+            if (s_check_bare(args) != 1)
+                fail_msg("check-proof%s: a mutated consistency proof verified", args);
+        }
+    }
+    /* a value of the wrong length is a proof that does not verify (exit 1) */
+    kc_merkle_hex(leaves[0], 32, lh);
+    snprintf(args, sizeof args, " --leaf-hash %.62s --leaf-index 0 --tree-size 1 --root %s", lh,
+             lh);
+    assert_int_equal(s_check_bare(args), 1);
+    snprintf(args, sizeof args, " --leaf-hash %s --leaf-index 0 --tree-size 1 --root %s00", lh, lh);
+    assert_int_equal(s_check_bare(args), 1);
+    snprintf(args, sizeof args, " --leaf-hash %s --leaf-index 0 --tree-size 0 --root %s", lh, lh);
+    assert_int_equal(s_check_bare(args), 1);
+    snprintf(args, sizeof args, " --size1 0 --size2 1 --root1 %s --root2 %s", lh, lh);
+    assert_int_equal(s_check_bare(args), 1);
+    snprintf(args, sizeof args, " --size1 0 --size2 0 --root1 %s --root2 %s", lh, lh);
+    assert_int_equal(s_check_bare(args), 1);
+    /* equal sizes: an empty proof and equal roots, which are hashes (32 bytes) even
+     * there (transparency-dev/merkle compares any bytes: its vector with 12-byte
+     * roots "don't care 2" is refused here) */
+    snprintf(args, sizeof args, " --size1 3 --size2 3 --root1 %s --root2 %s", lh, lh);
+    for (char *c = strstr(args, "--root2 ") + 8; *c; c++) /* the same bytes in upper case */
+        *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 'a' + 'A' : *c);
+    assert_int_equal(s_check_bare(args), 0);
+    snprintf(args + strlen(args), sizeof args - strlen(args), " --proof %s", lh);
+    assert_int_equal(s_check_bare(args), 1);
+    assert_int_equal(s_check_bare(" --size1 1 --size2 1 --root1 646f6e27 --root2 646f6e27"), 1);
+    snprintf(args, sizeof args, " --leaf-hash %s --leaf-index 0 --tree-size 1 --root %s", lh, lh);
+    for (int i = 0; i <= KC_MERKLE_PATH_MAX; i++) /* more hashes than any tree needs */
+        snprintf(args + strlen(args), sizeof args - strlen(args), " --proof 00");
+    assert_int_equal(s_check_bare(args), 1);
+    /* bad input: not hex, not a number, incomplete or mixed options (exit 64) */
+    static const char *const bad[] = {
+        " --leaf-hash xyz --leaf-index 0 --tree-size 1 --root 00",
+        " --leaf-data 0 --leaf-index 0 --tree-size 1 --root 00",
+        " --leaf-data 00 --leaf-index -1 --tree-size 1 --root 00",
+        " --leaf-data 00 --leaf-index 0 --tree-size 18446744073709551616 --root 00",
+        " --leaf-data 00 --leaf-index 0 --tree-size 1 --root 00 --proof g0",
+        " --leaf-data 00 --leaf-index 0 --tree-size 1",
+        " --leaf-data 00 --leaf-hash 00 --leaf-index 0 --tree-size 1 --root 00",
+        " --leaf-data 00 --leaf-index 0 --tree-size 1 --root 00 --size1 1",
+        " --size1 1 --size2 2 --root1 00",
+        " --proof 00",
+        " --leaf-data 00 --leaf-index 0 --tree-size 1 --root 00 --key 00",
+        " p.json --leaf-data 00 --leaf-index 0 --tree-size 1 --root 00",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (s_check_bare(bad[i]) != 64)
+            fail_msg("check-proof%s: not a usage error", bad[i]);
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -616,13 +845,13 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_clean),    cmocka_unit_test(test_tamper_flip),
-        cmocka_unit_test(test_tamper_delete),   cmocka_unit_test(test_tamper_insert),
-        cmocka_unit_test(test_tamper_swap),     cmocka_unit_test(test_tamper_truncate),
-        cmocka_unit_test(test_tamper_node),     cmocka_unit_test(test_tamper_unsigned_tail),
-        cmocka_unit_test(test_drop_leaves),     cmocka_unit_test(test_forged_head),
-        cmocka_unit_test(test_prove_and_check), cmocka_unit_test(test_consistency_and_heads),
-        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_verify_clean),      cmocka_unit_test(test_tamper_flip),
+        cmocka_unit_test(test_tamper_delete),     cmocka_unit_test(test_tamper_insert),
+        cmocka_unit_test(test_tamper_swap),       cmocka_unit_test(test_tamper_truncate),
+        cmocka_unit_test(test_tamper_node),       cmocka_unit_test(test_tamper_unsigned_tail),
+        cmocka_unit_test(test_drop_leaves),       cmocka_unit_test(test_forged_head),
+        cmocka_unit_test(test_prove_and_check),   cmocka_unit_test(test_consistency_and_heads),
+        cmocka_unit_test(test_check_bare_proofs), cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -10,21 +10,30 @@
  * is rendered as one canonical line
  *   "<status> acked=<from>-<to>|none committed=<n>|none resend=<n>|none
  *    results=[<seq|?>:<reason>,...]"
- * and compared with the row's expectation. Rows whose frame gets no Ack by
- * design (a multipart message of the wrong shape, a frame over
- * ZMQ_MAXMSGSIZE) are checked without waiting for a time: a good probe batch
- * follows on the same socket and the first Ack to arrive must be the probe's
- * (for the oversized frame, after the socket monitor reported the disconnect).
+ * and compared with the row's expectation. A message of several frames is
+ * answered with one Ack (STATUS_UNDECODABLE, issue 12), and a good probe batch
+ * sent after it on the same socket must be answered next, its Batches never
+ * processed. The row whose frame gets no Ack by design (a frame over
+ * ZMQ_MAXMSGSIZE) is checked without waiting for a time: after the socket
+ * monitor reported the disconnect, a probe follows on the same socket and the
+ * first Ack to arrive must be the probe's.
  * CSV rows run kc-send on one file each and compare its exit status, summary
  * and the FILE:LINE / rejected lines it prints.
+ * Every Ack must hold valid UTF-8 only (Ack.error, Result.text and
+ * Result.event_id), whatever the row sent.
  * Every accepted event lands in one totals cell (79, 2021-03, KC3b, actual,
- * other) with amount 1000 and facilities 1, except the overflow row's, which
- * has its own cell (2021-04); the final check scans every cell of the store.
+ * other) with amount 1000 (one row: 10^15, the ceiling) and facilities 1,
+ * except the overflow row's, which has its own cell (2021-04, filled to
+ * INT64_MAX by 9,224 events at the ceiling: no single event may carry more
+ * than 10^15), and the issue-12 overflow pair's (2024, province 01); the final
+ * check scans every cell of the store and runs kc-query on the pair's year.
  */
 #include "harness.h"
 
+#include "kc_err.h"
 #include "kc_event.h"
 #include "kc_store.h"
+#include "kc_text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +233,17 @@ static kc_pb_ack_t *s_recv_ack(bool *delim)
     kc_pb_ack_t *a = kcpipe__v1__ack__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
     zmq_msg_close(&m);
     assert_non_null(a);
+    /* whatever was sent, the Ack's texts are valid UTF-8 */
+    const char *texts[] = {a->producer_id, a->error};
+    for (size_t i = 0; i < 2; i++)
+        if (texts[i] && !kc_text_utf8_valid(texts[i], strlen(texts[i])))
+            fail_msg("Ack holds invalid UTF-8: '%s'", texts[i]);
+    for (size_t i = 0; i < a->n_results; i++) {
+        const kc_pb_result_t *r = a->results[i];
+        if ((r->text && !kc_text_utf8_valid(r->text, strlen(r->text))) ||
+            (r->event_id && !kc_text_utf8_valid(r->event_id, strlen(r->event_id))))
+            fail_msg("Result %zu holds invalid UTF-8", i);
+    }
     return a;
 }
 
@@ -541,6 +561,99 @@ ONE(missing_seq, e->ev.has_seq = 0)
 ONE(missing_target, e->ev.has_op = 1; e->ev.op = KCPIPE__V1__OP__OP_CORRECTION)
 ONE(unknown_target, e->ev.has_op = 1; e->ev.op = KCPIPE__V1__OP__OP_CORRECTION;
     e->ev.corrects = "no-such-event")
+ONE(value_too_large, kc_pb_metric_set(&e->m, KC_M_AMOUNT_VND, 1000000000000001))
+ONE(value_too_large_count, kc_pb_metric_set(&e->m, KC_M_FACILITIES, 1000000001))
+ONE(value_at_ceiling, kc_pb_metric_set(&e->m, KC_M_AMOUNT_VND, 1000000000000000))
+ONE(id_not_utf8, e->ev.event_id = "EV-\xff\xfe")
+ONE(province_control, e->ev.province = "7\0339") /* 7, ESC, 9 */
+ONE(activity_not_utf8, e->ev.activity = "KC3\xe2\x82")
+ONE(note_not_utf8, e->ev.note = "ghi ch\xfa")
+ONE(note_control, e->ev.note = "bell \x07")
+ONE(note_tab_crlf, e->ev.note = "d\xc3\xb2ng 1\tc\xe1\xbb\x99t 2\r\nd\xc3\xb2ng 2\n")
+ONE(corrects_control, e->ev.has_op = 1; e->ev.op = KCPIPE__V1__OP__OP_CORRECTION;
+    e->ev.corrects = "A\xc2\x85")
+ONE(event_producer_not_utf8, e->ev.producer_id = "bad\xff\xfeid")
+
+/* One event (seq 1) whose string field `num` is given on the wire as `v` with
+ * a NUL inside: protobuf-c's char * ends at the NUL, the aggregator reads the
+ * bytes. */
+static void s_one_nul(const char *p, s_buf_t *last, unsigned num, const char *v, size_t n)
+{
+    char id[80];
+    snprintf(id, sizeof id, "%s-1", p);
+    EV(e, p, 1, id);
+    if (num == 1)
+        e.ev.event_id = NULL;
+    else if (num == 9)
+        e.ev.note = NULL;
+    s_buf_t ev = s_ev_pack(&e);
+    s_field(&ev, num, v, n);
+    s_batch_t b = {.producer = p};
+    s_batch_add(&b, ev);
+    *last = s_batch_pack(&b);
+}
+
+static void b_id_nul(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
+{
+    (void)pre;
+    (void)npre;
+    s_one_nul(p, last, 1, "EV-1\0hidden", 11);
+}
+
+static void b_note_nul(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
+{
+    (void)pre;
+    (void)npre;
+    s_one_nul(p, last, 9, "note\0hidden", 11);
+}
+
+/* A good batch whose producer_id field holds `v` on the wire. */
+static void s_producer_raw(const char *p, s_buf_t *last, const char *v, size_t n)
+{
+    s_batch_t b = {.producer = NULL};
+    char id[80];
+    snprintf(id, sizeof id, "%s-1", p);
+    EV(e, v, 1, id); /* the events carry what protobuf-c shows of it */
+    s_batch_add_ev(&b, &e);
+    *last = s_batch_pack(&b);
+    s_field(last, 1, v, n);
+}
+
+static void b_producer_not_utf8(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
+{
+    (void)pre;
+    (void)npre;
+    s_producer_raw(p, last, "bad\xff\xfeid", 7);
+}
+
+static void b_producer_nul(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
+{
+    (void)pre;
+    (void)npre;
+    s_producer_raw(p, last, "bad\0id", 6);
+}
+
+/* The overflow pair of issue 12, in 2024: province 79 with amount 2^63 - 1
+ * (value_too_large now), then province 01 with 5 (accepted). */
+static void b_overflow_pair(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
+{
+    (void)pre;
+    (void)npre;
+    s_batch_t b = {.producer = p};
+    char id1[80], id2[80];
+    snprintf(id1, sizeof id1, "%s-1", p);
+    snprintf(id2, sizeof id2, "%s-2", p);
+    EV(e1, p, 1, id1);
+    e1.ev.year = 2024;
+    kc_pb_metric_set(&e1.m, KC_M_AMOUNT_VND, INT64_MAX);
+    s_batch_add_ev(&b, &e1);
+    EV(e2, p, 2, id2);
+    e2.ev.year = 2024;
+    e2.ev.province = "01";
+    kc_pb_metric_set(&e2.m, KC_M_AMOUNT_VND, 5);
+    s_batch_add_ev(&b, &e2);
+    *last = s_batch_pack(&b);
+}
 
 /* seq 1 = a good record <p>-A (500), then events from seq 2 built by `more`. */
 static void s_chain(const char *p, s_buf_t *last, void (*more)(const char *p, s_batch_t *b))
@@ -625,24 +738,32 @@ CHAIN(superseded)
 CHAIN(retracted)
 CHAIN(other_province)
 
-/* total_overflow: INT64_MAX into its own cell (2021-04), then 1 more there. */
+/* total_overflow: its own cell (2021-04) filled to INT64_MAX = 9223 x 10^15 +
+ * 372036854775807 by 9,224 events at the per-event ceiling (10^15; no single
+ * event may carry more) in one preparatory batch, then 1 more there (seq 9225). */
+#define S_FILL_N 9224
 static void b_overflow(const char *p, s_buf_t *pre, size_t *npre, s_buf_t *last)
 {
-    (void)pre;
-    (void)npre;
     (void)c_overflow;
+    const int64_t max = kc_ref_metric(KC_M_AMOUNT_VND)->max;
+    assert_true(INT64_MAX / max + 1 == S_FILL_N);
     s_batch_t b = {.producer = p};
     char id[80];
-    snprintf(id, sizeof id, "%s-1", p);
-    EV(e1, p, 1, id);
-    e1.ev.month = 4;
-    kc_pb_metric_set(&e1.m, KC_M_AMOUNT_VND, INT64_MAX);
-    s_batch_add_ev(&b, &e1);
-    snprintf(id, sizeof id, "%s-2", p);
-    EV(e2, p, 2, id);
-    e2.ev.month = 4;
-    kc_pb_metric_set(&e2.m, KC_M_AMOUNT_VND, 1);
-    s_batch_add_ev(&b, &e2);
+    for (uint64_t seq = 1; seq <= S_FILL_N; seq++) {
+        snprintf(id, sizeof id, "%s-%" PRIu64, p, seq);
+        EV(e, p, seq, id);
+        e.ev.month = 4;
+        kc_pb_metric_set(&e.m, KC_M_AMOUNT_VND,
+                         seq < S_FILL_N ? max : INT64_MAX - (S_FILL_N - 1) * max);
+        s_batch_add_ev(&b, &e);
+    }
+    pre[(*npre)++] = s_batch_pack(&b);
+    b = (s_batch_t){.producer = p};
+    snprintf(id, sizeof id, "%s-%d", p, S_FILL_N + 1);
+    EV(e, p, S_FILL_N + 1, id);
+    e.ev.month = 4;
+    kc_pb_metric_set(&e.m, KC_M_AMOUNT_VND, 1);
+    s_batch_add_ev(&b, &e);
     *last = s_batch_pack(&b);
 }
 
@@ -750,8 +871,40 @@ static const s_wire_row_t s_wire[] = {
      "ok acked=1-3 committed=3 resend=none results=[3:target_retracted]", 0, 0},
     {"reason target_other_province (A in 79, B in 01 corrects A)", b_other_province,
      "ok acked=1-2 committed=2 resend=none results=[2:target_other_province]", 1, 500},
-    {"reason total_overflow (INT64_MAX, then 1, in one cell)", b_overflow,
-     "ok acked=1-2 committed=2 resend=none results=[2:total_overflow]", 0, 0},
+    {"reason total_overflow (9,224 events at 10^15 fill a cell, then 1)", b_overflow,
+     "ok acked=9225-9225 committed=9225 resend=none results=[9225:total_overflow]", 0, 0},
+    {"reason value_too_large (amount_vnd 10^15 + 1)", b_value_too_large,
+     "ok acked=1-1 committed=1 resend=none results=[1:value_too_large]", 0, 0},
+    {"reason value_too_large (facilities 10^9 + 1)", b_value_too_large_count,
+     "ok acked=1-1 committed=1 resend=none results=[1:value_too_large]", 0, 0},
+    {"amount_vnd 10^15, the ceiling itself (accepted)", b_value_at_ceiling,
+     "ok acked=1-1 committed=1 resend=none results=[]", 1, 1000000000000000},
+    {"overflow pair of issue 12 (2024: 79 2^63-1, 01 5)", b_overflow_pair,
+     "ok acked=1-2 committed=2 resend=none results=[1:value_too_large]", 0, 0},
+    {"reason invalid_text (event_id not UTF-8)", b_id_not_utf8,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (event_id with a NUL inside, on the wire)", b_id_nul,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (ESC in province)", b_province_control,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (activity cut inside a character)", b_activity_not_utf8,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (note in Latin-1)", b_note_not_utf8,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (BEL in note)", b_note_control,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (note with a NUL inside, on the wire)", b_note_nul,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"note with tab, CR and LF (accepted)", b_note_tab_crlf,
+     "ok acked=1-1 committed=1 resend=none results=[]", 1, S_AMOUNT},
+    {"reason invalid_text (C1 control in corrects)", b_corrects_control,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"reason invalid_text (the event's producer_id not UTF-8)", b_event_producer_not_utf8,
+     "ok acked=1-1 committed=1 resend=none results=[1:invalid_text]", 0, 0},
+    {"Batch producer_id 'bad\\xff\\xfeid' (not UTF-8)", b_producer_not_utf8,
+     "bad_producer acked=none committed=none resend=none results=[]", 0, 0},
+    {"Batch producer_id with a NUL inside, on the wire", b_producer_nul,
+     "bad_producer acked=none committed=none resend=none results=[]", 0, 0},
 };
 
 static void s_connect(void)
@@ -786,6 +939,17 @@ static void test_wire_table(void **state)
     }
 }
 
+/* The next Ack, rendered as "<producer_id>:<Ack>" (s_render). */
+static void s_recv_render(char *got, size_t cap)
+{
+    kc_pb_ack_t *a = s_recv_ack(NULL);
+    snprintf(got, cap, "%s:", a->producer_id ? a->producer_id : "");
+    s_render(a, got + strlen(got), cap - strlen(got));
+    if (a->status != KCPIPE__V1__STATUS__STATUS_OK && (!a->error || !a->error[0]))
+        fail_msg("Ack %s without an error text", got);
+    kcpipe__v1__ack__free_unpacked(a, NULL);
+}
+
 /* A good probe batch of producer p; returns the rendered Ack of the first reply. */
 static void s_probe(const char *p, char *got, size_t cap)
 {
@@ -802,31 +966,46 @@ static void test_wire_frames(void **state)
 {
     (void)state;
     char got[512];
-    /* [batch][batch] from a DEALER: 3 frames at the ROUTER, not [id, Batch]: dropped */
+    /* [batch][batch] from a DEALER: 3 frames at the ROUTER, not [id, Batch]: one Ack,
+     * undecodable, before the probe's; neither Batch processed */
     s_buf_t b1 = s_good_batch("bad-m1", 1, 1), b2 = s_good_batch("bad-m1", 2, 1);
     s_send(&b1, 1);
     s_send(&b2, 0);
     free(b1.data);
     free(b2.data);
+    s_recv_render(got, sizeof got);
+    printf("  wire %-62s -> %s\n", "two frames [Batch][Batch]: one Ack, undecodable", got);
+    assert_string_equal(got, ":undecodable acked=none committed=none resend=none results=[]");
     s_probe("bad-m1p", got, sizeof got);
-    printf("  wire %-62s -> %s\n", "two frames [Batch][Batch]: dropped, no Ack", got);
+    printf("  wire %-62s -> %s\n", "  then a probe", got);
     assert_string_equal(got, "bad-m1p:ok acked=1-1 committed=1 resend=none results=[]");
     s_good_events += 1;
     s_good_amount += S_AMOUNT;
     s_rows++;
 
-    /* four frames */
+    /* three frames */
     for (int i = 0; i < 3; i++) {
         s_buf_t b = s_good_batch("bad-m2", 1, 1);
         s_send(&b, i < 2);
         free(b.data);
     }
+    s_recv_render(got, sizeof got);
+    printf("  wire %-62s -> %s\n", "three frames: one Ack, undecodable", got);
+    assert_string_equal(got, ":undecodable acked=none committed=none resend=none results=[]");
     s_probe("bad-m2p", got, sizeof got);
-    printf("  wire %-62s -> %s\n", "three frames: dropped, no Ack", got);
+    printf("  wire %-62s -> %s\n", "  then a probe", got);
     assert_string_equal(got, "bad-m2p:ok acked=1-1 committed=1 resend=none results=[]");
     s_good_events += 1;
     s_good_amount += S_AMOUNT;
     s_rows++;
+    for (int i = 1; i <= 2; i++) {
+        char p[16];
+        snprintf(p, sizeof p, "bad-m%d", i);
+        uint64_t accepted = 1, hwm = 1;
+        assert_int_equal(kc_harness_producer_counts(s_agg.store, p, &accepted, &hwm), 0);
+        assert_int_equal(accepted, 0);
+        assert_int_equal(hwm, 0);
+    }
 
     /* [empty][batch]: a REQ-style envelope is accepted and answered in kind */
     s_buf_t empty = {0}, b = s_good_batch("bad-m3", 1, 1);
@@ -1021,26 +1200,103 @@ static void test_csv_table(void **state)
 
 /* ---------------------------------------------------------------- after */
 
+/* The decimal text of a non-negative 128-bit sum. */
+__extension__ typedef unsigned __int128 s_u128;
+static void s_u128_str(s_u128 v, char *buf, size_t cap)
+{
+    char tmp[48];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    assert_true(n < cap);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+}
+
 typedef struct {
     uint64_t cells;
-    kc_cell_t main, over;
+    kc_cell_t main, over, pair;
     bool other;
+    s_u128 actual2021; /* amount_vnd of every actual cell of 2021 */
 } s_cells_t;
 
 static int s_cell_fn(const kc_cell_key_t *k, const kc_cell_t *c, void *ctx)
 {
     s_cells_t *s = ctx;
     s->cells++;
+    if (k->year == 2021 && k->kind == KCPIPE__V1__KIND__KIND_ACTUAL) {
+        assert_true(c->m[KC_M_AMOUNT_VND] >= 0);
+        s->actual2021 += (s_u128)c->m[KC_M_AMOUNT_VND];
+    }
     const kc_activity_t *act = kc_ref_activity_by_id(k->activity);
     bool base = k->year == 2021 && k->province == 79 && act && strcmp(act->code, "KC3b") == 0 &&
                 k->kind == 1 && k->fund == 3;
+    bool pair = k->year == 2024 && k->month == 3 && k->province == 1 && act &&
+                strcmp(act->code, "KC3b") == 0 && k->kind == 1 && k->fund == 3;
     if (base && k->month == 3)
         s->main = *c;
     else if (base && k->month == 4)
         s->over = *c;
+    else if (pair)
+        s->pair = *c;
     else if (c->events != 0)
         s->other = true;
     return 0;
+}
+
+/* Run kc-query on the aggregator's store (read-only, while it runs) with
+ * `args` (NULL-terminated) and --format json; check that it exits 0 and copy
+ * the decimal text of its "totals" metric `m` into val. Read from the text: a
+ * view's sum may exceed int64 (printed exactly), which jansson cannot parse. */
+static void s_query(const char *const *args, int m, char *val, size_t cap)
+{
+    static int calls;
+    char bin[KC_PATH_MAX], out[KC_PATH_MAX], err[KC_PATH_MAX];
+    kc_harness_bin(bin, "kc-query");
+    kc_harness_path(out, "query-%d.json", ++calls);
+    kc_harness_path(err, "query-%d.err", calls);
+    char *argv[24] = {bin, "--no-config", "--store", s_agg.store, "--format", "json"};
+    size_t n = 6;
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(n + 1 < sizeof argv / sizeof argv[0]);
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = kc_harness_spawn(argv, out, err);
+    int st = 0;
+    if (kc_harness_wait(pid, S_WAIT_MS, &st) != 0) {
+        kc_harness_stop(pid, SIGKILL, 5000);
+        fail_msg("kc-query did not answer within %d ms", S_WAIT_MS);
+    }
+    char sb[64], line[512] = "";
+    kc_harness_read_line(err, line, sizeof line);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("kc-query %s %s: %s: %s", args[0], args[1],
+                 kc_harness_status_str(st, sb, sizeof sb), line);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\"", kc_ref_metric(m)->name);
+    const char *t = strstr(buf, "\"totals\"");
+    const char *k = t ? strstr(t, key) : NULL;
+    if (!k)
+        fail_msg("kc-query output %s has no totals.%s", out, kc_ref_metric(m)->name);
+    k += strlen(key);
+    k += strspn(k, " \t\r\n");
+    assert_true(*k == ':');
+    k++;
+    k += strspn(k, " \t\r\n");
+    size_t d = strspn(k, "-0123456789");
+    assert_true(d > 0 && d < cap);
+    memcpy(val, k, d);
+    val[d] = '\0';
 }
 
 static void test_after_table(void **state)
@@ -1062,6 +1318,13 @@ static void test_after_table(void **state)
     s_cells_t c = {0};
     kc_cell_key_t lo = kc_cell_key_min(), hi = kc_cell_key_max();
     assert_int_equal(kc_txn_totals_scan(t, &lo, &hi, s_cell_fn, &c), 0);
+    /* the Batches refused for their producer_id left no producer behind (a NUL
+     * inside would have made it "bad") */
+    const char *refused[] = {"bad\xff\xfeid", "bad"};
+    for (size_t i = 0; i < 2; i++) {
+        kc_producer_state_t ps;
+        assert_int_equal(kc_txn_producer_get(t, refused[i], &ps), KC_ENOTFOUND);
+    }
     kc_txn_end(&t);
     kc_store_close(&st);
     printf("  after %d rows: main cell events=%" PRIu64 " amount=%" PRId64 " facilities=%" PRId64
@@ -1073,8 +1336,33 @@ static void test_after_table(void **state)
     assert_int_equal(c.main.events, s_good_events);
     assert_int_equal(c.main.m[KC_M_AMOUNT_VND], s_good_amount);
     assert_int_equal(c.main.m[KC_M_FACILITIES], (int64_t)s_good_events);
-    assert_int_equal(c.over.events, 1);
-    assert_int_equal(c.over.m[KC_M_AMOUNT_VND], INT64_MAX);
+    assert_int_equal(c.over.events, S_FILL_N);
+    assert_true(c.over.m[KC_M_AMOUNT_VND] == INT64_MAX);
+    /* the overflow pair: only 01's 5 counted, and the views of its year answer
+     * (after the invalid producer ids too) */
+    assert_int_equal(c.pair.events, 1);
+    assert_int_equal(c.pair.m[KC_M_AMOUNT_VND], 5);
+    char v[64];
+    const char *year[] = {"--year", "2024", NULL};
+    const char *p79[] = {"--year", "2024", "--province", "79", NULL};
+    const char *by[] = {"--year", "2024", "--by", "province", NULL};
+    s_query(year, KC_M_AMOUNT_VND, v, sizeof v);
+    assert_string_equal(v, "5");
+    s_query(year, KC_M_FACILITIES, v, sizeof v);
+    assert_string_equal(v, "1");
+    s_query(p79, KC_M_AMOUNT_VND, v, sizeof v);
+    assert_string_equal(v, "0");
+    s_query(by, KC_M_AMOUNT_VND, v, sizeof v);
+    assert_string_equal(v, "5");
+    printf("  kc-query --year 2024 (and --province 79, --by province): exit 0, amount_vnd %s\n", v);
+    /* 2021 holds the overflow row's cell at INT64_MAX beside the main cell: the
+     * year's total is above int64, and exact */
+    const char *y2021[] = {"--year", "2021", NULL};
+    char want[64];
+    s_u128_str(c.actual2021, want, sizeof want);
+    s_query(y2021, KC_M_AMOUNT_VND, v, sizeof v);
+    printf("  kc-query --year 2021: exit 0, amount_vnd %s (the cells sum to %s)\n", v, want);
+    assert_string_equal(v, want);
 }
 
 static int s_setup(void **state)

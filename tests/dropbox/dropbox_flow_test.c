@@ -3,7 +3,11 @@
  * One kc-aggregator (127.0.0.1 port 0, ready file) and one kc-send --watch on a
  * temp inbox. In turn: a good file (-> done/ + report, totals equal through
  * kc-query); a file with a rejected and a malformed row (-> failed/, both lines
- * with their line numbers and reasons in the report); a file written in two
+ * with their line numbers and reasons in the report); a file with rows that
+ * break the admission rules (a metric above its ceiling, text that is not
+ * UTF-8: refused before spooling, value_too_large / invalid_text with their
+ * lines in the report) beside a row at the ceiling, which the aggregator
+ * counts (-> failed/); a file written in two
  * halves (not taken while open: a marker file dropped after the first half is
  * filed first; taken once closed); a file moved in; dotfiles and *.tmp left
  * alone; the good file dropped again (all duplicates, totals unchanged, filed
@@ -13,6 +17,7 @@
 #include "dropbox_util.h"
 #include "gen_csv.h"
 #include "harness.h"
+#include "kc_ref.h"
 #include "verify.h"
 
 #include <errno.h>
@@ -82,6 +87,41 @@ int main(void)
     KC_CHECK(db_contains(p2, "rejected BAD.CSV:3 B-2: unknown_province: "),
              "report %s lacks the rejected row (line 3)", p2);
     KC_CHECK(db_contains(p2, "BAD.CSV:4: "), "report %s lacks the malformed row (line 4)", p2);
+    kc_verify_query(store, &expect);
+
+    /* 2b. rows refused before spooling: above a ceiling, not UTF-8 -> failed/;
+     * the row at the ceiling is counted */
+    long long amax = (long long)kc_ref_metric(KC_M_AMOUNT_VND)->max;
+    long long fmax = (long long)kc_ref_metric(KC_M_FACILITIES)->max;
+    char refused[1024];
+    snprintf(refused, sizeof refused,
+             "event_id,province,year,month,activity,amount_vnd,facilities\n"
+             "R-1,79,2022,5,KC3b,%lld,1\n"
+             "R-2,79,2022,5,KC3b,%lld,1\n"
+             "R-\xff\xfe,79,2022,5,KC3b,7,1\n"
+             "R-4,79,2022,5,KC3b,7,%lld\n",
+             amax, amax + 1, fmax + 1);
+    db_write(kc_harness_path(path, "inbox/refused.csv"), refused);
+    expect.events += 1;
+    expect.sums[KC_M_AMOUNT_VND] += amax;
+    expect.sums[KC_M_FACILITIES] += 1;
+    db_wait_file(kc_harness_path(p2, "inbox/failed/refused.csv.report.txt"), w, DB_WAIT_MS);
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/failed/refused.csv")),
+             "refused.csv not in failed/");
+    KC_CHECK(db_contains(p2, "outcome: failed\n") && db_contains(p2, "rows: 4\n") &&
+                 db_contains(p2, "accepted: 1\n") && db_contains(p2, "rejected: 0\n") &&
+                 db_contains(p2, "malformed: 3\n"),
+             "report %s: wrong counts", p2);
+    char want[256];
+    snprintf(want, sizeof want, "refused.csv:3: value_too_large: amount_vnd %lld is above",
+             amax + 1);
+    KC_CHECK(db_contains(p2, want), "report %s lacks '%s'", p2, want);
+    KC_CHECK(db_contains(p2, "refused.csv:4: invalid_text: event_id is not valid UTF-8 (byte 2): "
+                             "'R-\\xFF\\xFE'; the file is probably not saved as UTF-8"),
+             "report %s lacks the invalid_text row (line 4)", p2);
+    snprintf(want, sizeof want, "refused.csv:5: value_too_large: facilities %lld is above",
+             fmax + 1);
+    KC_CHECK(db_contains(p2, want), "report %s lacks '%s'", p2, want);
     kc_verify_query(store, &expect);
 
     /* 3. ignored names, and a file written in two halves */

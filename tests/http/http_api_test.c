@@ -5,7 +5,9 @@
  * metrics are fed as kc_agg feeds them, and kc_http serves it on 127.0.0.1
  * port 0. Every route is requested with a small blocking client
  * (http_util.c): status, Content-Type, Cache-Control, HEAD, 404, 405, 400
- * with a reason for bad or unknown parameters; /v1/totals equals the
+ * with a reason for bad or unknown parameters (/metrics too), the security
+ * headers of every answer (the dashboard's Content-Security-Policy, which its
+ * HTML needs nothing beyond); /v1/totals equals the
  * document tools/common/kc_qry builds and what `kc-query --format json`
  * prints (parsed, "store" ignored); the /metrics text passes
  * `promtool check metrics` and carries the values that were sent.
@@ -17,6 +19,7 @@
 #include "kc_audit.h"
 #include "kc_err.h"
 #include "kc_http.h"
+#include "kc_json.h"
 #include "kc_metrics.h"
 #include "kc_qry.h"
 
@@ -67,7 +70,10 @@ static void s_commit(t_buf_t *batches, size_t n, const uint64_t *spool_last)
     for (size_t i = 0; i < n; i++) {
         kc_apply_msg_info_t mi;
         assert_int_equal(kc_apply_msg_info(g, i, &mi), 0);
-        kc_metrics_batch(s_metrics, mi.producer_id, mi.events, spool_last ? spool_last[i] : 0);
+        const kc_pb_ack_t *a = kc_apply_ack_msg(g, i);
+        kc_metrics_batch(s_metrics, mi.producer_id, mi.events,
+                         a && a->has_producer_epoch ? a->producer_epoch : 0,
+                         spool_last ? spool_last[i] : 0);
     }
     kc_metrics_commit(s_metrics, &s_total, 0.003, kc_apply_events(g));
     kc_apply_destroy(&g);
@@ -336,15 +342,19 @@ static void test_head(void **state)
     assert_int_equal(strlen(json_string_value(json_object_get(d, "signature"))), 128);
     assert_int_equal(strlen(json_string_value(json_object_get(d, "public_key"))), 64);
     assert_true(json_is_string(json_object_get(d, "timestamp")));
-    /* the signature verifies */
-    kc_merkle_sth_t sth;
-    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
+    /* timestamp_ns is the stored head's exact timestamp, and the signature verifies
+     * over the message built from the JSON alone (docs/PROTOCOL.md "/v1/head") */
     kc_txn_t *txn = NULL;
     kc_merkle_sth_t last;
     assert_int_equal(kc_store_read_begin(s_store, &txn), 0);
     assert_int_equal(kc_txn_head_last(txn, &last), 0);
     kc_txn_end(&txn);
-    sth = last;
+    assert_true(json_is_integer(json_object_get(d, "timestamp_ns")));
+    assert_true(last.timestamp_ns > 0);
+    assert_true((uint64_t)s_int(d, "timestamp_ns") == last.timestamp_ns);
+    kc_merkle_sth_t sth = {.tree_size = (uint64_t)s_int(d, "tree_size"),
+                           .timestamp_ns = (uint64_t)s_int(d, "timestamp_ns")};
+    uint8_t pk[KC_MERKLE_PUBKEY_LEN];
     assert_int_equal(
         kc_merkle_unhex(json_string_value(json_object_get(d, "root")), sth.root, sizeof sth.root),
         0);
@@ -354,6 +364,8 @@ static void test_head(void **state)
     assert_int_equal(
         kc_merkle_unhex(json_string_value(json_object_get(d, "public_key")), pk, sizeof pk), 0);
     assert_true(kc_merkle_sth_verify(&sth, pk));
+    sth.timestamp_ns++; /* the signature covers timestamp_ns: one ns off does not verify */
+    assert_false(kc_merkle_sth_verify(&sth, pk));
     json_decref(d);
 }
 
@@ -459,6 +471,98 @@ static void test_bad_parameters(void **state)
     s_bad("/v1/activities?lang=vi", "unknown parameter 'lang'");
     s_bad("/v1/producers?all", "unknown parameter 'all'");
     s_bad("/v1/head?size=3", "unknown parameter 'size'");
+    s_bad("/metrics?x=1", "unknown parameter 'x'");
+    s_bad("/metrics?name[]=kcpipe_commits_total", "unknown parameter 'name[]'");
+}
+
+/* ---- security headers ---- */
+
+#define T_CSP_PAGE                                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define T_CSP_DATA "default-src 'none'; frame-ancestors 'none'"
+
+static void s_expect_security(const t_resp_t *r, const char *csp)
+{
+    s_expect_header(r, "X-Content-Type-Options", "nosniff");
+    s_expect_header(r, "X-Frame-Options", "DENY");
+    s_expect_header(r, "Referrer-Policy", "no-referrer");
+    s_expect_header(r, "Content-Security-Policy", csp);
+}
+
+/* Whether the page's HTML needs nothing T_CSP_PAGE forbids: no inline script
+ * (a <script> without src, an on* handler attribute, a javascript: URL), no
+ * inline style (a <style> element, a style attribute) and nothing loaded from
+ * another origin or a data: URL. Fails with what it found. */
+static void s_page_fits_csp(const char *html)
+{
+    static const char *const forbidden[] = {
+        "<style", " style=", "javascript:", "data:", "http:", "https:", "src=\"//", "href=\"//"};
+    for (size_t i = 0; i < sizeof forbidden / sizeof *forbidden; i++) {
+        const char *p = strstr(html, forbidden[i]);
+        if (p)
+            fail_msg("the page has '%s': %.60s", forbidden[i], p);
+    }
+    for (const char *p = html; (p = strstr(p, " on")) != NULL; p += 3) {
+        const char *q = p + 3;
+        while (*q >= 'a' && *q <= 'z')
+            q++;
+        if (*q == '=' && q > p + 3)
+            fail_msg("the page has an inline handler: %.40s", p);
+    }
+    for (const char *p = html; (p = strstr(p, "<script")) != NULL; p++) {
+        const char *end = strchr(p, '>');
+        assert_non_null(end);
+        const char *src = strstr(p, " src=\"/assets/");
+        if (!src || src > end)
+            fail_msg("a <script> without src=\"/assets/...\": %.60s", p);
+    }
+}
+
+static void test_security_headers(void **state)
+{
+    (void)state;
+    /* JSON and the metrics text: data, never a page */
+    const char *data[] = {"/v1/status", "/v1/totals?year=2022", "/v1/totals", "/metrics",
+                          "/v1/nope",   "/metrics?x=1"};
+    for (size_t i = 0; i < sizeof data / sizeof *data; i++) {
+        t_resp_t r = s_get("GET", data[i]);
+        s_expect_security(&r, T_CSP_DATA);
+        t_resp_free(&r);
+    }
+    t_resp_t r = s_get("POST", "/v1/status");
+    assert_int_equal(r.status, 405);
+    s_expect_security(&r, T_CSP_DATA);
+    t_resp_free(&r);
+    /* the dashboard's files (when kcweb is linked): the page's policy */
+    r = s_get("GET", "/");
+    if (r.status == 404) { /* no dashboard in this build: a JSON 404 */
+        s_expect_security(&r, T_CSP_DATA);
+        t_resp_free(&r);
+        return;
+    }
+    assert_int_equal(r.status, 200);
+    s_expect_header(&r, "Content-Type", "text/html; charset=utf-8");
+    s_expect_security(&r, T_CSP_PAGE);
+    s_page_fits_csp(r.body);
+    /* every file the page names is served here, with the same headers */
+    const char *assets[] = {"/assets/style.css", "/assets/chart.min.js", "/assets/app.js",
+                            "/assets/favicon.svg"};
+    for (size_t i = 0; i < sizeof assets / sizeof *assets; i++) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "\"%s\"", assets[i]);
+        if (!strstr(r.body, quoted))
+            fail_msg("the page does not name %s", assets[i]);
+        t_resp_t f = s_get("GET", assets[i]);
+        assert_int_equal(f.status, 200);
+        s_expect_security(&f, T_CSP_PAGE);
+        t_resp_free(&f);
+    }
+    t_resp_free(&r);
+    r = s_get("HEAD", "/index.html?v=2"); /* cache busters are ignored; HEAD has them too */
+    assert_int_equal(r.status, 200);
+    s_expect_security(&r, T_CSP_PAGE);
+    t_resp_free(&r);
 }
 
 /* ---- /v1/totals = kc_qry = kc-query --format json ---- */
@@ -586,6 +690,148 @@ static void test_totals_equal_kc_query(void **state)
     assert_int_equal(s_int(json_object_get(s_find(rows, "key", "79"), "totals"), "amount_vnd"),
                      3250);
     json_decref(d);
+}
+
+/* ---- /v1/totals beyond int64 (issue 12) ---- */
+
+/* The overflow pair and a plan and a previous year of the same size, written
+ * as cells through libkcstore (as a store of an older version holds them:
+ * the aggregator now refuses such values per event). 2024 and 2023 hold
+ * nothing else in this store. */
+static int s_fill_big(kc_txn_t *txn, void *ctx)
+{
+    (void)ctx;
+    static const struct {
+        kc_cell_key_t key;
+        int64_t amount;
+    } cells[] = {
+        {{2024, 3, 79, 4, 1, 1}, INT64_MAX}, /* KC3b, actual, kcqg */
+        {{2024, 5, 1, 1, 1, 2}, 5},          /* KC1, actual, kcdp */
+        {{2024, 1, 79, 4, 2, 1}, INT64_MAX}, /* plans */
+        {{2024, 1, 1, 1, 2, 1}, INT64_MAX},
+        {{2023, 3, 79, 4, 1, 1}, (int64_t)1 << 62},
+        {{2024, 4, 79, 1, 1, 1}, INT64_MAX}, /* with the first: 79 alone passes 2^64 */
+        {{2024, 6, 79, 1, 1, 1}, INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
+        kc_cell_t c = {.events = 1};
+        c.m[KC_M_AMOUNT_VND] = cells[i].amount;
+        int rc = kc_txn_totals_put(txn, &cells[i].key, &c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void s_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* python3 (whose json module reads integers of any size exactly) loads the
+ * files a and b, deletes "store" from both, and prints each expression of
+ * exprs (';'-separated; d = a's document, e = b's) with repr. */
+static char *s_py(const char *a, const char *b, const char *exprs)
+{
+    char script[600], ex[600], cmd[2400];
+    snprintf(script, sizeof script, "%s/check.py", s_dir);
+    snprintf(ex, sizeof ex, "%s/exprs.txt", s_dir);
+    s_write_file(script, "import json, sys\n"
+                         "def load(f):\n"
+                         "    d = json.load(open(f, encoding='utf-8'),\n"
+                         "                  parse_constant=lambda c: sys.exit('not JSON: ' + c))\n"
+                         "    d.pop('store', None)\n"
+                         "    return d\n"
+                         "d, e = load(sys.argv[1]), load(sys.argv[2])\n"
+                         "for x in open(sys.argv[3], encoding='utf-8').read().split(';'):\n"
+                         "    print(repr(eval(x)))\n");
+    s_write_file(ex, exprs);
+    snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s' '%s' 2>&1", script, a, b, ex);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 8192);
+    assert_non_null(out);
+    size_t n = fread(out, 1, 8191, p);
+    int st = pclose(p);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("python3 on %s: exit %d: %s", a, WEXITSTATUS(st), out);
+    while (n && out[n - 1] == '\n')
+        out[--n] = '\0';
+    return out;
+}
+
+static void test_totals_beyond_int64(void **state)
+{
+    (void)state;
+    assert_int_equal(kc_store_write(s_store, s_fill_big, NULL), 0);
+    static const struct {
+        const char *query, *args, *exprs, *want;
+    } cases[] = {
+        {"year=2024&province=79&province=01", "--year 2024 --province 79 --province 01",
+         "d['totals']['amount_vnd'];d['events'];d == e", "27670116110564327426\n4\nTrue"},
+        {"year=2024&months=1-5&province=79&province=01",
+         "--year 2024 --months 1-5 --province 79 --province 01",
+         "d['totals']['amount_vnd'];d == e", "18446744073709551619\nTrue"},
+        {"year=2024&months=3-5&by=province&plan=1&compare=2023",
+         "--year 2024 --months 3-5 --by province --plan --compare 2023",
+         "[(r['key'], r['totals']['amount_vnd'], r['plan']['totals']['amount_vnd']) for r in "
+         "d['rows']];d['plan']['totals']['amount_vnd'];d['percent_of_plan'];"
+         "d['compare']['change_percent']['amount_vnd'];d == e",
+         "[('01', 5, 9223372036854775807), ('79', 18446744073709551614, 9223372036854775807)]\n"
+         "18446744073709551614\n100.0\n300.0\nTrue"},
+        {"year=2024&months=3&by=month", "--year 2024 --months 3 --by month",
+         "d['rows'][0]['totals']['amount_vnd'];d == e", "9223372036854775807\nTrue"},
+        {"year=2024&province=79&by=activity", "--year 2024 --province 79 --by activity",
+         "[(r['key'], r['totals']['amount_vnd']) for r in d['rows']];d == e",
+         "[('KC1', 18446744073709551614), ('KC3b', 9223372036854775807)]\nTrue"},
+    };
+    char fa[600], fb[600];
+    int refused = 0;
+    snprintf(fa, sizeof fa, "%s/http.json", s_dir);
+    snprintf(fb, sizeof fb, "%s/cli.json", s_dir);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "/v1/totals?%s", cases[i].query);
+        t_resp_t r = s_get("GET", path);
+        if (r.status != 200)
+            fail_msg("GET %s: status %d: %s", path, r.status, r.body);
+        s_expect_header(&r, "Content-Type", "application/json");
+        /* byte for byte the library's document, big integers as bare digits */
+        json_t *lib = s_qry_doc(cases[i].query);
+        char *text = kc_json_dumps(lib, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        assert_non_null(text);
+        /* plain jansson refuses a document with a big integer (never rounds
+         * it), and writes the same text as kc_json_dumps for any other */
+        char *plain = json_dumps(lib, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (plain)
+            assert_string_equal(plain, text);
+        refused += !plain;
+        free(plain);
+        size_t n = strlen(text);
+        if (r.body_len != n + 1 || memcmp(r.body, text, n) != 0 || r.body[n] != '\n')
+            fail_msg("GET %s:\n%s\n---- library:\n%s", path, r.body, text);
+        free(text);
+        json_decref(lib);
+        /* valid JSON, exact integers, and the same as kc-query's */
+        s_write_file(fa, r.body);
+        const char *bin = getenv("KC_BIN_DIR");
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "'%s/kc-query' --store '%s' --format json %s > '%s'",
+                 bin ? bin : ".", s_dir, cases[i].args, fb);
+        int st = system(cmd);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("%s: exit %d", cmd, WEXITSTATUS(st));
+        char *got = s_py(fa, fb, cases[i].exprs);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("GET %s: %s:\n got %s\nwant %s\n---- body:\n%s", path, cases[i].exprs, got,
+                     cases[i].want, r.body);
+        free(got);
+        t_resp_free(&r);
+    }
+    assert_int_equal(refused, 4); /* every case but months=3 (2^63-1 alone) */
 }
 
 /* ---- /metrics ---- */
@@ -729,11 +975,17 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest api[] = {
-        cmocka_unit_test(test_status),         cmocka_unit_test(test_activities),
-        cmocka_unit_test(test_provinces),      cmocka_unit_test(test_producers),
-        cmocka_unit_test(test_head),           cmocka_unit_test(test_head_method_errors),
-        cmocka_unit_test(test_bad_parameters), cmocka_unit_test(test_totals_equal_kc_query),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_activities),
+        cmocka_unit_test(test_provinces),
+        cmocka_unit_test(test_producers),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_head_method_errors),
+        cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_totals_equal_kc_query),
+        cmocka_unit_test(test_totals_beyond_int64),
         cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_security_headers),
     };
     const struct CMUnitTest metrics[] = {
         cmocka_unit_test(test_metrics_promtool),

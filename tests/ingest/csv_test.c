@@ -3,6 +3,7 @@
 #include "ingest_test_util.h"
 #include "kc_csv.h"
 #include "kc_err.h"
+#include "kc_text.h"
 #include "kcingest.h"
 
 #include <setjmp.h>
@@ -31,7 +32,7 @@ typedef struct {
     row_t rows[MAXROWS];
     int n_rows;
     long bad_line[MAXROWS];
-    char bad_reason[MAXROWS][200];
+    char bad_reason[MAXROWS][600];
     int n_bad;
     kc_producer_t *p; /* when set, good rows are staged here */
 } got_t;
@@ -340,6 +341,97 @@ static void test_never_staged(void **state)
     free(path);
 }
 
+/* The aggregator's text rule on every text column: bytes that are not UTF-8
+ * in any cell, control characters in ids and codes, and in the note any but
+ * tab and line breaks, each reported as invalid_text with its line, the
+ * column, the byte offset and the escaped cell, and never handed over. */
+static void test_text_rule(void **state)
+{
+    const char *csv =
+        "event_id,province,year,month,activity,kind,amount_vnd,note,corrects\n"
+        "G1,79,2021,1,KC1,,1,\"Hội chợ\tđợt 2\r\nHà Nội\",\n" /* 2-3 good: tab, CRLF */
+        "E\xff,79,2021,1,KC1,,1,,\n"                          /* 4 */
+        "E\x01,79,2021,1,KC1,,1,,\n"                          /* 5 */
+        "B3,7\xe1\xba,2021,1,KC1,,1,,\n"                      /* 6 */
+        "B4,7\x7f,2021,1,KC1,,1,,\n"                          /* 7 */
+        "B5,79,2021,1,KC\xc0\xb1,,1,,\n"                      /* 8 overlong */
+        "B6,79,2021,1,\"KC\n1\",,1,,\n"                       /* 9-10 line break */
+        "B7,79,2021,1,KC1,correction,1,,E\xed\xa0\x80\n"      /* 11 surrogate */
+        "B8,79,2021,1,KC1,correction,1,,E\xc2\x85\n"          /* 12 C1 */
+        "B9,79,2021,1,KC1,,1,\"\x93quoted\x94\",\n"           /* 13 Windows-1258 */
+        "B10,79,2021,1,KC1,,1,bell\x07,\n"                    /* 14 */
+        "B11,79,2021,1,KC1,act\xfe,1,,\n"                     /* 15 a code column */
+        "B12,79,2021,1,KC1,,\xb1,,\n"                         /* 16 a metric column */
+        "G2,79,2021,1,KC1,,1,Quảng Trị,\n";                   /* 17 good */
+    char *path = kt_write(*state, "text.csv", csv);
+    got_t g = {0};
+    kc_csv_stats_t st;
+    assert_int_equal(kc_csv_import(path, on_row, on_bad, &g, &st), 0);
+    assert_int_equal(g.n_rows, 2);
+    assert_string_equal(g.rows[0].note, "Hội chợ\tđợt 2\r\nHà Nội");
+    assert_string_equal(g.rows[1].note, "Quảng Trị");
+    const struct {
+        long line;
+        const char *words;
+    } want[] = {
+        {4, "invalid_text: event_id is not valid UTF-8 (byte 1): 'E\\xFF'; the file is probably "
+            "not saved as UTF-8 (e.g. Windows-1258): in Excel, save it as \"CSV UTF-8"},
+        {5, "invalid_text: event_id holds a control character (byte 1): 'E\\x01'; ids and codes "
+            "are printable text: remove"},
+        {6, "invalid_text: province is not valid UTF-8 (byte 1): '7\\xE1\\xBA'; "},
+        {7, "invalid_text: province holds a control character (byte 1): '7\\x7F'"},
+        {8, "invalid_text: activity is not valid UTF-8 (byte 2): 'KC\\xC0\\xB1'"},
+        {9, "invalid_text: activity holds a control character (byte 2): 'KC\\x0A1'"},
+        {11, "invalid_text: corrects is not valid UTF-8 (byte 1): 'E\\xED\\xA0\\x80'"},
+        {12, "invalid_text: corrects holds a control character (byte 1): 'E\\xC2\\x85'"},
+        {13, "invalid_text: note is not valid UTF-8 (byte 0): '\\x93quoted\\x94'; the file is "
+             "probably not saved as UTF-8"},
+        {14, "invalid_text: note holds a control character other than tab or a line break "
+             "(byte 4): 'bell\\x07'; remove it"},
+        {15, "invalid_text: kind is not valid UTF-8 (byte 3): 'act\\xFE'"},
+        {16, "invalid_text: amount_vnd is not valid UTF-8 (byte 0): '\\xB1'"},
+    };
+    assert_int_equal(g.n_bad, (int)(sizeof want / sizeof want[0]));
+    for (int i = 0; i < g.n_bad; i++) {
+        assert_int_equal(g.bad_line[i], want[i].line);
+        if (strncmp(g.bad_reason[i], want[i].words, strlen(want[i].words)) != 0)
+            fail_msg("line %ld: reason '%s' does not start with '%s'", want[i].line,
+                     g.bad_reason[i], want[i].words);
+        /* reasons are printable UTF-8 whatever the file held */
+        assert_true(kc_text_id_ok(g.bad_reason[i], strlen(g.bad_reason[i])));
+    }
+    assert_int_equal(st.good, 2);
+    assert_int_equal(st.malformed, 12);
+    free(path);
+
+    /* a NUL byte names its column; a long cell is shown around the bad byte */
+    char buf[512];
+    static const char head[] = "event_id,province,year,month,activity,note\nN1,7";
+    static const char tail[] = "9,2021,1,KC1,\nN2,79,2021,1,KC1,"
+                               "0123456789012345678901234567890123456789abcdef\xff-tail-"
+                               "0123456789012345678901234567890123456789\n";
+    memcpy(buf, head, sizeof head - 1);
+    buf[sizeof head - 1] = '\0';
+    memcpy(buf + sizeof head, tail, sizeof tail);
+    char nul_path[4200];
+    snprintf(nul_path, sizeof nul_path, "%s/nul.csv", (char *)*state);
+    FILE *f = fopen(nul_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, sizeof head + sizeof tail - 1, f),
+                     sizeof head + sizeof tail - 1);
+    fclose(f);
+    g = (got_t){0};
+    assert_int_equal(kc_csv_import(nul_path, on_row, on_bad, &g, &st), 0);
+    assert_int_equal(g.n_rows, 0);
+    assert_int_equal(g.n_bad, 2);
+    assert_int_equal(g.bad_line[0], 2);
+    assert_non_null(strstr(g.bad_reason[0], "invalid_text: province holds a NUL byte (byte 1)"));
+    assert_int_equal(g.bad_line[1], 3);
+    assert_non_null(strstr(g.bad_reason[1], "invalid_text: note is not valid UTF-8 (byte 46): "
+                                            "'...0123456789abcdef\\xFF-tail-01234567890123456789"
+                                            "01234...'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test_setup_teardown(test_never_staged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_rule, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
  * non-loopback endpoint needs --insecure (exit 64 otherwise) and is then
  * logged (KC-SEC-008); --curve-secret and --registry go together; a bad
  * registry or certificate stops the start (exit 69). The store it creates is
- * 0700 with 0600 files (umask 077), and so is the ready file.
+ * 0700 with 0600 files (umask 077), and so is the ready file. localhost, which
+ * libzmq cannot bind by name, is bound as 127.0.0.1 (--listen, --feed, --http)
+ * and said so; a producer connecting to tcp://localhost is served.
  */
 #include "harness.h"
 #include "sec_util.h"
@@ -143,6 +145,53 @@ static void test_loopback_plaintext_and_modes(void **state)
     assert_int_equal(st.st_mode & 0077, 0);
 }
 
+static void test_localhost_is_127_0_0_1(void **state)
+{
+    (void)state;
+    kc_agg_t a = {0};
+    char store[KC_PATH_MAX], log[KC_PATH_MAX], listen[64], feed[64], want[128];
+    /* kc_harness_free_port() answers the same free port until it is taken: the
+     * feed takes the two above it (outside the ephemeral range too) */
+    int port = kc_harness_free_port(), fport = port + 2;
+    snprintf(listen, sizeof listen, "tcp://localhost:%d", port);
+    snprintf(feed, sizeof feed, "tcp://localhost:%d", fport);
+    kc_harness_path(store, "localhost-store");
+    const char *extra[] = {"--feed", feed, "--http", "localhost:0", NULL};
+    kc_harness_agg_start(&a, store, listen, extra);
+    kc_harness_path(log, "agg-%d.err", a.incarnation);
+    /* bound as the IPv4 loopback, each of them, and the ready file says so */
+    snprintf(want, sizeof want, "tcp://127.0.0.1:%d", port);
+    assert_string_equal(a.endpoint, want);
+    snprintf(want, sizeof want, "feed tcp://127.0.0.1:%d", fport);
+    assert_int_equal(sec_count(a.ready, want), 1);
+    snprintf(want, sizeof want, "snapshot tcp://127.0.0.1:%d", fport + 1);
+    assert_int_equal(sec_count(a.ready, want), 1);
+    assert_int_equal(sec_count(a.ready, "http http://127.0.0.1:"), 1);
+    assert_int_equal(sec_count(a.ready, "localhost"), 0);
+    /* the started line names the endpoint bound and what localhost became */
+    snprintf(want, sizeof want, "KC-AGG-001 started: listening on tcp://127.0.0.1:%d ", port);
+    sec_wait_log(log, want, 1, 10000);
+    snprintf(want, sizeof want, "; tcp://localhost:%d bound as 127.0.0.1)", port);
+    assert_int_equal(sec_count(log, want), 1);
+    assert_int_equal(sec_count(log, "No such device"), 0);
+    /* a producer given tcp://localhost:PORT is served */
+    char csv[KC_PATH_MAX], spool[KC_PATH_MAX], out[KC_PATH_MAX];
+    kc_harness_path(csv, "localhost.csv");
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "event_id,province,year,month,activity,amount_vnd,facilities\n"
+               "LH-1,79,2022,3,machinery,1000000,1\nLH-2,79,2022,4,machinery,2000000,1\n");
+    assert_int_equal(fclose(f), 0);
+    kc_harness_path(spool, "localhost-spool");
+    kc_harness_path(out, "localhost-send.out");
+    const char *send_extra[] = {"--timeout", "30", NULL};
+    pid_t pid = kc_harness_send_start(listen, "office-79", spool, csv, out, send_extra);
+    kc_summary_t sum;
+    kc_harness_send_check(pid, out, 60000, 2, &sum);
+    assert_int_equal(sum.accepted, 2);
+    kc_harness_agg_term(&a);
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -163,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_non_loopback_needs_insecure),
         cmocka_unit_test(test_key_options),
         cmocka_unit_test(test_loopback_plaintext_and_modes),
+        cmocka_unit_test(test_localhost_is_127_0_0_1),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

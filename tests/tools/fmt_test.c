@@ -102,6 +102,61 @@ static void test_ratio(void **state)
     assert_int_equal(ok, 0);
 }
 
+/* 128-bit sums (kc_cells.h, DESIGN - exact sums): every format is exact far
+ * beyond int64, and fails soft ("—") only where the arithmetic cannot hold. */
+static void test_i128(void **state)
+{
+    (void)state;
+    const kc_i128 pair = (kc_i128)INT64_MAX + 5; /* 2^63-1 in one cell, 5 in another */
+    char d[KC_I128_DEC];
+    assert_string_equal(kc_i128_str(d, sizeof d, pair), "9223372036854775812");
+    assert_string_equal(kc_i128_str(d, sizeof d, 0), "0");
+    assert_string_equal(kc_i128_str(d, sizeof d, -1), "-1");
+    assert_string_equal(kc_i128_str(d, sizeof d, KC_I128_MAX),
+                        "170141183460469231731687303715884105727");
+    assert_string_equal(kc_i128_str(d, sizeof d, KC_I128_MIN),
+                        "-170141183460469231731687303715884105728");
+    assert_true(kc_i128_fits_i64(INT64_MAX) && kc_i128_fits_i64(INT64_MIN));
+    assert_false(kc_i128_fits_i64(pair) || kc_i128_fits_i64((kc_i128)INT64_MIN - 1));
+
+    assert_string_equal(kc_fmt_count(B, pair, KC_LANG_EN), "9,223,372,036,854,775,812");
+    assert_string_equal(kc_fmt_count(B, pair, KC_LANG_VI), "9.223.372.036.854.775.812");
+    assert_string_equal(kc_fmt_count(B, KC_I128_MIN, KC_LANG_EN),
+                        "-170,141,183,460,469,231,731,687,303,715,884,105,728");
+    assert_string_equal(kc_fmt_money(B, pair, KC_LANG_VI), "9.223.372.036,9 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, pair, KC_LANG_EN), "9,223,372,036.9 billion VND");
+    assert_string_equal(kc_fmt_money(B, KC_I128_MAX, KC_LANG_VI),
+                        "170.141.183.460.469.231.731.687.303.715,9 tỷ đồng");
+    assert_string_equal(kc_fmt_money(B, KC_I128_MIN, KC_LANG_EN),
+                        "-170,141,183,460,469,231,731,687,303,715.9 billion VND");
+    assert_string_equal(kc_fmt_fixed(B, pair, 2, KC_LANG_VI), "92.233.720.368.547.758,12");
+
+    /* percentages and changes: exact from 128-bit values */
+    assert_string_equal(kc_fmt_percent(B, pair, pair, KC_LANG_EN), "100.0%");
+    assert_string_equal(
+        kc_fmt_percent(B, (kc_i128)INT64_MAX * 3, (kc_i128)INT64_MAX * 4, KC_LANG_VI), "75,0%");
+    assert_string_equal(kc_fmt_percent(B, (kc_i128)1 << 91, 3, KC_LANG_EN),
+                        "82,529,335,952,358,684,993,274,948,266.7%");
+    assert_string_equal(kc_fmt_percent(B, (kc_i128)1 << 118, 3, KC_LANG_EN), "—");
+    assert_string_equal(kc_fmt_percent(B, KC_I128_MIN, -1, KC_LANG_EN), "—");
+    assert_string_equal(kc_fmt_change(B, (kc_i128)1 << 64, INT64_MAX, KC_LANG_EN), "+100.0%");
+    assert_string_equal(kc_fmt_change(B, 5, pair, KC_LANG_VI), "-100,0%");
+    assert_string_equal(kc_fmt_change(B, KC_I128_MIN, 1, KC_LANG_EN), "—");
+    assert_string_equal(kc_fmt_change(B, KC_I128_MAX, -1, KC_LANG_EN), "—");
+
+    kc_i128 h = 0;
+    assert_int_equal(kc_ratio_hundredths(pair, 5, &h), 0);
+    assert_string_equal(kc_i128_str(d, sizeof d, h), "18446744073709551624000");
+    assert_int_equal(kc_ratio_hundredths((kc_i128)1 << 93, 7, &h), 0);
+    assert_string_equal(kc_i128_str(d, sizeof d, h), "14147886163261488855989991131429");
+    assert_int_equal(kc_ratio_hundredths((kc_i128)1 << 114, 7, &h), -1);
+    assert_int_equal(kc_ratio_hundredths(1, 0, &h), -1);
+    int ok = 0;
+    assert_true(kc_ratio_percent(pair, pair * 4, &ok) == 25.0);
+    assert_int_equal(ok, 1);
+    assert_true(kc_ratio_percent((kc_i128)1 << 120, 1, &ok) > 1e38); /* approximate, no UB */
+}
+
 static void test_width_and_lang(void **state)
 {
     (void)state;
@@ -123,10 +178,10 @@ static void test_width_and_lang(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_count),          cmocka_unit_test(test_fixed),
-        cmocka_unit_test(test_money),          cmocka_unit_test(test_percent),
-        cmocka_unit_test(test_change),         cmocka_unit_test(test_ratio),
-        cmocka_unit_test(test_width_and_lang),
+        cmocka_unit_test(test_count),  cmocka_unit_test(test_fixed),
+        cmocka_unit_test(test_money),  cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_change), cmocka_unit_test(test_ratio),
+        cmocka_unit_test(test_i128),   cmocka_unit_test(test_width_and_lang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

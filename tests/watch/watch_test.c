@@ -13,12 +13,17 @@
  *      the table and leaves the alternate screen on SIGTERM (exit 0);
  *   4. a running --plain kc-watch, read through a FIFO: after more CSVs are
  *      sent, lines come for exactly the provinces that changed, ending at the
- *      figures kc-query gives.
+ *      figures kc-query gives;
+ *   5. sums beyond int64 (issue 12): a second aggregator serves a store whose
+ *      cells (written through libkcstore, as an older version's store may
+ *      hold them) are 2^63-1 for 79 and 5 for 80 in 2024; the plain lines and
+ *      the terminal table show the exact total 9223372036854775812.
  * Waits are bounded polls of observable events; every process is stopped by pid.
  */
 #include "harness.h"
 
 #include "kc_ref.h"
+#include "kc_store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -549,6 +554,75 @@ static void s_test_live(kc_agg_t *agg, const char *const *more, const bool repor
     close(rd.fd);
 }
 
+/* ---- sums beyond int64 ---- */
+
+static int s_put_big(kc_txn_t *txn, void *ctx)
+{
+    (void)ctx;
+    static const struct {
+        kc_cell_key_t key;
+        int64_t amount;
+    } cells[] = {
+        {{2024, 3, 79, 4, 1, 1}, INT64_MAX}, /* KC3b, actual */
+        {{2024, 5, 80, 1, 1, 2}, 5},         /* KC1, actual */
+        {{2024, 1, 79, 4, 2, 1}, INT64_MAX}, /* plan */
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
+        kc_cell_t c = {.events = 1};
+        c.m[KC_M_AMOUNT_VND] = cells[i].amount;
+        int rc = kc_txn_totals_put(txn, &cells[i].key, &c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void s_test_big(void)
+{
+    char store[KC_PATH_MAX], bin[KC_PATH_MAX], out[KC_PATH_MAX], err[KC_PATH_MAX];
+    kc_harness_path(store, "store-big");
+    kc_store_t *st = NULL;
+    KC_CHECK(kc_store_open(&st, store, NULL) == 0, "cannot create %s", store);
+    KC_CHECK(kc_store_write(st, s_put_big, NULL) == 0, "cannot write the cells");
+    kc_store_close(&st);
+    kc_agg_t agg = {0};
+    const char *extra[] = {"--feed", "tcp://127.0.0.1:0", "--feed-snapshot", "tcp://127.0.0.1:0",
+                           NULL};
+    kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", extra);
+    kc_harness_bin(bin, "kc-watch");
+    kc_harness_path(out, "watch-big.out");
+    kc_harness_path(err, "watch-big.err");
+    char *plain[] = {bin,      "--ready-file", agg.ready, "--region",  "south", "--year",
+                     "2024",   "--plain",      "--once",  "--timeout", "60",    NULL};
+    KC_CHECK(s_run(plain, out, err) == 0, "kc-watch --once (big) failed (see %s)", err);
+    char text[1 << 14] = "";
+    FILE *f = fopen(out, "r");
+    KC_CHECK(f, "no output %s", out);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    KC_CHECK(strstr(text, "province=79 scheme=63 spending=9223372036854775807 "
+                          "plan=9223372036854775807 percent=100.00 "),
+             "no exact line for 79 in:\n%s", text);
+    KC_CHECK(strstr(text, "province=80 scheme=63 spending=5 plan=0 percent=- "),
+             "no exact line for 80 in:\n%s", text);
+    KC_CHECK(strstr(text, "province=total scheme=0 spending=9223372036854775812 "
+                          "plan=9223372036854775807 percent=100.00 "),
+             "no exact total line in:\n%s", text);
+    /* the terminal table: counts with separators, exact */
+    char *once[] = {bin,      "--ready-file", agg.ready, "--region",  "south", "--year", "2024",
+                    "--lang", "vi",           "--once",  "--timeout", "60",    NULL};
+    static s_reader_t rd;
+    memset(&rd, 0, sizeof rd);
+    pid_t pid = s_pty_start(once, &rd.fd);
+    int code = s_pty_wait(pid, &rd);
+    close(rd.fd);
+    KC_CHECK(code == 0, "kc-watch --once (big) on a pty exited %d: %s", code, rd.buf);
+    KC_CHECK(strstr(rd.buf, "9.223.372.036.854.775.812"), "exact total not in:\n%s", rd.buf);
+    KC_CHECK(strstr(rd.buf, "100,0%"), "percent of plan not in:\n%s", rd.buf);
+    kc_harness_agg_term(&agg);
+}
+
 int main(void)
 {
     s_dir = kc_harness_init("watch_test");
@@ -619,6 +693,9 @@ int main(void)
     s_test_live(&agg, more, reported);
 
     kc_harness_agg_term(&agg);
+
+    /* 5. sums beyond int64, exact */
+    s_test_big();
     kc_harness_pass();
     printf("watch_test: ok\n");
     return 0;

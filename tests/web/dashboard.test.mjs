@@ -8,15 +8,21 @@
 // the regional total equals the 2022 report's 38,400,000,000 đồng
 // (data/demo/README.md) with its plan of 102,200,000,000, the month series
 // against 2021 (19,900,000,000 in months 1-9) and the activity breakdown add
-// up; switches to English and to the 34 units and checks again. Writes
-// screenshots for a person to look at (KC_SCREENSHOT, and -en beside it).
+// up; switches to English and to the 34 units and checks again. The page runs
+// under the Content-Security-Policy the server sends (checked on every file):
+// no CSP violation and no console error while it works, and an inline script
+// injected at the end is blocked. Writes screenshots for a person to look at
+// (KC_SCREENSHOT, and -en beside it).
+// A second test serves a store whose sums leave int64 (issue 12) and checks
+// that the page shows them exactly (cells written by web_put_cells; its
+// screenshot is dashboard-big.png).
 //
 // Environment (set by tests/web/CMakeLists.txt): KC_AGGREGATOR, KC_SEND,
-// KC_SOURCE_DIR, KC_CHROMIUM, KC_SCREENSHOT, KC_WORK_DIR.
+// KC_PUT_CELLS, KC_SOURCE_DIR, KC_CHROMIUM, KC_SCREENSHOT, KC_WORK_DIR.
 // Every process started here is stopped by pid; every wait has a deadline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,12 +140,20 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   const base = lines.find((x) => x.startsWith('http ')).slice(5).trim();
   assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/$/);
 
-  // the page and its assets are served from the binary
+  // the page and its assets are served from the binary, with the page's security headers
   for (const [p, type] of [['/', 'text/html'], ['/assets/app.js', 'javascript'], ['/assets/style.css', 'text/css'],
-    ['/assets/chart.min.js', 'javascript']]) {
+    ['/assets/chart.min.js', 'javascript'], ['/assets/favicon.svg', 'image/svg+xml']]) {
     const res = await fetch(new URL(p, base));
     assert.equal(res.status, 200, `GET ${p}`);
     assert.ok((res.headers.get('content-type') || '').includes(type), `${p}: ${res.headers.get('content-type')}`);
+    const csp = res.headers.get('content-security-policy') || '';
+    assert.match(csp, /(^|; )default-src 'none'(;|$)/, `${p}: CSP ${csp}`);
+    assert.match(csp, /(^|; )script-src 'self'(;|$)/, `${p}: CSP ${csp}`);
+    assert.match(csp, /(^|; )frame-ancestors 'none'(;|$)/, `${p}: CSP ${csp}`);
+    assert.doesNotMatch(csp, /unsafe-/, `${p}: CSP ${csp}`);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY', p);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', p);
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer', p);
     const body = await res.text();
     if (p === '/assets/chart.min.js') assert.match(body.slice(0, 200), /Chart\.js v3\./);
   }
@@ -152,6 +166,13 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  // every Content-Security-Policy violation the page causes (none expected: it runs under the
+  // policy the server sends; a violation is also a console error, collected above)
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
   });
   page.setDefaultTimeout(30000);
   await page.goto(new URL('/?' + QUERY, base).toString());
@@ -278,7 +299,17 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.equal(await page.getAttribute('#kpi-reports', 'data-silent'), String(north.length));
 
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
-  step('English, 34 units and a silent region checked');
+  assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], 'no CSP violation in the page');
+  // the policy is in force: an inline script added to the page does not run, and is reported
+  await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inlineRan = true;';
+    document.body.appendChild(s);
+  });
+  await page.waitForFunction(() => window.__cspViolations.length > 0, null, { timeout: 5000 });
+  assert.equal(await page.evaluate(() => window.__inlineRan === true), false, 'an inline script ran despite the CSP');
+  assert.match((await page.evaluate(() => window.__cspViolations))[0], /^script-src/);
+  step('English, 34 units and a silent region checked; no CSP violation, the CSP in force');
   // 8. the aggregator stops cleanly on SIGTERM
   await browser.close();
   browser = null;
@@ -288,4 +319,122 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   step('kc-aggregator stopped');
   fs.rmSync(work, { recursive: true, force: true });
   process.stdout.write(`screenshots: ${shot} ${shot.replace(/\.png$/, '-en.png')}\n`);
+});
+
+// Issue 12: figures beyond int64 (and beyond Number.MAX_SAFE_INTEGER) are shown
+// exactly. The store holds, as cells written by web_put_cells (no event may carry
+// such values any more; a store of an older version may hold them), Hồ Chí Minh
+// 79 at 2^63-1 and Long An 80 at 5 in 2024 (both southern: the page shows a
+// region), a plan of 2^63-1 and 2023's 2^62 to compare with. The region's total
+// is 9223372036854775812, which no double holds.
+const BIG_TOTAL = '9223372036854775812';
+const MAX63 = '9223372036854775807';
+
+test('dashboard shows sums beyond int64 exactly, in Vietnamese and English', { timeout: 90000 }, async (t) => {
+  const { chromium } = await loadPlaywright();
+  const aggBin = env('KC_AGGREGATOR');
+  const putCells = env('KC_PUT_CELLS');
+  const chromiumBin = env('KC_CHROMIUM', '/usr/bin/chromium');
+  const shot = env('KC_SCREENSHOT', path.join(process.cwd(), 'dashboard.png')).replace(/\.png$/, '-big.png');
+  const workRoot = env('KC_WORK_DIR', process.cwd());
+  fs.mkdirSync(workRoot, { recursive: true });
+  const work = fs.mkdtempSync(path.join(workRoot, 'web-big-'));
+  const store = path.join(work, 'store');
+  const ready = path.join(work, 'ready');
+  const aggLog = path.join(work, 'aggregator.log');
+  let browser = null;
+  let agg = null;
+  t.after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    await stop(agg, 'kc-aggregator');
+  });
+
+  // YEAR MONTH PROVINCE ACTIVITY(id) KIND FUND EVENTS AMOUNT_VND
+  const cells = [
+    [2024, 3, 79, 4, 1, 1, 1, MAX63], // KC3b, actual
+    [2024, 5, 80, 1, 1, 2, 1, '5'], // KC1, actual
+    [2024, 1, 79, 4, 2, 1, 1, MAX63], // plan
+    [2023, 3, 79, 4, 1, 1, 1, String(2n ** 62n)],
+  ];
+  const put = spawnSync(putCells, [store, ...cells.flat().map(String)], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(put.status, 0, `web_put_cells: ${put.status ?? put.signal} ${put.stderr}`);
+
+  agg = spawn(aggBin, ['--listen', 'tcp://127.0.0.1:0', '--http', '127.0.0.1:0', '--store', store,
+    '--ready-file', ready, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', fs.openSync(aggLog, 'w')] });
+  const lines = await until('the ready file with an http line', () => {
+    if (exited(agg)) {
+      throw new Error(`kc-aggregator exited (${agg.exitCode ?? agg.signalCode}):\n${fs.readFileSync(aggLog, 'utf8')}`);
+    }
+    if (!fs.existsSync(ready)) return null;
+    const l = fs.readFileSync(ready, 'utf8').split('\n');
+    return l.some((x) => x.startsWith('http ')) ? l : null;
+  }, 30000);
+  const base = lines.find((x) => x.startsWith('http ')).slice(5).trim();
+  step(`big figures: kc-aggregator ready, ${base}`);
+
+  // the API writes the exact sum as a bare JSON number
+  const q = 'region=south&year=2024&months=1-12';
+  const res = await fetch(new URL(`/v1/totals?${q}&by=province&plan=1`, base));
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  assert.match(text, new RegExp(`"totals":\\{"amount_vnd":${BIG_TOTAL},`));
+  assert.match(text, new RegExp(`"plan":\\{"year":2024,"months":\\{"from":1,"to":12\\},"totals":\\{"amount_vnd":${MAX63},`));
+
+  browser = await chromium.launch({ executablePath: chromiumBin, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, locale: 'vi-VN' });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  page.setDefaultTimeout(30000);
+  await page.goto(new URL('/?' + q, base).toString());
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.isHidden('#error'), true, `no error box: ${await page.textContent('#error')}`);
+
+  // the region's total, exact, in the table, the KPI and the data attributes
+  assert.equal(await page.getAttribute('#province-total', 'data-amount'), BIG_TOTAL);
+  assert.equal(await page.getAttribute('#province-total', 'data-plan'), MAX63);
+  assert.equal(await page.getAttribute('#province-total', 'data-percent'), '100');
+  assert.equal((await page.textContent('#pt-amount')).trim(), '9.223.372.036.854.775.812 đ');
+  assert.equal((await page.textContent('#pt-plan')).trim(), '9.223.372.036.854.775.807 đ');
+  assert.equal(await page.getAttribute('#kpi-amount', 'data-value'), BIG_TOTAL);
+  assert.equal((await page.textContent('#kpi-amount-value')).trim(), '9.223.372.036,85 tỷ đồng');
+  assert.equal((await page.textContent('#kpi-amount-sub')).trim(), '9.223.372.036.854.775.812 đ');
+  const rows = await page.$$eval('#province-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset, text: tr.textContent })));
+  const r79 = rows.find((r) => r.code === '79');
+  const r80 = rows.find((r) => r.code === '80');
+  assert.equal(r79.amount, MAX63);
+  assert.ok(r79.text.includes('9.223.372.036.854.775.807 đ'), r79.text);
+  assert.equal(r80.amount, '5');
+  assert.equal(BigInt(r79.amount) + BigInt(r80.amount), BigInt(BIG_TOTAL), 'rows add up to the region, exactly');
+  // the months against 2023, and the activities
+  const months = await page.$$eval('#month-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset, text: tr.textContent })));
+  const m3 = months.find((m) => m.month === '3');
+  assert.equal(m3.amount, MAX63);
+  assert.equal(m3.previous, String(2n ** 62n));
+  assert.ok(m3.text.includes('+100 %'), m3.text); // (2^63-1 - 2^62) / 2^62, one decimal
+  const acts = await page.$$eval('#activity-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+  assert.equal(acts.reduce((s, a) => s + BigInt(a.amount), 0n), BigInt(BIG_TOTAL));
+  // the charts draw the same figures (as doubles)
+  const chartMax = await page.evaluate(() => Math.max(...window.Chart.getChart('chart-provinces').data.datasets[0].data));
+  assert.equal(chartMax, Number(MAX63));
+  await page.screenshot({ path: shot, fullPage: true });
+
+  // English
+  const renders = Number(await page.getAttribute('body', 'data-renders'));
+  await page.click('#lang-toggle');
+  await page.waitForSelector('body[data-lang="en"]');
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, renders);
+  assert.equal((await page.textContent('#pt-amount')).trim(), '9,223,372,036,854,775,812 VND');
+  assert.equal((await page.textContent('#kpi-amount-value')).trim(), '9,223,372,036.85 billion VND');
+  assert.deepEqual(pageErrors, [], 'no script errors in the page');
+  step('big figures shown exactly');
+
+  await browser.close();
+  browser = null;
+  process.kill(agg.pid, 'SIGTERM');
+  assert.ok(await waitExit(agg, 20000), 'kc-aggregator exits within 20 s of SIGTERM');
+  assert.equal(agg.exitCode, 0, `kc-aggregator exit status\n${fs.readFileSync(aggLog, 'utf8')}`);
+  fs.rmSync(work, { recursive: true, force: true });
 });

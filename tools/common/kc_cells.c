@@ -59,16 +59,12 @@ typedef struct {
     s_place_t place[256]; /* by province code */
 } s_scan_t;
 
-static int s_add(kc_totals_t *t, const kc_cell_t *c)
+/* 128-bit: cannot overflow (kc_cells.h, DESIGN - exact sums). */
+static void s_add(kc_totals_t *t, const kc_cell_t *c)
 {
-    kc_totals_t n = *t;
     for (int i = 0; i < KC_METRIC_COUNT; i++)
-        if (__builtin_add_overflow(n.m[i], c->m[i], &n.m[i]))
-            return KC_EOVERFLOW;
-    if (__builtin_add_overflow(n.events, c->events, &n.events))
-        return KC_EOVERFLOW;
-    *t = n;
-    return 0;
+        t->m[i] += c->m[i];
+    t->events += c->events;
 }
 
 static bool s_place_ok(const s_scan_t *s, int unit, int unit_scheme, int32_t yyyymm)
@@ -117,9 +113,7 @@ static int s_cell(const kc_cell_key_t *k, const kc_cell_t *c, void *ctx)
     if (pl->state < 0)
         return 0;
     int unit = pl->unit, unit_scheme = pl->scheme;
-    int rc = s_add(&s->out->total, c);
-    if (rc)
-        return rc;
+    s_add(&s->out->total, c);
     int row = -1;
     switch (f->by) {
     case KC_BY_PROVINCE: row = kc_cells_row_of_province(unit_scheme, unit); break;
@@ -129,9 +123,9 @@ static int s_cell(const kc_cell_key_t *k, const kc_cell_t *c, void *ctx)
     }
     if (row >= 0 && row < KC_CELLS_ROWS) {
         s->out->used[row] = true;
-        rc = s_add(&s->out->row[row], c);
+        s_add(&s->out->row[row], c);
     }
-    return rc;
+    return 0;
 }
 
 int kc_cells_sum(kc_txn_t *txn, const kc_cells_filter_t *f, int year, int m_from, int m_to,

@@ -17,7 +17,35 @@
  *     period; with units 34 it is the successor's scheme-34 region
  *     (kc_ref_region_of(unit, max(yyyymm, 202507)));
  *   - activity and fund filters are sets (empty = all); kind is one value.
- * Sums use checked int64 arithmetic: KC_EOVERFLOW rather than a wrong total.
+ *
+ * DESIGN - exact sums (issue 12)
+ * A cell is int64 per metric (and a uint64 event count), but a sum of cells
+ * is not: one province may hold 2^63-1 in a cell and another 5 in a cell of
+ * the same year. Sums are therefore kept in 128-bit integers (kc_totals_t,
+ * kc_i128.h) and never fail; every view (kc-query's table, CSV and JSON,
+ * kc-report, kc-watch, /v1/totals and the dashboard) prints them exactly.
+ * The bound, from the key's field widths (store/kc_store.h: year u16; month,
+ * province, activity, kind and fund one byte each):
+ *   - every cell is within [0, 2^63-1] per metric: the ledger refuses an
+ *     event that would take a cell outside int64 (total_overflow) and a
+ *     negative metric (negative_value); stores written by older versions
+ *     hold the same invariant. The bound below needs only |cell| <= 2^63,
+ *     true of any int64, so it holds whatever a store holds;
+ *   - one sum (kc_cells_sum_src) reads the cells of one year, months
+ *     m_from..m_to within 1..12 and one kind: at most 12 x 256 provinces x
+ *     256 activities x 256 fund bytes = 3 x 2^26 < 2^28 cells (the fund byte
+ *     counted at its full width, not at the 4 values the rules allow);
+ *   - so a metric's sum has |sum| < 2^28 x 2^63 = 2^91, and an event count's
+ *     sum < 2^28 x 2^64 = 2^92;
+ *   - a difference of two sums (--compare) is < 2^93, and scaled by 10000
+ *     for hundredths of a percent (kc_fmt.h, kc_qry.c) < 2^93 x 2^14 = 2^107
+ *     < 2^127: percentages of plan and changes are computed exactly too.
+ * Even every cell the 7-byte key can name (2^56 keys) adds up to less than
+ * 2^56 x 2^64 = 2^120. (docs/LEDGER.md counts only the key values the ledger
+ * files events under, < 2^18 cells a view; the bound here assumes nothing of
+ * a store's keys.) Only the in-memory cells of kc_cells_mem_t (as-of, the
+ * feed client) stay int64 per cell and checked, exactly as the ledger's store
+ * cells are: they mirror store cells, they are not sums.
  *
  * DESIGN - point in time (kc-query --as-of, issue 3 part 6)
  * The same sums run over a cell source: the store's live totals, or an
@@ -42,6 +70,7 @@
 #ifndef KC_CELLS_H
 #define KC_CELLS_H
 
+#include "kc_i128.h"
 #include "kc_store.h"
 
 #include <stdbool.h>
@@ -65,9 +94,10 @@ typedef struct {
     kc_by_t by;         /* grouping of kc_cells_sum's rows */
 } kc_cells_filter_t;
 
+/* A sum of cells: 128-bit, exact (DESIGN - exact sums). */
 typedef struct {
-    uint64_t events;            /* accepted event records */
-    int64_t m[KC_METRIC_COUNT]; /* index kc_metric_t */
+    kc_i128 events;             /* accepted event records */
+    kc_i128 m[KC_METRIC_COUNT]; /* index kc_metric_t */
 } kc_totals_t;
 
 typedef struct {
@@ -81,7 +111,8 @@ void kc_cells_filter_init(kc_cells_filter_t *f);
 
 /* Add up, into *out (zeroed first), the cells of `year`, months
  * m_from..m_to, kind `kind` (1 actual, 2 plan) that pass f, grouped into rows
- * by f->by. Returns 0, KC_EOVERFLOW, KC_EINVAL or an error of the store. */
+ * by f->by. The sums cannot overflow (DESIGN - exact sums). Returns 0,
+ * KC_EINVAL or an error of the store. */
 int kc_cells_sum(kc_txn_t *txn, const kc_cells_filter_t *f, int year, int m_from, int m_to,
                  int kind, kc_cells_result_t *out);
 
@@ -116,7 +147,8 @@ typedef struct {
     kc_cells_mem_t *mem;
 } kc_cells_src_t;
 
-/* kc_cells_sum over any cell source (kc_cells_sum = the store's live totals). */
+/* kc_cells_sum over any cell source (kc_cells_sum = the store's live totals);
+ * the same returns (an in-memory source adds no error of its own). */
 int kc_cells_sum_src(const kc_cells_src_t *src, const kc_cells_filter_t *f, int year, int m_from,
                      int m_to, int kind, kc_cells_result_t *out);
 

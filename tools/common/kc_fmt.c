@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef __int128 s_i128;
+typedef kc_i128 s_i128;
 
 int kc_lang_parse(const char *s, kc_lang_t *out)
 {
@@ -19,10 +19,19 @@ int kc_lang_parse(const char *s, kc_lang_t *out)
     return 0;
 }
 
-/* n / d rounded half away from zero; d > 0. */
+static kc_u128 s_abs(s_i128 v)
+{
+    return v < 0 ? (kc_u128)0 - (kc_u128)v : (kc_u128)v;
+}
+
+/* n / d rounded half away from zero; d > 0. No intermediate leaves kc_i128. */
 static s_i128 s_div_round(s_i128 n, s_i128 d)
 {
-    return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d);
+    s_i128 q = n / d, r = n % d; /* r has n's sign, |r| < d */
+    kc_u128 ar = s_abs(r);
+    if (ar >= (kc_u128)d - ar) /* 2|r| >= d */
+        q += n < 0 ? -1 : 1;
+    return q;
 }
 
 static s_i128 s_pow10(int e)
@@ -41,7 +50,9 @@ static char *s_fixed(char *buf, size_t cap, s_i128 scaled, int decimals, kc_lang
     const char thousands = lang == KC_LANG_VI ? '.' : ',';
     const char point = lang == KC_LANG_VI ? ',' : '.';
     int neg = scaled < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)(-(scaled + 1)) + 1 : (unsigned __int128)scaled;
+    kc_u128 u = s_abs(scaled);
+    if (decimals > 38)
+        decimals = 38;
     /* digits in reverse */
     int digit = 0;
     do {
@@ -62,34 +73,34 @@ static char *s_fixed(char *buf, size_t cap, s_i128 scaled, int decimals, kc_lang
     return buf;
 }
 
-char *kc_fmt_fixed(char *buf, size_t cap, int64_t scaled, int decimals, kc_lang_t lang)
+char *kc_fmt_fixed(char *buf, size_t cap, kc_i128 scaled, int decimals, kc_lang_t lang)
 {
     return s_fixed(buf, cap, scaled, decimals < 0 ? 0 : decimals, lang);
 }
 
-char *kc_fmt_count(char *buf, size_t cap, int64_t v, kc_lang_t lang)
+char *kc_fmt_count(char *buf, size_t cap, kc_i128 v, kc_lang_t lang)
 {
     return s_fixed(buf, cap, v, 0, lang);
 }
 
-char *kc_fmt_money(char *buf, size_t cap, int64_t vnd, kc_lang_t lang)
+char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang)
 {
     static const char *unit_vi[] = {"đồng", "triệu đồng", "tỷ đồng"};
     static const char *unit_en[] = {"VND", "million VND", "billion VND"};
-    s_i128 a = vnd < 0 ? -(s_i128)vnd : (s_i128)vnd;
+    kc_u128 a = s_abs(vnd);
     int u = a >= 1000000000 ? 2 : a >= 1000000 ? 1 : 0;
     char num[KC_FMT_BUF];
     if (u == 0) {
         s_fixed(num, sizeof num, vnd, 0, lang);
     } else {
         int exp = u == 2 ? 9 : 6;
-        int dec = a >= 100 * s_pow10(exp) ? 1 : 2;
+        int dec = a >= (kc_u128)(100 * s_pow10(exp)) ? 1 : 2;
         s_i128 q = s_div_round(vnd, s_pow10(exp - dec));
-        s_i128 aq = q < 0 ? -q : q;
-        if (u == 1 && aq >= 1000 * s_pow10(dec)) { /* 999,996 triệu rounds up to 1 tỷ */
+        kc_u128 aq = s_abs(q);
+        if (u == 1 && aq >= (kc_u128)(1000 * s_pow10(dec))) { /* 999,996 triệu rounds up to 1 tỷ */
             u = 2, exp = 9, dec = 2;
             q = s_div_round(vnd, s_pow10(exp - dec));
-        } else if (dec == 2 && aq >= 100 * s_pow10(dec)) { /* 99,996 -> 100,0 */
+        } else if (dec == 2 && aq >= (kc_u128)(100 * s_pow10(dec))) { /* 99,996 -> 100,0 */
             dec = 1;
             q = s_div_round(vnd, s_pow10(exp - dec));
         }
@@ -103,40 +114,53 @@ char *kc_fmt_money(char *buf, size_t cap, int64_t vnd, kc_lang_t lang)
     return buf;
 }
 
-/* num/den in tenths of a percent, rounded; den != 0. */
-static s_i128 s_permille(s_i128 num, s_i128 den)
+/* round(num * scale / den) into *out, exactly; -1 if den == 0 or if a
+ * product leaves kc_i128. scale > 0. */
+static int s_scaled(s_i128 num, s_i128 den, s_i128 scale, s_i128 *out)
 {
+    if (den == 0 || den == KC_I128_MIN || num == KC_I128_MIN)
+        return -1;
     if (den < 0)
         num = -num, den = -den;
-    return s_div_round(num * 1000, den);
+    if (s_abs(num) > (kc_u128)(KC_I128_MAX / scale))
+        return -1;
+    *out = s_div_round(num * scale, den);
+    return 0;
 }
 
-char *kc_fmt_percent(char *buf, size_t cap, int64_t num, int64_t den, kc_lang_t lang)
+int kc_ratio_hundredths(kc_i128 num, kc_i128 den, kc_i128 *out)
 {
-    if (den == 0) {
+    return s_scaled(num, den, 10000, out);
+}
+
+char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t lang)
+{
+    s_i128 pm; /* tenths of a percent */
+    if (s_scaled(num, den, 1000, &pm) != 0) {
         snprintf(buf, cap, "—");
         return buf;
     }
     char num_s[KC_FMT_BUF];
-    s_fixed(num_s, sizeof num_s, s_permille(num, den), 1, lang);
+    s_fixed(num_s, sizeof num_s, pm, 1, lang);
     snprintf(buf, cap, "%s%%", num_s);
     return buf;
 }
 
-char *kc_fmt_change(char *buf, size_t cap, int64_t now, int64_t before, kc_lang_t lang)
+char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_t lang)
 {
-    if (before == 0) {
+    s_i128 diff, pm;
+    if (before == 0 || __builtin_sub_overflow(now, before, &diff) ||
+        s_scaled(diff, before < 0 && before != KC_I128_MIN ? -before : before, 1000, &pm) != 0) {
         snprintf(buf, cap, "—");
         return buf;
     }
-    s_i128 pm = s_permille((s_i128)now - before, before < 0 ? -(s_i128)before : before);
     char num_s[KC_FMT_BUF];
     s_fixed(num_s, sizeof num_s, pm, 1, lang);
     snprintf(buf, cap, "%s%s%%", pm >= 0 ? "+" : "", num_s);
     return buf;
 }
 
-double kc_ratio_percent(int64_t num, int64_t den, int *ok)
+double kc_ratio_percent(kc_i128 num, kc_i128 den, int *ok)
 {
     if (den == 0) {
         if (ok)
@@ -145,10 +169,11 @@ double kc_ratio_percent(int64_t num, int64_t den, int *ok)
     }
     if (ok)
         *ok = 1;
-    /* in hundredths of a percent, exactly rounded, then one division */
-    s_i128 h = den < 0 ? s_div_round(-(s_i128)num * 10000, -(s_i128)den)
-                       : s_div_round((s_i128)num * 10000, den);
-    return (double)h / 100.0;
+    /* in hundredths of a percent, exactly rounded, then one conversion */
+    s_i128 h;
+    if (kc_ratio_hundredths(num, den, &h) == 0)
+        return (double)h / 100.0;
+    return (double)num / (double)den * 100.0; /* |num| > about 2^113.7: no view's */
 }
 
 size_t kc_fmt_width(const char *s)

@@ -1,7 +1,10 @@
 /* kc_fmt.h - human number formats of the tools, in English and Vietnamese.
  *
- * Money and counts are exact int64 everywhere; only these human formats round
- * (half away from zero, in integer arithmetic). Vietnamese writes a decimal
+ * Money and counts are exact integers everywhere: int64 cells, kc_i128 sums
+ * of cells (kc_cells.h, DESIGN - exact sums). Every function here takes a
+ * kc_i128 and works in 128-bit integer arithmetic, so any sum a view holds is
+ * formatted exactly (counts) or rounded exactly (money in tỷ/triệu,
+ * percentages: half away from zero). Vietnamese writes a decimal
  * comma and a dot between thousands ("50,3 tỷ đồng", "1.013", "79,6%");
  * English the reverse ("50.3 billion VND", "1,013", "79.6%").
  *
@@ -11,41 +14,53 @@
 #ifndef KC_FMT_H
 #define KC_FMT_H
 
+#include "kc_i128.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 typedef enum { KC_LANG_EN = 0, KC_LANG_VI = 1 } kc_lang_t;
 
-#define KC_FMT_BUF 64 /* enough for any value formatted here */
+#define KC_FMT_BUF 64 /* enough for any value formatted here (any kc_i128) */
 
 /* Parse "en" or "vi"; returns 0 or KC_EINVAL. */
 int kc_lang_parse(const char *s, kc_lang_t *out);
 
 /* A fixed-point number: `scaled` / 10^decimals, with thousands separators on
  * the integer part: (123456789, 2) -> "1.234.567,89" (vi) / "1,234,567.89". */
-char *kc_fmt_fixed(char *buf, size_t cap, int64_t scaled, int decimals, kc_lang_t lang);
+char *kc_fmt_fixed(char *buf, size_t cap, kc_i128 scaled, int decimals, kc_lang_t lang);
 
 /* A count with thousands separators: "1.013" (vi), "1,013" (en). */
-char *kc_fmt_count(char *buf, size_t cap, int64_t v, kc_lang_t lang);
+char *kc_fmt_count(char *buf, size_t cap, kc_i128 v, kc_lang_t lang);
 
 /* Money in whole dong, in tỷ (10^9) from one tỷ up, in triệu (10^6) from one
  * triệu up, else in dong. Two decimals below 100 units, one from 100 up,
  * trailing zeros dropped: 50300000000 -> "50,3 tỷ đồng" / "50.3 billion VND",
  * 13980000000 -> "13,98 tỷ đồng", 102200000000 -> "102,2 tỷ đồng",
- * 850000000 -> "850 triệu đồng" / "850 million VND", 1500 -> "1.500 đồng". */
-char *kc_fmt_money(char *buf, size_t cap, int64_t vnd, kc_lang_t lang);
+ * 850000000 -> "850 triệu đồng" / "850 million VND", 1500 -> "1.500 đồng";
+ * 9223372036854775812 -> "9.223.372.036,9 tỷ đồng". */
+char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang);
 
 /* num / den as a percentage with one decimal: (503, 632) -> "79,6%". A zero
- * den gives "—". */
-char *kc_fmt_percent(char *buf, size_t cap, int64_t num, int64_t den, kc_lang_t lang);
+ * den gives "—"; so does a num whose 1000-fold leaves kc_i128 (|num| above
+ * (2^127-1)/1000, about 2^117; never a view's: their sums are < 2^93). */
+char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t lang);
 
 /* Change from `before` to `now` in percent, signed, one decimal:
- * (384, 199) -> "+93,0%", (1, 2) -> "-50,0%"; before == 0 gives "—". */
-char *kc_fmt_change(char *buf, size_t cap, int64_t now, int64_t before, kc_lang_t lang);
+ * (384, 199) -> "+93,0%", (1, 2) -> "-50,0%"; before == 0 gives "—", and so
+ * does a difference beyond kc_fmt_percent's range. */
+char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_t lang);
 
 /* num / den * 100 rounded to two decimals, as a double for JSON (the only
- * floating point: ratios, never money). den == 0 returns 0 and *ok = 0. */
-double kc_ratio_percent(int64_t num, int64_t den, int *ok);
+ * floating point: ratios, never money): the hundredths are computed exactly
+ * (kc_ratio_hundredths) and converted once. den == 0 returns 0 and *ok = 0. */
+double kc_ratio_percent(kc_i128 num, kc_i128 den, int *ok);
+
+/* num / den * 10000 rounded half away from zero, exactly, into *out: the
+ * percentage in hundredths. Returns 0, or -1 if den == 0 or if the
+ * 10000-fold of num leaves kc_i128 (|num| above (2^127-1)/10000, about
+ * 2^113.7; a view's sums and their differences are < 2^93). */
+int kc_ratio_hundredths(kc_i128 num, kc_i128 den, kc_i128 *out);
 
 /* Display width of a UTF-8 string in columns: code points, combining marks
  * (U+0300..U+036F) excluded. */

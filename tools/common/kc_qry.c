@@ -4,6 +4,8 @@
 #include "kc_checkpoint.h"
 #include "kc_cli.h"
 #include "kc_err.h"
+#include "kc_json.h"
+#include "kc_jtext.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -437,11 +439,12 @@ const char *kc_qry_row_label(const kc_qry_opts_t *o, int r, char *key, size_t ca
 
 /* ---- JSON ---- */
 
+/* Figures are 128-bit sums: exact JSON integers of any size (kc_json.h). */
 static json_t *s_json_totals(const kc_totals_t *t)
 {
     json_t *o = json_object();
     for (int i = 0; i < KC_METRIC_COUNT; i++)
-        json_object_set_new(o, kc_ref_metric(i)->name, json_integer(t->m[i]));
+        json_object_set_new(o, kc_ref_metric(i)->name, kc_json_int(t->m[i]));
     return o;
 }
 
@@ -450,7 +453,9 @@ static json_t *s_json_months(int from, int to)
     return json_pack("{s:i,s:i}", "from", from, "to", to);
 }
 
-static json_t *s_json_pct(int64_t num, int64_t den)
+/* num/den in percent: hundredths computed exactly from the 128-bit sums
+ * (kc_ratio_percent), a JSON real (ratios are the only non-integers). */
+static json_t *s_json_pct(kc_i128 num, kc_i128 den)
 {
     int ok;
     double p = kc_ratio_percent(num, den, &ok);
@@ -516,7 +521,8 @@ static json_t *s_json_filters(const kc_qry_opts_t *o)
 json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
 {
     json_t *root = json_object();
-    json_object_set_new(root, "store", json_string(o->store));
+    /* a path may hold any bytes: kc_jtext keeps the document valid UTF-8 */
+    json_object_set_new(root, "store", kc_json_texts(o->store));
     json_object_set_new(root, "filters", s_json_filters(o));
     if (o->as_of) {
         char t[48];
@@ -535,13 +541,13 @@ json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         json_object_set_new(root, "as_of", as);
     }
     json_object_set_new(root, "totals", s_json_totals(&a->cur.total));
-    json_object_set_new(root, "events", json_integer((json_int_t)a->cur.total.events));
+    json_object_set_new(root, "events", kc_json_int(a->cur.total.events));
     if (o->plan) {
         json_t *p = json_object();
         json_object_set_new(p, "year", json_integer(o->year));
         json_object_set_new(p, "months", s_json_months(1, 12));
         json_object_set_new(p, "totals", s_json_totals(&a->plan.total));
-        json_object_set_new(p, "events", json_integer((json_int_t)a->plan.total.events));
+        json_object_set_new(p, "events", kc_json_int(a->plan.total.events));
         json_object_set_new(p, "percent", s_json_plan_pct(&a->cur.total, &a->plan.total));
         json_object_set_new(root, "plan", p);
         json_object_set_new(
@@ -553,7 +559,7 @@ json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         json_object_set_new(c, "year", json_integer(o->compare));
         json_object_set_new(c, "months", s_json_months(o->m_from, o->m_to));
         json_object_set_new(c, "totals", s_json_totals(&a->cmp.total));
-        json_object_set_new(c, "events", json_integer((json_int_t)a->cmp.total.events));
+        json_object_set_new(c, "events", kc_json_int(a->cmp.total.events));
         json_object_set_new(c, "change_percent", s_json_change(&a->cur.total, &a->cmp.total));
         json_object_set_new(root, "compare", c);
     }
@@ -575,7 +581,7 @@ json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             if (*label)
                 json_object_set_new(row, "label", json_string(label));
             json_object_set_new(row, "totals", s_json_totals(&a->cur.row[r]));
-            json_object_set_new(row, "events", json_integer((json_int_t)a->cur.row[r].events));
+            json_object_set_new(row, "events", kc_json_int(a->cur.row[r].events));
             if (o->plan && o->f.by != KC_BY_MONTH) {
                 json_t *p = json_object();
                 json_object_set_new(p, "totals", s_json_totals(&a->plan.row[r]));

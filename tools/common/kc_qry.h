@@ -20,7 +20,11 @@
  * all (provinces are checked once the units are known; year is required;
  * plan with kind plan is refused). kc_qry_answer() reads every figure from one
  * read transaction; kc_qry_json() builds the document `kc-query --format json`
- * prints (JSON integers are exact int64).
+ * prints. Its figures are 128-bit sums (kc_cells.h, DESIGN - exact sums) and
+ * exact JSON integers of any size: a figure beyond int64 is a big-integer node
+ * (kc_json.h), so write the document with kc_json_dumps()/kc_json_dumpf()
+ * (json_dumps() refuses it). Percentages are JSON reals whose hundredths are
+ * computed exactly from the 128-bit sums; null where the base is zero.
  *
  * Strings passed to kc_qry_set (region names, province codes) are borrowed:
  * keep them alive while the options are used.
@@ -79,10 +83,12 @@ int kc_qry_set(kc_qry_opts_t *o, kc_qry_style_t style, const char *name, const c
 int kc_qry_finish(kc_qry_opts_t *o, kc_qry_style_t style, char *err, size_t cap);
 
 /* Every figure from txn's snapshot (a is overwritten; fills o->asof).
- * Errors of kc_cells_sum_src / kc_cells_asof (KC_EOVERFLOW, KC_EFORMAT, ...). */
+ * Errors of kc_cells_sum_src / kc_cells_asof (KC_EFORMAT, KC_ENOMEM, ...); a
+ * sum never overflows. */
 int kc_qry_answer(kc_qry_opts_t *o, kc_txn_t *txn, kc_qry_answer_t *a);
 
-/* The `kc-query --format json` document (new reference; NULL if out of memory). */
+/* The `kc-query --format json` document (new reference; NULL if out of
+ * memory); write it with kc_json_dumps() (see DESIGN). */
 json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a);
 
 /* Rows of a grouped answer: whether row r carries anything shown, and its key

@@ -15,6 +15,7 @@
 #include "kc_event.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
+#include "kc_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -627,10 +628,14 @@ static int s_fail(kc_replay_t *r, uint64_t offset, int reason, const char *fmt, 
 
 static int s_fail(kc_replay_t *r, uint64_t offset, int reason, const char *fmt, ...)
 {
+    char raw[sizeof r->fail.why];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->fail.why, sizeof r->fail.why, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* it may quote a logged producer id or event_id (any bytes in a store written
+     * before the admission rules): kept in display form (kc_text.h) */
+    kc_text_show(raw, strlen(raw), r->fail.why, sizeof r->fail.why);
     r->fail.failed = true;
     r->fail.offset = offset;
     r->fail.reason = reason;

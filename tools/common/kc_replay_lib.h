@@ -108,7 +108,7 @@ typedef struct {
     bool failed;     /* the log is inconsistent */
     uint64_t offset; /* the first entry that could not be replayed */
     int reason;      /* kcpipe.v1.Reason of its effect, or -1 (not a ledger verdict) */
-    char why[384];   /* one line, English */
+    char why[384];   /* one line, English; in display form (kc_text.h) */
 } kc_replay_failure_t;
 
 /* Start a replay into dst (which should be empty: the cell table starts empty),

@@ -3,6 +3,7 @@
 
 #include "kc_err.h"
 #include "kc_fmt.h"
+#include "kc_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,17 @@ int kc_table_set(kc_table_t *t, size_t col, const char *text)
     char **slot = &t->cell[(t->rows - 1) * t->cols + col];
     free(*slot);
     *slot = NULL;
-    if (text && !(*slot = strdup(text)))
-        return KC_ENOMEM;
-    return 0;
+    if (!text)
+        return 0;
+    size_t len = strlen(text);
+    if (kc_text_id_ok(text, len)) {
+        *slot = strdup(text);
+    } else { /* control characters or invalid bytes: the display form (kc_text.h) */
+        size_t cap = KC_TEXT_SHOW_MAX(len);
+        if ((*slot = malloc(cap)) != NULL)
+            kc_text_show(text, len, *slot, cap);
+    }
+    return *slot ? 0 : KC_ENOMEM;
 }
 
 static void s_spaces(FILE *out, size_t n)

@@ -1,6 +1,8 @@
 /* kc_table.h - a plain-text table for the tools' human output.
  *
- * Cells are copied in; columns are sized by display width (UTF-8 aware, so
+ * Cells are copied in, in display form (common/kc_text.h: an invalid byte or
+ * a control character becomes "\xNN", so no cell can move the cursor or
+ * recolour a terminal); columns are sized by display width (UTF-8 aware, so
  * Vietnamese labels line up); the first `left` columns are left-aligned, the
  * rest right-aligned. Caller owns the table: kc_table_destroy() it.
  */
@@ -18,7 +20,8 @@ kc_table_t *kc_table_new(size_t cols, size_t left);
 void kc_table_destroy(kc_table_t **t);
 /* Start a new row; returns 0 or KC_ENOMEM. */
 int kc_table_row(kc_table_t *t);
-/* Set column `col` of the current row (a copy of text; NULL = empty). */
+/* Set column `col` of the current row (a copy of text in display form; NULL =
+ * empty). */
 int kc_table_set(kc_table_t *t, size_t col, const char *text);
 /* Print every row, columns separated by two spaces, the first row followed
  * by a rule line. */
