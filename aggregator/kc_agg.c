@@ -954,8 +954,11 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
 static bool s_fill_full(const kc_agg_t *self)
 {
     const kc_apply_t *group = self->fill->apply;
+    /* the multi-frame messages waiting for their Acks count too (s_multiframe): a
+     * flood of them stops the reading like a flood of Batches, memory stays bounded */
     return kc_apply_events(group) >= self->group_max ||
-           kc_apply_count(group) >= self->group_max_msgs;
+           kc_apply_count(group) + self->fill->n_extras >= self->group_max_msgs ||
+           (self->flight && self->flight->n_extras >= self->group_max_msgs);
 }
 
 /* Hand the group being collected to the commit thread (none may be in

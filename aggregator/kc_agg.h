@@ -6,8 +6,10 @@
  * too, and answered with the same envelope). A message of two or more frames
  * after that envelope is no request: it is answered STATUS_UNDECODABLE (an
  * Ack.error saying a request is one frame holding one Batch, logged
- * KC-REJ-090) in its place among the Acks of the Batches received before it;
- * only a message without a usable routing id is dropped (with a log line).
+ * KC-REJ-090) in its place among the Acks of the Batches received before it
+ * (it counts against the group's message limit while it waits, so a flood of
+ * them is read no faster than Batches); only a message without a usable
+ * routing id is dropped (with a log line).
  * Messages are collected into a group (kc_apply_t) until it
  * carries group_max events or group_window_ms have passed since its first
  * message; then the whole group is committed in one store write transaction,

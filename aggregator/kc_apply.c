@@ -1213,7 +1213,8 @@ int kc_apply_msg_info(const kc_apply_t *self, size_t i, kc_apply_msg_info_t *out
      * only producers whose Batch was processed are remembered by the metrics */
     if (m->status == KCPIPE__V1__STATUS__STATUS_UNDECODABLE)
         out->producer_id = NULL;
-    else if (m->status == KCPIPE__V1__STATUS__STATUS_OK && m->batch && m->batch->producer_id)
+    else if (m->status == KCPIPE__V1__STATUS__STATUS_OK && !m->fenced && m->batch &&
+             m->batch->producer_id)
         out->producer_id = m->batch->producer_id;
     else
         out->producer_id = "";

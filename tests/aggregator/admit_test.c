@@ -17,125 +17,31 @@
  *   - a reject text an older store holds with invalid bytes is acknowledged
  *     again as valid UTF-8.
  */
-#include "agg_test_util.h"
+#include "../common/wire_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_err.h"
 #include "kc_log.h"
 #include "kc_store.h"
 #include "kc_text.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 #include <sodium.h>
 
 #define R_INVALID_TEXT    KCPIPE__V1__REASON__REASON_INVALID_TEXT
 #define R_VALUE_TOO_LARGE KCPIPE__V1__REASON__REASON_VALUE_TOO_LARGE
 
-typedef struct {
-    char *dir;
-    kc_store_t *store;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = t_tmpdir("admit");
-    assert_non_null(fx->dir);
-    kc_store_opts_t o = {0};
-    assert_int_equal(kc_store_open(&fx->store, fx->dir, &o), 0);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    kc_store_close(&fx->store);
-    t_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-/* ---- bytes ---- */
-
-static void s_append(t_buf_t *b, const void *d, size_t n)
-{
-    b->data = realloc(b->data, b->len + n);
-    assert_non_null(b->data);
-    memcpy(b->data + b->len, d, n);
-    b->len += n;
-}
-
-static void s_varint(t_buf_t *b, uint64_t v)
-{
-    uint8_t t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    s_append(b, t, n);
-}
+typedef t_store_fx_t s_fx_t;
 
 /* Append a length-delimited field `num` holding d[0..n) (any bytes, NULs too). */
 static void s_field(t_buf_t *b, unsigned num, const void *d, size_t n)
 {
-    s_varint(b, (uint64_t)num << 3 | 2);
-    s_varint(b, n);
-    s_append(b, d, n);
-}
-
-/* ---- the group ---- */
-
-/* Commit one group of batches (the t_buf_t are freed); returns the group. */
-static kc_apply_t *s_group(kc_store_t *store, t_buf_t *batches, size_t n)
-{
-    kc_apply_t *g = kc_apply_new();
-    assert_non_null(g);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(kc_apply_add(g, batches[i].data, batches[i].len), 0);
-        t_buf_free(&batches[i]);
-    }
-    assert_int_equal(kc_apply_commit(g, store), 0);
-    return g;
-}
-
-/* The Ack as a producer sees it: decoded from the packed bytes by protobuf-c;
- * every text it carries is valid UTF-8. */
-static kc_pb_ack_t *s_ack(kc_apply_t *g, size_t i)
-{
-    const uint8_t *data;
-    size_t len;
-    assert_int_equal(kc_apply_ack(g, i, &data, &len), 0);
-    kc_pb_ack_t *a = kcpipe__v1__ack__unpack(NULL, len, data);
-    assert_non_null(a);
-    if (a->producer_id)
-        assert_true(kc_text_utf8_valid(a->producer_id, strlen(a->producer_id)));
-    if (a->error)
-        assert_true(kc_text_utf8_valid(a->error, strlen(a->error)));
-    for (size_t k = 0; k < a->n_results; k++) {
-        const kc_pb_result_t *r = a->results[k];
-        assert_non_null(r->text);
-        assert_true(kc_text_utf8_valid(r->text, strlen(r->text)));
-        if (r->event_id)
-            assert_true(kc_text_utf8_valid(r->event_id, strlen(r->event_id)));
-    }
-    return a;
-}
-
-static uint64_t s_log_size(kc_store_t *store)
-{
-    kc_txn_t *t;
-    uint64_t n = 0;
-    assert_int_equal(kc_store_read_begin(store, &t), 0);
-    assert_int_equal(kc_txn_log_size(t, &n), 0);
-    kc_txn_end(&t);
-    return n;
+    uint8_t h[2 * T_WIRE_VARINT_MAX];
+    size_t k = t_wire_ld_head(h, num, n);
+    b->data = realloc(b->data, b->len + k + n);
+    assert_non_null(b->data);
+    memcpy(b->data + b->len, h, k);
+    memcpy(b->data + b->len + k, d, n);
+    b->len += k + n;
 }
 
 /* ---- invalid_text ---- */
@@ -245,8 +151,8 @@ static void test_invalid_text_each_field(void **state)
     kc_pb_ack_t *first = NULL;
     for (int round = 0; round < 2; round++) {
         t_buf_t batch = t_batch("pt", evs, N + 2);
-        g = s_group(fx->store, &batch, 1);
-        kc_pb_ack_t *a = s_ack(g, 0);
+        g = t_group(fx->store, &batch, 1);
+        kc_pb_ack_t *a = t_ack(g, 0);
         assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
         assert_int_equal(a->acked_from, 1);
         assert_int_equal(a->acked_to, N + 2);
@@ -288,7 +194,7 @@ static void test_invalid_text_each_field(void **state)
         t_buf_free(&evs[k]);
 
     /* recorded; the two good events alone are in the log and the totals */
-    assert_int_equal(s_log_size(fx->store), 2);
+    assert_int_equal(t_log_size(fx->store), 2);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(fx->store, &t), 0);
     for (uint64_t seq = 2; seq <= N + 1; seq++) {
@@ -331,8 +237,8 @@ static void test_valid_text_accepted(void **state)
     t_buf_t ev = evs[0];
     t_buf_t batch = t_batch("pv-Hà-Nội", evs, 2);
     t_buf_free(&evs[1]);
-    kc_apply_t *g = s_group(fx->store, &batch, 1);
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_apply_t *g = t_group(fx->store, &batch, 1);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
     assert_int_equal(a->acked_to, 2);
     assert_int_equal(a->n_results, 1);
@@ -384,21 +290,6 @@ static t_buf_t s_metric_event(uint64_t seq, int m, int64_t v)
     return t_event_pack(&e);
 }
 
-typedef struct {
-    int64_t m[KC_METRIC_COUNT];
-    uint64_t events;
-} s_sum_t;
-
-static int s_sum_cell(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx)
-{
-    (void)key;
-    s_sum_t *s = ctx;
-    s->events += cell->events;
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        s->m[i] += cell->m[i];
-    return 0;
-}
-
 /* Each metric at max + 1 (rejected, the text naming metric, value and ceiling),
  * then at max (accepted); and the issue's 2^63 - 1. */
 static void test_value_too_large_each_metric(void **state)
@@ -406,7 +297,7 @@ static void test_value_too_large_each_metric(void **state)
     s_fx_t *fx = *state;
     enum { N = 2 * KC_METRIC_COUNT + 1 };
     t_buf_t evs[N];
-    s_sum_t want = {0};
+    t_sum_t want = {0};
     for (int m = 0; m < KC_METRIC_COUNT; m++) {
         int64_t max = kc_ref_metric(m)->max;
         assert_true(max > 0);
@@ -419,8 +310,8 @@ static void test_value_too_large_each_metric(void **state)
     }
     evs[N - 1] = s_metric_event(N, KC_M_AMOUNT_VND, INT64_MAX);
     t_buf_t batch = t_batch("pm", evs, N);
-    kc_apply_t *g = s_group(fx->store, &batch, 1);
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_apply_t *g = t_group(fx->store, &batch, 1);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->acked_to, N);
     assert_int_equal(a->n_results, KC_METRIC_COUNT + 1);
     for (size_t k = 0; k < a->n_results; k++) {
@@ -446,12 +337,12 @@ static void test_value_too_large_each_metric(void **state)
     /* the accepted ones, exactly, and nothing of the others */
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(fx->store, &t), 0);
-    s_sum_t got = {0};
-    assert_int_equal(kc_txn_totals_scan(t, NULL, NULL, s_sum_cell, &got), 0);
+    t_sum_t got = {0};
+    assert_int_equal(kc_txn_totals_scan(t, NULL, NULL, t_sum_cell, &got), 0);
     kc_txn_end(&t);
     assert_int_equal(got.events, want.events);
     assert_memory_equal(got.m, want.m, sizeof got.m);
-    assert_int_equal(s_log_size(fx->store), KC_METRIC_COUNT);
+    assert_int_equal(t_log_size(fx->store), KC_METRIC_COUNT);
 }
 
 /* ---- the Batch's producer_id ---- */
@@ -488,9 +379,9 @@ static void test_bad_producer_id_refused_whole(void **state)
         s_field(&b[i], 1, bad[i].wire, bad[i].len);
     }
     b[NB] = t_batch_range("pgood", "G", 1, 2, 10);
-    kc_apply_t *g = s_group(fx->store, b, NB + 1);
+    kc_apply_t *g = t_group(fx->store, b, NB + 1);
     for (size_t i = 0; i < NB; i++) {
-        kc_pb_ack_t *a = s_ack(g, i);
+        kc_pb_ack_t *a = t_ack(g, i);
         assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER);
         assert_non_null(a->error);
         if (!strstr(a->error, "producer_id") || !strstr(a->error, bad[i].says))
@@ -500,7 +391,7 @@ static void test_bad_producer_id_refused_whole(void **state)
         assert_int_equal(a->n_results, 0);
         kcpipe__v1__ack__free_unpacked(a, NULL);
     }
-    kc_pb_ack_t *a = s_ack(g, NB);
+    kc_pb_ack_t *a = t_ack(g, NB);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
     assert_int_equal(a->acked_to, 2);
     kcpipe__v1__ack__free_unpacked(a, NULL);
@@ -514,7 +405,7 @@ static void test_bad_producer_id_refused_whole(void **state)
         assert_string_equal(info.producer_id, "");
     }
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 2);
+    assert_int_equal(t_log_size(fx->store), 2);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(fx->store, &t), 0);
     for (size_t i = 0; i < NB; i++) {
@@ -556,8 +447,8 @@ static void test_old_reject_text_reacked_as_valid_utf8(void **state)
     t_buf_t ev = t_event_pack(&e);
     t_buf_t batch = t_batch("pold", &ev, 1);
     t_buf_free(&ev);
-    kc_apply_t *g = s_group(fx->store, &batch, 1);
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_apply_t *g = t_group(fx->store, &batch, 1);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
     assert_int_equal(a->acked_to, 1);
     assert_int_equal(a->n_results, 1);
@@ -571,7 +462,7 @@ static void test_old_reject_text_reacked_as_valid_utf8(void **state)
     assert_int_equal(kc_apply_delta(g)->resent, 1);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 0);
+    assert_int_equal(t_log_size(fx->store), 0);
 }
 
 static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
@@ -589,12 +480,11 @@ int main(void)
     static int bad_lines;
     kc_log_set_sink(s_quiet, &bad_lines); /* rejections are logged: keep the output short */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_invalid_text_each_field, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_valid_text_accepted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_value_too_large_each_metric, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_producer_id_refused_whole, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_old_reject_text_reacked_as_valid_utf8, s_setup,
-                                        s_teardown),
+        T_STORE_TEST(test_invalid_text_each_field),
+        T_STORE_TEST(test_valid_text_accepted),
+        T_STORE_TEST(test_value_too_large_each_metric),
+        T_STORE_TEST(test_bad_producer_id_refused_whole),
+        T_STORE_TEST(test_old_reject_text_reacked_as_valid_utf8),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kc_log_set_sink(NULL, NULL);

@@ -3,7 +3,9 @@
 #define AGG_TEST_UTIL_H
 
 #include "kc_event.h"
+#include "kc_text.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,24 @@ static inline t_buf_t t_event_pack(const t_event_t *e)
     return b;
 }
 
+/* Whether every text of an Ack is valid UTF-8, as the aggregator promises
+ * whatever it was sent (docs/PROTOCOL.md): Ack.producer_id, Ack.error, and
+ * each Result's text and event_id. */
+static inline bool t_ack_utf8(const kc_pb_ack_t *a)
+{
+    const char *texts[2] = {a->producer_id, a->error};
+    for (size_t i = 0; i < 2; i++)
+        if (texts[i] && !kc_text_utf8_valid(texts[i], strlen(texts[i])))
+            return false;
+    for (size_t i = 0; i < a->n_results; i++) {
+        const kc_pb_result_t *r = a->results[i];
+        if ((r->text && !kc_text_utf8_valid(r->text, strlen(r->text))) ||
+            (r->event_id && !kc_text_utf8_valid(r->event_id, strlen(r->event_id))))
+            return false;
+    }
+    return true;
+}
+
 /* A Batch of n serialized events. */
 static inline t_buf_t t_batch(const char *producer, const t_buf_t *events, size_t n)
 {
@@ -79,17 +99,18 @@ static inline t_buf_t t_batch(const char *producer, const t_buf_t *events, size_
     return b;
 }
 
-/* A Batch of the simple events seq from..to of producer, ids "<prefix>-<seq>". */
-static inline t_buf_t t_batch_range(const char *producer, const char *prefix, uint64_t from,
-                                    uint64_t to, int64_t amount)
+/* A Batch of producer's n t_event()s seq from..from+n-1 (ids "<prefix>-<seq>"),
+ * in month `month` of 2021, each of amount `amount` but the last, of `last`. */
+static inline t_buf_t t_batch_n(const char *producer, const char *prefix, uint64_t from, size_t n,
+                                uint32_t month, int64_t amount, int64_t last)
 {
-    size_t n = (size_t)(to - from + 1);
     t_buf_t *evs = calloc(n, sizeof *evs);
     char id[80];
     for (size_t i = 0; i < n; i++) {
         t_event_t e;
         snprintf(id, sizeof id, "%s-%llu", prefix, (unsigned long long)(from + i));
-        t_event(&e, producer, from + i, id, amount);
+        t_event(&e, producer, from + i, id, i + 1 < n ? amount : last);
+        e.ev.month = month;
         evs[i] = t_event_pack(&e);
     }
     t_buf_t b = t_batch(producer, evs, n);
@@ -97,6 +118,13 @@ static inline t_buf_t t_batch_range(const char *producer, const char *prefix, ui
         t_buf_free(&evs[i]);
     free(evs);
     return b;
+}
+
+/* A Batch of the simple events seq from..to of producer, ids "<prefix>-<seq>". */
+static inline t_buf_t t_batch_range(const char *producer, const char *prefix, uint64_t from,
+                                    uint64_t to, int64_t amount)
+{
+    return t_batch_n(producer, prefix, from, (size_t)(to - from + 1), 3, amount, amount);
 }
 
 /* The legitimate way to bring a totals cell to the edge of int64: one event may
@@ -119,20 +147,7 @@ static inline t_buf_t t_batch_fill(const char *producer, const char *prefix, uin
 {
     int64_t max = kc_ref_metric(KC_M_AMOUNT_VND)->max;
     size_t n = t_fill_count(total);
-    t_buf_t *evs = calloc(n, sizeof *evs);
-    char id[80];
-    for (size_t i = 0; i < n; i++) {
-        t_event_t e;
-        snprintf(id, sizeof id, "%s-%llu", prefix, (unsigned long long)(from + i));
-        t_event(&e, producer, from + i, id, i + 1 < n ? max : total - (int64_t)(n - 1) * max);
-        e.ev.month = month;
-        evs[i] = t_event_pack(&e);
-    }
-    t_buf_t b = t_batch(producer, evs, n);
-    for (size_t i = 0; i < n; i++)
-        t_buf_free(&evs[i]);
-    free(evs);
-    return b;
+    return t_batch_n(producer, prefix, from, n, month, max, total - (int64_t)(n - 1) * max);
 }
 
 /* A fresh directory under $TMPDIR (or /tmp); caller frees the string. */

@@ -1,71 +1,17 @@
 /* apply_test.c - kc_apply in-process against a temporary store: dedup, gaps, rejections. */
-#include "agg_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_err.h"
 #include "kc_log.h"
 #include "kc_store.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 #include <sodium.h>
 
-typedef struct {
-    char *dir;
-    kc_store_t *store;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = t_tmpdir("apply");
-    assert_non_null(fx->dir);
-    kc_store_opts_t o = {0};
-    assert_int_equal(kc_store_open(&fx->store, fx->dir, &o), 0);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    kc_store_close(&fx->store);
-    t_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-/* Commit one group of batches (the t_buf_t are freed); returns the group. */
-static kc_apply_t *s_group(kc_store_t *store, t_buf_t *batches, size_t n)
-{
-    kc_apply_t *g = kc_apply_new();
-    assert_non_null(g);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(kc_apply_add(g, batches[i].data, batches[i].len), 0);
-        t_buf_free(&batches[i]);
-    }
-    assert_int_equal(kc_apply_commit(g, store), 0);
-    return g;
-}
+typedef t_store_fx_t s_fx_t;
 
 static kc_apply_t *s_one(kc_store_t *store, t_buf_t batch)
 {
-    return s_group(store, &batch, 1);
-}
-
-/* The Ack as a producer sees it: decoded from the packed bytes. */
-static kc_pb_ack_t *s_ack(kc_apply_t *g, size_t i)
-{
-    const uint8_t *data;
-    size_t len;
-    assert_int_equal(kc_apply_ack(g, i, &data, &len), 0);
-    kc_pb_ack_t *a = kcpipe__v1__ack__unpack(NULL, len, data);
-    assert_non_null(a);
-    return a;
+    return t_group(store, &batch, 1);
 }
 
 static void s_expect_range(const kc_pb_ack_t *a, uint64_t from, uint64_t to, uint64_t committed)
@@ -91,16 +37,6 @@ static kc_cell_t s_cell(kc_store_t *store, uint8_t province, uint8_t activity)
     return c;
 }
 
-static uint64_t s_log_size(kc_store_t *store)
-{
-    kc_txn_t *t;
-    uint64_t n = 0;
-    assert_int_equal(kc_store_read_begin(store, &t), 0);
-    assert_int_equal(kc_txn_log_size(t, &n), 0);
-    kc_txn_end(&t);
-    return n;
-}
-
 static uint8_t s_machinery(void)
 {
     return kc_ref_activity_by_code("KC3b")->id;
@@ -113,7 +49,7 @@ static void test_accepted_event_lands_everywhere(void **state)
     t_event(&e, "p1", 1, "E-1", 1000);
     t_buf_t ev = t_event_pack(&e);
     kc_apply_t *g = s_one(fx->store, t_batch("p1", &ev, 1));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 1, 1, 1);
     assert_string_equal(a->producer_id, "p1");
     assert_int_equal(a->n_results, 0);
@@ -157,7 +93,7 @@ static void test_resend_is_acked_again_and_not_counted(void **state)
     kc_apply_destroy(&g);
     /* a resend of 3..5, then of all: same answers, nothing counted */
     g = s_one(fx->store, t_batch_range("p1", "R", 3, 5, 10));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 3, 5, 5);
     assert_int_equal(a->n_results, 0);
     assert_int_equal(kc_apply_delta(g)->accepted, 0);
@@ -167,13 +103,13 @@ static void test_resend_is_acked_again_and_not_counted(void **state)
     kc_apply_destroy(&g);
     /* overlapping: 4..7 re-acks 4, 5 and processes 6, 7 */
     g = s_one(fx->store, t_batch_range("p1", "R", 4, 7, 10));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 4, 7, 7);
     assert_int_equal(kc_apply_delta(g)->accepted, 2);
     assert_int_equal(kc_apply_delta(g)->resent, 2);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 7);
+    assert_int_equal(t_log_size(fx->store), 7);
     kc_cell_t c = s_cell(fx->store, 79, s_machinery());
     assert_int_equal(c.events, 7);
     assert_int_equal(c.m[KC_M_AMOUNT_VND], 70);
@@ -186,7 +122,7 @@ static void test_gap_asks_for_resend(void **state)
     kc_apply_destroy(&g);
     /* 5..6 while hwm is 2 */
     g = s_one(fx->store, t_batch_range("p1", "G", 5, 6, 1));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
     assert_false(a->has_acked_from);
     assert_int_equal(a->committed_seq, 2);
@@ -207,7 +143,7 @@ static void test_gap_asks_for_resend(void **state)
         evs[i] = t_event_pack(&e);
     }
     g = s_one(fx->store, t_batch("p1", evs, 3));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 3, 4, 4);
     assert_int_equal(a->resend_from, 5);
     kcpipe__v1__ack__free_unpacked(a, NULL);
@@ -220,14 +156,14 @@ static void test_gap_asks_for_resend(void **state)
     t_event(&e, "p1", 4, "G-4", 1);
     evs[1] = t_event_pack(&e);
     g = s_one(fx->store, t_batch("p1", evs, 2));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 5, 5, 5);
     assert_int_equal(a->resend_from, 6);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
     t_buf_free(&evs[0]);
     t_buf_free(&evs[1]);
-    assert_int_equal(s_log_size(fx->store), 5);
+    assert_int_equal(t_log_size(fx->store), 5);
 }
 
 static void test_business_duplicate_and_conflict(void **state)
@@ -252,7 +188,7 @@ static void test_business_duplicate_and_conflict(void **state)
     e.ev.province = "01";
     evs[2] = t_event_pack(&e);
     g = s_one(fx->store, t_batch("p2", evs, 3));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 1, 3, 3);
     assert_int_equal(a->n_results, 2);
     assert_int_equal(a->results[0]->seq, 1);
@@ -274,7 +210,7 @@ static void test_business_duplicate_and_conflict(void **state)
 
     /* resending them reports the original results again */
     g = s_one(fx->store, t_batch("p2", evs, 3));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 1, 3, 3);
     assert_int_equal(a->n_results, 2);
     assert_int_equal(a->results[0]->reason, KCPIPE__V1__REASON__REASON_DUPLICATE);
@@ -285,7 +221,7 @@ static void test_business_duplicate_and_conflict(void **state)
     kc_apply_destroy(&g);
     for (int i = 0; i < 3; i++)
         t_buf_free(&evs[i]);
-    assert_int_equal(s_log_size(fx->store), 2);
+    assert_int_equal(t_log_size(fx->store), 2);
 }
 
 /* Each rule broken once, in one batch; the Ack lists each with its reason and text.
@@ -348,7 +284,7 @@ static void test_rejections_are_reported_and_recorded(void **state)
         free(id);
     }
     g = s_one(fx->store, t_batch("p3", evs, N));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 1, N, N);
     size_t r = 0;
     for (int i = 0; i < N; i++) {
@@ -393,7 +329,7 @@ static void test_rejections_are_reported_and_recorded(void **state)
 
     /* a resend is answered with the very same Ack */
     g = s_one(fx->store, t_batch("p3", evs, N));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 1, N, N);
     assert_int_equal(a->n_results, first->n_results);
     for (size_t i = 0; i < a->n_results; i++) {
@@ -425,7 +361,7 @@ static void test_unplaceable_events(void **state)
     t_event(&e, "p5", 0, "U-4", 1); /* no seq */
     evs[3] = t_event_pack(&e);
     kc_apply_t *g = s_one(fx->store, t_batch("p5", evs, 3));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 1, 1, 1);
     assert_int_equal(a->n_results, 1);
     assert_false(a->results[0]->has_seq);
@@ -436,7 +372,7 @@ static void test_unplaceable_events(void **state)
     kc_apply_destroy(&g);
 
     g = s_one(fx->store, t_batch("p5", &evs[3], 1));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     assert_false(a->has_acked_from);
     assert_int_equal(a->committed_seq, 1);
     assert_int_equal(a->n_results, 1);
@@ -446,7 +382,7 @@ static void test_unplaceable_events(void **state)
     kc_apply_destroy(&g);
     for (int i = 0; i < 4; i++)
         t_buf_free(&evs[i]);
-    assert_int_equal(s_log_size(fx->store), 1);
+    assert_int_equal(t_log_size(fx->store), 1);
 }
 
 static void test_bad_batches(void **state)
@@ -463,23 +399,23 @@ static void test_bad_batches(void **state)
     b[2] = t_batch_range(longid, "L", 1, 1, 1);
     b[3] = t_batch_range("p6", "OK", 1, 2, 1); /* a good one in the same group */
     b[4] = t_batch("p7", NULL, 0);             /* empty: fine, nothing to do */
-    kc_apply_t *g = s_group(fx->store, b, 5);
+    kc_apply_t *g = t_group(fx->store, b, 5);
     assert_int_equal(kc_apply_count(g), 5);
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNDECODABLE);
     assert_null(a->producer_id);
     assert_non_null(a->error);
     kcpipe__v1__ack__free_unpacked(a, NULL);
-    a = s_ack(g, 1);
+    a = t_ack(g, 1);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER);
     kcpipe__v1__ack__free_unpacked(a, NULL);
-    a = s_ack(g, 2);
+    a = t_ack(g, 2);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_BAD_PRODUCER);
     kcpipe__v1__ack__free_unpacked(a, NULL);
-    a = s_ack(g, 3);
+    a = t_ack(g, 3);
     s_expect_range(a, 1, 2, 2);
     kcpipe__v1__ack__free_unpacked(a, NULL);
-    a = s_ack(g, 4);
+    a = t_ack(g, 4);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
     assert_false(a->has_acked_from);
     assert_int_equal(a->committed_seq, 0);
@@ -488,7 +424,7 @@ static void test_bad_batches(void **state)
     assert_int_equal(kc_apply_delta(g)->batches, 5);
     assert_int_equal(kc_apply_ack(g, 5, &(const uint8_t *){NULL}, &(size_t){0}), KC_EINVAL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 2);
+    assert_int_equal(t_log_size(fx->store), 2);
 }
 
 /* Several batches of one producer in one group: the hwm is carried in memory. */
@@ -500,12 +436,12 @@ static void test_one_group_many_batches(void **state)
         t_batch_range("pa", "A", 11, 20, 1),
         t_batch_range("pa", "A", 5, 25, 1), /* overlaps the two before */
     };
-    kc_apply_t *g = s_group(fx->store, b, 4);
+    kc_apply_t *g = t_group(fx->store, b, 4);
     assert_int_equal(kc_apply_events(g), 51);
-    kc_pb_ack_t *a = s_ack(g, 2);
+    kc_pb_ack_t *a = t_ack(g, 2);
     s_expect_range(a, 11, 20, 20);
     kcpipe__v1__ack__free_unpacked(a, NULL);
-    a = s_ack(g, 3);
+    a = t_ack(g, 3);
     s_expect_range(a, 5, 25, 25);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     assert_int_equal(kc_apply_delta(g)->accepted, 35);
@@ -527,7 +463,7 @@ static void test_commit_failure_answers_unavailable(void **state)
     kc_apply_t *g = kc_apply_new();
     assert_int_equal(kc_apply_add(g, b.data, b.len), 0);
     assert_int_not_equal(kc_apply_commit(g, fx->store), 0);
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNAVAILABLE);
     assert_false(a->has_acked_from);
     assert_false(a->has_committed_seq);
@@ -539,25 +475,8 @@ static void test_commit_failure_answers_unavailable(void **state)
     t_buf_free(&b);
 }
 
-/* Sum of all cells, for comparing stores. */
-typedef struct {
-    uint64_t cells, events;
-    int64_t m[KC_METRIC_COUNT];
-} s_sum_t;
-
-static int s_sum_cell(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx)
-{
-    (void)key;
-    s_sum_t *s = ctx;
-    s->cells++;
-    s->events += cell->events;
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        s->m[i] += cell->m[i];
-    return 0;
-}
-
 /* Apply the same big group on a store with map_size; return sums and acks. */
-static void s_big_group(size_t map_size, s_sum_t *sum, t_buf_t *acks, size_t nacks,
+static void s_big_group(size_t map_size, t_sum_t *sum, t_buf_t *acks, size_t nacks,
                         size_t *final_map)
 {
     char *dir = t_tmpdir("grow");
@@ -588,7 +507,7 @@ static void s_big_group(size_t map_size, s_sum_t *sum, t_buf_t *acks, size_t nac
     assert_int_equal(kc_store_read_begin(st, &t), 0);
     kc_cell_key_t lo = kc_cell_key_min(), hi = kc_cell_key_max();
     memset(sum, 0, sizeof *sum);
-    assert_int_equal(kc_txn_totals_scan(t, &lo, &hi, s_sum_cell, sum), 0);
+    assert_int_equal(kc_txn_totals_scan(t, &lo, &hi, t_sum_cell, sum), 0);
     kc_txn_end(&t);
     *final_map = kc_store_map_size(st);
     kc_store_close(&st);
@@ -601,7 +520,7 @@ static void test_map_growth_same_result(void **state)
     (void)state;
     enum { NB = 24 }; /* 24 batches x 250 events, 4 producers, one group */
     t_buf_t small_acks[NB], big_acks[NB];
-    s_sum_t small, big;
+    t_sum_t small, big;
     size_t small_map, big_map;
     s_big_group((size_t)64 << 10, &small, small_acks, NB, &small_map);
     s_big_group((size_t)256 << 20, &big, big_acks, NB, &big_map);
@@ -647,7 +566,7 @@ static void test_spool_epochs(void **state)
     s_fx_t *fx = *state;
     /* the first spool of p7 sends seqs 1-3 */
     kc_apply_t *g = s_one(fx->store, s_with_epoch(t_batch_range("p7", "A", 1, 3, 10), 100));
-    kc_pb_ack_t *a = s_ack(g, 0);
+    kc_pb_ack_t *a = t_ack(g, 0);
     s_expect_range(a, 1, 3, 3);
     assert_true(a->has_producer_epoch);
     assert_int_equal(a->producer_epoch, 100);
@@ -656,7 +575,7 @@ static void test_spool_epochs(void **state)
 
     /* a new spool (larger epoch) restarts at seq 1: new events, counted */
     g = s_one(fx->store, s_with_epoch(t_batch_range("p7", "B", 1, 2, 10), 200));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 1, 2, 2);
     assert_int_equal(a->n_results, 0);
     assert_int_equal(a->producer_epoch, 200);
@@ -664,27 +583,27 @@ static void test_spool_epochs(void **state)
     assert_int_equal(kc_apply_delta(g)->resent, 0);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 5);
+    assert_int_equal(t_log_size(fx->store), 5);
 
     /* the retired spool is fenced: nothing processed, nothing acknowledged */
     g = s_one(fx->store, s_with_epoch(t_batch_range("p7", "A", 4, 4, 10), 100));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_FENCED);
     assert_false(a->has_acked_from);
     assert_non_null(a->error);
     assert_int_equal(kc_apply_delta(g)->fenced, 1);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 5);
+    assert_int_equal(t_log_size(fx->store), 5);
 
     /* a resend within the current epoch is still a transport duplicate */
     g = s_one(fx->store, s_with_epoch(t_batch_range("p7", "B", 1, 1, 10), 200));
-    a = s_ack(g, 0);
+    a = t_ack(g, 0);
     s_expect_range(a, 1, 1, 2);
     assert_int_equal(kc_apply_delta(g)->resent, 1);
     kcpipe__v1__ack__free_unpacked(a, NULL);
     kc_apply_destroy(&g);
-    assert_int_equal(s_log_size(fx->store), 5);
+    assert_int_equal(t_log_size(fx->store), 5);
 
     kc_txn_t *t;
     kc_producer_state_t ps;
@@ -707,19 +626,16 @@ int main(void)
     static int lines;
     kc_log_set_sink(s_quiet, &lines); /* rejections are logged: keep the output short */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_accepted_event_lands_everywhere, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_spool_epochs, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_resend_is_acked_again_and_not_counted, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_gap_asks_for_resend, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_business_duplicate_and_conflict, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_rejections_are_reported_and_recorded, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_unplaceable_events, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_batches, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_one_group_many_batches, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_commit_failure_answers_unavailable, s_setup,
-                                        s_teardown),
+        T_STORE_TEST(test_accepted_event_lands_everywhere),
+        T_STORE_TEST(test_spool_epochs),
+        T_STORE_TEST(test_resend_is_acked_again_and_not_counted),
+        T_STORE_TEST(test_gap_asks_for_resend),
+        T_STORE_TEST(test_business_duplicate_and_conflict),
+        T_STORE_TEST(test_rejections_are_reported_and_recorded),
+        T_STORE_TEST(test_unplaceable_events),
+        T_STORE_TEST(test_bad_batches),
+        T_STORE_TEST(test_one_group_many_batches),
+        T_STORE_TEST(test_commit_failure_answers_unavailable),
         cmocka_unit_test(test_map_growth_same_result),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,7 @@
  * group to group and given back after a huge one. Under ASan (KC_SANITIZE)
  * the arena poisons what it releases, so these runs also check that nothing
  * reads a decoded Batch or Event after its release. */
-#include "agg_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_arena.h"
 #include "kc_err.h"
@@ -280,10 +280,8 @@ typedef struct {
 static int s_setup(void **state)
 {
     s_fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = t_tmpdir("arena");
-    assert_non_null(fx->dir);
-    kc_store_opts_t o = {0};
-    assert_int_equal(kc_store_open(&fx->store, fx->dir, &o), 0);
+    assert_non_null(fx);
+    t_store_open("arena", &fx->dir, &fx->store);
     for (int i = 0; i < 8; i++)
         fx->next[i] = 1;
     *state = fx;
@@ -293,9 +291,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
-    kc_store_close(&fx->store);
-    t_rmtree(fx->dir);
-    free(fx->dir);
+    t_store_close(&fx->dir, &fx->store);
     free(fx);
     return 0;
 }
@@ -356,18 +352,11 @@ static void test_huge_group_given_back(void **state)
     kc_apply_destroy(&g);
 }
 
-static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
-{
-    (void)level;
-    (void)line;
-    (void)ctx;
-}
-
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    kc_log_set_sink(s_quiet, NULL);
+    kc_log_set_sink(t_log_drop, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_alloc_rewind_reset),
         cmocka_unit_test(test_batch_budget_exact),

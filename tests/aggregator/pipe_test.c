@@ -7,10 +7,12 @@
  * producer's next Batch, collected while that commit was in flight, is not
  * applied ahead of it (a gap: resend_from); producers' batches spanning many
  * groups stay in order; a stop while a commit is in flight acknowledges it and
- * the group in hand, and signs a final head. The run is stopped as the daemon
- * is, by a signal (SIGUSR1 to the run's thread, whose handler sets the flag).
- * Waits are bounded and wait for events (an Ack, the hook, a log line), except
- * the one check that nothing arrives while a commit is held (200 ms).
+ * the group in hand, and signs a final head; a flood of multi-frame messages
+ * behind a held commit is read only up to a group's worth, then all answered.
+ * The run is stopped as the daemon is, by a signal (SIGUSR1 to the run's
+ * thread, whose handler sets the flag). Waits are bounded and wait for events
+ * (an Ack, the hook, a log line), except the checks that nothing arrives while
+ * a commit is held, or after the last Ack (200 ms).
  */
 #include "agg_test_util.h"
 #include "kc_agg.h"
@@ -45,6 +47,7 @@ typedef struct {
     unsigned fail;      /* this many commits (from the next) fail with KC_ENOSPC */
     size_t nmsgs[1024]; /* messages of each commit */
     bool refused_seen;  /* the log said a message of several frames was refused */
+    unsigned refused_n; /* such log lines */
 } s_hook_t;
 
 static s_hook_t s_h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -109,6 +112,7 @@ static void s_sink(kc_log_level_t level, const char *line, void *ctx)
         return;
     pthread_mutex_lock(&s_h.mu);
     s_h.refused_seen = true;
+    s_h.refused_n++;
     pthread_cond_broadcast(&s_h.cv);
     pthread_mutex_unlock(&s_h.mu);
 }
@@ -147,6 +151,7 @@ static void s_start(s_env_t *env, size_t group_max, int window_ms)
     s_h.hold = false;
     s_h.entered = s_h.released = s_h.fail = 0;
     s_h.refused_seen = false;
+    s_h.refused_n = 0;
     pthread_mutex_unlock(&s_h.mu);
     s_stop = 0;
     struct sigaction sa = {.sa_handler = s_on_usr1}; /* no SA_RESTART: poll sees EINTR */
@@ -400,6 +405,55 @@ static void test_stop_with_commit_in_flight(void **state)
     s_finish(&env, 8);
 }
 
+/* A flood of multi-frame messages while a commit is held: each waits for its Ack
+ * behind the commit in flight, and the daemon stops reading once a group's
+ * worth of messages (1024) waits, so that memory stays bounded; after the
+ * commit every one is answered, once, in order. */
+static void test_multiframe_flood_bounded(void **state)
+{
+    (void)state;
+    enum { N = 1100, LIMIT = 1024 }; /* LIMIT: messages per group (kc_agg.c) */
+    s_env_t env;
+    s_start(&env, 5, 60000);
+    kc_log_set_sink(s_sink, NULL);
+    pthread_mutex_lock(&s_h.mu);
+    s_h.hold = true;
+    pthread_mutex_unlock(&s_h.mu);
+    s_send(&env, "p4", 1, 5); /* a full group: handed over at once, held */
+    s_wait_entered(1);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(zmq_send(env.dealer, "x", 1, ZMQ_SNDMORE), 1);
+        assert_int_equal(zmq_send(env.dealer, "y", 1, 0), 1);
+    }
+    /* LIMIT of them are read and wait behind the held commit; then no more */
+    pthread_mutex_lock(&s_h.mu);
+    struct timespec dl = s_deadline();
+    while (s_h.refused_n < LIMIT)
+        if (pthread_cond_timedwait(&s_h.cv, &s_h.mu, &dl) == ETIMEDOUT)
+            break;
+    unsigned read = s_h.refused_n;
+    pthread_mutex_unlock(&s_h.mu);
+    assert_int_equal(read, LIMIT);
+    assert_null(s_recv_ack(&env, 200)); /* nothing answered while the commit is held */
+    pthread_mutex_lock(&s_h.mu);
+    read = s_h.refused_n;
+    pthread_mutex_unlock(&s_h.mu);
+    assert_int_equal(read, LIMIT);
+    s_release();
+    s_expect_ok(&env, "p4", 1, 5);
+    for (int i = 0; i < N; i++) {
+        kc_pb_ack_t *a = s_expect_ack(&env);
+        assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_UNDECODABLE);
+        assert_non_null(strstr(a->error, "the message has 2 frames"));
+        kcpipe__v1__ack__free_unpacked(a, NULL);
+    }
+    assert_null(s_recv_ack(&env, 200)); /* one Ack each */
+    kc_log_set_sink(NULL, NULL);
+    s_signal_stop(&env);
+    s_join(&env);
+    s_finish(&env, 5);
+}
+
 /* Many producers' batches spanning many groups, sent without waiting: every
  * Ack is positive and in order, and each producer's events are in the log in
  * seq order. */
@@ -441,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_ack_only_after_commit),
         cmocka_unit_test(test_failed_commit_no_ack),
         cmocka_unit_test(test_stop_with_commit_in_flight),
+        cmocka_unit_test(test_multiframe_flood_bounded),
         cmocka_unit_test(test_order_across_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

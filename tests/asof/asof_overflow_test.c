@@ -17,7 +17,7 @@
  *   - kc-replay verify recomputes every cell from the log and finds no
  *     difference (exit 0).
  */
-#include "agg_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_cells.h"
 #include "kc_err.h"
@@ -60,9 +60,7 @@ static void s_commit(t_buf_t b, uint64_t expect)
 static int s_setup(void **state)
 {
     (void)state;
-    s_dir = t_tmpdir("asof-overflow");
-    if (!s_dir || kc_store_open(&s_store, s_dir, NULL) != 0)
-        return -1;
+    t_store_open("asof-overflow", &s_dir, &s_store);
     s_fill = t_fill_count(INT64_MAX);
     s_commit(t_batch_fill("p79", "mar", 1, 3, INT64_MAX), s_fill);
     t_event_t e;
@@ -82,9 +80,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void)state;
-    kc_store_close(&s_store);
-    t_rmtree(s_dir);
-    free(s_dir);
+    t_store_close(&s_dir, &s_store);
     return 0;
 }
 
@@ -234,18 +230,11 @@ static void test_replay_verify(void **state)
     remove(out);
 }
 
-static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
-{
-    (void)level;
-    (void)line;
-    (void)ctx;
-}
-
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    kc_log_set_sink(s_quiet, NULL);
+    kc_log_set_sink(t_log_drop, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_asof_sums),
         cmocka_unit_test(test_kc_query_as_of),

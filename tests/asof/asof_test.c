@@ -4,7 +4,7 @@
  * group; then kc_cells_asof (and kc-query --as-of / --as-of-offset) must give
  * exactly those totals, at checkpoints and between them, for N = 0 and N = size;
  * the checkpoints are where the interval says, and hold the live totals. */
-#include "agg_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_cells.h"
 #include "kc_checkpoint.h"
@@ -53,10 +53,8 @@ typedef struct {
 static int s_setup(void **state)
 {
     s_fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = t_tmpdir("asof");
-    assert_non_null(fx->dir);
-    kc_store_opts_t o = {0};
-    assert_int_equal(kc_store_open(&fx->store, fx->dir, &o), 0);
+    assert_non_null(fx);
+    t_store_open("asof", &fx->dir, &fx->store);
     *state = fx;
     return 0;
 }
@@ -64,9 +62,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
-    kc_store_close(&fx->store);
-    t_rmtree(fx->dir);
-    free(fx->dir);
+    t_store_close(&fx->dir, &fx->store);
     free(fx);
     return 0;
 }
@@ -501,18 +497,11 @@ static void test_no_checkpoints_when_disabled(void **state)
     kc_txn_end(&t);
 }
 
-static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
-{
-    (void)level;
-    (void)line;
-    (void)ctx;
-}
-
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    kc_log_set_sink(s_quiet, NULL); /* the duplicate is logged: keep the output short */
+    kc_log_set_sink(t_log_drop, NULL); /* the duplicate is logged: keep the output short */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkpoints_at_the_interval, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_asof_equals_the_live_totals, s_setup, s_teardown),

@@ -31,35 +31,17 @@ static int s_teardown(void **state)
     return 0;
 }
 
-/* Run kc-audit --store <store> args... (NULL-terminated). */
-static void s_audit(t_exec_t *r, ...)
-{
-    char bin[4096];
-    char *argv[16];
-    int n = 0;
-    argv[n++] = t_bin(bin, sizeof bin, "kc-audit");
-    argv[n++] = "--store";
-    argv[n++] = s_dir.store;
-    va_list ap;
-    va_start(ap, r);
-    char *a;
-    while ((a = va_arg(ap, char *)) != NULL && n < 15)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(t_exec(argv, 60000, r), 0);
-}
+/* kc-audit --store <store> args... (NULL-terminated) into *r. */
+#define AUDIT(r, ...) t_run(r, "kc-audit", "--store", s_dir.store, __VA_ARGS__)
 
 /* Both outputs are clean text; stdout parses as JSON (jansson refuses
  * invalid UTF-8). */
 static json_t *s_json_out(const t_exec_t *r)
 {
-    if (r->status != 0 || !t_clean_text(r->out, r->out_len) || !t_clean_text(r->err, r->err_len))
+    if (!t_exec_clean(r))
         fail_msg("exit %d, stdout:\n%s\nstderr:\n%s", r->status, r->out, r->err);
-    json_error_t je;
-    json_t *j = json_loadb(r->out, r->out_len, 0, &je);
-    if (!j)
-        fail_msg("not JSON (%s):\n%s", je.text, r->out);
+    json_t *j = t_exec_json(r);
+    assert_non_null(j);
     return j;
 }
 
@@ -91,13 +73,13 @@ static void test_history_json(void **state)
 {
     (void)state;
     t_exec_t r;
-    s_audit(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD, "--format", "json", NULL);
+    AUDIT(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD, "--format", "json", NULL);
     json_t *j = s_json_out(&r);
     s_check_history(j);
     json_decref(j);
     t_exec_free(&r);
     /* the same chain from its other version, an id with an OSC sequence */
-    s_audit(&r, "history", "--province", "79", "--event", T_OLD_EV_CTL, "--format", "json", NULL);
+    AUDIT(&r, "history", "--province", "79", "--event", T_OLD_EV_CTL, "--format", "json", NULL);
     j = s_json_out(&r);
     assert_string_equal(s_str(j, "event_id"), T_OLD_EV_CTL_SHOWN);
     assert_int_equal(json_array_size(json_array_get(json_object_get(j, "chains"), 0)), 2);
@@ -110,14 +92,14 @@ static void test_history_display_form_lookup(void **state)
     (void)state;
     t_exec_t r;
     /* the id as history printed it (backslash, x, hex digits) finds the stored bytes */
-    s_audit(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD_SHOWN, "--format", "json",
-            NULL);
+    AUDIT(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD_SHOWN, "--format", "json",
+          NULL);
     json_t *j = s_json_out(&r);
     s_check_history(j);
     json_decref(j);
     t_exec_free(&r);
-    s_audit(&r, "history", "--province", "79", "--event", "EV-\\xff\\xfe", "--format", "json",
-            NULL); /* lower-case hex too */
+    AUDIT(&r, "history", "--province", "79", "--event", "EV-\\xff\\xfe", "--format", "json",
+          NULL); /* lower-case hex too */
     j = s_json_out(&r);
     s_check_history(j);
     json_decref(j);
@@ -128,8 +110,8 @@ static void test_history_table(void **state)
 {
     (void)state;
     t_exec_t r;
-    s_audit(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD, NULL);
-    if (r.status != 0 || !t_clean_text(r.out, r.out_len) || !t_clean_text(r.err, r.err_len))
+    AUDIT(&r, "history", "--province", "79", "--event", T_OLD_EV_BAD, NULL);
+    if (!t_exec_clean(&r))
         fail_msg("exit %d, stdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
     assert_non_null(strstr(r.out, T_OLD_EV_BAD_SHOWN));
     assert_non_null(strstr(r.out, T_OLD_EV_CTL_SHOWN));
@@ -141,42 +123,28 @@ static void test_messages(void **state)
     (void)state;
     t_exec_t r;
     /* an unknown id with an ESC sequence is echoed in display form */
-    s_audit(&r, "history", "--province", "79", "--event", "NO\x1b[2J\xff", NULL);
+    AUDIT(&r, "history", "--province", "79", "--event", "NO\x1b[2J\xff", NULL);
     assert_int_equal(r.status, 65);
     assert_true(t_clean_text(r.err, r.err_len));
     assert_non_null(strstr(r.err, "NO\\x1B[2J\\xFF"));
     t_exec_free(&r);
-    s_audit(&r, "prove", "--province", "79", "--event", "NO\x1b[2J\xff", NULL);
+    AUDIT(&r, "prove", "--province", "79", "--event", "NO\x1b[2J\xff", NULL);
     assert_int_equal(r.status, 65);
     assert_true(t_clean_text(r.err, r.err_len));
     assert_non_null(strstr(r.err, "NO\\x1B[2J\\xFF"));
     t_exec_free(&r);
 }
 
-/* prove (by event_id, raw or shown, or by offset) and check-proof: the
- * VALID line names the producer in display form. */
-static void s_prove_check(const char *producer_shown, ...)
+/* prove (by event_id, raw or shown, or by offset: a1..a4, NULL after the last)
+ * and check-proof: the VALID line names the producer in display form. */
+static void s_prove_check(const char *producer_shown, const char *a1, const char *a2,
+                          const char *a3, const char *a4)
 {
-    char proof[PATH_MAX + 32], bin[4096], pk[80];
+    char proof[PATH_MAX + 32], pk[80];
     snprintf(proof, sizeof proof, "%s/proof.json", s_dir.root);
     remove(proof);
-    char *argv[16];
-    int n = 0;
-    argv[n++] = t_bin(bin, sizeof bin, "kc-audit");
-    argv[n++] = "--store";
-    argv[n++] = s_dir.store;
-    argv[n++] = "prove";
-    va_list ap;
-    va_start(ap, producer_shown);
-    char *a;
-    while ((a = va_arg(ap, char *)) != NULL && n < 13)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n++] = "--out";
-    argv[n++] = proof;
-    argv[n] = NULL;
     t_exec_t r;
-    assert_int_equal(t_exec(argv, 60000, &r), 0);
+    AUDIT(&r, "prove", "--out", proof, a1, a2, a3, a4, NULL);
     if (r.status != 0)
         fail_msg("prove: exit %d: %s%s", r.status, r.out, r.err);
     t_exec_free(&r);
@@ -189,9 +157,8 @@ static void s_prove_check(const char *producer_shown, ...)
         assert_string_equal(s_str(ev, "event_id"), T_OLD_EV_BAD_SHOWN);
     snprintf(pk, sizeof pk, "%s", s_str(j, "public_key"));
     json_decref(j);
-    char *check[] = {bin, "check-proof", proof, "--key", pk, NULL};
-    assert_int_equal(t_exec(check, 60000, &r), 0);
-    if (r.status != 0 || !t_clean_text(r.out, r.out_len) || !t_clean_text(r.err, r.err_len))
+    t_run(&r, "kc-audit", "check-proof", proof, "--key", pk, NULL);
+    if (!t_exec_clean(&r))
         fail_msg("check-proof: exit %d:\n%s%s", r.status, r.out, r.err);
     char want[256];
     snprintf(want, sizeof want, "(producer %s, seq 1,", producer_shown);
@@ -203,9 +170,9 @@ static void s_prove_check(const char *producer_shown, ...)
 static void test_prove_and_check(void **state)
 {
     (void)state;
-    s_prove_check(T_OLD_PROD_BAD_SHOWN, "--province", "79", "--event", T_OLD_EV_BAD, NULL);
-    s_prove_check(T_OLD_PROD_BAD_SHOWN, "--province", "79", "--event", T_OLD_EV_BAD_SHOWN, NULL);
-    s_prove_check(T_OLD_PROD_CTL_SHOWN, "--offset", "1", NULL);
+    s_prove_check(T_OLD_PROD_BAD_SHOWN, "--province", "79", "--event", T_OLD_EV_BAD);
+    s_prove_check(T_OLD_PROD_BAD_SHOWN, "--province", "79", "--event", T_OLD_EV_BAD_SHOWN);
+    s_prove_check(T_OLD_PROD_CTL_SHOWN, "--offset", "1", NULL, NULL);
 }
 
 int main(void)

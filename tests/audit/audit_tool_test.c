@@ -603,27 +603,6 @@ static void test_consistency_and_heads(void **state)
 
 /* ---- check-proof of bare RFC 6962 proofs ---- */
 
-/* The leaves of the public RFC 6962 test tree (certificate-transparency's
- * merkle tree tests, also transparency-dev/merkle's) and its published roots
- * of sizes 1-8. */
-static const char *const s_rfc_leaves[8] = {"",
-                                            "00",
-                                            "10",
-                                            "2021",
-                                            "3031",
-                                            "40414243",
-                                            "5051525354555657",
-                                            "606162636465666768696a6b6c6d6e6f"};
-static const char *const s_rfc_roots[8] = {
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
-
 /* " --proof HEX" for each hash of p[n], appended to args; hash `flip` (if
  * < n) with its first bit flipped. */
 static void s_proof_args(char *args, size_t cap, uint8_t (*p)[32], size_t n, size_t flip)
@@ -659,16 +638,16 @@ static void test_check_bare_proofs(void **state)
     uint8_t leaves[8][32], root[8][32];
     for (int i = 0; i < 8; i++) {
         uint8_t buf[1 + 16];
-        size_t len = strlen(s_rfc_leaves[i]) / 2;
+        size_t len = strlen(t_ct_leaves[i]) / 2;
         buf[0] = 0x00;
-        assert_int_equal(kc_merkle_unhex(s_rfc_leaves[i], buf + 1, len), 0);
+        assert_int_equal(kc_merkle_unhex(t_ct_leaves[i], buf + 1, len), 0);
         crypto_hash_sha256(leaves[i], buf, 1 + len);
     }
     for (int n = 1; n <= 8; n++) {
         char hex[65];
         t_ref_mth(leaves, (uint64_t)n, root[n - 1]);
         kc_merkle_hex(root[n - 1], 32, hex);
-        assert_string_equal(hex, s_rfc_roots[n - 1]);
+        assert_string_equal(hex, t_ct_roots[n - 1]);
     }
     char args[4096], lh[65], rh[65], r2[65];
     /* inclusion: every leaf of every size verifies, given as data or as hash; one
@@ -684,7 +663,7 @@ static void test_check_bare_proofs(void **state)
             kc_merkle_hex(leaves[m], 32, lh);
             snprintf(args, sizeof args,
                      " --leaf-data '%s' --leaf-index %" PRIu64 " --tree-size %" PRIu64 " --root %s",
-                     s_rfc_leaves[m], m, n, rh);
+                     t_ct_leaves[m], m, n, rh);
             s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
             assert_int_equal(s_check_bare(args), 0);
             snprintf(args, sizeof args, " --tree-size %" PRIu64 " --leaf-hash %s --root %s", n, lh,
@@ -724,14 +703,14 @@ static void test_check_bare_proofs(void **state)
                 snprintf(args, sizeof args,
                          " --leaf-hash %s --leaf-index %" PRIu64 " --tree-size %" PRIu64
                          " --root %s",
-                         lh, m, n, s_rfc_roots[n < 8 ? n : 0]);
+                         lh, m, n, t_ct_roots[n < 8 ? n : 0]);
                 s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
                 break;
             default: /* another leaf's data */
                 snprintf(args, sizeof args,
                          " --leaf-data '%s' --leaf-index %" PRIu64 " --tree-size %" PRIu64
                          " --root %s",
-                         s_rfc_leaves[(m + 1) % 8], m, n, rh);
+                         t_ct_leaves[(m + 1) % 8], m, n, rh);
                 s_proof_args(args, sizeof args, path, plen, SIZE_MAX);
                 break;
             }
@@ -758,7 +737,7 @@ static void test_check_bare_proofs(void **state)
             if (m == n) { /* equal sizes: the roots must be equal, the proof empty */
                 snprintf(args, sizeof args,
                          " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, rh,
-                         s_rfc_roots[n % 8]);
+                         t_ct_roots[n % 8]);
             } else if (k % 3 == 0) {
                 snprintf(args, sizeof args,
                          " --size1 %" PRIu64 " --size2 %" PRIu64 " --root1 %s --root2 %s", m, n, rh,

@@ -51,33 +51,16 @@ static void s_unhex(const char *h, uint8_t out[32])
 static void test_ct_vectors(void **state)
 {
     (void)state;
-    static const char *const leaves[] = {"",
-                                         "00",
-                                         "10",
-                                         "2021",
-                                         "3031",
-                                         "40414243",
-                                         "5051525354555657",
-                                         "606162636465666768696a6b6c6d6e6f"};
-    static const char *const roots[] = {
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
     uint8_t lh[8][32];
     for (int i = 0; i < 8; i++) {
         uint8_t in[16];
-        size_t n = strlen(leaves[i]) / 2;
-        assert_int_equal(kc_merkle_unhex(leaves[i], in, n), 0);
+        size_t n = strlen(t_ct_leaves[i]) / 2;
+        assert_int_equal(kc_merkle_unhex(t_ct_leaves[i], in, n), 0);
         kc_merkle_leaf_hash_raw(in, n, lh[i]);
     }
     for (int n = 1; n <= 8; n++) {
         uint8_t want[32], got[32];
-        s_unhex(roots[n - 1], want);
+        s_unhex(t_ct_roots[n - 1], want);
         t_ref_mth(lh, (uint64_t)n, got);
         assert_memory_equal(got, want, 32);
         /* every inclusion and consistency proof of the reference verifies */

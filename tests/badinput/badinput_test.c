@@ -28,12 +28,13 @@
  * than 10^15), and the issue-12 overflow pair's (2024, province 01); the final
  * check scans every cell of the store and runs kc-query on the pair's year.
  */
+#include "../aggregator/agg_test_util.h"
+#include "../common/wire_test_util.h"
 #include "harness.h"
 
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_store.h"
-#include "kc_text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,20 +82,15 @@ static void s_put(s_buf_t *b, const void *d, size_t n)
 
 static void s_varint(s_buf_t *b, uint64_t v)
 {
-    uint8_t t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    s_put(b, t, n);
+    uint8_t t[T_WIRE_VARINT_MAX];
+    s_put(b, t, t_wire_varint(t, v));
 }
 
 /* A length-delimited field. */
 static void s_field(s_buf_t *b, unsigned num, const void *d, size_t n)
 {
-    s_varint(b, (uint64_t)num << 3 | 2);
-    s_varint(b, n);
+    uint8_t h[2 * T_WIRE_VARINT_MAX];
+    s_put(b, h, t_wire_ld_head(h, num, n));
     s_put(b, d, n);
 }
 
@@ -234,16 +230,9 @@ static kc_pb_ack_t *s_recv_ack(bool *delim)
     zmq_msg_close(&m);
     assert_non_null(a);
     /* whatever was sent, the Ack's texts are valid UTF-8 */
-    const char *texts[] = {a->producer_id, a->error};
-    for (size_t i = 0; i < 2; i++)
-        if (texts[i] && !kc_text_utf8_valid(texts[i], strlen(texts[i])))
-            fail_msg("Ack holds invalid UTF-8: '%s'", texts[i]);
-    for (size_t i = 0; i < a->n_results; i++) {
-        const kc_pb_result_t *r = a->results[i];
-        if ((r->text && !kc_text_utf8_valid(r->text, strlen(r->text))) ||
-            (r->event_id && !kc_text_utf8_valid(r->event_id, strlen(r->event_id))))
-            fail_msg("Result %zu holds invalid UTF-8", i);
-    }
+    if (!t_ack_utf8(a))
+        fail_msg("the Ack (status %d, %zu results) holds invalid UTF-8", (int)a->status,
+                 a->n_results);
     return a;
 }
 

@@ -1,19 +1,13 @@
 /* ledger_test.c - corrections and retractions through kc_apply on a temp store:
  * arithmetic, chains, cells that move, every rejection, both dedup layers,
  * history, overflow atomicity, and a replay of the log through kc_ledger. */
-#include "agg_test_util.h"
+#include "apply_test_util.h"
 #include "kc_apply.h"
 #include "kc_err.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
 #include "kc_store.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 #include <sodium.h>
 
 #define S_OK   KCPIPE__V1__REASON__REASON_OK
@@ -29,10 +23,8 @@ typedef struct {
 static int s_setup(void **state)
 {
     s_fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = t_tmpdir("ledger");
-    assert_non_null(fx->dir);
-    kc_store_opts_t o = {0};
-    assert_int_equal(kc_store_open(&fx->store, fx->dir, &o), 0);
+    assert_non_null(fx);
+    t_store_open("ledger", &fx->dir, &fx->store);
     *state = fx;
     return 0;
 }
@@ -40,9 +32,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
-    kc_store_close(&fx->store);
-    t_rmtree(fx->dir);
-    free(fx->dir);
+    t_store_close(&fx->dir, &fx->store);
     free(fx);
     return 0;
 }
@@ -88,10 +78,7 @@ static int s_send_seq(s_fx_t *fx, t_event_t *e, uint64_t seq, char *text, size_t
     t_buf_t b = t_event_pack(e);
     t_buf_t batch = t_batch("p1", &b, 1);
     t_buf_free(&b);
-    kc_apply_t *g = kc_apply_new();
-    assert_int_equal(kc_apply_add(g, batch.data, batch.len), 0);
-    t_buf_free(&batch);
-    assert_int_equal(kc_apply_commit(g, fx->store), 0);
+    kc_apply_t *g = t_group(fx->store, &batch, 1);
     const kc_pb_ack_t *a = kc_apply_ack_msg(g, 0);
     assert_non_null(a);
     assert_int_equal(a->status, KCPIPE__V1__STATUS__STATUS_OK);
@@ -135,16 +122,6 @@ static kc_cell_t s_cell_at(kc_store_t *store, uint8_t province, uint16_t year, u
 static kc_cell_t s_cell(kc_store_t *store, uint8_t month)
 {
     return s_cell_at(store, 79, 2021, month, 1);
-}
-
-static uint64_t s_log_size(kc_store_t *store)
-{
-    kc_txn_t *t;
-    uint64_t n = 0;
-    assert_int_equal(kc_store_read_begin(store, &t), 0);
-    assert_int_equal(kc_txn_log_size(t, &n), 0);
-    kc_txn_end(&t);
-    return n;
 }
 
 /* ---- history ---- */
@@ -207,7 +184,7 @@ static void test_chain_arithmetic_and_history(void **state)
     assert_int_equal(c.m[KC_M_AMOUNT_VND], 0);
     assert_int_equal(c.m[KC_M_FACILITIES], 0);
     assert_int_equal(c.events, 0);
-    assert_int_equal(s_log_size(fx->store), 4); /* the log keeps every version */
+    assert_int_equal(t_log_size(fx->store), 4); /* the log keeps every version */
 
     /* the same history from any version of the chain */
     const char *ids[] = {"E-1", "C-1", "C-2", "R-1"};
@@ -378,7 +355,7 @@ static void test_rejections(void **state)
     assert_int_equal(c.m[KC_M_AMOUNT_VND], 0);
     assert_int_equal(c.events, 0);
     assert_int_equal(s_cell_at(fx->store, 1, 2021, 3, 1).m[KC_M_AMOUNT_VND], 7);
-    assert_int_equal(s_log_size(fx->store), 4);
+    assert_int_equal(t_log_size(fx->store), 4);
     /* every rejection is remembered for re-acks */
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(fx->store, &t), 0);
@@ -400,7 +377,7 @@ static void test_resend_and_business_duplicates(void **state)
     char text[256];
     assert_int_equal(s_send_seq(fx, &c, cseq, text, sizeof text), S_OK);
     assert_int_equal(s_cell(fx->store, 3).m[KC_M_AMOUNT_VND], 70);
-    assert_int_equal(s_log_size(fx->store), 2);
+    assert_int_equal(t_log_size(fx->store), 2);
     /* the same correction again under a new seq (a re-import): a duplicate,
      * although its target is superseded by now */
     s_expect(fx, s_corr("C-1", "E-1", 70), KCPIPE__V1__REASON__REASON_DUPLICATE);
@@ -416,7 +393,7 @@ static void test_resend_and_business_duplicates(void **state)
     rp.ev.year = 2021;
     rp.ev.month = 3;
     s_expect(fx, rp, KCPIPE__V1__REASON__REASON_DUPLICATE);
-    assert_int_equal(s_log_size(fx->store), 3);
+    assert_int_equal(t_log_size(fx->store), 3);
     assert_int_equal(s_cell(fx->store, 3).events, 0);
 }
 
@@ -426,10 +403,7 @@ static uint64_t s_fill_april(s_fx_t *fx, int64_t total)
 {
     uint64_t n = t_fill_count(total);
     t_buf_t batch = t_batch_fill("p1", "BIG", fx->seq + 1, 4, total);
-    kc_apply_t *g = kc_apply_new();
-    assert_int_equal(kc_apply_add(g, batch.data, batch.len), 0);
-    t_buf_free(&batch);
-    assert_int_equal(kc_apply_commit(g, fx->store), 0);
+    kc_apply_t *g = t_group(fx->store, &batch, 1);
     const kc_pb_ack_t *a = kc_apply_ack_msg(g, 0);
     assert_non_null(a);
     assert_int_equal(a->acked_to, fx->seq + n);
@@ -457,7 +431,7 @@ static void test_overflow_changes_nothing(void **state)
     assert_int_equal(m3.events, 1);
     assert_true(m4.m[KC_M_AMOUNT_VND] == INT64_MAX);
     assert_int_equal(m4.events, nbig);
-    assert_int_equal(s_log_size(fx->store), nbig + 1);
+    assert_int_equal(t_log_size(fx->store), nbig + 1);
     /* E-1 is still live: it can be corrected */
     s_expect(fx, s_corr("C-2", "E-1", 5), S_OK);
     assert_int_equal(s_cell(fx->store, 3).m[KC_M_AMOUNT_VND], 5);

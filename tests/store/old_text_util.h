@@ -13,8 +13,9 @@
  * reject text with both, the identities of that chain of two versions, the
  * unit's state and a signed head over the log.
  * Also: t_exec() runs a program to completion with its stdout and stderr
- * captured (bounded, killed by its pid on timeout), and t_clean_text()
- * checks what a terminal or a JSON parser would be given.
+ * captured (bounded, killed by its pid on timeout), t_run() one of the build's
+ * programs that way, and t_clean_text() / t_exec_clean() check what a
+ * terminal or a JSON parser would be given.
  */
 #ifndef KC_OLD_TEXT_UTIL_H
 #define KC_OLD_TEXT_UTIL_H
@@ -26,10 +27,13 @@
 #include "kc_store.h"
 #include "kc_text.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
+#include "store_test_util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,27 +71,13 @@ static inline size_t t_old_event(uint8_t *buf, size_t cap, const char *event_id,
 {
     Kcpipe__V1__Event ev;
     Kcpipe__V1__Metrics m;
-    kcpipe__v1__event__init(&ev);
-    kcpipe__v1__metrics__init(&m);
-    ev.event_id = (char *)event_id;
+    kc_test_event_fill(&ev, &m, event_id, "79", T_OLD_PERIOD / 100, T_OLD_PERIOD % 100,
+                       corrects ? KCPIPE__V1__OP__OP_CORRECTION : KCPIPE__V1__OP__OP_RECORD,
+                       corrects, 0, amount);
     ev.producer_id = (char *)producer;
     ev.seq = seq;
-    ev.province = "79";
-    ev.has_year = ev.has_month = 1;
-    ev.year = T_OLD_PERIOD / 100;
-    ev.month = T_OLD_PERIOD % 100;
-    ev.activity = "KC3b";
-    ev.metrics = &m;
-    kc_pb_metric_set(&m, KC_M_AMOUNT_VND, amount);
-    kc_pb_metric_set(&m, KC_M_FACILITIES, 1);
     ev.note = T_OLD_NOTE;
-    if (corrects) {
-        ev.has_op = 1;
-        ev.op = KCPIPE__V1__OP__OP_CORRECTION;
-        ev.corrects = (char *)corrects;
-    }
-    size_t n = kcpipe__v1__event__get_packed_size(&ev);
-    return n > cap ? 0 : kcpipe__v1__event__pack(&ev, buf);
+    return kc_test_event_pack(&ev, buf, cap);
 }
 
 static inline int t_old_text_fn(kc_txn_t *t, void *ctx)
@@ -282,6 +272,67 @@ static inline char *t_bin(char *buf, size_t cap, const char *prog)
     const char *dir = getenv("KC_BIN_DIR");
     snprintf(buf, cap, "%s/%s", dir && *dir ? dir : ".", prog);
     return buf;
+}
+
+#define T_RUN_MS   60000 /* how long one t_run() may take */
+#define T_RUN_ARGS 32    /* arguments of one t_run(), the program's path included */
+
+/* t_exec() of $KC_BIN_DIR/prog with the arguments that follow, up to a NULL
+ * (the first T_RUN_ARGS - 2 of them), within T_RUN_MS; aborts if it cannot
+ * start. Returns r. */
+static inline t_exec_t *t_run(t_exec_t *r, const char *prog, ...)
+{
+    char bin[4096];
+    char *argv[T_RUN_ARGS];
+    int n = 0;
+    argv[n++] = t_bin(bin, sizeof bin, prog);
+    va_list ap;
+    va_start(ap, prog);
+    for (char *a; n < T_RUN_ARGS - 1 && (a = va_arg(ap, char *)) != NULL;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    if (t_exec(argv, T_RUN_MS, r) != 0) {
+        perror(prog);
+        abort();
+    }
+    return r;
+}
+
+/* Whether the run ended with exit 0 and gave clean text (t_clean_text) on
+ * both stdout and stderr. */
+static inline bool t_exec_clean(const t_exec_t *r)
+{
+    return r->status == 0 && t_clean_text(r->out, r->out_len) && t_clean_text(r->err, r->err_len);
+}
+
+/* Whether s ends with suffix. */
+static inline bool t_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The run's stdout as a JSON document (jansson refuses invalid UTF-8), or
+ * NULL after saying why on stderr. */
+static inline json_t *t_exec_json(const t_exec_t *r)
+{
+    json_error_t je;
+    json_t *j = json_loadb(r->out, r->out_len, 0, &je);
+    if (!j)
+        fprintf(stderr, "not JSON (%s):\n%s\n", je.text, r->out);
+    return j;
+}
+
+/* Whether the string member `key` of the object j ends with suffix (a path
+ * shown in display form); says what it holds on stderr if not. */
+static inline bool t_json_ends(const json_t *j, const char *key, const char *suffix)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    if (s && t_ends_with(s, suffix))
+        return true;
+    fprintf(stderr, "\"%s\" is %s, not ...%s\n", key, s ? s : "not a string", suffix);
+    return false;
 }
 
 #endif

@@ -75,6 +75,35 @@ static inline int kc_test_store_teardown(void **state)
     return 0;
 }
 
+/* Totals cells a test chooses, written as they are (kc_txn_totals_put), as a
+ * store an older version filled can hold them (sums beyond int64): the event
+ * count and two metrics, the others 0. */
+typedef struct {
+    kc_cell_key_t key;
+    uint64_t events;
+    int64_t amount, persons; /* KC_M_AMOUNT_VND, KC_M_PERSONS */
+} kc_test_cell_t;
+
+typedef struct {
+    const kc_test_cell_t *cells;
+    size_t n;
+} kc_test_cells_t;
+
+/* kc_store_write() callback: put every cell of ctx (a kc_test_cells_t *). */
+static inline int kc_test_cells_put(kc_txn_t *txn, void *ctx)
+{
+    const kc_test_cells_t *t = ctx;
+    for (size_t i = 0; i < t->n; i++) {
+        kc_cell_t c = {.events = t->cells[i].events};
+        c.m[KC_M_AMOUNT_VND] = t->cells[i].amount;
+        c.m[KC_M_PERSONS] = t->cells[i].persons;
+        int rc = kc_txn_totals_put(txn, &t->cells[i].key, &c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Log capture: the last few lines at any level, to check messages. */
 typedef struct {
     char text[8192];
@@ -105,39 +134,54 @@ static inline void kc_test_log_release(void)
     kc_log_set_sink(NULL, NULL);
 }
 
-/* A serialized Event that passes kc_event_check (activity KC3b, amount and
- * one facility): op 0 record, 1 correction, 2 retraction (of `corrects`);
- * year 0 = none (a retraction's period is then its target's); kind 0 =
- * absent. Format-4 identities must name a logged Event with their event_id
- * (kc_store_state.c). Returns the length written into buf[cap] (0 if short). */
+/* An Event that passes kc_event_check (activity KC3b, amount and one
+ * facility) in *ev, its metrics in *m (which must outlive *ev): op 0 record, 1
+ * correction, 2 retraction (of `corrects`); year 0 = none (a retraction's
+ * period is then its target's); kind 0 = absent. The caller may set more
+ * fields before kc_test_event_pack(). */
+static inline void kc_test_event_fill(Kcpipe__V1__Event *ev, Kcpipe__V1__Metrics *m,
+                                      const char *event_id, const char *province, uint32_t year,
+                                      uint32_t month, int op, const char *corrects, int kind,
+                                      int64_t amount)
+{
+    kcpipe__v1__event__init(ev);
+    kcpipe__v1__metrics__init(m);
+    ev->event_id = (char *)event_id;
+    ev->province = (char *)province;
+    ev->has_year = ev->has_month = year != 0;
+    ev->year = year;
+    ev->month = month;
+    if (op != 2) {
+        ev->activity = "KC3b";
+        ev->metrics = m;
+        kc_pb_metric_set(m, KC_M_AMOUNT_VND, amount);
+        kc_pb_metric_set(m, KC_M_FACILITIES, 1);
+    }
+    ev->has_kind = kind != 0;
+    ev->kind = (Kcpipe__V1__Kind)kind;
+    ev->has_op = op != 0;
+    ev->op = (Kcpipe__V1__Op)op;
+    ev->corrects = (char *)corrects;
+}
+
+/* *ev serialized into buf[cap]; returns its length (0 if short). */
+static inline size_t kc_test_event_pack(const Kcpipe__V1__Event *ev, uint8_t *buf, size_t cap)
+{
+    size_t n = kcpipe__v1__event__get_packed_size(ev);
+    return n > cap ? 0 : kcpipe__v1__event__pack(ev, buf);
+}
+
+/* The serialized Event of kc_test_event_fill(). Format-4 identities must
+ * name a logged Event with their event_id (kc_store_state.c). Returns the
+ * length written into buf[cap] (0 if short). */
 static inline size_t kc_test_event(uint8_t *buf, size_t cap, const char *event_id,
                                    const char *province, uint32_t year, uint32_t month, int op,
                                    const char *corrects, int kind, int64_t amount)
 {
     Kcpipe__V1__Event ev;
     Kcpipe__V1__Metrics m;
-    kcpipe__v1__event__init(&ev);
-    kcpipe__v1__metrics__init(&m);
-    ev.event_id = (char *)event_id;
-    ev.province = (char *)province;
-    ev.has_year = ev.has_month = year != 0;
-    ev.year = year;
-    ev.month = month;
-    if (op != 2) {
-        ev.activity = "KC3b";
-        ev.metrics = &m;
-        kc_pb_metric_set(&m, KC_M_AMOUNT_VND, amount);
-        kc_pb_metric_set(&m, KC_M_FACILITIES, 1);
-    }
-    ev.has_kind = kind != 0;
-    ev.kind = (Kcpipe__V1__Kind)kind;
-    ev.has_op = op != 0;
-    ev.op = (Kcpipe__V1__Op)op;
-    ev.corrects = (char *)corrects;
-    size_t n = kcpipe__v1__event__get_packed_size(&ev);
-    if (n > cap)
-        return 0;
-    return kcpipe__v1__event__pack(&ev, buf);
+    kc_test_event_fill(&ev, &m, event_id, province, year, month, op, corrects, kind, amount);
+    return kc_test_event_pack(&ev, buf, cap);
 }
 
 /* A deterministic byte pattern for an entry, covering 0x00 and 0xff. */

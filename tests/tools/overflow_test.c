@@ -14,15 +14,12 @@
  */
 #include "kc_err.h"
 #include "kc_store.h"
+#include "tools_test_util.h"
 
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -37,13 +34,7 @@ enum { ACT_KC1 = 1, ACT_KC3B = 4, ACTUAL = 1, PLAN = 2, KCQG = 1, KCDP = 2 };
 #define SUM79   "36893488147419103228" /* 4 x (2^63-1) > 2^65 */
 #define EV79    "36893488147419103232" /* 2 x (2^64-1) + 2 */
 
-typedef struct {
-    kc_cell_key_t key;
-    uint64_t events;
-    int64_t amount, persons;
-} s_cell_t;
-
-static const s_cell_t s_cells[] = {
+static const kc_test_cell_t s_cells[] = {
     /* the overflow pair: one province at the int64 maximum, another at 5 */
     {{2024, 3, 79, ACT_KC3B, ACTUAL, KCQG}, 1, MAX63, 0},
     {{2024, 5, 1, ACT_KC1, ACTUAL, KCDP}, 1, 5, 7},
@@ -61,116 +52,26 @@ static const s_cell_t s_cells[] = {
     {{2022, 4, 79, ACT_KC1, ACTUAL, KCQG}, 1, MAX63, MAX63},
 };
 
-static char s_dir[512];
-static char s_store[600];
-static const char *s_bin;
-
-static int s_fill(kc_txn_t *txn, void *ctx)
-{
-    (void)ctx;
-    for (size_t i = 0; i < sizeof s_cells / sizeof s_cells[0]; i++) {
-        kc_cell_t c = {.events = s_cells[i].events};
-        c.m[KC_M_AMOUNT_VND] = s_cells[i].amount;
-        c.m[KC_M_PERSONS] = s_cells[i].persons;
-        /* each cell is within its range (int64 metrics, uint64 count) */
-        int rc = kc_txn_totals_put(txn, &s_cells[i].key, &c);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
+static t_tools_t s_fx;
+static const char *const s_dir = s_fx.dir.root;
 
 static int s_setup(void **state)
 {
-    (void)state;
-    s_bin = getenv("KC_BIN_DIR");
-    if (!s_bin)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s_dir, sizeof s_dir, "%s/kc-overflow-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(s_dir))
-        return -1;
-    snprintf(s_store, sizeof s_store, "%s/store", s_dir);
-    kc_store_t *st = NULL;
-    kc_store_opts_t opts = {0};
-    if (kc_store_open(&st, s_store, &opts))
-        return -1;
-    int rc = kc_store_write(st, s_fill, NULL);
-    kc_store_close(&st);
-    return rc ? -1 : 0;
-}
-
-static int s_teardown(void **state)
-{
-    (void)state;
-    return nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *s_slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, r, m);
-    fclose(m);
-    fclose(f);
-    return buf;
-}
-
-/* Run argv[0] (a path) with stdout to $dir/out and stderr to $dir/err;
- * returns the exit status (-1 on a signal) and the two texts. */
-static int s_exec(char *const argv[], char **out, char **err)
-{
-    char fout[700], ferr[700];
-    snprintf(fout, sizeof fout, "%s/out", s_dir);
-    snprintf(ferr, sizeof ferr, "%s/err", s_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(fout, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(ferr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    *out = s_slurp(fout);
-    *err = s_slurp(ferr);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    /* each cell is within its range (int64 metrics, uint64 count) */
+    kc_test_cells_t cells = {s_cells, sizeof s_cells / sizeof s_cells[0]};
+    return t_tools_setup(state, &s_fx, kc_test_cells_put, &cells);
 }
 
 /* $KC_BIN_DIR/<prog> --store S <args...>: must exit 0; returns stdout. */
 #define RUN(prog, ...) s_run(prog, __VA_ARGS__, NULL)
 static char *s_run(const char *prog, ...)
 {
-    char path[700];
-    char *argv[40];
-    int n = 0;
-    snprintf(path, sizeof path, "%s/%s", s_bin, prog);
-    argv[n++] = path;
-    argv[n++] = "--store";
-    argv[n++] = s_store;
+    const char *pre[] = {"--store", s_fx.dir.store};
+    char *out, *err;
     va_list ap;
     va_start(ap, prog);
-    for (const char *a; n < 39 && (a = va_arg(ap, const char *));)
-        argv[n++] = (char *)a;
+    int rc = t_tools_vrun(&s_fx, &out, &err, prog, pre, 2, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *out, *err;
-    int rc = s_exec(argv, &out, &err);
     if (rc != 0)
         fail_msg("%s exit %d: %s", prog, rc, err);
     free(err);
@@ -181,7 +82,7 @@ static char *s_run(const char *prog, ...)
  * each expression (d = the document) printed with repr; the lines joined. */
 static char *s_py(const char *text, const char *exprs)
 {
-    char file[700];
+    char file[PATH_MAX + 16];
     snprintf(file, sizeof file, "%s/doc.json", s_dir);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
@@ -196,7 +97,7 @@ static char *s_py(const char *text, const char *exprs)
              "    print(repr(eval(e)))\n");
     char *argv[] = {"python3", "-c", script, file, (char *)exprs, NULL};
     char *out, *err;
-    int rc = s_exec(argv, &out, &err);
+    int rc = t_tools_exec(&s_fx, argv, &out, &err);
     if (rc != 0)
         fail_msg("python3 json.load / %s: exit %d: %s\n---- document:\n%s", exprs, rc, err, text);
     free(err);
@@ -362,5 +263,5 @@ int main(void)
         cmocka_unit_test(test_plan_and_compare), cmocka_unit_test(test_one_province_beyond_2_64),
         cmocka_unit_test(test_report),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, t_tools_teardown);
 }

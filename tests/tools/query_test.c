@@ -8,16 +8,13 @@
  */
 #include "kc_err.h"
 #include "kc_store.h"
+#include "tools_test_util.h"
 
-#include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -60,9 +57,8 @@ static const s_cell_t s_cells[] = {
     {{2025, 3, 60, ACT_KC6, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {1000}},
 };
 
-static char s_dir[512];
-static char s_store[600];
-static const char *s_bin;
+static t_tools_t s_fx;
+static const char *const s_store = s_fx.dir.store, *const s_dir = s_fx.dir.root;
 
 static int s_fill(kc_txn_t *txn, void *ctx)
 {
@@ -79,110 +75,32 @@ static int s_fill(kc_txn_t *txn, void *ctx)
     return 0;
 }
 
-static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int s_setup(void **state)
 {
-    (void)state;
-    s_bin = getenv("KC_BIN_DIR");
-    if (!s_bin)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s_dir, sizeof s_dir, "%s/kc-query-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(s_dir))
-        return -1;
-    snprintf(s_store, sizeof s_store, "%s/store", s_dir);
-    kc_store_t *st = NULL;
-    kc_store_opts_t opts = {0};
-    if (kc_store_open(&st, s_store, &opts))
-        return -1;
-    int rc = kc_store_write(st, s_fill, NULL);
-    kc_store_close(&st);
-    return rc ? -1 : 0;
-}
-
-static int s_teardown(void **state)
-{
-    (void)state;
-    return nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    return t_tools_setup(state, &s_fx, s_fill, NULL);
 }
 
 /* Run $KC_BIN_DIR/<prog> with the given args (NULL-terminated); stdout and
  * stderr land in malloc'ed strings. Returns the exit status, -1 on a signal. */
 static int s_run(char **out, char **err, const char *prog, ...)
 {
-    char *argv[64];
-    char path[700], fout[700], ferr[700];
-    int n = 0;
-    snprintf(path, sizeof path, "%s/%s", s_bin, prog);
-    argv[n++] = path;
     va_list ap;
     va_start(ap, prog);
-    for (const char *a; n < 63 && (a = va_arg(ap, const char *));)
-        argv[n++] = (char *)a;
+    int rc = t_tools_vrun(&s_fx, out, err, prog, NULL, 0, ap);
     va_end(ap);
-    argv[n] = NULL;
-    snprintf(fout, sizeof fout, "%s/out", s_dir);
-    snprintf(ferr, sizeof ferr, "%s/err", s_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(fout, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(ferr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(path, argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    const char *files[2] = {fout, ferr};
-    char **dst[2] = {out, err};
-    for (int i = 0; i < 2; i++) {
-        FILE *f = fopen(files[i], "r");
-        assert_non_null(f);
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char chunk[4096];
-        size_t r;
-        while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, r, m);
-        fclose(m);
-        fclose(f);
-        if (dst[i])
-            *dst[i] = buf;
-        else
-            free(buf);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return rc;
 }
 
 /* kc-query --store S --format json <args>; returns the parsed document. */
 #define QUERY(...) s_query(__VA_ARGS__, NULL)
 static json_t *s_query(const char *first, ...)
 {
-    const char *args[40];
-    int n = 0;
-    args[n++] = "--store";
-    args[n++] = s_store;
-    args[n++] = "--format";
-    args[n++] = "json";
+    const char *pre[] = {"--store", s_store, "--format", "json", first};
+    char *out = NULL, *err = NULL;
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a && n < 39; a = va_arg(ap, const char *))
-        args[n++] = a;
+    int rc = t_tools_vrun(&s_fx, &out, &err, "kc-query", pre, 5, ap);
     va_end(ap);
-    while (n < 40)
-        args[n++] = NULL;
-    char *out = NULL, *err = NULL;
-    int rc = s_run(&out, &err, "kc-query", args[0], args[1], args[2], args[3], args[4], args[5],
-                   args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13],
-                   args[14], args[15], args[16], args[17], args[18], args[19], NULL);
     if (rc != 0)
         fprintf(stderr, "kc-query exit %d: %s\n", rc, err);
     assert_int_equal(rc, 0);
@@ -488,7 +406,7 @@ static void test_help_version_nostore(void **state)
     assert_non_null(strstr(out, "kc-query "));
     free(out);
     free(err);
-    char missing[700];
+    char missing[PATH_MAX + 8];
     snprintf(missing, sizeof missing, "%s/none", s_dir);
     assert_int_equal(s_run(&out, &err, "kc-query", "--store", missing, "--year", "2021", NULL), 66);
     assert_non_null(strstr(err, "no store"));
@@ -575,5 +493,5 @@ int main(void)
         cmocka_unit_test(test_csv_and_table),
         cmocka_unit_test(test_report),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, t_tools_teardown);
 }

@@ -99,29 +99,16 @@ static void test_query_json(void **state)
     (void)state;
     kc_test_dir_t d;
     kc_test_dir_make(&d);
-    char store[PATH_MAX + 32], bin[4096];
+    char store[PATH_MAX + 32];
     snprintf(store, sizeof store, "%s/q\xff\x1b[31m", d.root);
     assert_int_equal(t_old_text_store(store), 0);
-    char *argv[] = {t_bin(bin, sizeof bin, "kc-query"),
-                    "--store",
-                    store,
-                    "--year",
-                    "2025",
-                    "--format",
-                    "json",
-                    NULL};
     t_exec_t r;
-    assert_int_equal(t_exec(argv, 60000, &r), 0);
+    t_run(&r, "kc-query", "--store", store, "--year", "2025", "--format", "json", NULL);
     if (r.status != 0 || !t_clean_text(r.out, r.out_len))
         fail_msg("kc-query: exit %d:\n%s%s", r.status, r.out, r.err);
-    json_error_t je;
-    json_t *j = json_loadb(r.out, r.out_len, 0, &je);
-    if (!j)
-        fail_msg("not JSON (%s):\n%s", je.text, r.out);
-    const char *s = json_string_value(json_object_get(j, "store"));
-    assert_non_null(s);
-    const char *want = "/q\\xFF\\x1B[31m";
-    assert_true(strlen(s) > strlen(want) && strcmp(s + strlen(s) - strlen(want), want) == 0);
+    json_t *j = t_exec_json(&r);
+    assert_non_null(j);
+    assert_true(t_json_ends(j, "store", "/q\\xFF\\x1B[31m"));
     json_decref(j);
     t_exec_free(&r);
     kc_test_dir_remove(&d);

@@ -20,6 +20,7 @@
  *      the terminal table show the exact total 9223372036854775812.
  * Waits are bounded polls of observable events; every process is stopped by pid.
  */
+#include "../store/store_test_util.h"
 #include "harness.h"
 
 #include "kc_ref.h"
@@ -413,6 +414,16 @@ static int s_pty_wait(pid_t pid, s_reader_t *rd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Run argv on a new pty to its end (bounded), its whole output in *rd (reset
+ * first); returns its exit code. */
+static int s_pty_run(char *const argv[], s_reader_t *rd)
+{
+    memset(rd, 0, sizeof *rd);
+    int code = s_pty_wait(s_pty_start(argv, &rd->fd), rd);
+    close(rd->fd);
+    return code;
+}
+
 /* 1234567 -> "1.234.567" */
 static void s_group(int64_t v, char sep, char *out, size_t cap)
 {
@@ -438,10 +449,7 @@ static void s_test_pty(const s_answer_t *a2022)
     char *once[] = {bin,      "--ready-file", s_ready,     "--region", "south", "--once",
                     "--lang", "vi",           "--timeout", "60",       NULL};
     static s_reader_t rd;
-    memset(&rd, 0, sizeof rd);
-    pid_t pid = s_pty_start(once, &rd.fd);
-    int code = s_pty_wait(pid, &rd);
-    close(rd.fd);
+    int code = s_pty_run(once, &rd);
     KC_CHECK(code == 0, "kc-watch --once on a pty exited %d: %s", code, rd.buf);
     char total[64];
     s_group(a2022->total_spend, '.', total, sizeof total);
@@ -456,7 +464,7 @@ static void s_test_pty(const s_answer_t *a2022)
     char *live[] = {bin,      "--ready-file", s_ready,          "--region", "south",
                     "--sort", "spending",     "--silent-after", "30s",      NULL};
     memset(&rd, 0, sizeof rd);
-    pid = s_pty_start(live, &rd.fd);
+    pid_t pid = s_pty_start(live, &rd.fd);
     int64_t deadline = kc_harness_now_ms() + WAIT_MS;
     while (!(strstr(rd.buf, "\x1b[?1049h") && strstr(rd.buf, "Total") && strstr(rd.buf, "synced") &&
              strstr(rd.buf, "Ctrl-C"))) {
@@ -556,26 +564,11 @@ static void s_test_live(kc_agg_t *agg, const char *const *more, const bool repor
 
 /* ---- sums beyond int64 ---- */
 
-static int s_put_big(kc_txn_t *txn, void *ctx)
-{
-    (void)ctx;
-    static const struct {
-        kc_cell_key_t key;
-        int64_t amount;
-    } cells[] = {
-        {{2024, 3, 79, 4, 1, 1}, INT64_MAX}, /* KC3b, actual */
-        {{2024, 5, 80, 1, 1, 2}, 5},         /* KC1, actual */
-        {{2024, 1, 79, 4, 2, 1}, INT64_MAX}, /* plan */
-    };
-    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
-        kc_cell_t c = {.events = 1};
-        c.m[KC_M_AMOUNT_VND] = cells[i].amount;
-        int rc = kc_txn_totals_put(txn, &cells[i].key, &c);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
+static const kc_test_cell_t s_big[] = {
+    {{2024, 3, 79, 4, 1, 1}, 1, INT64_MAX, 0}, /* KC3b, actual */
+    {{2024, 5, 80, 1, 1, 2}, 1, 5, 0},         /* KC1, actual */
+    {{2024, 1, 79, 4, 2, 1}, 1, INT64_MAX, 0}, /* plan */
+};
 
 static void s_test_big(void)
 {
@@ -583,7 +576,8 @@ static void s_test_big(void)
     kc_harness_path(store, "store-big");
     kc_store_t *st = NULL;
     KC_CHECK(kc_store_open(&st, store, NULL) == 0, "cannot create %s", store);
-    KC_CHECK(kc_store_write(st, s_put_big, NULL) == 0, "cannot write the cells");
+    kc_test_cells_t big = {s_big, sizeof s_big / sizeof s_big[0]};
+    KC_CHECK(kc_store_write(st, kc_test_cells_put, &big) == 0, "cannot write the cells");
     kc_store_close(&st);
     kc_agg_t agg = {0};
     const char *extra[] = {"--feed", "tcp://127.0.0.1:0", "--feed-snapshot", "tcp://127.0.0.1:0",
@@ -613,10 +607,7 @@ static void s_test_big(void)
     char *once[] = {bin,      "--ready-file", agg.ready, "--region",  "south", "--year", "2024",
                     "--lang", "vi",           "--once",  "--timeout", "60",    NULL};
     static s_reader_t rd;
-    memset(&rd, 0, sizeof rd);
-    pid_t pid = s_pty_start(once, &rd.fd);
-    int code = s_pty_wait(pid, &rd);
-    close(rd.fd);
+    int code = s_pty_run(once, &rd);
     KC_CHECK(code == 0, "kc-watch --once (big) on a pty exited %d: %s", code, rd.buf);
     KC_CHECK(strstr(rd.buf, "9.223.372.036.854.775.812"), "exact total not in:\n%s", rd.buf);
     KC_CHECK(strstr(rd.buf, "100,0%"), "percent of plan not in:\n%s", rd.buf);
