@@ -1014,8 +1014,7 @@ static int s_pack(s_msg_t *m)
         a->producer_id = m->batch->producer_id;
     a->has_status = 1;
     a->status = m->fenced ? KCPIPE__V1__STATUS__STATUS_FENCED : (Kcpipe__V1__Status)m->status;
-    a->has_producer_epoch =
-        m->batch && !m->fenced && m->status == KCPIPE__V1__STATUS__STATUS_OK;
+    a->has_producer_epoch = m->batch && !m->fenced && m->status == KCPIPE__V1__STATUS__STATUS_OK;
     a->producer_epoch = m->epoch;
     if (m->error[0])
         a->error = m->error;

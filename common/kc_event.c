@@ -446,7 +446,7 @@ static int s_raw_bad_string(const uint8_t *raw, size_t len, uint32_t fields, uin
                 return 0;
             if (num < 32 && (fields & (1u << num))) {
                 bool ok = (free_bits & (1u << num)) ? kc_text_free_ok((const char *)p, n)
-                                                     : kc_text_id_ok((const char *)p, n);
+                                                    : kc_text_id_ok((const char *)p, n);
                 if (!ok) {
                     *at = p;
                     *flen = n;
@@ -483,8 +483,8 @@ static int s_fail_text(char *text, size_t cap, const char *field, const char *s,
     kc_text_show(s, len < 64 ? len : 64, shown, sizeof shown);
     if (bad < len)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
-                      "%s is not valid UTF-8 (byte %zu): '%s'; save the file as UTF-8", field,
-                      bad, shown);
+                      "%s is not valid UTF-8 (byte %zu): '%s'; save the file as UTF-8", field, bad,
+                      shown);
     return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
                   "%s holds a control character: '%s'%s", field, shown,
                   free_text ? " (a note may hold tab and line breaks only)"
@@ -509,16 +509,15 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
     const struct {
         int num;
         const char *s;
-    } str[] = {{F_ID, ev->event_id},   {F_PROV, ev->province}, {F_ACT, ev->activity},
-               {F_NOTE, ev->note},     {F_CORR, ev->corrects}, {F_PROD, ev->producer_id}};
+    } str[] = {{F_ID, ev->event_id}, {F_PROV, ev->province}, {F_ACT, ev->activity},
+               {F_NOTE, ev->note},   {F_CORR, ev->corrects}, {F_PROD, ev->producer_id}};
     for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
         if (!str[i].s)
             continue;
         size_t n = strlen(str[i].s);
         bool free_text = str[i].num == F_NOTE;
         if (!(free_text ? kc_text_free_ok(str[i].s, n) : kc_text_id_ok(str[i].s, n)))
-            return s_fail_text(text, cap, s_event_field_name(str[i].num), str[i].s, n,
-                               free_text);
+            return s_fail_text(text, cap, s_event_field_name(str[i].num), str[i].s, n, free_text);
     }
     for (int i = 0; i < KC_METRIC_COUNT; i++) {
         int64_t v;
@@ -544,8 +543,7 @@ bool kc_producer_id_ok(const char *producer_id, const uint8_t *raw, size_t rawle
         return false;
     }
     if (n > KC_PRODUCER_ID_MAX) {
-        s_fail(text, cap, 0, "producer_id is %zu bytes, at most %d allowed", n,
-               KC_PRODUCER_ID_MAX);
+        s_fail(text, cap, 0, "producer_id is %zu bytes, at most %d allowed", n, KC_PRODUCER_ID_MAX);
         return false;
     }
     const uint8_t *at;

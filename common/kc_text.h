@@ -56,6 +56,6 @@ size_t kc_text_shows(const char *s, char *out, size_t cap);
 size_t kc_text_prom(const char *s, size_t len, char *out, size_t cap);
 
 /* Largest output of kc_text_show for len input bytes, plus the NUL. */
-#define KC_TEXT_SHOW_MAX(len) ((len) * 4 + 1)
+#define KC_TEXT_SHOW_MAX(len) ((len)*4 + 1)
 
 #endif

@@ -425,9 +425,11 @@ static s_lag_t s_lag(unsigned port, const char *producer)
     return l;
 }
 
-/* Wait (bounded) until the producer's state is as wanted: the metrics are
- * updated just after the Acks are sent. want_lag < 0: unknown (no sample,
- * null in the JSON). */
+/* Wait (bounded) until the producer's state is as wanted and /metrics agrees
+ * with /v1/producers: the metrics are updated just after the Acks are sent, and
+ * the two documents are read one after the other, so they may differ for a
+ * moment (a slow run under valgrind shows it); once settled they must agree.
+ * want_lag < 0: unknown (no sample, null in the JSON). */
 static void s_wait_lag(unsigned port, const char *producer, long long epoch, long long committed,
                        long long want_spool, long long want_lag)
 {
@@ -435,11 +437,8 @@ static void s_wait_lag(unsigned port, const char *producer, long long epoch, lon
     s_lag_t l;
     for (;;) {
         l = s_lag(port, producer);
-        /* the metric and the JSON never disagree, whatever the moment */
-        assert_true(l.have_metric == !l.lag_null);
-        if (l.have_metric)
-            assert_int_equal(l.metric_lag, l.lag);
-        bool ok = l.epoch == epoch && l.committed == committed;
+        bool agree = l.have_metric == !l.lag_null && (!l.have_metric || l.metric_lag == l.lag);
+        bool ok = agree && l.epoch == epoch && l.committed == committed;
         if (want_lag < 0)
             ok = ok && l.lag_null && l.spool_null;
         else
@@ -447,12 +446,33 @@ static void s_wait_lag(unsigned port, const char *producer, long long epoch, lon
         if (ok)
             return;
         if (s_now_ms() > deadline)
-            fail_msg("producer %s: epoch %lld committed %lld spool %s%lld lag %s%lld; want epoch "
-                     "%lld committed %lld spool %lld lag %lld",
-                     producer, l.epoch, l.committed, l.spool_null ? "null " : "", l.spool,
-                     l.lag_null ? "null " : "", l.lag, epoch, committed, want_spool, want_lag);
+            fail_msg(
+                "producer %s: epoch %lld committed %lld spool %s%lld lag %s%lld, metric %s%lld; "
+                "want epoch %lld committed %lld spool %lld lag %lld",
+                producer, l.epoch, l.committed, l.spool_null ? "null " : "", l.spool,
+                l.lag_null ? "null " : "", l.lag, l.have_metric ? "" : "absent ", l.metric_lag,
+                epoch, committed, want_spool, want_lag);
         poll(NULL, 0, 10); /* bounded by the deadline above */
     }
+}
+
+/* What test_lag_follows_spool_epoch holds, released by its teardown even when
+ * an assertion fails half-way (an open socket would block zmq_ctx_term). */
+static pid_t s_lag_pid;
+static void *s_lag_dealer;
+
+static int s_lag_teardown(void **state)
+{
+    (void)state;
+    if (s_lag_dealer)
+        zmq_close(s_lag_dealer);
+    s_lag_dealer = NULL;
+    if (s_lag_pid > 0) {
+        kill(s_lag_pid, SIGKILL);
+        waitpid(s_lag_pid, NULL, 0);
+    }
+    s_lag_pid = 0;
+    return 0;
 }
 
 static void test_lag_follows_spool_epoch(void **state)
@@ -461,8 +481,8 @@ static void test_lag_follows_spool_epoch(void **state)
     char ep[256];
     unsigned port = 0;
     t_rmtree(s_store); /* a fresh store */
-    pid_t pid = s_start(ep, sizeof ep, &port);
-    void *d = s_dealer(ep);
+    pid_t pid = s_lag_pid = s_start(ep, sizeof ep, &port);
+    void *d = s_lag_dealer = s_dealer(ep);
     const char *prod = "lagger";
 
     /* epoch 1: seq 1-3 of a spool whose last seq is 9: 6 events still to come */
@@ -523,7 +543,9 @@ static void test_lag_follows_spool_epoch(void **state)
         poll(NULL, 0, 10); /* bounded by the deadline */
     }
     zmq_close(d);
+    s_lag_dealer = NULL;
     s_stop(pid);
+    s_lag_pid = 0;
 }
 
 static void test_usage(void **state)
@@ -554,7 +576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_serve_bad_input_stop_restart),
-        cmocka_unit_test(test_lag_follows_spool_epoch),
+        cmocka_unit_test_teardown(test_lag_follows_spool_epoch, s_lag_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zmq_ctx_term(s_zctx);

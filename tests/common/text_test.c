@@ -233,10 +233,14 @@ static void test_producer_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_valid),      cmocka_unit_test(test_id_and_free_rules),
-        cmocka_unit_test(test_show),            cmocka_unit_test(test_prom),
-        cmocka_unit_test(test_escapers_always_valid), cmocka_unit_test(test_admit_text),
-        cmocka_unit_test(test_admit_ceilings),  cmocka_unit_test(test_producer_id),
+        cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_id_and_free_rules),
+        cmocka_unit_test(test_show),
+        cmocka_unit_test(test_prom),
+        cmocka_unit_test(test_escapers_always_valid),
+        cmocka_unit_test(test_admit_text),
+        cmocka_unit_test(test_admit_ceilings),
+        cmocka_unit_test(test_producer_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

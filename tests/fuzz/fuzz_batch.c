@@ -217,10 +217,9 @@ static int s_legacy_write(kc_txn_t *txn, void *ctx)
             continue;
         kc_event_view_t v;
         char text[256];
-        if (kc_event_check(ev, &v, text, sizeof text) == 0 &&
-            v.op == KCPIPE__V1__OP__OP_RECORD) {
-            kc_cell_key_t k = {v.year, v.month, v.province, (uint8_t)v.activity->id, v.kind,
-                               v.fund};
+        if (kc_event_check(ev, &v, text, sizeof text) == 0 && v.op == KCPIPE__V1__OP__OP_RECORD) {
+            kc_cell_key_t k = {v.year, v.month, v.province, (uint8_t)v.activity->id,
+                               v.kind, v.fund};
             int rc = kc_txn_totals_apply(txn, &k, v.metrics, 1);
             FUZZ_CHECK(rc == 0 || rc == KC_EOVERFLOW);
         }

@@ -708,8 +708,7 @@ static int s_fill_big(kc_txn_t *txn, void *ctx)
         {{2024, 3, 79, 4, 1, 1}, INT64_MAX}, /* KC3b, actual, kcqg */
         {{2024, 5, 1, 1, 1, 2}, 5},          /* KC1, actual, kcdp */
         {{2024, 1, 79, 4, 2, 1}, INT64_MAX}, /* plans */
-        {{2024, 1, 1, 1, 2, 1}, INT64_MAX},
-        {{2023, 3, 79, 4, 1, 1}, (int64_t)1 << 62},
+        {{2024, 1, 1, 1, 2, 1}, INT64_MAX},  {{2023, 3, 79, 4, 1, 1}, (int64_t)1 << 62},
         {{2024, 4, 79, 1, 1, 1}, INT64_MAX}, /* with the first: 79 alone passes 2^64 */
         {{2024, 6, 79, 1, 1, 1}, INT64_MAX},
     };
@@ -773,8 +772,8 @@ static void test_totals_beyond_int64(void **state)
         {"year=2024&province=79&province=01", "--year 2024 --province 79 --province 01",
          "d['totals']['amount_vnd'];d['events'];d == e", "27670116110564327426\n4\nTrue"},
         {"year=2024&months=1-5&province=79&province=01",
-         "--year 2024 --months 1-5 --province 79 --province 01",
-         "d['totals']['amount_vnd'];d == e", "18446744073709551619\nTrue"},
+         "--year 2024 --months 1-5 --province 79 --province 01", "d['totals']['amount_vnd'];d == e",
+         "18446744073709551619\nTrue"},
         {"year=2024&months=3-5&by=province&plan=1&compare=2023",
          "--year 2024 --months 3-5 --by province --plan --compare 2023",
          "[(r['key'], r['totals']['amount_vnd'], r['plan']['totals']['amount_vnd']) for r in "

@@ -586,8 +586,8 @@ static void s_test_big(void)
     kc_harness_bin(bin, "kc-watch");
     kc_harness_path(out, "watch-big.out");
     kc_harness_path(err, "watch-big.err");
-    char *plain[] = {bin,      "--ready-file", agg.ready, "--region",  "south", "--year",
-                     "2024",   "--plain",      "--once",  "--timeout", "60",    NULL};
+    char *plain[] = {bin,    "--ready-file", agg.ready, "--region",  "south", "--year",
+                     "2024", "--plain",      "--once",  "--timeout", "60",    NULL};
     KC_CHECK(s_run(plain, out, err) == 0, "kc-watch --once (big) failed (see %s)", err);
     char text[1 << 14] = "";
     FILE *f = fopen(out, "r");
