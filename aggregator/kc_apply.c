@@ -39,6 +39,7 @@ typedef struct {
  * store. Lives in the group's arena until kc_apply_reset(). */
 typedef struct {
     kc_pb_event_t *ev;         /* the decoded Event; NULL: undecodable */
+    bool admitted;             /* kc_event_admit() said REASON_OK (else s_process words why) */
     int reason;                /* kc_event_check() (REASON_OK: view is valid) */
     bool hashed;               /* hash = kc_event_content_hash(ev, &view) (a valid record) */
     uint8_t hash[KC_HASH_LEN]; /* its content hash */
@@ -546,6 +547,9 @@ static void s_predecode(kc_apply_t *self, s_msg_t *m, size_t len)
         }
         budget -= spent < budget ? spent : budget;
         char text[KC_LEDGER_TEXT_MAX];
+        /* the admission rules too, off the commit thread: a refusal is worded in s_process */
+        p->admitted = kc_event_admit(p->ev, b->data, b->len, text, sizeof text) ==
+                      KCPIPE__V1__REASON__REASON_OK;
         p->reason = kc_event_check(p->ev, &p->view, text, sizeof text);
         if (p->reason == KCPIPE__V1__REASON__REASON_OK && p->view.op == KCPIPE__V1__OP__OP_RECORD) {
             kc_event_content_hash(p->ev, &p->view, p->hash);
@@ -736,8 +740,13 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
     int reason;
     int rc;
 
-    if ((reason = kc_event_admit(ev, bytes ? bytes->data : NULL, bytes ? bytes->len : 0, text,
-                                 sizeof text)) != KCPIPE__V1__REASON__REASON_OK) {
+    if (pre && pre->admitted) {
+        reason = KCPIPE__V1__REASON__REASON_OK; /* admitted when it was decoded ahead */
+    } else {
+        reason = kc_event_admit(ev, bytes ? bytes->data : NULL, bytes ? bytes->len : 0, text,
+                                sizeof text);
+    }
+    if (reason != KCPIPE__V1__REASON__REASON_OK) {
         /* invalid_text or value_too_large: new events only (kc_event.h) */
     } else if (!ev->producer_id || strcmp(ev->producer_id, producer) != 0) {
         reason = KCPIPE__V1__REASON__REASON_PRODUCER_MISMATCH;

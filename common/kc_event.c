@@ -506,12 +506,14 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
             return s_fail_text(text, cap, s_event_field_name(num), (const char *)at, n,
                                num == F_NOTE);
     }
+    /* without the serialized bytes, the decoded strings (the bytes, when given, held every
+     * occurrence of every string field: checking the decoded copies again adds nothing) */
     const struct {
         int num;
         const char *s;
     } str[] = {{F_ID, ev->event_id}, {F_PROV, ev->province}, {F_ACT, ev->activity},
                {F_NOTE, ev->note},   {F_CORR, ev->corrects}, {F_PROD, ev->producer_id}};
-    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
+    for (size_t i = 0; !raw && i < sizeof str / sizeof str[0]; i++) {
         if (!str[i].s)
             continue;
         size_t n = strlen(str[i].s);

@@ -80,6 +80,10 @@ static bool s_check(const char *s, size_t len, bool free_text)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        if (u[i] >= 0x20 && u[i] < 0x7F) { /* printable ASCII: ids and codes are mostly that */
+            i++;
+            continue;
+        }
         uint32_t cp;
         size_t n = s_seq(u + i, len - i, &cp);
         if (n == 0)
