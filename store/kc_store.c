@@ -77,6 +77,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -916,12 +917,53 @@ static void s_free(kc_store_t *s)
     kc_mk_free(s);
     if (s->env)
         mdb_env_close(s->env);
+    if (s->writer_fd >= 0)
+        close(s->writer_fd); /* drops the flock */
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->gate);
     pthread_cond_destroy(&s->dbi_cv);
     pthread_mutex_destroy(&s->dbi_mu);
     free(s->dir);
     free(s);
+}
+
+/* One writer per store: a writable open holds an exclusive flock() on
+ * DIR/writer.lock for as long as the store is open (the lock goes with the
+ * descriptor, so a killed writer leaves none behind) and writes its pid there
+ * for the message of the next one. LMDB serialises write transactions, but a
+ * writer keeps state between them (the Merkle frontier, cached producer
+ * states): a second writer would commit on a view that is no longer true.
+ * Readers take no part in it. KC_EBUSY if another writer holds it. */
+static int s_writer_lock(const char *dir, int *fd_out)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/writer.lock", dir) >= (int)sizeof path)
+        return KC_EINVAL;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        kc_error("store %s: cannot open %s: %s", dir, path, strerror(errno));
+        return -errno;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+        close(fd);
+        if (err != EWOULDBLOCK)
+            return -err;
+        kc_error("store %s: already open for writing by another process (pid %ld): one writer "
+                 "per store; stop it first, or open the store read-only",
+                 dir, strtol(buf, NULL, 10));
+        return KC_EBUSY;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* the pid is only for a message: the lock itself is held */
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts)
@@ -947,6 +989,7 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     kc_store_t *s = calloc(1, sizeof *s);
     if (!s)
         return KC_ENOMEM;
+    s->writer_fd = -1;
     s->read_only = o.read_only;
     s->allow_old_format = o.allow_old_format;
     s->dir = strdup(dir);
@@ -962,6 +1005,10 @@ int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts
     if (!s->dir || !s->mk) {
         s_free(s);
         return KC_ENOMEM;
+    }
+    if (!o.read_only && (rc = s_writer_lock(dir, &s->writer_fd)) != 0) {
+        s_free(s);
+        return rc;
     }
 
     int mrc = mdb_env_create(&s->env);

@@ -207,7 +207,11 @@ kc_cell_key_t kc_cell_key_max(void);
  * (created with mode 0700 if missing). Fails with KC_EFORMAT if the store's
  * format version is not KC_STORE_FORMAT (see allow_old_format; the error log
  * says what to do: kc-admin migrate, or a newer kcpipe), KC_ENOTFOUND if read_only and no
- * store exists. Caller owns *out and must kc_store_close() it. */
+ * store exists, KC_EBUSY if not read_only and another process has the store open
+ * for writing: one writer per store, enforced by an exclusive flock() on
+ * `dir`/writer.lock held until kc_store_close() (or the process's death); the
+ * holder's pid is written there and named in the error log. Readers are never
+ * refused. Caller owns *out and must kc_store_close() it. */
 int kc_store_open(kc_store_t **out, const char *dir, const kc_store_opts_t *opts);
 /* The format version the store had when opened (KC_STORE_FORMAT unless opened
  * with allow_old_format; KC_STORE_FORMAT after kc_store_migrate). 0 for NULL. */

@@ -42,6 +42,7 @@ struct kc_store {
     bool read_only;           /* opened with MDB_RDONLY */
     bool broken;              /* a failed remap left the environment unusable */
     char *dir;                /* directory, for log messages (owned) */
+    int writer_fd;            /* writer.lock, flock()ed exclusively by a writable open; -1 */
     pthread_mutex_t gate;     /* guards active; held while remapping */
     pthread_cond_t idle;      /* signalled when active drops to 0 */
     unsigned active;          /* transactions in progress in this process */

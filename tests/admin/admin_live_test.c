@@ -16,6 +16,7 @@
 #include "admin_util.h"
 #include "gen_csv.h"
 #include "harness.h"
+#include "kc_err.h"
 #include "verify.h"
 
 #include <stdint.h>
@@ -71,13 +72,15 @@ int main(void)
     for (int i = 0; i < PRODUCERS; i++)
         pid[i] = kc_harness_send_start(agg.endpoint, prod[i], spool[i], csv[i], out[i], NULL);
 
-    /* 1. backup mid-stream */
+    /* 1. backup mid-stream. The aggregator is ready, so its store exists: every
+     * read-only look at it must succeed while it writes (an error is a failure,
+     * not a reason to look again) */
     uint64_t before = 0;
     int64_t deadline = kc_harness_now_ms() + SEND_MS;
     for (;;) {
         int rc = kc_harness_log_size(store, &before);
-        KC_CHECK(rc == 0 || rc < 0, "log size");
-        if (rc == 0 && before >= START_AT)
+        KC_CHECK(rc == 0, "reading the live store's log size: %s", kc_strerror(rc));
+        if (before >= START_AT)
             break;
         KC_CHECK(kc_harness_now_ms() < deadline, "log stuck at %llu", (unsigned long long)before);
         kc_harness_poll_pause();

@@ -158,9 +158,8 @@ int main(void)
     db_wait_file(kc_harness_path(p2, "inbox/done/halves.csv.report.txt"), w, DB_WAIT_MS);
     KC_CHECK(db_contains(p2, "rows: 100\n") && db_contains(p2, "accepted: 100\n"),
              "halves.csv: report %s: not all 100 rows", p2);
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        expect.sums[i] += half.sums[i] + marker.sums[i];
-    expect.events += half.events + marker.events;
+    kc_gen_sums_add(&expect, &half);
+    kc_gen_sums_add(&expect, &marker);
 
     /* 4. a file moved in (written elsewhere, renamed into the inbox) */
     kc_gen_sums_t moved = {0};
@@ -170,9 +169,7 @@ int main(void)
              strerror(errno));
     db_wait_file(kc_harness_path(p2, "inbox/done/moved.csv.report.txt"), w, DB_WAIT_MS);
     KC_CHECK(db_contains(p2, "accepted: 50\n"), "moved.csv: report %s", p2);
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        expect.sums[i] += moved.sums[i];
-    expect.events += moved.events;
+    kc_gen_sums_add(&expect, &moved);
     kc_verify_query(store, &expect);
 
     /* 5. the good file dropped again: all duplicates, totals unchanged, a new name */

@@ -39,9 +39,7 @@ static long s_count(const char *report, const char *key)
 
 static void s_add(kc_gen_sums_t *to, const kc_gen_sums_t *s)
 {
-    to->events += s->events;
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        to->sums[i] += s->sums[i];
+    kc_gen_sums_add(to, s);
 }
 
 int main(void)

@@ -3,16 +3,22 @@
  * exactly once.
  *
  * Short form: 4 x 5,000 events, 3 kills. --long: 4 x 50,000 events, 50 kills.
+ * The producers reach the aggregator through kc-faultproxy in mode pass (a
+ * relay on its own port that keeps running across the kills and refuses
+ * connections while the aggregator is down), which records every Ack per
+ * event (fault_util.h, oracle.h).
  * Synchronisation: the kill points are seeded random log sizes (sorted,
  * strictly between 0 and the total), so each kill is triggered by observed
  * progress (the store's log read read-only), never by time. After each kill,
- * with the aggregator down and the store quiet, the oracle runs (no
- * duplicate, order per producer, nothing foreign; every 10th kill and the
- * first also kc-replay verify and kc-audit verify); then the aggregator is
+ * with the aggregator down and the store quiet, the oracle runs while the
+ * senders still run (no duplicate, order per producer, nothing foreign, every
+ * event acknowledged so far in the log once; every 10th kill and the first
+ * also kc-replay verify and kc-audit verify); then the aggregator is
  * restarted on the same fixed port (ready file) and the kc-send processes
  * reconnect by themselves (Lazy Pirate). At the end every kc-send must exit 0
  * with nothing unacknowledged, the aggregator stops on SIGTERM and the full
- * oracle runs (exact totals, replay, audit).
+ * oracle runs (every event acknowledged accepted exactly once, exact totals,
+ * replay, audit).
  */
 #include "fault_util.h"
 #include "oracle.h"
@@ -52,7 +58,9 @@ int main(int argc, char **argv)
     kc_agg_t agg = {0};
     const char *const agg_extra[] = {"--map-size", "4m", NULL};
     kc_harness_agg_start(&agg, store, listen, agg_extra);
-    kc_fleet_start_all(&fleet, listen);
+    kc_proxy_t px;
+    kc_proxy_start(&px, listen);
+    kc_fleet_start_all(&fleet, px.endpoint);
 
     for (int k = 0; k < kills; k++) {
         uint64_t seen = kc_fault_log_size(store);
@@ -72,6 +80,7 @@ int main(int argc, char **argv)
     }
     kc_fleet_wait_all(&fleet, SEND_MS);
     kc_harness_agg_term(&agg);
+    kc_proxy_stop(&px);
     kc_oracle_result_t res;
     kc_oracle_scan(store, fleet.src, PRODUCERS, &res);
     kc_oracle_summary(lng ? "1-agg-kill-long" : "1-agg-kill", &res);

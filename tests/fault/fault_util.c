@@ -4,12 +4,15 @@
 #include "kc_err.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 bool kc_fault_is_long(int argc, char **argv)
 {
@@ -234,4 +237,119 @@ long long kc_fault_counter(const char *path, const char *line_tag, const char *k
     fclose(fp);
     const char *p = strstr(last, pat);
     return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+long long kc_proxy_field(const kc_proxy_t *px, const char *key)
+{
+    char line[512], pat[32];
+    if (kc_harness_read_line(px->status, line, sizeof line) != 0)
+        return -1;
+    snprintf(pat, sizeof pat, "%s=", key);
+    for (const char *p = line; (p = strstr(p, pat)); p++)
+        if (p == line || p[-1] == ' ')
+            return strtoll(p + strlen(pat), NULL, 10);
+    return -1;
+}
+
+void kc_proxy_start(kc_proxy_t *px, const char *target_endpoint)
+{
+    memset(px, 0, sizeof *px);
+    const char *colon = strrchr(target_endpoint, ':');
+    int target = colon ? atoi(colon + 1) : 0;
+    KC_CHECK(target > 0, "no port in the aggregator endpoint %s", target_endpoint);
+    kc_harness_path(px->ctl, "proxy.ctl");
+    kc_harness_path(px->status, "proxy.status");
+    kc_harness_path(px->record, "acks.rec");
+    kc_harness_path(px->err, "proxy.err");
+    KC_CHECK(mkfifo(px->ctl, 0600) == 0, "mkfifo %s: %s", px->ctl, strerror(errno));
+    char bin[KC_PATH_MAX], ps[16], ts[16];
+    kc_harness_bin(bin, "kc-faultproxy");
+    snprintf(ts, sizeof ts, "%d", target);
+    /* the port was free when chosen; if another process takes it first the
+     * proxy exits at bind (69): choose again, a few times */
+    for (int attempt = 0;; attempt++) {
+        do
+            px->port = kc_harness_free_port();
+        while (px->port == target);
+        snprintf(ps, sizeof ps, "%d", px->port);
+        char *argv[] = {bin,     "--listen", ps,         "--target", ts,         "--control",
+                        px->ctl, "--status", px->status, "--record", px->record, NULL};
+        px->pid = kc_harness_spawn(argv, NULL, px->err);
+        int64_t deadline = kc_harness_now_ms() + 10000;
+        int st = 0;
+        bool ended = false;
+        while (kc_proxy_field(px, "gen") < 0 && !ended) {
+            ended = kc_harness_exited(px->pid, &st);
+            KC_CHECK(kc_harness_now_ms() < deadline, "kc-faultproxy not ready (see %s)", px->err);
+            kc_harness_poll_pause();
+        }
+        if (!ended)
+            break;
+        char sb[64];
+        KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 69 && attempt < 4,
+                 "kc-faultproxy ended at start on port %d: %s (see %s)", px->port,
+                 kc_harness_status_str(st, sb, sizeof sb), px->err);
+    }
+    px->ctl_fd = open(px->ctl, O_WRONLY | O_CLOEXEC);
+    KC_CHECK(px->ctl_fd >= 0, "open %s: %s", px->ctl, strerror(errno));
+    snprintf(px->endpoint, sizeof px->endpoint, "tcp://127.0.0.1:%d", px->port);
+    kc_oracle_use_record(px->record);
+    fprintf(stderr, "fault: kc-faultproxy on %s -> port %d, record %s\n", px->endpoint, target,
+            px->record);
+}
+
+void kc_proxy_mode(kc_proxy_t *px, const char *cmd)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s\n", cmd);
+    KC_CHECK(n > 0 && n < (int)sizeof line && write(px->ctl_fd, line, (size_t)n) == n,
+             "write '%s' to the proxy's control fifo", cmd);
+    px->cmds++;
+    int64_t deadline = kc_harness_now_ms() + 10000;
+    while (kc_proxy_field(px, "gen") < px->cmds) {
+        KC_CHECK(kc_harness_now_ms() < deadline, "the proxy did not apply '%s'", cmd);
+        kc_harness_poll_pause();
+    }
+    fprintf(stderr, "fault: proxy mode %s\n", cmd);
+}
+
+void kc_proxy_stop(kc_proxy_t *px)
+{
+    KC_CHECK(px->pid > 0, "the proxy is not running");
+    int st = kc_harness_stop(px->pid, SIGTERM, 10000);
+    char line[512] = ""; /* rewritten at exit: the final counters */
+    kc_harness_read_line(px->status, line, sizeof line);
+    px->pid = 0;
+    close(px->ctl_fd);
+    px->ctl_fd = -1;
+    char sb[64];
+    KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kc-faultproxy: %s (see %s)",
+             kc_harness_status_str(st, sb, sizeof sb), px->err);
+    KC_CHECK(kc_proxy_field(px, "undecoded") == 0 && kc_proxy_field(px, "unmatched") == 0 &&
+                 kc_proxy_field(px, "acks") > 0,
+             "kc-faultproxy: every stream decoded, every Ack matched, some recorded: %s", line);
+    fprintf(stderr, "fault: proxy status at the end: %s\n", line);
+}
+
+uint64_t kc_fault_spool_next_seq(const char *spool_dir)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_val k = {.mv_size = 8, .mv_data = "next_seq"}, v;
+    uint64_t next = 0;
+    if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+        mdb_env_open(env, spool_dir, MDB_RDONLY, 0600) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+        mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 &&
+        v.mv_size == 8) {
+        const uint8_t *b = v.mv_data;
+        for (int i = 0; i < 8; i++)
+            next = next << 8 | b[i];
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    return next;
 }

@@ -10,6 +10,12 @@
  * that producer ends with exit 0 and a clean summary. A producer may be run
  * several times (killed and rerun from its spool); each run appends its own
  * "send-<i>-<run>.out" file.
+ * kc_proxy_* run kc-faultproxy (faultproxy.c) between the producers and the
+ * aggregator: a TCP relay on its own free port that connects to the
+ * aggregator's port for each producer connection (refusing while the
+ * aggregator is down, so producers reconnect as they would to it), takes mode
+ * commands through a FIFO, and writes the acknowledgement record that the
+ * oracle then checks at every step (kc_oracle_use_record()).
  */
 #ifndef KC_FAULT_UTIL_H
 #define KC_FAULT_UTIL_H
@@ -37,6 +43,30 @@ typedef struct {
     const char *const *extra;            /* extra kc-send arguments (borrowed), or NULL */
     long accepted, duplicates;           /* summed over the clean runs */
 } kc_fleet_t;
+
+/* A running kc-faultproxy. */
+typedef struct {
+    pid_t pid;
+    int port;          /* where producers connect */
+    char endpoint[64]; /* "tcp://127.0.0.1:<port>" */
+    char ctl[KC_PATH_MAX], status[KC_PATH_MAX], record[KC_PATH_MAX], err[KC_PATH_MAX];
+    int ctl_fd; /* write end of the control FIFO */
+    int cmds;   /* commands written */
+} kc_proxy_t;
+
+/* Start kc-faultproxy in mode pass, relaying to 127.0.0.1:<port of
+ * target_endpoint> ("tcp://127.0.0.1:N"), with its acknowledgement record
+ * "acks.rec" in the temp dir, and make the oracle check that record
+ * (kc_oracle_use_record). Waits (bounded) until it is ready. */
+void kc_proxy_start(kc_proxy_t *px, const char *target_endpoint);
+/* Send one mode command ("noack", "latency 500", ...) and wait (bounded) until
+ * the proxy applied it. */
+void kc_proxy_mode(kc_proxy_t *px, const char *cmd);
+/* A counter of the proxy's status line ("dropped", "resets", "acks", ...); -1
+ * if unreadable. */
+long long kc_proxy_field(const kc_proxy_t *px, const char *key);
+/* SIGTERM the proxy: it must exit 0 with no undecoded stream or unmatched Ack. */
+void kc_proxy_stop(kc_proxy_t *px);
 
 /* Whether argv holds "--long". */
 bool kc_fault_is_long(int argc, char **argv);
@@ -69,6 +99,11 @@ void kc_fleet_kill(kc_fleet_t *f, int i);
 uint64_t kc_fault_wait_log(const char *store, uint64_t n, int timeout_ms, kc_fleet_t *fleet);
 /* Read the log size (0 if the store does not exist yet). */
 uint64_t kc_fault_log_size(const char *store);
+
+/* The next sequence number a producer's spool will assign (meta/next_seq,
+ * kc_spool.h), read in a read-only LMDB transaction while its producer may
+ * run; 0 if the spool cannot be read yet. next_seq - 1 = events spooled. */
+uint64_t kc_fault_spool_next_seq(const char *spool_dir);
 
 /* Occurrences of `needle` in the file at path (0 if absent). */
 int kc_fault_count(const char *path, const char *needle);

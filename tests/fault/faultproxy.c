@@ -2,6 +2,7 @@
  * faults between producers and the aggregator (fault scenario 4).
  *
  * Usage: kc-faultproxy --listen PORT --target PORT --control FIFO --status FILE
+ *                      [--record FILE]
  *
  * DESIGN
  * One thread, one poll loop. Every accepted client connection gets its own
@@ -28,7 +29,40 @@
  * accepted=A resets=R up=U down=D dropped=X"; gen counts applied commands, so
  * the test waits for gen to reach its command count before relying on the new
  * mode. The status file is also refreshed every 100 ms.
+ *
+ * ACKNOWLEDGEMENT RECORD (--record FILE, issue 13)
+ * The proxy also decodes the ZMTP 3 streams it relays (greeting, then frames;
+ * commands such as READY and PING skipped) and writes, per event, what the
+ * aggregator acknowledged: an independent record for the oracle (oracle.h).
+ *   - upstream, a message is parsed from the bytes actually written to the
+ *     aggregator (a Batch cut by `reset` or swallowed by `blackhole` never
+ *     counts); its last frame is decoded as a Batch and (seq, province,
+ *     event_id) of each of its events is queued on the connection;
+ *   - downstream, a message is parsed from the bytes read from the aggregator,
+ *     before the mode may drop them (an Ack lost by `noack` was still sent
+ *     after a durable commit); its last frame is decoded as an Ack. The
+ *     aggregator answers every Batch of a connection with exactly one Ack, in
+ *     order (docs/PROTOCOL.md), so each Ack answers the oldest queued Batch of
+ *     its connection, which names the events of its seqs.
+ * Per Ack with STATUS_OK and a range, one line per seq in acked_from..acked_to,
+ * tab-separated:
+ *   ack TIME_MS PRODUCER EPOCH SEQ OUTCOME REASON PROVINCE EVENT_ID DELIVERY
+ * TIME_MS is CLOCK_MONOTONIC in ms (kc_harness_now_ms()'s clock), OUTCOME is
+ * accepted, duplicate or rejected (REASON: the lower-case reason name, "ok"
+ * when accepted), DELIVERY is dropped (the mode discarded the Ack) or fwd
+ * (queued for the producer; a producer killed meanwhile never reads it).
+ * Other lines report what the record cannot vouch for, and fail the oracle:
+ *   undecoded TIME_MS DIR WHY         a stream that is not plaintext ZMTP 3
+ *                                     (CURVE, garbage): its Acks go unrecorded
+ *   unmatched TIME_MS PRODUCER WHY    an Ack with no queued Batch, of another
+ *                                     producer, or naming a seq not in it
+ * All lines of one Ack are written by one write(2) on an O_APPEND descriptor
+ * (no user-space buffer), before the Ack's bytes are forwarded: when a
+ * producer holds an Ack, its lines are in the file. A reader takes only
+ * complete lines (ending in a newline), so it never sees a torn one.
  */
+#include "kcpipe/v1/kcpipe.pb-c.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +70,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +84,7 @@
 #define S_MAX_CONNS 64
 #define S_QUEUE_MAX (1 << 20)
 #define S_READ_MAX  65536
+#define S_FRAME_MAX ((uint64_t)64 << 20) /* a larger frame: the stream is not ours */
 
 enum { M_PASS, M_BLACKHOLE, M_NOACK, M_RESET, M_LATENCY, M_TRICKLE };
 static const char *const s_mode_names[] = {"pass",  "blackhole", "noack",
@@ -69,11 +105,40 @@ typedef struct {
     int64_t tick;  /* trickle: ms up to which bytes were allowed */
 } dir_t;
 
+/* ZMTP 3 decoder of one direction of a connection (see ACKNOWLEDGEMENT RECORD). */
+typedef struct {
+    int state;       /* Z_GREETING, Z_HEAD, Z_SIZE, Z_BODY, Z_DEAD */
+    uint8_t hdr[64]; /* greeting, then a frame's flags and size bytes */
+    size_t hlen;     /* bytes of hdr filled */
+    size_t need;     /* bytes hdr must hold (Z_SIZE) */
+    uint8_t flags;   /* current frame's flags */
+    uint64_t size;   /* current frame's body size */
+    uint8_t *body;   /* current frame's body (the last frame of a message is decoded) */
+    size_t blen, bcap;
+} zmtp_t;
+
+enum { Z_GREETING, Z_HEAD, Z_SIZE, Z_BODY, Z_DEAD };
+
+/* One Batch forwarded upstream and not answered yet: its events' identities. */
+typedef struct batch {
+    struct batch *next;
+    char producer[72];
+    uint64_t epoch;
+    size_t n;
+    struct {
+        uint64_t seq;
+        char province[8];
+        char event_id[72];
+    } ev[];
+} batch_t;
+
 typedef struct {
     bool used;
-    int fd[2];        /* 0 client (producer), 1 server (aggregator) */
-    dir_t dir[2];     /* 0 up: client -> server, 1 down: server -> client */
-    uint64_t up_seen; /* bytes forwarded upstream on this connection */
+    int fd[2];              /* 0 client (producer), 1 server (aggregator) */
+    dir_t dir[2];           /* 0 up: client -> server, 1 down: server -> client */
+    uint64_t up_seen;       /* bytes forwarded upstream on this connection */
+    zmtp_t z[2];            /* --record: decoders of the forwarded up / read down bytes */
+    batch_t *bhead, *btail; /* --record: Batches awaiting their Ack, oldest first */
 } conn_t;
 
 static conn_t s_conns[S_MAX_CONNS];
@@ -81,6 +146,8 @@ static int s_mode = M_PASS;
 static long s_arg;
 static uint64_t s_gen, s_accepted, s_resets, s_bytes[2], s_dropped;
 static volatile sig_atomic_t s_stop;
+static int s_rec = -1; /* --record descriptor, -1 = no record */
+static uint64_t s_acks, s_undecoded, s_unmatched;
 
 static int64_t s_now(void)
 {
@@ -106,12 +173,309 @@ static void s_status(const char *path)
     for (int i = 0; i < S_MAX_CONNS; i++)
         conns += s_conns[i].used;
     fprintf(f,
-            "gen=%llu mode=%s conns=%d accepted=%llu resets=%llu up=%llu down=%llu dropped=%llu\n",
+            "gen=%llu mode=%s conns=%d accepted=%llu resets=%llu up=%llu down=%llu dropped=%llu "
+            "acks=%llu undecoded=%llu unmatched=%llu\n",
             (unsigned long long)s_gen, s_mode_names[s_mode], conns, (unsigned long long)s_accepted,
             (unsigned long long)s_resets, (unsigned long long)s_bytes[0],
-            (unsigned long long)s_bytes[1], (unsigned long long)s_dropped);
+            (unsigned long long)s_bytes[1], (unsigned long long)s_dropped,
+            (unsigned long long)s_acks, (unsigned long long)s_undecoded,
+            (unsigned long long)s_unmatched);
     if (fclose(f) == 0)
         rename(tmp, path);
+}
+
+/* Copy text into dst (cap bytes), tabs, newlines and other control bytes as '?'. */
+static void s_field(char *dst, size_t cap, const char *text)
+{
+    size_t i = 0;
+    for (; text && text[i] && i + 1 < cap; i++)
+        dst[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+    dst[i] = '\0';
+    if (i == 0 && cap > 1)
+        snprintf(dst, cap, "-");
+}
+
+/* Append a formatted piece to a growing line buffer (lost on ENOMEM: the
+ * writer then reports the Ack as unmatched). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf_t;
+
+static void s_put(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_put(sbuf_t *b, const char *fmt, ...)
+{
+    for (int pass = 0; pass < 2 && !b->oom; pass++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+        } else if (b->p && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        } else {
+            size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+            char *np = realloc(b->p, cap);
+            if (!np)
+                b->oom = true;
+            else {
+                b->p = np;
+                b->cap = cap;
+            }
+        }
+    }
+}
+
+/* One write(2) for all lines of one Ack (O_APPEND): see ACKNOWLEDGEMENT RECORD. */
+static void s_rec_write(sbuf_t *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = write(s_rec, b->p + off, b->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            perror("kc-faultproxy: write the record");
+            exit(70); /* a record with a hole would vouch for nothing */
+        }
+        off += (size_t)n;
+    }
+    free(b->p);
+}
+
+static void s_rec_line(const char *tag, int64_t now, const char *a, const char *why)
+{
+    char fa[80], fw[160];
+    s_field(fa, sizeof fa, a);
+    s_field(fw, sizeof fw, why);
+    sbuf_t b = {0};
+    s_put(&b, "%s\t%lld\t%s\t%s\n", tag, (long long)now, fa, fw);
+    if (!b.oom)
+        s_rec_write(&b);
+    else
+        free(b.p);
+}
+
+/* A Batch forwarded upstream: queue its events' identities on the connection. */
+static void s_on_batch(conn_t *c, const uint8_t *data, size_t len, int64_t now)
+{
+    Kcpipe__V1__Batch *bt = kcpipe__v1__batch__unpack(NULL, len, data);
+    size_t n = bt ? bt->n_events : 0;
+    batch_t *q = calloc(1, sizeof *q + n * sizeof q->ev[0]);
+    if (!q) {
+        s_rec_line("unmatched", now, "-", "out of memory for a Batch");
+        s_unmatched++;
+    } else {
+        /* an undecodable Batch is queued empty: its Ack (UNDECODABLE) keeps the order */
+        if (bt) {
+            s_field(q->producer, sizeof q->producer, bt->producer_id);
+            q->epoch = bt->has_producer_epoch ? bt->producer_epoch : 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            Kcpipe__V1__Event *ev =
+                kcpipe__v1__event__unpack(NULL, bt->events[i].len, bt->events[i].data);
+            if (!ev)
+                continue; /* its seq (if any) is unknown: an Ack naming it is unmatched */
+            q->ev[q->n].seq = ev->has_seq ? ev->seq : 0;
+            s_field(q->ev[q->n].province, sizeof q->ev[0].province, ev->province);
+            s_field(q->ev[q->n].event_id, sizeof q->ev[0].event_id, ev->event_id);
+            q->n++;
+            kcpipe__v1__event__free_unpacked(ev, NULL);
+        }
+        if (c->btail)
+            c->btail->next = q;
+        else
+            c->bhead = q;
+        c->btail = q;
+    }
+    if (bt)
+        kcpipe__v1__batch__free_unpacked(bt, NULL);
+}
+
+static const char *s_reason_name(int reason, char *buf, size_t cap)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&kcpipe__v1__reason__descriptor, reason);
+    if (!v) {
+        snprintf(buf, cap, "reason_%d", reason);
+        return buf;
+    }
+    size_t i = 0;
+    const char *name = v->name + (strncmp(v->name, "REASON_", 7) == 0 ? 7 : 0);
+    for (; name[i] && i + 1 < cap; i++)
+        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+/* An Ack read from the aggregator: it answers the oldest queued Batch. */
+static void s_on_ack(conn_t *c, const uint8_t *data, size_t len, int64_t now, bool dropped)
+{
+    batch_t *q = c->bhead;
+    if (q) {
+        c->bhead = q->next;
+        if (!c->bhead)
+            c->btail = NULL;
+    }
+    Kcpipe__V1__Ack *ack = kcpipe__v1__ack__unpack(NULL, len, data);
+    s_acks++;
+    if (!ack) {
+        s_rec_line("unmatched", now, q ? q->producer : "-", "an Ack that does not decode");
+        s_unmatched++;
+    } else if (!q) {
+        s_rec_line("unmatched", now, ack->producer_id, "an Ack without a Batch before it");
+        s_unmatched++;
+    } else if ((!ack->has_status || ack->status == KCPIPE__V1__STATUS__STATUS_OK) &&
+               ack->has_acked_from && ack->has_acked_to) {
+        char prod[72];
+        s_field(prod, sizeof prod, ack->producer_id);
+        uint64_t epoch = ack->has_producer_epoch ? ack->producer_epoch : 0;
+        sbuf_t b = {0};
+        bool bad =
+            strcmp(prod, q->producer) != 0 || epoch != q->epoch || ack->acked_from > ack->acked_to;
+        size_t j = 0; /* events of q and results are in seq order */
+        for (uint64_t seq = ack->acked_from; !bad && seq <= ack->acked_to; seq++) {
+            while (j < q->n && q->ev[j].seq < seq)
+                j++;
+            if (j == q->n || q->ev[j].seq != seq) {
+                bad = true;
+                break;
+            }
+            const char *outcome = "accepted", *reason = "ok";
+            char rb[48];
+            for (size_t r = 0; r < ack->n_results; r++) {
+                const Kcpipe__V1__Result *res = ack->results[r];
+                if (res->has_seq && res->seq == seq) {
+                    int why = res->has_reason ? (int)res->reason : 0;
+                    outcome =
+                        why == KCPIPE__V1__REASON__REASON_DUPLICATE ? "duplicate" : "rejected";
+                    reason = s_reason_name(why, rb, sizeof rb);
+                    break;
+                }
+            }
+            s_put(&b, "ack\t%lld\t%s\t%llu\t%llu\t%s\t%s\t%s\t%s\t%s\n", (long long)now, prod,
+                  (unsigned long long)epoch, (unsigned long long)seq, outcome, reason,
+                  q->ev[j].province, q->ev[j].event_id, dropped ? "dropped" : "fwd");
+            if (seq == UINT64_MAX)
+                break;
+        }
+        if (bad || b.oom) {
+            free(b.p);
+            char why[160];
+            snprintf(why, sizeof why,
+                     "an Ack of epoch %llu seqs %llu..%llu answering a Batch of %s",
+                     (unsigned long long)epoch, (unsigned long long)ack->acked_from,
+                     (unsigned long long)ack->acked_to, q->producer);
+            s_rec_line("unmatched", now, prod, why);
+            s_unmatched++;
+        } else {
+            s_rec_write(&b);
+        }
+    }
+    /* an Ack without a range (refused, fenced, unavailable, a gap) acknowledges nothing */
+    if (ack)
+        kcpipe__v1__ack__free_unpacked(ack, NULL);
+    free(q);
+}
+
+static void s_zmtp_dead(zmtp_t *z, int k, int64_t now, const char *why)
+{
+    z->state = Z_DEAD;
+    free(z->body);
+    z->body = NULL;
+    z->blen = z->bcap = 0;
+    s_undecoded++;
+    s_rec_line("undecoded", now, k == 0 ? "up" : "down", why);
+}
+
+/* Feed bytes of direction k to its decoder (see ACKNOWLEDGEMENT RECORD). */
+static void s_zmtp_feed(conn_t *c, int k, const uint8_t *p, size_t n, int64_t now, bool dropped)
+{
+    zmtp_t *z = &c->z[k];
+    while (n > 0 && z->state != Z_DEAD) {
+        if (z->state == Z_GREETING) {
+            size_t take = 64 - z->hlen < n ? 64 - z->hlen : n;
+            memcpy(z->hdr + z->hlen, p, take);
+            z->hlen += take;
+            p += take;
+            n -= take;
+            if (z->hlen < 64)
+                continue;
+            if (z->hdr[0] != 0xff || !(z->hdr[9] & 1) || z->hdr[10] < 3)
+                s_zmtp_dead(z, k, now, "not a ZMTP 3 greeting");
+            else if (memcmp(z->hdr + 12, "NULL\0", 5) != 0)
+                s_zmtp_dead(z, k, now, "a security mechanism other than NULL");
+            else {
+                z->state = Z_HEAD;
+                z->hlen = 0;
+            }
+        } else if (z->state == Z_HEAD) {
+            z->flags = *p++;
+            n--;
+            z->hlen = 0;
+            z->need = z->flags & 2 ? 8 : 1;
+            z->state = Z_SIZE;
+        } else if (z->state == Z_SIZE) {
+            z->hdr[z->hlen++] = *p++;
+            n--;
+            if (z->hlen < z->need)
+                continue;
+            z->size = 0;
+            for (size_t i = 0; i < z->need; i++)
+                z->size = z->size << 8 | z->hdr[i];
+            if (z->size > S_FRAME_MAX) {
+                s_zmtp_dead(z, k, now, "a frame larger than 64 MiB");
+                continue;
+            }
+            z->blen = 0;
+            if (z->size > z->bcap) {
+                uint8_t *nb = realloc(z->body, (size_t)z->size);
+                if (!nb) {
+                    s_zmtp_dead(z, k, now, "out of memory for a frame");
+                    continue;
+                }
+                z->body = nb;
+                z->bcap = (size_t)z->size;
+            }
+            z->state = Z_BODY;
+        }
+        if (z->state == Z_BODY) {
+            size_t take = (size_t)z->size - z->blen < n ? (size_t)z->size - z->blen : n;
+            if (take)
+                memcpy(z->body + z->blen, p, take);
+            z->blen += take;
+            p += take;
+            n -= take;
+            if (z->blen < z->size)
+                continue;
+            z->state = Z_HEAD;
+            if (z->flags & 4)
+                continue; /* a command (READY, PING, PONG, ...) */
+            if (z->flags & 1)
+                continue; /* not the last frame (a delimiter): the last one is decoded */
+            if (k == 0)
+                s_on_batch(c, z->body, z->blen, now);
+            else
+                s_on_ack(c, z->body, z->blen, now, dropped);
+        }
+    }
+}
+
+static void s_conn_record_free(conn_t *c)
+{
+    for (int k = 0; k < 2; k++) {
+        free(c->z[k].body);
+        memset(&c->z[k], 0, sizeof c->z[k]);
+    }
+    while (c->bhead) {
+        batch_t *q = c->bhead;
+        c->bhead = q->next;
+        free(q);
+    }
+    c->btail = NULL;
 }
 
 static void s_dir_free(dir_t *d)
@@ -138,6 +502,7 @@ static void s_close(conn_t *c, bool rst)
     }
     s_dir_free(&c->dir[0]);
     s_dir_free(&c->dir[1]);
+    s_conn_record_free(c);
     c->used = false;
 }
 
@@ -184,7 +549,10 @@ static bool s_read(conn_t *c, int k, int64_t now)
         d->eof = true;
         return true;
     }
-    if (s_mode == M_BLACKHOLE || (s_mode == M_NOACK && k == 1)) {
+    bool drop = s_mode == M_BLACKHOLE || (s_mode == M_NOACK && k == 1);
+    if (s_rec >= 0 && k == 1) /* Acks as the aggregator sent them, before any drop */
+        s_zmtp_feed(c, 1, buf, (size_t)n, now, drop);
+    if (drop) {
         s_dropped += (uint64_t)n;
         return true;
     }
@@ -232,6 +600,8 @@ static bool s_write(conn_t *c, int k, int64_t now, bool *reset)
         ssize_t n = write(out, ch->data + ch->off, want);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR;
+        if (s_rec >= 0 && k == 0) /* Batches as the aggregator receives them */
+            s_zmtp_feed(c, 0, ch->data + ch->off, (size_t)n, now, false);
         ch->off += (size_t)n;
         d->queued -= (size_t)n;
         s_bytes[k] += (uint64_t)n;
@@ -276,7 +646,7 @@ static void s_command(char *line)
 int main(int argc, char **argv)
 {
     int port = 0, target = 0;
-    const char *control = NULL, *status = NULL;
+    const char *control = NULL, *status = NULL, *record = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--listen") == 0)
             port = atoi(argv[i + 1]);
@@ -286,10 +656,12 @@ int main(int argc, char **argv)
             control = argv[i + 1];
         else if (strcmp(argv[i], "--status") == 0)
             status = argv[i + 1];
+        else if (strcmp(argv[i], "--record") == 0)
+            record = argv[i + 1];
     }
     if (!port || !target || !control || !status) {
         fprintf(stderr, "usage: kc-faultproxy --listen PORT --target PORT --control FIFO "
-                        "--status FILE\n");
+                        "--status FILE [--record FILE]\n");
         return 64;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -303,6 +675,13 @@ int main(int argc, char **argv)
     if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 64) != 0) {
         perror("kc-faultproxy: listen");
         return 69;
+    }
+    if (record) {
+        s_rec = open(record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (s_rec < 0) {
+            perror("kc-faultproxy: record file");
+            return 73;
+        }
     }
     int cfd = open(control, O_RDWR | O_NONBLOCK);
     if (cfd < 0) {
@@ -403,5 +782,8 @@ int main(int argc, char **argv)
             s_close(&s_conns[i], false);
     close(lfd);
     close(cfd);
+    s_status(status); /* the final counters */
+    if (s_rec >= 0)
+        close(s_rec);
     return 0;
 }

@@ -2,7 +2,7 @@
  * mid-batch, again and again, and restarted from their spools.
  *
  * Short form: 4 producers x 10,000 events, 2 kills each. --long: 4 x 50,000,
- * 10 kills each. kc-send runs with --batch 250 and the kill points are seeded
+ * 13 kills each (52). kc-send runs with --batch 250 and the kill points are seeded
  * random counts of the victim's events in the store that are not multiples
  * of the batch size, so most kills land while a batch is in flight (spooled,
  * sent, not yet acknowledged) or being spooled.
@@ -11,11 +11,15 @@
  * the point is a seeded offset from the hwm at the run's start); the kc-send
  * is reaped and rerun at once with the same spool and CSV (it resumes the
  * spool and re-offers the file: business duplicates), and after each round
- * of kills the oracle runs on the live store (no duplicates, order, nothing
- * foreign). A run that ends clean before its point is simply rerun (counted
- * as "early"), so a fast machine cannot make the test miss its kills. At the end every producer's
- * last run must exit 0 with nothing unacknowledged; the aggregator stops on SIGTERM; the full
- * oracle runs.
+ * of kills the oracle runs on the live store while the others send (no
+ * duplicates, order, nothing foreign, every event acknowledged so far in the
+ * log once: the producers reach the aggregator through kc-faultproxy in mode
+ * pass, which records every Ack per event). A run that ends clean before its
+ * point is simply rerun (counted as "early"), so a fast machine cannot make
+ * the test miss its kills. At the end every producer's last run must exit 0
+ * with nothing unacknowledged; the aggregator stops on SIGTERM; the full
+ * oracle runs (every event acknowledged accepted exactly once, under one seq,
+ * whatever the reruns re-offered).
  */
 #include "fault_util.h"
 #include "oracle.h"
@@ -40,7 +44,7 @@ int main(int argc, char **argv)
 {
     bool lng = kc_fault_is_long(argc, argv);
     const size_t rows = lng ? 50000 : 10000;
-    const int kills = lng ? 10 : 2;
+    const int kills = lng ? 13 : 2;
     kc_harness_init("producer_kill_fault_test");
     uint64_t rng = kc_fault_seed(2002);
     kc_fleet_t fleet;
@@ -50,7 +54,9 @@ int main(int argc, char **argv)
     kc_harness_path(store, "store");
     kc_agg_t agg = {0};
     kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", NULL);
-    kc_fleet_start_all(&fleet, agg.endpoint);
+    kc_proxy_t px;
+    kc_proxy_start(&px, agg.endpoint);
+    kc_fleet_start_all(&fleet, px.endpoint);
 
     /* per producer: kill when its hwm passes trigger[i] (set at each start) */
     int done[PRODUCERS] = {0}, total_kills = 0, early = 0;
@@ -73,7 +79,7 @@ int main(int argc, char **argv)
                          fleet.prod[i]);
                 fleet.pid[i] = 0;
                 early++;
-                kc_fleet_start(&fleet, i, agg.endpoint);
+                kc_fleet_start(&fleet, i, px.endpoint);
                 trigger[i] = hwm + s_offset(&rng, rows);
                 continue;
             }
@@ -85,7 +91,7 @@ int main(int argc, char **argv)
                     "hwm=%llu\n",
                     fleet.prod[i], done[i] + 1, fleet.runs[i], (unsigned long long)accepted,
                     (unsigned long long)hwm);
-            kc_fleet_start(&fleet, i, agg.endpoint); /* same spool, same file */
+            kc_fleet_start(&fleet, i, px.endpoint); /* same spool, same file */
             trigger[i] = hwm + s_offset(&rng, rows);
             done[i]++;
             total_kills++;
@@ -104,6 +110,7 @@ int main(int argc, char **argv)
             early);
     kc_fleet_wait_all(&fleet, SEND_MS);
     kc_harness_agg_term(&agg);
+    kc_proxy_stop(&px);
     kc_oracle_result_t res;
     kc_oracle_scan(store, fleet.src, PRODUCERS, &res);
     kc_oracle_summary(lng ? "2-producer-kill-long" : "2-producer-kill", &res);

@@ -140,9 +140,8 @@ int main(int argc, char **argv)
 
     kc_oracle_src_t src[6] = {f1.src[0], f1.src[1], f2.src[0], f2.src[1], f3.src[0], f3.src[1]};
     kc_gen_sums_t sums = f1.sums;
-    sums.events += f2.sums.events + f3.sums.events;
-    for (int m = 0; m < KC_METRIC_COUNT; m++)
-        sums.sums[m] += f2.sums.sums[m] + f3.sums.sums[m];
+    kc_gen_sums_add(&sums, &f2.sums);
+    kc_gen_sums_add(&sums, &f3.sums);
     kc_oracle_result_t res;
     kc_oracle_scan(store, src, 6, &res);
     kc_oracle_summary(lng ? "6-stale-readers-long" : "6-stale-readers", &res);

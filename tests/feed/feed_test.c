@@ -6,19 +6,29 @@
  *   early    subscribes before any data: snapshot at 0, then every update;
  *   gappy    subscribes early too, then discards its next 2 updates (the
  *            kc_feedc test hook), so it must detect the gap and resync;
- *   late     joins once data has been committed and while a second producer
- *            is still streaming.
+ *   late     joins once data has been committed, while the first producer is
+ *            held (SIGSTOP) mid-stream; the second producer starts after it
+ *            synced, so its snapshot is mid-stream whatever the run's speed.
  * When every kc-send has finished, all three must reach the store's log size;
  * the aggregator is stopped and each client's cells are compared, cell by
  * cell and through kc_cells_sum, with the store opened read-only, and its
  * units' last reports with the store's units table. (a)-(d) of issue 5's
  * feed tests.
+ * The clients' counters must say how they got there: early took one snapshot
+ * and then followed every update with no gap and nothing skipped; gappy
+ * detected exactly one gap (the 2 discarded updates) and resynced once (2
+ * snapshots); late took its first snapshot at a log size S with 0 < S < the
+ * final size (data committed before it, more committed after it: it joined
+ * mid-stream), then followed the updates after S without a gap (its
+ * subscription was in place before it asked for the snapshot, so none was
+ * lost in the hand-over) and applied some.
  */
 #include "feed_util.h"
 #include "gen_csv.h"
 #include "harness.h"
 #include "kc_err.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
@@ -72,17 +82,29 @@ int main(void)
         KC_CHECK(kc_harness_now_ms() < deadline, "no update within %d ms", RUN_MS);
         kc_feed_poll_all(c, 2, 20);
     }
+    /* The late client joins mid-stream, by construction rather than by timing: the
+     * first sender is held (SIGSTOP) while it takes its snapshot, and the second
+     * one starts only after it: whatever the speed of the run (valgrind), its
+     * snapshot is at 0 < S < the final log size and updates follow it. */
+    KC_CHECK(kill(p1, SIGSTOP) == 0, "stop kc-send 1");
     c[2] = kc_feed_client(zctx, &eps);
+    bool late_synced = false;
+    uint64_t late_at = 0; /* the late client's seq when it first synced: its snapshot's */
+    while (!kc_feedc_synced(c[2])) {
+        KC_CHECK(kc_harness_now_ms() < deadline, "the late client did not sync within %d ms",
+                 RUN_MS);
+        kc_feed_poll_all(c, 3, 20);
+    }
+    late_synced = true;
+    late_at = kc_feedc_seq(c[2]);
+    KC_CHECK(kill(p1, SIGCONT) == 0, "continue kc-send 1");
     pid_t p2 = kc_harness_send_start(agg.endpoint, "feed-p2", sp2, csv2, out2, send_extra);
-    bool joined_midway = false;
     pid_t pids[2] = {p1, p2};
     int running = 2, st;
     bool ended[2] = {false, false};
     while (running > 0) {
         KC_CHECK(kc_harness_now_ms() < deadline, "senders still running after %d ms", RUN_MS);
         kc_feed_poll_all(c, 3, 30);
-        if (kc_feedc_synced(c[2]) && !ended[1])
-            joined_midway = true; /* synced while the second producer still streamed */
         for (int i = 0; i < 2; i++)
             if (!ended[i] && kc_harness_exited(pids[i], &st)) {
                 ended[i] = true;
@@ -109,11 +131,26 @@ int main(void)
                (unsigned long long)kc_feedc_seq(c[i]));
     }
     KC_CHECK(fs[0].updates > 0, "the early client applied no update");
-    KC_CHECK(fs[1].resyncs > 0 && fs[1].snapshots >= 2,
-             "the client that lost updates did not resync (resyncs %llu, snapshots %llu)",
+    KC_CHECK(fs[0].snapshots == 1 && fs[0].resyncs == 0 && fs[0].skipped == 0,
+             "the early client did not follow every update (snapshots %llu, resyncs %llu, "
+             "skipped %llu)",
+             (unsigned long long)fs[0].snapshots, (unsigned long long)fs[0].resyncs,
+             (unsigned long long)fs[0].skipped);
+    KC_CHECK(fs[1].resyncs == 1 && fs[1].snapshots == 2,
+             "the client that lost 2 updates did not resync once (resyncs %llu, snapshots %llu)",
              (unsigned long long)fs[1].resyncs, (unsigned long long)fs[1].snapshots);
-    KC_CHECK(fs[2].snapshots >= 1, "the late client has no snapshot");
-    printf("late joiner synced while data was flowing: %s\n", joined_midway ? "yes" : "no");
+    KC_CHECK(late_synced && fs[2].snapshots == 1 && fs[2].resyncs == 0,
+             "the late client did not join in one snapshot (synced %d, snapshots %llu, resyncs "
+             "%llu)",
+             (int)late_synced, (unsigned long long)fs[2].snapshots,
+             (unsigned long long)fs[2].resyncs);
+    KC_CHECK(late_at > 0 && late_at < size && fs[2].updates > 0,
+             "the late client did not join mid-stream: snapshot at %llu of %llu, then %llu "
+             "updates",
+             (unsigned long long)late_at, (unsigned long long)size,
+             (unsigned long long)fs[2].updates);
+    printf("late joiner synced at %llu of %llu while data was flowing\n",
+           (unsigned long long)late_at, (unsigned long long)size);
 
     kc_harness_agg_term(&agg); /* the store is complete and closed */
     for (int i = 0; i < 3; i++) {

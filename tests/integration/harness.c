@@ -24,12 +24,16 @@
 
 #define MAX_CHILDREN  64
 #define AGG_READY_MS  60000 /* an aggregator under ASan must be ready within this */
-#define AGG_ATTEMPTS  5     /* starts tried before giving up (port still held...) */
+#define AGG_ATTEMPTS  5     /* starts tried while a fixed port is taken (s_port_taken) */
 #define STOP_GRACE_MS 30000 /* SIGTERM: time to commit what is in hand and exit */
 
 static char s_dir[200];            /* the test's temp dir (leaves room for names in it) */
 static pid_t s_pids[MAX_CHILDREN]; /* children started and not yet reaped */
 static bool s_passed;              /* kc_harness_pass() was called */
+/* stderr files of aggregator attempts that ended before ready and were retried
+ * (a port taken): kc_harness_pass() keeps them, and the dir, and says where. */
+static char s_kept[AGG_ATTEMPTS * 4][KC_PATH_MAX];
+static int s_nkept;
 
 int64_t kc_harness_now_ms(void)
 {
@@ -77,12 +81,18 @@ static void s_cleanup(void)
         fprintf(stderr, "harness: kept %s for inspection\n", s_dir);
 }
 
+/* nftw: remove everything but the kept files (their dirs stay, not empty). */
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
     (void)ftw;
-    return remove(path);
+    for (int i = 0; i < s_nkept; i++)
+        if (strcmp(path, s_kept[i]) == 0)
+            return 0;
+    if (remove(path) != 0 && s_nkept == 0)
+        return -1;
+    return 0;
 }
 
 const char *kc_harness_init(const char *name)
@@ -110,6 +120,9 @@ void kc_harness_pass(void)
     for (int i = 0; i < MAX_CHILDREN; i++)
         KC_CHECK(s_pids[i] == 0, "child %d still running at the end of the test", (int)s_pids[i]);
     nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < s_nkept; i++)
+        fprintf(stderr, "harness: kept %s (a kc-aggregator attempt retried: port taken)\n",
+                s_kept[i]);
 }
 
 char *kc_harness_path(char *buf, const char *fmt, ...)
@@ -313,6 +326,70 @@ int kc_harness_read_line(const char *path, char *buf, size_t cap)
     return buf[0] ? 0 : -1;
 }
 
+/* Print all of a child's stderr file (an ASan report's stack is at its top,
+ * where the tails printed by kc_harness_fail do not reach), bounded. */
+static void s_print_file(const char *what, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "---- %s: %s cannot be read: %s\n", what, path, strerror(errno));
+        return;
+    }
+    fprintf(stderr, "---- %s: %s\n", what, path);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n++ < 400)
+        fputs(line, stderr);
+    if (n > 400)
+        fprintf(stderr, "---- (cut at 400 lines; the whole file is kept)\n");
+    else
+        fprintf(stderr, "---- end of %s\n", path);
+    fclose(f);
+}
+
+/* Whether a file holds `needle`. */
+static bool s_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The one way an aggregator may end before it is ready and be started again:
+ * a fixed port it was asked to bind was taken by another process between
+ * kc_harness_free_port() and its bind. Recognised positively: exit 69
+ * (EX_UNAVAILABLE: kc_agg_new failed) after "KC-AGG-013 cannot start: resource
+ * busy" (KC_EBUSY, which kc_agg_new answers for EADDRINUSE only) with the bind's
+ * "Address already in use", and no sanitizer or UBSan report. Any other end -
+ * a signal (a crash, an ASan abort, SIGKILL), another exit code, another
+ * message - is a failure of the start. */
+static bool s_port_taken(int st, const char *err)
+{
+    return WIFEXITED(st) && WEXITSTATUS(st) == 69 &&
+           s_file_has(err, "KC-AGG-013 cannot start: resource busy") &&
+           s_file_has(err, strerror(EADDRINUSE)) && !s_file_has(err, "Sanitizer") &&
+           !s_file_has(err, "runtime error");
+}
+
+/* The aggregator `a` (incarnation a->incarnation) ended with status st where
+ * it should not have: print all its stderr, fail (the temp dir is kept). */
+static void s_agg_died(const kc_agg_t *a, int st, const char *when) __attribute__((noreturn));
+static void s_agg_died(const kc_agg_t *a, int st, const char *when)
+{
+    char err[KC_PATH_MAX], sb[64];
+    kc_harness_path(err, "agg-%d.err", a->incarnation);
+    s_print_file("stderr of the kc-aggregator that died", err);
+    kc_harness_fail(__FILE__, __LINE__, "kc-aggregator alive",
+                    "kc-aggregator (pid %d, %s) %s: %s; its stderr: %s", (int)a->pid, a->store,
+                    when, kc_harness_status_str(st, sb, sizeof sb), err);
+}
+
 void kc_harness_agg_start(kc_agg_t *a, const char *store, const char *listen,
                           const char *const *extra)
 {
@@ -352,30 +429,49 @@ void kc_harness_agg_start(kc_agg_t *a, const char *store, const char *listen,
             }
             kc_harness_poll_pause();
         }
+        if (!died) {
+            s_print_file("stderr of the kc-aggregator not ready", err);
+            KC_CHECK(false, "kc-aggregator (pid %d) not ready within %d ms; its stderr: %s",
+                     (int)a->pid, AGG_READY_MS, err);
+        }
+        if (!s_port_taken(st, err))
+            s_agg_died(a, st,
+                       "ended before it was ready (a crash or failure while starting or "
+                       "recovering the store is never retried)");
         char sb[64];
-        KC_CHECK(died, "kc-aggregator (pid %d) not ready within %d ms", (int)a->pid, AGG_READY_MS);
-        fprintf(stderr, "harness: kc-aggregator attempt %d ended before ready (%s); retrying\n",
-                attempt, kc_harness_status_str(st, sb, sizeof sb));
+        fprintf(stderr,
+                "harness: kc-aggregator attempt %d ended before ready (%s: a port of %s was "
+                "taken by another process); retrying; its stderr is kept: %s\n",
+                attempt, kc_harness_status_str(st, sb, sizeof sb), a->listen, err);
+        s_print_file("stderr of the kc-aggregator attempt retried", err);
+        if (s_nkept < (int)(sizeof s_kept / sizeof s_kept[0]))
+            snprintf(s_kept[s_nkept++], KC_PATH_MAX, "%s", err);
         a->pid = 0;
     }
-    KC_CHECK(false, "kc-aggregator did not start after %d attempts", AGG_ATTEMPTS);
+    KC_CHECK(false, "kc-aggregator did not start after %d attempts (port taken each time)",
+             AGG_ATTEMPTS);
 }
 
 void kc_harness_agg_kill(kc_agg_t *a)
 {
-    int st = kc_harness_stop(a->pid, SIGKILL, 10000);
-    KC_CHECK(WIFSIGNALED(st), "kc-aggregator was not killed");
+    int st = 0;
+    char sb[64];
+    KC_CHECK(a->pid > 0, "no kc-aggregator to kill");
+    if (kc_harness_exited(a->pid, &st))
+        s_agg_died(a, st, "had ended already when it was to be killed");
+    st = kc_harness_stop(a->pid, SIGKILL, 10000);
+    KC_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "kc-aggregator on SIGKILL: %s",
+             kc_harness_status_str(st, sb, sizeof sb));
     a->pid = 0;
 }
 
 void kc_harness_agg_term(kc_agg_t *a)
 {
-    char sb[64];
+    KC_CHECK(a->pid > 0, "no kc-aggregator to stop");
     int st = kc_harness_stop(a->pid, SIGTERM, STOP_GRACE_MS);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        s_agg_died(a, st, "on SIGTERM (expected exit 0)");
     a->pid = 0;
-    KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "kc-aggregator on SIGTERM: %s (expected exit 0)",
-             kc_harness_status_str(st, sb, sizeof sb));
 }
 
 pid_t kc_harness_send_start(const char *endpoint, const char *producer, const char *spool,

@@ -85,14 +85,22 @@ typedef struct {
 
 /* Start kc-aggregator on `store` binding `listen` (e.g. "tcp://127.0.0.1:*")
  * with --ready-file, and wait (bounded) until the ready file names its
- * endpoint. Retries a few times if the process exits before it is ready
- * (e.g. the fixed port is briefly still held). extra: NULL-terminated extra
- * arguments or NULL. Fails the test if it cannot. */
+ * endpoint. extra: NULL-terminated extra arguments or NULL. An aggregator that
+ * ends before it is ready fails the test, its whole stderr printed and kept
+ * (agg-<incarnation>.err, path named): a crash, sanitizer abort or error while
+ * opening or recovering the store is never retried. The one exception, retried
+ * up to 5 times: a fixed port taken by another process between
+ * kc_harness_free_port() and the bind, recognised by the aggregator's own exit
+ * 69 and "resource busy"/"Address already in use" lines and nothing from a
+ * sanitizer; each such attempt's stderr is printed and kept even if the test
+ * passes. Each attempt is a new incarnation. */
 void kc_harness_agg_start(kc_agg_t *a, const char *store, const char *listen,
                           const char *const *extra);
-/* SIGKILL the aggregator and reap it. */
+/* SIGKILL the aggregator and reap it. Fails the test (printing its stderr) if
+ * it had ended already or ended otherwise than by this SIGKILL. */
 void kc_harness_agg_kill(kc_agg_t *a);
-/* SIGTERM the aggregator and check that it exits 0 within the deadline. */
+/* SIGTERM the aggregator and check that it exits 0 within the deadline; if
+ * not, fails the test printing all of its stderr. */
 void kc_harness_agg_term(kc_agg_t *a);
 
 /* Start `kc-send --connect EP --producer ID --spool SPOOL --timeout T
