@@ -12,7 +12,8 @@
 #include "kc_cert.h"
 #include "kc_err.h"
 #include "kc_log.h"
-#include "kc_store_int.h" /* the MDB_env, for mdb_reader_check (fault hooks) */
+#include "kc_time.h"
+#include "kc_store.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -123,13 +124,6 @@ struct kc_agg {
     char http_url[160]; /* "http://ADDR:PORT/", "" without */
     unsigned http_port;
 };
-
-static uint64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* mkdir -p of the parents of path (the store creates the last component). */
 static int s_mkdir_parents(const char *path)
@@ -611,7 +605,8 @@ void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
            (unsigned long long)c->unavailable, (unsigned long long)c->commits,
            (unsigned long long)self->dropped_messages, (unsigned long long)self->undelivered_acks,
            zap, off ? "; rejected by reason:" : "", reasons);
-    double up = self->run_start_ms ? (double)(s_now_ms() - self->run_start_ms) / 1e3 : 0.0;
+    double up =
+        self->run_start_ms ? (double)((uint64_t)kc_time_mono_ms() - self->run_start_ms) / 1e3 : 0.0;
     kc_log((kc_log_level_t)level,
            "%s: commit thread busy %.1f%% of %.1f s serving (%.3f s in commits; near 100%% "
            "under load: the commits bound the ingest rate)",
@@ -629,9 +624,9 @@ void kc_agg_log_counters(const kc_agg_t *self, int level, const char *what)
 static void s_reader_check(kc_agg_t *self)
 {
     int dead = 0;
-    int mrc = mdb_reader_check(self->store->env, &dead);
-    if (mrc != MDB_SUCCESS) {
-        kc_warn("KC-AGG-011 checking for stale readers failed: %s", mdb_strerror(mrc));
+    int rc = kc_store_reader_check(self->store, &dead);
+    if (rc != 0) {
+        kc_warn("KC-AGG-011 checking for stale readers failed: %s", kc_strerror(rc));
         return;
     }
 #ifdef KC_HAVE_HTTP
@@ -820,7 +815,7 @@ static int s_recv_one(kc_agg_t *self)
                 memcpy(r->id, zmq_msg_data(id), r->len);
                 r->delim = delim;
                 if (n == 1)
-                    g->t0 = s_now_ms();
+                    g->t0 = (uint64_t)kc_time_mono_ms();
             }
         }
     }
@@ -881,7 +876,7 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
     self->commit_busy_s += g->commit_secs;
     if (kc_apply_delta(group)->accepted > 0) {
         self->head_behind = true;
-        self->last_growth_ms = s_now_ms();
+        self->last_growth_ms = (uint64_t)kc_time_mono_ms();
     }
     size_t x = 0; /* the next of g's extras to send, in their place among the Acks */
     for (size_t i = 0; i < n; i++) {
@@ -1048,9 +1043,9 @@ void kc_agg_set_commit_hook(kc_agg_t *self, int (*hook)(void *ctx, size_t nmsgs)
 int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
 {
     int ret = 0;
-    uint64_t next_stats = s_now_ms() + (uint64_t)self->stats_ms;
+    uint64_t next_stats = (uint64_t)kc_time_mono_ms() + (uint64_t)self->stats_ms;
     s_reader_check(self);
-    uint64_t next_reader_check = s_now_ms() + S_READER_CHECK_MS;
+    uint64_t next_reader_check = (uint64_t)kc_time_mono_ms() + S_READER_CHECK_MS;
     uint64_t next_trim_check = 0;
 #ifdef KC_HAVE_HTTP
     uint64_t next_feed_stats = 0;
@@ -1059,7 +1054,7 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
     snprintf(status, sizeof status, "serving on %s (%s)", self->endpoint,
              self->auth ? "CURVE" : "plaintext");
     s_committer_start(self);
-    self->run_start_ms = s_now_ms();
+    self->run_start_ms = (uint64_t)kc_time_mono_ms();
     kc_service_ready(status);
     while (!*stop) {
         if (self->reload && *self->reload) {
@@ -1071,7 +1066,7 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
                 kc_agg_reload(self); /* failures are logged; the registry in force stays */
             kc_service_ready(status);
         }
-        uint64_t now = s_now_ms();
+        uint64_t now = (uint64_t)kc_time_mono_ms();
         int timeout = S_POLL_MAX_MS;
         if (kc_apply_count(self->fill->apply) > 0 && !self->flight) {
             uint64_t due = self->fill->t0 + (uint64_t)self->window_ms;
@@ -1113,7 +1108,7 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
         }
         if (feed_i >= 0 && (items[feed_i].revents & ZMQ_POLLIN))
             kc_feed_handle_pub(self->feed); /* subscriptions: counted */
-        now = s_now_ms();
+        now = (uint64_t)kc_time_mono_ms();
         if (kc_apply_count(self->fill->apply) > 0 && !self->flight &&
             (s_fill_full(self) || now >= self->fill->t0 + (uint64_t)self->window_ms))
             s_dispatch(self);

@@ -14,12 +14,12 @@
 #include "kc_err.h"
 #include "kc_log.h"
 #include "kc_text.h"
+#include "kc_time.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define S_TEXT_MAX 256
 
@@ -949,9 +949,7 @@ static int s_apply_msg(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn)
 int kc_apply_run(kc_txn_t *txn, void *arg)
 {
     kc_apply_t *self = arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    self->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    self->now_ns = kc_time_real_ns();
     /* received_ns never decreases along the log (kc_checkpoint.h: time -> log size),
      * even if the clock steps back: take the last entry's when it is later */
     uint64_t start;
@@ -1001,14 +999,12 @@ int kc_apply_run(kc_txn_t *txn, void *arg)
     self->ch.seq = end;
     if (self->checkpoint_every && end / self->checkpoint_every > start / self->checkpoint_every) {
         kc_checkpoint_t cp;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = kc_time_mono_ns();
         if ((src = kc_txn_checkpoint_put(txn, &cp)) != 0)
             return src;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t t1 = kc_time_mono_ns();
         kc_debug("checkpoint at log size %llu: %llu cells in %.3f ms", (unsigned long long)cp.size,
-                 (unsigned long long)cp.cells,
-                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+                 (unsigned long long)cp.cells, (double)(t1 - t0) / 1e6);
     }
     self->delta.commits = 1;
     return 0;

@@ -1,6 +1,7 @@
 /* kc_feed.c - the aggregator's live totals feed (DESIGN in kc_feed.h).
  *
- * WIRE PROTOCOL (proto/kcpipe/v1/kcpipe.proto: FeedUpdate, FeedSnapshotRequest)
+ * WIRE PROTOCOL (proto/kcpipe/v1/kcpipe.proto: FeedUpdate, FeedSnapshotRequest;
+ * the command words are defined in common/kc_feed_wire.h)
  *   PUB (XPUB), every frame set is [command, FeedUpdate]:
  *     ["UPD", {seq, prev_seq, time_ns, cells, units}]   one per group commit that
  *          grew the log; cells = absolute values of every cell the commit changed,
@@ -29,7 +30,9 @@
 #include "kc_feed.h"
 
 #include "kc_err.h"
+#include "kc_feed_wire.h"
 #include "kc_log.h"
+#include "kc_time.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
 #include <errno.h>
@@ -98,20 +101,6 @@ struct kc_feed {
     s_stalled_t stalled[S_STALLED_MAX];
     size_t next_stalled;
 };
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t s_real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int s_setint(void *sock, int opt, int v)
 {
@@ -226,7 +215,7 @@ static int s_snap_read(kc_feed_t *self, unsigned year_from, unsigned year_to, ui
 static bool s_is_stalled(kc_feed_t *self, const zmq_msg_t *id)
 {
     size_t len = zmq_msg_size((zmq_msg_t *)id);
-    uint64_t now = s_mono_ms();
+    uint64_t now = (uint64_t)kc_time_mono_ms();
     for (size_t i = 0; i < S_STALLED_MAX; i++) {
         s_stalled_t *st = &self->stalled[i];
         if (st->until_ms > now && st->len == len &&
@@ -244,7 +233,7 @@ static void s_mark_stalled(kc_feed_t *self, const zmq_msg_t *id)
     s_stalled_t *st = &self->stalled[self->next_stalled++ % S_STALLED_MAX];
     memcpy(st->id, zmq_msg_data((zmq_msg_t *)id), len);
     st->len = len;
-    st->until_ms = s_mono_ms() + S_STALLED_MS;
+    st->until_ms = (uint64_t)kc_time_mono_ms() + S_STALLED_MS;
 }
 
 /* Answer one snapshot request from the client `id`. */
@@ -274,7 +263,7 @@ static void s_snap_serve(kc_feed_t *self, const zmq_msg_t *id, const zmq_msg_t *
     size_t n = self->snap_cells.n;
     size_t part = KC_FEED_SNAPSHOT_PART_CELLS;
     Kcpipe__V1__FeedUpdate upd;
-    uint64_t now = s_real_ns();
+    uint64_t now = kc_time_real_ns();
     for (size_t i = 0; i < self->snap_nunits; i++) {
         s_pb_unit(&self->snap_pbunits[i], &self->snap_units[i]);
         self->snap_pbunitp[i] = &self->snap_pbunits[i];
@@ -301,7 +290,7 @@ static void s_snap_serve(kc_feed_t *self, const zmq_msg_t *id, const zmq_msg_t *
             upd.n_units = self->snap_nunits;
             upd.units = self->snap_pbunitp;
         }
-        if ((rc = s_send_update(self->router, id, "SNAP", &upd, 0)) != 0) {
+        if ((rc = s_send_update(self->router, id, KC_FEED_SNAP, &upd, 0)) != 0) {
             kc_debug("feed: snapshot request %llu: part %zu not sent: %s",
                      (unsigned long long)request_id, p, zmq_strerror(-rc));
             if (rc == -EAGAIN)
@@ -314,7 +303,7 @@ static void s_snap_serve(kc_feed_t *self, const zmq_msg_t *id, const zmq_msg_t *
     upd.seq = upd.prev_seq = seq;
     upd.time_ns = now;
     upd.request_id = request_id;
-    if ((rc = s_send_update(self->router, id, "KTHXBAI", &upd, 0)) != 0) {
+    if ((rc = s_send_update(self->router, id, KC_FEED_KTHXBAI, &upd, 0)) != 0) {
         kc_debug("feed: snapshot request %llu: end not sent: %s", (unsigned long long)request_id,
                  zmq_strerror(-rc));
         if (rc == -EAGAIN)
@@ -347,8 +336,8 @@ static int s_snap_recv(kc_feed_t *self)
             zmq_msg_close(&part);
         total++;
     }
-    if ((total == 2 || total == 3) && zmq_msg_size(&f[1]) == 8 &&
-        memcmp(zmq_msg_data(&f[1]), "ICANHAZ?", 8) == 0)
+    if ((total == 2 || total == 3) && zmq_msg_size(&f[1]) == KC_FEED_CMD_LEN(KC_FEED_ICANHAZ) &&
+        memcmp(zmq_msg_data(&f[1]), KC_FEED_ICANHAZ, KC_FEED_CMD_LEN(KC_FEED_ICANHAZ)) == 0)
         s_snap_serve(self, &f[0], total == 3 ? &f[2] : NULL);
     else
         kc_debug("feed: ignored a snapshot-socket message of %d frames", total);
@@ -447,7 +436,7 @@ int kc_feed_new(kc_feed_t **out, void *ctx, kc_store_t *store, const kc_feed_opt
         goto fail;
     }
     self->thread_started = true;
-    self->next_hugz_ms = s_mono_ms() + (uint64_t)self->heartbeat_ms;
+    self->next_hugz_ms = (uint64_t)kc_time_mono_ms() + (uint64_t)self->heartbeat_ms;
     *out = self;
     return 0;
 fail:
@@ -495,8 +484,8 @@ static int s_hugz(kc_feed_t *self, uint64_t seq)
     kcpipe__v1__feed_update__init(&upd);
     upd.has_seq = upd.has_prev_seq = upd.has_time_ns = 1;
     upd.seq = upd.prev_seq = seq;
-    upd.time_ns = s_real_ns();
-    return s_send_update(self->pub, NULL, "HUGZ", &upd, ZMQ_DONTWAIT);
+    upd.time_ns = kc_time_real_ns();
+    return s_send_update(self->pub, NULL, KC_FEED_HUGZ, &upd, ZMQ_DONTWAIT);
 }
 
 int kc_feed_publish(kc_feed_t *self, uint64_t prev_seq, uint64_t seq, uint64_t time_ns,
@@ -537,7 +526,7 @@ int kc_feed_publish(kc_feed_t *self, uint64_t prev_seq, uint64_t seq, uint64_t t
     upd.units = self->pbunitp;
     self->seq_known = true;
     self->last_seq = seq;
-    int rc = s_send_update(self->pub, NULL, "UPD", &upd, ZMQ_DONTWAIT);
+    int rc = s_send_update(self->pub, NULL, KC_FEED_UPD, &upd, ZMQ_DONTWAIT);
     if (rc != 0) {
         self->drops++;
         kc_debug("feed: update %llu not published: %s", (unsigned long long)seq, zmq_strerror(-rc));

@@ -33,6 +33,7 @@
 #include "kc_merkle.h"
 #include "kc_qry.h"
 #include "kc_text.h"
+#include "kc_time.h"
 #ifdef KC_HAVE_WEB
 #include "kc_web.h"
 #endif
@@ -137,13 +138,6 @@ static enum MHD_Result s_store_error(kc_http_t *h, struct MHD_Connection *c, int
     snprintf(msg, sizeof msg, "reading the store: %s", kc_strerror(rc));
     return s_error(
         h, c, rc == KC_EBUSY ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
-}
-
-static uint64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static json_t *s_time(uint64_t ns)
@@ -331,7 +325,7 @@ static enum MHD_Result s_producers(kc_http_t *h, struct MHD_Connection *c)
     int rc = kc_store_read_begin(h->store, &txn);
     if (rc != 0)
         return s_store_error(h, c, rc);
-    s_prod_ctx_t p = {.h = h, .list = json_array(), .now = s_now_ns()};
+    s_prod_ctx_t p = {.h = h, .list = json_array(), .now = kc_time_real_ns()};
     rc = kc_txn_producer_scan(txn, s_producer, &p);
     kc_txn_end(&txn);
     if (rc != 0) {
@@ -385,7 +379,8 @@ static enum MHD_Result s_status(kc_http_t *h, struct MHD_Connection *c)
         return s_store_error(h, c, rc);
     return s_json(h, c, MHD_HTTP_OK,
                   json_pack("{s:s,s:I,s:o,s:o}", "version", KC_VERSION, "seq", (json_int_t)seq,
-                            "time", s_time(s_now_ns()), "store", kc_json_texts(h->store_dir)));
+                            "time", s_time(kc_time_real_ns()), "store",
+                            kc_json_texts(h->store_dir)));
 }
 
 static enum MHD_Result s_metrics(kc_http_t *h, struct MHD_Connection *c)

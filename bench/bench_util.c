@@ -7,6 +7,7 @@
 #include "kc_err.h"
 #include "kc_ref.h"
 #include "kc_store.h"
+#include "kc_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +41,6 @@ void bu_init(const char *prog)
 {
     s_prog = prog;
     signal(SIGPIPE, SIG_IGN);
-}
-
-int64_t bu_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void bu_pause(void)
@@ -236,8 +230,8 @@ pid_t bu_agg_start(const bu_agg_opts_t *o, char *endpoint, size_t cap)
         argv[n++] = (char *)o->extra[i];
     argv[n] = NULL;
     s_agg = bu_spawn(argv, log, log);
-    int64_t deadline = bu_now_ns() + (int64_t)READY_MS * 1000000;
-    while (bu_now_ns() < deadline) {
+    int64_t deadline = kc_time_mono_ns() + (int64_t)READY_MS * 1000000;
+    while (kc_time_mono_ns() < deadline) {
         FILE *f = fopen(ready, "r");
         if (f) {
             bool ok = fgets(endpoint, (int)cap, f) != NULL;
@@ -276,9 +270,9 @@ void bu_agg_stop(void)
 {
     kill(s_agg, SIGTERM);
     int st = 0;
-    int64_t deadline = bu_now_ns() + (int64_t)STOP_MS * 1000000;
+    int64_t deadline = kc_time_mono_ns() + (int64_t)STOP_MS * 1000000;
     while (waitpid(s_agg, &st, WNOHANG) == 0) {
-        if (bu_now_ns() > deadline)
+        if (kc_time_mono_ns() > deadline)
             bu_die("kc-aggregator ignored SIGTERM for %d ms", STOP_MS);
         bu_pause();
     }
@@ -422,7 +416,7 @@ void bu_prod_init(bu_prod_t *c, uint64_t n, bu_report_t *rep)
 void bu_on_result(const kc_result_t *r, void *ctx)
 {
     bu_prod_t *c = ctx;
-    int64_t now = bu_now_ns();
+    int64_t now = kc_time_mono_ns();
     uint64_t i = r->seq - c->first_seq;
     if (r->seq >= c->first_seq && i < c->n && c->rep->lat_count < c->n)
         c->lat[c->rep->lat_count++] = (uint64_t)(now - c->add_ns[i]);

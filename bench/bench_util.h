@@ -32,7 +32,6 @@ extern char bu_dir[PATH_MAX / 2]; /* the temp dir ("" before bu_mkdir) */
 
 /* The program's name in messages ("bench-ingest"). */
 void bu_init(const char *prog);
-int64_t bu_now_ns(void);
 void bu_pause(void); /* one 2 ms poll step inside a deadline loop */
 void bu_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* A decimal option value >= min, else exit 64 with a message. */

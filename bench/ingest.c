@@ -32,6 +32,7 @@
 #include "kc_err.h"
 #include "kc_ref.h"
 #include "kc_store.h"
+#include "kc_time.h"
 #include "kcingest.h"
 
 #include <arpa/inet.h>
@@ -198,14 +199,14 @@ static int s_producer(int idx, uint64_t n, void *ctx)
     kc_gen_init(&g, id, 1000 + (uint64_t)idx);
     char prov[4];
     bu_office_province(idx, prov);
-    rep.first_add_ns = bu_now_ns();
+    rep.first_add_ns = kc_time_mono_ns();
     int rc = 0;
     for (uint64_t i = 0; i < n; i++) {
         kc_gen_row_t r;
         kc_event_t ev;
         bu_next_event(&g, &r, i, n, o->scatter ? NULL : prov, &ev, rep.sums);
         uint64_t seq = 0;
-        int64_t t = bu_now_ns();
+        int64_t t = kc_time_mono_ns();
         rc = kc_producer_add(p, &ev, NULL, &seq);
         if (rc != 0) {
             fprintf(stderr, "bench-ingest: producer %d: add: %s\n", idx, kc_producer_strerror(rc));

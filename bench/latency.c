@@ -20,6 +20,7 @@
  * last line, one JSON object.
  */
 #include "bench_util.h"
+#include "kc_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -136,13 +137,13 @@ static int s_producer(int idx, uint64_t n, void *ctx)
     double gap_ns = 1e9 * (double)o->producers / o->rate;
     int64_t tick = (int64_t)o->tick_ms * 1000000;
     /* stagger the producers' ticks so that they do not all poll at once */
-    int64_t start = bu_now_ns() + tick * idx / o->producers;
+    int64_t start = kc_time_mono_ns() + tick * idx / o->producers;
     s_sleep_until(start);
     rep.first_add_ns = start;
     int rc = 0;
     uint64_t i = 0;
     for (int64_t next = start; i < n; next += tick) {
-        int64_t now = bu_now_ns();
+        int64_t now = kc_time_mono_ns();
         for (; i < n; i++) {
             int64_t due = start + (int64_t)((double)i * gap_ns);
             if (due > now)
@@ -169,12 +170,12 @@ static int s_producer(int idx, uint64_t n, void *ctx)
                         kc_producer_strerror(rc));
                 return 2;
             }
-            int64_t left = next + tick - bu_now_ns();
+            int64_t left = next + tick - kc_time_mono_ns();
             if (left < 1000000 || kc_producer_pending(p) == 0)
                 break;
             wait_ms = (int)(left / 1000000);
         }
-        int64_t after = bu_now_ns();
+        int64_t after = kc_time_mono_ns();
         if (next + tick > after)
             s_sleep_until(next + tick);
         else

@@ -26,6 +26,7 @@
 #include "kc_qry.h"
 #include "kc_ref.h"
 #include "kc_store.h"
+#include "kc_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -127,7 +128,7 @@ static void s_setup(question_t *qu, const char *store)
 
 static double s_call_ms(question_t *qu, kc_store_t *s, kc_qry_answer_t *a)
 {
-    int64_t t0 = bu_now_ns();
+    int64_t t0 = kc_time_mono_ns();
     kc_txn_t *t = NULL;
     int rc = kc_store_read_begin(s, &t);
     if (rc == 0)
@@ -135,7 +136,7 @@ static double s_call_ms(question_t *qu, kc_store_t *s, kc_qry_answer_t *a)
     kc_txn_end(&t);
     if (rc != 0)
         bu_die("%s: %s", qu->name, kc_strerror(rc));
-    return (double)(bu_now_ns() - t0) / 1e6;
+    return (double)(kc_time_mono_ns() - t0) / 1e6;
 }
 
 static void s_in_process(question_t *qu, kc_store_t *s, int calls)
@@ -176,9 +177,9 @@ static void s_cli(question_t *qu, const char *bin, const char *store, int runs)
     if (!ns)
         bu_die("out of memory");
     for (int i = 0; i < runs; i++) {
-        int64_t t0 = bu_now_ns();
+        int64_t t0 = kc_time_mono_ns();
         int st = bu_run(argv, out, err);
-        ns[i] = (uint64_t)(bu_now_ns() - t0);
+        ns[i] = (uint64_t)(kc_time_mono_ns() - t0);
         if (st != 0)
             bu_die("%s: kc-query exited %d (see %s)", qu->name, st, err);
     }
@@ -246,11 +247,11 @@ int main(int argc, char **argv)
     int rc = kc_store_open(&s, store, &(kc_store_opts_t){0});
     if (rc != 0)
         bu_die("open %s: %s", store, kc_strerror(rc));
-    int64_t t0 = bu_now_ns();
+    int64_t t0 = kc_time_mono_ns();
     for (b.done = 0; b.done < o.events; b.done += S_GROUP)
         if ((rc = kc_store_write(s, s_build_group, &b)) != 0)
             bu_die("building the store: %s", kc_strerror(rc));
-    double build_s = (double)(bu_now_ns() - t0) / 1e9;
+    double build_s = (double)(kc_time_mono_ns() - t0) / 1e9;
     kc_store_close(&s);
     kc_store_opts_t ro = {.read_only = true};
     if ((rc = kc_store_open(&s, store, &ro)) != 0)

@@ -34,6 +34,7 @@
 #include "kc_ref.h"
 #include "kc_replay_lib.h"
 #include "kc_store.h"
+#include "kc_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -43,7 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_PROVINCES 20
@@ -58,13 +58,6 @@ typedef struct {
     int rounds;  /* runs of the in-memory recomputation (median reported) */
     size_t group;
 } s_opts_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* xorshift64* */
 static uint64_t s_rng = 0x9E3779B97F4A7C15ull;
@@ -373,7 +366,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-replay: open %s: %s\n", src_dir, kc_strerror(rc));
         return 70;
     }
-    double t0 = s_now();
+    double t0 = kc_time_mono_s();
     s_build_t *b = calloc(1, sizeof *b);
     b->g = g;
     for (uint64_t from = 0; from < o.events; from += S_GROUP) {
@@ -391,7 +384,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
     if ((rc = kc_store_sign_head(src, NULL)) != 0)
         return 70;
-    double build_s = s_now() - t0;
+    double build_s = kc_time_mono_s() - t0;
     kc_store_close(&src);
     struct stat st;
     char dbf[4300];
@@ -408,7 +401,7 @@ int main(int argc, char **argv)
         return 70;
     kc_store_stat_t sst;
     kc_txn_stat(t, &sst);
-    t0 = s_now();
+    t0 = kc_time_mono_s();
     kc_store_t *dst;
     kc_store_opts_t dopts = {.map_size = sst.used_bytes + (sst.used_bytes >> 3)};
     if ((rc = kc_store_open(&dst, dst_dir, &dopts)) != 0)
@@ -430,7 +423,7 @@ int main(int argc, char **argv)
         rc = KC_EFORMAT;
     if (rc == 0)
         rc = kc_store_sign_head(dst, NULL);
-    double rebuild_s = s_now() - t0;
+    double rebuild_s = kc_time_mono_s() - t0;
     if (rc != 0) {
         fprintf(stderr, "bench-replay: rebuild failed: %s %s\n", kc_strerror(rc),
                 kc_replay_failure(r)->why);
@@ -448,15 +441,15 @@ int main(int argc, char **argv)
     uint64_t cells = 0, diffs = 1;
     kc_replay_stats_t mst = {0};
     for (int round = 0; round < o.rounds; round++) {
-        t0 = s_now();
+        t0 = kc_time_mono_s();
         rc = kc_replay_new(&r, NULL, &mo);
         if (rc == 0)
             rc = kc_replay_from_txn(r, t);
-        mem_runs[round] = s_now() - t0;
+        mem_runs[round] = kc_time_mono_s() - t0;
         diffs = 1;
         if (rc == 0)
             rc = kc_replay_compare(r, t, NULL, NULL, &cells, &diffs);
-        verify_runs[round] = s_now() - t0;
+        verify_runs[round] = kc_time_mono_s() - t0;
         if (rc != 0 || diffs != 0) {
             fprintf(stderr,
                     "bench-replay: in-memory recomputation failed: %s, %" PRIu64
@@ -475,16 +468,16 @@ int main(int argc, char **argv)
     uint8_t(*path)[KC_MERKLE_HASH_LEN] = malloc(KC_MERKLE_PATH_MAX * KC_MERKLE_HASH_LEN);
     double proof_us = 0;
     for (int i = 0; i < 3; i++) {
-        double p0 = s_now();
+        double p0 = kc_time_mono_s();
         if (kc_txn_inclusion_proof(t, offs[i], o.events, path, &incl[i]) != 0)
             return 70;
-        proof_us += (s_now() - p0) * 1e6;
+        proof_us += (kc_time_mono_s() - p0) * 1e6;
     }
     size_t cons;
-    double c0 = s_now();
+    double c0 = kc_time_mono_s();
     if (kc_txn_consistency_proof(t, o.events / 2, o.events, path, &cons) != 0)
         return 70;
-    double cons_us = (s_now() - c0) * 1e6;
+    double cons_us = (kc_time_mono_s() - c0) * 1e6;
     free(path);
     kc_txn_end(&t);
     kc_store_close(&src);

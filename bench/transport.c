@@ -22,6 +22,7 @@
 #include "bench_util.h"
 #include "kc_encode.h"
 #include "kc_event.h"
+#include "kc_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -191,7 +192,7 @@ int main(int argc, char **argv)
         want_bytes += run.pb[i].bytes;
     }
     bu_fork_producers(o.producers, o.events, s_producer, &run);
-    int64_t t0 = bu_now_ns(), t1 = t0;
+    int64_t t0 = kc_time_mono_ns(), t1 = t0;
     uint64_t msgs = 0, bytes = 0;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
         msgs++;
         bytes += (uint64_t)r;
     }
-    t1 = bu_now_ns();
+    t1 = kc_time_mono_ns();
     zmq_msg_close(&msg);
     if (!bu_wait_producers())
         bu_die("a producer failed");

@@ -3,6 +3,7 @@
 
 #include "kc_err.h"
 #include "kc_service.h"
+#include "kc_time.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
-#include <time.h>
 
 static const char *s_ident = "kcpipe";
 static kc_log_level_t s_level = KC_LOG_INFO;
@@ -156,14 +156,9 @@ void kc_logv(kc_log_level_t level, const char *fmt, va_list ap)
     if (level > s_level)
         return;
     char line[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000L, s_ident, s_names[level]);
+    char when[KC_TIME_ISO_MAX];
+    kc_time_iso(kc_time_real_ns(), 3, when, sizeof when);
+    int n = snprintf(line, sizeof line, "%s %s %s: ", when, s_ident, s_names[level]);
     if (n < 0 || (size_t)n >= sizeof line)
         n = 0;
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -6,6 +6,7 @@
 
 #include "kc_csv.h"
 #include "kc_service.h"
+#include "kc_time.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -56,13 +57,6 @@ typedef struct {
     /* totals of the run */
     uint64_t files_done, files_failed;
 } s_box_t;
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool s_ends_with_ci(const char *s, const char *suffix)
 {
@@ -505,7 +499,7 @@ static int s_fatal_code(int rc)
 /* Wait until nothing is pending (or a stop). 0, 1 (stopped), or a library error. */
 static int s_drain(s_box_t *b, const char *what)
 {
-    int64_t t0 = s_now_ms();
+    int64_t t0 = kc_time_mono_ms();
     bool warned = false;
     while (kc_producer_pending(b->p) > 0) {
         if (*b->stop)
@@ -514,7 +508,7 @@ static int s_drain(s_box_t *b, const char *what)
         if (rc && rc != KCI_EINTR)
             return rc;
         s_read_events(b);
-        if (!warned && s_now_ms() - t0 >= SLOW_WARN_MS) {
+        if (!warned && kc_time_mono_ms() - t0 >= SLOW_WARN_MS) {
             warned = true;
             fprintf(stderr,
                     "kc-send: %s: %llu rows spooled, waiting for acknowledgements from %s "

@@ -38,6 +38,7 @@
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_log.h"
+#include "kc_time.h"
 #include "kc_spool.h"
 
 #include <errno.h>
@@ -46,6 +47,17 @@
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
+
+/* kcingest.h restates kc_err.h's codes that an embedder may see (it must not
+ * include common headers); kc_producer_strerror passes them to kc_strerror. */
+_Static_assert(KCI_ETIMEDOUT == KC_ETIMEDOUT && KCI_EINVAL == KC_EINVAL && KCI_EBUSY == KC_EBUSY &&
+                   KCI_EINTR == KC_EINTR && KCI_EFENCED == KC_EFENCED && KCI_EFORMAT == KC_EFORMAT,
+               "kcingest.h return codes are the values of kc_err.h's KC_E*");
+/* KCI_EREFUSED is libkcingest's own code, not a KC_E*: -1015, which kc_err.h
+ * reserves for it in a comment after its last code (KC_EFENCED). A KC_E* added
+ * there must take -1016 or beyond. */
+_Static_assert(KCI_EREFUSED == -1015 && KCI_EREFUSED < KC_EFENCED,
+               "KCI_EREFUSED is the -1015 that kc_err.h reserves");
 
 #define S_BATCH_BYTES_MAX ((size_t)4 << 20) /* well below the aggregator's KC_MAX_MSG_SIZE */
 #define S_BACKOFF_MIN_MS  100
@@ -130,13 +142,6 @@ const char *kc_producer_strerror(int rc)
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int s_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -584,7 +589,7 @@ int kc_producer_open(kc_producer_t **out, const kc_producer_opts_t *opts)
     }
     if ((rc = s_connect(p)))
         goto fail;
-    p->progress_ms = s_now_ms();
+    p->progress_ms = kc_time_mono_ms();
     *out = p;
     return 0;
 fail:
@@ -667,14 +672,14 @@ uint64_t kc_producer_pending(const kc_producer_t *p)
 
 int kc_producer_poll(kc_producer_t *p, int timeout_ms)
 {
-    int64_t deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = kc_time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (p->fenced)
             return KC_EFENCED;
         int rc = kc_producer_sync(p);
         if (rc)
             return rc;
-        int64_t now = s_now_ms();
+        int64_t now = kc_time_mono_ms();
         if (s_outstanding(p) && now - p->progress_ms >= p->request_timeout_ms &&
             (rc = s_reconnect(p, now)))
             return rc;
@@ -697,7 +702,7 @@ int kc_producer_poll(kc_producer_t *p, int timeout_ms)
             kc_error("zmq_poll: %s", zmq_strerror(errno));
             return KC_EIO;
         }
-        now = s_now_ms();
+        now = kc_time_mono_ms();
         if (item.revents & ZMQ_POLLOUT)
             p->blocked = false;
         if ((item.revents & ZMQ_POLLIN) && (rc = s_drain(p, now)))
@@ -715,16 +720,16 @@ int kc_producer_poll(kc_producer_t *p, int timeout_ms)
 
 int kc_producer_flush(kc_producer_t *p, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : s_now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : kc_time_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t now = s_now_ms();
+        int64_t now = kc_time_mono_ms();
         int64_t left = deadline - now;
         int rc = kc_producer_poll(p, left > 1000 ? 1000 : (int)(left > 0 ? left : 0));
         if (rc)
             return rc;
         if (kc_producer_pending(p) == 0)
             return 0;
-        if (s_now_ms() >= deadline)
+        if (kc_time_mono_ms() >= deadline)
             return KCI_ETIMEDOUT;
     }
 }

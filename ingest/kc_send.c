@@ -16,6 +16,7 @@
 #include "kc_event.h"
 #include "kc_service.h"
 #include "kc_text.h"
+#include "kc_time.h"
 #include "kcingest.h"
 
 #include <errno.h>
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define EX_OK          0
 #define EX_USAGE       64
@@ -133,13 +133,6 @@ static int s_usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'kc-send --help' for more information.\n");
     return kc_conf_usage_exit(arg, EX_USAGE);
-}
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool s_parse_size(const char *s, long min, long max, long *out)
@@ -311,7 +304,8 @@ static int s_main(const kc_conf_args_t *ca)
         }
         fclose(f);
     }
-    int64_t deadline = timeout_s < 0 ? INT64_MAX : s_now_ms() + (int64_t)(timeout_s * 1000 + 0.5);
+    int64_t deadline =
+        timeout_s < 0 ? INT64_MAX : kc_time_mono_ms() + (int64_t)(timeout_s * 1000 + 0.5);
 
     kc_ingest_set_log("kc-send", quiet ? KCI_LOG_ERROR : KCI_LOG_WARN, NULL, NULL);
     if (server_key_file) {
@@ -370,7 +364,7 @@ static int s_main(const kc_conf_args_t *ca)
     for (;;) {
         if (run.fail_rc || s_stop)
             break;
-        left = deadline == INT64_MAX ? -1 : deadline - s_now_ms();
+        left = deadline == INT64_MAX ? -1 : deadline - kc_time_mono_ms();
         if (left > 2000000000)
             left = 2000000000;
         rc = kc_producer_flush(run.p, deadline == INT64_MAX ? -1 : (int)(left > 0 ? left : 0));

@@ -3,6 +3,7 @@
 
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_DEFAULT_MAP ((size_t)64 << 20)
@@ -152,9 +152,7 @@ static int s_init_meta(kc_spool_t *sp, MDB_txn *txn, const char *producer_id)
         uint8_t seq[8], ep[8], fmt[4] = {0, 0, 0, KC_SPOOL_FORMAT};
         /* The epoch orders this spool after every earlier one of the producer:
          * its creation time, in ns since 1970. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        sp->epoch = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        sp->epoch = kc_time_real_ns();
         s_put_be64(seq, 1);
         s_put_be64(ep, sp->epoch);
         MDB_val pv = {strlen(producer_id), (void *)producer_id};

@@ -60,11 +60,11 @@
 
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_time.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define S_PUBKEY_META "audit_pubkey"
 
@@ -517,10 +517,8 @@ int kc_txn_sign_head(kc_txn_t *t, kc_merkle_sth_t *out)
         return rc;
     if (mk->work.size == 0 || (rc == 0 && last.tree_size >= mk->work.size))
         return KC_ENOTFOUND; /* nothing new to sign */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     h.tree_size = mk->work.size;
-    h.timestamp_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    h.timestamp_ns = kc_time_real_ns();
     if (h.timestamp_ns < last.timestamp_ns)
         h.timestamp_ns = last.timestamp_ns; /* heads' times never go back */
     kc_mk_frontier_root(&mk->work, h.root);
@@ -556,13 +554,6 @@ int kc_store_sign_head(kc_store_t *s, kc_merkle_sth_t *out)
     return rc;
 }
 
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void kc_store_set_head_interval(kc_store_t *s, int interval_ms)
 {
     if (s && s->mk)
@@ -574,7 +565,8 @@ int kc_mk_precommit(kc_txn_t *t)
     kc_mk_state_t *mk = t->s->mk;
     if (!t->mk_loaded || t->mk_signed || mk->head_interval_ms < 0 || !mk->have_sk)
         return 0; /* nothing appended, already signed, or no policy */
-    if (mk->head_mono_ms != 0 && s_mono_ms() - mk->head_mono_ms < (uint64_t)mk->head_interval_ms)
+    if (mk->head_mono_ms != 0 &&
+        kc_time_mono_ms() - mk->head_mono_ms < (uint64_t)mk->head_interval_ms)
         return 0;
     int rc = kc_txn_sign_head(t, NULL);
     return rc == KC_ENOTFOUND ? 0 : rc;
@@ -591,7 +583,7 @@ void kc_mk_committed(kc_txn_t *t)
                 memcpy(mk->committed.h[l], mk->work.h[l], KC_MERKLE_HASH_LEN);
     }
     if (t->mk_signed)
-        mk->head_mono_ms = s_mono_ms();
+        mk->head_mono_ms = kc_time_mono_ms();
 }
 
 /* ---- open ---- */

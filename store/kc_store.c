@@ -267,6 +267,22 @@ size_t kc_store_map_size(const kc_store_t *s)
     return n;
 }
 
+int kc_store_reader_check(kc_store_t *s, int *dead)
+{
+    int n = 0;
+    if (dead)
+        *dead = 0;
+    if (!s)
+        return KC_EINVAL;
+    /* no gate: the reader table lives in lock.mdb, which a remap leaves alone */
+    int mrc = mdb_reader_check(s->env, &n);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(s, mrc, "check readers");
+    if (dead)
+        *dead = n;
+    return 0;
+}
+
 /* ---- transactions ---- */
 
 /* A write txn has ended (committed if `committed`): publish the unit

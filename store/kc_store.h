@@ -222,6 +222,15 @@ void kc_store_close(kc_store_t **s);
 const char *kc_store_dir(const kc_store_t *s);
 /* Current map size in bytes. */
 size_t kc_store_map_size(const kc_store_t *s);
+/* Clear the reader slots of processes that died inside a read transaction
+ * (LMDB's mdb_reader_check): each pins the snapshot it read, so the pages freed
+ * after it cannot be reused. *dead (may be NULL) = slots cleared. A writable
+ * kc_store_open() does this once; a long-running writer calls it periodically.
+ * Safe beside transactions of any thread and during a remap (it touches only
+ * the reader table). In an exclusive open (no reader table): 0, *dead = 0.
+ * KC_EINVAL for NULL s; KC_ENOMEM or KC_ESTORE (logged) if LMDB cannot list
+ * or lock the reader table. */
+int kc_store_reader_check(kc_store_t *s, int *dead);
 
 /* Run fn(txn, ctx) inside one write transaction and commit it durably.
  * If fn or the commit meets MDB_MAP_FULL, the transaction is aborted, the map

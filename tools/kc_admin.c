@@ -40,6 +40,7 @@
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_store.h"
+#include "kc_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -446,13 +447,6 @@ static void s_time_iso(uint64_t ns, char *buf, size_t cap)
     kc_cli_time_utc(ns, buf, cap);
 }
 
-static uint64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static json_t *s_head_json(const s_facts_t *f)
 {
     if (!f->have_head)
@@ -470,7 +464,7 @@ static int s_write_manifest(const char *dir, const char *source, const s_facts_t
     char p[PATH_MAX], ts[64];
     if (s_path(p, sizeof p, dir, S_MANIFEST) != 0)
         return -1;
-    uint64_t now = s_now_ns();
+    uint64_t now = kc_time_real_ns();
     s_time_iso(now, ts, sizeof ts);
     char abs[PATH_MAX];
     if (!realpath(source, abs))

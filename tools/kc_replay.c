@@ -49,6 +49,7 @@
 #include "kc_progress.h"
 #include "kc_replay_lib.h"
 #include "kc_text.h"
+#include "kc_time.h"
 #ifdef KC_HAVE_LOGFILE
 #include "kc_logfile.h"
 #endif
@@ -64,7 +65,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROG             "kc-replay"
@@ -138,13 +138,6 @@ static void s_usage(FILE *out)
             "empty. send: 0 all accepted or duplicate, 65 rejected or bad file, 69\n"
             "unavailable, 75 timed out.\n",
             KC_REPLAY_DEFAULT_GROUP);
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void s_hex(const uint8_t *b, size_t n, char *out)
@@ -365,14 +358,14 @@ static int s_rebuild(const s_opts_t *o)
                            .group = (size_t)o->group,
                            .progress = kc_progress_cb,
                            .progress_ctx = &prog};
-    double t0 = s_now();
+    double t0 = kc_time_mono_s();
     int ex;
 #ifdef KC_HAVE_LOGFILE
     ex = is_file ? s_rebuild_from_file(o, &ro, &out) : s_rebuild_from_store(o, &ro, &out);
 #else
     ex = s_rebuild_from_store(o, &ro, &out);
 #endif
-    double secs = s_now() - t0;
+    double secs = kc_time_mono_s() - t0;
     kc_progress_done(&prog, out.r ? kc_replay_stats(out.r)->entries : 0, ro.total);
     /* the same log: the new store's root equals the source's */
     kc_merkle_sth_t sth;
@@ -465,7 +458,7 @@ static int s_verify(const s_opts_t *o)
     kc_progress_init(&prog, "verify", "events");
     if (o->quiet)
         prog.enabled = false;
-    double t0 = s_now();
+    double t0 = kc_time_mono_s();
     int rc = kc_store_read_begin(src, &t);
     kc_replay_opts_t ro = {
         .in_memory = true, .events_from = t, .progress = kc_progress_cb, .progress_ctx = &prog};
@@ -479,7 +472,7 @@ static int s_verify(const s_opts_t *o)
     uint64_t cells = 0, diffs = 0;
     if (rc == 0)
         rc = kc_replay_compare(r, t, s_print_diff, NULL, &cells, &diffs);
-    double secs = s_now() - t0;
+    double secs = kc_time_mono_s() - t0;
     if (rc == KC_EFORMAT && r && kc_replay_failure(r)->failed) {
         s_print_failure("verify", r);
         ex = S_EX_FAIL;

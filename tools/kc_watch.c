@@ -57,6 +57,7 @@
 #include "kc_fmt.h"
 #include "kc_ref.h"
 #include "kc_table.h"
+#include "kc_time.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -130,20 +131,6 @@ static void s_on_signal(int sig)
         g_winch = 1;
     else
         g_stop = 1;
-}
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- options ---- */
@@ -579,7 +566,7 @@ static int s_compute(kc_feedc_t *fc, const s_opts_t *o, s_view_t *v)
         if (s_province_in(o, p, year))
             in[kc_cells_row_of_province(p->scheme, p->code)] = true;
     }
-    uint64_t now = s_wall_ns();
+    uint64_t now = kc_time_real_ns();
     memset(v, 0, sizeof *v);
     v->valid = true;
     v->year = year;
@@ -618,10 +605,7 @@ static void s_utc(uint64_t ns, char *buf, size_t cap)
         snprintf(buf, cap, "-");
         return;
     }
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    kc_time_iso(ns, 0, buf, cap);
 }
 
 static void s_plain_line(FILE *out, const s_view_t *v, const s_row_t *r)
@@ -770,7 +754,7 @@ static void s_frame(FILE *out, const s_opts_t *o, const s_view_t *v, const s_fee
                     bool ansi, int rows_avail)
 {
     bool vi = o->lang == KC_LANG_VI;
-    uint64_t now = s_wall_ns();
+    uint64_t now = kc_time_real_ns();
     char clock[40], period[80];
     time_t t = (time_t)(now / 1000000000u);
     struct tm tm;
@@ -942,12 +926,12 @@ int main(int argc, char **argv)
     sigaction(SIGWINCH, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int64_t deadline = o.timeout_s ? s_now_ms() + o.timeout_s * 1000 : INT64_MAX;
+    int64_t deadline = o.timeout_s ? kc_time_mono_ms() + o.timeout_s * 1000 : INT64_MAX;
     if (o.ready_file) {
         while (s_read_ready(&o) != 0) {
             if (g_stop)
                 return 0;
-            if (s_now_ms() >= deadline) {
+            if (kc_time_mono_ms() >= deadline) {
                 fprintf(stderr, PROG ": no 'feed' and 'snapshot' lines in %s within %lds\n",
                         o.ready_file, o.timeout_s);
                 return EX_UNAVAILABLE;
@@ -978,13 +962,13 @@ int main(int argc, char **argv)
     s_feed_info_t fi = {.fc = fc, .feed = o.feed};
     int exit_code = 0;
     bool ever_synced = false, dirty = true;
-    int64_t last_draw = 0, last_tick = s_now_ms();
+    int64_t last_draw = 0, last_tick = kc_time_mono_ms();
     if (!plain && !o.once) {
         s_screen_enter();
         g_winch = 1;
     }
     while (!g_stop) {
-        int64_t now = s_now_ms();
+        int64_t now = kc_time_mono_ms();
         int wait = ever_synced ? REDRAW_MS : 100;
         if (!ever_synced && deadline != INT64_MAX && deadline - now < wait)
             wait = deadline - now > 0 ? (int)(deadline - now) : 0;
@@ -999,7 +983,7 @@ int main(int argc, char **argv)
         }
         if (rc > 0)
             dirty = true;
-        now = s_now_ms();
+        now = kc_time_mono_ms();
         fi.synced = kc_feedc_synced(fc);
         if (!ever_synced && !fi.synced && now >= deadline) {
             s_screen_leave();

@@ -17,6 +17,7 @@
 #include "gen_csv.h"
 #include "harness.h"
 #include "kc_err.h"
+#include "kc_feed_wire.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
 #include <stdio.h>
@@ -81,7 +82,8 @@ int main(void)
                  RUN_MS);
         kc_feed_poll_all(c, 1, 20);
         if (turn++ % 10 == 0 && asked < 100) { /* snapshot requests that are never read */
-            zmq_send(asker, "ICANHAZ?", 8, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(asker, KC_FEED_ICANHAZ, KC_FEED_CMD_LEN(KC_FEED_ICANHAZ),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(asker, "", 0, ZMQ_DONTWAIT);
             asked++;
         }
@@ -110,17 +112,17 @@ int main(void)
         zmq_pollitem_t it = {.socket = slow, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, 200) <= 0)
             continue;
-        char cmd[16] = "";
+        char cmd[KC_FEED_CMD_MAX + 1] = "";
         int n = zmq_recv(slow, cmd, sizeof cmd - 1, 0);
         zmq_msg_t body;
         zmq_msg_init(&body);
         KC_CHECK(n > 0 && zmq_msg_recv(&body, slow, 0) >= 0, "receive");
-        cmd[n < 15 ? n : 15] = '\0';
+        cmd[n < KC_FEED_CMD_MAX ? n : KC_FEED_CMD_MAX] = '\0';
         Kcpipe__V1__FeedUpdate *u =
             kcpipe__v1__feed_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         zmq_msg_close(&body);
         KC_CHECK(u != NULL, "undecodable FeedUpdate");
-        if (strcmp(cmd, "UPD") == 0) {
+        if (strcmp(cmd, KC_FEED_UPD) == 0) {
             got++;
             if (last && u->prev_seq != last)
                 gaps++;

@@ -1,4 +1,5 @@
-/* store_test.c - opening, durability across reopen, snapshots, format version, read-only. */
+/* store_test.c - opening, durability across reopen, snapshots, format version, read-only,
+ * stale reader slots. */
 #include "kc_err.h"
 #include "kc_store.h"
 #include "store_test_util.h"
@@ -10,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -345,6 +349,81 @@ static void test_read_only_missing(void **state)
     assert_int_equal(kc_store_open(NULL, d->store, NULL), KC_EINVAL);
 }
 
+typedef struct {
+    int pid;
+    unsigned in_txn, stale;
+} s_slots_t;
+
+static int s_count_slots(const kc_store_reader_t *r, void *ctx)
+{
+    s_slots_t *c = ctx;
+    if (r->pid == c->pid) {
+        c->in_txn += r->in_txn;
+        c->stale += r->stale;
+    }
+    return 0;
+}
+
+/* A child that opens the store and holds a read transaction, SIGKILLed in it,
+ * leaves its reader slot behind: kc_store_reader_check clears it, once. */
+static void test_reader_check_dead_child(void **state)
+{
+    kc_test_dir_t *d = *state;
+    kc_store_t *s = NULL;
+    assert_int_equal(kc_store_open(&s, d->store, NULL), 0);
+    int dead = -1;
+    assert_int_equal(kc_store_reader_check(s, &dead), 0); /* nothing to clear yet */
+    assert_int_equal(dead, 0);
+
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* its own kc_store_t; the parent's environment is not used */
+        close(fds[0]);
+        kc_store_t *r = NULL;
+        kc_txn_t *t = NULL;
+        kc_store_opts_t ro = {.read_only = true};
+        char ok = kc_store_open(&r, d->store, &ro) == 0 && kc_store_read_begin(r, &t) == 0;
+        if (write(fds[1], &ok, 1) != 1 || !ok)
+            _exit(1);
+        for (;;)
+            pause(); /* SIGKILLed inside the read transaction */
+    }
+    close(fds[1]);
+    char ok = 0;
+    assert_int_equal(read(fds[0], &ok, 1), 1);
+    close(fds[0]);
+    assert_true(ok);
+    s_slots_t c = {.pid = (int)pid};
+    assert_int_equal(kc_store_readers(s, s_count_slots, &c), 0);
+    assert_int_equal(c.in_txn, 1); /* alive, holding its snapshot */
+    assert_int_equal(c.stale, 0);
+
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    c = (s_slots_t){.pid = (int)pid};
+    assert_int_equal(kc_store_readers(s, s_count_slots, &c), 0);
+    assert_int_equal(c.stale, 1); /* the slot outlives the process */
+
+    dead = 0;
+    assert_int_equal(kc_store_reader_check(s, &dead), 0);
+    assert_true(dead >= 1);
+    c = (s_slots_t){.pid = (int)pid};
+    assert_int_equal(kc_store_readers(s, s_count_slots, &c), 0);
+    assert_int_equal(c.in_txn + c.stale, 0); /* gone from the reader table */
+    dead = -1;
+    assert_int_equal(kc_store_reader_check(s, &dead), 0); /* a second call clears none */
+    assert_int_equal(dead, 0);
+    assert_int_equal(kc_store_reader_check(s, NULL), 0);
+    dead = -1;
+    assert_int_equal(kc_store_reader_check(NULL, &dead), KC_EINVAL);
+    assert_int_equal(dead, 0);
+    kc_store_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_lmdb_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_check_dead_child, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

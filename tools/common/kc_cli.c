@@ -3,6 +3,7 @@
 
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_time.h"
 
 #include <getopt.h>
 
@@ -11,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <inttypes.h>
-#include <time.h>
 
 static int s_fail(char *err, size_t cap, const char *fmt, const char *arg)
 {
@@ -237,9 +236,5 @@ int kc_cli_parse_u64(const char *s, uint64_t *out)
 
 void kc_cli_time_utc(uint64_t ns, char *buf, size_t cap)
 {
-    time_t sec = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", ns % 1000000000u);
+    kc_time_iso(ns, 9, buf, cap);
 }

@@ -11,7 +11,9 @@
 #include "kc_feedc.h"
 
 #include "kc_err.h"
+#include "kc_feed_wire.h"
 #include "kc_log.h"
+#include "kc_time.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
 #include <errno.h>
@@ -45,13 +47,6 @@ struct kc_feedc {
     uint64_t last_msg_ms; /* CLOCK_MONOTONIC of the last message from the aggregator */
 };
 
-static uint64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int s_setint(void *sock, int opt, int v)
 {
     return zmq_setsockopt(sock, opt, &v, sizeof v);
@@ -81,10 +76,11 @@ static int s_ask(kc_feedc_t *self)
     uint8_t buf[64];
     size_t len = kcpipe__v1__feed_snapshot_request__pack(&req, buf);
     self->state = S_SNAPSHOT;
-    self->snap_deadline = s_now_ms() + (uint64_t)self->snap_timeout_ms;
+    self->snap_deadline = (uint64_t)kc_time_mono_ms() + (uint64_t)self->snap_timeout_ms;
     /* a DEALER queues while it is not connected; if even that fails, the
      * deadline asks again */
-    if (zmq_send(self->dealer, "ICANHAZ?", 8, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+    if (zmq_send(self->dealer, KC_FEED_ICANHAZ, KC_FEED_CMD_LEN(KC_FEED_ICANHAZ),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(self->dealer, buf, len, ZMQ_DONTWAIT) < 0)
         kc_debug("feedc: snapshot request %llu not sent: %s", (unsigned long long)self->request_id,
                  zmq_strerror(errno));
@@ -131,8 +127,8 @@ int kc_feedc_new(kc_feedc_t **out, void *ctx, const kc_feedc_opts_t *opts)
         goto fail;
     }
     self->state = S_JOINING;
-    self->join_deadline = s_now_ms() + S_JOIN_WAIT_MS;
-    self->last_msg_ms = s_now_ms();
+    self->join_deadline = (uint64_t)kc_time_mono_ms() + S_JOIN_WAIT_MS;
+    self->last_msg_ms = (uint64_t)kc_time_mono_ms();
     *out = self;
     return 0;
 fail:
@@ -235,7 +231,7 @@ static int s_gap(kc_feedc_t *self, uint64_t prev, uint64_t seq)
 /* One PUB message. Returns 1 if the state changed, 0 if not, < 0 on error. */
 static int s_on_pub(kc_feedc_t *self, const char *cmd, const Kcpipe__V1__FeedUpdate *u)
 {
-    bool upd = strcmp(cmd, "UPD") == 0, hugz = strcmp(cmd, "HUGZ") == 0;
+    bool upd = strcmp(cmd, KC_FEED_UPD) == 0, hugz = strcmp(cmd, KC_FEED_HUGZ) == 0;
     if (!u || (!upd && !hugz))
         return 0;
     if (self->state == S_JOINING) /* subscribed: now the snapshot */
@@ -271,7 +267,7 @@ static int s_on_snap(kc_feedc_t *self, const char *cmd, const Kcpipe__V1__FeedUp
 {
     if (!u || self->state != S_SNAPSHOT || u->request_id != self->request_id)
         return 0; /* stale (an earlier request's) or not asked for */
-    bool snap = strcmp(cmd, "SNAP") == 0, end = strcmp(cmd, "KTHXBAI") == 0;
+    bool snap = strcmp(cmd, KC_FEED_SNAP) == 0, end = strcmp(cmd, KC_FEED_KTHXBAI) == 0;
     if (!snap && !end)
         return 0;
     int rc = s_put_cells(self->snap_cells, u);
@@ -297,7 +293,7 @@ static int s_drain(kc_feedc_t *self)
 {
     int changed = 0;
     for (int guard = 0; guard < 100000; guard++) {
-        char cmd[16];
+        char cmd[KC_FEED_CMD_MAX + 1];
         Kcpipe__V1__FeedUpdate *u = NULL;
         int got = 0, rc = 0;
         if ((rc = s_recv(self->dealer, cmd, sizeof cmd, &u)) < 0)
@@ -327,7 +323,7 @@ static int s_drain(kc_feedc_t *self)
         }
         if (!got)
             break;
-        self->last_msg_ms = s_now_ms();
+        self->last_msg_ms = (uint64_t)kc_time_mono_ms();
     }
     return changed;
 }
@@ -335,7 +331,7 @@ static int s_drain(kc_feedc_t *self)
 /* Deadlines: join wait over, snapshot timed out. */
 static int s_timers(kc_feedc_t *self)
 {
-    uint64_t now = s_now_ms();
+    uint64_t now = (uint64_t)kc_time_mono_ms();
     if (self->state == S_JOINING && now >= self->join_deadline)
         return s_ask(self);
     if (self->state == S_SNAPSHOT && now >= self->snap_deadline) {
@@ -350,7 +346,7 @@ int kc_feedc_poll(kc_feedc_t *self, int timeout_ms)
 {
     if (!self)
         return KC_EINVAL;
-    uint64_t until = s_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    uint64_t until = (uint64_t)kc_time_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     int changed = 0;
     for (;;) {
         int rc = s_timers(self);
@@ -359,7 +355,7 @@ int kc_feedc_poll(kc_feedc_t *self, int timeout_ms)
         if ((rc = s_drain(self)) < 0)
             return rc;
         changed |= rc;
-        uint64_t now = s_now_ms();
+        uint64_t now = (uint64_t)kc_time_mono_ms();
         if (changed || now >= until)
             return changed;
         uint64_t wake = until;
@@ -378,7 +374,7 @@ int kc_feedc_poll(kc_feedc_t *self, int timeout_ms)
 
 uint64_t kc_feedc_quiet_ms(const kc_feedc_t *self)
 {
-    uint64_t now = s_now_ms();
+    uint64_t now = (uint64_t)kc_time_mono_ms();
     return now > self->last_msg_ms ? now - self->last_msg_ms : 0;
 }
 

@@ -1,25 +1,19 @@
 /* kc_progress.c - the terminal progress line of kc_progress.h. */
 #include "kc_progress.h"
 
+#include "kc_time.h"
+
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BAR_WIDTH 24
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void kc_progress_init(kc_progress_t *p, const char *what, const char *unit)
 {
     p->what = what;
     p->unit = unit;
     p->enabled = isatty(STDERR_FILENO) == 1;
-    p->start = s_now();
+    p->start = kc_time_mono_s();
     p->last_draw = 0;
     p->drawn = false;
 }
@@ -51,7 +45,7 @@ void kc_progress_update(kc_progress_t *p, uint64_t done, uint64_t total)
 {
     if (!p->enabled)
         return;
-    double now = s_now();
+    double now = kc_time_mono_s();
     if (now - p->last_draw >= 0.1)
         s_draw(p, done, total, now);
 }
@@ -65,6 +59,6 @@ void kc_progress_done(kc_progress_t *p, uint64_t done, uint64_t total)
 {
     if (!p->enabled || !p->drawn)
         return;
-    s_draw(p, done, total, s_now());
+    s_draw(p, done, total, kc_time_mono_s());
     fputc('\n', stderr);
 }

@@ -6,13 +6,13 @@
 #include "kc_err.h"
 #include "kc_json.h"
 #include "kc_jtext.h"
+#include "kc_time.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- time ---- */
 
@@ -127,12 +127,7 @@ int kc_qry_parse_time(const char *s, uint64_t *ns)
 /* ns since the epoch as 2026-11-27T10:00:00.123456789Z (buf >= 40 bytes). */
 const char *kc_qry_fmt_time(char *buf, size_t cap, uint64_t ns)
 {
-    time_t secs = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u));
-    return buf;
+    return kc_time_iso(ns, 9, buf, cap);
 }
 
 /* ---- parameters ---- */
