@@ -4,7 +4,7 @@
  * (GET and HEAD carry no body; anything else gets 405 at once).
  *
  * Every /v1 answer is JSON built with jansson and written by kc_json_dumps
- * (tools/common/kc_json.h: integers exact at any size; /v1/totals' figures
+ * (common/kc_json.h: integers exact at any size; /v1/totals' figures
  * are 128-bit sums that may leave int64), from
  * one read transaction of the store (an LMDB MVCC snapshot: the commit
  * thread is never blocked); Cache-Control: no-store on /v1 and /metrics.
@@ -20,7 +20,7 @@
  * HEAD: libmicrohttpd sends the headers of the GET answer without its body.
  * Text from the store or from a request (producer ids, which a store written
  * before the admission rules may hold as any bytes; a parameter echoed in a
- * 400) goes into JSON in display form (tools/common/kc_jtext.h), so every
+ * 400) goes into JSON in display form (common/kc_jtext.h), so every
  * answer is valid UTF-8.
  */
 #include "kc_http.h"

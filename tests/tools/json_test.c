@@ -1,4 +1,4 @@
-/* json_test.c - exact JSON integers of any size (tools/common/kc_json.h).
+/* json_test.c - exact JSON integers of any size (common/kc_json.h).
  *
  * kc_json_dumps() must write exactly json_dumps()'s text for every document
  * and flag set, except that a big-integer node is written as its bare

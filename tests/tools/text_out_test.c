@@ -1,6 +1,6 @@
 /* text_out_test.c - outside text in the tools' output (issue 12).
  *
- * Units: kc_json_text (tools/common/kc_jtext.h) gives a JSON string that
+ * Units: kc_json_text (common/kc_jtext.h) gives a JSON string that
  * always dumps, holding kc_text_show's display form (valid text unchanged);
  * kc_text_fit cuts on a whole escape and says so; a kc_table cell with an ESC
  * sequence or invalid bytes is printed in display form. Process: kc-query
