@@ -312,30 +312,20 @@ int main(int argc, char **argv)
     kc_harness_path(report, "slowsync.txt");
     kc_harness_bin(bin, "kc-aggregator");
     snprintf(shim, sizeof shim, "%.*s/libkcslowsync.so", (int)(strrchr(bin, '/') - bin), bin);
-    const char *old = getenv("ASAN_OPTIONS");
-    char *saved = old ? strdup(old) : NULL;
-    char opts[512], ms[16];
-    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=%d:verify_asan_link_order=0",
-             old ? old : "", old ? ":" : "", QUARANTINE_MB);
+    char quarantine[48], ms[16];
+    snprintf(quarantine, sizeof quarantine, "quarantine_size_mb=%d", QUARANTINE_MB);
     snprintf(ms, sizeof ms, "%d", SYNC_MS);
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", shim, 1);
+    kc_fault_preload(shim, quarantine);
     setenv("KC_SLOWSYNC_DIR", store, 1);
     setenv("KC_SLOWSYNC_MS", ms, 1);
     setenv("KC_SLOWSYNC_REPORT", report, 1);
     kc_agg_t agg = {0};
     const char *const agg_extra[] = {"--group-max", "250", "--group-window-ms", "50", NULL};
     kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", agg_extra);
-    unsetenv("LD_PRELOAD");
     unsetenv("KC_SLOWSYNC_DIR");
     unsetenv("KC_SLOWSYNC_MS");
     unsetenv("KC_SLOWSYNC_REPORT");
-    if (saved) {
-        setenv("ASAN_OPTIONS", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("ASAN_OPTIONS");
-    }
+    kc_fault_unpreload();
     const long base = kc_fault_rss_anon_kb(agg.pid);
     KC_CHECK(base > 0, "cannot read the aggregator's RssAnon");
 

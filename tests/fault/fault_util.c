@@ -353,3 +353,31 @@ uint64_t kc_fault_spool_next_seq(const char *spool_dir)
         mdb_env_close(env);
     return next;
 }
+
+static char *s_asan_saved;
+static bool s_preloaded;
+
+void kc_fault_preload(const char *lib, const char *asan_extra)
+{
+    KC_CHECK(!s_preloaded, "kc_fault_preload: a shim is preloaded already");
+    s_preloaded = true;
+    const char *old = getenv("ASAN_OPTIONS");
+    s_asan_saved = old ? strdup(old) : NULL;
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s%s%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "",
+             asan_extra ? asan_extra : "", asan_extra ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+    setenv("LD_PRELOAD", lib, 1);
+}
+
+void kc_fault_unpreload(void)
+{
+    unsetenv("LD_PRELOAD");
+    if (s_asan_saved)
+        setenv("ASAN_OPTIONS", s_asan_saved, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(s_asan_saved);
+    s_asan_saved = NULL;
+    s_preloaded = false;
+}

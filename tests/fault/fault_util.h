@@ -121,4 +121,12 @@ long kc_fault_rss_anon_kb(pid_t pid);
  * of `key=`; -1 if absent. */
 long long kc_fault_counter(const char *path, const char *line_tag, const char *key);
 
+/* Preload the shared library `lib` (a fault shim) into the children started from now on:
+ * LD_PRELOAD, and ASAN_OPTIONS with verify_asan_link_order=0 (the shim comes before the
+ * ASan runtime in the link order) plus `asan_extra` ("opt=value[:...]", or NULL), the
+ * previous ASAN_OPTIONS saved. The shim's own variables are the caller's. */
+void kc_fault_preload(const char *lib, const char *asan_extra);
+/* Undo kc_fault_preload: LD_PRELOAD unset, ASAN_OPTIONS as it was. */
+void kc_fault_unpreload(void);
+
 #endif

@@ -58,7 +58,6 @@ typedef struct {
 
 static char s_mnt[2][KC_PATH_MAX];
 static char s_shim[KC_PATH_MAX];
-static char *s_asan_saved;
 
 static void s_umount_all(void)
 {
@@ -100,33 +99,21 @@ static void s_shim_on(const s_disk_t *d, long long budget, bool short_write)
     char v[32];
     setenv("KC_ENOSPC_SHORT", short_write ? "1" : "0", 1);
     snprintf(v, sizeof v, "%lld", budget);
-    setenv("LD_PRELOAD", s_shim, 1);
+    kc_fault_preload(s_shim, NULL);
     setenv("KC_ENOSPC_DIR", d->dir, 1);
     setenv("KC_ENOSPC_FREE", v, 1);
     setenv("KC_ENOSPC_FREED", d->freed, 1);
     setenv("KC_ENOSPC_REPORT", d->report, 1);
-    const char *old = getenv("ASAN_OPTIONS");
-    s_asan_saved = old ? strdup(old) : NULL;
-    char opts[512]; /* the shim comes before the ASan runtime in the link order */
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
 }
 
 static void s_shim_off(void)
 {
-    unsetenv("LD_PRELOAD");
     unsetenv("KC_ENOSPC_DIR");
     unsetenv("KC_ENOSPC_FREE");
     unsetenv("KC_ENOSPC_FREED");
     unsetenv("KC_ENOSPC_REPORT");
     unsetenv("KC_ENOSPC_SHORT");
-    if (s_asan_saved) {
-        setenv("ASAN_OPTIONS", s_asan_saved, 1);
-        free(s_asan_saved);
-        s_asan_saved = NULL;
-    } else {
-        unsetenv("ASAN_OPTIONS");
-    }
+    kc_fault_unpreload();
 }
 
 /* The shim refused a write of process pid (its report line). */

@@ -62,7 +62,6 @@
 #define S_ID       80
 
 static char s_driver[KC_PATH_MAX], s_shim[KC_PATH_MAX], s_report[KC_PATH_MAX];
-static char *s_asan_saved;
 static uint64_t s_seed;
 
 /* ---- the events of every run, regenerated on demand -------------------- */
@@ -575,31 +574,19 @@ static void s_part_kill(bool lng, uint64_t *rng, const char *store, const char *
 static void s_shim_on(const char *dir, long at)
 {
     char v[32];
-    setenv("LD_PRELOAD", s_shim, 1);
+    kc_fault_preload(s_shim, NULL);
     setenv("KC_POWERLOSS_DIR", dir, 1);
     snprintf(v, sizeof v, "%ld", at);
     setenv("KC_POWERLOSS_AT", v, 1);
     setenv("KC_POWERLOSS_REPORT", s_report, 1);
-    const char *old = getenv("ASAN_OPTIONS");
-    s_asan_saved = old ? strdup(old) : NULL;
-    char opts[512]; /* the shim comes before the ASan runtime in the link order */
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
 }
 
 static void s_shim_off(void)
 {
-    unsetenv("LD_PRELOAD");
     unsetenv("KC_POWERLOSS_DIR");
     unsetenv("KC_POWERLOSS_AT");
     unsetenv("KC_POWERLOSS_REPORT");
-    if (s_asan_saved) {
-        setenv("ASAN_OPTIONS", s_asan_saved, 1);
-        free(s_asan_saved);
-        s_asan_saved = NULL;
-    } else {
-        unsetenv("ASAN_OPTIONS");
-    }
+    kc_fault_unpreload();
 }
 
 static void s_part_powerloss(bool lng, uint64_t *rng, const char *store, const char *endpoint)
