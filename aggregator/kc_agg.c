@@ -5,10 +5,8 @@
 #include "kc_audit.h"
 #include "kc_auth.h"
 #include "kc_feed.h"
-#ifdef KC_HAVE_HTTP
 #include "kc_http.h"
 #include "kc_metrics.h"
-#endif
 #include "kc_cert.h"
 #include "kc_err.h"
 #include "kc_log.h"
@@ -117,10 +115,8 @@ struct kc_agg {
     uint64_t feed_seq;       /* log size as last published (heartbeats carry it) */
     bool head_behind;        /* the log grew since the last signed head may cover it */
     uint64_t last_growth_ms; /* when a commit last grew the log */
-#ifdef KC_HAVE_HTTP
     kc_metrics_t *metrics; /* with http: counters for /metrics */
     kc_http_t *http;       /* the HTTP server, or NULL */
-#endif
     char http_url[160]; /* "http://ADDR:PORT/", "" without */
     unsigned http_port;
 };
@@ -314,7 +310,6 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
                      opts->http_addr);
             return KC_EINVAL;
         }
-#ifdef KC_HAVE_HTTP
         self->metrics = kc_metrics_new();
         if (!self->metrics)
             return KC_ENOMEM;
@@ -337,11 +332,6 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
         snprintf(self->http_url, sizeof self->http_url, "http://%s%s%s:%u/", v6 ? "[" : "", a,
                  v6 ? "]" : "", self->http_port);
         kc_info("HTTP API on %s", self->http_url);
-#else
-        (void)dir;
-        kc_error("this build has no HTTP server");
-        return KC_EINVAL;
-#endif
     }
     (void)dir;
     return 0;
@@ -492,9 +482,7 @@ void kc_agg_destroy(kc_agg_t **self_p)
     if (!self_p || !*self_p)
         return;
     kc_agg_t *self = *self_p;
-#ifdef KC_HAVE_HTTP
     kc_http_stop(&self->http); /* its threads read the store */
-#endif
     kc_feed_destroy(&self->feed); /* its thread reads the store; its sockets are of zctx */
     if (self->sock)
         zmq_close(self->sock);
@@ -514,9 +502,7 @@ void kc_agg_destroy(kc_agg_t **self_p)
         pthread_cond_destroy(&self->cv);
         pthread_mutex_destroy(&self->mu);
     }
-#ifdef KC_HAVE_HTTP
     kc_metrics_free(&self->metrics);
-#endif
     free(self);
     *self_p = NULL;
 }
@@ -629,10 +615,8 @@ static void s_reader_check(kc_agg_t *self)
         kc_warn("KC-AGG-011 checking for stale readers failed: %s", kc_strerror(rc));
         return;
     }
-#ifdef KC_HAVE_HTTP
     if (dead > 0 && self->metrics)
         kc_metrics_readers_cleared(self->metrics, (unsigned)dead);
-#endif
     if (dead > 0) {
         self->stale_readers += (uint64_t)dead;
         kc_info("KC-AGG-012 cleared %d stale reader slot(s) (dead readers; %llu so far)", dead,
@@ -741,10 +725,8 @@ static void s_multiframe(kc_agg_t *self, zmq_msg_t *id, bool delim, int frames)
     }
     if (!g) {
         s_send_extra(self, &x);
-#ifdef KC_HAVE_HTTP
         kc_metrics_batch(self->metrics, NULL, 0, 0, 0);
         kc_metrics_counters(self->metrics, &self->total);
-#endif
         return;
     }
     if (g->n_extras == g->cap_extras) {
@@ -913,7 +895,6 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
                             ch.units, ch.nunits);
         self->feed_seq = ch.seq;
     }
-#ifdef KC_HAVE_HTTP
     if (self->metrics) {
         size_t events = 0;
         for (size_t i = 0; i < n; i++) {
@@ -940,7 +921,6 @@ static void s_answer(kc_agg_t *self, s_group_t *g)
                             fs.snapshots);
         }
     }
-#endif
     g->n_extras = 0;
     kc_apply_reset(group);
 }
@@ -1047,9 +1027,7 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
     s_reader_check(self);
     uint64_t next_reader_check = (uint64_t)kc_time_mono_ms() + S_READER_CHECK_MS;
     uint64_t next_trim_check = 0;
-#ifdef KC_HAVE_HTTP
     uint64_t next_feed_stats = 0;
-#endif
     char status[512];
     snprintf(status, sizeof status, "serving on %s (%s)", self->endpoint,
              self->auth ? "CURVE" : "plaintext");
@@ -1119,7 +1097,6 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
         }
         if (self->feed) {
             kc_feed_tick(self->feed, now, self->feed_seq); /* heartbeat when due */
-#ifdef KC_HAVE_HTTP
             if (self->metrics && now >= next_feed_stats) {
                 kc_feed_stats_t fs;
                 kc_feed_stats(self->feed, &fs);
@@ -1127,7 +1104,6 @@ int kc_agg_run(kc_agg_t *self, volatile sig_atomic_t *stop)
                                 fs.snapshots);
                 next_feed_stats = now + 1000;
             }
-#endif
         }
         if (now >= next_reader_check) {
             s_reader_check(self);

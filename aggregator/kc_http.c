@@ -34,9 +34,7 @@
 #include "kc_qry.h"
 #include "kc_text.h"
 #include "kc_time.h"
-#ifdef KC_HAVE_WEB
 #include "kc_web.h"
-#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -397,7 +395,6 @@ static enum MHD_Result s_metrics(kc_http_t *h, struct MHD_Connection *c)
 
 static enum MHD_Result s_web(kc_http_t *h, struct MHD_Connection *c, const char *url)
 {
-#ifdef KC_HAVE_WEB
     const kc_web_file_t *f = kc_web_file(url);
     if (f) {
         struct MHD_Response *r =
@@ -413,9 +410,6 @@ static enum MHD_Result s_web(kc_http_t *h, struct MHD_Connection *c, const char 
             kc_metrics_http(h->metrics, MHD_HTTP_OK);
         return ret;
     }
-#else
-    (void)url;
-#endif
     return s_error(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
 

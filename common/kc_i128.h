@@ -51,4 +51,36 @@ static inline char *kc_i128_str(char *buf, size_t cap, kc_i128 v)
     return buf;
 }
 
+/* |v| as an unsigned 128-bit value (exact for KC_I128_MIN too). */
+static inline kc_u128 kc_i128_abs(kc_i128 v)
+{
+    return v < 0 ? (kc_u128)0 - (kc_u128)v : (kc_u128)v;
+}
+
+/* n / d rounded half away from zero; d > 0. No intermediate leaves kc_i128. */
+static inline kc_i128 kc_i128_div_round(kc_i128 n, kc_i128 d)
+{
+    kc_i128 q = n / d, r = n % d; /* r has n's sign, |r| < d */
+    kc_u128 ar = kc_i128_abs(r);
+    if (ar >= (kc_u128)d - ar) /* 2|r| >= d */
+        q += n < 0 ? -1 : 1;
+    return q;
+}
+
+/* round(num * scale / den), half away from zero, exactly, into *out. Returns
+ * 0, or -1 if den == 0, if num or den is KC_I128_MIN, or if num * scale
+ * leaves kc_i128. scale > 0. */
+int kc_i128_scaled(kc_i128 num, kc_i128 den, kc_i128 scale, kc_i128 *out);
+
+/* num / den * 100 rounded to two decimals, as a double for JSON (the only
+ * floating point: ratios, never money): the hundredths are computed exactly
+ * (kc_ratio_hundredths) and converted once. den == 0 returns 0 and *ok = 0. */
+double kc_ratio_percent(kc_i128 num, kc_i128 den, int *ok);
+
+/* num / den * 10000 rounded half away from zero, exactly, into *out: the
+ * percentage in hundredths. Returns 0, or -1 if den == 0 or if the
+ * 10000-fold of num leaves kc_i128 (|num| above (2^127-1)/10000, about
+ * 2^113.7; a view's sums and their differences are < 2^93). */
+int kc_ratio_hundredths(kc_i128 num, kc_i128 den, kc_i128 *out);
+
 #endif

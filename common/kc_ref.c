@@ -316,3 +316,21 @@ bool kc_ref_region_known(const char *region)
             return true;
     return false;
 }
+
+/* The unit key of `code` in scheme 63 or 34; 0 if the code is not one of it. */
+uint8_t kc_ref_unit_in(int scheme, int code)
+{
+    const kc_province_t *p = kc_ref_province(scheme, code);
+    return p ? kc_ref_unit_key(code, p->valid_from) : 0;
+}
+
+size_t kc_ref_units_of(int code, uint8_t units[2])
+{
+    size_t n = 0;
+    uint8_t u34 = kc_ref_unit_in(34, code), u63 = kc_ref_unit_in(63, code);
+    if (u34)
+        units[n++] = u34;
+    if (u63)
+        units[n++] = u63;
+    return n;
+}

@@ -95,4 +95,13 @@ extern const char kc_ref_activities_tsv[];
 extern const char kc_ref_provinces_tsv[];
 extern const char kc_ref_regions_tsv[];
 
+/* The unit key of `code` in scheme 63 or 34; 0 if the code is not one of it. */
+uint8_t kc_ref_unit_in(int scheme, int code);
+
+/* The unit keys a two-digit province code can have (its scheme-34 unit first,
+ * then its scheme-63 unit; a code of one scheme only has one): for looking up
+ * an event_id given only a province code, e.g. before kc_txn_history().
+ * Returns how many were written to units (0 for an unknown code). */
+size_t kc_ref_units_of(int code, uint8_t units[2]);
+
 #endif

@@ -15,7 +15,7 @@
  * `verify --file` likewise needs no store: it streams an exported log file
  * through store/kc_logfile's reader (docs/LOGFILE.md) with the --key it is
  * given as the trusted key. `history` looks the event_id up under each unit
- * key the province code can have (kc_ledger_units_of) and walks the chain
+ * key the province code can have (kc_ref_units_of) and walks the chain
  * with kc_txn_history; a chain reachable from both units is listed once.
  * Exit codes: 0 ok / clean / valid, 1 the store or the proof failed a check,
  * 64 usage, 65 bad data (no such head, unreadable proof file), 66 no store
@@ -26,8 +26,8 @@
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_jtext.h"
-#include "kc_ledger.h"
 #include "kc_log.h"
 #include "kc_logfile.h"
 #include "kc_merkle.h"
@@ -511,7 +511,7 @@ static int s_history(s_opts_t *o)
     uint8_t units[2];
     size_t nunits = 0;
     if (*o->province != '\0' && *end == '\0' && code >= 1 && code <= 99)
-        nunits = kc_ledger_units_of((int)code, units);
+        nunits = kc_ref_units_of((int)code, units);
     if (nunits == 0)
         return kc_cli_usage_error(PROG, "--province: '%s' is not a province code", o->province);
     s_ids_t ids;

@@ -34,8 +34,10 @@
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_filter.h"
 #include "kc_fmt.h"
 #include "kc_json.h"
+#include "kc_label.h"
 #include "kc_log.h"
 #include "kc_qry.h"
 #include "kc_table.h"
@@ -290,11 +292,11 @@ static void s_print_header(const kc_qry_opts_t *o)
 {
     bool vi = o->lang == KC_LANG_VI;
     char period[64];
-    kc_cli_period_label(period, sizeof period, o->year, o->m_from, o->m_to, o->lang);
+    kc_label_period(period, sizeof period, o->year, o->m_from, o->m_to, o->lang);
     printf("%s %s · %s %s", vi ? "kho" : "store", o->store, period,
            o->kind == 2 ? (vi ? "kế hoạch" : "plan") : (vi ? "thực hiện" : "actual"));
     for (size_t i = 0; i < o->f.n_regions; i++)
-        printf(" · %s", kc_cli_region_label(o->f.regions[i], o->lang));
+        printf(" · %s", kc_label_region(o->f.regions[i], o->lang));
     for (size_t i = 0; i < o->f.n_provinces; i++) {
         const kc_province_t *p =
             kc_ref_province(o->f.units == 34 ? 34 : kc_ref_scheme_for(o->year * 100 + o->m_from),
@@ -308,7 +310,7 @@ static void s_print_header(const kc_qry_opts_t *o)
     }
     for (int i = 1; i <= 3; i++)
         if (o->f.fund[i])
-            printf(" · %s", kc_cli_fund_name(i));
+            printf(" · %s", kc_filter_fund_name(i));
     if (o->f.units == 34)
         printf(" · %s", vi ? "đơn vị 34 tỉnh" : "34-province units");
     if (o->as_of) {
@@ -332,9 +334,9 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
 {
     bool vi = o->lang == KC_LANG_VI;
     char buf[KC_FMT_BUF], period[64], cperiod[64], plan_h[64];
-    kc_cli_period_label(period, sizeof period, o->year, o->m_from, o->m_to, o->lang);
+    kc_label_period(period, sizeof period, o->year, o->m_from, o->m_to, o->lang);
     if (o->compare)
-        kc_cli_period_label(cperiod, sizeof cperiod, o->compare, o->m_from, o->m_to, o->lang);
+        kc_label_period(cperiod, sizeof cperiod, o->compare, o->m_from, o->m_to, o->lang);
     snprintf(plan_h, sizeof plan_h, vi ? "kế hoạch năm %d" : "plan %d", o->year);
     const char *pct_h = vi ? "% kế hoạch" : "% of plan";
     const char *chg_h = vi ? "so cùng kỳ" : "change";
@@ -362,7 +364,7 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             kc_i128 p = rec ? a->plan.total.events : a->plan.total.m[i];
             kc_i128 c = rec ? a->cmp.total.events : a->cmp.total.m[i];
             kc_table_row(t);
-            kc_table_set(t, 0, rec ? rec_label : kc_cli_metric_label(i, o->lang));
+            kc_table_set(t, 0, rec ? rec_label : kc_label_metric(i, o->lang));
             kc_table_set(t, 1, s_value(buf, sizeof buf, rec ? -1 : i, v, o->lang));
             col = 2;
             if (o->plan) {
@@ -404,7 +406,7 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
     for (int k = 0; k < n_shown; k++) {
         int i = shown[k];
         bool vnd = kc_ref_metric(i)->is_vnd;
-        kc_table_set(t, col++, kc_cli_metric_label(i, o->lang));
+        kc_table_set(t, col++, kc_label_metric(i, o->lang));
         if (plan_rows && vnd && a->plan.total.m[i]) {
             kc_table_set(t, col++, plan_h);
             kc_table_set(t, col++, pct_h);

@@ -42,6 +42,7 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_filter.h"
 #include "kc_i128.h"
 #include "kc_jtext.h"
 #include "kc_log.h"
@@ -50,9 +51,7 @@
 #include "kc_replay_lib.h"
 #include "kc_text.h"
 #include "kc_time.h"
-#ifdef KC_HAVE_LOGFILE
 #include "kc_logfile.h"
-#endif
 #include "kcingest.h"
 
 #include <dirent.h>
@@ -258,7 +257,6 @@ static int s_rebuild_from_store(const s_opts_t *o, kc_replay_opts_t *ro, s_rebui
     return 0;
 }
 
-#ifdef KC_HAVE_LOGFILE
 static int s_rebuild_from_file(const s_opts_t *o, kc_replay_opts_t *ro, s_rebuilt_t *out)
 {
     kc_logfile_reader_t *rd = NULL;
@@ -315,7 +313,6 @@ static int s_rebuild_from_file(const s_opts_t *o, kc_replay_opts_t *ro, s_rebuil
     }
     return ex;
 }
-#endif
 
 static int s_rebuild(const s_opts_t *o)
 {
@@ -327,12 +324,6 @@ static int s_rebuild(const s_opts_t *o)
         return S_EX_NOINPUT;
     }
     bool is_file = S_ISREG(sb.st_mode);
-#ifndef KC_HAVE_LOGFILE
-    if (is_file) {
-        fprintf(stderr, PROG ": rebuild: reading a log file (kc_logfile) is not in this build\n");
-        return S_EX_SOFTWARE;
-    }
-#endif
     bool exists = false;
     int rc = s_check_empty(o->to, &exists);
     if (rc != 0) {
@@ -360,11 +351,7 @@ static int s_rebuild(const s_opts_t *o)
                            .progress_ctx = &prog};
     double t0 = kc_time_mono_s();
     int ex;
-#ifdef KC_HAVE_LOGFILE
     ex = is_file ? s_rebuild_from_file(o, &ro, &out) : s_rebuild_from_store(o, &ro, &out);
-#else
-    ex = s_rebuild_from_store(o, &ro, &out);
-#endif
     double secs = kc_time_mono_s() - t0;
     kc_progress_done(&prog, out.r ? kc_replay_stats(out.r)->entries : 0, ro.total);
     /* the same log: the new store's root equals the source's */
@@ -428,8 +415,8 @@ static void s_print_diff(const kc_replay_diff_t *d, void *ctx)
     const kc_activity_t *a = kc_ref_activity_by_id(d->key.activity);
     char cell[160];
     snprintf(cell, sizeof cell, "%04u-%02u province %02u activity %s kind %s fund %s", d->key.year,
-             d->key.month, d->key.province, a ? a->code : "?", kc_cli_kind_name(d->key.kind),
-             kc_cli_fund_name(d->key.fund));
+             d->key.month, d->key.province, a ? a->code : "?", kc_filter_kind_name(d->key.kind),
+             kc_filter_fund_name(d->key.fund));
     if (!d->stored_present || !d->recomputed_present)
         printf("differs: %s: %s\n", cell,
                d->stored_present ? "stored, but no logged event touches it"
@@ -497,7 +484,6 @@ static int s_verify(const s_opts_t *o)
 
 /* ---- send ---- */
 
-#ifdef KC_HAVE_LOGFILE
 typedef struct {
     uint64_t accepted, duplicates, rejected, results;
     bool quiet;
@@ -672,14 +658,6 @@ static int s_send(const s_opts_t *o)
                s.duplicates);
     return 0;
 }
-#else
-static int s_send(const s_opts_t *o)
-{
-    (void)o;
-    fprintf(stderr, PROG ": send: reading a log file (kc_logfile) is not in this build\n");
-    return S_EX_UNAVAILABLE;
-}
-#endif
 
 int main(int argc, char **argv)
 {
@@ -718,12 +696,12 @@ int main(int argc, char **argv)
         case 1: o.tmp = optarg; break;
         case 'q': o.quiet = true; break;
         case 'T':
-            if (kc_cli_parse_int(optarg, 0, 86400 * 365, &v, "--timeout", err, sizeof err) != 0)
+            if (kc_filter_parse_int(optarg, 0, 86400 * 365, &v, "--timeout", err, sizeof err) != 0)
                 return kc_cli_usage_error(PROG, "%s", err);
             o.timeout_s = v;
             break;
         case 'g':
-            if (kc_cli_parse_int(optarg, 1, 10000000, &v, "--group", err, sizeof err) != 0)
+            if (kc_filter_parse_int(optarg, 1, 10000000, &v, "--group", err, sizeof err) != 0)
                 return kc_cli_usage_error(PROG, "%s", err);
             o.group = v;
             break;

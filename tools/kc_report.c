@@ -22,7 +22,9 @@
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_filter.h"
 #include "kc_fmt.h"
+#include "kc_label.h"
 #include "kc_log.h"
 #include "kc_table.h"
 
@@ -122,20 +124,20 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             *done = true;
             return 0;
         case O_STORE: o->store = optarg; break;
-        case O_REGION: rc = kc_cli_add_region(&o->f, optarg, err, sizeof err); break;
+        case O_REGION: rc = kc_filter_add_region(&o->f, optarg, err, sizeof err); break;
         case O_PROVINCE:
             if (n_prov == KC_CELLS_MAX_SEL)
                 return s_usage_error("too many --province options");
             provinces[n_prov++] = optarg;
             break;
         case O_YEAR:
-            rc = kc_cli_parse_int(optarg, 2001, 2100, &v, "--year", err, sizeof err);
+            rc = kc_filter_parse_int(optarg, 2001, 2100, &v, "--year", err, sizeof err);
             o->year = (int)v;
             break;
         case O_MONTHS:
-            rc = kc_cli_parse_months(optarg, &o->m_from, &o->m_to, err, sizeof err);
+            rc = kc_filter_parse_months(optarg, &o->m_from, &o->m_to, err, sizeof err);
             break;
-        case O_UNITS: rc = kc_cli_parse_units(optarg, &o->f.units, err, sizeof err); break;
+        case O_UNITS: rc = kc_filter_parse_units(optarg, &o->f.units, err, sizeof err); break;
         case O_LANG:
             if (kc_lang_parse(optarg, &o->lang) != 0)
                 return s_usage_error("--lang takes en or vi");
@@ -155,7 +157,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         return s_usage_error(err);
     }
     for (size_t i = 0; i < n_prov; i++)
-        if (kc_cli_add_province(&o->f, provinces[i], err, sizeof err))
+        if (kc_filter_add_province(&o->f, provinces[i], err, sizeof err))
             return s_usage_error(err);
     if (!o->year)
         return s_usage_error("--year is required");
@@ -247,7 +249,7 @@ static void s_rows(kc_table_t *t, const char *title, const kc_totals_t *a, const
         if (first)
             kc_table_set(t, 0, title);
         first = false;
-        kc_table_set(t, 1, kc_cli_metric_label(i, lang));
+        kc_table_set(t, 1, kc_label_metric(i, lang));
         s_cell(va, sizeof va, i, a, lang);
         s_cell(vb, sizeof vb, i, b, lang);
         kc_table_set(t, 2, va);
@@ -273,7 +275,7 @@ static void s_clause_flush(kc_table_t *t, s_clause_t *c, kc_lang_t lang)
                  c->clause, c->parts);
         kc_table_row(t);
         kc_table_set(t, 0, title);
-        kc_table_set(t, 1, kc_cli_metric_label(KC_M_FACILITIES, lang));
+        kc_table_set(t, 1, kc_label_metric(KC_M_FACILITIES, lang));
         kc_table_set(t, 2, c->fa ? kc_fmt_count(va, sizeof va, c->fa, lang) : "—");
         kc_table_set(t, 3, c->fb ? kc_fmt_count(vb, sizeof vb, c->fb, lang) : "—");
     }
@@ -304,7 +306,7 @@ static void s_activities(const s_opts_t *o, const s_data_t *d, const char *pa, c
         const kc_totals_t *ra = &d->prev.row[a->id], *rb = &d->cur.row[a->id];
         if (!s_any(ra) && !s_any(rb))
             continue;
-        snprintf(title, sizeof title, "%s %s", a->code, kc_cli_activity_label(a, o->lang));
+        snprintf(title, sizeof title, "%s %s", a->code, kc_label_activity(a, o->lang));
         s_rows(t, title, ra, rb, o->lang);
         if (ra->m[KC_M_FACILITIES] || rb->m[KC_M_FACILITIES]) {
             size_t len = strlen(c.parts);
@@ -360,9 +362,9 @@ static void s_print(const s_opts_t *o, const s_data_t *d)
     bool vi = o->lang == KC_LANG_VI;
     char pa[64], pb[64], ps[64], a1[KC_FMT_BUF], a2[KC_FMT_BUF], a3[KC_FMT_BUF];
     int y = o->year, p = o->year - 1;
-    kc_cli_period_label(pa, sizeof pa, p, 1, 12, o->lang);
-    kc_cli_period_label(pb, sizeof pb, y, o->m_from, o->m_to, o->lang);
-    kc_cli_period_label(ps, sizeof ps, p, o->m_from, o->m_to, o->lang);
+    kc_label_period(pa, sizeof pa, p, 1, 12, o->lang);
+    kc_label_period(pb, sizeof pb, y, o->m_from, o->m_to, o->lang);
+    kc_label_period(ps, sizeof ps, p, o->m_from, o->m_to, o->lang);
     if (!vi && o->m_from == 1 && o->m_to == 12) {
         snprintf(pb, sizeof pb, "year %d", y);
         snprintf(ps, sizeof ps, "year %d", p);
@@ -374,7 +376,7 @@ static void s_print(const s_opts_t *o, const s_data_t *d)
     printf(vi ? "KẾT QUẢ HOẠT ĐỘNG KHUYẾN CÔNG" : "KHUYEN CONG (INDUSTRIAL PROMOTION) RESULTS");
     const char *sep = vi ? " " : ", ";
     for (size_t i = 0; i < o->f.n_regions; i++, sep = ", ")
-        printf("%s%s", sep, kc_cli_region_label(o->f.regions[i], o->lang));
+        printf("%s%s", sep, kc_label_region(o->f.regions[i], o->lang));
     for (size_t i = 0; i < o->f.n_provinces; i++, sep = ", ") {
         int sch = o->f.units == 34 ? 34 : kc_ref_scheme_for(y * 100 + o->m_from);
         const kc_province_t *pr = kc_ref_province(sch, o->f.provinces[i]);

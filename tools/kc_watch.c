@@ -54,7 +54,9 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_feedc.h"
+#include "kc_filter.h"
 #include "kc_fmt.h"
+#include "kc_label.h"
 #include "kc_ref.h"
 #include "kc_table.h"
 #include "kc_time.h"
@@ -299,13 +301,13 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         case O_SNAP: o->snapshot = optarg; break;
         case O_READY: o->ready_file = optarg; break;
         case O_YEAR:
-            rc = kc_cli_parse_int(optarg, 2001, 2100, &v, "--year", err, sizeof err);
+            rc = kc_filter_parse_int(optarg, 2001, 2100, &v, "--year", err, sizeof err);
             o->year = (int)v;
             break;
         case O_MONTHS:
-            rc = kc_cli_parse_months(optarg, &o->m_from, &o->m_to, err, sizeof err);
+            rc = kc_filter_parse_months(optarg, &o->m_from, &o->m_to, err, sizeof err);
             break;
-        case O_UNITS: rc = kc_cli_parse_units(optarg, &o->units, err, sizeof err); break;
+        case O_UNITS: rc = kc_filter_parse_units(optarg, &o->units, err, sizeof err); break;
         case O_SORT: {
             size_t i = 0;
             for (; i < sizeof s_sort_names / sizeof s_sort_names[0]; i++)
@@ -336,7 +338,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         case O_PLAIN: o->plain = true; break;
         case O_ONCE: o->once = true; break;
         case O_TIMEOUT:
-            rc = kc_cli_parse_int(optarg, 1, 86400 * 365, &o->timeout_s, "--timeout", err,
+            rc = kc_filter_parse_int(optarg, 1, 86400 * 365, &o->timeout_s, "--timeout", err,
                                   sizeof err);
             break;
         case ':':
@@ -772,11 +774,11 @@ static void s_frame(FILE *out, const s_opts_t *o, const s_view_t *v, const s_fee
     snprintf(stale, sizeof stale, "%s%s %" PRIu64 " s%s%s", red,
              vi ? "mất luồng dữ liệu" : "no feed for", quiet_s, reset, rev);
     if (v->valid)
-        kc_cli_period_label(period, sizeof period, v->year, o->m_from, o->m_to, o->lang);
+        kc_label_period(period, sizeof period, v->year, o->m_from, o->m_to, o->lang);
     else
         snprintf(period, sizeof period, "%s", vi ? "đang chờ dữ liệu" : "waiting for data");
     fprintf(out, "%s%skc-watch  %s  %s%s  seq %" PRIu64 "  %s  %s%s%s", rev, bold,
-            kc_cli_region_label(o->region, o->lang), period, o->units == 34 ? "  (34 units)" : "",
+            kc_label_region(o->region, o->lang), period, o->units == 34 ? "  (34 units)" : "",
             kc_feedc_seq(fi->fc),
             quiet_s >= S_STALE_S ? stale
             : fi->synced         ? (vi ? "đồng bộ" : "synced")

@@ -288,12 +288,12 @@ static void test_correction_across_the_merger(void **state)
     assert_int_equal(s_cell_at(fx->store, 80, 2025, 6, 1).events, 0);
     assert_int_equal(s_cell_at(fx->store, 80, 2025, 7, 1).m[KC_M_AMOUNT_VND], 80);
     uint8_t units[2];
-    assert_int_equal(kc_ledger_units_of(80, units), 2);
+    assert_int_equal(kc_ref_units_of(80, units), 2);
     assert_int_equal(units[0], 180);
     assert_int_equal(units[1], 80);
-    assert_int_equal(kc_ledger_units_of(60, units), 1); /* Binh Thuan: scheme 63 only */
+    assert_int_equal(kc_ref_units_of(60, units), 1); /* Binh Thuan: scheme 63 only */
     assert_int_equal(units[0], 60);
-    assert_int_equal(kc_ledger_units_of(99, units), 0);
+    assert_int_equal(kc_ref_units_of(99, units), 0);
     s_hist_t h = s_history(fx->store, 180, "LA-1c");
     assert_int_equal(h.n, 2);
     assert_int_equal(h.unit[0], 80);

@@ -10,9 +10,7 @@
 #include "kc_audit.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
-#ifdef KC_HAVE_LOGFILE
 #include "kc_logfile.h"
-#endif
 #include "kc_replay_lib.h"
 #include "replay_util.h"
 
@@ -383,7 +381,6 @@ static void test_inconsistent_log_is_reported(void **state)
     kc_txn_end(&t);
 }
 
-#ifdef KC_HAVE_LOGFILE
 static void test_rebuild_from_file(void **state)
 {
     s_fx_t *fx = *state;
@@ -415,7 +412,6 @@ static void test_rebuild_from_file(void **state)
     assert_non_null(strstr(out, "does not verify"));
     assert_int_equal(access(to, F_OK), -1);
 }
-#endif
 
 static void s_quiet(kc_log_level_t level, const char *line, void *ctx)
 {
@@ -729,9 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_mode_matches_store_replay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_memory_mode_across_the_merger, s_setup, s_teardown),
         cmocka_unit_test(test_decoder_matches_protobuf_c),
-#ifdef KC_HAVE_LOGFILE
         cmocka_unit_test_setup_teardown(test_rebuild_from_file, s_setup, s_teardown),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

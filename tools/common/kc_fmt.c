@@ -8,32 +8,6 @@
 
 typedef kc_i128 s_i128;
 
-int kc_lang_parse(const char *s, kc_lang_t *out)
-{
-    if (s && strcmp(s, "en") == 0)
-        *out = KC_LANG_EN;
-    else if (s && strcmp(s, "vi") == 0)
-        *out = KC_LANG_VI;
-    else
-        return KC_EINVAL;
-    return 0;
-}
-
-static kc_u128 s_abs(s_i128 v)
-{
-    return v < 0 ? (kc_u128)0 - (kc_u128)v : (kc_u128)v;
-}
-
-/* n / d rounded half away from zero; d > 0. No intermediate leaves kc_i128. */
-static s_i128 s_div_round(s_i128 n, s_i128 d)
-{
-    s_i128 q = n / d, r = n % d; /* r has n's sign, |r| < d */
-    kc_u128 ar = s_abs(r);
-    if (ar >= (kc_u128)d - ar) /* 2|r| >= d */
-        q += n < 0 ? -1 : 1;
-    return q;
-}
-
 static s_i128 s_pow10(int e)
 {
     s_i128 p = 1;
@@ -50,7 +24,7 @@ static char *s_fixed(char *buf, size_t cap, s_i128 scaled, int decimals, kc_lang
     const char thousands = lang == KC_LANG_VI ? '.' : ',';
     const char point = lang == KC_LANG_VI ? ',' : '.';
     int neg = scaled < 0;
-    kc_u128 u = s_abs(scaled);
+    kc_u128 u = kc_i128_abs(scaled);
     if (decimals > 38)
         decimals = 38;
     /* digits in reverse */
@@ -87,7 +61,7 @@ char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang)
 {
     static const char *unit_vi[] = {"đồng", "triệu đồng", "tỷ đồng"};
     static const char *unit_en[] = {"VND", "million VND", "billion VND"};
-    kc_u128 a = s_abs(vnd);
+    kc_u128 a = kc_i128_abs(vnd);
     int u = a >= 1000000000 ? 2 : a >= 1000000 ? 1 : 0;
     char num[KC_FMT_BUF];
     if (u == 0) {
@@ -95,14 +69,14 @@ char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang)
     } else {
         int exp = u == 2 ? 9 : 6;
         int dec = a >= (kc_u128)(100 * s_pow10(exp)) ? 1 : 2;
-        s_i128 q = s_div_round(vnd, s_pow10(exp - dec));
-        kc_u128 aq = s_abs(q);
+        s_i128 q = kc_i128_div_round(vnd, s_pow10(exp - dec));
+        kc_u128 aq = kc_i128_abs(q);
         if (u == 1 && aq >= (kc_u128)(1000 * s_pow10(dec))) { /* 999,996 triệu rounds up to 1 tỷ */
             u = 2, exp = 9, dec = 2;
-            q = s_div_round(vnd, s_pow10(exp - dec));
+            q = kc_i128_div_round(vnd, s_pow10(exp - dec));
         } else if (dec == 2 && aq >= (kc_u128)(100 * s_pow10(dec))) { /* 99,996 -> 100,0 */
             dec = 1;
-            q = s_div_round(vnd, s_pow10(exp - dec));
+            q = kc_i128_div_round(vnd, s_pow10(exp - dec));
         }
         while (dec > 0 && q % 10 == 0) { /* 50,30 -> 50,3 */
             q /= 10;
@@ -114,29 +88,10 @@ char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang)
     return buf;
 }
 
-/* round(num * scale / den) into *out, exactly; -1 if den == 0 or if a
- * product leaves kc_i128. scale > 0. */
-static int s_scaled(s_i128 num, s_i128 den, s_i128 scale, s_i128 *out)
-{
-    if (den == 0 || den == KC_I128_MIN || num == KC_I128_MIN)
-        return -1;
-    if (den < 0)
-        num = -num, den = -den;
-    if (s_abs(num) > (kc_u128)(KC_I128_MAX / scale))
-        return -1;
-    *out = s_div_round(num * scale, den);
-    return 0;
-}
-
-int kc_ratio_hundredths(kc_i128 num, kc_i128 den, kc_i128 *out)
-{
-    return s_scaled(num, den, 10000, out);
-}
-
 char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t lang)
 {
     s_i128 pm; /* tenths of a percent */
-    if (s_scaled(num, den, 1000, &pm) != 0) {
+    if (kc_i128_scaled(num, den, 1000, &pm) != 0) {
         snprintf(buf, cap, "—");
         return buf;
     }
@@ -150,7 +105,7 @@ char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_
 {
     s_i128 diff, pm;
     if (before == 0 || __builtin_sub_overflow(now, before, &diff) ||
-        s_scaled(diff, before < 0 && before != KC_I128_MIN ? -before : before, 1000, &pm) != 0) {
+        kc_i128_scaled(diff, before < 0 && before != KC_I128_MIN ? -before : before, 1000, &pm) != 0) {
         snprintf(buf, cap, "—");
         return buf;
     }
@@ -158,22 +113,6 @@ char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_
     s_fixed(num_s, sizeof num_s, pm, 1, lang);
     snprintf(buf, cap, "%s%s%%", pm >= 0 ? "+" : "", num_s);
     return buf;
-}
-
-double kc_ratio_percent(kc_i128 num, kc_i128 den, int *ok)
-{
-    if (den == 0) {
-        if (ok)
-            *ok = 0;
-        return 0;
-    }
-    if (ok)
-        *ok = 1;
-    /* in hundredths of a percent, exactly rounded, then one conversion */
-    s_i128 h;
-    if (kc_ratio_hundredths(num, den, &h) == 0)
-        return (double)h / 100.0;
-    return (double)num / (double)den * 100.0; /* |num| > about 2^113.7: no view's */
 }
 
 size_t kc_fmt_width(const char *s)

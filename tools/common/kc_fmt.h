@@ -15,16 +15,12 @@
 #define KC_FMT_H
 
 #include "kc_i128.h"
+#include "kc_label.h" /* kc_lang_t */
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { KC_LANG_EN = 0, KC_LANG_VI = 1 } kc_lang_t;
-
 #define KC_FMT_BUF 64 /* enough for any value formatted here (any kc_i128) */
-
-/* Parse "en" or "vi"; returns 0 or KC_EINVAL. */
-int kc_lang_parse(const char *s, kc_lang_t *out);
 
 /* A fixed-point number: `scaled` / 10^decimals, with thousands separators on
  * the integer part: (123456789, 2) -> "1.234.567,89" (vi) / "1,234,567.89". */
@@ -50,17 +46,6 @@ char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t 
  * (384, 199) -> "+93,0%", (1, 2) -> "-50,0%"; before == 0 gives "—", and so
  * does a difference beyond kc_fmt_percent's range. */
 char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_t lang);
-
-/* num / den * 100 rounded to two decimals, as a double for JSON (the only
- * floating point: ratios, never money): the hundredths are computed exactly
- * (kc_ratio_hundredths) and converted once. den == 0 returns 0 and *ok = 0. */
-double kc_ratio_percent(kc_i128 num, kc_i128 den, int *ok);
-
-/* num / den * 10000 rounded half away from zero, exactly, into *out: the
- * percentage in hundredths. Returns 0, or -1 if den == 0 or if the
- * 10000-fold of num leaves kc_i128 (|num| above (2^127-1)/10000, about
- * 2^113.7; a view's sums and their differences are < 2^93). */
-int kc_ratio_hundredths(kc_i128 num, kc_i128 den, kc_i128 *out);
 
 /* Display width of a UTF-8 string in columns: code points, combining marks
  * (U+0300..U+036F) excluded. */

@@ -129,23 +129,6 @@ static int s_record(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
 
 /* ---- corrections and retractions ---- */
 
-/* The unit key of `code` in scheme 63 or 34; 0 if the code is not one of it. */
-static uint8_t s_unit_in(int scheme, int code)
-{
-    const kc_province_t *p = kc_ref_province(scheme, code);
-    return p ? kc_ref_unit_key(code, p->valid_from) : 0;
-}
-
-size_t kc_ledger_units_of(int code, uint8_t units[2])
-{
-    size_t n = 0;
-    uint8_t u34 = s_unit_in(34, code), u63 = s_unit_in(63, code);
-    if (u34)
-        units[n++] = u34;
-    if (u63)
-        units[n++] = u63;
-    return n;
-}
 
 /* What a found target looks like. */
 typedef struct {
@@ -161,7 +144,7 @@ typedef struct {
 static int s_find_target(const kc_ledger_source_t *src, const kc_event_view_t *v, s_target_t *t,
                          kc_ledger_effect_t *out)
 {
-    uint8_t u63 = s_unit_in(63, v->province), u34 = s_unit_in(34, v->province);
+    uint8_t u63 = kc_ref_unit_in(63, v->province), u34 = kc_ref_unit_in(34, v->province);
     uint8_t first = v->year ? kc_ref_unit_key(v->province, v->yyyymm) : u34;
     uint8_t cand[2] = {first, first == u34 ? u63 : u34};
     bool found[2] = {false, false};

@@ -2,10 +2,11 @@
 #include "kc_qry.h"
 
 #include "kc_checkpoint.h"
-#include "kc_cli.h"
 #include "kc_err.h"
+#include "kc_filter.h"
 #include "kc_json.h"
 #include "kc_jtext.h"
+#include "kc_label.h"
 #include "kc_time.h"
 
 #include <ctype.h>
@@ -253,21 +254,21 @@ static int s_set(kc_qry_opts_t *o, kc_qry_style_t style, int p, const char *valu
     int rc = 0;
     switch (p) {
     case P_STORE: o->store = value; break;
-    case P_REGION: rc = kc_cli_add_region(&o->f, value, err, cap); break;
+    case P_REGION: rc = kc_filter_add_region(&o->f, value, err, cap); break;
     case P_PROVINCE: /* checked once units are known */
         if (o->n_prov == KC_CELLS_MAX_SEL)
             return s_fail(err, cap, "too many --province options");
         o->provinces[o->n_prov++] = value;
         break;
     case P_YEAR:
-        rc = kc_cli_parse_int(value, 2000, 2100, &v, "--year", err, cap);
+        rc = kc_filter_parse_int(value, 2000, 2100, &v, "--year", err, cap);
         if (rc == 0)
             o->year = (int)v;
         break;
-    case P_MONTHS: rc = kc_cli_parse_months(value, &o->m_from, &o->m_to, err, cap); break;
-    case P_ACTIVITY: rc = kc_cli_add_activity(&o->f, value, err, cap); break;
-    case P_KIND: rc = kc_cli_parse_kind(value, &o->kind, err, cap); break;
-    case P_FUND: rc = kc_cli_add_fund(&o->f, value, err, cap); break;
+    case P_MONTHS: rc = kc_filter_parse_months(value, &o->m_from, &o->m_to, err, cap); break;
+    case P_ACTIVITY: rc = kc_filter_add_activity(&o->f, value, err, cap); break;
+    case P_KIND: rc = kc_filter_parse_kind(value, &o->kind, err, cap); break;
+    case P_FUND: rc = kc_filter_add_fund(&o->f, value, err, cap); break;
     case P_BY:
         if (value && strcmp(value, "province") == 0)
             o->f.by = KC_BY_PROVINCE;
@@ -288,11 +289,11 @@ static int s_set(kc_qry_opts_t *o, kc_qry_style_t style, int p, const char *valu
             return s_fail(err, cap, "plan takes 1 (or true) or 0 (or false)");
         break;
     case P_COMPARE:
-        rc = kc_cli_parse_int(value, 2000, 2100, &v, "--compare", err, cap);
+        rc = kc_filter_parse_int(value, 2000, 2100, &v, "--compare", err, cap);
         if (rc == 0)
             o->compare = (int)v;
         break;
-    case P_UNITS: rc = kc_cli_parse_units(value, &o->f.units, err, cap); break;
+    case P_UNITS: rc = kc_filter_parse_units(value, &o->f.units, err, cap); break;
     case P_FORMAT:
         if (value && strcmp(value, "table") == 0)
             o->format = KC_QRY_TABLE;
@@ -364,7 +365,7 @@ int kc_qry_finish(kc_qry_opts_t *o, kc_qry_style_t style, char *err, size_t cap)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < o->n_prov; i++)
-        rc = kc_cli_add_province(&o->f, o->provinces[i], err, cap);
+        rc = kc_filter_add_province(&o->f, o->provinces[i], err, cap);
     if (rc == 0 && !o->year)
         rc = s_fail(err, cap, "--year is required");
     if (rc == 0 && o->plan && o->kind == 2)
@@ -423,7 +424,7 @@ const char *kc_qry_row_label(const kc_qry_opts_t *o, int r, char *key, size_t ca
     case KC_BY_ACTIVITY: {
         const kc_activity_t *a = kc_ref_activity_by_id((uint8_t)r);
         snprintf(key, cap, "%s", a ? a->code : "?");
-        return a ? (o->format == KC_QRY_TABLE ? kc_cli_activity_label(a, o->lang) : a->name) : "";
+        return a ? (o->format == KC_QRY_TABLE ? kc_label_activity(a, o->lang) : a->name) : "";
     }
     case KC_BY_MONTH: snprintf(key, cap, "%d", r); return "";
     case KC_BY_NONE: break;
@@ -496,13 +497,13 @@ static json_t *s_json_filters(const kc_qry_opts_t *o)
     }
     for (int i = 1; i <= 3; i++)
         if (o->f.fund[i])
-            json_array_append_new(funds, json_string(kc_cli_fund_name(i)));
+            json_array_append_new(funds, json_string(kc_filter_fund_name(i)));
     json_object_set_new(f, "regions", regions);
     json_object_set_new(f, "provinces", provinces);
     json_object_set_new(f, "year", json_integer(o->year));
     json_object_set_new(f, "months", s_json_months(o->m_from, o->m_to));
     json_object_set_new(f, "activities", acts);
-    json_object_set_new(f, "kind", json_string(kc_cli_kind_name(o->kind)));
+    json_object_set_new(f, "kind", json_string(kc_filter_kind_name(o->kind)));
     json_object_set_new(f, "funds", funds);
     json_object_set_new(f, "units", json_integer(o->f.units == 34 ? 34 : 63));
     if (o->f.by != KC_BY_NONE)

@@ -35,7 +35,7 @@
 #define KC_QRY_H
 
 #include "kc_cells.h"
-#include "kc_fmt.h"
+#include "kc_label.h"
 #include "kc_store.h"
 
 #include <jansson.h>

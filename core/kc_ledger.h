@@ -137,11 +137,6 @@ int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t 
                              const kc_event_view_t *view, const uint8_t *hash, uint64_t offset,
                              kc_ledger_effect_t *out);
 
-/* The unit keys a two-digit province code can have (its scheme-34 unit first,
- * then its scheme-63 unit; a code of one scheme only has one): for looking up
- * an event_id given only a province code, e.g. before kc_txn_history().
- * Returns how many were written to units (0 for an unknown code). */
-size_t kc_ledger_units_of(int code, uint8_t units[2]);
 
 /* Apply a REASON_OK effect to a store write transaction: every cell delta
  * (kc_txn_totals_apply), then every identity. KC_EOVERFLOW if a total would
