@@ -17,6 +17,7 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_service.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -459,6 +460,7 @@ static void s_reload_config(void *vctx)
 int main(int argc, char **argv)
 {
     kc_log_set_ident("kc-aggregator");
+    kc_log_set_journal_sender(kc_service_journal_send, NULL); /* --log-target journal|auto */
     static kc_conf_args_t ca;
     static s_cfg_t cfg;
     int rc = kc_conf_merge("kc-aggregator", "aggregator", s_longopts, argc, argv, &ca);

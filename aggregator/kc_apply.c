@@ -8,6 +8,7 @@
 #include "kc_apply.h"
 
 #include "kc_arena.h"
+#include "kc_cellmap.h"
 #include "kc_checkpoint.h"
 #include "kc_ledger.h"
 
@@ -82,32 +83,14 @@ typedef struct {
 } s_prod_t;
 
 /* The totals of a run: every cell the run's events touched, with its absolute
- * value, in an open-addressing hash table of the 7-byte keys (as u64 + 1, so 0
- * is an empty slot; each slot also holds the cell's index). A cell is read
- * from the store at its first touch; accepted events change it in memory only
- * (kc_ledger_apply_cells, with kc_txn_totals_apply's checks); the cells they
- * changed ("dirty", listed in the order of their first change) are written
- * once at the end of the run. Rebuilt by every run. */
+ * value, in a cell map (kc_cellmap.h; entries in order of first touch). A cell
+ * is read from the store at its first touch; accepted events change it in
+ * memory only (kc_ledger_apply_cells, with kc_txn_totals_apply's checks); the
+ * cells they changed (the map's dirty list, in the order of their first
+ * change) are written once at the end of the run. Rebuilt by every run. */
 typedef struct {
-    uint64_t code; /* key code; 0 = empty */
-    uint32_t idx;  /* index in cells */
-} s_slot_t;
-
-typedef struct {
-    kc_cell_key_t key;
-    kc_cell_t cell; /* its value as the run has left it so far */
-    uint32_t slot;  /* its slot in the table */
-    bool dirty;     /* changed by an accepted event: written at the end of the run */
-} s_cell_t;
-
-typedef struct {
-    s_slot_t *slots; /* capacity nslots (power of 2), at most half full */
-    size_t nslots;   /* 0 until first used */
-    s_cell_t *cells; /* touched cells, in order of first touch */
-    size_t ncells, capcells;
-    uint32_t *dirty; /* indices of the changed cells, in order of first change */
-    size_t ndirty, capdirty;
-    kc_txn_t *txn; /* the run's transaction (first-touch reads) */
+    kc_cellmap_t map; /* KC_CELLMAP_DIRTY */
+    kc_txn_t *txn;    /* the run's transaction (first-touch reads) */
 } s_totals_t;
 
 /* The changes of a run (the live feed): the totals cells that accepted events
@@ -145,8 +128,10 @@ struct kc_apply {
 kc_apply_t *kc_apply_new(void)
 {
     kc_apply_t *self = calloc(1, sizeof(kc_apply_t));
-    if (self)
+    if (self) {
         self->checkpoint_every = KC_CHECKPOINT_EVERY_DEFAULT;
+        (void)kc_cellmap_init(&self->tot.map, 0, KC_CELLMAP_DIRTY);
+    }
     return self;
 }
 
@@ -181,18 +166,6 @@ static void s_msg_free(s_msg_t *m)
     memset(m, 0, sizeof *m);
 }
 
-static uint64_t s_key_code(const kc_cell_key_t *k)
-{
-    return ((uint64_t)k->year << 40 | (uint64_t)k->month << 32 | (uint64_t)k->province << 24 |
-            (uint64_t)k->activity << 16 | (uint64_t)k->kind << 8 | k->fund) +
-           1;
-}
-
-static size_t s_key_hash(uint64_t code, size_t mask)
-{
-    return (size_t)((code * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
-
 static void s_changes_clear(s_changes_t *c)
 {
     c->ncells = 0;
@@ -203,138 +176,81 @@ static void s_changes_clear(s_changes_t *c)
     c->valid = false;
 }
 
-/* Empty the table: only the slots in use (every one of them, so no probe chain
- * is left half cut). */
 static void s_totals_clear(s_totals_t *t)
 {
-    for (size_t i = 0; i < t->ncells; i++)
-        t->slots[t->cells[i].slot].code = 0;
-    t->ncells = 0;
-    t->ndirty = 0;
+    kc_cellmap_clear(&t->map);
     t->txn = NULL;
 }
 
-/* Double the table (or make its first one) and re-insert the cells. */
-static int s_totals_grow(s_totals_t *t)
-{
-    size_t n = t->nslots ? t->nslots * 2 : 1024;
-    if (n > (size_t)UINT32_MAX)
-        return KC_ENOMEM;
-    s_slot_t *slots = calloc(n, sizeof *slots);
-    if (!slots)
-        return KC_ENOMEM;
-    for (size_t i = 0; i < t->ncells; i++) {
-        uint64_t code = s_key_code(&t->cells[i].key);
-        size_t h = s_key_hash(code, n - 1);
-        while (slots[h].code != 0)
-            h = (h + 1) & (n - 1);
-        slots[h] = (s_slot_t){code, (uint32_t)i};
-        t->cells[i].slot = (uint32_t)h;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = n;
-    return 0;
-}
-
 /* The run's entry for `key`, read from the store at its first touch. */
-static int s_totals_find(s_totals_t *t, const kc_cell_key_t *key, s_cell_t **out)
+static int s_totals_find(s_totals_t *t, const kc_cell_key_t *key, kc_cellmap_entry_t **out)
 {
-    uint64_t code = s_key_code(key);
-    if (t->nslots) {
-        size_t mask = t->nslots - 1, h = s_key_hash(code, mask);
-        for (; t->slots[h].code != 0; h = (h + 1) & mask)
-            if (t->slots[h].code == code) {
-                *out = &t->cells[t->slots[h].idx];
-                return 0;
-            }
+    uint64_t k = kc_cellmap_key(key);
+    kc_cellmap_entry_t *e = kc_cellmap_find(&t->map, k);
+    if (e) {
+        *out = e;
+        return 0;
     }
-    if ((t->ncells + 1) * 2 > t->nslots) {
-        int rc = s_totals_grow(t);
-        if (rc != 0)
-            return rc;
-    }
-    if (t->ncells == t->capcells) {
-        size_t cap = t->capcells ? t->capcells * 2 : 256;
-        s_cell_t *cells = realloc(t->cells, cap * sizeof *cells);
-        if (!cells)
-            return KC_ENOMEM;
-        t->cells = cells;
-        t->capcells = cap;
-    }
-    s_cell_t *c = &t->cells[t->ncells];
-    c->key = *key;
-    c->dirty = false;
-    int rc = kc_txn_totals_get(t->txn, key, &c->cell); /* zeroed if not found */
+    kc_cell_t cell;
+    int rc = kc_txn_totals_get(t->txn, key, &cell); /* zeroed if not found */
     if (rc != 0 && rc != KC_ENOTFOUND)
         return rc;
-    size_t mask = t->nslots - 1, h = s_key_hash(code, mask);
-    while (t->slots[h].code != 0)
-        h = (h + 1) & mask;
-    t->slots[h] = (s_slot_t){code, (uint32_t)t->ncells};
-    c->slot = (uint32_t)h;
-    t->ncells++;
-    *out = c;
+    if ((rc = kc_cellmap_insert(&t->map, k, &e)) != 0)
+        return rc;
+    e->cell = cell;
+    *out = e;
     return 0;
 }
 
 /* kc_ledger_cells_t over the run's table. */
 static int s_totals_get(void *ctx, const kc_cell_key_t *key, kc_cell_t *out)
 {
-    s_cell_t *c;
-    int rc = s_totals_find(ctx, key, &c);
+    kc_cellmap_entry_t *e;
+    int rc = s_totals_find(ctx, key, &e);
     if (rc == 0)
-        *out = c->cell;
+        *out = e->cell;
     return rc;
 }
 
 static int s_totals_put(void *ctx, const kc_cell_key_t *key, const kc_cell_t *cell)
 {
     s_totals_t *t = ctx;
-    s_cell_t *c;
-    int rc = s_totals_find(t, key, &c);
+    kc_cellmap_entry_t *e;
+    int rc = s_totals_find(t, key, &e);
     if (rc != 0)
         return rc;
-    c->cell = *cell;
-    if (!c->dirty) {
-        if (t->ndirty == t->capdirty) {
-            size_t cap = t->capdirty ? t->capdirty * 2 : 256;
-            uint32_t *d = realloc(t->dirty, cap * sizeof *d);
-            if (!d)
-                return KC_ENOMEM;
-            t->dirty = d;
-            t->capdirty = cap;
-        }
-        t->dirty[t->ndirty++] = (uint32_t)(c - t->cells);
-        c->dirty = true;
-    }
-    return 0;
+    e->cell = *cell;
+    return kc_cellmap_mark(&t->map, e);
 }
 
 /* End of a run: write each changed cell once (before the checkpoint, which
  * reads the totals), and copy them for the feed if it is on. */
 static int s_totals_finish(s_totals_t *t, s_changes_t *ch, kc_txn_t *txn)
 {
-    for (size_t i = 0; i < t->ndirty; i++) {
-        const s_cell_t *c = &t->cells[t->dirty[i]];
-        int rc = kc_txn_totals_put(txn, &c->key, &c->cell);
+    size_t ndirty = kc_cellmap_dirty_count(&t->map);
+    for (size_t i = 0; i < ndirty; i++) {
+        const kc_cellmap_entry_t *e = kc_cellmap_dirty_at(&t->map, i);
+        kc_cell_key_t key;
+        kc_cellmap_unkey(e->key, &key);
+        int rc = kc_txn_totals_put(txn, &key, &e->cell);
         if (rc != 0)
             return rc;
     }
     if (!ch->track_cells)
         return 0;
-    if (t->ndirty > ch->capcells) {
-        kc_feed_cell_t *cells = realloc(ch->cells, t->ndirty * sizeof *cells);
+    if (ndirty > ch->capcells) {
+        kc_feed_cell_t *cells = realloc(ch->cells, ndirty * sizeof *cells);
         if (!cells)
             return KC_ENOMEM;
         ch->cells = cells;
-        ch->capcells = t->ndirty;
+        ch->capcells = ndirty;
     }
-    for (size_t i = 0; i < t->ndirty; i++) {
-        const s_cell_t *c = &t->cells[t->dirty[i]];
-        ch->cells[i] = (kc_feed_cell_t){.key = c->key, .cell = c->cell};
+    for (size_t i = 0; i < ndirty; i++) {
+        const kc_cellmap_entry_t *e = kc_cellmap_dirty_at(&t->map, i);
+        ch->cells[i].cell = e->cell;
+        kc_cellmap_unkey(e->key, &ch->cells[i].key);
     }
-    ch->ncells = t->ndirty;
+    ch->ncells = ndirty;
     return 0;
 }
 
@@ -397,9 +313,7 @@ void kc_apply_destroy(kc_apply_t **self_p)
     free(self->msgs);
     free(self->prods);
     free(self->ch.cells);
-    free(self->tot.slots);
-    free(self->tot.cells);
-    free(self->tot.dirty);
+    kc_cellmap_fini(&self->tot.map);
     kc_arena_fini(&self->arena);
     free(self);
     *self_p = NULL;

@@ -7,7 +7,7 @@
  *   SIGTERM (must exit 0), its VmHWM and write bytes;
  * - producer processes: forked together, each reports ready and waits for one
  *   "go", reports its figures through a result file (bu_report_t + latencies);
- * - the event stream (tests/integration/gen_csv.c) as kc_event_t, the result
+ * - the event stream (bench/gen_csv.c) as kc_event_t, the result
  *   callback that records ack latencies, and the check that the store's totals
  *   and log equal what was sent;
  * - percentiles of sorted latencies.

@@ -3,7 +3,7 @@
  *
  * DESIGN
  * 1. A store (bu_dir/store) is filled with N events (default 1,000,000) from
- *    the bench event generator (tests/integration/gen_csv.c) restricted to 20
+ *    the bench event generator (bench/gen_csv.c) restricted to 20
  *    provinces of the south (scheme 63) and the years 2021-2022: each event's
  *    metrics are added to its totals cell (kc_txn_totals_apply, 100,000
  *    events per transaction). Queries read only the totals, so the log is not

@@ -32,7 +32,7 @@
 #include "kc_event.h"
 #include "kc_ledger.h"
 #include "kc_ref.h"
-#include "kc_replay_lib.h"
+#include "kc_replay.h"
 #include "kc_store.h"
 #include "kc_time.h"
 

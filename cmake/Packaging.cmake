@@ -39,31 +39,23 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/kcpipe")
 
 # dpkg-shlibdeps has to find libkcingest.so.0 (needed by kc-send and kc-replay) in the build tree.
-if(TARGET kcingest)
-  get_target_property(kc_ingest_dir kcingest BINARY_DIR)
-  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${kc_ingest_dir})
-endif()
+get_target_property(kc_ingest_dir kcingest BINARY_DIR)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${kc_ingest_dir})
 
-# Which components hold a program that links libkcingest dynamically: they depend on it.
-set(kc_links_ingest_kcpipe OFF)
-set(kc_links_ingest_kcpipe-send OFF)
-if(TARGET kcingest)
-  get_target_property(kc_ingest_type kcingest TYPE)
-  foreach(t kc-replay kc-aggregator kc-query kc-report kc-audit kc-log kc-keygen kc-watch kc-admin)
-    if(TARGET ${t} AND kc_ingest_type STREQUAL "SHARED_LIBRARY")
-      get_target_property(libs ${t} LINK_LIBRARIES)
-      if("kcingest" IN_LIST libs)
-        set(kc_links_ingest_kcpipe ON)
-      endif()
+# Which components hold a program that links libkcingest (always a shared library): they depend
+# on it. Read from the programs' link lines, so that the dependency follows the build.
+set(kc_programs_kcpipe kc-aggregator kc-query kc-report kc-watch kc-audit kc-log kc-replay
+                       kc-keygen kc-admin)
+set(kc_programs_kcpipe-send kc-send)
+foreach(c kcpipe kcpipe-send)
+  set(kc_links_ingest_${c} OFF)
+  foreach(t IN LISTS kc_programs_${c})
+    get_target_property(libs ${t} LINK_LIBRARIES)
+    if("kcingest" IN_LIST libs)
+      set(kc_links_ingest_${c} ON)
     endif()
   endforeach()
-  if(TARGET kc-send AND kc_ingest_type STREQUAL "SHARED_LIBRARY")
-    get_target_property(libs kc-send LINK_LIBRARIES)
-    if("kcingest" IN_LIST libs)
-      set(kc_links_ingest_kcpipe-send ON)
-    endif()
-  endif()
-endif()
+endforeach()
 
 # --- the packages -------------------------------------------------------------------------------
 set(CPACK_COMPONENT_KCPIPE_DISPLAY_NAME "kcpipe")
@@ -115,13 +107,11 @@ foreach(c kcpipe kcpipe-send)
   file(MAKE_DIRECTORY ${dir})
   string(JOIN " " KC_UNITS ${KC_UNITS_${c}})
   set(extra "")
-  foreach(s postinst prerm postrm)
-    if(EXISTS ${PROJECT_SOURCE_DIR}/dist/debian/${c}/${s})
-      configure_file(${PROJECT_SOURCE_DIR}/dist/debian/${c}/${s} ${dir}/${s} @ONLY
-                     FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
-                                      WORLD_READ WORLD_EXECUTE)
-      list(APPEND extra ${dir}/${s})
-    endif()
+  foreach(s postinst prerm postrm) # each package has all three (dist/debian/<package>/)
+    configure_file(${PROJECT_SOURCE_DIR}/dist/debian/${c}/${s} ${dir}/${s} @ONLY
+                   FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                                    WORLD_READ WORLD_EXECUTE)
+    list(APPEND extra ${dir}/${s})
   endforeach()
   set(conffiles "")
   foreach(f IN LISTS KC_CONFFILES_${c})

@@ -2,6 +2,7 @@
 #include "kc_event.h"
 
 #include "kc_text.h"
+#include "kc_wire.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -243,34 +244,27 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
  * before their bytes; unknown fields would follow the known ones (not
  * written here). tests/common/canon_test.c compares the two encoders. */
 
-#define S_VARINT       0
-#define S_LEN          2
-#define S_TAG(num, wt) ((uint8_t)((num) << 3 | (wt)))
-
-static inline uint8_t *s_varint(uint8_t *p, uint64_t v)
+static inline uint8_t *s_string(uint8_t *p, uint8_t tag, const char *s, size_t n)
 {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static inline uint8_t *s_string(uint8_t *p, int num, const char *s, size_t n)
-{
-    *p++ = S_TAG(num, S_LEN);
-    p = s_varint(p, n);
+    *p++ = tag;
+    p += kc_wire_varint_put(p, n);
     memcpy(p, s, n);
     return p + n;
+}
+
+/* A one-byte key and a varint. */
+static inline uint8_t *s_varint(uint8_t *p, uint8_t tag, uint64_t v)
+{
+    *p++ = tag;
+    return p + kc_wire_varint_put(p, v);
 }
 
 /* The schema the encoder was written for: 13 Event fields (1-11, 14, 15) and
  * 10 Metrics fields (1-10); canon_test checks each field's number and type. A
  * schema that grows makes kc_event_content_hash fall back to protobuf-c until
  * kc_event_pack_canon learns the new fields. */
-#define S_EVENT_FIELDS   13
-#define S_METRICS_FIELDS 10
+#define S_EVENT_FIELDS   KC_WIRE_EV_FIELDS
+#define S_METRICS_FIELDS KC_WIRE_M_FIELDS
 _Static_assert(sizeof(Kcpipe__V1__Kind) == 4 && sizeof(Kcpipe__V1__Fund) == 4 &&
                    sizeof(Kcpipe__V1__Op) == 4,
                "protobuf-c reads enums as int32");
@@ -294,64 +288,51 @@ size_t kc_event_pack_canon(const kc_pb_event_t *ev, uint8_t *out, size_t cap)
         return need;
     uint8_t *p = out;
     if (ev->event_id)
-        p = s_string(p, 1, ev->event_id, l_id);
+        p = s_string(p, KC_WIRE_T_EVENT_ID, ev->event_id, l_id);
     if (ev->province)
-        p = s_string(p, 2, ev->province, l_prov);
-    if (ev->has_year) {
-        *p++ = S_TAG(3, S_VARINT);
-        p = s_varint(p, ev->year);
-    }
-    if (ev->has_month) {
-        *p++ = S_TAG(4, S_VARINT);
-        p = s_varint(p, ev->month);
-    }
+        p = s_string(p, KC_WIRE_T_PROVINCE, ev->province, l_prov);
+    if (ev->has_year)
+        p = s_varint(p, KC_WIRE_T_YEAR, ev->year);
+    if (ev->has_month)
+        p = s_varint(p, KC_WIRE_T_MONTH, ev->month);
     if (ev->activity)
-        p = s_string(p, 5, ev->activity, l_act);
-    if (ev->has_kind) {
-        *p++ = S_TAG(6, S_VARINT);
-        p = s_varint(p, s_enum(ev->kind));
-    }
-    if (ev->has_fund) {
-        *p++ = S_TAG(7, S_VARINT);
-        p = s_varint(p, s_enum(ev->fund));
-    }
+        p = s_string(p, KC_WIRE_T_ACTIVITY, ev->activity, l_act);
+    if (ev->has_kind)
+        p = s_varint(p, KC_WIRE_T_KIND, s_enum(ev->kind));
+    if (ev->has_fund)
+        p = s_varint(p, KC_WIRE_T_FUND, s_enum(ev->fund));
     const Kcpipe__V1__Metrics *m = ev->metrics;
     if (m) {
         /* at most 10 x (1 + 10) = 110 bytes without unknown fields: a 1-byte size */
-        *p++ = S_TAG(8, S_LEN);
+        *p++ = KC_WIRE_T_METRICS;
         uint8_t *size = p++;
 #define M(num, f)                                                                                  \
     if (m->has_##f) {                                                                              \
-        *p++ = S_TAG(num, S_VARINT);                                                               \
-        p = s_varint(p, (uint64_t)m->f);                                                           \
+        p = s_varint(p, KC_WIRE_TAG(num, KC_WIRE_VARINT), (uint64_t)m->f);                         \
     }
-        M(1, amount_vnd)
-        M(2, revenue_vnd)
-        M(3, persons)
-        M(4, persons_employed)
-        M(5, facilities)
-        M(6, facility_turns)
-        M(7, products)
-        M(8, events)
-        M(9, delegates)
-        M(10, projects)
+        M(KC_WIRE_M_AMOUNT_VND, amount_vnd)
+        M(KC_WIRE_M_REVENUE_VND, revenue_vnd)
+        M(KC_WIRE_M_PERSONS, persons)
+        M(KC_WIRE_M_PERSONS_EMPLOYED, persons_employed)
+        M(KC_WIRE_M_FACILITIES, facilities)
+        M(KC_WIRE_M_FACILITY_TURNS, facility_turns)
+        M(KC_WIRE_M_PRODUCTS, products)
+        M(KC_WIRE_M_EVENTS, events)
+        M(KC_WIRE_M_DELEGATES, delegates)
+        M(KC_WIRE_M_PROJECTS, projects)
 #undef M
         *size = (uint8_t)(p - size - 1);
     }
     if (ev->note)
-        p = s_string(p, 9, ev->note, l_note);
-    if (ev->has_op) {
-        *p++ = S_TAG(10, S_VARINT);
-        p = s_varint(p, s_enum(ev->op));
-    }
+        p = s_string(p, KC_WIRE_T_NOTE, ev->note, l_note);
+    if (ev->has_op)
+        p = s_varint(p, KC_WIRE_T_OP, s_enum(ev->op));
     if (ev->corrects)
-        p = s_string(p, 11, ev->corrects, l_corr);
+        p = s_string(p, KC_WIRE_T_CORRECTS, ev->corrects, l_corr);
     if (ev->producer_id)
-        p = s_string(p, 14, ev->producer_id, l_prod);
-    if (ev->has_seq) {
-        *p++ = S_TAG(15, S_VARINT);
-        p = s_varint(p, ev->seq);
-    }
+        p = s_string(p, KC_WIRE_T_PRODUCER_ID, ev->producer_id, l_prod);
+    if (ev->has_seq)
+        p = s_varint(p, KC_WIRE_T_SEQ, ev->seq);
     return (size_t)(p - out);
 }
 
@@ -397,21 +378,6 @@ void kc_event_content_hash(const kc_pb_event_t *ev, const kc_event_view_t *view,
 
 /* ---- admission rules (kc_event_admit) ---- */
 
-/* Read a varint at *p (< end); returns 0 if it is cut short or too long. */
-static int s_rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Find, among the top-level fields of the message raw[0..len), the first
  * length-delimited field whose number has its bit set in `fields` (numbers
  * below 32) and whose bytes break the rule (`free_bits`: fields under the free-text
@@ -422,40 +388,30 @@ static int s_raw_bad_string(const uint8_t *raw, size_t len, uint32_t fields, uin
 {
     const uint8_t *p = raw, *end = raw + len;
     while (p < end) {
-        uint64_t key, n;
-        if (!s_rd_varint(&p, end, &key))
+        uint64_t num, n;
+        unsigned wt;
+        size_t k = kc_wire_tag_get(p, end, &num, &wt);
+        if (!k)
             return 0;
-        uint64_t num = key >> 3;
-        switch (key & 7) {
-        case 0:
-            if (!s_rd_varint(&p, end, &n))
+        p += k;
+        if (wt == KC_WIRE_LEN && num < 32 && (fields & (1u << num))) {
+            if (!(k = kc_wire_varint_get(p, end, &n)))
                 return 0;
-            break;
-        case 1:
-            if (end - p < 8)
+            p += k;
+            if (n > (uint64_t)(end - p))
                 return 0;
-            p += 8;
-            break;
-        case 5:
-            if (end - p < 4)
-                return 0;
-            p += 4;
-            break;
-        case 2:
-            if (!s_rd_varint(&p, end, &n) || n > (uint64_t)(end - p))
-                return 0;
-            if (num < 32 && (fields & (1u << num))) {
-                bool ok = (free_bits & (1u << num)) ? kc_text_free_ok((const char *)p, n)
-                                                    : kc_text_id_ok((const char *)p, n);
-                if (!ok) {
-                    *at = p;
-                    *flen = n;
-                    return (int)num;
-                }
+            bool ok = (free_bits & (1u << num)) ? kc_text_free_ok((const char *)p, n)
+                                                : kc_text_id_ok((const char *)p, n);
+            if (!ok) {
+                *at = p;
+                *flen = n;
+                return (int)num;
             }
             p += n;
-            break;
-        default: return 0; /* groups: protobuf-c refused them already */
+        } else if ((k = kc_wire_skip(p, end, wt))) {
+            p += k;
+        } else {
+            return 0; /* truncated, or groups: protobuf-c refused them already */
         }
     }
     return 0;
@@ -464,12 +420,12 @@ static int s_raw_bad_string(const uint8_t *raw, size_t len, uint32_t fields, uin
 static const char *s_event_field_name(int num)
 {
     switch (num) {
-    case 1: return "event_id";
-    case 2: return "province";
-    case 5: return "activity";
-    case 9: return "note";
-    case 11: return "corrects";
-    case 14: return "producer_id";
+    case KC_WIRE_EV_EVENT_ID: return "event_id";
+    case KC_WIRE_EV_PROVINCE: return "province";
+    case KC_WIRE_EV_ACTIVITY: return "activity";
+    case KC_WIRE_EV_NOTE: return "note";
+    case KC_WIRE_EV_CORRECTS: return "corrects";
+    case KC_WIRE_EV_PRODUCER_ID: return "producer_id";
     default: return "?";
     }
 }
@@ -495,7 +451,14 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
                    size_t cap)
 {
     text[0] = '\0';
-    enum { F_ID = 1, F_PROV = 2, F_ACT = 5, F_NOTE = 9, F_CORR = 11, F_PROD = 14 };
+    enum {
+        F_ID = KC_WIRE_EV_EVENT_ID,
+        F_PROV = KC_WIRE_EV_PROVINCE,
+        F_ACT = KC_WIRE_EV_ACTIVITY,
+        F_NOTE = KC_WIRE_EV_NOTE,
+        F_CORR = KC_WIRE_EV_CORRECTS,
+        F_PROD = KC_WIRE_EV_PRODUCER_ID
+    };
     const uint32_t fields =
         1u << F_ID | 1u << F_PROV | 1u << F_ACT | 1u << F_NOTE | 1u << F_CORR | 1u << F_PROD;
     if (raw) {
@@ -550,7 +513,7 @@ bool kc_producer_id_ok(const char *producer_id, const uint8_t *raw, size_t rawle
     }
     const uint8_t *at;
     size_t len;
-    if (raw && s_raw_bad_string(raw, rawlen, 1u << 1, 0, &at, &len)) {
+    if (raw && s_raw_bad_string(raw, rawlen, 1u << KC_WIRE_BATCH_PRODUCER_ID, 0, &at, &len)) {
         s_fail_text(text, cap, "producer_id", (const char *)at, len, false);
         return false;
     }

@@ -1,17 +1,19 @@
-/* kc_log.c - the levelled logger behind kc_log.h: stderr, the journal or syslog. */
+/* kc_log.c - the levelled logger behind kc_log.h: stderr, the journal (through
+ * the writer the program installs) or syslog. No libsystemd here: libkcingest
+ * links this file. */
 #include "kc_log.h"
 
 #include "kc_err.h"
-#include "kc_service.h"
 #include "kc_time.h"
 
 #include <ctype.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
 
 static const char *s_ident = "kcpipe";
 static kc_log_level_t s_level = KC_LOG_INFO;
@@ -72,10 +74,21 @@ const char *kc_log_target_name(kc_log_target_t target)
     return (int)target >= 0 && target <= KC_LOG_TARGET_SYSLOG ? s_target_names[target] : "?";
 }
 
+/* Non-zero if stderr is connected to the journal (JOURNAL_STREAM names it). */
+static int s_stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void kc_log_set_target(kc_log_target_t target)
 {
     if (target == KC_LOG_TARGET_AUTO)
-        target = kc_service_stderr_is_journal() ? KC_LOG_TARGET_JOURNAL : KC_LOG_TARGET_STDERR;
+        target = s_stderr_is_journal() ? KC_LOG_TARGET_JOURNAL : KC_LOG_TARGET_STDERR;
     pthread_mutex_lock(&s_lock);
     if (s_target == KC_LOG_TARGET_SYSLOG && target != KC_LOG_TARGET_SYSLOG)
         closelog();
@@ -146,8 +159,8 @@ static void s_journal_send(kc_log_level_t level, const char *msg)
         iov[n++] = (struct iovec){f_id, strlen(f_id)};
         iov[n++] = (struct iovec){f_kcid, strlen(f_kcid)};
     }
-    int rc = s_journal ? s_journal(iov, n, s_journal_ctx) : sd_journal_sendv(iov, n);
-    if (rc < 0) /* no journal: never lose the line */
+    int rc = s_journal ? s_journal(iov, n, s_journal_ctx) : -1;
+    if (rc < 0) /* no journal (or no writer): never lose the line */
         fprintf(stderr, "%s %s: %s\n", s_ident, s_names[level], msg);
 }
 

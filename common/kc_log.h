@@ -5,12 +5,15 @@
  *   2026-11-27T09:53:30.123Z kc-aggregator warn: text
  *
  * Targets (kc_log_set_target, --log-target): stderr (the line above); journal
- * (sd_journal_sendv: MESSAGE=text, PRIORITY=3/4/6/7, SYSLOG_IDENTIFIER=ident,
- * and for a text that starts with a stable message id "KC-XXX-NNN " also
- * MESSAGE_ID=<128-bit id> and KC_MESSAGE_ID=KC-XXX-NNN); syslog (openlog with
- * LOG_PID, facility LOG_DAEMON; the text, id included). auto = journal when
- * stderr is connected to the journal (kc_service_stderr_is_journal), else
- * stderr. A sink set with kc_log_set_sink() overrides every target.
+ * (MESSAGE=text, PRIORITY=3/4/6/7, SYSLOG_IDENTIFIER=ident, and for a text that
+ * starts with a stable message id "KC-XXX-NNN " also MESSAGE_ID=<128-bit id> and
+ * KC_MESSAGE_ID=KC-XXX-NNN, handed to the journal writer that the program
+ * installed with kc_log_set_journal_sender(): the daemons install
+ * kc_service_journal_send, sd_journal_sendv; libkcingest never does, so that
+ * kccommon needs no libsystemd); syslog (openlog with LOG_PID, facility
+ * LOG_DAEMON; the text, id included). auto = journal when stderr is connected to
+ * the journal (JOURNAL_STREAM names stderr's device and inode), else stderr. A
+ * sink set with kc_log_set_sink() overrides every target.
  *
  * Stable ids (docs/MESSAGES.md): MESSAGE_ID is the first 16 bytes of
  * SHA-256("kcpipe/" + token) in lower-case hex, e.g. for KC-SEC-003:
@@ -59,8 +62,13 @@ size_t kc_log_message_token(const char *msg);
 /* The 128-bit MESSAGE_ID of a token (its first `len` bytes) as 32 lower-case
  * hex digits + NUL into out[33]. */
 void kc_log_message_id(const char *token, size_t len, char out[33]);
-/* Replace sd_journal_sendv() (tests: capture the fields without a journald);
- * NULL restores it. The iovecs are "FIELD=value" strings, valid during the call. */
+/* The journal writer: fn(iov, n, ctx) sends one entry and returns >= 0, or < 0
+ * when it could not (the line then goes to stderr as "ident level: text"). The
+ * iovecs are "FIELD=value" strings, valid during the call; fn is called under
+ * the logger's lock and must not log. Programs that may log to the journal set
+ * kc_service_journal_send (kc_service.h, libsystemd) before choosing a target;
+ * tests set a capture. NULL (the default): no writer, so the journal target
+ * writes every line to stderr in the form above. */
 typedef int (*kc_log_journal_fn)(const struct iovec *iov, int n, void *ctx);
 void kc_log_set_journal_sender(kc_log_journal_fn fn, void *ctx);
 

@@ -1,16 +1,14 @@
 /* kc_merkle.c - RFC 6962 / 9162 leaf and node hashing, proof and head verification.
  *
- * SHA-256 comes from libcrypto when the build found it (KC_HAVE_LIBCRYPTO:
- * its SHA-NI / AVX2 code is several times faster than libsodium's portable
- * one, and leaf hashing is on the aggregator's commit path), else from
- * libsodium. Signatures are always libsodium's Ed25519.
+ * SHA-256 comes from libcrypto (its SHA-NI / AVX2 code is several times faster
+ * than libsodium's portable one, and leaf hashing is on the aggregator's commit
+ * path). Signatures are libsodium's Ed25519.
  */
 #include "kc_merkle.h"
 
 #include <sodium.h>
 #include <string.h>
 
-#ifdef KC_HAVE_LIBCRYPTO
 #define OPENSSL_SUPPRESS_DEPRECATED /* the low-level SHA256_* API: no EVP allocation per hash */
 #include <openssl/sha.h>
 typedef SHA256_CTX s_sha_t;
@@ -25,13 +23,6 @@ static void s_sha(uint8_t *out, const uint8_t *p, size_t n)
     SHA256_Update(&c, p, n);
     SHA256_Final(out, &c);
 }
-#else
-typedef crypto_hash_sha256_state s_sha_t;
-#define s_sha_init(c)         crypto_hash_sha256_init(c)
-#define s_sha_update(c, p, n) crypto_hash_sha256_update((c), (p), (n))
-#define s_sha_final(c, out)   crypto_hash_sha256_final((c), (out))
-#define s_sha(out, p, n)      crypto_hash_sha256((out), (p), (n))
-#endif
 
 static void s_be64(uint8_t *p, uint64_t v)
 {

@@ -1,10 +1,12 @@
 /* kc_cells.c - add up totals cells of the store under the tools' filters. */
 #include "kc_cells.h"
 
+#include "kc_cellmap.h"
 #include "kc_checkpoint.h"
 #include "kc_err.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
+#include "kc_replay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -161,68 +163,17 @@ int kc_cells_sum_src(const kc_cells_src_t *src, const kc_cells_filter_t *f, int 
     return kc_txn_totals_scan(src->txn, &lo, &hi, s_cell, &s);
 }
 
-/* ---- the in-memory cell set ---- */
-
-typedef struct {
-    uint64_t k; /* the 7-byte key as a big-endian number: numeric order = key order */
-    kc_cell_t c;
-} s_entry_t;
+/* ---- the in-memory cell set: a kc_cellmap_t ---- */
 
 struct kc_cells_mem {
-    s_entry_t *e; /* cells, sorted by k unless dirty */
-    size_t n, cap;
-    uint32_t *slot; /* open addressing: index + 1 into e, 0 = empty */
-    size_t nslots;  /* a power of two, >= 2 n */
-    bool dirty;     /* cells appended since the last sort */
+    kc_cellmap_t map;
 };
-
-static uint64_t s_pack(const kc_cell_key_t *key)
-{
-    uint8_t b[KC_CELL_KEY_LEN];
-    kc_cell_key_encode(key, b);
-    uint64_t k = 0;
-    for (int i = 0; i < KC_CELL_KEY_LEN; i++)
-        k = (k << 8) | b[i];
-    return k;
-}
-
-static void s_unpack(uint64_t k, kc_cell_key_t *key)
-{
-    uint8_t b[KC_CELL_KEY_LEN];
-    for (int i = KC_CELL_KEY_LEN - 1; i >= 0; i--) {
-        b[i] = (uint8_t)k;
-        k >>= 8;
-    }
-    kc_cell_key_decode(b, key);
-}
-
-static size_t s_hash(uint64_t k, size_t nslots)
-{
-    return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nslots - 1);
-}
-
-static void s_rehash(kc_cells_mem_t *m)
-{
-    memset(m->slot, 0, m->nslots * sizeof *m->slot);
-    for (size_t i = 0; i < m->n; i++) {
-        size_t h = s_hash(m->e[i].k, m->nslots);
-        while (m->slot[h])
-            h = (h + 1) & (m->nslots - 1);
-        m->slot[h] = (uint32_t)(i + 1);
-    }
-}
 
 kc_cells_mem_t *kc_cells_mem_new(void)
 {
     kc_cells_mem_t *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->nslots = 1024;
-    m->slot = calloc(m->nslots, sizeof *m->slot);
-    if (!m->slot) {
-        free(m);
-        return NULL;
-    }
+    if (m)
+        (void)kc_cellmap_init(&m->map, 0, 0);
     return m;
 }
 
@@ -230,85 +181,40 @@ void kc_cells_mem_free(kc_cells_mem_t **mp)
 {
     if (!mp || !*mp)
         return;
-    free((*mp)->e);
-    free((*mp)->slot);
+    kc_cellmap_fini(&(*mp)->map);
     free(*mp);
     *mp = NULL;
 }
 
 size_t kc_cells_mem_count(const kc_cells_mem_t *m)
 {
-    return m->n;
-}
-
-/* The cell of key k, created at zero if absent; NULL if out of memory. */
-static kc_cell_t *s_mem_cell(kc_cells_mem_t *m, uint64_t k)
-{
-    size_t h = s_hash(k, m->nslots);
-    for (; m->slot[h]; h = (h + 1) & (m->nslots - 1))
-        if (m->e[m->slot[h] - 1].k == k)
-            return &m->e[m->slot[h] - 1].c;
-    if (m->n >= UINT32_MAX - 1)
-        return NULL;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        s_entry_t *e = realloc(m->e, cap * sizeof *e);
-        if (!e)
-            return NULL;
-        m->e = e;
-        m->cap = cap;
-    }
-    if (2 * (m->n + 1) > m->nslots) {
-        uint32_t *slot = calloc(m->nslots * 2, sizeof *slot);
-        if (!slot)
-            return NULL;
-        free(m->slot);
-        m->slot = slot;
-        m->nslots *= 2;
-        s_rehash(m);
-        h = s_hash(k, m->nslots);
-        while (m->slot[h])
-            h = (h + 1) & (m->nslots - 1);
-    }
-    if (m->n > 0 && m->e[m->n - 1].k > k)
-        m->dirty = true;
-    s_entry_t *e = &m->e[m->n];
-    memset(e, 0, sizeof *e);
-    e->k = k;
-    m->slot[h] = (uint32_t)(++m->n);
-    return &e->c;
+    return kc_cellmap_count(&m->map);
 }
 
 int kc_cells_mem_put(kc_cells_mem_t *m, const kc_cell_key_t *key, const kc_cell_t *cell)
 {
-    kc_cell_t *c = s_mem_cell(m, s_pack(key));
-    if (!c)
-        return KC_ENOMEM;
-    *c = *cell;
-    return 0;
+    return kc_cellmap_put(&m->map, kc_cellmap_key(key), cell);
 }
 
 int kc_cells_mem_apply(kc_cells_mem_t *m, const kc_cell_key_t *key,
                        const int64_t delta[KC_METRIC_COUNT], int64_t events)
 {
-    kc_cell_t *c = s_mem_cell(m, s_pack(key));
-    if (!c)
-        return KC_ENOMEM;
-    kc_cell_t sum;
-    bool over = events >= 0 ? __builtin_add_overflow(c->events, (uint64_t)events, &sum.events)
-                            : __builtin_sub_overflow(c->events, -(uint64_t)events, &sum.events);
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        over |= __builtin_add_overflow(c->m[i], delta[i], &sum.m[i]);
-    if (over)
-        return KC_EOVERFLOW; /* the cell may stay, at its old value (zero if new) */
-    *c = sum;
-    return 0;
+    /* KC_EOVERFLOW: the cell may stay, at its old value (zero if new) */
+    return kc_cellmap_apply(&m->map, kc_cellmap_key(key), events, delta, NULL);
 }
 
-static int s_entry_cmp(const void *a, const void *b)
+typedef struct {
+    int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx);
+    void *ctx;
+} s_mem_scan_t;
+
+static int s_mem_scan_entry(kc_cellmap_entry_t *e, void *ctx)
 {
-    uint64_t x = ((const s_entry_t *)a)->k, y = ((const s_entry_t *)b)->k;
-    return x < y ? -1 : x > y;
+    const s_mem_scan_t *s = ctx;
+    kc_cell_key_t key;
+    kc_cellmap_unkey(e->key, &key);
+    kc_cell_t cell = e->cell; /* fn may not change the set: a copy */
+    return s->fn(&key, &cell, s->ctx);
 }
 
 int kc_cells_mem_scan(kc_cells_mem_t *m, const kc_cell_key_t *lo, const kc_cell_key_t *hi,
@@ -317,30 +223,10 @@ int kc_cells_mem_scan(kc_cells_mem_t *m, const kc_cell_key_t *lo, const kc_cell_
 {
     if (!m || !fn)
         return KC_EINVAL;
-    if (m->dirty) {
-        qsort(m->e, m->n, sizeof *m->e, s_entry_cmp);
-        s_rehash(m);
-        m->dirty = false;
-    }
     kc_cell_key_t lo_k = lo ? *lo : kc_cell_key_min(), hi_k = hi ? *hi : kc_cell_key_max();
-    uint64_t lk = s_pack(&lo_k), hk = s_pack(&hi_k);
-    size_t a = 0, b = m->n; /* first entry with k >= lk */
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (m->e[mid].k < lk)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    for (size_t i = a; i < m->n && m->e[i].k <= hk; i++) {
-        kc_cell_key_t key;
-        s_unpack(m->e[i].k, &key);
-        kc_cell_t cell = m->e[i].c; /* fn may not change the set: a copy */
-        int rc = fn(&key, &cell, ctx);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    s_mem_scan_t s = {fn, ctx};
+    return kc_cellmap_scan(&m->map, kc_cellmap_key(&lo_k), kc_cellmap_key(&hi_k), s_mem_scan_entry,
+                           &s);
 }
 
 /* ---- point in time: checkpoint + replay (DESIGN in kc_cells.h) ---- */
@@ -388,6 +274,7 @@ typedef struct {
     kc_cells_mem_t *mem;
     s_rewound_t rw;
     kc_ledger_source_t src;
+    kc_wire_decoder_t *dec;
     uint64_t end;         /* replay entries < end */
     uint64_t received_ns; /* of the last entry replayed */
     kc_ledger_effect_t eff;
@@ -403,27 +290,21 @@ static int s_replay_entry(const kc_log_entry_t *e, void *ctx)
     s_replay_t *r = ctx;
     if (e->offset >= r->end)
         return 1; /* done */
-    kc_pb_event_t *ev = kcpipe__v1__event__unpack(NULL, e->event_len, e->event);
-    if (!ev) {
+    r->rw.at = e->offset;
+    /* the replay core's step (kc_replay.h): decode, the ledger's effect
+     * against the rewound store, checked cell additions (KC_EOVERFLOW) */
+    int stage;
+    size_t cell;
+    int rc = kc_replay_step(r->dec, &r->src, e->event, e->event_len, e->offset, &r->eff,
+                            &r->mem->map, &stage, &cell);
+    if (stage == KC_REPLAY_STEP_DECODE)
         kc_error("as-of replay: log entry %llu is not a decodable event",
                  (unsigned long long)e->offset);
-        return KC_EFORMAT;
-    }
-    r->rw.at = e->offset;
-    int rc = kc_ledger_effect(&r->src, ev, e->offset, &r->eff);
-    kcpipe__v1__event__free_unpacked(ev, NULL);
-    if (rc != 0)
-        return rc;
-    if (r->eff.reason != KCPIPE__V1__REASON__REASON_OK) {
+    else if (stage == KC_REPLAY_STEP_REASON)
         kc_error("as-of replay: log entry %llu no longer counts (%s: %s)",
                  (unsigned long long)e->offset, kc_reason_name(r->eff.reason), r->eff.text);
-        return KC_EFORMAT;
-    }
-    for (size_t i = 0; i < r->eff.ncells; i++) {
-        const kc_ledger_cell_t *c = &r->eff.cells[i];
-        if ((rc = kc_cells_mem_apply(r->mem, &c->key, c->m, c->events)) != 0)
-            return rc;
-    }
+    if (rc != 0)
+        return rc;
     r->received_ns = e->received_ns;
     return 0;
 }
@@ -451,7 +332,9 @@ int kc_cells_asof(kc_txn_t *txn, uint64_t n, unsigned flags, kc_cells_mem_t **ou
     }
     s_replay_t *r = calloc(1, sizeof *r);
     kc_cells_mem_t *mem = kc_cells_mem_new();
-    if (!r || !mem) {
+    if (!r || !mem || kc_wire_decoder_new(&r->dec) != 0) {
+        if (r)
+            kc_wire_decoder_free(&r->dec);
         free(r);
         kc_cells_mem_free(&mem);
         return KC_ENOMEM;
@@ -473,6 +356,7 @@ int kc_cells_asof(kc_txn_t *txn, uint64_t n, unsigned flags, kc_cells_mem_t **ou
             rc = 0;
     }
     st.received_ns = st.offset ? r->received_ns : 0;
+    kc_wire_decoder_free(&r->dec);
     free(r);
     if (rc != 0) {
         kc_cells_mem_free(&mem);

@@ -54,7 +54,8 @@
  *   1. the latest checkpoint with size S <= N (kc_checkpoint.h), or empty
  *      totals at S = 0, is loaded into the set;
  *   2. log entries S..N-1 are replayed in offset order through the ledger
- *      (kc_ledger_effect), and each effect's cell deltas are added to the set.
+ *      (kc_ledger_effect), and each effect's cell deltas are added to the set:
+ *      kc_replay_step, the step of the store replay itself (kc_replay.h).
  * The ledger reads identities through a "rewound" source: the identity
  * records of the current snapshot as they stood before entry X. That view is
  * exact because identity records only change in two ways: created at their

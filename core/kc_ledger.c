@@ -2,6 +2,7 @@
 #include "kc_ledger.h"
 
 #include "kc_err.h"
+#include "kc_identity.h"
 #include "kc_log.h"
 
 #include <stdarg.h>
@@ -17,21 +18,10 @@ static int s_txn_identity_get(void *ctx, uint8_t unit, const char *event_id, siz
     return kc_txn_identity_get(ctx, unit, event_id, len, out);
 }
 
-static int s_txn_event_get(void *ctx, uint64_t offset, const uint8_t **data, size_t *len)
-{
-    kc_log_entry_t e;
-    int rc = kc_txn_log_get(ctx, offset, &e);
-    if (rc != 0)
-        return rc;
-    *data = e.event;
-    *len = e.event_len;
-    return 0;
-}
-
 kc_ledger_source_t kc_ledger_source_txn(kc_txn_t *txn)
 {
     return (kc_ledger_source_t){
-        .identity_get = s_txn_identity_get, .event_get = s_txn_event_get, .ctx = txn};
+        .identity_get = s_txn_identity_get, .event_get = kc_identity_txn_event_get, .ctx = txn};
 }
 
 /* ---- helpers ---- */
@@ -77,7 +67,9 @@ static void s_ident(kc_ledger_ident_t *d, uint8_t unit, const char *event_id, si
 }
 
 /* Business dedup of the event's own identity: sets out->reason (duplicate or
- * event_id_conflict) if (unit, event_id) exists. */
+ * event_id_conflict) if (unit, event_id) exists. The existing identity's hash
+ * is computed from its log entry only then, and only if the source does not
+ * know it (kc_identity_t.hashed). */
 static int s_dedup(const kc_ledger_source_t *src, const kc_event_view_t *v, uint8_t unit,
                    const uint8_t hash[KC_HASH_LEN], kc_ledger_effect_t *out)
 {
@@ -86,6 +78,8 @@ static int s_dedup(const kc_ledger_source_t *src, const kc_event_view_t *v, uint
     if (rc == KC_ENOTFOUND)
         return 0;
     if (rc != 0)
+        return rc;
+    if (!idn.hashed && (rc = kc_identity_hash(src->event_get, src->ctx, &idn)) != 0)
         return rc;
     if (memcmp(idn.hash, hash, KC_HASH_LEN) == 0)
         return s_reject(out, KCPIPE__V1__REASON__REASON_DUPLICATE,
@@ -121,14 +115,14 @@ static int s_record(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
     kc_identity_t idn = {.offset = out->offset,
                          .state = KC_ID_LIVE,
                          .op = KCPIPE__V1__OP__OP_RECORD,
-                         .kind = v->kind};
+                         .kind = v->kind,
+                         .hashed = 1};
     memcpy(idn.hash, hash, KC_HASH_LEN);
     s_ident(&out->idents[out->nidents++], unit, v->event_id, v->event_id_len, &idn);
     return 0;
 }
 
 /* ---- corrections and retractions ---- */
-
 
 /* What a found target looks like. */
 typedef struct {
@@ -298,6 +292,7 @@ static int s_amend(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
                          .op = view->op,
                          .kind = t.key.kind,
                          .prev_unit = t.unit,
+                         .hashed = 1,
                          .prev = t.id.offset};
     if (!retraction)
         own.kind = eff.kind;
@@ -344,6 +339,18 @@ int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t 
     return s_amend(src, ev, view, out);
 }
 
+/* The effect's identity versions, in order (kc_ledger_apply, kc_ledger_apply_cells). */
+static int s_put_idents(kc_txn_t *txn, const kc_ledger_effect_t *eff)
+{
+    for (size_t i = 0; i < eff->nidents; i++) {
+        const kc_ledger_ident_t *d = &eff->idents[i];
+        int rc = kc_txn_identity_put(txn, d->unit, d->event_id, d->event_id_len, &d->id);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int kc_ledger_apply(kc_txn_t *txn, const kc_ledger_effect_t *eff)
 {
     if (!txn || !eff || eff->reason != KCPIPE__V1__REASON__REASON_OK)
@@ -365,13 +372,7 @@ int kc_ledger_apply(kc_txn_t *txn, const kc_ledger_effect_t *eff)
         }
         return rc;
     }
-    for (size_t i = 0; i < eff->nidents; i++) {
-        const kc_ledger_ident_t *d = &eff->idents[i];
-        int rc = kc_txn_identity_put(txn, d->unit, d->event_id, d->event_id_len, &d->id);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return s_put_idents(txn, eff);
 }
 
 int kc_ledger_apply_cells(kc_txn_t *txn, const kc_ledger_effect_t *eff,
@@ -398,12 +399,7 @@ int kc_ledger_apply_cells(kc_txn_t *txn, const kc_ledger_effect_t *eff,
                 return rc;
         }
         /* kc_txn_totals_apply's checks */
-        bool over = c->events >= 0
-                        ? __builtin_add_overflow(cur.events, (uint64_t)c->events, &sum[i].events)
-                        : __builtin_sub_overflow(cur.events, -(uint64_t)c->events, &sum[i].events);
-        for (int k = 0; k < KC_METRIC_COUNT; k++)
-            over |= __builtin_add_overflow(cur.m[k], c->m[k], &sum[i].m[k]);
-        if (over) {
+        if (kc_cell_add(&sum[i], &cur, c->events, c->m)) {
             kc_warn("totals %04u-%02u province %u activity %u kind %u fund %u would overflow "
                     "int64; unchanged",
                     c->key.year, c->key.month, c->key.province, c->key.activity, c->key.kind,
@@ -416,11 +412,5 @@ int kc_ledger_apply_cells(kc_txn_t *txn, const kc_ledger_effect_t *eff,
         if (rc != 0)
             return rc;
     }
-    for (size_t i = 0; i < eff->nidents; i++) {
-        const kc_ledger_ident_t *d = &eff->idents[i];
-        int rc = kc_txn_identity_put(txn, d->unit, d->event_id, d->event_id_len, &d->id);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return s_put_idents(txn, eff);
 }

@@ -78,7 +78,10 @@
 
 /* Where the ledger reads the state it decides on. Both functions return 0,
  * KC_ENOTFOUND, or another negative KC_E* code (passed on by the ledger).
- * event_get's bytes must stay valid until the next call on the source. */
+ * event_get's bytes must stay valid until the next call on the source.
+ * identity_get sets out->hashed = 1 if out->hash is known, else 0: the ledger
+ * then computes it through event_get (kc_identity_hash), when its dedup needs
+ * it. */
 typedef struct {
     int (*identity_get)(void *ctx, uint8_t unit, const char *event_id, size_t len,
                         kc_identity_t *out);
@@ -136,7 +139,6 @@ int kc_ledger_effect(const kc_ledger_source_t *src, const kc_pb_event_t *ev, uin
 int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
                              const kc_event_view_t *view, const uint8_t *hash, uint64_t offset,
                              kc_ledger_effect_t *out);
-
 
 /* Apply a REASON_OK effect to a store write transaction: every cell delta
  * (kc_txn_totals_apply), then every identity. KC_EOVERFLOW if a total would

@@ -20,8 +20,9 @@
  *                                                                 appended when past its last key
  *                                                                 (full pages); layout 3: flags +
  *                                                                 varints, the content hash
- *                                                                 recomputed from the log
- *                                                                 (kc_store_state.c, kc_store.c)
+ *                                                                 recomputed from the log by
+ *                                                                 core (kc_identity_t.hashed;
+ *                                                                 kc_store_state.c, kc_store.c)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
  *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
@@ -47,8 +48,9 @@
  *      the producer_ids table; no "leaves" table (leaf hashes are recomputed
  *      from the log, kc_merkle.c). Migration 3 -> 4 (one write transaction):
  *      every identity rewritten into idents/NN in key order, appended (its
- *      content hash recomputed from its log entry and compared with the
- *      stored one; one that differs keeps it explicitly), "identities" and
+ *      content hash recomputed from its log entry by kc_store_migrate's
+ *      hash callback and compared with the stored one; one that differs
+ *      keeps it explicitly), "identities" and
  *      "leaves" dropped, "4" written. Log
  *      records are not rewritten (layout 1 stays readable); 2 -> 4 runs
  *      2 -> 3 then 3 -> 4.
@@ -154,19 +156,36 @@ enum {
  * Format 4: the record names its own logged Event (kc_txn_identity_put of an
  * offset must be followed by the log append at that offset in the same
  * transaction; before it, the identity is read back from that transaction's
- * memory); kc_txn_identity_get recomputes `hash` from that Event as the ledger
- * computed it (KC_EFORMAT if the log has no such Event there). */
+ * memory). The content hash is the ledger's rule, not the store's: the
+ * store keeps it only where it cannot be recomputed from the log, and
+ * kc_txn_identity_get sets `hashed` to say whether `hash` is filled:
+ *   1  a migrated record that kept its stored hash (kc_store_migrate), or an
+ *      identity put earlier in this write transaction (its `hash` as put);
+ *   0  `hash` is zero: the caller computes it from the Event at `offset`
+ *      (kc_identity_hash in core/, as kc_ledger does when it needs it).
+ * kc_txn_identity_get checks that the log has, at `offset`, an Event with the
+ * identity's event_id (KC_EFORMAT if not: a corrupt store); it does not check
+ * that Event against the rules. Writers ignore `hashed`; kc_txn_identity_put
+ * reads `hash` only for an identity put ahead of its log append (kept for the
+ * reads before the append, which then answer hashed = 1). */
 typedef struct {
     uint64_t offset;   /* log offset of the accepted event */
-    uint8_t hash[16];  /* kc_event_content_hash() of its content */
+    uint8_t hash[16];  /* kc_event_content_hash() of its content (if hashed) */
     uint8_t state;     /* KC_ID_LIVE / _SUPERSEDED / _RETRACTED */
     uint8_t op;        /* kcpipe.v1.Op of this version (0 record) */
     uint8_t kind;      /* its effective kind (1 actual, 2 plan); 0 = read it from the event */
     uint8_t prev_unit; /* unit key of the version this one corrects/retracts; 0 = none */
+    uint8_t hashed;    /* reads: 1 = `hash` is known, 0 = zero (compute it); see above */
     uint64_t prev;     /* that version's log offset (valid if prev_unit != 0) */
     uint8_t next_unit; /* unit key of the version that superseded/retracted this one */
     uint64_t next;     /* its log offset (valid if state != KC_ID_LIVE) */
 } kc_identity_t;
+_Static_assert(sizeof(kc_identity_t) == 56, "kc_identity_t.hashed sits in the padding");
+
+/* The content hash of the identity *id (offset, op, kind, prev set) as the
+ * ledger computed it, into id->hash: 0 or a negative KC_E* code. For
+ * kc_store_migrate; core's kc_identity_hash_txn is the one kcpipe uses. */
+typedef int (*kc_identity_hash_fn)(kc_txn_t *t, kc_identity_t *id);
 
 /* One version in kc_txn_history(). Pointers are valid during the callback. */
 typedef struct {
@@ -192,6 +211,25 @@ typedef struct {
     uint64_t events;            /* accepted events in the cell */
     int64_t m[KC_METRIC_COUNT]; /* running totals, index kc_metric_t */
 } kc_cell_t;
+
+/* The checked cell addition of kc_txn_totals_apply (and of every in-memory
+ * copy of the totals): *out = *cur + (events, delta), where events may be
+ * negative (a retraction takes an event out). Returns true, leaving *out
+ * unchanged, if the event count would leave 0..UINT64_MAX or any metric would
+ * leave int64; false after writing the sum. out may equal cur. */
+static inline bool kc_cell_add(kc_cell_t *out, const kc_cell_t *cur, int64_t events,
+                               const int64_t delta[KC_METRIC_COUNT])
+{
+    kc_cell_t sum;
+    bool over = events >= 0 ? __builtin_add_overflow(cur->events, (uint64_t)events, &sum.events)
+                            : __builtin_sub_overflow(cur->events, -(uint64_t)events, &sum.events);
+    for (int i = 0; i < KC_METRIC_COUNT; i++)
+        over |= __builtin_add_overflow(cur->m[i], delta[i], &sum.m[i]);
+    if (over)
+        return true;
+    *out = sum;
+    return false;
+}
 
 /* Totals key encoding (7 bytes): year u16 big-endian, month, province,
  * activity, kind, fund; byte order = sort order. */
@@ -396,11 +434,13 @@ void kc_store_unlock(int fd, bool reset);
 /* Run the format migrations from kc_store_format(s) up to KC_STORE_FORMAT, in
  * order, each in one write transaction that also writes its new format
  * number (a crash leaves the store at the last completed step). The store
- * must be open for writing with allow_old_format. step (may be NULL) is
- * called after each migration with its versions and a one-line summary.
- * 0 if the store is already current. */
-int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *what, void *ctx),
-                     void *ctx);
+ * must be open for writing with allow_old_format. hash computes an identity's
+ * content hash from the log (3 -> 4 compares it with the stored one and keeps
+ * the stored hash in the record where they differ); KC_EINVAL if NULL. step
+ * (may be NULL) is called after each migration with its versions and a
+ * one-line summary. 0 if the store is already current. */
+int kc_store_migrate(kc_store_t *s, kc_identity_hash_fn hash,
+                     void (*step)(int from, int to, const char *what, void *ctx), void *ctx);
 
 /* Keep the store's memory map out of the resident set (kc_store_map.c): if
  * the process's RSS is above `budget` bytes, release this process's mappings

@@ -167,10 +167,11 @@ int kc_store_log_decode(const kc_txn_t *t, const MDB_val *k, const MDB_val *v, k
  * the one recomputed from its log entry). */
 int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
                              const kc_identity_t *id, bool explicit_hash);
-/* The content hash recomputed from the log for the identity (unit, event_id)
- * found as *id (its offset and links set): 0 and id->hash, or KC_E*. */
-int kc_store_identity_rehash(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
-                             kc_identity_t *id);
+/* Check that the identity (unit, event_id) found as *id (its offset set)
+ * names a logged Event with that event_id: 0, KC_EFORMAT (logged) if not, or
+ * KC_E*. (Its content hash is the migration's hash callback's: core.) */
+int kc_store_identity_confirm(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                              kc_identity_t *id);
 
 /* Fixed-width integers in the store's records: one load or store each (memcpy
  * of 8 bytes plus a byte swap where the host order differs), whatever the
@@ -199,36 +200,6 @@ static inline uint64_t kc_le64_get(const uint8_t *p)
     uint64_t v;
     memcpy(&v, p, sizeof v);
     return le64toh(v);
-}
-
-/* LEB128 of v into p (room for 10 bytes); returns the bytes written (1..10). */
-static inline size_t kc_uvarint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Read a LEB128 from p[0..end) into *v; returns the bytes read, or 0 if it
- * is malformed (runs past end or past 64 bits). */
-static inline size_t kc_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < end; i++) {
-        uint64_t b = p[i];
-        if (i == 9 && b > 1)
-            return 0; /* past 64 bits */
-        x |= (b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
 }
 
 #endif

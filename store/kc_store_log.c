@@ -44,9 +44,10 @@
  * fields 14 and 15, producer_id and seq, which the record already holds. If
  * the Event's last bytes are exactly 0x72 <varint P> <producer id, P bytes>
  * 0x78 <varint seq> for this record's producer id and seq, they are not stored
- * (0x82) and a reader appends the same bytes again: the bytes it returns are
- * the Event as received, byte for byte (checked by comparison at append;
- * anything else is stored verbatim, 0x02). The rebuilt Event lives in a
+ * (0x82; kc_wire_tail_at) and a reader appends the same bytes again
+ * (kc_wire_tail_put): the bytes it returns are the Event as received, byte
+ * for byte (checked by comparison at append; anything else is stored
+ * verbatim, 0x02). The rebuilt Event lives in a
  * per-txn ring of KC_EVBUF_RING buffers (kc_txn_t.evbuf): kc_log_entry_t.event
  * of such a record stays valid until KC_EVBUF_RING more of them have been
  * decoded in the same transaction, or the transaction ends.
@@ -70,6 +71,7 @@
 #include "kc_err.h"
 #include "kc_merkle_int.h"
 #include "kc_log.h"
+#include "kc_wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,7 @@
 #define KC_LOG_FLAG_TAIL    0x80 /* the Event is stored without its transport tail */
 #define KC_LOG_FLAG_DT      0x40 /* received_ns is a zigzag delta from the previous record's */
 #define KC_LOG_TIME_EVERY   16   /* a record at a multiple of this offset has an absolute time */
-#define KC_LOG_TAIL_MAX     (1 + 2 + KC_LOG_PRODUCER_MAX + 1 + 10)
+#define KC_LOG_TAIL_MAX     (1 + 2 + KC_LOG_PRODUCER_MAX + 1 + 10) /* kc_wire_tail_len, P <= 255 */
 #define KC_LOG_HDR          26                /* fixed part of a version-1 record */
 #define KC_LOG_HDR2_MAX     (1 + 5 + 10 + 10) /* a version-2 header at its longest */
 #define KC_LOG_PRODUCER_MAX 255               /* fits the length byte */
@@ -138,20 +140,6 @@ static int s_pidx_get(const kc_txn_t *ct, uint32_t idx, const char **name, size_
     return 0;
 }
 
-/* The transport tail of an Event from (producer, seq): 0x72 <varint P>
- * <producer> 0x78 <varint seq>; returns its length. */
-static size_t s_tail(uint8_t *out, const char *producer, size_t len, uint64_t seq)
-{
-    size_t n = 0;
-    out[n++] = 0x72; /* field 14 (producer_id), length-delimited */
-    n += kc_uvarint_put(out + n, len);
-    memcpy(out + n, producer, len);
-    n += len;
-    out[n++] = 0x78; /* field 15 (seq), varint */
-    n += kc_uvarint_put(out + n, seq);
-    return n;
-}
-
 void kc_txn_release(kc_txn_t *t)
 {
     for (int i = 0; i < KC_EVBUF_RING; i++) {
@@ -177,7 +165,8 @@ static int s_rebuild(const kc_txn_t *ct, const uint8_t *ev, size_t n, kc_log_ent
     }
     memcpy(t->evbuf[i], ev, n);
     out->event = t->evbuf[i];
-    out->event_len = n + s_tail(t->evbuf[i] + n, out->producer, out->producer_len, out->seq);
+    out->event_len =
+        n + kc_wire_tail_put(t->evbuf[i] + n, out->producer, out->producer_len, out->seq);
     return 0;
 }
 
@@ -188,15 +177,15 @@ static size_t s_parse2(const uint8_t *p, const uint8_t *end, uint64_t *idx, uint
                        bool *delta, uint64_t *tv)
 {
     size_t n = 1, m;
-    if (!(m = kc_uvarint_get(p + n, end, idx)) || *idx > UINT32_MAX)
+    if (!(m = kc_wire_varint_get_strict(p + n, end, idx)) || *idx > UINT32_MAX)
         return 0;
     n += m;
-    if (!(m = kc_uvarint_get(p + n, end, seq)))
+    if (!(m = kc_wire_varint_get_strict(p + n, end, seq)))
         return 0;
     n += m;
     *delta = (p[0] & KC_LOG_FLAG_DT) != 0;
     if (*delta) {
-        if (!(m = kc_uvarint_get(p + n, end, tv)))
+        if (!(m = kc_wire_varint_get_strict(p + n, end, tv)))
             return 0;
         return n + m;
     }
@@ -486,10 +475,10 @@ int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out
     uint32_t idx = 0;
     if ((rc = s_pidx_of(t, e->producer, e->producer_len, e->epoch, &idx)) != 0)
         return rc;
-    uint8_t hdr[KC_LOG_HDR2_MAX], tail[KC_LOG_TAIL_MAX];
+    uint8_t hdr[KC_LOG_HDR2_MAX];
     size_t hn = 1, evn = e->event_len;
-    size_t tn = s_tail(tail, e->producer, e->producer_len, e->seq);
-    bool strip = evn >= tn && memcmp(e->event + evn - tn, tail, tn) == 0;
+    size_t tn = kc_wire_tail_at(e->event, evn, e->producer, e->producer_len, e->seq);
+    bool strip = tn != 0;
     if (strip)
         evn -= tn; /* rebuilt byte for byte by s_rebuild */
     /* the time as a delta from the previous record's, except at every
@@ -503,10 +492,10 @@ int kc_txn_log_append(kc_txn_t *t, const kc_log_entry_t *e, uint64_t *offset_out
     }
     hdr[0] =
         (uint8_t)(KC_LOG_RECORD_V2 | (strip ? KC_LOG_FLAG_TAIL : 0) | (delta ? KC_LOG_FLAG_DT : 0));
-    hn += kc_uvarint_put(hdr + hn, idx);
-    hn += kc_uvarint_put(hdr + hn, e->seq);
+    hn += kc_wire_varint_put(hdr + hn, idx);
+    hn += kc_wire_varint_put(hdr + hn, e->seq);
     if (delta) {
-        hn += kc_uvarint_put(hdr + hn, s_zigzag(e->received_ns - prev));
+        hn += kc_wire_varint_put(hdr + hn, s_zigzag(e->received_ns - prev));
     } else {
         kc_le64_put(hdr + hn, e->received_ns);
         hn += 8;

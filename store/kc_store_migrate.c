@@ -29,8 +29,10 @@
  * layouts 1/2, by name here: format 4 has no handle for it).
  * One pass over "identities" in key order: each record is decoded, its
  * content hash recomputed from the Event at its offset
- * (kc_store_identity_rehash: the Event must carry the identity's event_id,
- * else KC_EFORMAT and nothing is written) and compared with the stored one,
+ * (kc_store_identity_confirm: the Event must carry the identity's event_id,
+ * else KC_EFORMAT and nothing is written; the hash is the caller's callback,
+ * core's kc_identity_hash_txn: the store holds no ledger rules) and compared
+ * with the stored one,
  * and the record appended to its unit's new database (created by its first
  * put; keys in order within each unit: MDB_APPEND, full pages) - with its
  * stored hash kept explicitly if the two
@@ -144,8 +146,9 @@ static int s_migrate_2_3(kc_txn_t *t, void *ctx)
 }
 
 typedef struct {
-    uint64_t identities; /* rewritten */
-    uint64_t explicit;   /* kept their stored hash (it is not the recomputed one) */
+    kc_identity_hash_fn hash; /* in: kc_store_migrate's */
+    uint64_t identities;      /* rewritten */
+    uint64_t explicit;        /* kept their stored hash (it is not the recomputed one) */
 } s_m34_t;
 
 /* An identity of layout 1 or 2 (formats 2 and 3). */
@@ -187,7 +190,7 @@ static int s_count_unit(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx)
 static int s_migrate_3_4(kc_txn_t *t, void *ctx)
 {
     s_m34_t *m = ctx;
-    memset(m, 0, sizeof *m);
+    m->identities = m->explicit = 0;
     kc_store_t *s = t->s;
     uint64_t log_size;
     int rc = kc_txn_log_size(t, &log_size);
@@ -233,9 +236,10 @@ static int s_migrate_3_4(kc_txn_t *t, void *ctx)
         uint8_t unit = kp[0];
         memcpy(eid, kp + 1, len);
         re = id;
-        if ((rc = kc_store_identity_rehash(t, unit, eid, len, &re)) != 0) {
+        if ((rc = kc_store_identity_confirm(t, unit, eid, len, &re)) != 0 ||
+            (rc = m->hash(t, &re)) != 0) {
             mdb_cursor_close(c);
-            return rc; /* logged: the identity does not name its own event */
+            return rc; /* logged: the identity does not name its own event, or no hash */
         }
         bool same = memcmp(re.hash, id.hash, sizeof id.hash) == 0;
         /* same keys, same order: appended, so the new table's pages are full */
@@ -265,10 +269,10 @@ static int s_migrate_3_4(kc_txn_t *t, void *ctx)
     return s_put_format(t, 4);
 }
 
-int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *what, void *ctx),
-                     void *ctx)
+int kc_store_migrate(kc_store_t *s, kc_identity_hash_fn hash,
+                     void (*step)(int from, int to, const char *what, void *ctx), void *ctx)
 {
-    if (!s)
+    if (!s || !hash)
         return KC_EINVAL;
     if (s->read_only) {
         kc_error("store %s: migrate needs a store open for writing", s->dir);
@@ -289,7 +293,7 @@ int kc_store_migrate(kc_store_t *s, void (*step)(int from, int to, const char *w
             break;
         }
         case 3: {
-            s_m34_t m;
+            s_m34_t m = {.hash = hash};
             rc = kc_store_write(s, s_migrate_3_4, &m);
             if (rc != 0)
                 return rc;

@@ -23,11 +23,10 @@
  *               45, with the hash). The content hash (kcpipe's business dedup:
  *               same content = duplicate, else event_id_conflict) is not
  *               stored: kc_txn_identity_get unpacks the Event logged at the
- *               offset, checks that its event_id is the identity's (KC_EFORMAT
- *               if not: a corrupt store), and recomputes kc_event_content_hash
- *               over kc_event_check's view with what kc_ledger resolved: a
- *               correction's kind = the identity's kind, a retraction without
- *               a period takes the period of its target (the version at prev).
+ *               offset and checks that its event_id is the identity's
+ *               (KC_EFORMAT if not: a corrupt store), and returns hashed = 0;
+ *               the hash is the ledger's rule, recomputed by core
+ *               (kc_identity_hash) when its dedup finds an existing identity.
  *               Reads of an existing identity are rare on the ingest path (a
  *               repeated event_id; resends are caught by the producer hwm
  *               before), corrections' targets and history walks. The hash never
@@ -35,11 +34,13 @@
  *               counted again), only which of the two reasons a repeat gets.
  *               Bit 7 is written only by the 3 -> 4 migration, for an identity
  *               whose stored hash is not the recomputed one (rules changed since
- *               it was accepted), so that its answer does not change.
+ *               it was accepted), so that its answer does not change; such a
+ *               record reads back with hashed = 1.
  *               Identities put ahead of their log append in the same txn (the
  *               aggregator puts them before it appends) are kept in
  *               kc_txn_t.id_pend (offset, unit, event_id, hash) until then, so
- *               that a read before the append still answers exactly.
+ *               that a read before the append still answers exactly (with the
+ *               hash as put: hashed = 1).
  *               Puts: a unit's event_ids mostly arrive in increasing byte
  *               order (field offices number them so), so each is tried as an
  *               append (MDB_APPEND: LMDB compares it with the database's last
@@ -64,8 +65,8 @@
 #include "kc_store_int.h"
 
 #include "kc_err.h"
-#include "kc_event.h"
 #include "kc_log.h"
+#include "kc_wire.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
 #include <stdlib.h>
@@ -187,14 +188,14 @@ static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool expli
     size_t n = 1;
     vb[0] = (uint8_t)(id->state | id->op << 2 | id->kind << 4 | (prev ? S_IDF_PREV : 0) |
                       (explicit_hash ? S_IDF_HASH : 0));
-    n += kc_uvarint_put(vb + n, id->offset);
+    n += kc_wire_varint_put(vb + n, id->offset);
     if (prev) {
         vb[n++] = id->prev_unit;
-        n += kc_uvarint_put(vb + n, id->prev);
+        n += kc_wire_varint_put(vb + n, id->prev);
     }
     if (next) {
         vb[n++] = id->next_unit;
-        n += kc_uvarint_put(vb + n, id->next);
+        n += kc_wire_varint_put(vb + n, id->next);
     }
     if (explicit_hash) {
         memcpy(vb + n, id->hash, sizeof id->hash);
@@ -203,8 +204,8 @@ static size_t s_identity_encode(uint8_t *vb, const kc_identity_t *id, bool expli
     return n;
 }
 
-/* Decode layout 3; *has_hash: the record carries its hash (else the caller
- * recomputes it: s_identity_resolve). */
+/* Decode layout 3; *has_hash: the record carries its hash (else core
+ * recomputes it: kc_identity_t.hashed). */
 static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t *id, bool *has_hash)
 {
     const uint8_t *p = v->mv_data, *end = p + v->mv_size;
@@ -218,18 +219,18 @@ static int s_identity_decode(const kc_txn_t *t, const MDB_val *v, kc_identity_t 
     id->kind = (f >> 4) & 3;
     if (id->state > KC_ID_RETRACTED || id->op > 2 || id->kind > 2)
         goto bad;
-    if (!(m = kc_uvarint_get(p + n, end, &id->offset)))
+    if (!(m = kc_wire_varint_get_strict(p + n, end, &id->offset)))
         goto bad;
     n += m;
     if (f & S_IDF_PREV) {
         if (p + n >= end || !(id->prev_unit = p[n++]) ||
-            !(m = kc_uvarint_get(p + n, end, &id->prev)))
+            !(m = kc_wire_varint_get_strict(p + n, end, &id->prev)))
             goto bad;
         n += m;
     }
     if (id->state != KC_ID_LIVE) {
         if (p + n >= end || !(id->next_unit = p[n++]) ||
-            !(m = kc_uvarint_get(p + n, end, &id->next)))
+            !(m = kc_wire_varint_get_strict(p + n, end, &id->next)))
             goto bad;
         n += m;
     }
@@ -274,52 +275,13 @@ static int s_event_at(kc_txn_t *t, uint64_t offset, Kcpipe__V1__Event **out)
     return 0;
 }
 
-/* The content hash the ledger gave the version (ev, *id) when it accepted it:
- * kc_event_content_hash over its checked view, with a correction's kind and a
- * retraction's period resolved from the target as kc_ledger does (the kind
- * is the identity's; a retraction without a period takes its target's, the
- * version at id->prev). */
-static int s_identity_hash(kc_txn_t *t, const Kcpipe__V1__Event *ev, kc_identity_t *id)
-{
-    kc_event_view_t view;
-    char text[160];
-    int reason = kc_event_check(ev, &view, text, sizeof text);
-    if (reason != KCPIPE__V1__REASON__REASON_OK || view.op != id->op) {
-        kc_error("store %s: log entry %llu no longer passes the rules (%s: %s)", t->s->dir,
-                 (unsigned long long)id->offset, kc_reason_name(reason), text);
-        return KC_EFORMAT;
-    }
-    if (view.op == KCPIPE__V1__OP__OP_CORRECTION && id->kind)
-        view.kind = id->kind;
-    if (view.op == KCPIPE__V1__OP__OP_RETRACTION && !view.year) {
-        Kcpipe__V1__Event *tev = NULL;
-        int rc = id->prev_unit ? s_event_at(t, id->prev, &tev) : KC_EFORMAT;
-        if (rc != 0)
-            return rc;
-        kc_event_view_t tv;
-        reason = kc_event_check(tev, &tv, text, sizeof text);
-        kcpipe__v1__event__free_unpacked(tev, NULL);
-        if (reason != KCPIPE__V1__REASON__REASON_OK || !tv.year) {
-            kc_error("store %s: the target (log offset %llu) of retraction %llu does not pass "
-                     "the rules",
-                     t->s->dir, (unsigned long long)id->prev, (unsigned long long)id->offset);
-            return KC_EFORMAT;
-        }
-        view.year = tv.year;
-        view.month = tv.month;
-        view.yyyymm = tv.yyyymm;
-    }
-    kc_event_content_hash(ev, &view, id->hash);
-    return 0;
-}
-
 /* Check that the record *id of (unit, event_id) names a logged event with that
- * event_id and fill id->hash (unless has_hash) as the ledger computed it: 1,
- * 0 if the event at id->offset has another event_id (a corrupt store), or a
- * negative KC_E*. Identities put in this txn ahead of their log append are
- * answered from t->id_pend. */
+ * event_id: 1, 0 if the event at id->offset has another event_id (a corrupt
+ * store), or a negative KC_E*. Identities put in this txn ahead of their log
+ * append are answered from t->id_pend, with their hash (id->hashed = 1,
+ * unless has_hash: the record's own). */
 static int s_identity_resolve(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
-                              kc_identity_t *id, bool has_hash, bool want_hash)
+                              kc_identity_t *id, bool has_hash)
 {
     for (unsigned i = 0; i < t->id_npend; i++) {
         const kc_id_pending_t *pd = &t->id_pend[i];
@@ -329,19 +291,16 @@ static int s_identity_resolve(kc_txn_t *t, uint8_t unit, const char *event_id, s
             return 0;
         if (!has_hash)
             memcpy(id->hash, pd->hash, sizeof id->hash);
+        id->hashed = 1;
         return 1;
     }
     Kcpipe__V1__Event *ev = NULL;
     int rc = s_event_at(t, id->offset, &ev);
     if (rc != 0)
         return rc;
-    if (strlen(ev->event_id) != len || memcmp(ev->event_id, event_id, len) != 0)
-        rc = 0;
-    else if (has_hash || !want_hash)
-        rc = 1;
-    else
-        rc = (rc = s_identity_hash(t, ev, id)) == 0 ? 1 : rc;
+    rc = strlen(ev->event_id) == len && memcmp(ev->event_id, event_id, len) == 0;
     kcpipe__v1__event__free_unpacked(ev, NULL);
+    id->hashed = has_hash;
     return rc;
 }
 
@@ -418,10 +377,10 @@ int kc_store_identity_append(kc_txn_t *t, uint8_t unit, const char *event_id, si
     return s_identity_put(t, unit, event_id, len, id, explicit_hash);
 }
 
-int kc_store_identity_rehash(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
-                             kc_identity_t *id)
+int kc_store_identity_confirm(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
+                              kc_identity_t *id)
 {
-    int rc = s_identity_resolve(t, unit, event_id, len, id, false, true);
+    int rc = s_identity_resolve(t, unit, event_id, len, id, false);
     if (rc == 0) {
         kc_error("store %s: identity %u/'%.*s' names log offset %llu, another event's", t->s->dir,
                  unit, (int)(len > 64 ? 64 : len), event_id, (unsigned long long)id->offset);
@@ -450,7 +409,7 @@ int kc_txn_identity_get(kc_txn_t *t, uint8_t province, const char *event_id, siz
         return kc_store_err(t->s, mrc, "read identity");
     bool hh;
     int rc = s_identity_decode(t, &v, id, &hh);
-    if (rc == 0 && (rc = s_identity_resolve(t, province, event_id, len, id, hh, true)) == 0) {
+    if (rc == 0 && (rc = s_identity_resolve(t, province, event_id, len, id, hh)) == 0) {
         kc_error("store %s: identity %u/'%.*s' names log offset %llu, another event's", t->s->dir,
                  province, (int)(len > 64 ? 64 : len), event_id, (unsigned long long)id->offset);
         rc = KC_EFORMAT;

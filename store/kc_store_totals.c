@@ -133,11 +133,7 @@ int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t del
         return kc_store_put_err(t, mrc, "read totals");
     }
 
-    bool over = events >= 0 ? __builtin_add_overflow(cur.events, (uint64_t)events, &sum.events)
-                            : __builtin_sub_overflow(cur.events, -(uint64_t)events, &sum.events);
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        over |= __builtin_add_overflow(cur.m[i], delta[i], &sum.m[i]);
-    if (over) {
+    if (kc_cell_add(&sum, &cur, events, delta)) {
         kc_warn("store %s: totals %04u-%02u province %u activity %u kind %u fund %u would "
                 "overflow int64; unchanged",
                 t->s->dir, key->year, key->month, key->province, key->activity, key->kind,

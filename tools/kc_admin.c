@@ -36,6 +36,7 @@
 #include "kc_audit.h"
 #include "kc_cli.h"
 #include "kc_err.h"
+#include "kc_identity.h"
 #include "kc_jtext.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
@@ -855,7 +856,7 @@ static int s_migrate(const s_opts_t *o)
         printf("store %s already has format %d: nothing to do\n", dir, KC_STORE_FORMAT);
         return 0;
     }
-    rc = kc_store_migrate(s, s_step, NULL);
+    rc = kc_store_migrate(s, kc_identity_hash_txn, s_step, NULL);
     kc_store_close(&s);
     if (rc != 0) {
         fprintf(stderr,

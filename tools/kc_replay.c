@@ -6,7 +6,7 @@
  *   NEWSTORE must not exist or be an empty directory. The source log is read
  *   in offset order (a store: one read snapshot; a file: the kc_logfile
  *   reader, which checks every record's leaf hash, the root and the signed
- *   head as it goes) and replayed through libkcreplay (kc_replay_lib.h): the
+ *   head as it goes) and replayed through libkcreplay (kc_replay.h): the
  *   new store gets the log entries verbatim (so the same Merkle leaves and
  *   root), the identities, every totals cell and each producer's high-water
  *   mark, i.e. a complete store an aggregator could serve from. It gets its
@@ -48,7 +48,7 @@
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_progress.h"
-#include "kc_replay_lib.h"
+#include "kc_replay.h"
 #include "kc_text.h"
 #include "kc_time.h"
 #include "kc_logfile.h"

@@ -16,6 +16,7 @@
 #include "gen_csv.h"
 #include "harness.h"
 #include "kc_err.h"
+#include "kc_identity.h"
 #include "kc_store.h"
 #include "kcpipe/v1/kcpipe.pb-c.h"
 
@@ -117,6 +118,8 @@ static void s_make_format3(const char *store)
             if (kc_txn_identity_get(t, (uint8_t)u, ev->event_id, strlen(ev->event_id), &id) != 0 ||
                 id.offset != o)
                 continue;
+            KC_CHECK(id.hashed || kc_identity_hash_txn(t, &id) == 0, "hash of %llu",
+                     (unsigned long long)o); /* layout 2 stores it: core computes it */
             ids[nids].unit = (uint8_t)u;
             snprintf(ids[nids].eid, sizeof ids[nids].eid, "%s", ev->event_id);
             ids[nids++].id = id;

@@ -5,7 +5,7 @@
  * a fresh temporary store through kc_apply_add / kc_apply_commit /
  * kc_apply_reset, exactly as the daemon does, and checks that every event was
  * accepted. Batch b of every group comes from producer "w<b>" (seqs continue
- * from group to group); the events are tests/integration/gen_csv.c's
+ * from group to group); the events are bench/gen_csv.c's
  * deterministic rows (varied provinces, periods, activities, metrics), encoded
  * by libkcingest's kc_encode_event. The Batch bytes of a group are generated
  * before the group is applied, so that a profiler can count the aggregator

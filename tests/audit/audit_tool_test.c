@@ -1,15 +1,15 @@
 /* audit_tool_test.c - kc-audit end to end: verify on a clean store and on copies
  * tampered through raw LMDB (flip, delete, insert, swap, truncate, a changed
  * or deleted stored node, forged head), prove / consistency / check-proof,
- * heads, pubkey; kc_mk_drop_leaves (the format 3 -> 4 step); check-proof of
+ * heads, pubkey; check-proof of
  * bare RFC 6962 proofs over the public test tree (every inclusion and
  * consistency proof of sizes 1-8 from the reference implementation, mutations,
  * bad input). No leaf hash is
  * stored: a changed entry is found by the stored node of its 64-entry block
  * and by the first signed head after it (docs/AUDIT.md). */
+#include "audit_fixture.h"
 #include "audit_test_util.h"
 #include "kc_merkle.h"
-#include "kc_merkle_int.h"
 #include "kc_ref.h"
 
 #include <fcntl.h>
@@ -24,154 +24,11 @@
 
 #include <cmocka.h>
 
-#define N_ENTRIES 1000
-#define GROUP     100 /* a head after every group: sizes 100, 200, ..., 1000 */
-
-typedef struct {
-    kc_test_dir_t dir; /* the pristine store */
-    char pk_hex[65];
-    int copies;
-} fixture_t;
-
-static fixture_t *s_fx;
-
-static int group_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    kc_test_dir_make(&f->dir);
-    kc_store_t *s = NULL;
-    if (kc_store_open(&s, f->dir.store, NULL) != 0)
-        return -1;
-    kc_store_set_head_interval(s, 0);
-    if (t_fill(s, 0, N_ENTRIES, GROUP) != 0)
-        return -1;
-    uint8_t pk[32];
-    if (kc_store_public_key(s, pk) != 0)
-        return -1;
-    kc_merkle_hex(pk, 32, f->pk_hex);
-    kc_store_close(&s);
-    s_fx = f;
-    *state = f;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    fixture_t *f = *state;
-    kc_test_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
-
-/* Run kc-audit with args; its output (stdout and stderr) into out[cap]. */
-static int s_run(char *out, size_t cap, const char *fmt, ...)
-{
-    const char *bin = getenv("KC_BIN_DIR");
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s/kc-audit %s 2>&1", bin ? bin : ".", args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static void s_copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(in >= 0 && out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
-/* A copy of the pristine store in dir/copyN; its path in out. */
-static void s_copy_store(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/copy%d", s_fx->dir.root, s_fx->copies++);
-    assert_int_equal(mkdir(out, 0700), 0);
-    char a[PATH_MAX + 64], b[PATH_MAX + 64];
-    const char *files[] = {"data.mdb", "audit.key"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(a, sizeof a, "%s/%s", s_fx->dir.store, files[i]);
-        snprintf(b, sizeof b, "%s/%s", out, files[i]);
-        s_copy_file(a, b);
-    }
-}
-
-/* ---- raw LMDB ---- */
-
-typedef struct {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi log, nodes, heads;
-} s_raw_t;
-
-static void s_raw_open(s_raw_t *r, const char *dir)
-{
-    assert_int_equal(mdb_env_create(&r->env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
-    assert_int_equal(mdb_env_open(r->env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
-    assert_int_equal(mdb_dbi_open(r->txn, "log", 0, &r->log), 0);
-    assert_int_equal(mdb_dbi_open(r->txn, "nodes", 0, &r->nodes), 0);
-    assert_int_equal(mdb_dbi_open(r->txn, "heads", 0, &r->heads), 0);
-}
-
-static void s_raw_close(s_raw_t *r)
-{
-    assert_int_equal(mdb_txn_commit(r->txn), 0);
-    mdb_env_close(r->env);
-}
-
-static void s_key(uint8_t k[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        k[i] = (uint8_t)v;
-}
-
-/* A heap copy of the value at key (caller frees). */
-static uint8_t *s_raw_get(s_raw_t *r, MDB_dbi dbi, uint64_t key, size_t *len)
-{
-    uint8_t kb[8];
-    s_key(kb, key);
-    MDB_val k = {8, kb}, v;
-    assert_int_equal(mdb_get(r->txn, dbi, &k, &v), 0);
-    uint8_t *p = malloc(v.mv_size);
-    memcpy(p, v.mv_data, v.mv_size);
-    *len = v.mv_size;
-    return p;
-}
-
-static void s_raw_put(s_raw_t *r, MDB_dbi dbi, uint64_t key, const void *data, size_t len)
-{
-    uint8_t kb[8];
-    s_key(kb, key);
-    MDB_val k = {8, kb}, v = {len, (void *)data};
-    assert_int_equal(mdb_put(r->txn, dbi, &k, &v, 0), 0);
-}
-
-static void s_raw_del(s_raw_t *r, MDB_dbi dbi, uint64_t key)
-{
-    uint8_t kb[8];
-    s_key(kb, key);
-    MDB_val k = {8, kb};
-    assert_int_equal(mdb_del(r->txn, dbi, &k, NULL), 0);
-}
-
 /* kc-audit verify must exit 1 naming `offset` as the first bad offset. */
 static void s_expect_bad_offset(const char *store, uint64_t offset)
 {
     char out[8192], want[64];
-    int ex = s_run(out, sizeof out, "--store %s verify", store);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", store);
     snprintf(want, sizeof want, "first bad offset: %llu\n", (unsigned long long)offset);
     if (ex != 1 || !strstr(out, want))
         fprintf(stderr, "kc-audit said (exit %d):\n%s\n", ex, out);
@@ -181,9 +38,9 @@ static void s_expect_bad_offset(const char *store, uint64_t offset)
 
 static void test_verify_clean(void **state)
 {
-    fixture_t *f = *state;
+    t_audit_fx_t *f = *state;
     char out[8192];
-    int ex = s_run(out, sizeof out, "--store %s verify", f->dir.store);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", f->dir.store);
     if (ex != 0)
         fprintf(stderr, "%s\n", out);
     assert_int_equal(ex, 0);
@@ -199,7 +56,7 @@ static void test_verify_clean(void **state)
 static void s_expect_bad_range(const char *store, uint64_t head, uint64_t from, uint64_t to)
 {
     char out[8192], want_head[64], want_range[96];
-    int ex = s_run(out, sizeof out, "--store %s verify", store);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", store);
     snprintf(want_head, sizeof want_head, "first bad head: %llu\n", (unsigned long long)head);
     snprintf(want_range, sizeof want_range, "changed range: [%llu, %llu)\n",
              (unsigned long long)from, (unsigned long long)to);
@@ -215,7 +72,7 @@ static void s_expect_bad_range(const char *store, uint64_t head, uint64_t from, 
 static void s_expect_bad_subtree(const char *store, uint64_t from, uint64_t to, const char *why)
 {
     char out[8192], want[96];
-    int ex = s_run(out, sizeof out, "--store %s verify", store);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", store);
     snprintf(want, sizeof want, "bad subtree: [%llu, %llu)\n", (unsigned long long)from,
              (unsigned long long)to);
     if (ex != 1 || !strstr(out, want) || !strstr(out, why))
@@ -226,12 +83,12 @@ static void s_expect_bad_subtree(const char *store, uint64_t from, uint64_t to, 
 }
 
 /* Flip one bit of the event bytes at the end of log record k. */
-static void s_flip_entry(s_raw_t *r, uint64_t k)
+static void s_flip_entry(t_raw_t *r, uint64_t k)
 {
     size_t len;
-    uint8_t *v = s_raw_get(r, r->log, k, &len);
+    uint8_t *v = t_raw_get(r, r->log, k, &len);
     v[len - 1 - (k % 3)] ^= 0x04;
-    s_raw_put(r, r->log, k, v, len);
+    t_raw_put(r, r->log, k, v, len);
     free(v);
 }
 
@@ -246,24 +103,24 @@ static void test_tamper_flip(void **state)
     const uint64_t heads[] = {100, 500, 1000}, from[] = {0, 400, 960}, to[] = {64, 448, 1000};
     for (size_t i = 0; i < 3; i++) {
         char dir[PATH_MAX + 32];
-        s_copy_store(dir, sizeof dir);
-        s_raw_t r;
-        s_raw_open(&r, dir);
+        t_audit_copy(dir, sizeof dir);
+        t_raw_t r;
+        t_raw_open(&r, dir);
         s_flip_entry(&r, ks[i]);
-        s_raw_close(&r);
+        t_raw_close(&r);
         s_expect_bad_range(dir, heads[i], from[i], to[i]);
     }
     /* a flipped header byte (the record's version): unreadable, found exactly */
     char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
     size_t len;
-    uint8_t *v = s_raw_get(&r, r.log, 12, &len);
+    uint8_t *v = t_raw_get(&r, r.log, 12, &len);
     v[0] ^= 0xff;
-    s_raw_put(&r, r.log, 12, v, len);
+    t_raw_put(&r, r.log, 12, v, len);
     free(v);
-    s_raw_close(&r);
+    t_raw_close(&r);
     s_expect_bad_offset(dir, 12);
 }
 
@@ -271,11 +128,11 @@ static void test_tamper_delete(void **state)
 {
     (void)state;
     char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
-    s_raw_del(&r, r.log, 321);
-    s_raw_close(&r);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
+    t_raw_del(&r, r.log, 321);
+    t_raw_close(&r);
     s_expect_bad_offset(dir, 321);
 }
 
@@ -285,26 +142,26 @@ static void test_tamper_insert(void **state)
 {
     (void)state;
     char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
     const uint64_t k = 640;
-    for (uint64_t i = N_ENTRIES - 1; i >= k; i--) { /* shift k.. up by one */
+    for (uint64_t i = T_AUDIT_ENTRIES - 1; i >= k; i--) { /* shift k.. up by one */
         size_t len;
-        uint8_t *v = s_raw_get(&r, r.log, i, &len);
-        s_raw_put(&r, r.log, i + 1, v, len);
+        uint8_t *v = t_raw_get(&r, r.log, i, &len);
+        t_raw_put(&r, r.log, i + 1, v, len);
         free(v);
     }
     size_t len;
-    uint8_t *v = s_raw_get(&r, r.log, 5, &len); /* a well-formed record */
-    s_raw_put(&r, r.log, k, v, len);
+    uint8_t *v = t_raw_get(&r, r.log, 5, &len); /* a well-formed record */
+    t_raw_put(&r, r.log, k, v, len);
     free(v);
-    s_raw_close(&r);
+    t_raw_close(&r);
     /* record 5 may not even decode at offset 640 (format 4's layout 2 stores a time
      * relative to the previous record's, absolute at every 64th offset): then the
      * offset is found exactly; else the leaves from 640 on differ */
     char out[8192];
-    int ex = s_run(out, sizeof out, "--store %s verify", dir);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", dir);
     if (!strstr(out, "first bad offset: 640\n"))
         s_expect_bad_range(dir, 700, 640, 700);
     else
@@ -315,16 +172,16 @@ static void test_tamper_swap(void **state)
 {
     (void)state;
     char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
     size_t la, lb;
-    uint8_t *a = s_raw_get(&r, r.log, 77, &la), *b = s_raw_get(&r, r.log, 78, &lb);
-    s_raw_put(&r, r.log, 77, b, lb);
-    s_raw_put(&r, r.log, 78, a, la);
+    uint8_t *a = t_raw_get(&r, r.log, 77, &la), *b = t_raw_get(&r, r.log, 78, &lb);
+    t_raw_put(&r, r.log, 77, b, lb);
+    t_raw_put(&r, r.log, 78, a, la);
     free(a);
     free(b);
-    s_raw_close(&r);
+    t_raw_close(&r);
     s_expect_bad_range(dir, 100, 64, 100); /* head 100 fails before block [64, 128) ends */
 }
 
@@ -334,21 +191,21 @@ static void test_tamper_truncate(void **state)
 {
     (void)state;
     char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
-    for (uint64_t i = 950; i < N_ENTRIES; i++)
-        s_raw_del(&r, r.log, i);
-    s_raw_close(&r);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
+    for (uint64_t i = 950; i < T_AUDIT_ENTRIES; i++)
+        t_raw_del(&r, r.log, i);
+    t_raw_close(&r);
     s_expect_bad_offset(dir, 950);
 
-    s_copy_store(dir, sizeof dir);
-    s_raw_open(&r, dir);
-    for (uint64_t i = 850; i < N_ENTRIES; i++)
-        s_raw_del(&r, r.log, i);
-    s_raw_del(&r, r.heads, 900);
-    s_raw_del(&r, r.heads, 1000);
-    s_raw_close(&r);
+    t_audit_copy(dir, sizeof dir);
+    t_raw_open(&r, dir);
+    for (uint64_t i = 850; i < T_AUDIT_ENTRIES; i++)
+        t_raw_del(&r, r.log, i);
+    t_raw_del(&r, r.heads, 900);
+    t_raw_del(&r, r.heads, 1000);
+    t_raw_close(&r);
     s_expect_bad_offset(dir, 850); /* node [832, 896) */
 }
 
@@ -359,9 +216,9 @@ static void test_tamper_node(void **state)
     (void)state;
     for (int what = 0; what < 2; what++) {
         char dir[PATH_MAX + 32];
-        s_copy_store(dir, sizeof dir);
-        s_raw_t r;
-        s_raw_open(&r, dir);
+        t_audit_copy(dir, sizeof dir);
+        t_raw_t r;
+        t_raw_open(&r, dir);
         uint8_t kb[9] = {6, 0, 0, 0, 0, 0, 0, 0, 3}; /* level 6, index 3: [192, 256) */
         if (what == 1) {
             kb[0] = 7; /* level 7, index 2: [256, 384) */
@@ -379,7 +236,7 @@ static void test_tamper_node(void **state)
         } else {
             assert_int_equal(mdb_del(r.txn, r.nodes, &k, NULL), 0);
         }
-        s_raw_close(&r);
+        t_raw_close(&r);
         if (what == 0)
             s_expect_bad_subtree(dir, 192, 256, "the stored subtree was changed");
         else
@@ -393,7 +250,7 @@ static void test_tamper_node(void **state)
  * stored and cannot be found until a head covers it (docs/AUDIT.md). */
 static void test_tamper_unsigned_tail(void **state)
 {
-    fixture_t *f = *state;
+    t_audit_fx_t *f = *state;
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/tail", f->dir.root);
     kc_store_t *s = NULL;
@@ -404,65 +261,20 @@ static void test_tamper_unsigned_tail(void **state)
     assert_int_equal(t_fill(s, 100, 200, 50), 0); /* 300 entries, no head after 100 */
     kc_store_close(&s);
     char out[8192];
-    assert_int_equal(s_run(out, sizeof out, "--store %s verify", dir), 0);
+    assert_int_equal(t_audit_run(out, sizeof out, "--store %s verify", dir), 0);
 
-    s_raw_t r;
-    s_raw_open(&r, dir);
+    t_raw_t r;
+    t_raw_open(&r, dir);
     s_flip_entry(&r, 290); /* after block [192, 256) and the last head */
-    s_raw_close(&r);
-    int ex = s_run(out, sizeof out, "--store %s verify", dir);
+    t_raw_close(&r);
+    int ex = t_audit_run(out, sizeof out, "--store %s verify", dir);
     assert_int_equal(ex, 0);
     assert_non_null(strstr(out, "entries 100..299 are not covered by a signed head yet"));
 
-    s_raw_open(&r, dir);
+    t_raw_open(&r, dir);
     s_flip_entry(&r, 150);
-    s_raw_close(&r);
+    t_raw_close(&r);
     s_expect_bad_subtree(dir, 128, 192, "no signed head covers them yet");
-}
-
-/* The format 3 -> 4 step drops `leaves` (kc_mk_drop_leaves, in the
- * migration's transaction); the tree is untouched and still verifies. */
-static int s_drop_fn(kc_txn_t *t, void *ctx)
-{
-    (void)ctx;
-    return kc_mk_drop_leaves(t);
-}
-
-static void test_drop_leaves(void **state)
-{
-    (void)state;
-    char dir[PATH_MAX + 32];
-    s_copy_store(dir, sizeof dir);
-    s_raw_t r;
-    s_raw_open(&r, dir);
-    MDB_dbi leaves;
-    assert_int_equal(mdb_dbi_open(r.txn, "leaves", MDB_CREATE, &leaves), 0);
-    uint8_t blk[127 * 32];
-    memset(blk, 0xab, sizeof blk);
-    for (uint64_t b = 0; b < 8; b++) /* format 3's blocks of 127 hashes */
-        s_raw_put(&r, leaves, b, blk, b < 7 ? sizeof blk : (N_ENTRIES - 7 * 127) * 32);
-    s_raw_close(&r);
-
-    kc_store_t *s = NULL;
-    assert_int_equal(kc_store_open(&s, dir, NULL), 0);
-    assert_int_equal(kc_store_write(s, s_drop_fn, NULL), 0);
-    kc_store_close(&s);
-    s_raw_open(&r, dir);
-    assert_int_equal(mdb_dbi_open(r.txn, "leaves", 0, &leaves), MDB_NOTFOUND);
-    s_raw_close(&r);
-
-    assert_int_equal(kc_store_open(&s, dir, NULL), 0);
-    assert_int_equal(kc_store_write(s, s_drop_fn, NULL), 0); /* nothing (left) to drop */
-    kc_txn_t *t;
-    assert_int_equal(kc_store_read_begin(s, &t), 0);
-    assert_int_equal(kc_mk_drop_leaves(t), KC_EINVAL); /* a write transaction only */
-    kc_txn_end(&t);
-    kc_store_close(&s);
-    char out[8192];
-    int ex = s_run(out, sizeof out, "--store %s verify", dir);
-    if (ex != 0)
-        fprintf(stderr, "%s\n", out);
-    assert_int_equal(ex, 0);
 }
 
 static void test_forged_head(void **state)
@@ -470,22 +282,22 @@ static void test_forged_head(void **state)
     (void)state;
     for (int what = 0; what < 2; what++) { /* 0: root, 1: signature */
         char dir[PATH_MAX + 32];
-        s_copy_store(dir, sizeof dir);
-        s_raw_t r;
-        s_raw_open(&r, dir);
+        t_audit_copy(dir, sizeof dir);
+        t_raw_t r;
+        t_raw_open(&r, dir);
         size_t len;
-        uint8_t *v = s_raw_get(&r, r.heads, 500, &len);
+        uint8_t *v = t_raw_get(&r, r.heads, 500, &len);
         assert_int_equal(len, 104);
         v[what == 0 ? 8 + 3 : 40 + 10] ^= 0x01;
-        s_raw_put(&r, r.heads, 500, v, len);
+        t_raw_put(&r, r.heads, 500, v, len);
         free(v);
-        s_raw_close(&r);
+        t_raw_close(&r);
         char out[8192];
-        int ex = s_run(out, sizeof out, "--store %s verify", dir);
+        int ex = t_audit_run(out, sizeof out, "--store %s verify", dir);
         assert_int_equal(ex, 1);
         assert_non_null(strstr(out, "first bad head: 500\n"));
         assert_non_null(strstr(out, what == 0 ? "root" : "signature"));
-        ex = s_run(out, sizeof out, "--store %s heads", dir);
+        ex = t_audit_run(out, sizeof out, "--store %s heads", dir);
         assert_int_equal(ex, 1);
         assert_non_null(strstr(out, "BAD-SIGNATURE"));
     }
@@ -521,7 +333,7 @@ static int s_identity_fn(kc_txn_t *t, void *ctx)
 
 static void test_prove_and_check(void **state)
 {
-    fixture_t *f = *state;
+    t_audit_fx_t *f = *state;
     kc_store_t *s = NULL;
     assert_int_equal(kc_store_open(&s, f->dir.store, NULL), 0);
     assert_int_equal(kc_store_write(s, s_identity_fn, NULL), 0);
@@ -530,12 +342,12 @@ static void test_prove_and_check(void **state)
     char out[16384], proof[PATH_MAX + 32], bad[PATH_MAX + 32];
     snprintf(proof, sizeof proof, "%s/proof.json", f->dir.root);
     snprintf(bad, sizeof bad, "%s/proof-bad.json", f->dir.root);
-    int ex = s_run(out, sizeof out, "--store %s prove --province 79 --event EV-123 --out %s",
-                   f->dir.store, proof);
+    int ex = t_audit_run(out, sizeof out, "--store %s prove --province 79 --event EV-123 --out %s",
+                         f->dir.store, proof);
     if (ex != 0)
         fprintf(stderr, "%s\n", out);
     assert_int_equal(ex, 0);
-    ex = s_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
+    ex = t_audit_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
     if (ex != 0)
         fprintf(stderr, "%s\n", out);
     assert_int_equal(ex, 0);
@@ -546,7 +358,7 @@ static void test_prove_and_check(void **state)
                             "\"leaf_index\": 1",    "\"tree_size\": 10"};
     for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
         s_edit_file(proof, places[i], bad);
-        ex = s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex);
+        ex = t_audit_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex);
         if (ex != 1)
             fprintf(stderr, "edit after %s: exit %d: %s\n", places[i], ex, out);
         assert_int_equal(ex, 1);
@@ -557,46 +369,48 @@ static void test_prove_and_check(void **state)
     char ohex[65];
     crypto_sign_keypair(opk, osk);
     kc_merkle_hex(opk, 32, ohex);
-    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", proof, ohex), 1);
+    assert_int_equal(t_audit_run(out, sizeof out, "check-proof %s --key %s", proof, ohex), 1);
     /* by offset, against an older head, to stdout */
-    ex = s_run(out, sizeof out, "--store %s prove --offset 0 --size 100", f->dir.store);
+    ex = t_audit_run(out, sizeof out, "--store %s prove --offset 0 --size 100", f->dir.store);
     assert_int_equal(ex, 0);
     assert_non_null(strstr(out, "\"tree_size\": 100"));
     /* unknown event, unknown head size */
     assert_int_equal(
-        s_run(out, sizeof out, "--store %s prove --province 79 --event NOPE", f->dir.store), 65);
-    assert_int_equal(s_run(out, sizeof out, "--store %s prove --offset 5 --size 150", f->dir.store),
-                     65);
+        t_audit_run(out, sizeof out, "--store %s prove --province 79 --event NOPE", f->dir.store),
+        65);
+    assert_int_equal(
+        t_audit_run(out, sizeof out, "--store %s prove --offset 5 --size 150", f->dir.store), 65);
 }
 
 static void test_consistency_and_heads(void **state)
 {
-    fixture_t *f = *state;
+    t_audit_fx_t *f = *state;
     char out[16384], proof[PATH_MAX + 32], bad[PATH_MAX + 32];
     snprintf(proof, sizeof proof, "%s/cons.json", f->dir.root);
     snprintf(bad, sizeof bad, "%s/cons-bad.json", f->dir.root);
-    int ex = s_run(out, sizeof out, "--store %s consistency 300 800 --out %s", f->dir.store, proof);
+    int ex = t_audit_run(out, sizeof out, "--store %s consistency 300 800 --out %s", f->dir.store,
+                         proof);
     assert_int_equal(ex, 0);
-    ex = s_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
+    ex = t_audit_run(out, sizeof out, "check-proof %s --key %s", proof, f->pk_hex);
     if (ex != 0)
         fprintf(stderr, "%s\n", out);
     assert_int_equal(ex, 0);
     assert_non_null(strstr(out, "VALID: the log of 800 entries extends the log of 300"));
     s_edit_file(proof, "\"proof\": [\n    \"", bad);
-    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
+    assert_int_equal(t_audit_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
     s_edit_file(proof, "\"root\": \"", bad);
-    assert_int_equal(s_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
+    assert_int_equal(t_audit_run(out, sizeof out, "check-proof %s --key %s", bad, f->pk_hex), 1);
 
-    ex = s_run(out, sizeof out, "--store %s consistency 300 850", f->dir.store);
+    ex = t_audit_run(out, sizeof out, "--store %s consistency 300 850", f->dir.store);
     assert_int_equal(ex, 65);
     assert_non_null(strstr(out, "850 is not the size of a signed head"));
 
-    ex = s_run(out, sizeof out, "--store %s heads", f->dir.store);
+    ex = t_audit_run(out, sizeof out, "--store %s heads", f->dir.store);
     assert_int_equal(ex, 0);
     assert_non_null(strstr(out, "         100  "));
     assert_non_null(strstr(out, "        1000  "));
 
-    ex = s_run(out, sizeof out, "--store %s pubkey", f->dir.store);
+    ex = t_audit_run(out, sizeof out, "--store %s pubkey", f->dir.store);
     assert_int_equal(ex, 0);
     assert_non_null(strstr(out, f->pk_hex));
 }
@@ -623,7 +437,7 @@ static void s_proof_args(char *args, size_t cap, uint8_t (*p)[32], size_t n, siz
 static int s_check_bare(const char *args)
 {
     char out[8192];
-    int ex = s_run(out, sizeof out, "check-proof%s", args);
+    int ex = t_audit_run(out, sizeof out, "check-proof%s", args);
     if (ex == 0 && strncmp(out, "VALID: ", 7) != 0)
         fail_msg("check-proof%s: exit 0 but printed: %s", args, out);
     if (ex == 1 && strncmp(out, "INVALID: ", 9) != 0)
@@ -809,13 +623,13 @@ static void test_usage(void **state)
 {
     (void)state;
     char out[16384];
-    assert_int_equal(s_run(out, sizeof out, "--help"), 0);
+    assert_int_equal(t_audit_run(out, sizeof out, "--help"), 0);
     assert_non_null(strstr(out, "check-proof"));
-    assert_int_equal(s_run(out, sizeof out, "--version"), 0);
-    assert_int_equal(s_run(out, sizeof out, "frobnicate"), 64);
-    assert_int_equal(s_run(out, sizeof out, "prove"), 64);
-    assert_int_equal(s_run(out, sizeof out, "check-proof x.json"), 64);
-    assert_int_equal(s_run(out, sizeof out, "--store /nonexistent/kc verify"), 66);
+    assert_int_equal(t_audit_run(out, sizeof out, "--version"), 0);
+    assert_int_equal(t_audit_run(out, sizeof out, "frobnicate"), 64);
+    assert_int_equal(t_audit_run(out, sizeof out, "prove"), 64);
+    assert_int_equal(t_audit_run(out, sizeof out, "check-proof x.json"), 64);
+    assert_int_equal(t_audit_run(out, sizeof out, "--store /nonexistent/kc verify"), 66);
 }
 
 int main(void)
@@ -824,13 +638,19 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_clean),      cmocka_unit_test(test_tamper_flip),
-        cmocka_unit_test(test_tamper_delete),     cmocka_unit_test(test_tamper_insert),
-        cmocka_unit_test(test_tamper_swap),       cmocka_unit_test(test_tamper_truncate),
-        cmocka_unit_test(test_tamper_node),       cmocka_unit_test(test_tamper_unsigned_tail),
-        cmocka_unit_test(test_drop_leaves),       cmocka_unit_test(test_forged_head),
-        cmocka_unit_test(test_prove_and_check),   cmocka_unit_test(test_consistency_and_heads),
-        cmocka_unit_test(test_check_bare_proofs), cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_verify_clean),
+        cmocka_unit_test(test_tamper_flip),
+        cmocka_unit_test(test_tamper_delete),
+        cmocka_unit_test(test_tamper_insert),
+        cmocka_unit_test(test_tamper_swap),
+        cmocka_unit_test(test_tamper_truncate),
+        cmocka_unit_test(test_tamper_node),
+        cmocka_unit_test(test_tamper_unsigned_tail),
+        cmocka_unit_test(test_forged_head),
+        cmocka_unit_test(test_prove_and_check),
+        cmocka_unit_test(test_consistency_and_heads),
+        cmocka_unit_test(test_check_bare_proofs),
+        cmocka_unit_test(test_usage),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, t_audit_setup, t_audit_teardown);
 }

@@ -3,7 +3,7 @@
  *
  * Set-up: kc-aggregator with --http 127.0.0.1:0 and a signed head per commit
  * (--sth-interval-ms 0), s_producers kc-send streaming CSVs of generated
- * records (kc_gen_next of tests/integration/gen_csv.h) in small batches, so that the log grows by
+ * records (kc_gen_next of bench/gen_csv.h) in small batches, so that the log grows by
  * many small commits. Once the first head is signed, CLIENTS threads ask, in
  * turn and without pause, every route below on their own connections:
  * /v1/totals with S_NFILTERS filters (year, months, activity, province,

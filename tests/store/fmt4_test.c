@@ -3,6 +3,7 @@
  * 2 (producer index) beside layout-1 records. */
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_identity.h"
 #include "kc_store.h"
 #include "kc_store_int.h"
 #include "store_test_util.h"
@@ -85,6 +86,8 @@ static int s_log_fn(kc_txn_t *t, void *ctx)
             kc_identity_t got;
             if ((rc = kc_txn_identity_get(t, v->unit, v->event_id, strlen(v->event_id), &got)))
                 return rc;
+            if (!got.hashed) /* the put's hash is kept until the append */
+                return KC_EFORMAT;
             if (got.offset != v->id.offset || memcmp(got.hash, v->id.hash, 16) != 0)
                 return KC_EFORMAT;
         }
@@ -128,6 +131,8 @@ static void s_expect(kc_txn_t *t, const s_ver_t *v)
 {
     kc_identity_t got;
     assert_int_equal(kc_txn_identity_get(t, v->unit, v->event_id, strlen(v->event_id), &got), 0);
+    if (!got.hashed) /* the content hash is core's */
+        assert_int_equal(kc_identity_hash_txn(t, &got), 0);
     assert_int_equal(got.offset, v->id.offset);
     assert_memory_equal(got.hash, v->id.hash, 16);
     assert_int_equal(got.state, v->id.state);
@@ -350,6 +355,79 @@ static void test_identity_many(void **state)
     kc_store_stat_t ss;
     assert_int_equal(kc_txn_stat(t, &ss), 0);
     assert_int_equal(ss.identities, N);
+    kc_txn_end(&t);
+}
+
+/* The store holds no ledger rules: a read says whether it knows the hash
+ * (hashed: a migrated record that kept its stored one) and core computes it
+ * from the log otherwise; an Event that no longer passes the rules (here: an
+ * identity whose op is not its Event's) reads back, and only the hash fails. */
+static int s_hashed_fn(kc_txn_t *t, void *ctx)
+{
+    s_ver_t *v = ctx;
+    for (int i = 0; i < 2; i++) {
+        uint8_t buf[512];
+        size_t n = kc_test_event(buf, sizeof buf, v[i].event_id, v[i].province, v[i].year,
+                                 v[i].month, 0, NULL, 0, v[i].amount);
+        kc_log_entry_t e = {.received_ns = 1700000000000000000ull,
+                            .seq = (uint64_t)i + 1,
+                            .producer = "prov-79",
+                            .producer_len = 7,
+                            .event = buf,
+                            .event_len = n};
+        int rc = kc_txn_log_append(t, &e, &v[i].id.offset);
+        if (rc)
+            return rc;
+        if (i == 0)
+            s_hash(buf, n, &v[i], NULL, v[i].id.hash); /* what core recomputes */
+        kc_identity_t id = v[i].id;
+        if (i == 0)
+            memset(id.hash, 0x5a, sizeof id.hash); /* kept explicitly (a migrated one) */
+        if ((rc = kc_store_identity_append(t, v[i].unit, v[i].event_id, strlen(v[i].event_id), &id,
+                                           i == 0)))
+            return rc;
+    }
+    return 0;
+}
+
+static void test_identity_hash_is_cores(void **state)
+{
+    fixture_t *f = *state;
+    s_ver_t v[2] = {{.event_id = "H-1",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 2,
+                     .amount = 1,
+                     .unit = kc_ref_unit_key(79, 202102),
+                     .id = {.kind = 1}},
+                    {.event_id = "H-2",
+                     .province = "79",
+                     .year = 2021,
+                     .month = 2,
+                     .amount = 2,
+                     .unit = kc_ref_unit_key(79, 202102),
+                     .id = {.kind = 1, .op = 1}}}; /* logged as a record */
+    assert_int_equal(kc_store_write(f->s, s_hashed_fn, v), 0);
+    kc_txn_t *t;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    kc_identity_t got;
+    uint8_t kept[16];
+    memset(kept, 0x5a, sizeof kept);
+    assert_int_equal(kc_txn_identity_get(t, v[0].unit, "H-1", 3, &got), 0);
+    assert_int_equal(got.hashed, 1);
+    assert_memory_equal(got.hash, kept, 16);
+    assert_int_equal(kc_identity_hash_txn(t, &got), 0); /* the rules' answer differs */
+    assert_memory_equal(got.hash, v[0].id.hash, 16);
+    assert_int_equal(kc_txn_identity_get(t, v[1].unit, "H-2", 3, &got), 0);
+    assert_int_equal(got.hashed, 0);
+    assert_int_equal(got.op, 1);
+    assert_int_equal(got.offset, v[1].id.offset);
+    kc_test_log_t log;
+    kc_test_log_capture(&log);
+    assert_int_equal(kc_identity_hash_txn(t, &got), KC_EFORMAT);
+    kc_test_log_release();
+    assert_non_null(strstr(log.text, "no longer passes the rules"));
+    assert_int_equal(got.hashed, 0);
     kc_txn_end(&t);
 }
 
@@ -1115,6 +1193,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_chain_pending, kc_test_store_setup,
                                         kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_identity_many, kc_test_store_setup,
+                                        kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_hash_is_cores, kc_test_store_setup,
                                         kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_identity_names_other_event, kc_test_store_setup,
                                         kc_test_store_teardown),

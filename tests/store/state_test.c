@@ -1,6 +1,7 @@
 /* state_test.c - de-duplication state: producers, identities, rejects. */
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_identity.h"
 #include "kc_store.h"
 #include "store_test_util.h"
 
@@ -173,6 +174,8 @@ static void test_identities(void **state)
         assert_int_equal(kc_txn_identity_get(t, s_ids[i].unit, s_ids[i].event_id,
                                              strlen(s_ids[i].event_id), &id),
                          0);
+        assert_int_equal(id.hashed, 0); /* the store holds no hash: core computes it */
+        assert_int_equal(kc_identity_hash_txn(t, &id), 0);
         assert_int_equal(id.offset, (uint64_t)i);
         assert_int_equal(id.kind, 1);
         assert_memory_equal(id.hash, hashes[i], 16);

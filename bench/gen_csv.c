@@ -124,7 +124,7 @@ static s_ref_t s_ref;
 /* data/ of the source tree this file is in. */
 static void s_data_path(char *out, size_t cap, const char *file)
 {
-    const char *src = __FILE__, *tail = strstr(src, "tests/integration/gen_csv.c");
+    const char *src = __FILE__, *tail = strstr(src, "bench/gen_csv.c");
     int root = tail ? (int)(tail - src) : 0;
     snprintf(out, cap, "%.*sdata/%s", root, src, file);
 }

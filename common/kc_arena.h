@@ -3,8 +3,9 @@
  * An arena hands out memory from a list of chunks by bumping a pointer; there
  * is no per-block free. Everything handed out since a mark is released at
  * once by kc_arena_rewind(), everything by kc_arena_reset(). The aggregator
- * decodes each group's Batch messages and each Event into one (kc_apply.c):
- * no malloc/free per message, no free_unpacked.
+ * decodes each group's Batch messages and each Event into one (kc_apply.c),
+ * replay's decoder the events it leaves to protobuf-c (common/kc_wire_decode.c,
+ * reset before each decode): no malloc/free per message, no free_unpacked.
  *
  * DESIGN
  * Blocks are aligned to KC_ARENA_ALIGN. A request that does not fit in the

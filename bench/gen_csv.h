@@ -1,4 +1,6 @@
-/* gen_csv.h - deterministic producer CSVs with known exact totals, per cell.
+/* gen_csv.h - deterministic producer CSVs with known exact totals, per cell:
+ * the synthetic workload of the benchmarks and of the tests that run real
+ * processes (tests/integration, tests/fault, ...), which compile it from here.
  *
  * kc_gen_csv() writes `rows` valid events for one producer: varied scheme-63
  * provinces, periods 2021-2024, every activity (by code or by name), only

@@ -1,4 +1,4 @@
-/* kc_replay_lib.h - libkcreplay: recompute totals, identities and producer
+/* kc_replay.h - core's replay (libkcreplay): recompute totals, identities and producer
  * high-water marks from an event log alone (kc-replay rebuild/verify, bench-replay).
  *
  * DESIGN
@@ -22,20 +22,22 @@
  *      order they were accepted, so anything else means the log and the rules
  *      disagree: the replay stops, reporting the offset (kc_replay_failure()).
  *   4. identities are written (kc_txn_identity_put) as kc_ledger_apply would;
- *      the cell deltas go to an in-memory cell table instead of LMDB, with the
- *      same range checks as kc_txn_totals_apply (every int64 metric, the event
- *      count within 0..UINT64_MAX) applied event by event, so an event that
- *      the live path could not have applied is still found at its offset.
- * The table holds every cell (tens of thousands at most: period x province x
+ *      the cell deltas go to an in-memory cell map (kc_cellmap.h) instead of
+ *      LMDB, with the same range checks as kc_txn_totals_apply (kc_cell_add:
+ *      every int64 metric, the event count within 0..UINT64_MAX) applied event
+ *      by event, so an event that the live path could not have applied is
+ *      still found at its offset.
+ * The map holds every cell (tens of thousands at most: period x province x
  * activity x kind x fund); the cells are written once, in the final
  * transaction, together with the producers' states. kc_store_write() may run
  * a callback again after growing the map: a group's callback first undoes the
- * in-memory cells its earlier attempt touched (each cell keeps its value as of
- * the last commit), so a retry starts from the committed state.
+ * in-memory cells its earlier attempt touched (the map's dirty list; each cell
+ * keeps its value as of the last commit), so a retry starts from the committed
+ * state.
  *
  * Memory mode (opts.in_memory; kc-replay verify, bench-replay's headline):
  * no destination store and no transactions. Each entry is replayed as it is
- * added: decoded (kc_replay_decode: a wire walker, protobuf-c when unsure),
+ * added: decoded (kc_wire_decode: a wire walker, protobuf-c when unsure),
  * checked (kc_event_check), and applied to two in-memory tables: identities
  * (open addressing, 16 bytes each: a 64-bit hash of unit key + event_id, and
  * offset/unit/kind/op/state; a hash match is confirmed by reading the
@@ -66,11 +68,14 @@
  * kc_replay_failure(). Returns: 0 or a negative KC_E* code; KC_EFORMAT when
  * the log is inconsistent (kc_replay_failure() says where and why).
  */
-#ifndef KC_REPLAY_LIB_H
-#define KC_REPLAY_LIB_H
+#ifndef KC_REPLAY_H
+#define KC_REPLAY_H
 
+#include "kc_cellmap.h"
 #include "kc_event.h"
+#include "kc_ledger.h"
 #include "kc_store.h"
+#include "kc_wire.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,7 +95,7 @@ typedef struct {
     uint64_t total;        /* entries expected, for progress (0 = unknown) */
     void (*progress)(uint64_t done, uint64_t total, void *ctx); /* after each commit; may be NULL */
     int threads; /* memory mode, kc_replay_from_txn: 1 = one thread; 2 = the log scan,
-                    decoding and checks on a second thread (see kc_replay_lib.c); 0 = 2
+                    decoding and checks on a second thread (see kc_replay_scan.c); 0 = 2
                     from 65,536 entries on a machine with 2 or more CPUs, else 1 */
     void *progress_ctx;
 } kc_replay_opts_t;
@@ -126,7 +131,9 @@ const kc_replay_failure_t *kc_replay_failure(const kc_replay_t *r);
 
 /* A recomputed cell; KC_ENOTFOUND (cell zeroed) if no event touched it. */
 int kc_replay_cell_get(const kc_replay_t *r, const kc_cell_key_t *key, kc_cell_t *cell);
-/* Every recomputed cell in key order, until fn returns non-zero (returned). */
+/* Every recomputed cell in key order, until fn returns non-zero (returned).
+ * KC_ENOMEM. Like kc_replay_compare, it builds the cell map's key-order index
+ * after new cells (kc_cellmap_sort): not concurrently with another call on r. */
 int kc_replay_cell_scan(const kc_replay_t *r,
                         int (*fn)(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx),
                         void *ctx);
@@ -150,18 +157,32 @@ int kc_replay_compare(const kc_replay_t *r, kc_txn_t *t,
                       void (*fn)(const kc_replay_diff_t *d, void *ctx), void *ctx, uint64_t *ncells,
                       uint64_t *ndiff);
 
-/* ---- the Event decoder (used by the replay; public for tests) ---- */
+/* ---- one logged entry against a ledger source ----
+ * The step of the store engine (steps 1-4 of DESIGN but the identity writes),
+ * and of kc_cells_asof (kc_cells.h: the same step over a rewound source, from
+ * a checkpoint's cells): one rule for what a logged entry does to the cells. */
 
-typedef struct kc_replay_decoder kc_replay_decoder_t;
-int kc_replay_decoder_new(kc_replay_decoder_t **out);
-void kc_replay_decoder_free(kc_replay_decoder_t **d);
-/* Decode a serialized kcpipe.v1.Event: *ev is exactly what
- * kcpipe__v1__event__unpack would give (strings NUL-terminated, absent ones
- * NULL), valid until the next call or the free. 0, or KC_EFORMAT if
- * protobuf-c cannot decode it either. */
-int kc_replay_decode(kc_replay_decoder_t *d, const uint8_t *data, size_t len,
-                     const kc_pb_event_t **ev);
-/* How many calls the wire walker decoded, and how many went to protobuf-c. */
-void kc_replay_decoder_counts(const kc_replay_decoder_t *d, uint64_t *fast, uint64_t *fallbacks);
+/* Where kc_replay_step stopped. */
+typedef enum {
+    KC_REPLAY_STEP_DONE = 0, /* returned 0: REASON_OK, every delta added */
+    KC_REPLAY_STEP_DECODE,   /* KC_EFORMAT: the bytes are not a kcpipe.v1.Event */
+    KC_REPLAY_STEP_EFFECT,   /* kc_ledger_effect's error (a source error) */
+    KC_REPLAY_STEP_REASON,   /* KC_EFORMAT: the effect is eff->reason (not REASON_OK),
+                                eff->text says why: the log and the rules disagree */
+    KC_REPLAY_STEP_CELL,     /* kc_cellmap_apply's error (KC_EOVERFLOW: the delta
+                                eff->cells[*cell] would leave the cell's range; the
+                                earlier deltas are added) */
+} kc_replay_step_t;
+
+/* Replay the logged Event bytes (data, len) at `offset`: decode them with dec
+ * (kc_wire_decode), compute their effect against src (kc_ledger_effect)
+ * into *eff, and, if it is REASON_OK, add its cell deltas to `cells` in order
+ * (kc_cellmap_apply: kc_cell_add's range checks, dirty list as the map keeps
+ * it). Writes no identity: eff->idents are the caller's to keep. *stage
+ * (kc_replay_step_t) says where it stopped; *cell (KC_REPLAY_STEP_CELL) the
+ * delta that failed. Returns 0 or, by stage, the error above. */
+int kc_replay_step(kc_wire_decoder_t *dec, const kc_ledger_source_t *src, const uint8_t *data,
+                   size_t len, uint64_t offset, kc_ledger_effect_t *eff, kc_cellmap_t *cells,
+                   int *stage, size_t *cell);
 
 #endif

@@ -10,8 +10,10 @@
  * offset 0 (value = the rest), else a key of (byte & 0x0f) bytes taken from
  * the input (8 bytes: any offset; other lengths: a corrupt key). Oracles: a decoded entry's
  * pointers and lengths lie inside the value; KC_EFORMAT for anything else.
+ * A white-box harness (the store's private header), so it lives with the
+ * store's tests; tests/fuzz/CMakeLists.txt builds it with the other harnesses.
  */
-#include "fuzz_util.h"
+#include "../fuzz/fuzz_util.h"
 
 #include "kc_err.h"
 #include "kc_store_int.h"
