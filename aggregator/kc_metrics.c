@@ -3,11 +3,13 @@
  * State is a plain struct behind one mutex: the commit thread updates it in
  * O(1) (a histogram bucket search over a dozen bounds, one producer lookup),
  * kc_metrics_render() copies it under the lock and formats without it.
- * Producers: a small open-addressing hash of producer id -> (spool epoch,
- * spool_last_seq reported in it) (the ids a deployment has are few; the table
- * doubles when half full). A value is shown only while its epoch is the
- * producer's epoch in the store, so that a reader never pairs one spool's last
- * seq with another spool's committed seq (they restart at each new epoch).
+ * Producers: an array of (producer id, spool epoch, spool_last_seq reported
+ * in it) indexed by producer id through a kc_idmap (the ids a deployment has
+ * are few; the index doubles when half full). The /metrics text lists
+ * producers in the store's order, not this array's. A value is shown only
+ * while its epoch is the producer's epoch in the store, so that a reader never
+ * pairs one spool's last seq with another spool's committed seq (they restart
+ * at each new epoch).
  * Batch status "undecodable" is counted by kc_metrics_batch() calls with
  * producer_id NULL (pass "" for a batch refused for its producer);
  * "bad_producer" is the rest of kc_agg_counters_t.bad_batches.
@@ -16,6 +18,7 @@
 
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_idmap.h"
 #include "kc_text.h"
 
 #include <inttypes.h>
@@ -71,10 +74,18 @@ static const double s_batch_events_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512
 /* ---- producers ---- */
 
 typedef struct {
-    char id[KC_PRODUCER_ID_MAX + 1]; /* "" = free slot */
-    uint64_t epoch;                  /* the spool epoch spool_last_seq belongs to */
-    uint64_t spool_last_seq;         /* 0 = not reported in that epoch */
+    char id[KC_PRODUCER_ID_MAX + 1]; /* NUL-terminated, not empty */
+    size_t len;
+    uint64_t epoch;          /* the spool epoch spool_last_seq belongs to */
+    uint64_t spool_last_seq; /* 0 = not reported in that epoch */
 } s_prod_t;
+
+/* The producers: prods[0 .. n) in the order first reported, idx their index. */
+typedef struct {
+    s_prod_t *prods;
+    size_t n, cap;
+    kc_idmap_t idx;
+} s_prods_t;
 
 /* ---- HTTP response codes ---- */
 
@@ -100,43 +111,50 @@ typedef struct {
 struct kc_metrics {
     pthread_mutex_t mu;
     s_state_t st;
-    s_prod_t *prods; /* open addressing, cap a power of two */
-    size_t cap, n_prods;
+    s_prods_t prods;
     double start_time;
 };
 
-static uint64_t s_hash(const char *s)
+static const char *s_prod_key(const void *ctx, uint32_t i, size_t *len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
+    const s_prod_t *p = &((const s_prods_t *)ctx)->prods[i];
+    *len = p->len;
+    return p->id;
+}
+
+/* The record of producer id (len bytes, 1..KC_PRODUCER_ID_MAX), or NULL. */
+static s_prod_t *s_prod_find(const s_prods_t *t, const char *id, size_t len, uint64_t h)
+{
+    uint32_t i = kc_idmap_find(&t->idx, id, len, h, s_prod_key, t);
+    return i == KC_IDMAP_NONE ? NULL : &t->prods[i];
+}
+
+/* A new record for producer id, known absent (h its hash), or NULL (out of
+ * memory: t unchanged). */
+static s_prod_t *s_prod_add(s_prods_t *t, const char *id, size_t len, uint64_t h)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 32;
+        s_prod_t *np = realloc(t->prods, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        t->prods = np;
+        t->cap = cap;
     }
-    return h;
+    if (kc_idmap_insert(&t->idx, h, (uint32_t)t->n) != 0)
+        return NULL;
+    s_prod_t *p = &t->prods[t->n++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->id, id, len);
+    p->len = len;
+    return p;
 }
 
-/* The slot of id (existing or the free one where it would go). */
-static s_prod_t *s_slot(s_prod_t *tab, size_t cap, const char *id)
+static void s_prods_fini(s_prods_t *t)
 {
-    size_t i = (size_t)s_hash(id) & (cap - 1);
-    while (tab[i].id[0] && strcmp(tab[i].id, id) != 0)
-        i = (i + 1) & (cap - 1);
-    return &tab[i];
-}
-
-static int s_grow(kc_metrics_t *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    s_prod_t *tab = calloc(cap, sizeof *tab);
-    if (!tab)
-        return KC_ENOMEM;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->prods[i].id[0])
-            *s_slot(tab, cap, m->prods[i].id) = m->prods[i];
-    free(m->prods);
-    m->prods = tab;
-    m->cap = cap;
-    return 0;
+    free(t->prods);
+    kc_idmap_fini(&t->idx);
+    memset(t, 0, sizeof *t);
 }
 
 kc_metrics_t *kc_metrics_new(void)
@@ -145,11 +163,6 @@ kc_metrics_t *kc_metrics_new(void)
     if (!m)
         return NULL;
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
-        free(m);
-        return NULL;
-    }
-    if (s_grow(m) != 0) {
-        pthread_mutex_destroy(&m->mu);
         free(m);
         return NULL;
     }
@@ -170,7 +183,7 @@ void kc_metrics_free(kc_metrics_t **mp)
         return;
     kc_metrics_t *m = *mp;
     pthread_mutex_destroy(&m->mu);
-    free(m->prods);
+    s_prods_fini(&m->prods);
     free(m);
     *mp = NULL;
 }
@@ -198,8 +211,10 @@ void kc_metrics_batch(kc_metrics_t *m, const char *producer_id, size_t events, u
     if (!producer_id) {
         m->st.undecodable++;
     } else if (*producer_id && strlen(producer_id) <= KC_PRODUCER_ID_MAX) {
-        s_prod_t *p = s_slot(m->prods, m->cap, producer_id);
-        if (p->id[0]) {
+        size_t len = strlen(producer_id);
+        uint64_t h = kc_idmap_hash(0, producer_id, len);
+        s_prod_t *p = s_prod_find(&m->prods, producer_id, len, h);
+        if (p) {
             if (epoch > p->epoch) { /* a new spool: what the old one reported is void */
                 p->epoch = epoch;
                 p->spool_last_seq = spool_last_seq;
@@ -207,15 +222,8 @@ void kc_metrics_batch(kc_metrics_t *m, const char *producer_id, size_t events, u
                 p->spool_last_seq = spool_last_seq;
             } /* an older epoch: only a fenced Batch has one, and it is not processed */
         } else if (spool_last_seq) {
-            if ((m->n_prods + 1) * 2 > m->cap) {
-                if (s_grow(m) == 0)
-                    p = s_slot(m->prods, m->cap, producer_id);
-                else
-                    p = NULL; /* out of memory: this report is lost */
-            }
-            if (p) {
-                snprintf(p->id, sizeof p->id, "%s", producer_id);
-                m->n_prods++;
+            p = s_prod_add(&m->prods, producer_id, len, h);
+            if (p) { /* else out of memory: this report is lost */
                 p->epoch = epoch;
                 p->spool_last_seq = spool_last_seq;
             }
@@ -284,9 +292,11 @@ uint64_t kc_metrics_spool_last_seq(kc_metrics_t *m, const char *producer_id, uin
 {
     if (!m || !producer_id || !*producer_id || strlen(producer_id) > KC_PRODUCER_ID_MAX)
         return 0;
+    size_t len = strlen(producer_id);
+    uint64_t h = kc_idmap_hash(0, producer_id, len);
     pthread_mutex_lock(&m->mu);
-    const s_prod_t *p = s_slot(m->prods, m->cap, producer_id);
-    uint64_t v = p->id[0] && p->epoch == epoch ? p->spool_last_seq : 0;
+    const s_prod_t *p = s_prod_find(&m->prods, producer_id, len, h);
+    uint64_t v = p && p->epoch == epoch ? p->spool_last_seq : 0;
     pthread_mutex_unlock(&m->mu);
     return v;
 }
@@ -401,8 +411,7 @@ typedef struct {
 typedef struct {
     s_row_t *rows;
     size_t n, cap;
-    const s_prod_t *prods; /* the copy of the spool_last_seq table */
-    size_t prods_cap;
+    const s_prods_t *prods; /* the copy of the spool_last_seq table */
 } s_scan_t;
 
 static int s_scan_fn(const char *producer, const kc_producer_state_t *st, void *ctx)
@@ -420,9 +429,10 @@ static int s_scan_fn(const char *producer, const kc_producer_state_t *st, void *
     snprintf(r->id, sizeof r->id, "%s", producer);
     r->st = *st;
     r->spool_last_seq = 0;
-    if (strlen(producer) <= KC_PRODUCER_ID_MAX) {
-        const s_prod_t *p = s_slot((s_prod_t *)s->prods, s->prods_cap, producer);
-        if (p->id[0] && p->epoch == st->epoch) /* else reported by another spool: unknown */
+    size_t len = strlen(producer);
+    if (len <= KC_PRODUCER_ID_MAX) {
+        const s_prod_t *p = s_prod_find(s->prods, producer, len, kc_idmap_hash(0, producer, len));
+        if (p && p->epoch == st->epoch) /* else reported by another spool: unknown */
             r->spool_last_seq = p->spool_last_seq;
     }
     return 0;
@@ -453,18 +463,23 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
         return KC_ENOMEM;
     pthread_mutex_lock(&m->mu);
     *st = m->st;
-    size_t pcap = m->cap;
-    s_prod_t *prods = malloc(pcap * sizeof *prods);
-    if (prods)
-        memcpy(prods, m->prods, pcap * sizeof *prods);
+    s_prods_t prods = {.n = m->prods.n, .cap = m->prods.n};
+    bool oom = false;
+    if (prods.n) {
+        prods.prods = malloc(prods.n * sizeof *prods.prods);
+        if (prods.prods)
+            memcpy(prods.prods, m->prods.prods, prods.n * sizeof *prods.prods);
+        oom = !prods.prods || kc_idmap_copy(&prods.idx, &m->prods.idx) != 0;
+    }
     pthread_mutex_unlock(&m->mu);
-    if (!prods) {
+    if (oom) {
+        s_prods_fini(&prods);
         free(st);
         return KC_ENOMEM;
     }
 
     /* the store: one read transaction */
-    s_scan_t scan = {.prods = prods, .prods_cap = pcap};
+    s_scan_t scan = {.prods = &prods};
     kc_store_stat_t ss;
     memset(&ss, 0, sizeof ss);
     bool have_store = false;
@@ -479,7 +494,7 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
         kc_txn_end(&txn);
         have_store = rc == 0;
     }
-    free(prods);
+    s_prods_fini(&prods);
     if (rc != 0) {
         free(scan.rows);
         free(st);

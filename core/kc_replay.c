@@ -98,7 +98,7 @@ void kc_replay_free(kc_replay_t **rp)
     free(r->bytes);
     kc_cellmap_fini(&r->cells);
     free(r->prods);
-    free(r->pidx);
+    kc_idmap_fini(&r->pidx);
     kc_wire_decoder_free(&r->dec);
     kc_wire_decoder_free(&r->dec2);
     kc_bigtable_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
@@ -116,20 +116,6 @@ const kc_replay_stats_t *kc_replay_stats(const kc_replay_t *r)
 const kc_replay_failure_t *kc_replay_failure(const kc_replay_t *r)
 {
     return &r->fail;
-}
-
-int kc_replay_pidx_grow_(kc_replay_t *r)
-{
-    size_t cap = r->pidx_cap ? r->pidx_cap * 2 : 64;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t)
-        return KC_ENOMEM;
-    free(r->pidx);
-    r->pidx = t;
-    r->pidx_cap = cap;
-    for (size_t i = 0; i < r->nprods; i++)
-        r->pidx[kc_replay_pidx_slot_(r, r->prods[i].id, r->prods[i].len)] = (uint32_t)(i + 1);
-    return 0;
 }
 
 /* ---- the group transaction ---- */

@@ -21,6 +21,7 @@
 #include "kc_cellmap.h"
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_idmap.h"
 #include "kc_ledger.h"
 #include "kc_wire.h"
 
@@ -53,33 +54,10 @@ typedef struct {
     size_t cap, n; /* cap a power of two, n <= 3/4 cap */
 } kc_replay_ids_t;
 
-static inline uint64_t kc_replay_fmix_(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
+/* The hash of an identity, or (unit 0) of a producer id: kc_idmap_hash. */
 static inline uint64_t kc_replay_id_hash_(uint8_t unit, const char *id, size_t len)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)unit << 56) ^ len;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, id, 8);
-        h = (h ^ w) * 0x9FB21C651E98DF25ull;
-        h ^= h >> 29;
-        id += 8;
-        len -= 8;
-    }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, id, len);
-        h = (h ^ w) * 0x9FB21C651E98DF25ull;
-    }
-    return kc_replay_fmix_(h);
+    return kc_idmap_hash((uint64_t)unit << 56, id, len);
 }
 
 /* A table for `expect` identities at most 3/4 full (65,536 slots at least): 0 or KC_ENOMEM. */
@@ -132,8 +110,7 @@ struct kc_replay {
     kc_cellmap_t cells;
     kc_replay_prod_t *prods;
     size_t nprods, capprods, last_prod;
-    uint32_t *pidx;  /* producer index: open addressing, prods index + 1 (0 = empty) */
-    size_t pidx_cap; /* a power of two, >= 2 x nprods */
+    kc_idmap_t pidx; /* producer id -> index into prods */
     bool final;      /* the callback also writes cells and producers */
     bool finished;
     kc_wire_decoder_t *dec;  /* the entry being replayed */
@@ -157,18 +134,13 @@ struct kc_replay {
 int kc_replay_fail_(kc_replay_t *r, uint64_t offset, int reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The empty slot of the producer index where (id, len), known absent, goes. */
-static inline size_t kc_replay_pidx_slot_(const kc_replay_t *r, const char *id, size_t len)
+/* The producer index's key of prods[index] (kc_idmap_key_fn; ctx: the replay). */
+static inline const char *kc_replay_prod_key_(const void *ctx, uint32_t index, size_t *len)
 {
-    size_t mask = r->pidx_cap - 1, i = kc_replay_id_hash_(0, id, len) & mask;
-    while (r->pidx[i])
-        i = (i + 1) & mask;
-    return i;
+    const kc_replay_prod_t *p = &((const kc_replay_t *)ctx)->prods[index];
+    *len = p->len;
+    return p->id;
 }
-
-/* Double the producer index (64 slots first) and re-insert every producer:
- * 0 or KC_ENOMEM. */
-int kc_replay_pidx_grow_(kc_replay_t *r);
 
 /* Transport state: the entry must continue its producer's sequence. */
 static inline int kc_replay_producer_see_(kc_replay_t *r, const kc_log_entry_t *e)
@@ -177,27 +149,18 @@ static inline int kc_replay_producer_see_(kc_replay_t *r, const kc_log_entry_t *
     if (r->last_prod < r->nprods && r->prods[r->last_prod].len == e->producer_len &&
         memcmp(r->prods[r->last_prod].id, e->producer, e->producer_len) == 0)
         p = &r->prods[r->last_prod];
-    size_t slot = 0;
-    if (!p) { /* the index: the slot holding it, or the empty one where it goes */
-        size_t mask = r->pidx_cap - 1;
-        slot = r->pidx_cap ? kc_replay_id_hash_(0, e->producer, e->producer_len) & mask : 0;
-        for (; r->pidx_cap && r->pidx[slot]; slot = (slot + 1) & mask) {
-            kc_replay_prod_t *q = &r->prods[r->pidx[slot] - 1];
-            if (q->len == e->producer_len && memcmp(q->id, e->producer, e->producer_len) == 0) {
-                p = q;
-                r->last_prod = r->pidx[slot] - 1;
-                break;
-            }
+    uint64_t h = 0;
+    if (!p) { /* the index */
+        h = kc_replay_id_hash_(0, e->producer, e->producer_len);
+        uint32_t i =
+            kc_idmap_find(&r->pidx, e->producer, e->producer_len, h, kc_replay_prod_key_, r);
+        if (i != KC_IDMAP_NONE) {
+            p = &r->prods[i];
+            r->last_prod = i;
         }
     }
     if (!p) {
-        if ((r->nprods + 1) * 2 > r->pidx_cap) {
-            int rc = kc_replay_pidx_grow_(r);
-            if (rc != 0)
-                return rc;
-            slot = kc_replay_pidx_slot_(r, e->producer, e->producer_len);
-        }
-        if (r->nprods >= UINT32_MAX - 1)
+        if (r->nprods >= KC_IDMAP_INDEX_MAX)
             return KC_ENOMEM;
         if (r->nprods == r->capprods) {
             size_t cap = r->capprods ? r->capprods * 2 : 16;
@@ -207,11 +170,13 @@ static inline int kc_replay_producer_see_(kc_replay_t *r, const kc_log_entry_t *
             r->prods = np;
             r->capprods = cap;
         }
+        int rc = kc_idmap_insert(&r->pidx, h, (uint32_t)r->nprods);
+        if (rc != 0)
+            return rc;
         p = &r->prods[r->nprods];
         memset(p, 0, sizeof *p);
         memcpy(p->id, e->producer, e->producer_len);
         p->len = e->producer_len;
-        r->pidx[slot] = (uint32_t)(r->nprods + 1);
         r->last_prod = r->nprods++;
     }
     if (p->any && e->epoch < p->st.epoch)
