@@ -94,6 +94,9 @@ extern const char kc_ref_metrics_tsv[];
 extern const char kc_ref_activities_tsv[];
 extern const char kc_ref_provinces_tsv[];
 extern const char kc_ref_regions_tsv[];
+/* Import-only (issue 15): header aliases, kind and fund words; read by ingest/kc_value.c. */
+extern const char kc_ref_columns_tsv[];
+extern const char kc_ref_values_tsv[];
 
 /* The unit key of `code` in scheme 63 or 34; 0 if the code is not one of it. */
 uint8_t kc_ref_unit_in(int scheme, int code);

@@ -14,6 +14,7 @@
 #include "kc_csv.h"
 
 #include "kc_err.h"
+#include "kc_i18n.h"
 #include "kc_text.h"
 
 #include <csv.h>
@@ -98,9 +99,9 @@ int kc_csv_parse_i64(const char *s, int64_t *out)
 
 /* What to do about text that is not UTF-8: the usual cause is a spreadsheet
  * saved in a legacy code page (Vietnamese Windows-1258, or UTF-16). */
-#define S_SAVE_AS_UTF8                                                                             \
-    "the file is probably not saved as UTF-8 (e.g. Windows-1258): in Excel, save it as "           \
-    "\"CSV UTF-8 (Comma delimited)\"; in LibreOffice, choose the character set Unicode (UTF-8)"
+static const char s_save_as_utf8[] =
+    N_("the file is probably not saved as UTF-8 (e.g. Windows-1258): in Excel, save it as "
+       "\"CSV UTF-8 (Comma delimited)\"; in LibreOffice, choose the character set Unicode (UTF-8)");
 
 /* The display form (kc_text_show: always valid UTF-8, bad bytes and control
  * characters as \xNN) of the cell v[0..len) around byte `at` into out[cap]:
@@ -245,15 +246,16 @@ static int s_take_header(s_reader_t *r)
                 col = c;
         if (col < 0) {
             char msg[400], shown[256];
-            snprintf(msg, sizeof msg, "unknown column '%s' in the header",
+            snprintf(msg, sizeof msg, _("unknown column '%s' in the header"),
                      s_show(name, len, 0, shown, sizeof shown));
             if (r->err_fn)
                 r->err_fn(r->file, r->row_line, msg, r->ctx);
             return KC_EFORMAT;
         }
         if (seen[col] >= 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "column '%s' appears twice in the header", s_col_names[col]);
+            char msg[400];
+            snprintf(msg, sizeof msg, _("column '%s' appears twice in the header"),
+                     s_col_names[col]);
             if (r->err_fn)
                 r->err_fn(r->file, r->row_line, msg, r->ctx);
             return KC_EFORMAT;
@@ -263,8 +265,8 @@ static int s_take_header(s_reader_t *r)
     }
     for (int c = 0; c < S_REQUIRED_COUNT; c++)
         if (seen[c] < 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "required column '%s' is missing from the header",
+            char msg[400];
+            snprintf(msg, sizeof msg, _("required column '%s' is missing from the header"),
                      s_col_names[c]);
             if (r->err_fn)
                 r->err_fn(r->file, r->row_line, msg, r->ctx);
@@ -291,7 +293,7 @@ static void s_take_row(s_reader_t *r)
 {
     long line = r->row_line;
     if (r->n_fields != r->n_cols) {
-        s_malformed(r, line, "expected %zu fields as in the header, found %zu", r->n_cols,
+        s_malformed(r, line, _("expected %zu fields as in the header, found %zu"), r->n_cols,
                     r->n_fields);
         return;
     }
@@ -299,8 +301,8 @@ static void s_take_row(s_reader_t *r)
      * every cell valid UTF-8, ids and codes without control characters, the
      * note with tab and line breaks only */
     if (r->nul_field != SIZE_MAX) {
-        s_malformed(r, line, "invalid_text: %s holds a NUL byte (byte %zu); " S_SAVE_AS_UTF8,
-                    s_col_names[r->col_of_field[r->nul_field]], r->nul_at);
+        s_malformed(r, line, _("invalid_text: %s holds a NUL byte (byte %zu); %s"),
+                    s_col_names[r->col_of_field[r->nul_field]], r->nul_at, _(s_save_as_utf8));
         return;
     }
     char shown[256];
@@ -309,26 +311,26 @@ static void s_take_row(s_reader_t *r)
         size_t len = strlen(v), at;
         int col = r->col_of_field[i];
         if ((at = kc_text_utf8_bad_at(v, len)) < len) {
-            s_malformed(r, line,
-                        "invalid_text: %s is not valid UTF-8 (byte %zu): '%s'; " S_SAVE_AS_UTF8,
-                        s_col_names[col], at, s_show(v, len, at, shown, sizeof shown));
+            s_malformed(r, line, _("invalid_text: %s is not valid UTF-8 (byte %zu): '%s'; %s"),
+                        s_col_names[col], at, s_show(v, len, at, shown, sizeof shown),
+                        _(s_save_as_utf8));
             return;
         }
         bool id = col == C_EVENT_ID || col == C_PROVINCE || col == C_ACTIVITY || col == C_CORRECTS;
         if (id && !kc_text_id_ok(v, len)) {
             at = s_control_at(v, len, false);
             s_malformed(r, line,
-                        "invalid_text: %s holds a control character (byte %zu): '%s'; ids and "
-                        "codes are printable text: remove the line break, tab or other invisible "
-                        "character from the cell",
+                        _("invalid_text: %s holds a control character (byte %zu): '%s'; ids and "
+                          "codes are printable text: remove the line break, tab or other invisible "
+                          "character from the cell"),
                         s_col_names[col], at, s_show(v, len, at, shown, sizeof shown));
             return;
         }
         if (col == C_NOTE && !kc_text_free_ok(v, len)) {
             at = s_control_at(v, len, true);
             s_malformed(r, line,
-                        "invalid_text: note holds a control character other than tab or a line "
-                        "break (byte %zu): '%s'; remove it from the cell",
+                        _("invalid_text: note holds a control character other than tab or a line "
+                          "break (byte %zu): '%s'; remove it from the cell"),
                         at, s_show(v, len, at, shown, sizeof shown));
             return;
         }
@@ -356,8 +358,8 @@ static void s_take_row(s_reader_t *r)
                 break; /* required unless the row is a retraction: checked below */
             rc = kc_csv_parse_i64(v, &n);
             if (rc || n < INT32_MIN || n > INT32_MAX) {
-                s_malformed(r, line, "%s '%s' is not an integer%s", s_col_names[col],
-                            s_shows(v, shown, sizeof shown), rc == KC_EINVAL ? "" : " in range");
+                s_malformed(r, line, _("%s '%s' is not an integer%s"), s_col_names[col],
+                            s_shows(v, shown, sizeof shown), rc == KC_EINVAL ? "" : _(" in range"));
                 return;
             }
             if (col == C_YEAR) {
@@ -373,9 +375,9 @@ static void s_take_row(s_reader_t *r)
                 break; /* not reported */
             rc = kc_csv_parse_i64(v, &n);
             if (rc) {
-                s_malformed(r, line, "%s '%s' is not an integer%s", s_col_names[col],
+                s_malformed(r, line, _("%s '%s' is not an integer%s"), s_col_names[col],
                             s_shows(v, shown, sizeof shown),
-                            rc == KC_EINVAL ? "" : " in the int64 range");
+                            rc == KC_EINVAL ? "" : _(" in the int64 range"));
                 return;
             }
             ev.present |= 1u << (col - C_METRIC0);
@@ -384,7 +386,7 @@ static void s_take_row(s_reader_t *r)
         }
     }
     if (!*ev.event_id || !*ev.province) {
-        s_malformed(r, line, "%s is empty", !*ev.event_id ? "event_id" : "province");
+        s_malformed(r, line, _("%s is empty"), !*ev.event_id ? "event_id" : "province");
         return;
     }
     /* kind: actual|plan for a record; correction|retraction set the op instead
@@ -398,36 +400,36 @@ static void s_take_row(s_reader_t *r)
     else if (s_lower_eq(kind, "retraction"))
         ev.op = KCI_OP_RETRACTION;
     else {
-        s_malformed(r, line, "kind '%s' is not actual, plan, correction or retraction",
+        s_malformed(r, line, _("kind '%s' is not actual, plan, correction or retraction"),
                     s_shows(kind, shown, sizeof shown));
         return;
     }
     bool retraction = ev.op == KCI_OP_RETRACTION;
     if (ev.op != KCI_OP_RECORD && !*corrects) {
-        s_malformed(r, line, "kind %s needs corrects (the event_id it replaces)", kind);
+        s_malformed(r, line, _("kind %s needs corrects (the event_id it replaces)"), kind);
         return;
     }
     if (ev.op == KCI_OP_RECORD && *corrects) {
-        s_malformed(r, line, "corrects '%s' is set but kind is not correction or retraction",
+        s_malformed(r, line, _("corrects '%s' is set but kind is not correction or retraction"),
                     s_shows(corrects, shown, sizeof shown));
         return;
     }
     ev.corrects = *corrects ? corrects : NULL;
     if (!retraction && (!has_year || !has_month)) {
-        s_malformed(r, line, "%s '' is not an integer", !has_year ? "year" : "month");
+        s_malformed(r, line, _("%s '' is not an integer"), !has_year ? "year" : "month");
         return;
     }
     if (retraction && has_year != has_month) {
-        s_malformed(r, line, "a retraction gives both year and month or neither (%s is empty)",
+        s_malformed(r, line, _("a retraction gives both year and month or neither (%s is empty)"),
                     !has_year ? "year" : "month");
         return;
     }
     if (!retraction && !*ev.activity) {
-        s_malformed(r, line, "activity is empty");
+        s_malformed(r, line, _("activity is empty"));
         return;
     }
     if (retraction && ev.present) {
-        s_malformed(r, line, "a retraction carries no metrics");
+        s_malformed(r, line, _("a retraction carries no metrics"));
         return;
     }
     if (!*fund || s_lower_eq(fund, "other"))
@@ -437,7 +439,7 @@ static void s_take_row(s_reader_t *r)
     else if (s_lower_eq(fund, "kcdp") || s_is_kcdp_vi(fund))
         ev.fund = KCI_FUND_KCDP;
     else {
-        s_malformed(r, line, "fund '%s' is not kcqg, kcdp or other",
+        s_malformed(r, line, _("fund '%s' is not kcqg, kcdp or other"),
                     s_shows(fund, shown, sizeof shown));
         return;
     }
@@ -508,11 +510,11 @@ static int s_feed(s_reader_t *r, struct csv_parser *cp, const char *path, const 
         return 0;
     if (!r->have_header) {
         if (r->err_fn)
-            r->err_fn(path, r->row_line, "the header row has broken quoting", r->ctx);
+            r->err_fn(path, r->row_line, _("the header row has broken quoting"), r->ctx);
         r->header_rc = KC_EFORMAT;
         return -1;
     }
-    s_malformed(r, r->in_row ? r->row_line : r->line, "broken quoting (%s)",
+    s_malformed(r, r->in_row ? r->row_line : r->line, _("broken quoting (%s)"),
                 csv_strerror(csv_error(cp)));
     csv_free(cp);
     if (s_init_parser(cp)) {
@@ -573,10 +575,11 @@ int kc_csv_import(const char *path, kc_csv_row_fn row_fn, kc_csv_error_fn err_fn
     }
     if (!r.stop_rc && !r.header_rc && !rc) {
         if (csv_fini(&cp, s_on_field, s_on_row, &r) != 0)
-            s_malformed(&r, r.row_line, "a quoted cell is not closed before the end of the file");
+            s_malformed(&r, r.row_line,
+                        _("a quoted cell is not closed before the end of the file"));
         if (!r.have_header && !r.header_rc) {
             if (err_fn)
-                err_fn(path, 1, "the header row is missing (empty file)", ctx);
+                err_fn(path, 1, _("the header row is missing (empty file)"), ctx);
             r.header_rc = KC_EFORMAT;
         }
     }

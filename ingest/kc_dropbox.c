@@ -5,6 +5,7 @@
 #include "kc_dropbox.h"
 
 #include "kc_csv.h"
+#include "kc_i18n.h"
 #include "kc_service.h"
 #include "kc_time.h"
 
@@ -89,7 +90,7 @@ static void s_enqueue(s_box_t *b, const char *name)
         size_t cap = b->qcap ? 2 * b->qcap : 16;
         char **q = realloc(b->q, cap * sizeof *q);
         if (!q) {
-            fprintf(stderr, "kc-send: out of memory queueing %s; it is taken at the next scan\n",
+            fprintf(stderr, _("kc-send: out of memory queueing %s; it is taken at the next scan\n"),
                     name);
             b->rescan = true;
             return;
@@ -139,7 +140,7 @@ static void s_scan(s_box_t *b)
     if (!d) {
         if (fd >= 0)
             close(fd);
-        fprintf(stderr, "kc-send: cannot list %s: %s\n", b->o->dir, strerror(errno));
+        fprintf(stderr, _("kc-send: cannot list %s: %s\n"), b->o->dir, strerror(errno));
         return;
     }
     rewinddir(d);
@@ -185,7 +186,7 @@ static void s_read_events(s_box_t *b)
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                fprintf(stderr, "kc-send: reading inotify events: %s\n", strerror(errno));
+                fprintf(stderr, _("kc-send: reading inotify events: %s\n"), strerror(errno));
             return;
         }
         if (len == 0)
@@ -284,7 +285,7 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
         return KCI_EINTR;
     int rc = kc_producer_add(b->p, row->ev, row->source, NULL);
     if (rc == KCI_EINVAL) {
-        fprintf(stderr, "%s: cannot be sent\n", row->source);
+        fprintf(stderr, _("%s: cannot be sent\n"), row->source);
         b->malformed++;
         s_add_line(b, row->line, "%s:%ld: cannot be sent", b->name, row->line);
         return 0;
@@ -298,7 +299,8 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
         return 0;
     }
     if (rc) {
-        fprintf(stderr, "kc-send: %s: cannot spool: %s\n", row->source, kc_producer_strerror(rc));
+        fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), row->source,
+                kc_producer_strerror(rc));
         b->fail_rc = rc;
         return rc;
     }
@@ -422,12 +424,12 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
 {
     const char *sub = failed ? "failed" : "done";
     if (mkdirat(b->dfd, sub, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "kc-send: cannot create %s/%s: %s\n", b->o->dir, sub, strerror(errno));
+        fprintf(stderr, _("kc-send: cannot create %s/%s: %s\n"), b->o->dir, sub, strerror(errno));
         return -1;
     }
     int sfd = openat(b->dfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sfd < 0) {
-        fprintf(stderr, "kc-send: cannot open %s/%s: %s\n", b->o->dir, sub, strerror(errno));
+        fprintf(stderr, _("kc-send: cannot open %s/%s: %s\n"), b->o->dir, sub, strerror(errno));
         return -1;
     }
     const char *dot = strrchr(b->name, '.'); /* the name ends in .csv: there is one */
@@ -451,14 +453,14 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
                      dot ? dot : "");
         snprintf(report, sizeof report, "%s.report.txt", target);
         if (strlen(report) > NAME_MAX) {
-            fprintf(stderr, "kc-send: %s: name too long to file away\n", b->name);
+            fprintf(stderr, _("kc-send: %s: name too long to file away\n"), b->name);
             break;
         }
         if (faccessat(sfd, target, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
             faccessat(sfd, report, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
             continue;
         if (s_write_report(b, sfd, tmp, sub, target, failed) != 0) {
-            fprintf(stderr, "kc-send: cannot write %s/%s/%s: %s\n", b->o->dir, sub, report,
+            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, report,
                     strerror(errno));
             break;
         }
@@ -467,7 +469,7 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
             unlinkat(sfd, tmp, 0);
             if (e == EEXIST)
                 continue;
-            fprintf(stderr, "kc-send: cannot write %s/%s/%s: %s\n", b->o->dir, sub, report,
+            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, report,
                     strerror(e));
             break;
         }
@@ -476,7 +478,7 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
             unlinkat(sfd, report, 0);
             if (e == EEXIST)
                 continue;
-            fprintf(stderr, "kc-send: cannot move %s to %s/: %s\n", b->path, sub, strerror(e));
+            fprintf(stderr, _("kc-send: cannot move %s to %s/: %s\n"), b->path, sub, strerror(e));
             break;
         }
         fsync(sfd);
@@ -511,8 +513,8 @@ static int s_drain(s_box_t *b, const char *what)
         if (!warned && kc_time_mono_ms() - t0 >= SLOW_WARN_MS) {
             warned = true;
             fprintf(stderr,
-                    "kc-send: %s: %llu rows spooled, waiting for acknowledgements from %s "
-                    "(unreachable?); retrying\n",
+                    _("kc-send: %s: %llu rows spooled, waiting for acknowledgements from %s "
+                      "(unreachable?); retrying\n"),
                     what, (unsigned long long)kc_producer_pending(b->p), b->o->server);
             kc_service_status("%llu files sent; waiting for %s: %s unreachable?",
                               (unsigned long long)(b->files_done + b->files_failed), what,
@@ -520,7 +522,7 @@ static int s_drain(s_box_t *b, const char *what)
         }
     }
     if (warned)
-        fprintf(stderr, "kc-send: %s: acknowledged\n", what);
+        fprintf(stderr, _("kc-send: %s: acknowledged\n"), what);
     return 0;
 }
 
@@ -531,7 +533,8 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
     if (fstatat(b->dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
         return S_SKIPPED; /* gone (filed already, or removed) or not a file */
     if (st.st_size == 0) {
-        fprintf(stderr, "kc-send: %s/%s is empty; waiting for it to be written\n", b->o->dir, name);
+        fprintf(stderr, _("kc-send: %s/%s is empty; waiting for it to be written\n"), b->o->dir,
+                name);
         return S_SKIPPED;
     }
     s_clear_file(b);
@@ -540,7 +543,7 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
         return S_SKIPPED;
     b->path_len = (size_t)n;
     b->name = name;
-    fprintf(stderr, "kc-send: taking %s\n", b->path);
+    fprintf(stderr, _("kc-send: taking %s\n"), b->path);
     kc_service_status("%llu files sent; sending %s",
                       (unsigned long long)(b->files_done + b->files_failed), name);
 
@@ -569,8 +572,8 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
     bool failed = file_error || b->rejected || b->malformed;
     char filed[NAME_MAX + 128] = "";
     if (s_file_away(b, failed, filed, sizeof filed) != 0) {
-        fprintf(stderr, "kc-send: %s stays in %s (sent; it will be sent again next start)\n", name,
-                b->o->dir);
+        fprintf(stderr, _("kc-send: %s stays in %s (sent; it will be sent again next start)\n"),
+                name, b->o->dir);
         snprintf(filed, sizeof filed, "(not moved)");
     }
     if (failed)
@@ -594,7 +597,7 @@ static int s_watch(s_box_t *b)
     /* resumed rows of an earlier run first: a file they came from is then
      * imported again and its rows come back as duplicates */
     if (kc_producer_pending(b->p) > 0) {
-        fprintf(stderr, "kc-send: %llu rows left in the spool by an earlier run; sending them\n",
+        fprintf(stderr, _("kc-send: %llu rows left in the spool by an earlier run; sending them\n"),
                 (unsigned long long)kc_producer_pending(b->p));
         int d = s_drain(b, "rows of an earlier run");
         if (d == 1)
@@ -609,7 +612,7 @@ static int s_watch(s_box_t *b)
             return 0;
         s_read_events(b);
         if (b->dir_gone) {
-            fprintf(stderr, "kc-send: %s was removed or moved; stopping\n", b->o->dir);
+            fprintf(stderr, _("kc-send: %s was removed or moved; stopping\n"), b->o->dir);
             return EX_UNAVAILABLE;
         }
         if (b->rescan)
@@ -626,7 +629,7 @@ static int s_watch(s_box_t *b)
         int fatal = 0;
         int r = s_process(b, name, &fatal);
         if (r == S_ABANDONED)
-            fprintf(stderr, "kc-send: stopping; %s stays in %s (its rows are spooled)\n", name,
+            fprintf(stderr, _("kc-send: stopping; %s stays in %s (its rows are spooled)\n"), name,
                     b->o->dir);
         free(name);
         s_clear_file(b);
@@ -649,7 +652,7 @@ int kc_dropbox_run(const kc_dropbox_opts_t *o, kc_producer_t *p, volatile sig_at
     for (int i = 0; i < 2; i++) {
         const char *sub = i ? "failed" : "done";
         if (mkdirat(b.dfd, sub, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "kc-send: cannot create %s/%s: %s\n", o->dir, sub, strerror(errno));
+            fprintf(stderr, _("kc-send: cannot create %s/%s: %s\n"), o->dir, sub, strerror(errno));
             goto out;
         }
     }
@@ -657,11 +660,11 @@ int kc_dropbox_run(const kc_dropbox_opts_t *o, kc_producer_t *p, volatile sig_at
     if (b.ifd < 0 || inotify_add_watch(b.ifd, o->dir,
                                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
                                            IN_MOVE_SELF | IN_ONLYDIR) < 0) {
-        fprintf(stderr, "kc-send: cannot watch %s: %s\n", o->dir, strerror(errno));
+        fprintf(stderr, _("kc-send: cannot watch %s: %s\n"), o->dir, strerror(errno));
         goto out;
     }
     kc_producer_on_result(p, s_on_result, &b);
-    fprintf(stderr, "kc-send: watching %s (spool %s, aggregator %s)\n", o->dir, o->spool,
+    fprintf(stderr, _("kc-send: watching %s (spool %s, aggregator %s)\n"), o->dir, o->spool,
             o->server);
     kc_service_ready("watching for CSV files");
     kc_service_status("0 files sent; watching %s", o->dir);
@@ -669,7 +672,8 @@ int kc_dropbox_run(const kc_dropbox_opts_t *o, kc_producer_t *p, volatile sig_at
     ex = s_watch(&b);
     if (*stop)
         kc_service_stopping();
-    fprintf(stderr, "kc-send: %llu files sent (%llu done, %llu failed); %llu rows still spooled\n",
+    fprintf(stderr,
+            _("kc-send: %llu files sent (%llu done, %llu failed); %llu rows still spooled\n"),
             (unsigned long long)(b.files_done + b.files_failed), (unsigned long long)b.files_done,
             (unsigned long long)b.files_failed, (unsigned long long)kc_producer_pending(p));
     kc_producer_on_result(p, NULL, NULL);

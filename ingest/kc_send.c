@@ -14,6 +14,7 @@
 #include "kc_csv.h"
 #include "kc_dropbox.h"
 #include "kc_event.h"
+#include "kc_i18n.h"
 #include "kc_service.h"
 #include "kc_text.h"
 #include "kc_time.h"
@@ -81,6 +82,7 @@ static void s_usage(FILE *out)
             "                               /etc/kcpipe/send.conf if it exists)\n"
             "      --no-config              read no config file\n"
             "      --check-config           check the config file and options, then exit\n"
+            "      --lang vi|en             language of messages (default: the locale, LANG)\n"
             "  -h, --help                   show this help and exit\n"
             "  -V, --version                show the version and exit\n"
             "\n"
@@ -131,7 +133,7 @@ static int s_usage_error(const char *fmt, const char *arg)
     const char *blame = kc_conf_blame(arg); /* "FILE:LINE: " if arg came from the config file */
     fprintf(stderr, "%s", *blame ? blame : "kc-send: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'kc-send --help' for more information.\n");
+    fprintf(stderr, "\n%s\n", _("Try 'kc-send --help' for more information."));
     return kc_conf_usage_exit(arg, EX_USAGE);
 }
 
@@ -168,7 +170,7 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
         return KCI_EINTR;
     int rc = kc_producer_add(run->p, row->ev, row->source, NULL);
     if (rc == KCI_EINVAL) { /* cannot be encoded (kc_csv checks first; defensive) */
-        fprintf(stderr, "%s: cannot be sent\n", row->source);
+        fprintf(stderr, _("%s: cannot be sent\n"), row->source);
         run->malformed++;
         return 0;
     }
@@ -180,7 +182,8 @@ static int s_on_row(const kc_csv_row_t *row, void *ctx)
         return 0;
     }
     if (rc) {
-        fprintf(stderr, "kc-send: %s: cannot spool: %s\n", row->source, kc_producer_strerror(rc));
+        fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), row->source,
+                kc_producer_strerror(rc));
         run->fail_rc = rc;
         return rc;
     }
@@ -205,6 +208,28 @@ static void s_on_bad(const char *file, long line, const char *reason, void *ctx)
         fprintf(stderr, "%s: %s\n", file, reason);
 }
 
+enum { S_OPT_LANG = 256 }; /* long-only options */
+
+/* The language of messages: the last --lang (a config file's "lang =" comes
+ * first in argv, so the command line wins), else the locale. Taken before the
+ * options are parsed so that every usage error is in that language; a value
+ * other than vi or en leaves it to the locale (the parser reports it). Stops at
+ * "--"; getopt's abbreviations (--la) are not seen here (the locale decides). */
+static void s_choose_lang(int argc, char **argv)
+{
+    const char *lang = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--lang=", 7) == 0)
+            lang = a + 7;
+        else if (strcmp(a, "--lang") == 0 && i + 1 < argc)
+            lang = argv[++i];
+    }
+    kc_i18n_init(kc_i18n_lang_ok(lang) ? lang : NULL);
+}
+
 static const struct option s_opts[] = {
     {"connect", required_argument, NULL, 'c'},
     {"producer", required_argument, NULL, 'p'},
@@ -216,6 +241,7 @@ static const struct option s_opts[] = {
     {"server-key", required_argument, NULL, 'k'},
     {"cert", required_argument, NULL, 'C'},
     {"watch", required_argument, NULL, 'w'},
+    {"lang", required_argument, NULL, S_OPT_LANG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -233,6 +259,7 @@ static int s_main(const kc_conf_args_t *ca)
     bool quiet = false;
     long v;
     int c;
+    s_choose_lang(argc, argv);
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:p:s:t:b:r:k:C:w:qhV", s_opts, NULL)) != -1) {
         switch (c) {
@@ -244,34 +271,39 @@ static int s_main(const kc_conf_args_t *ca)
             errno = 0;
             timeout_s = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(timeout_s >= 0) || timeout_s > 1e9)
-                return s_usage_error("--timeout: '%s' is not a number of seconds", optarg);
+                return s_usage_error(_("--timeout: '%s' is not a number of seconds"), optarg);
             break;
         }
         case 'b':
             if (!s_parse_size(optarg, 1, 1000000, &v))
-                return s_usage_error("--batch: '%s' is not a number from 1 to 1000000", optarg);
+                return s_usage_error(_("--batch: '%s' is not a number from 1 to 1000000"), optarg);
             po.batch_max = (size_t)v;
             break;
         case 'r':
             if (!s_parse_size(optarg, 1, 86400000, &v))
-                return s_usage_error("--request-timeout-ms: '%s' is not a positive number", optarg);
+                return s_usage_error(_("--request-timeout-ms: '%s' is not a positive number"),
+                                     optarg);
             po.request_timeout_ms = (int)v;
             break;
         case 'q': quiet = true; break;
         case 'k': server_key_file = optarg; break;
         case 'C': po.client_cert_file = optarg; break;
         case 'w': watch_dir = optarg; break;
+        case S_OPT_LANG:
+            if (!kc_i18n_lang_ok(optarg))
+                return s_usage_error(_("--lang: '%s' is not vi or en"), optarg);
+            break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
-        case ':': return s_usage_error("option '%s' needs an argument", argv[optind - 1]);
-        default: return s_usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':': return s_usage_error(_("option '%s' needs an argument"), argv[optind - 1]);
+        default: return s_usage_error(_("unknown option '%s'"), argv[optind - 1]);
         }
     }
     if (!po.endpoint || !po.producer_id || !po.spool_dir)
-        return s_usage_error("%s", "--connect, --producer and --spool are required");
+        return s_usage_error("%s", _("--connect, --producer and --spool are required"));
     size_t idlen = strlen(po.producer_id);
     if (idlen == 0 || idlen > 64)
-        return s_usage_error("--producer: '%s' must be 1 to 64 bytes", po.producer_id);
+        return s_usage_error(_("--producer: '%s' must be 1 to 64 bytes"), po.producer_id);
     char why[256];
     if (!kc_producer_id_ok(po.producer_id, NULL, 0, why, sizeof why)) {
         /* the aggregator's id rule: it would refuse every Batch (invalid_text) */
@@ -279,28 +311,28 @@ static int s_main(const kc_conf_args_t *ca)
         kc_text_show(po.producer_id, idlen, shown, sizeof shown);
         const char *blame = kc_conf_blame(po.producer_id);
         fprintf(stderr,
-                "%s--producer: invalid_text: '%s' %s; a producer id is printable UTF-8 text\n",
+                _("%s--producer: invalid_text: '%s' %s; a producer id is printable UTF-8 text\n"),
                 *blame ? blame : "kc-send: ", shown,
-                kc_text_utf8_valid(po.producer_id, idlen) ? "holds a control character"
-                                                          : "is not valid UTF-8");
-        fprintf(stderr, "Try 'kc-send --help' for more information.\n");
+                kc_text_utf8_valid(po.producer_id, idlen) ? _("holds a control character")
+                                                          : _("is not valid UTF-8"));
+        fprintf(stderr, "%s\n", _("Try 'kc-send --help' for more information."));
         return kc_conf_usage_exit(po.producer_id, EX_USAGE);
     }
     if (!server_key_file != !po.client_cert_file)
-        return s_usage_error("%s", "--server-key and --cert go together");
+        return s_usage_error("%s", _("--server-key and --cert go together"));
     if (watch_dir && optind < argc)
-        return s_usage_error("--watch takes no FILE arguments (got '%s')", argv[optind]);
+        return s_usage_error(_("--watch takes no FILE arguments (got '%s')"), argv[optind]);
     if (watch_dir && !*watch_dir)
-        return s_usage_error("%s", "--watch: an empty directory name");
+        return s_usage_error("%s", _("--watch: an empty directory name"));
     if (kc_conf_check_done(ca))
         return EX_OK;
     if (!watch_dir && optind >= argc)
-        return s_usage_error("%s", "no CSV file given");
+        return s_usage_error("%s", _("no CSV file given"));
     for (int i = optind; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
             fprintf(stderr, "kc-send: %s: %s\n", argv[i], strerror(errno));
-            return s_usage_error("cannot read input file '%s'", argv[i]);
+            return s_usage_error(_("cannot read input file '%s'"), argv[i]);
         }
         fclose(f);
     }
@@ -328,7 +360,7 @@ static int s_main(const kc_conf_args_t *ca)
     s_run_t run = {.quiet = quiet, .batch = po.batch_max ? po.batch_max : 1000};
     int rc = kc_producer_open(&run.p, &po);
     if (rc) {
-        fprintf(stderr, "kc-send: cannot open spool %s / connect to %s: %s\n", po.spool_dir,
+        fprintf(stderr, _("kc-send: cannot open spool %s / connect to %s: %s\n"), po.spool_dir,
                 po.endpoint, kc_producer_strerror(rc));
         if (!watch_dir)
             printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
@@ -380,7 +412,7 @@ static int s_main(const kc_conf_args_t *ca)
     kc_producer_close(&run.p);
     if (unacked && !quiet)
         fprintf(stderr,
-                "kc-send: %llu rows not yet acknowledged stay spooled in %s; rerun to resume\n",
+                _("kc-send: %llu rows not yet acknowledged stay spooled in %s; rerun to resume\n"),
                 (unsigned long long)unacked, po.spool_dir);
     printf("summary: rows=%llu accepted=%llu duplicates=%llu rejected=%llu malformed=%llu "
            "unacknowledged=%llu\n",
