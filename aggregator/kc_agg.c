@@ -115,9 +115,9 @@ struct kc_agg {
     uint64_t feed_seq;       /* log size as last published (heartbeats carry it) */
     bool head_behind;        /* the log grew since the last signed head may cover it */
     uint64_t last_growth_ms; /* when a commit last grew the log */
-    kc_metrics_t *metrics; /* with http: counters for /metrics */
-    kc_http_t *http;       /* the HTTP server, or NULL */
-    char http_url[160]; /* "http://ADDR:PORT/", "" without */
+    kc_metrics_t *metrics;   /* with http: counters for /metrics */
+    kc_http_t *http;         /* the HTTP server, or NULL */
+    char http_url[160];      /* "http://ADDR:PORT/", "" without */
     unsigned http_port;
 };
 
@@ -482,7 +482,7 @@ void kc_agg_destroy(kc_agg_t **self_p)
     if (!self_p || !*self_p)
         return;
     kc_agg_t *self = *self_p;
-    kc_http_stop(&self->http); /* its threads read the store */
+    kc_http_stop(&self->http);    /* its threads read the store */
     kc_feed_destroy(&self->feed); /* its thread reads the store; its sockets are of zctx */
     if (self->sock)
         zmq_close(self->sock);

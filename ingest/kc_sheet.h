@@ -78,12 +78,12 @@ typedef enum {
 
 typedef struct {
     kc_sheet_format_t format;
-    const char *sheet;     /* xlsx: the worksheet's name (NULL = the first) */
-    char delimiter;        /* CSV: ',', ';' or '\t'; 0 = sniff */
-    const char *encoding;  /* CSV: an iconv name ("UTF-8", "WINDOWS-1258", "TCVN"...);
-                              NULL = UTF-8 */
-    uint64_t max_bytes;    /* bound on decompressed/converted bytes; 0 = 256 MiB */
-    size_t max_cells;      /* bound on cells in one row; 0 = 1024 */
+    const char *sheet;    /* xlsx: the worksheet's name (NULL = the first) */
+    char delimiter;       /* CSV: ',', ';' or '\t'; 0 = sniff */
+    const char *encoding; /* CSV: an iconv name ("UTF-8", "WINDOWS-1258", "TCVN"...);
+                             NULL = UTF-8 */
+    uint64_t max_bytes;   /* bound on decompressed/converted bytes; 0 = 256 MiB */
+    size_t max_cells;     /* bound on cells in one row; 0 = 1024 */
 } kc_sheet_opts_t;
 
 typedef struct kc_sheet kc_sheet_t;

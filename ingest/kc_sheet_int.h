@@ -16,13 +16,13 @@ typedef struct {
 
 struct kc_sheet {
     const kc_sheet_ops_t *ops;
-    void *impl;            /* the reader's state */
-    kc_sheet_opts_t opts;  /* with defaults filled in (max_bytes, max_cells) */
-    const char *path;      /* as given to kc_sheet_open (borrowed) */
-    const char *format;    /* "csv", "xlsx" */
-    char name[256];        /* the sheet's name (xlsx), "" for a CSV */
-    char delimiter;        /* the CSV delimiter used */
-    char encoding[32];     /* the encoding used ("UTF-8", ...) */
+    void *impl;           /* the reader's state */
+    kc_sheet_opts_t opts; /* with defaults filled in (max_bytes, max_cells) */
+    const char *path;     /* as given to kc_sheet_open (borrowed) */
+    const char *format;   /* "csv", "xlsx" */
+    char name[256];       /* the sheet's name (xlsx), "" for a CSV */
+    char delimiter;       /* the CSV delimiter used */
+    char encoding[32];    /* the encoding used ("UTF-8", ...) */
 };
 
 /* Readers: set s->ops, s->impl (and name/delimiter/encoding) and return 0, or

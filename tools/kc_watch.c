@@ -339,7 +339,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         case O_ONCE: o->once = true; break;
         case O_TIMEOUT:
             rc = kc_filter_parse_int(optarg, 1, 86400 * 365, &o->timeout_s, "--timeout", err,
-                                  sizeof err);
+                                     sizeof err);
             break;
         case ':':
             snprintf(err, sizeof err, "option '%s' needs an argument", argv[optind - 1]);

@@ -104,8 +104,9 @@ char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t 
 char *kc_fmt_change(char *buf, size_t cap, kc_i128 now, kc_i128 before, kc_lang_t lang)
 {
     s_i128 diff, pm;
+    s_i128 base = before < 0 && before != KC_I128_MIN ? -before : before; /* |before| */
     if (before == 0 || __builtin_sub_overflow(now, before, &diff) ||
-        kc_i128_scaled(diff, before < 0 && before != KC_I128_MIN ? -before : before, 1000, &pm) != 0) {
+        kc_i128_scaled(diff, base, 1000, &pm) != 0) {
         snprintf(buf, cap, "—");
         return buf;
     }
