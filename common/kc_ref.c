@@ -34,6 +34,21 @@ static size_t s_n_provinces;
 static region_row_t s_regions[MAX_REGIONS];
 static size_t s_n_regions;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+/* Indexes built once after loading, so that the lookups on every event's path
+ * (kc_event_check: activity by code, province by code and period; the import
+ * layer: activity by code or name) are not scans with strcmp. Each answers
+ * exactly what the scan in file order answered: the first match. */
+#define S_ACT_SLOTS 256 /* open addressing, power of two > 2 * 2 * MAX_ACTIVITIES */
+typedef struct {
+    const char *key; /* the code or name this slot was filled for, or NULL */
+    const kc_activity_t *act;
+} s_act_slot_t;
+static s_act_slot_t s_act_code[S_ACT_SLOTS]; /* exact code */
+static s_act_slot_t s_act_any[S_ACT_SLOTS];  /* code or name, ASCII case folded */
+static const kc_activity_t *s_act_id[256];   /* by id */
+#define S_PROV_PER_CODE 4
+static const kc_province_t *s_prov_code[100][S_PROV_PER_CODE]; /* by code, file order */
 static char *s_texts[4]; /* the parsed copies the tables point into (kept for life) */
 static size_t s_n_texts;
 
@@ -158,6 +173,51 @@ static void s_region_row(char **f, int line, const char *table)
     r->unconfirmed = strcmp(f[5], "unconfirmed") == 0;
 }
 
+/* FNV-1a, ASCII letters folded when fold. */
+static uint32_t s_hash(const char *k, bool fold)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        h = (h ^ (uint32_t)(fold && *p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
+    return h;
+}
+
+static s_act_slot_t *s_act_find(s_act_slot_t *t, const char *k, bool fold)
+{
+    for (uint32_t i = s_hash(k, fold) & (S_ACT_SLOTS - 1);; i = (i + 1) & (S_ACT_SLOTS - 1))
+        if (!t[i].key || (fold ? strcasecmp(t[i].key, k) : strcmp(t[i].key, k)) == 0)
+            return &t[i];
+}
+
+static void s_act_put(s_act_slot_t *t, const char *k, bool fold, const kc_activity_t *a)
+{
+    s_act_slot_t *slot = s_act_find(t, k, fold);
+    if (!slot->key) /* a key seen before keeps its first activity */
+        *slot = (s_act_slot_t){k, a};
+}
+
+static void s_index(void)
+{
+    for (size_t i = 0; i < s_n_activities; i++) {
+        const kc_activity_t *a = &s_activities[i];
+        s_act_put(s_act_code, a->code, false, a);
+        s_act_put(s_act_any, a->code, true, a);
+        s_act_put(s_act_any, a->name, true, a);
+        if (!s_act_id[a->id])
+            s_act_id[a->id] = a;
+    }
+    for (size_t i = 0; i < s_n_provinces; i++) {
+        const kc_province_t *p = &s_provinces[i];
+        const kc_province_t **row = s_prov_code[p->code % 100];
+        size_t n = 0;
+        while (n < S_PROV_PER_CODE && row[n])
+            n++;
+        if (n == S_PROV_PER_CODE)
+            s_die("provinces.tsv", 0, "more than 4 provinces share a code");
+        row[n] = p;
+    }
+}
+
 static void s_load(void)
 {
     s_parse(kc_ref_metrics_tsv, "metrics.tsv", 6, s_metric_row);
@@ -167,6 +227,7 @@ static void s_load(void)
     s_parse(kc_ref_activities_tsv, "activities.tsv", 6, s_activity_row);
     s_parse(kc_ref_provinces_tsv, "provinces.tsv", 6, s_province_row);
     s_parse(kc_ref_regions_tsv, "regions.tsv", 6, s_region_row);
+    s_index();
 }
 
 static inline void s_init(void)
@@ -206,28 +267,19 @@ const kc_activity_t *kc_ref_activity_at(size_t i)
 const kc_activity_t *kc_ref_activity_by_id(uint8_t id)
 {
     s_init();
-    for (size_t i = 0; i < s_n_activities; i++)
-        if (s_activities[i].id == id)
-            return &s_activities[i];
-    return NULL;
+    return s_act_id[id];
 }
 
 const kc_activity_t *kc_ref_activity_by_code(const char *code)
 {
     s_init();
-    for (size_t i = 0; code && i < s_n_activities; i++)
-        if (strcmp(s_activities[i].code, code) == 0)
-            return &s_activities[i];
-    return NULL;
+    return code ? s_act_find(s_act_code, code, false)->act : NULL;
 }
 
 const kc_activity_t *kc_ref_activity_lookup(const char *s)
 {
     s_init();
-    for (size_t i = 0; s && i < s_n_activities; i++)
-        if (strcasecmp(s_activities[i].code, s) == 0 || strcasecmp(s_activities[i].name, s) == 0)
-            return &s_activities[i];
-    return NULL;
+    return s ? s_act_find(s_act_any, s, true)->act : NULL;
 }
 
 int kc_ref_scheme_for(int32_t yyyymm)
@@ -250,18 +302,22 @@ const kc_province_t *kc_ref_province_at(size_t i)
 const kc_province_t *kc_ref_province(int scheme, int code)
 {
     s_init();
-    for (size_t i = 0; i < s_n_provinces; i++)
-        if (s_provinces[i].scheme == scheme && s_provinces[i].code == code)
-            return &s_provinces[i];
+    if (code < 0 || code > 99)
+        return NULL;
+    for (size_t i = 0; i < S_PROV_PER_CODE && s_prov_code[code][i]; i++)
+        if (s_prov_code[code][i]->scheme == scheme)
+            return s_prov_code[code][i];
     return NULL;
 }
 
 const kc_province_t *kc_ref_province_for(int code, int32_t yyyymm)
 {
     s_init();
-    for (size_t i = 0; i < s_n_provinces; i++) {
-        const kc_province_t *p = &s_provinces[i];
-        if (p->code == code && p->valid_from <= yyyymm && yyyymm <= p->valid_to)
+    if (code < 0 || code > 99)
+        return NULL;
+    for (size_t i = 0; i < S_PROV_PER_CODE && s_prov_code[code][i]; i++) {
+        const kc_province_t *p = s_prov_code[code][i];
+        if (p->valid_from <= yyyymm && yyyymm <= p->valid_to)
             return p;
     }
     return NULL;

@@ -215,6 +215,167 @@ static int s_load_target(const kc_ledger_source_t *src, s_target_t *t)
     return rc;
 }
 
+/* ---- a superseded target's latest version (target_superseded's text only) ---- */
+
+/* A chain longer than this is taken for a log inconsistency (a cycle cannot
+ * occur: each step must move to a later offset): the plain text then. */
+#define S_CHAIN_MAX_STEPS 1000
+
+/* The versions after a superseded target, as the rejection names them. */
+typedef struct {
+    kc_pb_event_t *by;     /* the correction that superseded the target */
+    uint64_t by_offset;    /* its log offset */
+    kc_pb_event_t *latest; /* the newest version with values (may be `by`) */
+    kc_pb_event_t *retr;   /* the retraction that voided `latest`, or NULL */
+    uint64_t retr_offset;  /* its log offset */
+} s_chain_t;
+
+static void s_chain_free(s_chain_t *c)
+{
+    if (c->latest && c->latest != c->by)
+        kcpipe__v1__event__free_unpacked(c->latest, NULL);
+    if (c->by)
+        kcpipe__v1__event__free_unpacked(c->by, NULL);
+    if (c->retr)
+        kcpipe__v1__event__free_unpacked(c->retr, NULL);
+    memset(c, 0, sizeof *c);
+}
+
+/* The version after (unit, *cur): the Event logged at cur->next (unpacked, so
+ * its strings outlive later source calls) and its identity under
+ * cur->next_unit, which must name that offset and link back to *cur. 0 with
+ * *ev and *idn set; else *why says what is inconsistent (rc 0) or rc is the
+ * source's error. `before`: the offset of the event being decided (a version
+ * is logged after its target and before it). */
+static int s_next_version(const kc_ledger_source_t *src, uint8_t unit, const kc_identity_t *cur,
+                          uint64_t before, kc_pb_event_t **ev, kc_identity_t *idn, const char **why)
+{
+    *ev = NULL;
+    if (cur->state == KC_ID_LIVE || !cur->next_unit || cur->next <= cur->offset ||
+        cur->next >= before) {
+        *why = "a version's next offset is not a later entry";
+        return 0;
+    }
+    const uint8_t *data;
+    size_t len;
+    int rc = src->event_get(src->ctx, cur->next, &data, &len);
+    if (rc != 0) {
+        *why = "no event at a version's next offset";
+        return rc == KC_ENOTFOUND ? 0 : rc;
+    }
+    kc_pb_event_t *e = kcpipe__v1__event__unpack(NULL, len, data);
+    if (!e || !e->event_id || !e->event_id[0]) {
+        *why = "an entry without a decodable event_id";
+        rc = 0;
+    } else if ((rc = src->identity_get(src->ctx, cur->next_unit, e->event_id, strlen(e->event_id),
+                                       idn)) != 0) {
+        *why = "a version without its identity";
+        rc = rc == KC_ENOTFOUND || rc == KC_EFORMAT ? 0 : rc;
+    } else if (idn->offset != cur->next || idn->prev != cur->offset || idn->prev_unit != unit ||
+               (idn->op == KCPIPE__V1__OP__OP_RETRACTION) != (cur->state == KC_ID_RETRACTED) ||
+               idn->op == KCPIPE__V1__OP__OP_RECORD) {
+        *why = "an identity that does not link back";
+    } else {
+        *ev = e;
+        return 0;
+    }
+    if (e)
+        kcpipe__v1__event__free_unpacked(e, NULL);
+    return rc;
+}
+
+/* Follow the chain of versions from the superseded target t up to its end:
+ * 1 with *c filled; 0 if the log and identities do not form such a chain
+ * (logged, *c empty); or a source error. Only on the rejection path. */
+static int s_latest(const kc_ledger_source_t *src, const s_target_t *t, uint64_t before,
+                    s_chain_t *c)
+{
+    memset(c, 0, sizeof *c);
+    uint8_t unit = t->unit;
+    kc_identity_t cur = t->id;
+    const char *why = "longer than 1000 versions";
+    for (int steps = 0; steps < S_CHAIN_MAX_STEPS; steps++) {
+        kc_pb_event_t *ev;
+        kc_identity_t idn;
+        int rc = s_next_version(src, unit, &cur, before, &ev, &idn, &why);
+        if (rc != 0) {
+            s_chain_free(c);
+            return rc;
+        }
+        if (!ev)
+            break;
+        if (idn.op == KCPIPE__V1__OP__OP_RETRACTION) {
+            /* cur was retracted, so it is a correction after the target: latest is set */
+            c->retr = ev;
+            c->retr_offset = cur.next;
+            return 1;
+        }
+        if (!c->by) {
+            c->by = ev;
+            c->by_offset = cur.next;
+        } else if (c->latest != c->by) {
+            kcpipe__v1__event__free_unpacked(c->latest, NULL);
+        }
+        c->latest = ev;
+        if (idn.state == KC_ID_LIVE)
+            return 1;
+        unit = cur.next_unit;
+        cur = idn;
+    }
+    s_chain_free(c);
+    kc_warn("ledger: the versions after log offset %llu are not a chain (%s): the log and the "
+            "identities disagree",
+            (unsigned long long)t->id.offset, why);
+    return 0;
+}
+
+/* target_superseded, naming the version to correct instead (see kc_ledger.h:
+ * the texts). The long form when it fits the text; else the short one, which
+ * fits with every id at its 64 bytes (3 ids and at most 60 other bytes). */
+static int s_superseded(const kc_ledger_source_t *src, const kc_event_view_t *v,
+                        const s_target_t *t, uint64_t before, kc_ledger_effect_t *out)
+{
+    bool retraction = v->op == KCPIPE__V1__OP__OP_RETRACTION;
+    const char *what = retraction ? "retract" : "correct";
+    s_chain_t c;
+    int rc = s_latest(src, t, before, &c);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return s_reject(out, KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED,
+                        "cannot %s '%.64s': it was corrected (by log offset %llu); name the "
+                        "latest version",
+                        what, v->corrects, (unsigned long long)t->id.next);
+    char text[2 * KC_LEDGER_TEXT_MAX];
+    int n;
+    if (c.retr)
+        n = snprintf(text, sizeof text,
+                     "cannot %s '%.64s': it was corrected by '%.64s' (log offset %llu); the latest "
+                     "version '%.64s' was retracted by '%.64s' (log offset %llu): there is "
+                     "nothing to %s",
+                     what, v->corrects, c.by->event_id, (unsigned long long)c.by_offset,
+                     c.latest->event_id, c.retr->event_id, (unsigned long long)c.retr_offset, what);
+    else
+        n = snprintf(text, sizeof text,
+                     "cannot %s '%.64s': it was corrected by '%.64s' (log offset %llu); the latest "
+                     "version is '%.64s': send the %s with corrects=%.64s",
+                     what, v->corrects, c.by->event_id, (unsigned long long)c.by_offset,
+                     c.latest->event_id, retraction ? "retraction" : "correction",
+                     c.latest->event_id);
+    if (n >= 0 && (size_t)n < sizeof out->text)
+        s_reject(out, KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED, "%s", text);
+    else if (c.retr)
+        s_reject(out, KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED,
+                 "cannot %s '%.64s': its latest version '%.64s' was retracted by '%.64s'", what,
+                 v->corrects, c.latest->event_id, c.retr->event_id);
+    else
+        s_reject(out, KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED,
+                 "cannot %s '%.64s': corrected by '%.64s'; the latest version is '%.64s'", what,
+                 v->corrects, c.by->event_id, c.latest->event_id);
+    s_chain_free(&c);
+    return 0;
+}
+
 static int s_amend(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
                    const kc_event_view_t *view, kc_ledger_effect_t *out)
 {
@@ -261,10 +422,7 @@ static int s_amend(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
                         "cannot %s '%.64s': it was retracted (by log offset %llu)", what,
                         view->corrects, (unsigned long long)t.id.next);
     if (t.id.state == KC_ID_SUPERSEDED)
-        return s_reject(out, KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED,
-                        "cannot %s '%.64s': it was corrected (by log offset %llu); name the "
-                        "latest version",
-                        what, view->corrects, (unsigned long long)t.id.next);
+        return s_superseded(src, view, &t, out->offset, out);
 
     /* the deltas: old values out of the target's cell, new values in */
     kc_ledger_cell_t *old = &out->cells[out->ncells++];

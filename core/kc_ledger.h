@@ -47,6 +47,25 @@
  *   target is a retraction, or retracted   -> target_retracted
  *   target superseded                      -> target_superseded
  *   otherwise                              -> REASON_OK with the deltas
+ * target_superseded names what to send instead. Only on that rejection path,
+ * the chain is followed from the target to its end (each `next`: the Event
+ * logged there, then its identity under `next_unit`, which must name that
+ * offset and link back through prev/prev_unit) and the text says (with
+ * "retract"/"retraction" for a retraction):
+ *   cannot correct 'X': it was corrected by 'Y' (log offset N); the latest
+ *   version is 'Z': send the correction with corrects=Z
+ *   cannot correct 'X': it was corrected by 'Y' (log offset N); the latest
+ *   version 'Z' was retracted by 'R' (log offset M): there is nothing to correct
+ * (Y = Z when one correction followed.) Where that does not fit
+ * KC_LEDGER_TEXT_MAX (long ids) the short form, which fits with every id at
+ * 64 bytes: "cannot correct 'X': corrected by 'Y'; the latest version is 'Z'"
+ * or "cannot correct 'X': its latest version 'Z' was retracted by 'R'". A
+ * chain that breaks (a next offset not after its version's or not before the
+ * event's, no Event or identity there, a link that does not point back) or is
+ * longer than 1000 versions is a log inconsistency: logged (warn), and the
+ * plain "cannot correct 'X': it was corrected (by log offset N); name the
+ * latest version". A source error on the way is returned, as elsewhere.
+ *
  * A delta that would take a total out of int64 is found only when applying
  * (kc_ledger_apply / kc_ledger_apply_cells: KC_EOVERFLOW, nothing changed):
  * total_overflow.

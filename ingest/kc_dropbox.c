@@ -4,10 +4,9 @@
 #endif
 #include "kc_dropbox.h"
 
-#include "kc_csv.h"
 #include "kc_i18n.h"
+#include "kc_sendfile.h"
 #include "kc_service.h"
-#include "kc_time.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -27,14 +26,22 @@
 
 #define EX_UNAVAILABLE 69
 #define EX_TEMPFAIL    75
-#define IDLE_POLL_MS   1000  /* the longest a stop signal waits to be noticed when idle */
-#define ACK_POLL_MS    250   /* network work per step while a file waits for its acks */
-#define SLOW_WARN_MS   10000 /* warn once when a file has waited this long for acks */
+#define IDLE_POLL_MS   1000 /* the longest a stop signal waits to be noticed when idle */
+#define ACK_POLL_MS    250  /* network work per step while a file waits for its acks */
+
+/* One line of the reports: a row the centre rejected, a problem of a row
+ * refused before spooling, or why the file could not be read. */
+typedef enum { S_E_FILE = 0, S_E_HEADER, S_E_REFUSED, S_E_REJECTED } s_kind_t;
 
 typedef struct {
-    long line;
-    char *text;
-} s_line_t;
+    long row;     /* as the clerk sees it; 0 = the whole file */
+    size_t order; /* arrival: a row's problems stay in the reader's order */
+    s_kind_t kind;
+    char *event_id; /* "" when the row has none */
+    char *reason;   /* stable token */
+    char *message;  /* rejected: the centre's text; refused: column and cell; file: why */
+    char *hint;     /* rejected: kci_result_hint; refused: the import layer's message */
+} s_entry_t;
 
 typedef struct {
     const kc_dropbox_opts_t *o;
@@ -51,10 +58,10 @@ typedef struct {
     char path[PATH_MAX];
     size_t path_len; /* 0: no file in hand */
     const char *name;
-    uint64_t rows, accepted, duplicates, rejected, malformed, staged_since_poll;
-    int fail_rc;
-    s_line_t *lines;
-    size_t nlines, lcap;
+    uint64_t rows, accepted, duplicates, rejected, refused;
+    s_entry_t *ents;
+    size_t nents, ecap;
+    bool oom; /* an entry could not be kept: the report says so */
     /* totals of the run */
     uint64_t files_done, files_failed;
 } s_box_t;
@@ -72,11 +79,12 @@ static bool s_ends_with_ci(const char *s, const char *suffix)
 
 bool kc_dropbox_name_ok(const char *name)
 {
-    if (!name[0] || name[0] == '.')
+    /* dotfiles; Excel's lock file "~$NAME.xlsx" beside a workbook open in it */
+    if (!name[0] || name[0] == '.' || strncmp(name, "~$", 2) == 0)
         return false;
     if (s_ends_with_ci(name, ".tmp") || s_ends_with_ci(name, ".part") || s_ends_with_ci(name, "~"))
         return false;
-    return strlen(name) > 4 && s_ends_with_ci(name, ".csv");
+    return kc_sendfile_name_ok(name);
 }
 
 /* ---- the queue ---- */
@@ -207,131 +215,145 @@ static void s_read_events(s_box_t *b)
 
 /* ---- the file in hand ---- */
 
-static void s_add_line(s_box_t *b, long line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_add_line(s_box_t *b, long line, const char *fmt, ...)
+static char *s_dup(const char *s)
 {
-    if (b->nlines == b->lcap) {
-        size_t cap = b->lcap ? 2 * b->lcap : 32;
-        s_line_t *nl = realloc(b->lines, cap * sizeof *nl);
-        if (!nl)
-            return; /* the counts stay right; the line is missing from the report */
-        b->lines = nl;
-        b->lcap = cap;
+    return strdup(s ? s : "");
+}
+
+static void s_add(s_box_t *b, long row, s_kind_t kind, const char *event_id, const char *reason,
+                  const char *message, const char *hint)
+{
+    if (b->nents == b->ecap) {
+        size_t cap = b->ecap ? 2 * b->ecap : 32;
+        s_entry_t *ne = realloc(b->ents, cap * sizeof *ne);
+        if (!ne) {
+            b->oom = true; /* the counts stay right; the report says rows are missing */
+            return;
+        }
+        b->ents = ne;
+        b->ecap = cap;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    int n = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (n < 0)
+    s_entry_t e = {.row = row,
+                   .order = b->nents,
+                   .kind = kind,
+                   .event_id = s_dup(event_id),
+                   .reason = s_dup(reason),
+                   .message = s_dup(message),
+                   .hint = s_dup(hint)};
+    if (!e.event_id || !e.reason || !e.message || !e.hint) {
+        free(e.event_id), free(e.reason), free(e.message), free(e.hint);
+        b->oom = true;
         return;
-    b->lines[b->nlines].line = line;
-    b->lines[b->nlines].text = text;
-    b->nlines++;
+    }
+    b->ents[b->nents++] = e;
 }
 
 static void s_clear_file(s_box_t *b)
 {
-    for (size_t i = 0; i < b->nlines; i++)
-        free(b->lines[i].text);
-    b->nlines = 0;
+    for (size_t i = 0; i < b->nents; i++) {
+        s_entry_t *e = &b->ents[i];
+        free(e->event_id), free(e->reason), free(e->message), free(e->hint);
+    }
+    b->nents = 0;
+    b->oom = false;
     b->path_len = 0;
     b->path[0] = '\0';
     b->name = NULL;
-    b->rows = b->accepted = b->duplicates = b->rejected = b->malformed = 0;
-    b->staged_since_poll = 0;
-    b->fail_rc = 0;
+    b->rows = b->accepted = b->duplicates = b->rejected = b->refused = 0;
 }
 
-/* Whether source ("PATH:LINE") belongs to the file in hand; its line in *line. */
-static bool s_is_mine(const s_box_t *b, const char *source, long *line)
+/* Whether source ("PATH:ROW") belongs to the file in hand; its row in *row. */
+static bool s_is_mine(const s_box_t *b, const char *source, long *row)
 {
     if (!b->path_len || !source || strncmp(source, b->path, b->path_len) != 0 ||
         source[b->path_len] != ':')
         return false;
-    *line = strtol(source + b->path_len + 1, NULL, 10);
+    *row = strtol(source + b->path_len + 1, NULL, 10);
     return true;
 }
 
 static void s_on_result(const kc_result_t *r, void *ctx)
 {
     s_box_t *b = ctx;
-    long line = 0;
+    long row = 0;
     const char *src = r->source && *r->source ? r->source : "(spool)";
-    if (!s_is_mine(b, r->source, &line)) { /* resumed from an earlier run */
-        if (r->reason >= 2 && !b->o->quiet)
-            printf("rejected %s %s: %s: %s\n", src, r->event_id, r->reason_name, r->text);
-        return;
-    }
-    if (r->reason == KCI_ACCEPTED) {
+    bool mine = s_is_mine(b, r->source, &row); /* else: resumed from an earlier run */
+    if (mine && r->reason == KCI_ACCEPTED) {
         b->accepted++;
-    } else if (r->reason == KCI_DUPLICATE) {
+    } else if (mine && r->reason == KCI_DUPLICATE) {
         b->duplicates++;
-    } else {
-        b->rejected++;
-        if (!b->o->quiet)
+    } else if (r->reason >= 2) {
+        char hint[1024];
+        kci_result_hint(r, hint, sizeof hint);
+        if (!b->o->quiet) {
             printf("rejected %s %s: %s: %s\n", src, r->event_id, r->reason_name, r->text);
-        s_add_line(b, line, "rejected %s:%ld %s: %s: %s", b->name, line, r->event_id,
-                   r->reason_name, r->text);
-    }
-}
-
-static int s_on_row(const kc_csv_row_t *row, void *ctx)
-{
-    s_box_t *b = ctx;
-    if (*b->stop)
-        return KCI_EINTR;
-    int rc = kc_producer_add(b->p, row->ev, row->source, NULL);
-    if (rc == KCI_EINVAL) {
-        fprintf(stderr, _("%s: cannot be sent\n"), row->source);
-        b->malformed++;
-        s_add_line(b, row->line, "%s:%ld: cannot be sent", b->name, row->line);
-        return 0;
-    }
-    if (rc == KCI_EREFUSED) { /* the aggregator's admission rules: never spooled */
-        const char *reason, *text;
-        kc_producer_refusal(b->p, &reason, &text);
-        fprintf(stderr, "%s: %s: %s\n", row->source, reason, text);
-        b->malformed++;
-        s_add_line(b, row->line, "%s:%ld: %s: %s", b->name, row->line, reason, text);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), row->source,
-                kc_producer_strerror(rc));
-        b->fail_rc = rc;
-        return rc;
-    }
-    if (++b->staged_since_poll >= b->o->batch) {
-        b->staged_since_poll = 0;
-        rc = kc_producer_poll(b->p, 0);
-        if (rc && rc != KCI_EINTR) {
-            fprintf(stderr, "kc-send: %s\n", kc_producer_strerror(rc));
-            b->fail_rc = rc;
-            return rc;
+            if (*hint)
+                printf("  %s%s\n", _("hint: "), hint);
+        }
+        if (mine) {
+            b->rejected++;
+            s_add(b, row, S_E_REJECTED, r->event_id, r->reason_name, r->text, hint);
         }
     }
-    return 0;
 }
 
-static void s_on_bad(const char *file, long line, const char *reason, void *ctx)
+/* A problem of a row (nothing of it is spooled), or of the header. */
+static void s_on_problem(const kci_import_item_t *it, void *ctx)
 {
     s_box_t *b = ctx;
-    if (line > 0) {
-        fprintf(stderr, "%s:%ld: %s\n", file, line, reason);
-        s_add_line(b, line, "%s:%ld: %s", b->name, line, reason);
-    } else {
-        fprintf(stderr, "%s: %s\n", file, reason);
-        s_add_line(b, 0, "%s: %s", b->name, reason);
-    }
+    fprintf(stderr, "%s [%s]\n", it->message, it->reason);
+    /* the message starts with the path given to the reader (DIR/NAME): the
+     * report sits beside the file, so the name alone */
+    char msg[1200], where[600] = "";
+    const char *m = it->message;
+    if (b->path_len && strncmp(m, b->path, b->path_len) == 0)
+        snprintf(msg, sizeof msg, "%s%s", b->name, m + b->path_len);
+    else
+        snprintf(msg, sizeof msg, "%s", m);
+    if (*it->col && *it->header)
+        snprintf(where, sizeof where, _("column %s (%s): '%s'"), it->col, it->header, it->cell);
+    else if (*it->col)
+        snprintf(where, sizeof where, _("column %s: '%s'"), it->col, it->cell);
+    s_add(b, it->row, it->header_problem ? S_E_HEADER : S_E_REFUSED, it->event_id, it->reason,
+          where, msg);
 }
 
-static int s_line_cmp(const void *a, const void *b)
+/* Why nothing (or not all) of the file could be read, in the clerk's language;
+ * the reader's own words (English) follow as the hint. read: the rows the
+ * reader handed over (events or rows with problems). */
+static void s_add_file_error(s_box_t *b, const kc_sendfile_stats_t *cs, uint64_t read)
 {
-    const s_line_t *x = a, *y = b;
-    return (x->line > y->line) - (x->line < y->line);
+    const char *token, *why;
+    char buf[512];
+    if (read == 0 && cs->rows == 0 && cs->read_rc < 0 && cs->read_rc > -4096 &&
+        cs->read_rc != KCI_EFORMAT && cs->read_rc != KCI_EINVAL && cs->read_rc != KCI_ENOMEM) {
+        token = "cannot_open";
+        snprintf(buf, sizeof buf, _("the file cannot be opened: %s"), strerror(-cs->read_rc));
+        why = buf;
+    } else if (read == 0) {
+        token = "unreadable";
+        why = _("the file is not a spreadsheet kc-send can read (.xlsx, or CSV text), or it is "
+                "damaged or password-protected: open it in Excel or LibreOffice and save it "
+                "again as .xlsx or \"CSV UTF-8\"");
+    } else {
+        token = "read_error";
+        why = _("the file could not be read to its end: the rows before this point were sent, "
+                "the rest were not read");
+    }
+    const char *detail = cs->err;
+    if (b->path_len && strncmp(detail, b->path, b->path_len) == 0) {
+        detail += b->path_len;
+        detail += strspn(detail, ": ");
+    }
+    s_add(b, 0, S_E_FILE, "", token, why, detail);
+}
+
+static int s_entry_cmp(const void *a, const void *b)
+{
+    const s_entry_t *x = a, *y = b;
+    if (x->row != y->row)
+        return (x->row > y->row) - (x->row < y->row);
+    return (x->order > y->order) - (x->order < y->order);
 }
 
 /* rename that never replaces: renameat2(RENAME_NOREPLACE), or link + unlink
@@ -353,60 +375,179 @@ static int s_rename_noreplace(int ofd, const char *old, int nfd, const char *new
     return 0;
 }
 
-static int s_write_all(int fd, const char *s, size_t n)
+/* ---- the reports ---- */
+
+/* A report being built in memory, written in one go. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} s_buf_t;
+
+static void s_put(s_buf_t *o, const char *s, size_t n)
 {
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
+    if (o->oom)
+        return;
+    if (o->n + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->n + n + 1)
+            cap *= 2;
+        char *ns = realloc(o->s, cap);
+        if (!ns) {
+            o->oom = true;
+            return;
         }
-        s += w;
-        n -= (size_t)w;
+        o->s = ns;
+        o->cap = cap;
     }
-    return 0;
+    memcpy(o->s + o->n, s, n);
+    o->n += n;
+    o->s[o->n] = '\0';
 }
 
-/* Write the report of the file in hand to sfd/tmp (fsync'd). */
-static int s_write_report(s_box_t *b, int sfd, const char *tmp, const char *sub, const char *target,
-                          bool failed)
+static void s_puts(s_buf_t *o, const char *s)
 {
-    int fd = openat(sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    char when[64];
+    s_put(o, s, strlen(s));
+}
+
+static void s_printf(s_buf_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void s_printf(s_buf_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *t = NULL;
+    int n = vasprintf(&t, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        o->oom = true;
+        return;
+    }
+    s_put(o, t, (size_t)n);
+    free(t);
+}
+
+/* One CSV field (RFC 4180 quoting). A field Excel would take for a formula
+ * (= + - @ first) gets a leading apostrophe, as OWASP advises for CSV
+ * exports: the report quotes the clerk's cells, it must not run them. */
+static void s_csv_field(s_buf_t *o, const char *s, bool last)
+{
+    bool quote = strpbrk(s, ",\"\r\n;") != NULL;
+    bool formula = strchr("=+-@\t\r", s[0]) && s[0];
+    if (quote)
+        s_puts(o, "\"");
+    if (formula)
+        s_puts(o, "'");
+    for (const char *c = s; *c; c++) {
+        if (*c == '"')
+            s_puts(o, "\"");
+        s_put(o, c, 1);
+    }
+    if (quote)
+        s_puts(o, "\"");
+    s_puts(o, last ? "\r\n" : ",");
+}
+
+/* The report's time: local, with its UTC offset ("2026-12-07 19:32:05 +07:00"). */
+static void s_local_time(char *buf, size_t cap)
+{
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    char *head = NULL;
-    int n = asprintf(&head,
-                     "kc-send drop-folder report\n"
-                     "file: %s\n"
-                     "filed: %s/%s\n"
-                     "outcome: %s\n"
-                     "time: %s\n"
-                     "producer: %s\n"
-                     "rows: %llu\n"
-                     "accepted: %llu\n"
-                     "duplicates: %llu\n"
-                     "rejected: %llu\n"
-                     "malformed: %llu\n",
-                     b->name, sub, target, failed ? "failed" : "done", when, b->o->producer,
-                     (unsigned long long)b->rows, (unsigned long long)b->accepted,
-                     (unsigned long long)b->duplicates, (unsigned long long)b->rejected,
-                     (unsigned long long)b->malformed);
-    int rc = n < 0 ? -1 : s_write_all(fd, head, (size_t)n);
-    free(head);
-    if (b->nlines)
-        qsort(b->lines, b->nlines, sizeof *b->lines, s_line_cmp); /* merge sort not needed */
-    if (rc == 0 && b->nlines)
-        rc = s_write_all(fd, "\n", 1);
-    for (size_t i = 0; rc == 0 && i < b->nlines; i++) {
-        rc = s_write_all(fd, b->lines[i].text, strlen(b->lines[i].text));
-        if (rc == 0)
-            rc = s_write_all(fd, "\n", 1);
+    size_t n = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    long off = tm.tm_gmtoff;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    snprintf(buf + n, cap - n, " %c%02ld:%02ld", sign, off / 3600, off / 60 % 60);
+}
+
+/* NAME.report.txt: for the clerk, in the language of the messages. */
+static void s_report_txt(const s_box_t *b, s_buf_t *o, const char *filed, bool failed,
+                         const char *when)
+{
+    s_printf(o, "%s\n", _("kc-send drop-folder report"));
+    s_printf(o, _("file: %s\n"), b->name);
+    s_printf(o, _("filed: %s\n"), filed);
+    if (failed)
+        s_printf(o, "%s\n", _("outcome: failed: nothing could be read from the file (see below)"));
+    else if (b->rejected || b->refused || b->nents)
+        s_printf(o, "%s\n",
+                 _("outcome: done: the rows read were sent; the rows listed below were not "
+                   "counted. Correct them and drop the file again: the rows already counted "
+                   "come back as duplicates and are not counted twice"));
+    else
+        s_printf(o, "%s\n", _("outcome: done: every row was accepted or was already counted"));
+    s_printf(o, _("time: %s\n"), when);
+    s_printf(o, _("producer: %s\n"), b->o->producer);
+    s_printf(o, _("rows: %llu\n"), (unsigned long long)b->rows);
+    s_printf(o, _("accepted: %llu\n"), (unsigned long long)b->accepted);
+    s_printf(o, _("duplicates: %llu\n"), (unsigned long long)b->duplicates);
+    s_printf(o, _("rejected: %llu (by the centre)\n"), (unsigned long long)b->rejected);
+    s_printf(o, _("refused: %llu (not sent: a problem in the row)\n"),
+             (unsigned long long)b->refused);
+    if (b->nents)
+        s_puts(o, "\n");
+    for (size_t i = 0; i < b->nents; i++) {
+        const s_entry_t *e = &b->ents[i];
+        switch (e->kind) {
+        case S_E_REJECTED:
+            s_printf(o, _("rejected by the centre: %s row %ld, event_id %s: %s: %s\n"), b->name,
+                     e->row, e->event_id, e->reason, e->message);
+            if (*e->hint)
+                s_printf(o, "    %s%s\n", _("hint: "), e->hint);
+            break;
+        case S_E_REFUSED: /* the import layer's message names the row and says what to do */
+            s_printf(o, _("not sent: %s [%s]\n"), e->hint, e->reason);
+            break;
+        case S_E_HEADER: s_printf(o, "%s [%s]\n", e->hint, e->reason); break;
+        case S_E_FILE:
+            s_printf(o, "%s [%s]\n", e->message, e->reason);
+            if (*e->hint)
+                s_printf(o, "    %s\n", e->hint);
+            break;
+        }
+    }
+    if (b->oom)
+        s_printf(o, "%s\n", _("(out of memory: some rows are missing from this list)"));
+}
+
+/* NAME.report.csv: the same rows for a spreadsheet, UTF-8 with a byte order
+ * mark and CRLF so that Excel on Windows opens it with the Vietnamese intact. */
+static void s_report_csv(const s_box_t *b, s_buf_t *o)
+{
+    s_puts(o, "\xEF\xBB\xBF");
+    /* TRANSLATORS: the header row of the report CSV: five comma-separated column names */
+    s_printf(o, "%s\r\n", _("row,event_id,reason,message,hint"));
+    for (size_t i = 0; i < b->nents; i++) {
+        const s_entry_t *e = &b->ents[i];
+        char row[24];
+        snprintf(row, sizeof row, "%ld", e->row);
+        s_csv_field(o, row, false);
+        s_csv_field(o, e->event_id, false);
+        s_csv_field(o, e->reason, false);
+        s_csv_field(o, e->message, false);
+        s_csv_field(o, e->hint, true);
+    }
+}
+
+/* Write buf to sfd/tmp, fsync'd; 0 or -1 (errno; tmp removed). */
+static int s_write_tmp(int sfd, const char *tmp, const s_buf_t *buf)
+{
+    if (buf->oom) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = openat(sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < buf->n;) {
+        ssize_t w = write(fd, buf->s + off, buf->n - off);
+        if (w < 0 && errno != EINTR)
+            rc = -1;
+        else if (w > 0)
+            off += (size_t)w;
     }
     if (rc == 0)
         rc = fsync(fd);
@@ -419,7 +560,10 @@ static int s_write_report(s_box_t *b, int sfd, const char *tmp, const char *sub,
     return rc;
 }
 
-/* Move the file in hand to done/ or failed/ with its report. 0 or -1 (logged). */
+/* Move the file in hand to done/ or failed/ with its two reports. 0 or -1
+ * (logged). The reports are complete on disk (temp file, fsync, rename that
+ * never replaces) before the file is moved; a name taken by the file or
+ * either report moves all three to the next suffixed name. */
 static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
 {
     const char *sub = failed ? "failed" : "done";
@@ -432,18 +576,24 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
         fprintf(stderr, _("kc-send: cannot open %s/%s: %s\n"), b->o->dir, sub, strerror(errno));
         return -1;
     }
-    const char *dot = strrchr(b->name, '.'); /* the name ends in .csv: there is one */
+    if (b->nents)
+        qsort(b->ents, b->nents, sizeof *b->ents, s_entry_cmp);
+    const char *dot = strrchr(b->name, '.'); /* the name ends in .csv or .xlsx: there is one */
     size_t stem = dot ? (size_t)(dot - b->name) : strlen(b->name);
-    char stamp[32];
+    char stamp[32], when[48];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, ".kc-send-report.%ld.tmp", (long)getpid());
+    s_local_time(when, sizeof when);
+    char tmp_txt[64], tmp_csv[64];
+    snprintf(tmp_txt, sizeof tmp_txt, ".kc-send-report.%ld.txt.tmp", (long)getpid());
+    snprintf(tmp_csv, sizeof tmp_csv, ".kc-send-report.%ld.csv.tmp", (long)getpid());
+    s_buf_t csv = {0};
+    s_report_csv(b, &csv);
     int rc = -1;
     for (int attempt = 0; attempt < 10000; attempt++) {
-        char target[NAME_MAX + 64], report[NAME_MAX + 96];
+        char target[NAME_MAX + 64], txt[NAME_MAX + 96], rcsv[NAME_MAX + 96];
         if (attempt == 0)
             snprintf(target, sizeof target, "%s", b->name);
         else if (attempt == 1)
@@ -451,31 +601,54 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
         else
             snprintf(target, sizeof target, "%.*s.%s-%d%s", (int)stem, b->name, stamp, attempt,
                      dot ? dot : "");
-        snprintf(report, sizeof report, "%s.report.txt", target);
-        if (strlen(report) > NAME_MAX) {
+        snprintf(txt, sizeof txt, "%s.report.txt", target);
+        snprintf(rcsv, sizeof rcsv, "%s.report.csv", target);
+        if (strlen(txt) > NAME_MAX) {
             fprintf(stderr, _("kc-send: %s: name too long to file away\n"), b->name);
             break;
         }
         if (faccessat(sfd, target, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-            faccessat(sfd, report, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            faccessat(sfd, txt, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+            faccessat(sfd, rcsv, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
             continue;
-        if (s_write_report(b, sfd, tmp, sub, target, failed) != 0) {
-            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, report,
+        char where[NAME_MAX + 80];
+        snprintf(where, sizeof where, "%s/%s", sub, target);
+        s_buf_t text = {0};
+        s_report_txt(b, &text, where, failed, when);
+        int w = s_write_tmp(sfd, tmp_txt, &text);
+        free(text.s);
+        if (w != 0) {
+            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, txt,
                     strerror(errno));
             break;
         }
-        if (s_rename_noreplace(sfd, tmp, sfd, report) != 0) {
-            int e = errno;
-            unlinkat(sfd, tmp, 0);
+        if (s_write_tmp(sfd, tmp_csv, &csv) != 0) {
+            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, rcsv,
+                    strerror(errno));
+            unlinkat(sfd, tmp_txt, 0);
+            break;
+        }
+        int e = 0;
+        const char *step = txt;
+        if (s_rename_noreplace(sfd, tmp_txt, sfd, txt) != 0) {
+            e = errno;
+        } else if (step = rcsv, s_rename_noreplace(sfd, tmp_csv, sfd, rcsv) != 0) {
+            e = errno;
+            unlinkat(sfd, txt, 0);
+        }
+        if (e) {
+            unlinkat(sfd, tmp_txt, 0);
+            unlinkat(sfd, tmp_csv, 0);
             if (e == EEXIST)
                 continue;
-            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, report,
+            fprintf(stderr, _("kc-send: cannot write %s/%s/%s: %s\n"), b->o->dir, sub, step,
                     strerror(e));
             break;
         }
         if (s_rename_noreplace(b->dfd, b->name, sfd, target) != 0) {
-            int e = errno;
-            unlinkat(sfd, report, 0);
+            e = errno;
+            unlinkat(sfd, txt, 0);
+            unlinkat(sfd, rcsv, 0);
             if (e == EEXIST)
                 continue;
             fprintf(stderr, _("kc-send: cannot move %s to %s/: %s\n"), b->path, sub, strerror(e));
@@ -483,10 +656,11 @@ static int s_file_away(s_box_t *b, bool failed, char *filed, size_t filed_cap)
         }
         fsync(sfd);
         fsync(b->dfd);
-        snprintf(filed, filed_cap, "%s/%s", sub, target);
+        snprintf(filed, filed_cap, "%s", where);
         rc = 0;
         break;
     }
+    free(csv.s);
     close(sfd);
     return rc;
 }
@@ -498,11 +672,31 @@ static int s_fatal_code(int rc)
     return rc == KCI_EFENCED ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
 
-/* Wait until nothing is pending (or a stop). 0, 1 (stopped), or a library error. */
-static int s_drain(s_box_t *b, const char *what)
+/* The centre's link went down or came back (kc_producer_on_link): the
+ * clerk is told once per change, in kc-send's words (one catalogue entry). */
+static void s_on_link(int reachable, uint64_t pending, void *ctx)
 {
-    int64_t t0 = kc_time_mono_ms();
-    bool warned = false;
+    s_box_t *b = ctx;
+    if (reachable) {
+        fprintf(stderr, _("kc-send: reached the centre (%s) again; sending\n"), b->o->server);
+        kc_service_status("%llu files sent; %s reachable again%s%s",
+                          (unsigned long long)(b->files_done + b->files_failed), b->o->server,
+                          b->name ? "; sending " : "", b->name ? b->name : "");
+    } else {
+        fprintf(stderr,
+                _("kc-send: cannot reach the centre (%s); %llu rows safe in the spool; "
+                  "retrying\n"),
+                b->o->server, (unsigned long long)pending);
+        kc_service_status("%llu files sent; cannot reach %s: %llu rows spooled%s%s",
+                          (unsigned long long)(b->files_done + b->files_failed), b->o->server,
+                          (unsigned long long)pending, b->name ? "; waiting: " : "",
+                          b->name ? b->name : "");
+    }
+}
+
+/* Wait until nothing is pending (or a stop). 0, 1 (stopped), or a library error. */
+static int s_drain(s_box_t *b)
+{
     while (kc_producer_pending(b->p) > 0) {
         if (*b->stop)
             return 1;
@@ -510,19 +704,7 @@ static int s_drain(s_box_t *b, const char *what)
         if (rc && rc != KCI_EINTR)
             return rc;
         s_read_events(b);
-        if (!warned && kc_time_mono_ms() - t0 >= SLOW_WARN_MS) {
-            warned = true;
-            fprintf(stderr,
-                    _("kc-send: %s: %llu rows spooled, waiting for acknowledgements from %s "
-                      "(unreachable?); retrying\n"),
-                    what, (unsigned long long)kc_producer_pending(b->p), b->o->server);
-            kc_service_status("%llu files sent; waiting for %s: %s unreachable?",
-                              (unsigned long long)(b->files_done + b->files_failed), what,
-                              b->o->server);
-        }
     }
-    if (warned)
-        fprintf(stderr, _("kc-send: %s: acknowledged\n"), what);
     return 0;
 }
 
@@ -547,21 +729,41 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
     kc_service_status("%llu files sent; sending %s",
                       (unsigned long long)(b->files_done + b->files_failed), name);
 
-    kc_csv_stats_t cs = {0};
-    int rc = kc_csv_import(b->path, s_on_row, s_on_bad, b, &cs);
+    kc_sendfile_opts_t so = {.p = b->p,
+                             .io = b->o->io,
+                             .batch = b->o->batch,
+                             .stop = b->stop,
+                             .on_problem = s_on_problem,
+                             .ctx = b};
+    kc_sendfile_stats_t cs;
+    int rc = kc_sendfile(b->path, &so, &cs);
     b->rows = cs.rows;
-    b->malformed += cs.malformed;
-    if (b->fail_rc) {
-        *fatal = s_fatal_code(b->fail_rc);
+    b->refused = cs.bad;
+    if (cs.fail_rc) {
+        fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), b->path,
+                kc_producer_strerror(cs.fail_rc));
+        *fatal = s_fatal_code(cs.fail_rc);
         return S_FATAL;
     }
     if (rc == KCI_EINTR || *b->stop)
         return S_ABANDONED;
-    if (rc == -ENOENT && cs.rows == 0)
-        return S_SKIPPED;      /* removed between the listing and the import */
-    bool file_error = rc != 0; /* bad header or read error (in the report) */
+    if (cs.read_rc == -ENOENT && cs.rows == 0)
+        return S_SKIPPED; /* removed between the listing and the import */
+    /* the rows the reader handed over: kc_sendfile counts the row where the
+     * reader stopped (read_rc) as a refused row, but nothing of it was read */
+    uint64_t read = cs.read_rc && cs.rows ? cs.rows - 1 : cs.rows;
+    if (*cs.err) {
+        fprintf(stderr, "kc-send: %s\n", cs.err);
+        s_add_file_error(b, &cs, read);
+    }
+    /* failed/ only when nothing could be read: the file cannot be opened, is
+     * no spreadsheet (or not text: stopped before its first row), or its
+     * header was refused. A file whose rows were read goes to done/ whatever
+     * became of them: its good rows are counted, and the reports list the
+     * others. */
+    bool failed = cs.file_error && read == 0;
 
-    int d = s_drain(b, name);
+    int d = s_drain(b);
     if (d == 1)
         return S_ABANDONED;
     if (d) {
@@ -569,7 +771,6 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
         *fatal = s_fatal_code(d);
         return S_FATAL;
     }
-    bool failed = file_error || b->rejected || b->malformed;
     char filed[NAME_MAX + 128] = "";
     if (s_file_away(b, failed, filed, sizeof filed) != 0) {
         fprintf(stderr, _("kc-send: %s stays in %s (sent; it will be sent again next start)\n"),
@@ -583,7 +784,7 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
     printf("file %s: %s rows=%llu accepted=%llu duplicates=%llu rejected=%llu malformed=%llu\n",
            name, filed, (unsigned long long)b->rows, (unsigned long long)b->accepted,
            (unsigned long long)b->duplicates, (unsigned long long)b->rejected,
-           (unsigned long long)b->malformed);
+           (unsigned long long)b->refused);
     fflush(stdout);
     kc_service_status("%llu files sent (%llu done, %llu failed), last %s -> %s",
                       (unsigned long long)(b->files_done + b->files_failed),
@@ -599,7 +800,7 @@ static int s_watch(s_box_t *b)
     if (kc_producer_pending(b->p) > 0) {
         fprintf(stderr, _("kc-send: %llu rows left in the spool by an earlier run; sending them\n"),
                 (unsigned long long)kc_producer_pending(b->p));
-        int d = s_drain(b, "rows of an earlier run");
+        int d = s_drain(b);
         if (d == 1)
             return 0;
         if (d) {
@@ -664,9 +865,10 @@ int kc_dropbox_run(const kc_dropbox_opts_t *o, kc_producer_t *p, volatile sig_at
         goto out;
     }
     kc_producer_on_result(p, s_on_result, &b);
+    kc_producer_on_link(p, s_on_link, &b);
     fprintf(stderr, _("kc-send: watching %s (spool %s, aggregator %s)\n"), o->dir, o->spool,
             o->server);
-    kc_service_ready("watching for CSV files");
+    kc_service_ready("watching for spreadsheet files");
     kc_service_status("0 files sent; watching %s", o->dir);
     s_scan(&b); /* the files already there, oldest first */
     ex = s_watch(&b);
@@ -677,9 +879,10 @@ int kc_dropbox_run(const kc_dropbox_opts_t *o, kc_producer_t *p, volatile sig_at
             (unsigned long long)(b.files_done + b.files_failed), (unsigned long long)b.files_done,
             (unsigned long long)b.files_failed, (unsigned long long)kc_producer_pending(p));
     kc_producer_on_result(p, NULL, NULL);
+    kc_producer_on_link(p, NULL, NULL);
 out:
     s_clear_file(&b);
-    free(b.lines);
+    free(b.ents);
     for (size_t i = 0; i < b.qn; i++)
         free(b.q[i]);
     free(b.q);

@@ -37,10 +37,9 @@ int kc_buf_reserve(kc_buf_t *buf, size_t n)
     return 0;
 }
 
-/* Fill *pe (and *pm, which *pe may point to) from ev and serialize it into
- * buf: kc_encode_event's work, the message left to the caller. */
-static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
-                    Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
+/* Fill *pe (and *pm, which *pe may point to) from ev. 0 or KC_EINVAL. */
+static int s_fill(const kc_event_t *ev, const char *producer_id, uint64_t seq,
+                  Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
 {
     if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_RETRACTION)
         return KC_EINVAL;
@@ -85,6 +84,17 @@ static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq,
     pe->producer_id = (char *)producer_id;
     pe->has_seq = 1;
     pe->seq = seq;
+    return 0;
+}
+
+/* s_fill, then serialize into buf: kc_encode_event's work, the message left
+ * to the caller. */
+static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
+                    Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
+{
+    int rc = s_fill(ev, producer_id, seq, pe, pm);
+    if (rc)
+        return rc;
     size_t n = kc_event_pack_canon(pe, buf->data, buf->cap);
     if (n > buf->cap) { /* n is an upper bound: the strings and at most every fixed byte */
         if (n - KC_EVENT_PACK_FIXED_MAX > KC_ENCODE_MAX)
@@ -104,6 +114,18 @@ int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq,
     Kcpipe__V1__Event pe;
     Kcpipe__V1__Metrics pm;
     return s_encode(ev, producer_id, seq, buf, &pe, &pm);
+}
+
+int kc_encode_check(const kc_event_t *ev, char *text, size_t cap)
+{
+    text[0] = '\0';
+    Kcpipe__V1__Event pe;
+    Kcpipe__V1__Metrics pm;
+    if (s_fill(ev, "", 0, &pe, &pm))
+        return KC_EINVAL;
+    kc_event_view_t view;
+    int r = kc_event_check(&pe, &view, text, cap);
+    return r == KCPIPE__V1__REASON__REASON_OK ? 0 : r;
 }
 
 int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,

@@ -47,6 +47,17 @@ int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq,
 int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
                     int *reason, char *text, size_t cap);
 
+/* The aggregator's rules for one event that need no store (kc_event_check:
+ * period, province under the period's scheme, activity, kind, fund, note
+ * length, at least one metric, each metric allowed for the activity and not
+ * negative, persons_employed <= persons), on ev as kc_encode_event would
+ * send it, without serializing it. Returns 0 (REASON_OK), KC_EINVAL (ev
+ * cannot be encoded), or the kcpipe.v1.Reason (> 0) with kc_event_check's
+ * English explanation in text[cap] (cap >= 1). The import layer calls it on
+ * every row, so that nothing is spooled that the aggregator would refuse for
+ * the row alone. */
+int kc_encode_check(const kc_event_t *ev, char *text, size_t cap);
+
 /* Make room for n bytes in buf; 0 or KC_ENOMEM. */
 int kc_buf_reserve(kc_buf_t *buf, size_t n);
 

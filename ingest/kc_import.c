@@ -1,7 +1,9 @@
 /* kc_import.c - spreadsheet rows -> activity events (see kc_import.h). */
 #include "kc_import.h"
 
+#include "kc_encode.h"
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_i18n.h"
 #include "kc_ref.h"
 #include "kc_text.h"
@@ -61,6 +63,7 @@ static const char *const s_reason_names[KC_IMPORT_REASON_COUNT] = {
     [KC_IMPORT_RETRACTION_METRICS] = "retraction_with_metrics",
     [KC_IMPORT_HALF_PERIOD] = "retraction_half_period",
     [KC_IMPORT_INVALID_TEXT] = "invalid_text",
+    [KC_IMPORT_REFUSED] = "refused",
 };
 
 struct kc_import {
@@ -78,12 +81,20 @@ struct kc_import {
     size_t buf_cap;
     const char **cells;
     size_t cells_cap;
+    size_t *lens; /* the current row's cells to trim: their lengths (SIZE_MAX: as they are) */
     size_t good, bad_rows;
 };
 
 const char *kc_import_reason_name(kc_import_reason_t r)
 {
     return (unsigned)r < KC_IMPORT_REASON_COUNT ? s_reason_names[r] : "";
+}
+
+const char *kc_import_problem_token(const kc_import_problem_t *p)
+{
+    if (p->reason == KC_IMPORT_REFUSED && p->rule > 0)
+        return kc_reason_name(p->rule);
+    return kc_import_reason_name(p->reason);
 }
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -122,9 +133,9 @@ static void s_show(const char *s, char *out, size_t cap)
 }
 
 /* Trimmed copy bounds: ASCII whitespace, NBSP (C2 A0), U+202F (E2 80 AF). */
-static void s_trim(const char *s, size_t *from, size_t *to)
+static void s_trim(const char *s, size_t len, size_t *from, size_t *to)
 {
-    size_t a = 0, b = strlen(s);
+    size_t a = 0, b = len;
     for (;;) {
         if (a < b && (s[a] == ' ' || (s[a] >= '\t' && s[a] <= '\r')))
             a++;
@@ -150,36 +161,56 @@ static void s_trim(const char *s, size_t *from, size_t *to)
 }
 
 /* Copy the row's cells trimmed into imp->buf / imp->cells. Returns 0 or KC_ENOMEM. */
+/* The row's cells, trimmed, in imp->cells: a cell with nothing to trim (nearly
+ * every one) is the reader's own text, valid until the next kc_sheet_next; a
+ * cell to trim is copied, trimmed, into imp->buf. Returns 0 or KC_ENOMEM. */
 static int s_take_cells(kc_import_t *imp, const kc_sheet_row_t *row, bool *all_empty)
 {
-    size_t need = 0;
-    for (size_t i = 0; i < row->ncells; i++)
-        need += strlen(row->cells[i]) + 1;
-    if (need > imp->buf_cap) {
-        char *b = realloc(imp->buf, need);
-        if (!b)
-            return KC_ENOMEM;
-        imp->buf = b;
-        imp->buf_cap = need;
-    }
     if (row->ncells > imp->cells_cap) {
         const char **c = realloc(imp->cells, row->ncells * sizeof *c);
-        if (!c)
+        size_t *l = realloc(imp->lens, row->ncells * sizeof *l);
+        if (c)
+            imp->cells = c;
+        if (l)
+            imp->lens = l;
+        if (!c || !l)
             return KC_ENOMEM;
-        imp->cells = c;
         imp->cells_cap = row->ncells;
     }
-    size_t off = 0;
+    size_t need = 0;
     *all_empty = true;
     for (size_t i = 0; i < row->ncells; i++) {
+        const char *c = row->cells[i];
+        size_t len = c[0] ? strlen(c) : 0, a, b;
+        s_trim(c, len, &a, &b);
+        imp->cells[i] = c;
+        imp->lens[i] = SIZE_MAX; /* as it is */
+        if (a > 0 || b < len) {
+            imp->lens[i] = len;
+            need += b - a + 1;
+        }
+        if (b > a)
+            *all_empty = false;
+    }
+    if (!need)
+        return 0;
+    if (need > imp->buf_cap) {
+        char *nb = realloc(imp->buf, need);
+        if (!nb)
+            return KC_ENOMEM;
+        imp->buf = nb;
+        imp->buf_cap = need;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < row->ncells; i++) {
+        if (imp->lens[i] == SIZE_MAX)
+            continue;
         size_t a, b;
-        s_trim(row->cells[i], &a, &b);
+        s_trim(row->cells[i], imp->lens[i], &a, &b);
         memcpy(imp->buf + off, row->cells[i] + a, b - a);
         imp->buf[off + b - a] = '\0';
         imp->cells[i] = imp->buf + off;
         off += b - a + 1;
-        if (b > a)
-            *all_empty = false;
     }
     return 0;
 }
@@ -489,6 +520,47 @@ static void s_row(kc_import_t *imp, const kc_sheet_row_t *row, kc_event_t *ev)
     ev->corrects = *v[C_CORRECTS] ? v[C_CORRECTS] : NULL;
 }
 
+/* The aggregator's rules for the row alone, on a row that passed the
+ * import's own: the first rule broken becomes one problem at its column. */
+static void s_rules(kc_import_t *imp, long r, const kc_event_t *ev)
+{
+    char why[256];
+    int rule = kc_encode_check(ev, why, sizeof why);
+    if (rule == 0)
+        return;
+    const kc_activity_t *act = ev->activity ? kc_ref_activity_lookup(ev->activity) : NULL;
+    int c = -1;
+    switch (rule) {
+    case KCPIPE__V1__REASON__REASON_BAD_YEAR: c = C_YEAR; break;
+    case KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG: c = C_NOTE; break;
+    case KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG:
+        c = strlen(ev->event_id) > KC_EVENT_ID_MAX ? C_EVENT_ID : C_CORRECTS;
+        break;
+    case KCPIPE__V1__REASON__REASON_EMPLOYED_EXCEEDS_PERSONS:
+        c = C_METRIC0 + KC_M_PERSONS_EMPLOYED;
+        break;
+    case KCPIPE__V1__REASON__REASON_METRIC_NOT_ALLOWED:
+    case KCPIPE__V1__REASON__REASON_NEGATIVE_VALUE:
+        for (int m = 0; m < KCI_METRIC_COUNT && c < 0; m++)
+            if ((ev->present & (1u << m)) && (rule == KCPIPE__V1__REASON__REASON_NEGATIVE_VALUE
+                                                  ? ev->metrics[m] < 0
+                                                  : !(act && (act->metric_mask & (1u << m)))))
+                c = C_METRIC0 + m;
+        break;
+    default: break;
+    }
+    int col = c >= 0 ? imp->where[c] : -1;
+    kc_import_problem_t *p =
+        s_problem(imp, KC_IMPORT_REFUSED, r, col, col >= 0 ? imp->cells[col] : NULL);
+    if (p) {
+        p->rule = rule > 0 ? rule : 0;
+        p->activity = act ? act->name : NULL;
+        if (c >= 0)
+            p->column = s_col_names[c];
+        snprintf(p->detail, sizeof p->detail, "%s", rule > 0 ? why : "cannot be encoded");
+    }
+}
+
 /* ---- the API -------------------------------------------------------------- */
 
 int kc_import_open(kc_import_t **out, const char *path, const kc_sheet_opts_t *opts, char *err,
@@ -514,7 +586,9 @@ int kc_import_open(kc_import_t **out, const char *path, const kc_sheet_opts_t *o
 
 int kc_import_next(kc_import_t *imp, kc_import_item_t *item, char *err, size_t cap)
 {
-    memset(item, 0, sizeof *item);
+    /* every field of an item is set below before it is handed over (an event
+     * item leaves `problem` alone): no clearing of the whole kilobyte per row */
+    item->is_event = false;
     for (;;) {
         if (imp->iprob < imp->nprob) {
             item->is_event = false;
@@ -558,7 +632,13 @@ int kc_import_next(kc_import_t *imp, kc_import_item_t *item, char *err, size_t c
         }
         kc_event_t ev;
         s_row(imp, &row, &ev);
+        if (!imp->nprob)
+            s_rules(imp, row.row, &ev);
         if (imp->nprob) {
+            int at = imp->where[C_EVENT_ID];
+            if (at >= 0 && (size_t)at < row.ncells)
+                for (size_t i = 0; i < imp->nprob; i++)
+                    s_show(imp->cells[at], imp->probs[i].event_id, sizeof imp->probs[i].event_id);
             imp->bad_rows++;
             continue;
         }
@@ -591,6 +671,7 @@ void kc_import_close(kc_import_t **imp)
     free(p->headers);
     free(p->buf);
     free(p->cells);
+    free(p->lens);
     free(p);
     *imp = NULL;
 }
@@ -647,13 +728,85 @@ static void s_suggest_or_list(s_out_t *o, const kc_import_problem_t *p, kc_value
         s_put(o, _(" and %zu more"), n - shown);
 }
 
+/* "amount_vnd (kinh phí), persons (người được đào tạo)": the metrics an
+ * activity takes, with their labels in the current language. */
+static void s_metric_list(s_out_t *o, const char *activity)
+{
+    const kc_activity_t *act = activity ? kc_ref_activity_lookup(activity) : NULL;
+    if (!act)
+        return;
+    bool vi = kc_i18n_lang() == KC_LANG_VI;
+    int n = 0;
+    for (int m = 0; m < KC_METRIC_COUNT; m++)
+        if (act->metric_mask & (1u << m)) {
+            const kc_metric_info_t *mi = kc_ref_metric(m);
+            s_put(o, "%s%s (%s)", n++ ? ", " : "", mi->name, vi ? mi->label_vi : mi->label_en);
+        }
+}
+
+static const char *s_act_label(const char *activity)
+{
+    const kc_activity_t *act = activity ? kc_ref_activity_lookup(activity) : NULL;
+    if (!act)
+        return "";
+    return kc_i18n_lang() == KC_LANG_VI ? act->label_vi : act->label_en;
+}
+
+static void s_refused_text(s_out_t *o, const kc_import_problem_t *p)
+{
+    const char *t = p->text, *col = p->column ? p->column : "";
+    switch (p->rule) {
+    case KCPIPE__V1__REASON__REASON_BAD_YEAR:
+        s_put(o, _("'%s' is outside the years kcpipe accepts (%d-%d)"), t, KC_YEAR_MIN,
+              KC_YEAR_MAX);
+        break;
+    case KCPIPE__V1__REASON__REASON_METRIC_NOT_ALLOWED:
+        s_put(o, _("%s is not a figure of activity %s (%s); it takes: "), col,
+              p->activity ? p->activity : "", s_act_label(p->activity));
+        s_metric_list(o, p->activity);
+        break;
+    case KCPIPE__V1__REASON__REASON_NO_METRICS:
+        s_put(o, _("the row has no figure; activity %s (%s) takes: "),
+              p->activity ? p->activity : "", s_act_label(p->activity));
+        s_metric_list(o, p->activity);
+        break;
+    case KCPIPE__V1__REASON__REASON_NEGATIVE_VALUE:
+        s_put(o,
+              _("'%s' is negative: figures are never negative; to lower an accepted figure send "
+                "a correction (kind=correction, corrects=ID) with the new value"),
+              t);
+        break;
+    case KCPIPE__V1__REASON__REASON_EMPLOYED_EXCEEDS_PERSONS:
+        s_put(o,
+              _("%s people employed is more than the people trained (persons): check both "
+                "figures"),
+              t);
+        break;
+    case KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG:
+        s_put(o, _("the note is longer than %d bytes: shorten it"), KC_NOTE_MAX);
+        break;
+    case KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG:
+        s_put(o, _("'%s' is longer than %d bytes: use a shorter id"), t, KC_EVENT_ID_MAX);
+        break;
+    default:
+        s_put(o, "%s: %s", p->rule > 0 ? kc_reason_name(p->rule) : "refused", p->detail);
+        break;
+    }
+}
+
 size_t kc_import_problem_text(const kc_import_problem_t *p, char *buf, size_t cap)
 {
     s_out_t o = {buf, cap, 0};
     if (cap)
         buf[0] = '\0';
     const kc_import_loc_t *l = &p->loc;
-    const char *where = l->sheet && *l->sheet ? l->sheet : s_base(l->file ? l->file : "");
+    /* the file as the clerk named it, and a workbook's sheet as its tab shows it */
+    char where[512];
+    const char *base = s_base(l->file ? l->file : "");
+    if (l->sheet && *l->sheet)
+        snprintf(where, sizeof where, "%s [%s]", base, l->sheet);
+    else
+        snprintf(where, sizeof where, "%s", base);
     if (l->row <= 0)
         s_put(&o, "%s", where);
     else if (l->col < 0)
@@ -779,6 +932,7 @@ size_t kc_import_problem_text(const kc_import_problem_t *p, char *buf, size_t ca
                     "other invisible character"),
                   t, h->offset);
         break;
+    case KC_IMPORT_REFUSED: s_refused_text(&o, p); break;
     default: s_put(&o, "%s", kc_import_reason_name(p->reason)); break;
     }
     return o.len;

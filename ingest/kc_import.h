@@ -18,7 +18,7 @@
  * Rows after the header: a row whose cells are all empty after trimming is
  * skipped. Every cell is trimmed of ASCII whitespace, NBSP and U+202F at both
  * ends; a row shorter than the header has empty cells at its end. The cells are
- * read by the rules of kc_value.h and of ingest/kc_csv.c (kc-send's CSV rules):
+ * read by the rules of kc_value.h and kc-send's CSV contract (man kcpipe-csv):
  *   event_id, corrects  the text rule for ids (kc_text_id_ok); event_id required
  *   province   code or name (kc_value_province) under the scheme of the row's
  *              period (year*100+month); a row without a valid period (a
@@ -39,8 +39,14 @@
  *   note       the text rule for free text (kc_text_free_ok)
  *   corrects   required on a correction or retraction, refused on a record
  * A row with problems yields every one of them (one item each, in the
- * order of the checks above) and no event: nothing is spooled from a row
- * with an error.
+ * order of the checks above) and no event. A row that passes them is then
+ * checked against the aggregator's own rules for an event alone (kc_event_check
+ * through kc_encode_check: years 2000-2100, each metric allowed for the
+ * activity and not negative, at least one metric, persons_employed <= persons,
+ * note and id lengths): the first it breaks is one KC_IMPORT_REFUSED problem,
+ * at the column concerned. Nothing is spooled from a row with an error; what
+ * only the centre can decide (duplicates, corrections' targets, a province
+ * the office may not report for) is the aggregator's answer.
  *
  * Messages: a problem is data (reason, location, cell text, hint);
  * kc_import_problem_text formats it in the gettext language of the moment
@@ -86,6 +92,12 @@ typedef enum {
     KC_IMPORT_RETRACTION_METRICS, /* "retraction_with_metrics" */
     KC_IMPORT_HALF_PERIOD,        /* "retraction_half_period": year or month alone */
     KC_IMPORT_INVALID_TEXT,       /* "invalid_text": hint.offset, detail "utf8" or "control" */
+    /* the aggregator's rules for the row alone (kc_event_check): rule = the
+     * kcpipe.v1.Reason, its token (kc_import_problem_token) the aggregator's
+     * name ("metric_not_allowed", "negative_value", "no_metrics", "bad_year",
+     * "employed_exceeds_persons", "note_too_long", "event_id_too_long"),
+     * detail its English explanation */
+    KC_IMPORT_REFUSED,
     KC_IMPORT_REASON_COUNT
 } kc_import_reason_t;
 
@@ -105,9 +117,12 @@ typedef struct {
     const char *column; /* canonical column ("amount_vnd") or NULL */
     char text[192];     /* the cell, trimmed, display form (cut with "..." after ~120 bytes) */
     kc_value_hint_t hint;
-    int64_t limit;    /* TOO_LARGE: the metric's ceiling (0: int64 overflow) */
-    int32_t period;   /* PROVINCE_*: yyyymm of the row (0 = none) */
-    char detail[256]; /* see the reasons */
+    int64_t limit;        /* TOO_LARGE: the metric's ceiling (0: int64 overflow) */
+    int32_t period;       /* PROVINCE_*: yyyymm of the row (0 = none) */
+    char detail[256];     /* see the reasons */
+    char event_id[80];    /* the row's event_id cell (display form, cut), "" if none */
+    int rule;             /* REFUSED: the kcpipe.v1.Reason */
+    const char *activity; /* REFUSED: the row's activity (canonical name) or NULL */
 } kc_import_problem_t;
 
 typedef struct {
@@ -140,7 +155,13 @@ void kc_import_close(kc_import_t **imp);
 /* The stable token of a reason ("unknown_activity"); "" for NONE/out of range. */
 const char *kc_import_reason_name(kc_import_reason_t r);
 
-/* One line for a clerk in the current gettext language: the location, the
+/* The token of a problem: kc_import_reason_name, or the aggregator's reason
+ * name for KC_IMPORT_REFUSED ("metric_not_allowed"). */
+const char *kc_import_problem_token(const kc_import_problem_t *p);
+
+/* One line for a clerk in the current gettext language: the location (the
+ * file's base name, a workbook's sheet in brackets, the row, the column's
+ * letter and header: "bao-cao.xlsx [Báo cáo] row 7, column E (Hoạt động)"), the
  * reason with the cell, and the hint (suggestion, both readings of an
  * ambiguous number, the unit in force, the valid values). Like snprintf:
  * always NUL-terminated (cap >= 1), returns the full length. */

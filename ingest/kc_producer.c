@@ -79,6 +79,9 @@ struct kc_producer {
     void *sock;               /* DEALER connected to endpoint */
     kc_result_fn on_result;   /* result callback, or NULL */
     void *on_result_ctx;      /* its context */
+    kc_link_fn on_link;       /* link state callback, or NULL */
+    void *on_link_ctx;        /* its context */
+    bool unreachable;         /* no answer since the last reconnect / "unavailable" */
     s_flight_t *flight;       /* batches in flight, oldest first */
     size_t n_flight;          /* how many */
     uint64_t next_send;       /* lowest seq not yet sent on this connection */
@@ -87,6 +90,7 @@ struct kc_producer {
     int64_t backoff_until;    /* no sends before this time */
     int backoff_ms;           /* current backoff step, 0 when healthy */
     bool blocked;             /* last send hit EAGAIN: wait for POLLOUT */
+    int64_t blocked_since;    /* when it did (monotonic ms) */
     bool fenced;              /* the aggregator retired this spool (STATUS_FENCED) */
     kc_buf_t ebuf;            /* one encoded event */
     int refusal;              /* reason the last kc_producer_add was refused for, or 0 */
@@ -226,9 +230,20 @@ static void s_rewind(kc_producer_t *p, uint64_t seq)
     p->n_flight = keep;
 }
 
+/* The link state changed: tell the application once per change. */
+static void s_link(kc_producer_t *p, bool reachable)
+{
+    if (p->unreachable == !reachable)
+        return;
+    p->unreachable = !reachable;
+    if (p->on_link)
+        p->on_link(reachable, kc_producer_pending(p), p->on_link_ctx);
+}
+
 /* Lazy Pirate: drop the connection and resend everything unacknowledged. */
 static int s_reconnect(kc_producer_t *p, int64_t now)
 {
+    s_link(p, false);
     kc_warn("no acknowledgement from %s for %d ms; reconnecting and resending from seq %llu",
             p->endpoint, p->request_timeout_ms, (unsigned long long)kc_spool_first(p->spool));
     s_close_socket(p);
@@ -306,6 +321,8 @@ static int s_send_batch(kc_producer_t *p, int64_t now)
         int e = errno;
         zmq_msg_close(&msg);
         if (e == EAGAIN) {
+            if (!p->blocked)
+                p->blocked_since = now;
             p->blocked = true; /* no peer connected (ZMQ_IMMEDIATE) or HWM reached */
             return 0;
         }
@@ -367,15 +384,17 @@ static int s_take_ack(kc_producer_t *p, kc_pb_ack_t *ack, int64_t now)
         return 0;
     }
     if (status != KCPIPE__V1__STATUS__STATUS_OK) {
-        if (status == KCPIPE__V1__STATUS__STATUS_UNAVAILABLE)
+        if (status == KCPIPE__V1__STATUS__STATUS_UNAVAILABLE) {
             kc_warn("aggregator unavailable (%s); retrying later", ack->error ? ack->error : "");
-        else
+            s_link(p, false);
+        } else
             kc_error("aggregator refused a batch: status %d (%s); retrying later", status,
                      ack->error ? ack->error : "");
         s_backoff(p, now);
         return 0;
     }
     p->backoff_ms = 0;
+    s_link(p, true);
     if (ack->has_producer_epoch && ack->producer_epoch != kc_spool_epoch(p->spool)) {
         kc_warn("ignoring an ack for another spool epoch (%llu)",
                 (unsigned long long)ack->producer_epoch);
@@ -633,6 +652,12 @@ void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx)
     p->on_result_ctx = ctx;
 }
 
+void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx)
+{
+    p->on_link = fn;
+    p->on_link_ctx = ctx;
+}
+
 int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out)
 {
     uint64_t seq = kc_spool_next_seq(p->spool);
@@ -687,7 +712,14 @@ int kc_producer_poll(kc_producer_t *p, int timeout_ms)
             return rc;
         if (kc_producer_pending(p) == 0)
             return 0;
+        /* nothing can even be handed to a connection (no peer: the centre is
+         * down or unreachable) for as long as a request may wait: say so */
+        int64_t unreach_at = p->blocked_since + p->request_timeout_ms;
+        if (p->blocked && !p->unreachable && now >= unreach_at)
+            s_link(p, false);
         int64_t wake = deadline;
+        if (p->blocked && !p->unreachable && unreach_at < wake)
+            wake = unreach_at;
         if (s_outstanding(p) && p->progress_ms + p->request_timeout_ms < wake)
             wake = p->progress_ms + p->request_timeout_ms;
         if (p->backoff_until > now && p->backoff_until < wake)

@@ -1,49 +1,67 @@
-/* kc_send.c - kc-send: import activity CSV files and deliver them durably.
+/* kc_send.c - kc-send: import a field office's spreadsheets (xlsx, CSV) and
+ * deliver them durably; check them offline; write a template to start from.
  *
  * Flow: open the producer (spool + connection); events left pending by an
- * earlier run are resent first (their seqs are lowest) and their results are
- * counted; every good CSV row is staged with the source tag "FILE:LINE" and
- * the network is serviced between spool commits; then wait until every event
- * is final or --timeout passes. Results arrive through the library callback,
- * exactly once per event.
+ * earlier run are resent first (their seqs are lowest); every file is read
+ * through the import layer (kc_sendfile.h over kcimport.h) and each good row
+ * staged with the source tag "FILE:ROW", the network serviced between spool
+ * commits; then wait until every event is final or --timeout passes.
+ * Results arrive through the library callback, exactly once per event.
  *
- * Counting: rows = resumed spool events + CSV data rows read, and
- * rows = accepted + duplicates + rejected + malformed + unacknowledged.
+ * Counting: the summary counts the rows of this run's files:
+ *   rows = accepted + duplicates + rejected + malformed + unacknowledged,
+ * malformed being the rows refused before spooling. Events an earlier run
+ * left in the spool are counted apart, on a "resumed:" line before it: a
+ * result is theirs when its seq is below the first seq this run staged
+ * (or arrives before this run staged anything).
  */
 #include "kc_conf.h"
-#include "kc_csv.h"
 #include "kc_dropbox.h"
 #include "kc_event.h"
 #include "kc_i18n.h"
+#include "kc_sendfile.h"
 #include "kc_service.h"
 #include "kc_text.h"
 #include "kc_time.h"
+#include "kcimport.h"
 #include "kcingest.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EX_OK          0
 #define EX_USAGE       64
 #define EX_DATAERR     65
 #define EX_UNAVAILABLE 69
+#define EX_CANTCREAT   73
 #define EX_TEMPFAIL    75
 
 static volatile sig_atomic_t s_stop;
 
 typedef struct {
+    uint64_t accepted, duplicates, rejected;
+} s_count_t;
+
+typedef struct {
     kc_producer_t *p; /* the producer */
     bool quiet;       /* no per-row lines */
-    size_t batch;     /* service the network every this many rows */
-    uint64_t rows;    /* see "Counting" above */
-    uint64_t accepted, duplicates, rejected, malformed;
-    uint64_t staged_since_poll;
-    int fail_rc; /* a library error that stopped the import */
+    bool progress;    /* a progress line on the terminal (stderr) */
+    const char *server;
+    uint64_t rows;      /* this run's data rows read (see "Counting" above) */
+    uint64_t malformed; /* ... refused before spooling */
+    s_count_t run;      /* results of this run's rows */
+    uint64_t resumed;   /* events an earlier run left in the spool */
+    s_count_t old;      /* their results */
+    uint64_t first_seq; /* the first seq this run staged, 0 before */
+    int fail_rc;        /* a library error that stopped the import */
+    json_t *json;       /* --check --format json: the files' array */
 } s_run_t;
 
 static void s_on_signal(int sig)
@@ -55,10 +73,14 @@ static void s_on_signal(int sig)
 static void s_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: kc-send --connect EP --producer ID --spool DIR [options] FILE.csv...\n"
+            "Usage: kc-send --connect EP --producer ID --spool DIR [options] FILE...\n"
             "       kc-send --connect EP --producer ID --spool DIR [options] --watch DIR\n"
-            "Import khuyen cong activity rows from CSV files and deliver them to kc-aggregator.\n"
-            "Every row is spooled durably before it is sent and stays spooled until the\n"
+            "       kc-send --check [--format text|json] [reader options] FILE...\n"
+            "       kc-send --template xlsx|csv [--lang vi|en] [--output FILE]\n"
+            "Import khuyen cong activity rows from spreadsheets (.xlsx, .ods, or CSV as\n"
+            "spreadsheets export it) and deliver them to kc-aggregator. Every row is checked\n"
+            "first; a row with a problem is reported with what to do and never sent. Every\n"
+            "good row is spooled durably before it is sent and stays spooled until the\n"
             "aggregator acknowledges it; a rerun resumes what an earlier run left.\n"
             "\n"
             "  -c, --connect EP             aggregator endpoint, e.g. tcp://127.0.0.1:5555\n"
@@ -73,16 +95,27 @@ static void s_usage(FILE *out)
             "  -C, --cert FILE              this office's secret certificate (kc-keygen\n"
             "                               NAME_secret), registered at the aggregator\n"
             "  -q, --quiet                  print only the summary (and errors)\n"
-            "  -w, --watch DIR              drop folder: run until stopped, sending each CSV\n"
-            "                               file saved or moved into DIR, then moving it to\n"
-            "                               DIR/done/ (every row accepted or a duplicate) or\n"
-            "                               DIR/failed/ with NAME.report.txt beside it\n"
+            "  -w, --watch DIR              drop folder: run until stopped, sending each\n"
+            "                               .xlsx or CSV file saved or moved into DIR, then\n"
+            "                               moving it to DIR/done/ (its rows were read) or\n"
+            "                               DIR/failed/ (nothing could be read), with\n"
+            "                               NAME.report.txt and NAME.report.csv beside it\n"
             "                               (no FILE arguments; --timeout does not apply)\n"
             "      --config FILE            read options from FILE (default\n"
             "                               /etc/kcpipe/send.conf if it exists)\n"
             "      --no-config              read no config file\n"
             "      --check-config           check the config file and options, then exit\n"
             "      --lang vi|en             language of messages (default: the locale, LANG)\n"
+            "      --check                  check the files offline and send nothing; exit 0\n"
+            "                               if every row is valid, 65 otherwise\n"
+            "      --format text|json       --check output (default text)\n"
+            "      --template xlsx|csv      write a template to start from, then exit\n"
+            "      --output FILE            where --template writes (default\n"
+            "                               mau-bao-cao-khuyen-cong.xlsx / kcpipe-template.xlsx)\n"
+            "      --sheet NAME             the worksheet of an .xlsx/.ods file (default: first)\n"
+            "      --delimiter , | ; | tab  a CSV file's delimiter (default: sniffed)\n"
+            "      --encoding NAME          a CSV file's encoding: UTF-8 (default),\n"
+            "                               WINDOWS-1258, TCVN3, or any iconv name\n"
             "  -h, --help                   show this help and exit\n"
             "  -V, --version                show the version and exit\n"
             "\n"
@@ -90,42 +123,52 @@ static void s_usage(FILE *out)
             "true\"); options on the command line win.\n"
             "\n"
             "Drop folder (--watch): a file is taken once complete - closed after writing or\n"
-            "moved in - if its name ends in .csv (any case) and does not start with '.';\n"
-            "*.tmp, *.part and *~ names are ignored, so copy under such a name and rename.\n"
-            "Files already there at start are taken first, oldest first. A file is moved\n"
-            "only when every row is final; if the aggregator is unreachable it waits (rows\n"
-            "spooled) and is retried. A taken name in done/ or failed/ gets a timestamp\n"
-            "(NAME.YYYYMMDDTHHMMSS.csv); nothing is overwritten. Per file, stdout gets\n"
-            "\"file NAME: done/NAME rows=N accepted=A duplicates=D rejected=R malformed=M\".\n"
+            "moved in - if its name ends in .csv or .xlsx (any case) and does not start\n"
+            "with '.'; *.tmp, *.part, *~ and ~$*.xlsx names are ignored, so copy under such\n"
+            "a name and rename. Files already there at start are taken first, oldest first.\n"
+            "A file is moved only when every row is final: to done/ if its rows were read\n"
+            "(the good ones are counted even if others were rejected or refused), to\n"
+            "failed/ only if nothing could be read (not a spreadsheet, damaged, bad header).\n"
+            "NAME.report.txt and NAME.report.csv (UTF-8 with BOM, CRLF: for Excel) list each\n"
+            "rejected or refused row with its hint, in the language of --lang, local time.\n"
+            "If the aggregator is unreachable the file waits (rows spooled; stderr says so\n"
+            "once, and again when it answers). A taken name in done/ or failed/ gets a\n"
+            "timestamp (NAME.YYYYMMDDTHHMMSS.csv); nothing is overwritten. Per file, stdout\n"
+            "gets \"file NAME: done/NAME rows=N accepted=A duplicates=D rejected=R\n"
+            "malformed=M\" (one line; M: refused rows).\n"
             "SIGTERM/SIGINT: stop (the file in hand stays, its rows spooled), exit 0.\n"
             "\n"
-            "CSV: UTF-8 with a header row; columns in any order: event_id, province, year,\n"
-            "month, activity (required), kind, fund, amount_vnd, revenue_vnd, persons,\n"
-            "persons_employed, facilities, facility_turns, products, events, delegates,\n"
-            "projects, note, corrects. Empty cell = not reported; kind actual|plan (default\n"
-            "actual); fund kcqg|kcdp|other (default other); activity by name or code.\n"
+            "Files: .xlsx or .ods (first sheet or --sheet), or CSV (',' ';' or tab;\n"
+            "UTF-8 or --encoding). A header row, columns in any order, by name or by\n"
+            "Vietnamese header (man kcpipe-csv): event_id, province, year, month, activity\n"
+            "(required), kind, fund, amount_vnd, revenue_vnd, persons, persons_employed,\n"
+            "facilities, facility_turns, products, events, delegates, projects, note,\n"
+            "corrects. Empty\n"
+            "cell = not reported; numbers as 1.200.000.000, 1,200,000,000 or 350000000.00;\n"
+            "province by code or name; activity by code, name or Vietnamese name; kind\n"
+            "actual|plan (default actual); fund kcqg|kcdp|other (default other).\n"
             "Corrections: kind correction, corrects = the event_id of the version replaced\n"
             "(same province), the row's own new event_id and the full new values; the\n"
             "actual/plan kind stays the target's. Retractions: kind retraction, event_id,\n"
             "province and corrects (year, month, activity may be empty; no metrics).\n"
             "\n"
-            "Text must be UTF-8; event_id, province, activity and corrects hold no control\n"
-            "characters (tab, line break, ...), note none but tab and line breaks; each\n"
-            "metric is at most its ceiling (10^15 dong, 10^9 for counts). Rows that break\n"
-            "this are refused before spooling (invalid_text, value_too_large).\n"
+            "event_id and corrects hold no control characters (tab, line break, ...), note\n"
+            "none but tab and line breaks; each figure is at most its ceiling (10^15 dong,\n"
+            "10^9 for counts), allowed for the activity and not negative; years 2000-2100.\n"
+            "Rows that break a rule are refused before spooling, with the reason.\n"
             "\n"
-            "Output: malformed rows (refused before spooling) on stderr as FILE:LINE: reason;\n"
-            "rejected rows on stdout as \"rejected FILE:LINE EVENT_ID: REASON: TEXT\"; the last\n"
-            "line of stdout is\n"
+            "Output: rows with a problem (refused before spooling) on stderr, one line each:\n"
+            "place, problem, what to do, [reason]; rejected rows on stdout as \"rejected\n"
+            "FILE:ROW EVENT_ID: REASON: TEXT\" and a hint line; the last line of stdout is\n"
             "\"summary: rows=N accepted=A duplicates=D rejected=R malformed=M unacknowledged=U\"\n"
-            "(rows counts events resumed from the spool plus CSV rows read).\n"
+            "(this run's rows; events left by an earlier run are on a \"resumed:\" line).\n"
             "\n"
             "Exit: 0 every row accepted or duplicate; 65 a row rejected or malformed (or a\n"
-            "file with a bad header); 75 timeout or interrupted with rows unacknowledged\n"
-            "(they stay spooled: rerun to resume); 64 usage; 69 cannot open spool/connect, or\n"
-            "the aggregator retired this spool (a newer spool uses the same producer id);\n"
-            "78 config file error. --watch: 0 when stopped by a signal, 69 DIR unusable or\n"
-            "spool retired, 75 spool error.\n");
+            "file unreadable or with a bad header); 73 --template cannot write; 75 timeout\n"
+            "or interrupted with rows unacknowledged (they stay spooled: rerun to resume);\n"
+            "64 usage; 69 cannot open spool/connect, or the aggregator retired this spool (a\n"
+            "newer spool uses the same producer id); 78 config file error. --watch: 0 when\n"
+            "stopped by a signal, 69 DIR unusable or spool retired, 75 spool error.\n");
 }
 
 static int s_usage_error(const char *fmt, const char *arg)
@@ -151,64 +194,99 @@ static bool s_parse_size(const char *s, long min, long max, long *out)
 static void s_on_result(const kc_result_t *r, void *ctx)
 {
     s_run_t *run = ctx;
+    s_count_t *c = run->first_seq && r->seq >= run->first_seq ? &run->run : &run->old;
     if (r->reason == KCI_ACCEPTED) {
-        run->accepted++;
+        c->accepted++;
     } else if (r->reason == KCI_DUPLICATE) {
-        run->duplicates++;
+        c->duplicates++;
     } else {
-        run->rejected++;
-        if (!run->quiet)
+        c->rejected++;
+        if (!run->quiet) {
             printf("rejected %s %s: %s: %s\n", r->source && *r->source ? r->source : "(spool)",
                    r->event_id, r->reason_name, r->text);
-    }
-}
-
-static int s_on_row(const kc_csv_row_t *row, void *ctx)
-{
-    s_run_t *run = ctx;
-    if (s_stop)
-        return KCI_EINTR;
-    int rc = kc_producer_add(run->p, row->ev, row->source, NULL);
-    if (rc == KCI_EINVAL) { /* cannot be encoded (kc_csv checks first; defensive) */
-        fprintf(stderr, _("%s: cannot be sent\n"), row->source);
-        run->malformed++;
-        return 0;
-    }
-    if (rc == KCI_EREFUSED) { /* the aggregator's admission rules: never spooled */
-        const char *name, *text;
-        kc_producer_refusal(run->p, &name, &text);
-        fprintf(stderr, "%s: %s: %s\n", row->source, name, text);
-        run->malformed++;
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), row->source,
-                kc_producer_strerror(rc));
-        run->fail_rc = rc;
-        return rc;
-    }
-    if (++run->staged_since_poll >= run->batch) {
-        run->staged_since_poll = 0;
-        rc = kc_producer_poll(run->p, 0); /* send and take acks while importing */
-        if (rc && rc != KCI_EINTR) {
-            fprintf(stderr, "kc-send: %s\n", kc_producer_strerror(rc));
-            run->fail_rc = rc;
-            return rc;
+            char hint[1024];
+            if (kci_result_hint(r, hint, sizeof hint))
+                printf("  %s%s\n", _("hint: "), hint);
         }
     }
-    return 0;
 }
 
-static void s_on_bad(const char *file, long line, const char *reason, void *ctx)
+/* The centre's link went down or came back (kc_producer_on_link). */
+static void s_on_link(int reachable, uint64_t pending, void *ctx)
 {
-    (void)ctx;
-    if (line > 0)
-        fprintf(stderr, "%s:%ld: %s\n", file, line, reason);
+    s_run_t *run = ctx;
+    if (run->progress)
+        fputc('\n', stderr);
+    if (reachable)
+        fprintf(stderr, _("kc-send: reached the centre (%s) again; sending\n"), run->server);
     else
-        fprintf(stderr, "%s: %s\n", file, reason);
+        fprintf(stderr,
+                _("kc-send: cannot reach the centre (%s); %llu rows safe in the spool; "
+                  "retrying\n"),
+                run->server, (unsigned long long)pending);
 }
 
-enum { S_OPT_LANG = 256 }; /* long-only options */
+/* A JSON string of s; text that is not UTF-8 (a file name) escaped for display. */
+static json_t *s_jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (!j) {
+        char shown[KC_TEXT_SHOW_MAX(1024)];
+        kc_text_shows(s, shown, sizeof shown);
+        j = json_string(shown);
+    }
+    return j;
+}
+
+/* A row with a problem: one line on stderr (checking: stdout), and the JSON. */
+static void s_on_problem(const kci_import_item_t *it, void *ctx)
+{
+    s_run_t *run = ctx;
+    if (run->json) {
+        json_t *files = run->json;
+        json_t *f = json_array_get(files, json_array_size(files) - 1);
+        json_t *o = json_object();
+        json_object_set_new(o, "sheet", s_jstr(it->sheet));
+        json_object_set_new(o, "row", json_integer(it->row));
+        json_object_set_new(o, "col", json_string(it->col));
+        json_object_set_new(o, "header", json_string(it->header));
+        json_object_set_new(o, "column", json_string(it->column));
+        json_object_set_new(o, "reason", json_string(it->reason));
+        json_object_set_new(o, "cell", json_string(it->cell));
+        json_object_set_new(o, "suggestion", json_string(it->suggestion));
+        json_object_set_new(o, "message", json_string(it->message));
+        json_array_append_new(json_object_get(f, "problems"), o);
+        return;
+    }
+    if (run->quiet && run->p)
+        return;
+    if (run->progress)
+        fputc('\n', stderr);
+    fprintf(run->p ? stderr : stdout, "%s [%s]\n", it->message, it->reason);
+}
+
+static void s_on_progress(const char *path, const kc_sendfile_stats_t *st, bool done, void *ctx)
+{
+    s_run_t *run = ctx;
+    if (!run->progress)
+        return;
+    fputc('\r', stderr);
+    fprintf(stderr, _("%s: %llu rows read, %llu with problems"), path, (unsigned long long)st->rows,
+            (unsigned long long)st->bad);
+    if (done)
+        fputc('\n', stderr);
+}
+
+enum { /* long-only options */
+       S_OPT_LANG = 256,
+       S_OPT_CHECK,
+       S_OPT_FORMAT,
+       S_OPT_TEMPLATE,
+       S_OPT_OUTPUT,
+       S_OPT_SHEET,
+       S_OPT_DELIMITER,
+       S_OPT_ENCODING,
+};
 
 /* The language of messages: the last --lang (a config file's "lang =" comes
  * first in argv, so the command line wins), else the locale. Taken before the
@@ -242,17 +320,103 @@ static const struct option s_opts[] = {
     {"cert", required_argument, NULL, 'C'},
     {"watch", required_argument, NULL, 'w'},
     {"lang", required_argument, NULL, S_OPT_LANG},
+    {"check", no_argument, NULL, S_OPT_CHECK},
+    {"format", required_argument, NULL, S_OPT_FORMAT},
+    {"template", required_argument, NULL, S_OPT_TEMPLATE},
+    {"output", required_argument, NULL, S_OPT_OUTPUT},
+    {"sheet", required_argument, NULL, S_OPT_SHEET},
+    {"delimiter", required_argument, NULL, S_OPT_DELIMITER},
+    {"encoding", required_argument, NULL, S_OPT_ENCODING},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+/* --check FILE...: read every file, send nothing. */
+static int s_check(s_run_t *run, int argc, char **argv, int first, const kci_import_opts_t *io,
+                   bool json)
+{
+    bool all_ok = true;
+    if (json)
+        run->json = json_array();
+    for (int i = first; i < argc; i++) {
+        if (json) {
+            json_t *f = json_object();
+            json_object_set_new(f, "file", s_jstr(argv[i]));
+            json_object_set_new(f, "problems", json_array());
+            json_array_append_new(run->json, f);
+        }
+        kc_sendfile_opts_t so = {.io = io, .on_problem = s_on_problem, .ctx = run};
+        if (!json)
+            so.on_progress = s_on_progress;
+        kc_sendfile_stats_t st;
+        kc_sendfile(argv[i], &so, &st);
+        bool ok = !st.file_error && st.bad == 0;
+        all_ok &= ok;
+        if (json) {
+            json_t *f = json_array_get(run->json, json_array_size(run->json) - 1);
+            json_object_set_new(f, "rows", json_integer((json_int_t)st.rows));
+            json_object_set_new(f, "good", json_integer((json_int_t)st.good));
+            json_object_set_new(f, "bad", json_integer((json_int_t)st.bad));
+            json_object_set_new(f, "error", *st.err ? s_jstr(st.err) : json_null());
+            json_object_set_new(f, "ok", json_boolean(ok));
+            continue;
+        }
+        if (*st.err)
+            printf("%s\n", st.err);
+        if (ok)
+            printf(_("%s: %llu rows, all valid\n"), argv[i], (unsigned long long)st.rows);
+        else if (st.file_error && st.rows == 0)
+            printf(_("%s: no row could be read (nothing was sent)\n"), argv[i]);
+        else
+            printf(_("%s: %llu rows, %llu valid, %llu with problems (nothing was sent)\n"), argv[i],
+                   (unsigned long long)st.rows, (unsigned long long)st.good,
+                   (unsigned long long)st.bad);
+    }
+    if (json) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "ok", json_boolean(all_ok));
+        json_object_set_new(doc, "files", run->json);
+        run->json = NULL;
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        json_decref(doc);
+    }
+    fflush(stdout);
+    return all_ok ? EX_OK : EX_DATAERR;
+}
+
+/* --template xlsx|csv [--output FILE]. */
+static int s_template(const char *format, const char *output, const char *lang)
+{
+    int fmt = strcmp(format, "xlsx") == 0 ? KCI_TEMPLATE_XLSX : KCI_TEMPLATE_CSV;
+    bool vi = lang ? strcmp(lang, "vi") == 0 : kc_i18n_lang() == KC_LANG_VI;
+    char name[64];
+    if (!output) {
+        snprintf(name, sizeof name, "%s.%s", vi ? "mau-bao-cao-khuyen-cong" : "kcpipe-template",
+                 format);
+        output = name;
+    }
+    char err[512];
+    int rc = kci_template_write(output, fmt, lang ? lang : (vi ? "vi" : "en"), err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "kc-send: %s\n", err);
+        return EX_CANTCREAT;
+    }
+    fprintf(stderr, _("kc-send: wrote the template %s\n"), output);
+    return EX_OK;
+}
 
 static int s_main(const kc_conf_args_t *ca)
 {
     int argc = ca->argc;
     char **argv = ca->argv;
     kc_producer_opts_t po = {0};
-    const char *watch_dir = NULL;
+    kci_import_opts_t io = {0};
+    const char *watch_dir = NULL, *template_fmt = NULL, *output = NULL, *lang = NULL;
+    bool check = false, json = false;
     double timeout_s = -1;
     const char *server_key_file = NULL;
     char server_key[41];
@@ -292,12 +456,57 @@ static int s_main(const kc_conf_args_t *ca)
         case S_OPT_LANG:
             if (!kc_i18n_lang_ok(optarg))
                 return s_usage_error(_("--lang: '%s' is not vi or en"), optarg);
+            lang = optarg;
             break;
+        case S_OPT_CHECK: check = true; break;
+        case S_OPT_FORMAT:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+                return s_usage_error(_("--format: '%s' is not text or json"), optarg);
+            json = strcmp(optarg, "json") == 0;
+            break;
+        case S_OPT_TEMPLATE:
+            if (strcmp(optarg, "xlsx") != 0 && strcmp(optarg, "csv") != 0)
+                return s_usage_error(_("--template: '%s' is not xlsx or csv"), optarg);
+            template_fmt = optarg;
+            break;
+        case S_OPT_OUTPUT: output = optarg; break;
+        case S_OPT_SHEET: io.sheet = optarg; break;
+        case S_OPT_DELIMITER:
+            if (strcmp(optarg, ",") == 0 || strcmp(optarg, ";") == 0)
+                io.delimiter = optarg[0];
+            else if (strcmp(optarg, "\t") == 0 || strcmp(optarg, "tab") == 0 ||
+                     strcmp(optarg, "\\t") == 0)
+                io.delimiter = '\t';
+            else
+                return s_usage_error(_("--delimiter: '%s' is not , ; or tab"), optarg);
+            break;
+        case S_OPT_ENCODING: io.encoding = optarg; break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
         case ':': return s_usage_error(_("option '%s' needs an argument"), argv[optind - 1]);
         default: return s_usage_error(_("unknown option '%s'"), argv[optind - 1]);
         }
+    }
+    if (template_fmt) {
+        if (optind < argc || check || watch_dir)
+            return s_usage_error("%s", _("--template takes no FILE, --check or --watch"));
+        if (kc_conf_check_done(ca))
+            return EX_OK;
+        return s_template(template_fmt, output, lang);
+    }
+    if (output)
+        return s_usage_error("%s", _("--output goes with --template"));
+    if (json && !check)
+        return s_usage_error("%s", _("--format goes with --check"));
+    if (check) {
+        if (watch_dir)
+            return s_usage_error("%s", _("--check and --watch do not go together"));
+        if (kc_conf_check_done(ca))
+            return EX_OK;
+        if (optind >= argc)
+            return s_usage_error("%s", _("no file given"));
+        s_run_t run = {.quiet = quiet, .progress = !quiet && !json && isatty(2)};
+        return s_check(&run, argc, argv, optind, &io, json);
     }
     if (!po.endpoint || !po.producer_id || !po.spool_dir)
         return s_usage_error("%s", _("--connect, --producer and --spool are required"));
@@ -327,7 +536,7 @@ static int s_main(const kc_conf_args_t *ca)
     if (kc_conf_check_done(ca))
         return EX_OK;
     if (!watch_dir && optind >= argc)
-        return s_usage_error("%s", _("no CSV file given"));
+        return s_usage_error("%s", _("no file given"));
     for (int i = optind; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
@@ -357,7 +566,8 @@ static int s_main(const kc_conf_args_t *ca)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN); /* a spool write past RLIMIT_FSIZE fails (EFBIG), reported */
 
-    s_run_t run = {.quiet = quiet, .batch = po.batch_max ? po.batch_max : 1000};
+    size_t batch = po.batch_max ? po.batch_max : 1000;
+    s_run_t run = {.quiet = quiet, .progress = !quiet && isatty(2), .server = po.endpoint};
     int rc = kc_producer_open(&run.p, &po);
     if (rc) {
         fprintf(stderr, _("kc-send: cannot open spool %s / connect to %s: %s\n"), po.spool_dir,
@@ -370,7 +580,8 @@ static int s_main(const kc_conf_args_t *ca)
     if (watch_dir) {
         kc_dropbox_opts_t wo = {.dir = watch_dir,
                                 .quiet = quiet,
-                                .batch = run.batch,
+                                .batch = batch,
+                                .io = &io,
                                 .producer = po.producer_id,
                                 .spool = po.spool_dir,
                                 .server = po.endpoint};
@@ -380,16 +591,37 @@ static int s_main(const kc_conf_args_t *ca)
         return ex;
     }
     kc_producer_on_result(run.p, s_on_result, &run);
-    run.rows = kc_producer_pending(run.p); /* resumed from an earlier run */
+    kc_producer_on_link(run.p, s_on_link, &run);
+    run.resumed = kc_producer_pending(run.p); /* left by an earlier run */
+    if (run.resumed && !quiet)
+        fprintf(stderr,
+                _("kc-send: %llu rows left in the spool by an earlier run; sending them "
+                  "first\n"),
+                (unsigned long long)run.resumed);
 
     bool file_error = false;
     for (int i = optind; i < argc && !run.fail_rc && !s_stop; i++) {
-        kc_csv_stats_t st;
-        rc = kc_csv_import(argv[i], s_on_row, s_on_bad, &run, &st);
+        kc_sendfile_opts_t so = {.p = run.p,
+                                 .io = &io,
+                                 .batch = batch,
+                                 .stop = &s_stop,
+                                 .first_seq = &run.first_seq,
+                                 .on_problem = s_on_problem,
+                                 .on_progress = s_on_progress,
+                                 .ctx = &run};
+        kc_sendfile_stats_t st;
+        rc = kc_sendfile(argv[i], &so, &st);
         run.rows += st.rows;
-        run.malformed += st.malformed;
-        if (rc && rc != run.fail_rc && rc != KCI_EINTR)
-            file_error = true; /* bad header or read error, reported by s_on_bad */
+        run.malformed += st.bad;
+        if (st.fail_rc) {
+            fprintf(stderr, _("kc-send: %s: cannot spool: %s\n"), argv[i],
+                    kc_producer_strerror(st.fail_rc));
+            run.fail_rc = st.fail_rc;
+        }
+        if (*st.err)
+            fprintf(stderr, "kc-send: %s\n", st.err);
+        if (st.file_error)
+            file_error = true;
     }
 
     int64_t left = 0;
@@ -410,21 +642,30 @@ static int s_main(const kc_conf_args_t *ca)
     }
     uint64_t unacked = kc_producer_pending(run.p);
     kc_producer_close(&run.p);
+    uint64_t old_final = run.old.accepted + run.old.duplicates + run.old.rejected;
+    uint64_t old_left = run.resumed > old_final ? run.resumed - old_final : 0;
+    uint64_t run_left = unacked > old_left ? unacked - old_left : 0;
     if (unacked && !quiet)
         fprintf(stderr,
                 _("kc-send: %llu rows not yet acknowledged stay spooled in %s; rerun to resume\n"),
                 (unsigned long long)unacked, po.spool_dir);
+    if (run.resumed)
+        printf("resumed: rows=%llu accepted=%llu duplicates=%llu rejected=%llu "
+               "unacknowledged=%llu\n",
+               (unsigned long long)run.resumed, (unsigned long long)run.old.accepted,
+               (unsigned long long)run.old.duplicates, (unsigned long long)run.old.rejected,
+               (unsigned long long)old_left);
     printf("summary: rows=%llu accepted=%llu duplicates=%llu rejected=%llu malformed=%llu "
            "unacknowledged=%llu\n",
-           (unsigned long long)run.rows, (unsigned long long)run.accepted,
-           (unsigned long long)run.duplicates, (unsigned long long)run.rejected,
-           (unsigned long long)run.malformed, (unsigned long long)unacked);
+           (unsigned long long)run.rows, (unsigned long long)run.run.accepted,
+           (unsigned long long)run.run.duplicates, (unsigned long long)run.run.rejected,
+           (unsigned long long)run.malformed, (unsigned long long)run_left);
     fflush(stdout);
     if (run.fail_rc == KCI_EFENCED)
         return EX_UNAVAILABLE; /* retrying cannot help: this spool is retired */
     if (unacked || run.fail_rc)
         return EX_TEMPFAIL;
-    if (run.rejected || run.malformed || file_error)
+    if (run.run.rejected || run.old.rejected || run.malformed || file_error)
         return EX_DATAERR;
     return EX_OK;
 }

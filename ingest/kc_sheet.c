@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define S_MAX_BYTES ((uint64_t)256 << 20)
 #define S_MAX_CELLS 1024
 
-/* KC_SHEET_XLSX if the file starts as a zip container does, or as an OLE
+/* KC_SHEET_ODS for an OpenDocument spreadsheet (below), else
+ * KC_SHEET_XLSX if the file starts as a zip container does, or as an OLE
  * compound file (what Excel writes for a password-protected workbook, or an
  * old .xls: the xlsx reader refuses it saying so), else KC_SHEET_CSV; a
  * negative -errno if it cannot be read. */
@@ -34,7 +36,14 @@ static int s_sniff(const char *path, char *err, size_t cap)
     }
     bool zip = n == 4 && memcmp(b, "PK\3\4", 4) == 0;
     bool ole = n == 4 && memcmp(b, "\xD0\xCF\x11\xE0", 4) == 0;
-    return zip || ole ? KC_SHEET_XLSX : KC_SHEET_CSV;
+    /* an OpenDocument spreadsheet by its `mimetype` member, or by its name
+     * when the container cannot tell (truncated: the ods reader says so) */
+    const char *dot = strrchr(path, '.');
+    if ((zip && kc_sheet_ods_sniff(path)) || (dot && strcasecmp(dot, ".ods") == 0))
+        return KC_SHEET_ODS;
+    /* a damaged or mislabelled workbook is refused as one, not read as text */
+    bool xlsx_name = dot && (strcasecmp(dot, ".xlsx") == 0 || strcasecmp(dot, ".xlsm") == 0);
+    return zip || ole || xlsx_name ? KC_SHEET_XLSX : KC_SHEET_CSV;
 }
 
 int kc_sheet_open(kc_sheet_t **out, const char *path, const kc_sheet_opts_t *opts, char *err,
@@ -69,6 +78,8 @@ int kc_sheet_open(kc_sheet_t **out, const char *path, const kc_sheet_opts_t *opt
         rc = format;
     else if (format == KC_SHEET_XLSX)
         rc = kc_sheet_xlsx_open(s, err, cap);
+    else if (format == KC_SHEET_ODS)
+        rc = kc_sheet_ods_open(s, err, cap);
     else
         rc = kc_sheet_csv_open(s, err, cap);
     if (rc != 0) {

@@ -50,8 +50,24 @@
  *     row is. The sheet's XML is parsed incrementally: one row's cells are
  *     held at a time (the shared strings are held whole). Failures in the
  *     worksheet come from kc_sheet_next, after the rows before them.
+ *   - ods (OpenDocument, LibreOffice's own format; kc_sheet_ods.c): content.xml
+ *     streamed, the first table:table or the one named opts.sheet; float,
+ *     percentage and currency cells as their office:value by the xlsx number
+ *     rule (50% is "0.5"), date as "YYYY-MM-DD" (or with " HH:MM:SS"), time
+ *     as "HH:MM:SS", boolean as "TRUE" / "FALSE", a string as its text:p
+ *     paragraphs joined by "\n" (text:s spaces, text:tab, text:line-break,
+ *     spans concatenated; annotations dropped); a formula as its cached value;
+ *     covered (merged-away) cells empty. Repeated rows and cells cost nothing
+ *     when empty (LibreOffice ends a sheet with ~1,048,000 repeated empty
+ *     rows): a row keeps the columns up to its last non-empty cell, a row with
+ *     no non-empty cell is not handed over (as LibreOffice's xlsx has none), a
+ *     repeated non-empty cell fills its columns within max_cells and a
+ *     repeated non-empty row comes out once per row number (at most
+ *     1048576). Row numbers are those LibreOffice shows. A password-protected
+ *     document (manifest:encryption-data in META-INF/manifest.xml) is refused
+ *     saying so.
  * Rows whose cells are all empty are still handed over (the caller skips
- * them), so that row numbers stay the spreadsheet's.
+ * them), so that row numbers stay the spreadsheet's (ods: see above).
  *
  * Bad input: every failure is a KC_E* code plus a one-line reason in
  * English naming the file (and sheet, row, column where there is one) and
@@ -70,15 +86,19 @@
 #include <stdint.h>
 
 typedef enum {
-    KC_SHEET_AUTO = 0, /* by content: a zip container ("PK\3\4") or an OLE file (a
-                          password-protected workbook) goes to the xlsx reader, else CSV */
+    KC_SHEET_AUTO = 0, /* by content: a zip whose `mimetype` member is an OpenDocument
+                          spreadsheet's, or a name ending in .ods, goes to the ods reader;
+                          another zip container ("PK\3\4"), an OLE file (a
+                          password-protected workbook) or a name ending in .xlsx or .xlsm
+                          (which then says what it is not) to the xlsx reader; else CSV */
     KC_SHEET_CSV,
     KC_SHEET_XLSX,
+    KC_SHEET_ODS,
 } kc_sheet_format_t;
 
 typedef struct {
     kc_sheet_format_t format;
-    const char *sheet;    /* xlsx: the worksheet's name (NULL = the first) */
+    const char *sheet;    /* xlsx, ods: the worksheet's name (NULL = the first) */
     char delimiter;       /* CSV: ',', ';' or '\t'; 0 = sniff */
     const char *encoding; /* CSV: an iconv name ("UTF-8", "WINDOWS-1258", "TCVN"...);
                              NULL = UTF-8 */
@@ -94,7 +114,7 @@ typedef struct kc_sheet kc_sheet_t;
 typedef struct {
     const char *const *cells;
     size_t ncells;
-    long row; /* the spreadsheet's row number (xlsx: Excel's, 1-based;
+    long row; /* the spreadsheet's row number (xlsx, ods: as Excel or LibreOffice show it;
                  CSV: the physical line where the row starts) */
 } kc_sheet_row_t;
 
@@ -110,7 +130,7 @@ int kc_sheet_open(kc_sheet_t **out, const char *path, const kc_sheet_opts_t *opt
  * in err[cap] (the rows before were good; nothing after is read). */
 int kc_sheet_next(kc_sheet_t *s, kc_sheet_row_t *row, char *err, size_t cap);
 
-/* What was read: the format ("csv", "xlsx"), the sheet's name ("" for a CSV),
+/* What was read: the format ("csv", "xlsx", "ods"), the sheet's name ("" for a CSV),
  * the delimiter (CSV) and encoding actually used. Valid until close. */
 const char *kc_sheet_format_name(const kc_sheet_t *s);
 const char *kc_sheet_name(const kc_sheet_t *s);

@@ -7,6 +7,8 @@
 
 #include "kc_sheet.h"
 
+#include <stdbool.h>
+
 typedef struct {
     /* kc_sheet_next's contract, for this reader */
     int (*next)(kc_sheet_t *s, kc_sheet_row_t *row, char *err, size_t cap);
@@ -19,8 +21,8 @@ struct kc_sheet {
     void *impl;           /* the reader's state */
     kc_sheet_opts_t opts; /* with defaults filled in (max_bytes, max_cells) */
     const char *path;     /* as given to kc_sheet_open (borrowed) */
-    const char *format;   /* "csv", "xlsx" */
-    char name[256];       /* the sheet's name (xlsx), "" for a CSV */
+    const char *format;   /* "csv", "xlsx", "ods" */
+    char name[256];       /* the sheet's name (xlsx, ods), "" for a CSV */
     char delimiter;       /* the CSV delimiter used */
     char encoding[32];    /* the encoding used ("UTF-8", ...) */
 };
@@ -30,5 +32,8 @@ struct kc_sheet {
  * nothing is held). s->opts and s->path are set before the call. */
 int kc_sheet_csv_open(kc_sheet_t *s, char *err, size_t cap);
 int kc_sheet_xlsx_open(kc_sheet_t *s, char *err, size_t cap);
+int kc_sheet_ods_open(kc_sheet_t *s, char *err, size_t cap);
+/* true if path is a zip whose `mimetype` member says an OpenDocument spreadsheet */
+bool kc_sheet_ods_sniff(const char *path);
 
 #endif

@@ -6,9 +6,17 @@
  * embedded data/columns.tsv and data/values.tsv (parsed here: they are import
  * data, which kc_ref embeds with the other tables but does not interpret) and
  * from kc_ref's activities and provinces. They are built once (pthread_once)
- * into static arrays and never change; matching is a linear scan of a few
- * hundred short strings, suggestions an optimal-string-alignment distance
- * over the same forms.
+ * into static arrays and never change. Matching is per cell, so it is a
+ * hash lookup: a table of the forms keyed by (field, scheme for provinces,
+ * fold), built once after the forms, holding the first form of each key in
+ * list order (what a scan of the forms would find first); provinces by code
+ * go through a [scheme][code] table built from kc_ref's list the same way
+ * (first in list order, as kc_ref_province). Suggestions (for misses only)
+ * are an optimal-string-alignment distance over the forms, in list order.
+ * A second table holds the texts the forms were folded from, exactly as
+ * written, with the item their fold matches: a cell spelt exactly so is found
+ * without folding (the same item, so the same answer). Folding has a table
+ * for ASCII bytes (the bulk of every cell) beside the UTF-8 path.
  */
 #include "kc_value.h"
 
@@ -21,6 +29,8 @@
 #define S_MAX_FORMS 512
 #define S_MAX_ITEMS 256
 #define S_MAX_SEPS  64
+#define S_HASH_CAP  1024 /* power of two, at least 2 * S_MAX_FORMS */
+#define S_CODES     100  /* province codes 0..99 (kc_ref_parse_code: 1-2 digits) */
 
 typedef struct {
     kc_value_field_t field;
@@ -39,6 +49,20 @@ static size_t s_n_items;
 static s_form_t s_forms[S_MAX_FORMS];
 static size_t s_n_forms;
 static char *s_texts[2];
+static uint16_t s_hash[S_HASH_CAP]; /* form index + 1; 0 = empty slot */
+/* The texts the forms were folded from (names, aliases, codes, labels; not
+ * provinces), exactly as written, with the item their fold matches: a cell
+ * spelt exactly so (a canonical word, a template's drop-down label) is found
+ * without folding. */
+typedef struct {
+    kc_value_field_t field;
+    const char *text; /* static: the embedded tables */
+    const s_item_t *item;
+} s_raw_t;
+static s_raw_t s_raws[S_MAX_FORMS * 2];
+static size_t s_n_raws;
+static uint16_t s_raw_hash[S_HASH_CAP * 2];        /* s_raws index + 1; 0 = empty slot */
+static const kc_province_t *s_by_code[2][S_CODES]; /* [scheme == 34][code] */
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
 /* ---- folding ---------------------------------------------------------- */
@@ -126,6 +150,20 @@ static int s_fold_cp(uint32_t cp)
     return 0;
 }
 
+/* s_fold_cp of each ASCII code point, written out (kc_value_fold may run
+ * before the tables are built): letters lowered, the spaces and . , - / ( ) _
+ * as ' ', the rest itself (U+0001 then reads as a dropped mark, as in
+ * s_fold_cp). */
+static const unsigned char s_ascii[128] = {
+    0,   1,   2,   3,   4,   5,   6,   7,   8,   ' ', ' ', ' ', ' ', ' ', 14,  15,  16,  17,  18,
+    19,  20,  21,  22,  23,  24,  25,  26,  27,  28,  29,  30,  31,  ' ', 33,  34,  35,  36,  37,
+    38,  39,  ' ', ' ', 42,  43,  ' ', ' ', ' ', ' ', '0', '1', '2', '3', '4', '5', '6', '7', '8',
+    '9', 58,  59,  60,  61,  62,  63,  64,  'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k',
+    'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 91,  92,  93,  94,
+    ' ', 96,  'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q',
+    'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 123, 124, 125, 126, 127,
+};
+
 size_t kc_value_fold(const char *in, char *out, size_t cap)
 {
     const unsigned char *p = (const unsigned char *)in;
@@ -134,6 +172,29 @@ size_t kc_value_fold(const char *in, char *out, size_t cap)
     bool full = false; /* a piece did not fit: write nothing more */
     bool space = false;
     while (*p) {
+        if (*p < 0x80) { /* ASCII: the table */
+            unsigned char f = s_ascii[*p++];
+            if (f == 1) /* U+0001 folds like a combining mark: dropped */
+                continue;
+            if (f == ' ') {
+                space = true;
+                continue;
+            }
+            if (space && n > 0) {
+                if (!full && wn + 1 < cap)
+                    out[wn++] = ' ';
+                else
+                    full = true;
+                n++;
+            }
+            space = false;
+            if (!full && wn + 1 < cap)
+                out[wn++] = (char)f;
+            else
+                full = true;
+            n++;
+            continue;
+        }
         uint32_t cp;
         size_t len = s_utf8(p, &cp);
         const unsigned char *src = p;
@@ -202,8 +263,10 @@ static size_t s_item(kc_value_field_t field, int scheme, const char *value, cons
 
 static void s_form(size_t item, const char *text, const char *table, int line)
 {
-    if (s_n_forms == S_MAX_FORMS)
+    if (s_n_forms == S_MAX_FORMS || s_n_raws == sizeof s_raws / sizeof s_raws[0])
         s_die(table, line, "too many names");
+    if (s_items[item].field != KC_VF_PROVINCE) /* provinces: by code or prefixed names */
+        s_raws[s_n_raws++] = (s_raw_t){s_items[item].field, text, NULL};
     s_form_t *f = &s_forms[s_n_forms];
     size_t n = kc_value_fold(text, f->fold, sizeof f->fold);
     if (n == 0 || n >= sizeof f->fold)
@@ -259,6 +322,75 @@ static void s_parse(const char *text, const char *table, int nfields)
     }
 }
 
+/* The hash of a lookup key; scheme is 0 except for provinces. */
+static size_t s_key_hash(kc_value_field_t field, int scheme, const char *text)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)field ^ ((uint32_t)scheme << 8); /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h; /* the caller masks it to its table */
+}
+
+static int s_scope_scheme(kc_value_field_t field, int scheme)
+{
+    return field == KC_VF_PROVINCE ? scheme : 0;
+}
+
+static const s_item_t *s_match(kc_value_field_t field, int scheme, const char *fold);
+
+/* The item of a cell written exactly as one of the texts; NULL if none. */
+static const s_item_t *s_raw_match(kc_value_field_t field, const char *cell)
+{
+    const size_t mask = sizeof s_raw_hash / sizeof s_raw_hash[0] - 1;
+    for (size_t h = s_key_hash(field, 0, cell) & mask; s_raw_hash[h]; h = (h + 1) & mask) {
+        const s_raw_t *r = &s_raws[s_raw_hash[h] - 1];
+        if (r->field == field && strcmp(r->text, cell) == 0)
+            return r->item;
+    }
+    return NULL;
+}
+
+/* Index the forms, in list order: the first form of a key keeps the slot. */
+static void s_index(void)
+{
+    for (size_t i = 0; i < s_n_forms; i++) {
+        const s_item_t *it = &s_items[s_forms[i].item];
+        int sc = s_scope_scheme(it->field, it->scheme);
+        size_t h = s_key_hash(it->field, sc, s_forms[i].fold) & (S_HASH_CAP - 1);
+        for (;; h = (h + 1) & (S_HASH_CAP - 1)) {
+            if (!s_hash[h]) {
+                s_hash[h] = (uint16_t)(i + 1);
+                break;
+            }
+            const s_form_t *o = &s_forms[s_hash[h] - 1];
+            const s_item_t *oi = &s_items[o->item];
+            if (oi->field == it->field && s_scope_scheme(oi->field, oi->scheme) == sc &&
+                strcmp(o->fold, s_forms[i].fold) == 0)
+                break; /* an earlier form of the same key wins */
+        }
+    }
+    /* the exact texts, each with what its fold matches (so a hit is what the
+     * folded lookup would give) */
+    const size_t mask = sizeof s_raw_hash / sizeof s_raw_hash[0] - 1;
+    for (size_t i = 0; i < s_n_raws; i++) {
+        s_raw_t *r = &s_raws[i];
+        char fold[S_FOLD];
+        kc_value_fold(r->text, fold, sizeof fold); /* fits: s_form checked it */
+        r->item = s_match(r->field, 0, fold);
+        if (!r->item || s_raw_match(r->field, r->text))
+            continue; /* (cannot miss: its own form is there) or a repeat */
+        size_t h = s_key_hash(r->field, 0, r->text) & mask;
+        while (s_raw_hash[h])
+            h = (h + 1) & mask;
+        s_raw_hash[h] = (uint16_t)(i + 1);
+    }
+    for (size_t i = kc_ref_province_count(); i-- > 0;) { /* backwards: the first one wins */
+        const kc_province_t *p = kc_ref_province_at(i);
+        if (p->code < S_CODES && (p->scheme == 34 || p->scheme == 63))
+            s_by_code[p->scheme == 34][p->code] = p;
+    }
+}
+
 static void s_load(void)
 {
     s_parse(kc_ref_columns_tsv, "columns.tsv", 2);
@@ -276,6 +408,7 @@ static void s_load(void)
         size_t it = s_item(KC_VF_PROVINCE, p->scheme, p->code_str, p->name, p, "provinces.tsv");
         s_form(it, p->name, "provinces.tsv", (int)i);
     }
+    s_index();
 }
 
 static void s_init(void)
@@ -303,15 +436,27 @@ static bool s_in_scope(const s_item_t *it, kc_value_field_t field, int scheme)
     return it->field == field && (field != KC_VF_PROVINCE || it->scheme == scheme);
 }
 
-/* The item whose form equals the fold; NULL if none. */
+/* The item of the first form (in list order) in scope that equals the fold;
+ * NULL if none. */
 static const s_item_t *s_match(kc_value_field_t field, int scheme, const char *fold)
 {
-    for (size_t i = 0; i < s_n_forms; i++) {
-        const s_item_t *it = &s_items[s_forms[i].item];
-        if (s_in_scope(it, field, scheme) && strcmp(s_forms[i].fold, fold) == 0)
+    int sc = s_scope_scheme(field, scheme);
+    for (size_t h = s_key_hash(field, sc, fold) & (S_HASH_CAP - 1); s_hash[h];
+         h = (h + 1) & (S_HASH_CAP - 1)) {
+        const s_form_t *f = &s_forms[s_hash[h] - 1];
+        const s_item_t *it = &s_items[f->item];
+        if (s_in_scope(it, field, scheme) && strcmp(f->fold, fold) == 0)
             return it;
     }
     return NULL;
+}
+
+/* kc_ref_province(scheme, code) through the table built once. */
+static const kc_province_t *s_province(int scheme, int code)
+{
+    if ((scheme == 34 || scheme == 63) && code >= 0 && code < S_CODES)
+        return s_by_code[scheme == 34][code];
+    return kc_ref_province(scheme, code);
 }
 
 /* A province name's fold without its prefix ("thanh pho ", "tp ", "tinh "). */
@@ -422,7 +567,8 @@ static kc_value_reason_t s_name(kc_value_field_t field, const char *cell, const 
 {
     s_init();
     s_hint_reset(hint, KC_VALUE_OK);
-    *out = NULL;
+    if ((*out = s_raw_match(field, cell)))
+        return KC_VALUE_OK;
     char fold[S_FOLD];
     size_t n = kc_value_fold(cell, fold, sizeof fold);
     if (n == 0)
@@ -486,7 +632,14 @@ kc_value_reason_t kc_value_province(const char *cell, int32_t yyyymm, const kc_p
     *prov = NULL;
     int scheme = kc_ref_scheme_for(yyyymm), other = scheme == 63 ? 34 : 63;
     char fold[S_FOLD];
-    size_t n = kc_value_fold(cell, fold, sizeof fold);
+    size_t n;
+    if (cell[0] >= '0' && cell[0] <= '9' &&
+        (!cell[1] || (cell[1] >= '0' && cell[1] <= '9' && !cell[2]))) {
+        n = cell[1] ? 2 : 1; /* a code of 1-2 digits folds to itself */
+        memcpy(fold, cell, n + 1);
+    } else {
+        n = kc_value_fold(cell, fold, sizeof fold);
+    }
     if (n == 0)
         return s_done(hint, KC_VALUE_EMPTY);
     if (n >= sizeof fold)
@@ -495,9 +648,9 @@ kc_value_reason_t kc_value_province(const char *cell, int32_t yyyymm, const kc_p
         int code = kc_ref_parse_code(fold);
         if (code < 0)
             return s_done(hint, KC_VALUE_UNKNOWN);
-        if ((*prov = kc_ref_province(scheme, code)))
+        if ((*prov = s_province(scheme, code)))
             return KC_VALUE_OK;
-        const kc_province_t *o = kc_ref_province(other, code);
+        const kc_province_t *o = s_province(other, code);
         return o ? s_other_scheme(o, scheme, hint) : s_done(hint, KC_VALUE_UNKNOWN);
     }
     const char *bare = s_unprefixed(fold);
@@ -551,6 +704,14 @@ kc_value_reason_t kc_value_int(const char *cell, int64_t *out, kc_value_hint_t *
 {
     s_hint_reset(hint, KC_VALUE_OK);
     const unsigned char *s = (const unsigned char *)cell;
+    uint64_t fast = 0; /* only digits, at most 18 (below INT64_MAX): rule 1 at once */
+    size_t k = 0;
+    for (; k < 18 && s[k] >= '0' && s[k] <= '9'; k++)
+        fast = fast * 10 + (unsigned)(s[k] - '0');
+    if (k > 0 && s[k] == '\0') {
+        *out = (int64_t)fast;
+        return KC_VALUE_OK;
+    }
     size_t b = 0, e = strlen(cell);
     for (size_t k; (k = s_blank(s + b));)
         b += k;

@@ -61,6 +61,7 @@ extern "C" {
 #define KCI_EBUSY     (-1011) /* the spool is open in another process */
 #define KCI_EINTR     (-1012) /* poll/flush: a signal interrupted the wait */
 #define KCI_EFENCED   (-1014) /* poll/flush: a newer spool of this producer id took over */
+#define KCI_ENOMEM    (-1005) /* out of memory */
 /* kc_producer_add: the event breaks an admission rule of the aggregator
  * (invalid_text, value_too_large) and was not spooled; kc_producer_refusal()
  * tells which and why. Not a KC_E* of kc_err.h: kc_producer_strerror knows it. */
@@ -193,6 +194,15 @@ KCI_EXPORT void kc_producer_close(kc_producer_t **p);
 
 /* Receive each event's final result (may be set at any time; NULL to stop). */
 KCI_EXPORT void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *ctx);
+
+/* The link to the aggregator as this producer sees it. reachable 0: a request
+ * got no acknowledgement for request_timeout_ms (the library reconnects and
+ * resends on its own; the events stay safe in the spool) or the aggregator
+ * answered that it is unavailable; 1: the first acknowledgement after that.
+ * pending: events not yet final at that moment. Called once per change, from
+ * inside kc_producer_poll/flush/add; it must not call the producer. */
+typedef void (*kc_link_fn)(int reachable, uint64_t pending, void *ctx);
+KCI_EXPORT void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx);
 
 /* Stage one event (assigning the next sequence, stored in *seq_out if non-NULL)
  * with a source tag (may be NULL; at most 65535 bytes). KCI_EINVAL if the event

@@ -94,7 +94,7 @@ static void test_growth(void **state)
         kc_cell_key_t k = s_key_of(i);
         int64_t delta[KC_METRIC_COUNT] = {0};
         delta[i % KC_METRIC_COUNT] = i;
-        kc_cellmap_entry_t *e;
+        kc_cellmap_entry_t *e = NULL;
         assert_int_equal(kc_cellmap_apply(&m, kc_cellmap_key(&k), 1, delta, &e), 0);
         *(uint64_t *)kc_cellmap_extra(e) = i;
     }

@@ -2,12 +2,13 @@
  *
  * One kc-aggregator (127.0.0.1 port 0, ready file) and one kc-send --watch on a
  * temp inbox. In turn: a good file (-> done/ + report, totals equal through
- * kc-query); a file with a rejected and a malformed row (-> failed/, both lines
- * with their line numbers and reasons in the report); a file with rows that
- * break the admission rules (a metric above its ceiling, text that is not
- * UTF-8: refused before spooling, value_too_large / invalid_text with their
- * lines in the report) beside a row at the ceiling, which the aggregator
- * counts (-> failed/); a file written in two
+ * kc-query); a file with two rows refused before spooling (unknown province,
+ * a month that is no number) beside two good ones (-> done/: its good rows
+ * are counted; both bad rows with their row numbers and reasons in the
+ * report); a file with rows above a metric's ceiling (too_large, refused)
+ * beside a row at the ceiling, which the aggregator counts, and then a byte
+ * that is not UTF-8, where reading stops (-> done/: rows were read; the
+ * report says where reading stopped); a file written in two
  * halves (not taken while open: a marker file dropped after the first half is
  * filed first; taken once closed); a file moved in; dotfiles and *.tmp left
  * alone; the good file dropped again (all duplicates, totals unchanged, filed
@@ -65,32 +66,39 @@ int main(void)
     KC_CHECK(kc_gen_csv(src, "G", 61, GOOD_ROWS, &good) == 0, "gen %s", src);
     expect = good;
     db_copy(src, kc_harness_path(path, "inbox/good.csv"));
-    db_wait_file(kc_harness_path(p2, "inbox/done/good.csv.report.txt"), w, DB_WAIT_MS);
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/good.csv"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/good.csv.report.txt");
     KC_CHECK(db_exists(kc_harness_path(path, "inbox/done/good.csv")), "good.csv not in done/");
     KC_CHECK(!db_exists(kc_harness_path(path, "inbox/good.csv")), "good.csv still in the inbox");
     KC_CHECK(db_contains(p2, "rows: 300\n") && db_contains(p2, "accepted: 300\n") &&
-                 db_contains(p2, "duplicates: 0\n") && db_contains(p2, "rejected: 0\n") &&
-                 db_contains(p2, "malformed: 0\n") && db_contains(p2, "producer: office-drop\n") &&
+                 db_contains(p2, "duplicates: 0\n") && db_contains(p2, "rejected: 0 ") &&
+                 db_contains(p2, "refused: 0 ") && db_contains(p2, "producer: office-drop\n") &&
                  db_contains(p2, "time: "),
              "report %s lacks the expected counts", p2);
     kc_verify_query(store, &expect);
 
-    /* 2. a rejected and a malformed row -> failed/ */
+    /* 2. two good rows and two refused ones -> done/ (its good rows are counted) */
     db_write(kc_harness_path(path, "inbox/BAD.CSV"), BAD_CSV); /* upper-case extension */
     s_add_bad(&expect);
-    db_wait_file(kc_harness_path(p2, "inbox/failed/BAD.CSV.report.txt"), w, DB_WAIT_MS);
-    KC_CHECK(db_exists(kc_harness_path(path, "inbox/failed/BAD.CSV")), "BAD.CSV not in failed/");
-    KC_CHECK(db_contains(p2, "outcome: failed\n") && db_contains(p2, "rows: 4\n") &&
-                 db_contains(p2, "accepted: 2\n") && db_contains(p2, "rejected: 1\n") &&
-                 db_contains(p2, "malformed: 1\n"),
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/BAD.CSV"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/BAD.CSV.report.txt");
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/done/BAD.CSV")), "BAD.CSV not in done/");
+    KC_CHECK(!db_exists(kc_harness_path(path, "inbox/failed/BAD.CSV")), "BAD.CSV in failed/");
+    KC_CHECK(db_contains(p2, "outcome: done: the rows read were sent") &&
+                 db_contains(p2, "rows: 4\n") && db_contains(p2, "accepted: 2\n") &&
+                 db_contains(p2, "rejected: 0 ") && db_contains(p2, "refused: 2 "),
              "report %s: wrong counts", p2);
-    KC_CHECK(db_contains(p2, "rejected BAD.CSV:3 B-2: unknown_province: "),
-             "report %s lacks the rejected row (line 3)", p2);
-    KC_CHECK(db_contains(p2, "BAD.CSV:4: "), "report %s lacks the malformed row (line 4)", p2);
+    KC_CHECK(db_contains(p2, "not sent: BAD.CSV row 3, column B (province): unknown province "
+                             "'99': valid values are 01"),
+             "report %s lacks the refused row 3", p2);
+    KC_CHECK(db_contains(p2, "not sent: BAD.CSV row 4, column D (month): 'x' is not a number"),
+             "report %s lacks the refused row 4", p2);
     kc_verify_query(store, &expect);
 
-    /* 2b. rows refused before spooling: above a ceiling, not UTF-8 -> failed/;
-     * the row at the ceiling is counted */
+    /* 2b. rows refused before spooling (above a ceiling), then a byte that is
+     * not UTF-8 where reading stops -> done/; the row at the ceiling is counted */
     long long amax = (long long)kc_ref_metric(KC_M_AMOUNT_VND)->max;
     long long fmax = (long long)kc_ref_metric(KC_M_FACILITIES)->max;
     char refused[1024];
@@ -98,30 +106,38 @@ int main(void)
              "event_id,province,year,month,activity,amount_vnd,facilities\n"
              "R-1,79,2022,5,KC3b,%lld,1\n"
              "R-2,79,2022,5,KC3b,%lld,1\n"
+             "R-3,79,2022,5,KC3b,7,%lld\n"
              "R-\xff\xfe,79,2022,5,KC3b,7,1\n"
-             "R-4,79,2022,5,KC3b,7,%lld\n",
+             "R-5,79,2022,5,KC3b,7,1\n",
              amax, amax + 1, fmax + 1);
     db_write(kc_harness_path(path, "inbox/refused.csv"), refused);
     expect.events += 1;
     expect.sums[KC_M_AMOUNT_VND] += amax;
     expect.sums[KC_M_FACILITIES] += 1;
-    db_wait_file(kc_harness_path(p2, "inbox/failed/refused.csv.report.txt"), w, DB_WAIT_MS);
-    KC_CHECK(db_exists(kc_harness_path(path, "inbox/failed/refused.csv")),
-             "refused.csv not in failed/");
-    KC_CHECK(db_contains(p2, "outcome: failed\n") && db_contains(p2, "rows: 4\n") &&
-                 db_contains(p2, "accepted: 1\n") && db_contains(p2, "rejected: 0\n") &&
-                 db_contains(p2, "malformed: 3\n"),
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/refused.csv"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/refused.csv.report.txt");
+    KC_CHECK(db_exists(kc_harness_path(path, "inbox/done/refused.csv")),
+             "refused.csv not in done/");
+    KC_CHECK(db_contains(p2, "outcome: done: the rows read were sent") &&
+                 db_contains(p2, "rows: 4\n") && db_contains(p2, "accepted: 1\n") &&
+                 db_contains(p2, "rejected: 0 ") && db_contains(p2, "refused: 3 "),
              "report %s: wrong counts", p2);
     char want[256];
-    snprintf(want, sizeof want, "refused.csv:3: value_too_large: amount_vnd %lld is above",
-             amax + 1);
+    snprintf(want, sizeof want,
+             "not sent: refused.csv row 3, column F (amount_vnd): '%lld' is larger than the "
+             "largest amount_vnd allowed in one row (%lld) [too_large]",
+             amax + 1, amax);
     KC_CHECK(db_contains(p2, want), "report %s lacks '%s'", p2, want);
-    KC_CHECK(db_contains(p2, "refused.csv:4: invalid_text: event_id is not valid UTF-8 (byte 2): "
-                             "'R-\\xFF\\xFE'; the file is probably not saved as UTF-8"),
-             "report %s lacks the invalid_text row (line 4)", p2);
-    snprintf(want, sizeof want, "refused.csv:5: value_too_large: facilities %lld is above",
-             fmax + 1);
+    snprintf(want, sizeof want,
+             "not sent: refused.csv row 4, column G (facilities): '%lld' is larger than the "
+             "largest facilities allowed in one row (%lld) [too_large]",
+             fmax + 1, fmax);
     KC_CHECK(db_contains(p2, want), "report %s lacks '%s'", p2, want);
+    KC_CHECK(db_contains(p2, "the file could not be read to its end: the rows before this point "
+                             "were sent, the rest were not read [read_error]\n") &&
+                 db_contains(p2, "line 5, column 1 (A): the file is not UTF-8 (byte 0xFF)"),
+             "report %s lacks where reading stopped (line 5)", p2);
     kc_verify_query(store, &expect);
 
     /* 3. ignored names, and a file written in two halves */
@@ -147,7 +163,9 @@ int main(void)
     kc_harness_path(p2, "marker.src.csv");
     KC_CHECK(kc_gen_csv(p2, "M", 63, 5, &marker) == 0, "gen %s", p2);
     db_copy(p2, kc_harness_path(path, "inbox/marker.csv"));
-    db_wait_file(kc_harness_path(p2, "inbox/done/marker.csv.report.txt"), w, DB_WAIT_MS);
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/marker.csv"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/marker.csv.report.txt");
     KC_CHECK(!db_exists(kc_harness_path(p2, "inbox/done/halves.csv")) &&
                  !db_exists(kc_harness_path(p2, "inbox/failed/halves.csv")) &&
                  db_exists(kc_harness_path(p2, "inbox/halves.csv")),
@@ -155,7 +173,9 @@ int main(void)
     KC_CHECK(!db_contains(out, "file halves.csv"), "halves.csv was taken while still open");
     KC_CHECK(write(fd, hbuf + cut, hlen - cut) == (ssize_t)(hlen - cut), "write rest");
     KC_CHECK(close(fd) == 0, "close");
-    db_wait_file(kc_harness_path(p2, "inbox/done/halves.csv.report.txt"), w, DB_WAIT_MS);
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/halves.csv"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/halves.csv.report.txt");
     KC_CHECK(db_contains(p2, "rows: 100\n") && db_contains(p2, "accepted: 100\n"),
              "halves.csv: report %s: not all 100 rows", p2);
     kc_gen_sums_add(&expect, &half);
@@ -167,7 +187,9 @@ int main(void)
     KC_CHECK(kc_gen_csv(p2, "V", 64, 50, &moved) == 0, "gen %s", p2);
     KC_CHECK(rename(p2, kc_harness_path(path, "inbox/moved.csv")) == 0, "rename: %s",
              strerror(errno));
-    db_wait_file(kc_harness_path(p2, "inbox/done/moved.csv.report.txt"), w, DB_WAIT_MS);
+    /* the file is moved last, after its reports */
+    db_wait_file(kc_harness_path(p2, "inbox/done/moved.csv"), w, DB_WAIT_MS);
+    kc_harness_path(p2, "inbox/done/moved.csv.report.txt");
     KC_CHECK(db_contains(p2, "accepted: 50\n"), "moved.csv: report %s", p2);
     kc_gen_sums_add(&expect, &moved);
     kc_verify_query(store, &expect);
@@ -177,12 +199,20 @@ int main(void)
     kc_harness_path(p2, "inbox/done");
     int64_t deadline = kc_harness_now_ms() + DB_WAIT_MS;
     char again[KC_PATH_MAX];
-    while (!db_find(p2, "good.", ".csv.report.txt", "good.csv.report.txt", again)) {
+    char again_file[KC_PATH_MAX];
+    for (;;) { /* its report, then the file itself (moved last) */
+        if (db_find(p2, "good.", ".csv.report.txt", "good.csv.report.txt", again)) {
+            snprintf(again_file, sizeof again_file, "%.*s",
+                     (int)(strlen(again) - strlen(".report.txt")), again);
+            if (db_exists(again_file))
+                break;
+        }
         KC_CHECK(kc_harness_now_ms() < deadline, "the second good.csv was not filed");
         kc_harness_poll_pause();
     }
     KC_CHECK(db_contains(again, "rows: 300\n") && db_contains(again, "accepted: 0\n") &&
-                 db_contains(again, "duplicates: 300\n") && db_contains(again, "outcome: done\n"),
+                 db_contains(again, "duplicates: 300\n") &&
+                 db_contains(again, "outcome: done: every row was accepted"),
              "second good.csv: report %s should show 300 duplicates", again);
     again[strlen(again) - strlen(".report.txt")] = '\0';
     KC_CHECK(db_exists(again), "%s (the second good.csv) missing", again);

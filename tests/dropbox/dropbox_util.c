@@ -20,7 +20,7 @@ void db_write(const char *path, const char *content)
     KC_CHECK(close(fd) == 0, "close %s", path);
 }
 
-static char *s_slurp(const char *path)
+char *db_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -44,7 +44,7 @@ static char *s_slurp(const char *path)
 
 void db_copy(const char *from, const char *to)
 {
-    char *s = s_slurp(from);
+    char *s = db_slurp(from);
     KC_CHECK(s, "read %s: %s", from, strerror(errno));
     db_write(to, s);
     free(s);
@@ -58,7 +58,7 @@ bool db_exists(const char *path)
 
 bool db_contains(const char *path, const char *needle)
 {
-    char *s = s_slurp(path);
+    char *s = db_slurp(path);
     bool ok = s && strstr(s, needle);
     free(s);
     return ok;
@@ -97,17 +97,25 @@ void db_wait_text(const char *path, const char *needle, pid_t pid, int timeout_m
 
 pid_t db_watch_start(const char *endpoint, const char *spool, const char *inbox, const char *out)
 {
+    return db_watch_start_lang(endpoint, spool, inbox, out, "en");
+}
+
+pid_t db_watch_start_lang(const char *endpoint, const char *spool, const char *inbox,
+                          const char *out, const char *lang)
+{
     char bin[KC_PATH_MAX], err[KC_PATH_MAX + 8];
     kc_harness_bin(bin, "kc-send");
     snprintf(err, sizeof err, "%s.err", out);
     char *argv[] = {
         bin,           "--no-config", "--connect",   (char *)endpoint,       "--producer",
         "office-drop", "--spool",     (char *)spool, "--request-timeout-ms", "500",
-        "--watch",     (char *)inbox, NULL};
+        "--lang",      (char *)lang,  "--watch",     (char *)inbox,          NULL};
     unlink(out);
     unlink(err);
     pid_t pid = kc_harness_spawn(argv, out, err);
-    db_wait_text(err, "kc-send: watching ", pid, 60000);
+    /* po/vi.po's "kc-send: watching %s ..." */
+    db_wait_text(err, strcmp(lang, "vi") == 0 ? "kc-send: đang theo dõi " : "kc-send: watching ",
+                 pid, 60000);
     return pid;
 }
 

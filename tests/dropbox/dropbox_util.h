@@ -22,9 +22,15 @@ bool db_contains(const char *path, const char *needle);
 void db_wait_file(const char *path, pid_t pid, int timeout_ms);
 /* Wait (bounded) until the file at path contains needle; fails otherwise. */
 void db_wait_text(const char *path, const char *needle, pid_t pid, int timeout_ms);
-/* Start kc-send --watch inbox (stdout to out, stderr to out".err") and wait
- * until it says it is watching. */
+/* Start kc-send --lang en --watch inbox (stdout to out, stderr to out".err")
+ * and wait until it says it is watching. */
 pid_t db_watch_start(const char *endpoint, const char *spool, const char *inbox, const char *out);
+/* The same in the language lang ("en" or "vi"; the catalogue through
+ * $KC_LOCALEDIR). */
+pid_t db_watch_start_lang(const char *endpoint, const char *spool, const char *inbox,
+                          const char *out, const char *lang);
+/* The whole file at path (malloc'd, NUL-terminated; NULL if unreadable). */
+char *db_slurp(const char *path);
 /* SIGTERM kc-send and check exit 0. */
 void db_watch_term(pid_t pid);
 /* The name in dir that starts with prefix and ends with suffix and is not

@@ -735,7 +735,7 @@ static void s_write_file(const char *path, const char *text)
  * exprs (';'-separated; d = a's document, e = b's) with repr. */
 static char *s_py(const char *a, const char *b, const char *exprs)
 {
-    char script[600], ex[600], cmd[2400];
+    char script[600], ex[600], cmd[4200];
     snprintf(script, sizeof script, "%s/check.py", s_dir);
     snprintf(ex, sizeof ex, "%s/exprs.txt", s_dir);
     s_write_file(script, "import json, sys\n"

@@ -93,7 +93,7 @@ run "config vi, --lang en" 64 "$send" --config "$tmp/send.conf" --lang en --batc
 has "--lang en wins over the config file" "$tmp/err" "$en_batch"
 
 # 3. a malformed CSV row in each language (nothing listens: --timeout 0, the row never spooled)
-printf 'event_id,province,year,month,activity,kind\ne1,01,2024,3,training,bogus\n' >"$tmp/bad.csv"
+printf 'event_id,province,year,month,activity,kind\ne1,01,2024,3,KC1,bogus\n' >"$tmp/bad.csv"
 for lang in vi en; do
     run "malformed row --lang $lang" 65 "$send" --no-config --lang $lang -c tcp://127.0.0.1:9 \
         -p i18n-$lang -s "$tmp/spool-$lang" -t 0 "$tmp/bad.csv"
@@ -102,10 +102,10 @@ for lang in vi en; do
         "summary: rows=1 accepted=0 duplicates=0 rejected=0 malformed=1 unacknowledged=0"
 done
 has "malformed row in Vietnamese" "$tmp/err-vi" \
-    "bad.csv:2: kind 'bogus' không hợp lệ; vui lòng dùng actual, plan, correction hoặc retraction"
+    "bad.csv dòng 2, cột F (kind): không có loại số liệu 'bogus': các giá trị hợp lệ là actual, plan, correction, retraction [unknown_kind]"
 has "malformed row in English" "$tmp/err-en" \
-    "bad.csv:2: kind 'bogus' is not actual, plan, correction or retraction"
-hasnt "no English left in the Vietnamese run" "$tmp/err-vi" "is not actual"
+    "bad.csv row 2, column F (kind): unknown kind 'bogus': valid values are actual, plan, correction, retraction [unknown_kind]"
+hasnt "no English left in the Vietnamese run" "$tmp/err-vi" "unknown kind"
 
 [ $fail -eq 0 ] && echo "ok: messages in Vietnamese and English"
 exit $fail

@@ -5,6 +5,7 @@
  * Vietnamese message (the catalogue of the build tree, KC_LOCALEDIR). */
 #include "kc_i18n.h"
 #include "kc_import.h"
+#include "kcimport.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,8 +215,8 @@ static void test_header_order(void **state)
     snprintf(s_path, sizeof s_path, "%s/order.csv", s_dir);
     FILE *f = fopen(s_path, "w");
     assert_non_null(f);
-    fputs("\n,,\nactivity,MONTH,year,province,event_id,,\n"
-          "KC1,1,2020, 01 ,x1,,\n",
+    fputs("\n,,\nactivity,MONTH,year,province,event_id,,persons\n"
+          "KC1,1,2020, 01 ,x1,,3\n",
           f);
     fclose(f);
     kc_import_t *imp;
@@ -258,7 +259,12 @@ static const s_row_t s_bad[] = {
     {"b16", "79", "2025", "8", "KC1", "", "", "1", "", "", ""},
     {"b\x01x", "79", "2025", "8", "KC1", "", "", "", "", "", ""},
     {"b18", "79", "2025", "8", "KC1", "plann", "", "", "", "", ""},
-    {"b19", "79", "2025", "8", "KC1", "", "", "", "", "", "", /* K */},
+    {"b19", "79", "2025", "8", "KC1", "", "", "7", "", "", "", /* K */},
+    /* the aggregator's rules for a row alone (kc_encode_check) */
+    {"b20", "79", "2025", "8", "KC1", "", "", "", "", "", ""},
+    {"b21", "79", "2025", "8", "KC3b", "", "", "1", "5", "", ""},
+    {"b22", "79", "2025", "8", "KC1", "", "", "-3", "", "", ""},
+    {"b23", "79", "1999", "8", "KC1", "", "", "1", "", "", ""},
 };
 
 typedef struct {
@@ -301,6 +307,19 @@ static const s_prob_t s_probs[] = {
      "'2000000000000000'|1000000000000000"},
     {17, "A", "invalid_text", "'b\\x01x' holds a control character (byte 1)", "'b\\x01x'"},
     {18, "F", "unknown_kind", "unknown kind 'plann': did you mean plan", "'plann'|plan"},
+    {20, "", "no_metrics",
+     "row 20: the row has no figure; activity vocational_training (vocational training) takes: "
+     "amount_vnd (spending), persons (persons trained)",
+     "dòng 20: dòng này không có số liệu nào|amount_vnd (kinh phí), persons (người được đào tạo)"},
+    {21, "I", "metric_not_allowed",
+     "column I (persons): persons is not a figure of activity machinery|it takes: amount_vnd "
+     "(spending), facilities",
+     "cột I (persons): persons không phải là chỉ tiêu của hoạt động machinery|amount_vnd (kinh "
+     "phí)"},
+    {22, "H", "negative_value", "'-3' is negative|kind=correction, corrects=ID",
+     "'-3' là số âm|kind=correction, corrects=ID"},
+    {23, "C", "bad_year", "column C (year): '1999' is outside the years kcpipe accepts (2000-2100)",
+     "cột C (year): '1999' nằm ngoài các năm kcpipe nhận (2000-2100)"},
 };
 
 static void s_has_all(const char *text, const char *want)
@@ -335,14 +354,14 @@ static void s_expect_bad(const char *lang)
         const s_prob_t *w = &s_probs[np++];
         assert_int_equal(it.problem.loc.row, w->row);
         assert_string_equal(it.problem.loc.letter, w->letter);
-        assert_string_equal(kc_import_reason_name(it.problem.reason), w->token);
+        assert_string_equal(kc_import_problem_token(&it.problem), w->token);
         assert_true(strncmp(msg, "bad.csv ", 8) == 0);
         s_has_all(msg, vi ? w->vi : w->en);
     }
     assert_int_equal(np, sizeof s_probs / sizeof s_probs[0]);
     assert_int_equal(nev, 2);
     assert_int_equal(kc_import_good(imp), 2);
-    assert_int_equal(kc_import_bad_rows(imp), 16);
+    assert_int_equal(kc_import_bad_rows(imp), 20);
     kc_import_close(&imp);
 }
 
@@ -423,6 +442,62 @@ static void test_correction_hint(void **state)
     assert_string_equal(kc_import_reason_name(KC_IMPORT_REASON_COUNT), "");
 }
 
+/* What to do about the aggregator's answers (kcimport.h kci_result_hint), on
+ * the texts the ledger writes (core/kc_ledger.c). */
+static void s_hint(const char *reason, const char *text, char *buf, size_t cap)
+{
+    kc_result_t r = {.seq = 1,
+                     .source = "f.csv:2",
+                     .event_id = "79-001",
+                     .reason = 20,
+                     .reason_name = reason,
+                     .text = text};
+    kci_result_hint(&r, buf, cap);
+}
+
+static void test_result_hints(void **state)
+{
+    (void)state;
+    char buf[512];
+    kc_i18n_init("en");
+    s_hint("event_id_conflict", "event_id '79-001' was already accepted with other content", buf,
+           sizeof buf);
+    assert_string_equal(
+        buf, "to change an accepted row send a correction: kind=correction, corrects=79-001");
+    s_hint("target_superseded",
+           "cannot correct 'E-1': it was corrected by 'C-1' (log offset 1); the latest version "
+           "is 'C-2': send the correction with corrects=C-2",
+           buf, sizeof buf);
+    assert_string_equal(buf, "that row was corrected since: the latest version is C-2; send the "
+                             "correction again with corrects=C-2");
+    s_hint("target_superseded", "cannot correct 'X': corrected by 'Y'; the latest version is 'Z'",
+           buf, sizeof buf);
+    assert_non_null(strstr(buf, "corrects=Z"));
+    s_hint("target_superseded",
+           "cannot correct 'E-1': it was corrected by 'C-1' (log offset 1); the latest version "
+           "'C-3' was retracted by 'R-1' (log offset 4): there is nothing to correct",
+           buf, sizeof buf);
+    assert_non_null(strstr(buf, "that row was retracted"));
+    s_hint("target_superseded", "an older text", buf, sizeof buf);
+    assert_string_equal(buf, "that row was corrected since: name its latest version in corrects");
+    s_hint("unknown_target", "", buf, sizeof buf);
+    assert_non_null(strstr(buf, "corrects must be the event_id"));
+    s_hint("province_not_authorized", "", buf, sizeof buf);
+    assert_non_null(strstr(buf, "ask the centre"));
+    assert_int_equal(kci_result_hint(&(kc_result_t){.reason_name = "accepted"}, buf, sizeof buf),
+                     0);
+    assert_string_equal(buf, "");
+    kc_i18n_init("vi");
+    s_hint("target_superseded", "cannot correct 'X': corrected by 'Y'; the latest version is 'Z'",
+           buf, sizeof buf);
+    assert_string_equal(buf, "dòng đó đã được sửa trước đây: phiên bản mới nhất là Z; vui lòng "
+                             "gửi lại bản sửa với corrects=Z");
+    s_hint("event_id_conflict", "", buf, sizeof buf);
+    assert_non_null(strstr(buf, "kind=correction, corrects=79-001"));
+    assert_null(strstr(buf, "to change"));
+    kc_i18n_init("en");
+}
+
 /* Column letters past Z: a value in column AB (index 27) under no header. */
 static void test_letters(void **state)
 {
@@ -473,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_problems_en),     cmocka_unit_test(test_problems_vi),
         cmocka_unit_test(test_header_problems), cmocka_unit_test(test_correction_hint),
         cmocka_unit_test(test_open_fails),      cmocka_unit_test(test_letters),
+        cmocka_unit_test(test_result_hints),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

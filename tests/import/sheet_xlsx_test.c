@@ -8,127 +8,19 @@
  * cell references, an encrypted entry. */
 #include "kc_err.h"
 #include "kc_sheet.h"
+#define ST_TAG "xlsx"
+#include "sheet_test_util.h"
 
 #include <xlsxwriter.h>
-#include <zip.h>
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#define MAXROWS  64
-#define MAXCELLS 32
-
-typedef struct {
-    long row;
-    size_t n;
-    char *cells[MAXCELLS];
-} row_t;
-
-typedef struct {
-    row_t rows[MAXROWS];
-    int n;
-    int rc; /* kc_sheet_open's, then kc_sheet_next's last */
-    char err[600];
-    char name[256];
-} got_t;
-
-static char s_dir[256];
-
-static const char *s_path(const char *name)
-{
-    static char buf[4][512];
-    static int i;
-    char *p = buf[i++ % 4];
-    snprintf(p, 512, "%s/%s", s_dir, name);
-    return p;
-}
-
-static void s_got_free(got_t *g)
-{
-    for (int i = 0; i < g->n; i++)
-        for (size_t j = 0; j < g->rows[i].n; j++)
-            free(g->rows[i].cells[j]);
-    free(g);
-}
-
-/* Read every row of path (rc < 0 stops). */
+/* Read every row of path: an xlsx whose rows all fit in a got_t. */
 static got_t *s_read(const char *path, const kc_sheet_opts_t *opts)
 {
-    got_t *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    kc_sheet_t *s = NULL;
-    g->rc = kc_sheet_open(&s, path, opts, g->err, sizeof g->err);
-    if (g->rc != 0) {
-        assert_null(s);
-        assert_true(g->err[0] != '\0');
-        return g;
-    }
-    assert_string_equal(kc_sheet_format_name(s), "xlsx");
-    snprintf(g->name, sizeof g->name, "%s", kc_sheet_name(s));
-    kc_sheet_row_t r;
-    while ((g->rc = kc_sheet_next(s, &r, g->err, sizeof g->err)) == 1) {
-        assert_true(g->n < MAXROWS);
-        assert_true(r.ncells <= MAXCELLS);
-        row_t *o = &g->rows[g->n++];
-        o->row = r.row;
-        o->n = r.ncells;
-        for (size_t j = 0; j < r.ncells; j++) {
-            assert_non_null(r.cells[j]);
-            o->cells[j] = strdup(r.cells[j]);
-        }
-    }
-    if (g->rc < 0)
-        assert_true(g->err[0] != '\0');
-    /* after the end or an error, it stays there */
-    char err2[600];
-    int again = kc_sheet_next(s, &r, err2, sizeof err2);
-    assert_int_equal(again, g->rc < 0 ? g->rc : 0);
-    kc_sheet_close(&s);
-    assert_null(s);
+    got_t *g = st_read(path, opts);
+    if (g->format[0])
+        assert_string_equal(g->format, "xlsx");
+    assert_false(g->clipped);
     return g;
-}
-
-static const row_t *s_row(const got_t *g, long row)
-{
-    for (int i = 0; i < g->n; i++)
-        if (g->rows[i].row == row)
-            return &g->rows[i];
-    return NULL;
-}
-
-/* Row `row` has exactly the cells given (NULL-terminated). */
-static void s_expect(const got_t *g, long row, ...)
-{
-    const row_t *r = s_row(g, row);
-    if (!r)
-        fail_msg("row %ld missing", row);
-    va_list ap;
-    va_start(ap, row);
-    size_t i = 0;
-    for (const char *c; (c = va_arg(ap, const char *)) != NULL; i++) {
-        if (i >= r->n)
-            fail_msg("row %ld: cell %zu missing (want '%s')", row, i, c);
-        if (strcmp(r->cells[i], c) != 0)
-            fail_msg("row %ld cell %zu: got '%s', want '%s'", row, i, r->cells[i], c);
-    }
-    va_end(ap);
-    if (i != r->n)
-        fail_msg("row %ld: %zu cells, want %zu", row, r->n, i);
-}
-
-static void s_err_has(const got_t *g, int rc, const char *needle)
-{
-    if (g->rc != rc || !strstr(g->err, needle))
-        fail_msg("rc %d (want %d), err '%s' (want '%s' in it)", g->rc, rc, g->err, needle);
 }
 
 /* ---- files written by libxlsxwriter ---- */
@@ -142,7 +34,7 @@ static double s_serial(int y, int m, int d, int hh, int mi, int ss)
 /* The main test workbook: sheet "Dữ liệu" then "Sheet B". */
 static void s_write_values(const char *path, bool constant_memory)
 {
-    lxw_workbook_options o = {.constant_memory = constant_memory, .tmpdir = s_dir};
+    lxw_workbook_options o = {.constant_memory = constant_memory, .tmpdir = st_dir};
     lxw_workbook *wb = workbook_new_opt(path, &o);
     assert_non_null(wb);
     lxw_worksheet *ws = workbook_add_worksheet(wb, "Dữ liệu");
@@ -211,40 +103,40 @@ static void s_check_values(const got_t *g)
 {
     assert_int_equal(g->rc, 0);
     assert_string_equal(g->name, "Dữ liệu");
-    s_expect(g, 1, "Tỉnh/thành phố", "Năm", "Kinh phí (đồng)", "Tỷ lệ", "Ngày", "Ghi chú", NULL);
-    s_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "2022-03-15", "đào tạo nghề", NULL);
-    s_expect(g, 3, "TP. Hồ Chí Minh", "", "", "0.1", "", "2021-12-31 08:30:05", "1900-01-01",
-             "1900-03-01", NULL);
-    s_expect(g, 4, "4044", "Cần Thơ!", "TRUE", "FALSE", "0.3333333333333333", "-350000000", NULL);
-    assert_null(s_row(g, 5));
-    s_expect(g, 6, "9007199254740991", "1e+20", "1e-07", "123456789.125", "0", "1234.5678", NULL);
-    assert_null(s_row(g, 7));
-    s_expect(g, 8, "", "", "Bình Phước", NULL);
-    s_expect(g, 9, "", "", NULL);
+    st_expect(g, 1, "Tỉnh/thành phố", "Năm", "Kinh phí (đồng)", "Tỷ lệ", "Ngày", "Ghi chú", NULL);
+    st_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "2022-03-15", "đào tạo nghề", NULL);
+    st_expect(g, 3, "TP. Hồ Chí Minh", "", "", "0.1", "", "2021-12-31 08:30:05", "1900-01-01",
+              "1900-03-01", NULL);
+    st_expect(g, 4, "4044", "Cần Thơ!", "TRUE", "FALSE", "0.3333333333333333", "-350000000", NULL);
+    assert_null(st_row(g, 5));
+    st_expect(g, 6, "9007199254740991", "1e+20", "1e-07", "123456789.125", "0", "1234.5678", NULL);
+    assert_null(st_row(g, 7));
+    st_expect(g, 8, "", "", "Bình Phước", NULL);
+    st_expect(g, 9, "", "", NULL);
     assert_int_equal(g->n, 7);
 }
 
 static void test_xlsxwriter_values(void **state)
 {
     (void)state;
-    const char *p = s_path("values.xlsx");
+    const char *p = st_path("values.xlsx");
     s_write_values(p, false);
     got_t *g = s_read(p, NULL);
     s_check_values(g);
-    s_got_free(g);
+    st_got_free(g);
     /* constant_memory mode writes inline strings instead of shared ones */
-    p = s_path("values-inline.xlsx");
+    p = st_path("values-inline.xlsx");
     s_write_values(p, true);
     g = s_read(p, NULL);
     s_check_values(g);
-    s_got_free(g);
+    st_got_free(g);
     /* KC_XLSX_SEED_DIR=tests/fuzz/corpus/xlsx: refresh the fuzz seeds from these files */
     const char *seeds = getenv("KC_XLSX_SEED_DIR");
     if (seeds) {
         char cmd[1400];
         snprintf(cmd, sizeof cmd,
                  "cp '%s' '%s/xlsxwriter-shared.xlsx' && cp '%s' '%s/xlsxwriter-inline.xlsx'",
-                 s_path("values.xlsx"), seeds, p, seeds);
+                 st_path("values.xlsx"), seeds, p, seeds);
         assert_int_equal(system(cmd), 0);
     }
 }
@@ -254,7 +146,7 @@ static void test_xlsxwriter_values(void **state)
 static void test_plain_workbook(void **state)
 {
     (void)state;
-    const char *p = s_path("plain.xlsx");
+    const char *p = st_path("plain.xlsx");
     lxw_workbook *wb = workbook_new(p);
     assert_non_null(wb);
     lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
@@ -264,96 +156,35 @@ static void test_plain_workbook(void **state)
     got_t *g = s_read(p, NULL);
     assert_int_equal(g->rc, 0);
     assert_int_equal(g->n, 2);
-    assert_string_equal(s_row(g, 2)->cells[0], "1200000000");
-    s_got_free(g);
+    assert_string_equal(st_row(g, 2)->cells[0], "1200000000");
+    st_got_free(g);
 }
 
 static void test_named_sheet(void **state)
 {
     (void)state;
-    const char *p = s_path("values.xlsx");
+    const char *p = st_path("values.xlsx");
     s_write_values(p, false);
     kc_sheet_opts_t o = {.sheet = "Sheet B"};
     got_t *g = s_read(p, &o);
     assert_int_equal(g->rc, 0);
     assert_string_equal(g->name, "Sheet B");
     assert_int_equal(g->n, 2);
-    s_expect(g, 1, "second", NULL);
-    s_expect(g, 2, "", "7", NULL);
-    s_got_free(g);
+    st_expect(g, 1, "second", NULL);
+    st_expect(g, 2, "", "7", NULL);
+    st_got_free(g);
     o.sheet = "Dữ liệu";
     g = s_read(p, &o);
     s_check_values(g);
-    s_got_free(g);
+    st_got_free(g);
     /* an unknown name: the error lists the sheets there are */
     o.sheet = "Sheet C";
     g = s_read(p, &o);
-    s_err_has(g, KC_EFORMAT, "no sheet named 'Sheet C'; the sheets are: 'Dữ liệu', 'Sheet B'");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "no sheet named 'Sheet C'; the sheets are: 'Dữ liệu', 'Sheet B'");
+    st_got_free(g);
 }
 
 /* ---- libzip surgery on a real file, for the bad-input cases ---- */
-
-static char *s_slurp_entry(const char *path, const char *entry, size_t *len)
-{
-    int ze = 0;
-    zip_t *za = zip_open(path, ZIP_RDONLY, &ze);
-    assert_non_null(za);
-    zip_stat_t st;
-    assert_int_equal(zip_stat(za, entry, 0, &st), 0);
-    char *b = malloc(st.size + 1);
-    zip_file_t *f = zip_fopen(za, entry, 0);
-    assert_non_null(f);
-    assert_int_equal(zip_fread(f, b, st.size), (zip_int64_t)st.size);
-    b[st.size] = '\0';
-    zip_fclose(f);
-    zip_discard(za);
-    *len = st.size;
-    return b;
-}
-
-/* Copy src to dst with entry replaced by data (or deleted when data is NULL). */
-static void s_patch(const char *src, const char *dst, const char *entry, const void *data,
-                    size_t len)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, dst);
-    assert_int_equal(system(cmd), 0);
-    int ze = 0;
-    zip_t *za = zip_open(dst, 0, &ze);
-    assert_non_null(za);
-    zip_int64_t i = zip_name_locate(za, entry, 0);
-    assert_true(i >= 0);
-    if (data) {
-        void *copy = malloc(len ? len : 1);
-        memcpy(copy, data, len);
-        zip_source_t *zs = zip_source_buffer(za, copy, len, 1);
-        assert_non_null(zs);
-        assert_int_equal(zip_file_replace(za, (zip_uint64_t)i, zs, 0), 0);
-    } else {
-        assert_int_equal(zip_delete(za, (zip_uint64_t)i), 0);
-    }
-    assert_int_equal(zip_close(za), 0);
-}
-
-/* entry's text with `from` replaced by `to` (first occurrence). */
-static char *s_edit(const char *path, const char *entry, const char *from, const char *to,
-                    size_t *len)
-{
-    size_t n;
-    char *b = s_slurp_entry(path, entry, &n);
-    char *at = strstr(b, from);
-    assert_non_null(at);
-    size_t fl = strlen(from), tl = strlen(to);
-    char *o = malloc(n - fl + tl + 1);
-    size_t pre = (size_t)(at - b);
-    memcpy(o, b, pre);
-    memcpy(o + pre, to, tl);
-    memcpy(o + pre + tl, at + fl, n - pre - fl + 1);
-    free(b);
-    *len = n - fl + tl;
-    return o;
-}
 
 /* Overwrite the uncompressed size of entry in its local and central headers
  * (what a crafted zip bomb does to pass a size check). */
@@ -385,12 +216,12 @@ static void s_lie_size(const char *path, const char *entry, uint32_t size)
 static void test_zip_bomb(void **state)
 {
     (void)state;
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
     size_t big = (size_t)8 << 20;
     char *zeros = calloc(1, big);
-    const char *bomb = s_path("bomb.xlsx");
-    s_patch(good, bomb, "xl/worksheets/sheet1.xml", zeros, big);
+    const char *bomb = st_path("bomb.xlsx");
+    st_patch(good, bomb, "xl/worksheets/sheet1.xml", zeros, big);
     free(zeros);
     FILE *f = fopen(bomb, "rb");
     fseek(f, 0, SEEK_END);
@@ -398,81 +229,81 @@ static void test_zip_bomb(void **state)
     fclose(f);
     kc_sheet_opts_t o = {.max_bytes = 1 << 20};
     got_t *g = s_read(bomb, &o);
-    s_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml inflates to more than the 1048576 bytes");
+    st_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml inflates to more than the 1048576 bytes");
     assert_non_null(strstr(g->err, "zip bomb"));
     assert_int_equal(g->n, 0);
-    s_got_free(g);
+    st_got_free(g);
     /* the same bound counts every part: the good file fits 1 MiB, not 2 KiB */
     g = s_read(good, &o);
     s_check_values(g);
-    s_got_free(g);
+    st_got_free(g);
     o.max_bytes = 2048;
     g = s_read(good, &o);
-    s_err_has(g, KC_EFORMAT, "inflates to more than the 2048 bytes");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "inflates to more than the 2048 bytes");
+    st_got_free(g);
     /* well-formed XML inflating past the bound, its sizes in the zip's
      * headers lowered to 1000: the bytes actually read are counted */
     const char *head = "<?xml version=\"1.0\"?><worksheet><sheetData>";
     char *spaces = malloc(big);
     memset(spaces, ' ', big);
     memcpy(spaces, head, strlen(head));
-    const char *liar = s_path("liar.xlsx");
-    s_patch(good, liar, "xl/worksheets/sheet1.xml", spaces, big);
+    const char *liar = st_path("liar.xlsx");
+    st_patch(good, liar, "xl/worksheets/sheet1.xml", spaces, big);
     free(spaces);
     s_lie_size(liar, "xl/worksheets/sheet1.xml", 1000);
     o.max_bytes = 1 << 20;
     g = s_read(liar, &o);
-    s_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml inflates to more than the 1048576 bytes");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml inflates to more than the 1048576 bytes");
+    st_got_free(g);
     /* within the default bound, zeros are not XML */
     g = s_read(bomb, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml is not well-formed XML");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml is not well-formed XML");
+    st_got_free(g);
 }
 
 static void test_not_a_zip(void **state)
 {
     (void)state;
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
     /* truncated: the zip magic is there (auto-detected as xlsx), the directory is not */
     FILE *in = fopen(good, "rb");
     char buf[1 << 16];
     size_t n = fread(buf, 1, sizeof buf, in);
     fclose(in);
-    const char *cut = s_path("cut.xlsx");
+    const char *cut = st_path("cut.xlsx");
     FILE *out = fopen(cut, "wb");
     fwrite(buf, 1, n / 2, out);
     fclose(out);
     got_t *g = s_read(cut, NULL);
-    s_err_has(g, KC_EFORMAT, "not a readable xlsx file");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "not a readable xlsx file");
+    st_got_free(g);
     /* text given as xlsx */
-    const char *txt = s_path("text.xlsx");
+    const char *txt = st_path("text.xlsx");
     out = fopen(txt, "wb");
     fputs("event_id,province\n1,2\n", out);
     fclose(out);
     kc_sheet_opts_t o = {.format = KC_SHEET_XLSX};
     g = s_read(txt, &o);
-    s_err_has(g, KC_EFORMAT, "not a readable xlsx file");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "not a readable xlsx file");
+    st_got_free(g);
     /* an OLE compound file: what Excel writes for a password-protected workbook */
     static const unsigned char ole[16] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
-    const char *enc = s_path("encrypted.xlsx");
+    const char *enc = st_path("encrypted.xlsx");
     out = fopen(enc, "wb");
     fwrite(ole, 1, sizeof ole, out);
     fclose(out);
     g = s_read(enc, &o);
-    s_err_has(g, KC_EFORMAT, "password-protected or not an xlsx file: save it without a password");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "password-protected or not an xlsx file: save it without a password");
+    st_got_free(g);
     /* ... and detected as such without a format given (not read as a CSV) */
     g = s_read(enc, NULL);
-    s_err_has(g, KC_EFORMAT, "password-protected or not an xlsx file: save it without a password");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "password-protected or not an xlsx file: save it without a password");
+    st_got_free(g);
     /* no such file */
-    g = s_read(s_path("absent.xlsx"), &o);
+    g = s_read(st_path("absent.xlsx"), &o);
     assert_true(g->rc < 0 && strstr(g->err, "absent.xlsx"));
-    s_got_free(g);
+    st_got_free(g);
 }
 
 static void test_encrypted_entry(void **state)
@@ -480,9 +311,9 @@ static void test_encrypted_entry(void **state)
     (void)state;
     if (!zip_encryption_method_supported(ZIP_EM_AES_256, 1))
         skip();
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
-    const char *enc = s_path("aes.xlsx");
+    const char *enc = st_path("aes.xlsx");
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", good, enc);
     assert_int_equal(system(cmd), 0);
@@ -492,14 +323,14 @@ static void test_encrypted_entry(void **state)
     assert_int_equal(zip_file_set_encryption(za, (zip_uint64_t)i, ZIP_EM_AES_256, "secret"), 0);
     assert_int_equal(zip_close(za), 0);
     got_t *g = s_read(enc, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/workbook.xml is encrypted: password-protected");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "xl/workbook.xml is encrypted: password-protected");
+    st_got_free(g);
 }
 
 static void test_doctype_refused(void **state)
 {
     (void)state;
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
     const char *decl = "standalone=\"yes\"?>";
     static const char *lol =
@@ -507,146 +338,117 @@ static void test_doctype_refused(void **state)
         "\"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]>";
     size_t n;
     /* in the worksheet: the open succeeds, the first row fails */
-    char *x = s_edit(good, "xl/worksheets/sheet1.xml", decl, lol, &n);
-    const char *bad = s_path("doctype.xlsx");
-    s_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
+    char *x = st_edit(good, "xl/worksheets/sheet1.xml", decl, lol, &n);
+    const char *bad = st_path("doctype.xlsx");
+    st_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
     free(x);
     got_t *g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml has a DOCTYPE");
+    st_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml has a DOCTYPE");
     assert_int_equal(g->n, 0);
-    s_got_free(g);
+    st_got_free(g);
     /* in the shared strings and the workbook: the open fails */
-    x = s_edit(good, "xl/sharedStrings.xml", decl, lol, &n);
-    s_patch(good, bad, "xl/sharedStrings.xml", x, n);
+    x = st_edit(good, "xl/sharedStrings.xml", decl, lol, &n);
+    st_patch(good, bad, "xl/sharedStrings.xml", x, n);
     free(x);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/sharedStrings.xml has a DOCTYPE");
-    s_got_free(g);
-    x = s_edit(good, "xl/workbook.xml", decl, lol, &n);
-    s_patch(good, bad, "xl/workbook.xml", x, n);
+    st_err_has(g, KC_EFORMAT, "xl/sharedStrings.xml has a DOCTYPE");
+    st_got_free(g);
+    x = st_edit(good, "xl/workbook.xml", decl, lol, &n);
+    st_patch(good, bad, "xl/workbook.xml", x, n);
     free(x);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/workbook.xml has a DOCTYPE");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "xl/workbook.xml has a DOCTYPE");
+    st_got_free(g);
     /* malformed XML: the rows before are handed over, then the error */
-    x = s_edit(good, "xl/worksheets/sheet1.xml", "<row r=\"3\"", "<row r=\"3\"<", &n);
-    s_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
+    x = st_edit(good, "xl/worksheets/sheet1.xml", "<row r=\"3\"", "<row r=\"3\"<", &n);
+    st_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
     free(x);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml is not well-formed XML (line 2");
+    st_err_has(g, KC_EFORMAT, "xl/worksheets/sheet1.xml is not well-formed XML (line 2");
     assert_int_equal(g->n, 2);
-    s_got_free(g);
+    st_got_free(g);
 }
 
 static void test_missing_parts(void **state)
 {
     (void)state;
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
-    const char *bad = s_path("missing.xlsx");
-    s_patch(good, bad, "xl/sharedStrings.xml", NULL, 0);
+    const char *bad = st_path("missing.xlsx");
+    st_patch(good, bad, "xl/sharedStrings.xml", NULL, 0);
     got_t *g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "the shared strings (xl/sharedStrings.xml) are missing");
-    s_got_free(g);
-    s_patch(good, bad, "xl/workbook.xml", NULL, 0);
+    st_err_has(g, KC_EFORMAT, "the shared strings (xl/sharedStrings.xml) are missing");
+    st_got_free(g);
+    st_patch(good, bad, "xl/workbook.xml", NULL, 0);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "it has no workbook (xl/workbook.xml)");
-    s_got_free(g);
-    s_patch(good, bad, "xl/worksheets/sheet1.xml", NULL, 0);
+    st_err_has(g, KC_EFORMAT, "it has no workbook (xl/workbook.xml)");
+    st_got_free(g);
+    st_patch(good, bad, "xl/worksheets/sheet1.xml", NULL, 0);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "sheet 'Dữ liệu' (xl/worksheets/sheet1.xml) is missing");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "sheet 'Dữ liệu' (xl/worksheets/sheet1.xml) is missing");
+    st_got_free(g);
     /* without styles every number is a number: the dates come out as serials */
-    s_patch(good, bad, "xl/styles.xml", NULL, 0);
+    st_patch(good, bad, "xl/styles.xml", NULL, 0);
     g = s_read(bad, NULL);
     assert_int_equal(g->rc, 0);
-    s_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "44635", "đào tạo nghề", NULL);
-    s_got_free(g);
+    st_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "44635", "đào tạo nghề", NULL);
+    st_got_free(g);
 }
 
 static void test_bad_cells(void **state)
 {
     (void)state;
-    const char *good = s_path("values.xlsx");
+    const char *good = st_path("values.xlsx");
     s_write_values(good, false);
     /* too many cells: row 3 reaches column H */
     kc_sheet_opts_t o = {.max_cells = 6};
     got_t *g = s_read(good, &o);
-    s_err_has(g, KC_EFORMAT, "sheet 'Dữ liệu', row 3: a cell in column G, beyond the 6 columns");
+    st_err_has(g, KC_EFORMAT, "sheet 'Dữ liệu', row 3: a cell in column G, beyond the 6 columns");
     assert_int_equal(g->n, 2);
-    s_got_free(g);
-    const char *bad = s_path("badref.xlsx");
+    st_got_free(g);
+    const char *bad = st_path("badref.xlsx");
     static const char *const refs[][2] = {
         {"r=\"B2\"", "r=\"XFE2\""}, {"r=\"B2\"", "r=\"B99999999\""}, {"r=\"B2\"", "r=\"2B\""}};
     for (size_t i = 0; i < 3; i++) {
         size_t n;
-        char *x = s_edit(good, "xl/worksheets/sheet1.xml", refs[i][0], refs[i][1], &n);
-        s_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
+        char *x = st_edit(good, "xl/worksheets/sheet1.xml", refs[i][0], refs[i][1], &n);
+        st_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
         free(x);
         g = s_read(bad, NULL);
-        s_err_has(g, KC_EFORMAT, "is not inside Excel's grid");
+        st_err_has(g, KC_EFORMAT, "is not inside Excel's grid");
         assert_int_equal(g->n, 1);
-        s_got_free(g);
+        st_got_free(g);
     }
     /* a shared string that does not exist */
     size_t n;
-    char *x = s_edit(good, "xl/worksheets/sheet1.xml", "<v>0</v>", "<v>4000</v>", &n);
-    s_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
+    char *x = st_edit(good, "xl/worksheets/sheet1.xml", "<v>0</v>", "<v>4000</v>", &n);
+    st_patch(good, bad, "xl/worksheets/sheet1.xml", x, n);
     free(x);
     g = s_read(bad, NULL);
-    s_err_has(g, KC_EFORMAT, "cell A1 refers to shared string '4000', which does not exist");
-    s_got_free(g);
+    st_err_has(g, KC_EFORMAT, "cell A1 refers to shared string '4000', which does not exist");
+    st_got_free(g);
     /* the 1904 date system (Excel for Mac's old default): same serials, four years on */
-    x = s_edit(good, "xl/workbook.xml", "<workbookPr", "<workbookPr date1904=\"1\"", &n);
-    s_patch(good, bad, "xl/workbook.xml", x, n);
+    x = st_edit(good, "xl/workbook.xml", "<workbookPr", "<workbookPr date1904=\"1\"", &n);
+    st_patch(good, bad, "xl/workbook.xml", x, n);
     free(x);
     g = s_read(bad, NULL);
     assert_int_equal(g->rc, 0);
-    s_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "2026-03-16", "đào tạo nghề", NULL);
-    s_got_free(g);
+    st_expect(g, 2, "Cần Thơ", "2022", "1200000000", "0.5", "2026-03-16", "đào tạo nghề", NULL);
+    st_got_free(g);
 }
 
 /* ---- files written by LibreOffice (committed) against their CSVs ---- */
 
 static void s_csv_vs_xlsx(const char *stem)
 {
-    char path[1024];
-    const char *src = getenv("KC_SOURCE_DIR");
-    assert_non_null(src);
-    snprintf(path, sizeof path, "%s/tests/import/data/%s.xlsx", src, stem);
-    got_t *g = s_read(path, NULL);
+    char name[256];
+    snprintf(name, sizeof name, "%s.xlsx", stem);
+    got_t *g = s_read(st_data(name), NULL);
     if (g->rc != 0)
-        fail_msg("%s: %s", path, g->err);
-    snprintf(path, sizeof path, "%s/tests/import/data/%s.csv", src, stem);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[4096];
-    long ln = 0;
-    int seen = 0;
-    while (fgets(line, sizeof line, f)) {
-        ln++;
-        line[strcspn(line, "\r\n")] = '\0';
-        const row_t *r = s_row(g, ln);
-        size_t col = 0;
-        bool nonempty = false;
-        char *save = line;
-        for (char *cell; (cell = strsep(&save, ",")) != NULL; col++) {
-            const char *got = r && col < r->n ? r->cells[col] : "";
-            if (strcmp(got, cell) != 0)
-                fail_msg("%s line %ld column %zu: xlsx '%s', csv '%s'", stem, ln, col, got, cell);
-            nonempty = nonempty || cell[0];
-        }
-        if (r) {
-            seen++;
-            assert_true(r->n <= col);
-        } else {
-            assert_false(nonempty);
-        }
-    }
-    fclose(f);
-    assert_int_equal(seen, g->n);
-    assert_true(seen >= 5);
-    s_got_free(g);
+        fail_msg("%s: %s", name, g->err);
+    snprintf(name, sizeof name, "%s.csv", stem);
+    st_match_csv(g, st_data(name), false);
+    st_got_free(g);
 }
 
 static void test_libreoffice(void **state)
@@ -656,35 +458,19 @@ static void test_libreoffice(void **state)
     s_csv_vs_xlsx("lo-demo-70");
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(s_dir, sizeof s_dir, "%s/kc-xlsx-test-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(s_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_xlsxwriter_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_named_sheet, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_libreoffice, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zip_bomb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_zip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_encrypted_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plain_workbook, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_doctype_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_parts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xlsxwriter_values, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_named_sheet, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_libreoffice, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_zip_bomb, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_zip, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_encrypted_entry, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_plain_workbook, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_doctype_refused, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_parts, st_setup, st_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_cells, st_setup, st_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 #!/bin/sh
 # needed_test.sh LIB - libkcingest.so, the field office's embeddable library, needs only
 # what a producer needs (issue 14): ZeroMQ, LMDB, libsodium, protobuf-c and the C library
-# (plus the sanitizer runtimes of a KC_SANITIZE build). Never the daemon side: libsystemd
-# (the journal, sd_notify), libinih (config files), libcrypto (the Merkle log), jansson,
-# libmicrohttpd, libcsv. Reads the DT_NEEDED entries with readelf -d.
+# (plus the sanitizer runtimes of a KC_SANITIZE build), and since issue 15 its import layer
+# (kcimport.h): libcsv, libzip and expat (and zlib below them) to read CSV, xlsx and ods,
+# libxlsxwriter for templates.
+# Never the daemon side: libsystemd (the journal, sd_notify), libinih (config files),
+# libcrypto (the Merkle log), jansson, libmicrohttpd. Reads the DT_NEEDED entries with readelf -d.
 set -eu
 lib=$1
 needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
@@ -15,6 +17,7 @@ fail=0
 for n in $needed; do
     case $n in
     libzmq.so.* | liblmdb.so.* | libsodium.so.* | libprotobuf-c.so.*) ;;
+    libcsv.so.* | libzip.so.* | libexpat.so.* | libxlsxwriter.so.* | libz.so.*) ;; # the import layer
     libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux*) ;;
     libasan.so.* | libubsan.so.*) ;; # KC_SANITIZE=ON
     *)

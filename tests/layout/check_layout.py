@@ -63,6 +63,7 @@ PRIVATE = {
     "kc_store_int.h": ("store/", "tests/store/"),
     "kc_merkle_int.h": ("store/", "tests/store/"),
     "kc_replay_int.h": ("core/", "tests/core/", "tests/replay/"),
+    "kc_sheet_zip.h": ("ingest/kc_sheet_",),
 }
 INGEST_PUBLIC_HEADER = "ingest/include/kcingest.h"
 LIBKCINGEST = ("kcingest", "kcingest_obj")

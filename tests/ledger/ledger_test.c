@@ -101,6 +101,18 @@ static void s_expect(s_fx_t *fx, t_event_t e, int want)
         assert_true(strlen(text) > 0);
 }
 
+/* Send e (a rejection with reason want) and compare its Ack text with `text`. */
+static void s_expect_text(s_fx_t *fx, t_event_t e, int want, const char *text)
+{
+    char got[256];
+    int reason = s_send_seq(fx, &e, 0, got, sizeof got);
+    if (reason != want || strcmp(got, text) != 0)
+        fail_msg("%s: expected %s (%s), got %s (%s)", e.ev.event_id, kc_reason_name(want), text,
+                 kc_reason_name(reason), got);
+}
+
+#define S_SUP KCPIPE__V1__REASON__REASON_TARGET_SUPERSEDED
+
 static kc_cell_t s_cell_at(kc_store_t *store, uint8_t province, uint16_t year, uint8_t month,
                            uint8_t kind)
 {
@@ -294,6 +306,14 @@ static void test_correction_across_the_merger(void **state)
     assert_int_equal(kc_ref_units_of(60, units), 1); /* Binh Thuan: scheme 63 only */
     assert_int_equal(units[0], 60);
     assert_int_equal(kc_ref_units_of(99, units), 0);
+    /* correcting the first version again: the text names the latest, across the units */
+    t_event_t x = s_corr("LA-1x", "LA-1", 70);
+    x.ev.province = "80";
+    x.ev.year = 2025;
+    x.ev.month = 6;
+    s_expect_text(fx, x, S_SUP,
+                  "cannot correct 'LA-1': it was corrected by 'LA-1c' (log offset 1); the latest "
+                  "version is 'LA-1c': send the correction with corrects=LA-1c");
     s_hist_t h = s_history(fx->store, 180, "LA-1c");
     assert_int_equal(h.n, 2);
     assert_int_equal(h.unit[0], 80);
@@ -303,6 +323,10 @@ static void test_correction_across_the_merger(void **state)
     r.ev.province = "80";
     s_expect(fx, r, S_OK);
     assert_int_equal(s_cell_at(fx->store, 80, 2025, 7, 1).events, 0);
+    s_expect_text(fx, x, S_SUP,
+                  "cannot correct 'LA-1': it was corrected by 'LA-1c' (log offset 1); the latest "
+                  "version 'LA-1c' was retracted by 'LA-1r' (log offset 2): there is nothing to "
+                  "correct");
 }
 
 static void test_rejections(void **state)
@@ -395,6 +419,213 @@ static void test_resend_and_business_duplicates(void **state)
     s_expect(fx, rp, KCPIPE__V1__REASON__REASON_DUPLICATE);
     assert_int_equal(t_log_size(fx->store), 3);
     assert_int_equal(s_cell(fx->store, 3).events, 0);
+}
+
+/* ---- target_superseded names the version to correct ---- */
+
+static void test_superseded_names_the_latest_version(void **state)
+{
+    s_fx_t *fx = *state;
+    s_expect(fx, s_rec("E-1", 100), S_OK);        /* offset 0 */
+    s_expect(fx, s_corr("C-1", "E-1", 70), S_OK); /* 1 */
+    s_expect(fx, s_corr("C-2", "C-1", 90), S_OK); /* 2 */
+    /* the first version: corrected by the second, the third is the latest */
+    s_expect_text(fx, s_corr("X-1", "E-1", 95), S_SUP,
+                  "cannot correct 'E-1': it was corrected by 'C-1' (log offset 1); the latest "
+                  "version is 'C-2': send the correction with corrects=C-2");
+    s_expect_text(fx, s_retr("X-2", "E-1"), S_SUP,
+                  "cannot retract 'E-1': it was corrected by 'C-1' (log offset 1); the latest "
+                  "version is 'C-2': send the retraction with corrects=C-2");
+    /* the second version: its corrector is the latest */
+    s_expect_text(fx, s_corr("X-3", "C-1", 95), S_SUP,
+                  "cannot correct 'C-1': it was corrected by 'C-2' (log offset 2); the latest "
+                  "version is 'C-2': send the correction with corrects=C-2");
+    /* what the text says to do is accepted, and the chain grows */
+    s_expect(fx, s_corr("C-3", "C-2", 95), S_OK); /* 3 */
+    assert_int_equal(s_cell(fx->store, 3).m[KC_M_AMOUNT_VND], 95);
+    s_expect_text(fx, s_corr("X-4", "E-1", 96), S_SUP,
+                  "cannot correct 'E-1': it was corrected by 'C-1' (log offset 1); the latest "
+                  "version is 'C-3': send the correction with corrects=C-3");
+
+    /* a chain ending in a retraction: nothing left to correct */
+    s_expect(fx, s_retr("R-1", "C-3"), S_OK); /* 4 */
+    s_expect_text(fx, s_corr("X-5", "E-1", 97), S_SUP,
+                  "cannot correct 'E-1': it was corrected by 'C-1' (log offset 1); the latest "
+                  "version 'C-3' was retracted by 'R-1' (log offset 4): there is nothing to "
+                  "correct");
+    s_expect_text(fx, s_retr("X-6", "C-2"), S_SUP,
+                  "cannot retract 'C-2': it was corrected by 'C-3' (log offset 3); the latest "
+                  "version 'C-3' was retracted by 'R-1' (log offset 4): there is nothing to "
+                  "retract");
+    /* the retracted version itself keeps its own reason */
+    s_expect(fx, s_corr("X-7", "C-3", 98), KCPIPE__V1__REASON__REASON_TARGET_RETRACTED);
+    assert_int_equal(t_log_size(fx->store), 5);
+    assert_int_equal(s_cell(fx->store, 3).events, 0);
+
+    /* within one group: the versions written earlier in the same transaction */
+    t_event_t g[3] = {s_rec("G-1", 5), s_corr("G-2", "G-1", 6), s_corr("G-3", "G-1", 7)};
+    t_buf_t evs[3];
+    for (int i = 0; i < 3; i++) {
+        g[i].ev.metrics = &g[i].m;
+        g[i].ev.has_seq = 1;
+        g[i].ev.seq = ++fx->seq;
+        evs[i] = t_event_pack(&g[i]);
+    }
+    t_buf_t batch = t_batch("p1", evs, 3);
+    for (int i = 0; i < 3; i++)
+        t_buf_free(&evs[i]);
+    kc_apply_t *grp = t_group(fx->store, &batch, 1);
+    const kc_pb_ack_t *ack = kc_apply_ack_msg(grp, 0);
+    assert_non_null(ack);
+    assert_int_equal(ack->n_results, 1);
+    assert_int_equal(ack->results[0]->seq, fx->seq);
+    assert_int_equal(ack->results[0]->reason, S_SUP);
+    assert_string_equal(ack->results[0]->text,
+                        "cannot correct 'G-1': it was corrected by 'G-2' (log offset 6); the "
+                        "latest version is 'G-2': send the correction with corrects=G-2");
+    kc_apply_destroy(&grp);
+
+    /* 64-byte ids: the long form would not fit the text, the short one does,
+     * with every id whole */
+    char a[65], b[65], c[65], d[65], r[65];
+    memset(a, 'a', 64), memset(b, 'b', 64), memset(c, 'c', 64), memset(d, 'd', 64);
+    memset(r, 'r', 64);
+    a[64] = b[64] = c[64] = d[64] = r[64] = '\0';
+    s_expect(fx, s_rec(a, 10), S_OK);
+    s_expect(fx, s_corr(b, a, 11), S_OK);
+    s_expect(fx, s_corr(c, b, 12), S_OK);
+    char want[KC_LEDGER_TEXT_MAX];
+    int n = snprintf(want, sizeof want,
+                     "cannot correct '%s': corrected by '%s'; the latest version is '%s'", a, b, c);
+    assert_true(n > 0 && (size_t)n < sizeof want);
+    s_expect_text(fx, s_corr(d, a, 13), S_SUP, want);
+    s_expect(fx, s_retr(r, c), S_OK);
+    n = snprintf(want, sizeof want,
+                 "cannot retract '%s': its latest version '%s' was retracted by '%s'", a, c, r);
+    assert_true(n > 0 && (size_t)n < sizeof want);
+    s_expect_text(fx, s_retr(d, a), S_SUP, want);
+}
+
+/* The same chain walked through a source of the test's own (as a replay's
+ * in-memory state serves it): V-0 (a record) -> V-1 -> ... -> V-n, unit 79,
+ * V-k at log offset k, V-n live; a link can be broken to see the plain text. */
+typedef struct {
+    int n;
+    kc_identity_t ids[1100];
+    uint64_t fail_at; /* event_get of this offset fails with KC_ESTORE (0: none) */
+    t_buf_t buf;      /* the last event_get's bytes */
+} s_mem_t;
+
+static int s_mem_identity(void *ctx, uint8_t unit, const char *id, size_t len, kc_identity_t *out)
+{
+    s_mem_t *m = ctx;
+    char s[16];
+    int k;
+    char tail;
+    if (unit != 79 || len >= sizeof s)
+        return KC_ENOTFOUND;
+    memcpy(s, id, len);
+    s[len] = '\0';
+    if (sscanf(s, "V-%d%c", &k, &tail) != 1 || k < 0 || k > m->n)
+        return KC_ENOTFOUND;
+    *out = m->ids[k];
+    return 0;
+}
+
+static int s_mem_event(void *ctx, uint64_t offset, const uint8_t **data, size_t *len)
+{
+    s_mem_t *m = ctx;
+    if (offset > (uint64_t)m->n)
+        return KC_ENOTFOUND;
+    if (m->fail_at && offset == m->fail_at)
+        return KC_ESTORE;
+    char id[16], prev[16];
+    snprintf(id, sizeof id, "V-%d", (int)offset);
+    snprintf(prev, sizeof prev, "V-%d", (int)offset - 1);
+    t_event_t e = offset ? s_corr(id, prev, 100 + (int64_t)offset) : s_rec(id, 100);
+    e.ev.metrics = &e.m;
+    t_buf_free(&m->buf);
+    m->buf = t_event_pack(&e);
+    *data = m->buf.data;
+    *len = m->buf.len;
+    return 0;
+}
+
+static void s_mem_chain(s_mem_t *m, int n)
+{
+    m->n = n;
+    m->fail_at = 0;
+    for (int k = 0; k <= n; k++)
+        m->ids[k] = (kc_identity_t){.offset = (uint64_t)k,
+                                    .state = k < n ? KC_ID_SUPERSEDED : KC_ID_LIVE,
+                                    .op = k ? S_CORR : KCPIPE__V1__OP__OP_RECORD,
+                                    .kind = 1,
+                                    .prev_unit = k ? 79 : 0,
+                                    .prev = k ? (uint64_t)k - 1 : 0,
+                                    .next_unit = k < n ? 79 : 0,
+                                    .next = k < n ? (uint64_t)k + 1 : 0};
+}
+
+/* The effect of "NEW" correcting V-0, decided at offset n+1: its text. */
+static int s_mem_decide(s_mem_t *m, char *text)
+{
+    kc_ledger_source_t src = {.identity_get = s_mem_identity, .event_get = s_mem_event, .ctx = m};
+    t_event_t e = s_corr("NEW", "V-0", 1);
+    e.ev.metrics = &e.m;
+    kc_ledger_effect_t eff;
+    int rc = kc_ledger_effect(&src, &e.ev, (uint64_t)m->n + 1, &eff);
+    if (rc == 0) {
+        assert_int_equal(eff.reason, S_SUP);
+        snprintf(text, KC_LEDGER_TEXT_MAX, "%s", eff.text);
+    }
+    return rc;
+}
+
+static void test_superseded_chain_bounds(void **state)
+{
+    (void)state;
+    s_mem_t *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    char text[KC_LEDGER_TEXT_MAX];
+    const char *plain = "cannot correct 'V-0': it was corrected (by log offset 1); name the "
+                        "latest version";
+    /* 1000 steps from the target to the live version: followed */
+    s_mem_chain(m, 1000);
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, "cannot correct 'V-0': it was corrected by 'V-1' (log offset 1); "
+                              "the latest version is 'V-1000': send the correction with "
+                              "corrects=V-1000");
+    /* 1001: taken for a broken log, the plain text */
+    s_mem_chain(m, 1001);
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, plain);
+    /* a link back to an earlier offset (a cycle V-1 -> V-2 -> V-1 ...) */
+    s_mem_chain(m, 5);
+    m->ids[2].next = 1;
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, plain);
+    /* a next offset beyond the log */
+    s_mem_chain(m, 5);
+    m->ids[2].next = 9;
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, plain);
+    /* an identity that does not link back to the version before it */
+    s_mem_chain(m, 5);
+    m->ids[3].prev = 0;
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, plain);
+    /* a store error while walking is passed on, as everywhere in the ledger */
+    s_mem_chain(m, 5);
+    m->fail_at = 3;
+    assert_int_equal(s_mem_decide(m, text), KC_ESTORE);
+    /* the intact chain of 5 */
+    s_mem_chain(m, 5);
+    assert_int_equal(s_mem_decide(m, text), 0);
+    assert_string_equal(text, "cannot correct 'V-0': it was corrected by 'V-1' (log offset 1); "
+                              "the latest version is 'V-5': send the correction with "
+                              "corrects=V-5");
+    t_buf_free(&m->buf);
+    free(m);
 }
 
 /* One batch of p1 (next seqs) filling April to `total` with events at the
@@ -547,6 +778,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_correction_across_the_merger, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rejections, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_resend_and_business_duplicates, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_superseded_names_the_latest_version, s_setup,
+                                        s_teardown),
+        cmocka_unit_test(test_superseded_chain_bounds),
         cmocka_unit_test_setup_teardown(test_overflow_changes_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replay_rebuilds_the_same_totals, s_setup, s_teardown),
     };

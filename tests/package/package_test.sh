@@ -146,10 +146,11 @@ for p in kcpipe kcpipe-send libkcingest; do
             echo "$dep_names" | grep -qx adduser || fail "kcpipe: adduser missing from Depends"
             ;;
         kcpipe-send)
-            echo "$dep_names" | grep -qx libcsv3 || fail "kcpipe-send: libcsv3 missing from Depends"
+            # its spreadsheet reading is libkcingest's import layer (issue 15)
+            echo "$dep_names" | grep -qx libkcingest || fail "kcpipe-send: libkcingest missing from Depends"
             ;;
         libkcingest)
-            for d in libzmq5 liblmdb0 libprotobuf-c1; do
+            for d in libzmq5 liblmdb0 libprotobuf-c1 libcsv3 libzip4 libexpat1 libxlsxwriter4; do
                 echo "$dep_names" | grep -qx "$d" || fail "libkcingest: $d missing from Depends"
             done
             ;;
