@@ -106,5 +106,20 @@ for lang in vi en; do
     done
 done
 
+# on a terminal, a long file shows its progress on one line (util-linux script(1) gives kc-send a
+# pseudo-terminal); not on a pipe
+if command -v script >/dev/null; then
+    $py -c "
+print('event_id,province,year,month,activity,amount_vnd')
+for i in range(5000): print(f'P{i},79,2022,3,KC1,{i + 1}')" >"$tmp/big.csv"
+    script -qec "'$send' --no-config --lang en --check '$tmp/big.csv'" /dev/null >"$tmp/tty" 2>&1
+    tr '\r' '\n' <"$tmp/tty" | grep -qx "$tmp/big.csv: 4000 rows read, 0 with problems" &&
+        ok "a progress line on a terminal" || { bad "no progress line on a terminal:"; cat -v "$tmp/tty"; }
+    "$send" --no-config --lang en --check "$tmp/big.csv" >"$tmp/out" 2>&1
+    grep -q "rows read" "$tmp/out" && bad "a progress line on a pipe" || ok "no progress line on a pipe"
+else
+    echo "skip: script(1) is not installed: no terminal to show progress on"
+fi
+
 [ $fail -eq 0 ] && echo "ok: kc-send --check"
 exit $fail
