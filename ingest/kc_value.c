@@ -164,80 +164,78 @@ static const unsigned char s_ascii[128] = {
     'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 123, 124, 125, 126, 127,
 };
 
+/* The fold being written: out[cap], wn bytes written, n the whole fold's
+ * length; once a piece does not fit (full) nothing more is written, so a
+ * truncated fold never ends inside a UTF-8 sequence. */
+typedef struct {
+    char *out;
+    size_t cap, wn, n;
+    bool full;
+} s_fold_out_t;
+
+static inline void s_fold_put(s_fold_out_t *o, const unsigned char *src, size_t w)
+{
+    if (!o->full && o->wn + w < o->cap) {
+        memcpy(o->out + o->wn, src, w);
+        o->wn += w;
+    } else {
+        o->full = true;
+    }
+    o->n += w;
+}
+
 size_t kc_value_fold(const char *in, char *out, size_t cap)
 {
     const unsigned char *p = (const unsigned char *)in;
-    size_t n = 0;      /* length of the whole fold */
-    size_t wn = 0;     /* bytes written to out */
-    bool full = false; /* a piece did not fit: write nothing more */
-    bool space = false;
+    static const unsigned char sp = ' ';
+    s_fold_out_t o = {out, cap, 0, 0, false};
+    bool space = false; /* a run of spaces is pending (written before the next piece) */
     while (*p) {
-        if (*p < 0x80) { /* ASCII: the table */
-            unsigned char f = s_ascii[*p++];
-            if (f == 1) /* U+0001 folds like a combining mark: dropped */
-                continue;
-            if (f == ' ') {
-                space = true;
-                continue;
-            }
-            if (space && n > 0) {
-                if (!full && wn + 1 < cap)
-                    out[wn++] = ' ';
-                else
-                    full = true;
-                n++;
-            }
-            space = false;
-            if (!full && wn + 1 < cap)
-                out[wn++] = (char)f;
-            else
-                full = true;
-            n++;
-            continue;
-        }
-        uint32_t cp;
-        size_t len = s_utf8(p, &cp);
-        const unsigned char *src = p;
-        unsigned char one = '?';
+        unsigned char one;
+        const unsigned char *src = &one;
         size_t w = 1;
-        if (!len) {
-            src = &one;
-            p++;
-        } else {
-            int f = s_fold_cp(cp);
-            p += len;
-            if (f == 1)
+        if (*p < 0x80) { /* ASCII: the table */
+            one = s_ascii[*p++];
+            if (one == 1) /* U+0001 folds like a combining mark: dropped */
                 continue;
-            if (f == ' ') {
+            if (one == ' ') {
                 space = true;
                 continue;
             }
-            if (f) {
-                one = (unsigned char)f;
-                src = &one;
+        } else {
+            uint32_t cp;
+            size_t len = s_utf8(p, &cp);
+            if (!len) {
+                one = '?';
+                p++;
             } else {
-                w = len; /* copied as it is */
+                int f = s_fold_cp(cp);
+                if (f == 1) {
+                    p += len;
+                    continue;
+                }
+                if (f == ' ') {
+                    p += len;
+                    space = true;
+                    continue;
+                }
+                if (f) {
+                    one = (unsigned char)f;
+                } else {
+                    src = p; /* copied as it is */
+                    w = len;
+                }
+                p += len;
             }
         }
-        if (space && n > 0) {
-            if (!full && wn + 1 < cap)
-                out[wn++] = ' ';
-            else
-                full = true;
-            n++;
-        }
+        if (space && o.n > 0)
+            s_fold_put(&o, &sp, 1);
         space = false;
-        if (!full && wn + w < cap) {
-            memcpy(out + wn, src, w);
-            wn += w;
-        } else {
-            full = true;
-        }
-        n += w;
+        s_fold_put(&o, src, w);
     }
     if (cap)
-        out[wn] = '\0';
-    return n;
+        out[o.wn] = '\0';
+    return o.n;
 }
 
 /* ---- tables ----------------------------------------------------------- */
