@@ -264,7 +264,7 @@ bool kc_agg_http_addr_is_local(const char *addr)
 }
 
 /* The live feed and the HTTP server, after the store and the ROUTER. */
-static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const char *dir)
+static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts)
 {
     int rc;
     if (opts->feed_endpoint) {
@@ -318,7 +318,6 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
         kc_http_opts_t ho = {.addr = http_addr,
                              .port = opts->http_port,
                              .store = self->store,
-                             .store_dir = dir,
                              .metrics = self->metrics};
         if ((rc = kc_http_start(&self->http, &ho)) != 0) {
             kc_error("cannot serve HTTP on %s port %u: %s",
@@ -333,7 +332,6 @@ static int s_monitoring_setup(kc_agg_t *self, const kc_agg_opts_t *opts, const c
                  v6 ? "]" : "", self->http_port);
         kc_info("HTTP API on %s", self->http_url);
     }
-    (void)dir;
     return 0;
 }
 
@@ -461,7 +459,7 @@ int kc_agg_new(kc_agg_t **out, const kc_agg_opts_t *opts)
         rc = -errno;
         goto fail;
     }
-    if ((rc = s_monitoring_setup(self, opts, dir)) != 0)
+    if ((rc = s_monitoring_setup(self, opts)) != 0)
         goto fail;
     if (opts->ready_file) {
         rc = s_write_ready_file(opts->ready_file, self->endpoint, self);

@@ -22,6 +22,16 @@
  * before the admission rules may hold as any bytes; a parameter echoed in a
  * 400) goes into JSON in display form (common/kc_jtext.h), so every
  * answer is valid UTF-8.
+ * No answer names the store's directory (issue 16): a path on the server is
+ * of no use to a reader of the API and tells an attacker about the host, so
+ * /v1/totals is kc-query's JSON without its "store" member.
+ *
+ * /v1/provinces?scheme=34 counts, for each scheme-34 unit, the reports of the
+ * unit itself and of the scheme-63 provinces merged into it (successor), as
+ * kc-watch --units 34 and /v1/totals?units=34 do: the latest last_report and
+ * the sum of events. Data of before 2025-07 is stored under the scheme-63
+ * units, so without this a 34-unit view of 2022 showed every province as
+ * never reporting. Scheme 63 counts its own units only.
  */
 #include "kc_http.h"
 
@@ -61,7 +71,6 @@
 struct kc_http {
     struct MHD_Daemon *daemon;
     kc_store_t *store;
-    const char *store_dir;
     kc_metrics_t *metrics;
     unsigned port;
 };
@@ -189,7 +198,7 @@ static enum MHD_Result s_totals(kc_http_t *h, struct MHD_Connection *c)
         return s_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
     kc_qry_init(o);
-    o->store = h->store_dir ? h->store_dir : "";
+    o->store = ""; /* not shown: removed from the answer below */
     o->format = KC_QRY_JSON;
     s_args_t a = {.qry = o};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_arg, &a);
@@ -202,11 +211,30 @@ static enum MHD_Result s_totals(kc_http_t *h, struct MHD_Connection *c)
         if (rc == 0)
             rc = kc_qry_answer(o, txn, ans);
         kc_txn_end(&txn);
-        ret = rc == 0 ? s_json(h, c, MHD_HTTP_OK, kc_qry_json(o, ans)) : s_store_error(h, c, rc);
+        json_t *doc = rc == 0 ? kc_qry_json(o, ans) : NULL;
+        if (doc)
+            json_object_del(doc, "store"); /* no server path in an answer (top of file) */
+        ret = rc == 0 ? s_json(h, c, MHD_HTTP_OK, doc) : s_store_error(h, c, rc);
     }
     free(ans);
     free(o);
     return ret;
+}
+
+/* Adds unit's state to *last (the latest report) and *events; a unit never
+ * reported adds nothing. */
+static int s_unit_add(kc_txn_t *txn, uint8_t unit, uint64_t *last, uint64_t *events)
+{
+    kc_unit_state_t st;
+    int rc = kc_txn_unit_get(txn, unit, &st);
+    if (rc == KC_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (st.last_report_ns > *last)
+        *last = st.last_report_ns;
+    *events += st.events;
+    return 0;
 }
 
 static enum MHD_Result s_provinces(kc_http_t *h, struct MHD_Connection *c)
@@ -244,12 +272,16 @@ static enum MHD_Result s_provinces(kc_http_t *h, struct MHD_Connection *c)
         if (scheme == 63 && period >= KC_CELLS_MERGER)
             period = KC_CELLS_MERGER - 1;
         const char *region = kc_ref_region_of(p->code, period);
-        kc_unit_state_t st;
-        int urc = kc_txn_unit_get(txn, kc_ref_unit_key(p->code, period), &st);
-        if (urc != 0 && urc != KC_ENOTFOUND) {
-            rc = urc;
-            break;
+        uint64_t last = 0, events = 0;
+        rc = s_unit_add(txn, kc_ref_unit_key(p->code, period), &last, &events);
+        /* scheme 34: and the scheme-63 provinces merged into it (top of file) */
+        for (size_t j = 0; rc == 0 && scheme == 34 && j < kc_ref_province_count(); j++) {
+            const kc_province_t *q = kc_ref_province_at(j);
+            if (q->scheme == 63 && q->successor == p->code)
+                rc = s_unit_add(txn, kc_ref_unit_in(63, q->code), &last, &events);
         }
+        if (rc != 0)
+            break;
         char succ[8];
         snprintf(succ, sizeof succ, "%02u", p->successor);
         json_t *o = json_object();
@@ -257,8 +289,8 @@ static enum MHD_Result s_provinces(kc_http_t *h, struct MHD_Connection *c)
         json_object_set_new(o, "name", json_string(p->name));
         json_object_set_new(o, "region", region ? json_string(region) : json_null());
         json_object_set_new(o, "successor", p->successor ? json_string(succ) : json_null());
-        json_object_set_new(o, "last_report", s_time(urc == 0 ? st.last_report_ns : 0));
-        json_object_set_new(o, "events", json_integer((json_int_t)(urc == 0 ? st.events : 0)));
+        json_object_set_new(o, "last_report", s_time(last));
+        json_object_set_new(o, "events", json_integer((json_int_t)events));
         json_array_append_new(list, o);
     }
     kc_txn_end(&txn);
@@ -376,9 +408,8 @@ static enum MHD_Result s_status(kc_http_t *h, struct MHD_Connection *c)
     if (rc != 0)
         return s_store_error(h, c, rc);
     return s_json(h, c, MHD_HTTP_OK,
-                  json_pack("{s:s,s:I,s:o,s:o}", "version", KC_VERSION, "seq", (json_int_t)seq,
-                            "time", s_time(kc_time_real_ns()), "store",
-                            kc_json_texts(h->store_dir)));
+                  json_pack("{s:s,s:I,s:o}", "version", KC_VERSION, "seq", (json_int_t)seq, "time",
+                            s_time(kc_time_real_ns())));
 }
 
 static enum MHD_Result s_metrics(kc_http_t *h, struct MHD_Connection *c)
@@ -492,7 +523,6 @@ int kc_http_start(kc_http_t **out, const kc_http_opts_t *opts)
     if (!h)
         return KC_ENOMEM;
     h->store = opts->store;
-    h->store_dir = opts->store_dir;
     h->metrics = opts->metrics;
     unsigned threads = opts->threads ? opts->threads : 2;
     errno = 0;

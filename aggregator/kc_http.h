@@ -33,7 +33,6 @@ typedef struct {
     const char *addr;      /* IPv4/IPv6 literal to bind; NULL = KC_HTTP_DEFAULT_ADDR */
     unsigned port;         /* 0 = any free port (see kc_http_port) */
     kc_store_t *store;     /* borrowed; read transactions only */
-    const char *store_dir; /* shown as "store" in /v1/totals like kc-query */
     kc_metrics_t *metrics; /* borrowed */
     unsigned threads;      /* 0 = 2 (thread pool) */
 } kc_http_opts_t;

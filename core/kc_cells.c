@@ -75,7 +75,8 @@ static bool s_place_ok(const s_scan_t *s, int unit, int unit_scheme, int32_t yyy
     if (s->any_place)
         return true;
     for (size_t i = 0; i < f->n_provinces; i++)
-        if (f->provinces[i] == unit)
+        if (f->provinces[i] == unit &&
+            (!f->province_scheme[i] || f->province_scheme[i] == unit_scheme))
             return true;
     if (f->n_regions == 0)
         return false;

@@ -88,6 +88,10 @@ typedef struct {
     const char *regions[KC_CELLS_MAX_SEL]; /* borrowed region names */
     size_t n_regions;
     uint8_t provinces[KC_CELLS_MAX_SEL]; /* unit codes (scheme-34 codes with units 34) */
+    /* 0: the code under any scheme (a code given as such); 63 or 34: only
+     * under that scheme (a province given by name: "Long An" is 80 of scheme
+     * 63, never 80 Tây Ninh of scheme 34) */
+    uint8_t province_scheme[KC_CELLS_MAX_SEL];
     size_t n_provinces;
     bool activity[256]; /* by kc_activity_t.id; all false = every activity */
     bool fund[4];       /* by fund 1..3; all false = every fund */

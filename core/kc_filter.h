@@ -25,8 +25,11 @@ int kc_filter_parse_kind(const char *s, int *kind, char *err, size_t cap);
 int kc_filter_parse_units(const char *s, int *units, char *err, size_t cap);
 /* Add to the filter (the region name is borrowed: keep s alive). */
 int kc_filter_add_region(kc_cells_filter_t *f, const char *s, char *err, size_t cap);
-/* A province code; with f->units == 34 it must name a scheme-34 unit, so set
- * units before adding provinces. */
+/* A province code, or a name with or without diacritics and with or without
+ * a "TP." / "Thành phố" / "Tỉnh" prefix ("Cần Thơ", "can tho", "TP. Hồ Chí
+ * Minh"); with f->units == 34 it must name a scheme-34 unit, so set units
+ * before adding provinces. A name selects its province under the scheme(s)
+ * it has (kc_cells_filter_t.province_scheme). */
 int kc_filter_add_province(kc_cells_filter_t *f, const char *s, char *err, size_t cap);
 int kc_filter_add_activity(kc_cells_filter_t *f, const char *s, char *err, size_t cap);
 int kc_filter_add_fund(kc_cells_filter_t *f, const char *s, char *err, size_t cap);

@@ -35,6 +35,7 @@
  */
 #include "kc_audit.h"
 #include "kc_cli.h"
+#include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_identity.h"
 #include "kc_jtext.h"
@@ -100,6 +101,11 @@ static void s_usage(FILE *out)
                  "  --store DIR           the store (default " S_DEFAULT_STORE ")\n"
                  "  --compact             backup: omit free pages from the copy\n"
                  "  --format text|json    stat: output format (default text)\n"
+                 "  --config FILE         read options from FILE (default: /etc/kcpipe/admin.conf\n"
+                 "                        if it exists); options given here win\n"
+                 "  --no-config           read no config file\n"
+                 "  --check-config        check the config file and options: print 'FILE: ok'\n"
+                 "                        and exit 0, or each error as FILE:LINE and exit 78\n"
                  "  -h, --help            this help\n"
                  "  -V, --version         print the version\n"
                  "\nExit: 0 ok, 64 usage, 65 verification failed or unusable format, 66 no store\n"
@@ -1042,22 +1048,32 @@ int main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
+    /* the same config file handling as every other program (README): a file
+     * may set --store; --no-config, --config FILE and --check-config */
+    int mrc = kc_conf_main(PROG, "admin", longopts, &argc, &argv);
+    if (mrc)
+        return mrc;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
         switch (c) {
         case 's': o.store = optarg; break;
         case 'c': o.compact = true; break;
         case 'f':
-            if (strcmp(optarg, "json") == 0)
+            if (strcmp(optarg, "json") == 0) {
                 o.json = true;
-            else if (strcmp(optarg, "text") != 0)
+            } else if (strcmp(optarg, "text") == 0) {
+                o.json = false;
+            } else {
                 return kc_cli_usage_error(PROG, "--format must be text or json, not '%s'", optarg);
+            }
             break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
         default: return kc_cli_usage_error(PROG, "%s", "bad option");
         }
     }
+    if (kc_conf_main_check_done())
+        return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s",
                                   "a command is needed: backup, restore, stat, compact, migrate");

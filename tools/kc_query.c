@@ -62,8 +62,9 @@ static void s_usage(FILE *out)
                  "  --year Y             year to report (required)\n"
                  "  --months A-B         months of the year, or one month (default 1-12)\n"
                  "  --region NAME        north, central_highlands, south (repeatable)\n"
-                 "  --province CODE      two-digit province code (repeatable); provinces and\n"
-                 "                       regions together select their union\n"
+                 "  --province CODE|NAME two-digit code or name, with or without diacritics\n"
+                 "                       ('Cần Thơ', 'Can Tho', 'TP. Hồ Chí Minh'; repeatable);\n"
+                 "                       provinces and regions together select their union\n"
                  "  --activity NAME|CODE activity, e.g. machinery or KC3b (repeatable)\n"
                  "  --kind actual|plan   figures done or planned (default actual)\n"
                  "  --fund kcqg|kcdp|other  paying budget (repeatable; default all)\n"
@@ -225,11 +226,13 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             kc_i128 c = rec ? a->cmp.total.events : a->cmp.total.m[i];
             printf("%s,", rec ? "records" : kc_ref_metric(i)->name);
             s_csv_int(v);
-            if (o->plan) {
+            if (o->plan) { /* empty where there is no plan: records never have one */
                 putchar(',');
-                s_csv_int(p);
+                if (!rec && p)
+                    s_csv_int(p);
                 putchar(',');
-                s_csv_pct(v, p);
+                if (!rec)
+                    s_csv_pct(v, p);
             }
             if (o->compare) {
                 putchar(',');
@@ -242,7 +245,7 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         }
         return ferror(stdout) ? KC_EX_IOERR : 0;
     }
-    printf("key,label,records");
+    printf("key,label%s,records", o->f.by == KC_BY_PROVINCE ? ",scheme" : "");
     for (int i = 0; i < KC_METRIC_COUNT; i++)
         printf(",%s", kc_ref_metric(i)->name);
     bool plan_rows = o->plan && o->f.by != KC_BY_MONTH;
@@ -260,6 +263,8 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         s_csv_field(key);
         putchar(',');
         s_csv_field(label);
+        if (o->f.by == KC_BY_PROVINCE) /* 63 until 2025-06, 34 from 2025-07 */
+            printf(",%d", scheme);
         putchar(',');
         s_csv_int(a->cur.row[r].events);
         for (int i = 0; i < KC_METRIC_COUNT; i++) {
@@ -268,7 +273,8 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         }
         for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++) {
             putchar(',');
-            s_csv_int(a->plan.row[r].m[i]);
+            if (a->plan.row[r].m[i]) /* empty where there is no plan */
+                s_csv_int(a->plan.row[r].m[i]);
         }
         for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++) {
             putchar(',');
@@ -298,9 +304,10 @@ static void s_print_header(const kc_qry_opts_t *o)
     for (size_t i = 0; i < o->f.n_regions; i++)
         printf(" · %s", kc_label_region(o->f.regions[i], o->lang));
     for (size_t i = 0; i < o->f.n_provinces; i++) {
-        const kc_province_t *p =
-            kc_ref_province(o->f.units == 34 ? 34 : kc_ref_scheme_for(o->year * 100 + o->m_from),
-                            o->f.provinces[i]);
+        int sch = o->f.province_scheme[i] ? o->f.province_scheme[i]
+                  : o->f.units == 34      ? 34
+                                          : kc_ref_scheme_for(o->year * 100 + o->m_from);
+        const kc_province_t *p = kc_ref_province(sch, o->f.provinces[i]);
         printf(" · %02u %s", o->f.provinces[i], p ? p->name : "");
     }
     for (size_t i = 0; i < kc_ref_activity_count(); i++) {
@@ -367,9 +374,9 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             kc_table_set(t, 0, rec ? rec_label : kc_label_metric(i, o->lang));
             kc_table_set(t, 1, s_value(buf, sizeof buf, rec ? -1 : i, v, o->lang));
             col = 2;
-            if (o->plan) {
-                kc_table_set(t, col++, s_value(buf, sizeof buf, rec ? -1 : i, p, o->lang));
-                kc_table_set(t, col++, kc_fmt_percent(buf, sizeof buf, v, p, o->lang));
+            if (o->plan) { /* "—" where there is no plan: records never have one */
+                kc_table_set(t, col++, rec || !p ? "—" : s_value(buf, sizeof buf, i, p, o->lang));
+                kc_table_set(t, col++, rec ? "—" : kc_fmt_percent(buf, sizeof buf, v, p, o->lang));
             }
             if (o->compare) {
                 kc_table_set(t, col++, s_value(buf, sizeof buf, rec ? -1 : i, c, o->lang));
@@ -389,8 +396,23 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             shown[n_shown++] = i;
     if (n_shown == 0)
         shown[n_shown++] = KC_M_AMOUNT_VND;
-    size_t cols = 3 + (size_t)n_shown * 5;
-    kc_table_t *t = kc_table_new(cols, 2);
+    /* a merger year in native units: a unit may have a row in each scheme
+     * (79 Hồ Chí Minh of scheme 63 until 2025-06 and of scheme 34 from
+     * 2025-07), each with its own plan; a scheme column tells them apart */
+    bool scheme_col = false;
+    for (int r = 0, first = 0; o->f.by == KC_BY_PROVINCE && r < KC_CELLS_ROWS; r++) {
+        char key[16];
+        int scheme;
+        if (!kc_qry_row_used(a, o, r))
+            continue;
+        kc_qry_row_label(o, r, key, sizeof key, &scheme);
+        if (first && scheme != first)
+            scheme_col = true;
+        first = scheme;
+    }
+    size_t lead = scheme_col ? 3 : 2;
+    size_t cols = lead + 1 + (size_t)n_shown * 5;
+    kc_table_t *t = kc_table_new(cols, lead);
     if (!t)
         return KC_EX_SOFTWARE;
     kc_table_row(t);
@@ -402,7 +424,9 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
                  o->f.by == KC_BY_PROVINCE   ? (vi ? "tỉnh" : "province")
                  : o->f.by == KC_BY_ACTIVITY ? (vi ? "hoạt động" : "activity")
                                              : "");
-    size_t col = 2;
+    if (scheme_col)
+        kc_table_set(t, 2, vi ? "danh mục" : "scheme");
+    size_t col = lead;
     for (int k = 0; k < n_shown; k++) {
         int i = shown[k];
         bool vnd = kc_ref_metric(i)->is_vnd;
@@ -433,14 +457,19 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             const char *label = kc_qry_row_label(o, r, key, sizeof key, &scheme);
             kc_table_set(t, 0, key);
             kc_table_set(t, 1, label);
+            if (scheme_col)
+                kc_table_set(t, 2,
+                             scheme == 34 ? (vi ? "34 tỉnh" : "34 provinces")
+                                          : (vi ? "63 tỉnh" : "63 provinces"));
         }
-        col = 2;
+        col = lead;
         for (int k = 0; k < n_shown; k++) {
             int i = shown[k];
             bool vnd = kc_ref_metric(i)->is_vnd;
             kc_table_set(t, col++, s_value(buf, sizeof buf, i, cur->m[i], o->lang));
-            if (plan_rows && vnd && a->plan.total.m[i]) {
-                kc_table_set(t, col++, s_value(buf, sizeof buf, i, pl->m[i], o->lang));
+            if (plan_rows && vnd && a->plan.total.m[i]) { /* "—": no plan of its own */
+                kc_table_set(t, col++,
+                             pl->m[i] ? s_value(buf, sizeof buf, i, pl->m[i], o->lang) : "—");
                 kc_table_set(t, col++,
                              kc_fmt_percent(buf, sizeof buf, cur->m[i], pl->m[i], o->lang));
             }
@@ -457,8 +486,9 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
     if (o->plan && o->f.by == KC_BY_MONTH) { /* plans are annual: one line below */
         char pct[KC_FMT_BUF];
         kc_i128 act = a->cur.total.m[KC_M_AMOUNT_VND], pl = a->plan.total.m[KC_M_AMOUNT_VND];
-        printf("\n%s: %s (%s %s)\n", plan_h, s_value(buf, sizeof buf, KC_M_AMOUNT_VND, pl, o->lang),
-               pct_h, kc_fmt_percent(pct, sizeof pct, act, pl, o->lang));
+        printf("\n%s: %s (%s %s)\n", plan_h,
+               pl ? s_value(buf, sizeof buf, KC_M_AMOUNT_VND, pl, o->lang) : "—", pct_h,
+               kc_fmt_percent(pct, sizeof pct, act, pl, o->lang));
     }
     return ferror(stdout) ? KC_EX_IOERR : 0;
 }

@@ -44,7 +44,9 @@
  *             as written (readable through a pipe).
  *   --once    the table (terminal: the same table without the alternate
  *             screen; plain: the first lines) once after the first snapshot,
- *             then exit 0.
+ *             then exit 0. Without --timeout it gives up after
+ *             S_ONCE_TIMEOUT_S (exit 69, saying so): a one-shot run (a script,
+ *             a cron job) must end even when no aggregator serves the feed.
  * Exit: 0 (--once done, or SIGINT/SIGTERM), 64 usage, 69 feed unavailable
  * (no snapshot, or no ready file, within --timeout), 70 internal error,
  * 74 stdout unwritable.
@@ -74,10 +76,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define PROG           "kc-watch"
-#define EX_UNAVAILABLE 69
-#define REDRAW_MS      200 /* at most 5 redraws a second */
-#define TICK_MS        1000
+#define PROG             "kc-watch"
+#define EX_UNAVAILABLE   69
+#define REDRAW_MS        200 /* at most 5 redraws a second */
+#define TICK_MS          1000
+#define S_ONCE_TIMEOUT_S 10 /* --once without --timeout: the bound on the first snapshot */
 
 typedef enum {
     SORT_CODE = 0,
@@ -163,7 +166,7 @@ static void s_usage(FILE *out)
             "                       the first snapshot, then one per province that changed\n"
             "  --once               print the table once after the first snapshot and exit\n"
             "  --timeout S          give up (exit 69) if no snapshot arrives within S seconds\n"
-            "                       (default: wait)\n"
+            "                       (default: 10 with --once, else wait)\n"
             "  --config FILE        read options from FILE (default: /etc/kcpipe/watch.conf\n"
             "                       if it exists); options given here win\n"
             "  --no-config          read no config file\n"
@@ -372,6 +375,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             o->snapshot = o->snap_buf;
         }
     }
+    if (o->once && !o->timeout_s)
+        o->timeout_s = S_ONCE_TIMEOUT_S; /* a one-shot run never waits for ever */
     if (kc_conf_main_check_done())
         *done = true;
     return 0;

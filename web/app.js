@@ -94,7 +94,6 @@
         `Biểu đồ cột ngang: kinh phí thực hiện và kế hoạch năm của ${n} tỉnh; tổng ${t}, đạt ${p} kế hoạch. Số liệu chi tiết trong bảng các tỉnh.`,
       chart_months_alt: (y, p) => `Biểu đồ cột: kinh phí theo tháng năm ${y} so với năm ${p}. Số liệu trong bảng số liệu bên dưới.`,
       chart_activities_alt: 'Biểu đồ cột ngang: kinh phí theo nội dung hoạt động. Số liệu trong bảng số liệu bên dưới.',
-      store: (s) => `Kho dữ liệu: ${s}`,
     },
     en: {
       locale: 'en-GB',
@@ -174,7 +173,6 @@
         `Horizontal bar chart: spending and yearly plan of ${n} provinces; total ${t}, ${p} of plan. Details in the province table.`,
       chart_months_alt: (y, p) => `Bar chart: spending by month in ${y} against ${p}. Figures in the data table below.`,
       chart_activities_alt: 'Horizontal bar chart: spending by activity. Figures in the data table below.',
-      store: (s) => `Store: ${s}`,
     },
   };
 
@@ -413,7 +411,6 @@
     renderMonths(months);
     renderActivities(acts);
     renderTable(rows, prov);
-    $('store').textContent = prov.store ? T.store(prov.store) : '';
     $('updated').textContent = new Intl.DateTimeFormat(T.locale, { timeStyle: 'medium' }).format(new Date());
     renders++;
     document.body.dataset.renders = String(renders);

@@ -9,7 +9,9 @@
  * headers of every answer (the dashboard's Content-Security-Policy, which its
  * HTML needs nothing beyond); /v1/totals equals the
  * document tools/common/kc_qry builds and what `kc-query --format json`
- * prints (parsed, "store" ignored); the /metrics text passes
+ * prints (parsed), less the "store" member: no answer of any route names the
+ * store's directory (issue 16); /v1/provinces?scheme=34 counts the reports
+ * of the scheme-63 provinces merged into a unit (issue 16); the /metrics text passes
  * `promtool check metrics` and carries the values that were sent.
  * Built twice: HTTP_TEST_METRICS selects the /metrics group.
  */
@@ -141,12 +143,8 @@ static int s_setup(void **state)
     s_fill();
     kc_metrics_feed(s_metrics, 2, 7, 1, 3);
     kc_metrics_readers_cleared(s_metrics, 1);
-    kc_http_opts_t o = {.addr = "127.0.0.1",
-                        .port = 0,
-                        .store = s_store,
-                        .store_dir = s_dir,
-                        .metrics = s_metrics,
-                        .threads = 2};
+    kc_http_opts_t o = {
+        .addr = "127.0.0.1", .port = 0, .store = s_store, .metrics = s_metrics, .threads = 2};
     if (kc_http_start(&s_http, &o) != 0)
         return -1;
     s_port = kc_http_port(s_http);
@@ -221,7 +219,7 @@ static void test_status(void **state)
     assert_int_equal(size, N_ACCEPTED);
     assert_int_equal(s_int(d, "seq"), (json_int_t)size);
     assert_string_equal(json_string_value(json_object_get(d, "version")), KC_VERSION);
-    assert_string_equal(json_string_value(json_object_get(d, "store")), s_dir);
+    assert_null(json_object_get(d, "store")); /* no server path (issue 16) */
     const char *t = json_string_value(json_object_get(d, "time"));
     assert_non_null(t);
     assert_int_equal(t[strlen(t) - 1], 'Z');
@@ -290,16 +288,35 @@ static void test_provinces(void **state)
     p = s_find(list, "code", "02"); /* never reported */
     assert_true(json_is_null(json_object_get(p, "last_report")));
     assert_int_equal(s_int(p, "events"), 0);
+    /* the latest report of 79 and 74 (scheme 63), for scheme 34's 79 below */
+    char last79[64], last74[64];
+    snprintf(last79, sizeof last79, "%s",
+             json_string_value(json_object_get(s_find(list, "code", "79"), "last_report")));
+    snprintf(last74, sizeof last74, "%s",
+             json_string_value(json_object_get(s_find(list, "code", "74"), "last_report")));
+    const char *latest = strcmp(last79, last74) >= 0 ? last79 : last74; /* same ISO format */
     json_decref(d);
 
+    /* scheme 34 (issue 16, defect 1): nothing was sent under scheme 34 (the
+     * rows are of 2021-2022), but a unit counts the reports of the scheme-63
+     * provinces merged into it, as kc-watch --units 34 does: 79 those of 79
+     * and 74 (Binh Duong merges into 79), 01 those of 01 */
     d = s_get_json("/v1/provinces?scheme=34", 200);
     assert_int_equal(s_int(d, "scheme"), 34);
     list = json_object_get(d, "provinces");
     assert_int_equal(json_array_size(list), 34);
     p = s_find(list, "code", "79");
     assert_true(json_is_null(json_object_get(p, "successor")));
-    assert_int_equal(s_int(p, "events"), 0); /* nothing reported under scheme 34 */
     assert_string_equal(json_string_value(json_object_get(p, "region")), "south");
+    assert_int_equal(s_int(p, "events"), 6 + 2);
+    assert_non_null(json_string_value(json_object_get(p, "last_report")));
+    assert_string_equal(json_string_value(json_object_get(p, "last_report")), latest);
+    p = s_find(list, "code", "01");
+    assert_int_equal(s_int(p, "events"), 2);
+    assert_true(json_is_string(json_object_get(p, "last_report")));
+    p = s_find(list, "code", "04"); /* Cao Bang: none of its predecessors reported */
+    assert_true(json_is_null(json_object_get(p, "last_report")));
+    assert_int_equal(s_int(p, "events"), 0);
     json_decref(d);
 
     d = s_get_json("/v1/provinces", 200); /* the scheme in force today */
@@ -519,6 +536,48 @@ static void s_page_fits_csp(const char *html)
     }
 }
 
+/* Issue 16, defect 6: no answer of any route, good or bad, names the store's
+ * directory, neither in its body nor in a header (kc-query's JSON does: it
+ * is the caller's own path there; test_totals_equal_kc_query). */
+static void test_no_store_path(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path;
+    } reqs[] = {
+        {"GET", "/v1/status"},
+        {"GET", "/v1/totals"},
+        {"GET", "/v1/totals?year=2022&region=south&by=province&plan=1&compare=2021"},
+        {"GET", "/v1/totals?year=2022&units=34&by=month"},
+        {"GET", "/v1/totals?year=2021&as_of_offset=3"},
+        {"GET", "/v1/totals?year=2022&as_of=2099-01-01"},
+        {"GET", "/v1/totals?year=x"},
+        {"GET", "/v1/totals?store=/tmp"},
+        {"GET", "/v1/provinces"},
+        {"GET", "/v1/provinces?scheme=63"},
+        {"GET", "/v1/provinces?scheme=34"},
+        {"GET", "/v1/provinces?scheme=9"},
+        {"GET", "/v1/activities"},
+        {"GET", "/v1/producers"},
+        {"GET", "/v1/head"},
+        {"GET", "/metrics"},
+        {"GET", "/"},
+        {"GET", "/assets/app.js"},
+        {"GET", "/v1/nope"},
+        {"HEAD", "/v1/status"},
+        {"POST", "/v1/totals"},
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof *reqs; i++) {
+        t_resp_t r = s_get(reqs[i].method, reqs[i].path);
+        assert_true(r.status > 0);
+        if ((r.body && memmem(r.body, r.body_len, s_dir, strlen(s_dir))) ||
+            (r.headers && strstr(r.headers, s_dir)))
+            fail_msg("%s %s names the store %s:\n%s%s", reqs[i].method, reqs[i].path, s_dir,
+                     r.headers, r.body);
+        t_resp_free(&r);
+    }
+}
+
 static void test_security_headers(void **state)
 {
     (void)state;
@@ -646,7 +705,7 @@ static void test_totals_equal_kc_query(void **state)
         char path[512];
         snprintf(path, sizeof path, "/v1/totals?%s", cases[i].query);
         json_t *http = s_get_json(path, 200);
-        assert_string_equal(json_string_value(json_object_get(http, "store")), s_dir);
+        assert_null(json_object_get(http, "store")); /* no server path (issue 16) */
         char q[512];
         snprintf(q, sizeof q, "%s", cases[i].query);
         char *enc = strstr(q, "%2B"); /* the in-process parser gets decoded values */
@@ -656,7 +715,8 @@ static void test_totals_equal_kc_query(void **state)
         }
         json_t *lib = s_qry_doc(q);
         json_t *cli = s_kcquery_doc(cases[i].args);
-        json_object_del(http, "store");
+        /* the command line names its store; the HTTP answer is the rest */
+        assert_string_equal(json_string_value(json_object_get(cli, "store")), s_dir);
         json_object_del(lib, "store");
         json_object_del(cli, "store");
         if (!json_equal(http, lib) || !json_equal(http, cli)) {
@@ -731,22 +791,25 @@ static void s_write_file(const char *path, const char *text)
 }
 
 /* python3 (whose json module reads integers of any size exactly) loads the
- * files a and b, deletes "store" from both, and prints each expression of
+ * files a (an HTTP answer: fails if it has a "store" member) and b
+ * (kc-query's, whose "store" is deleted), and prints each expression of
  * exprs (';'-separated; d = a's document, e = b's) with repr. */
 static char *s_py(const char *a, const char *b, const char *exprs)
 {
     char script[600], ex[600], cmd[4200];
     snprintf(script, sizeof script, "%s/check.py", s_dir);
     snprintf(ex, sizeof ex, "%s/exprs.txt", s_dir);
-    s_write_file(script, "import json, sys\n"
-                         "def load(f):\n"
-                         "    d = json.load(open(f, encoding='utf-8'),\n"
-                         "                  parse_constant=lambda c: sys.exit('not JSON: ' + c))\n"
-                         "    d.pop('store', None)\n"
-                         "    return d\n"
-                         "d, e = load(sys.argv[1]), load(sys.argv[2])\n"
-                         "for x in open(sys.argv[3], encoding='utf-8').read().split(';'):\n"
-                         "    print(repr(eval(x)))\n");
+    s_write_file(script,
+                 "import json, sys\n"
+                 "def load(f):\n"
+                 "    return json.load(open(f, encoding='utf-8'),\n"
+                 "                     parse_constant=lambda c: sys.exit('not JSON: ' + c))\n"
+                 "d, e = load(sys.argv[1]), load(sys.argv[2])\n"
+                 "if 'store' in d:\n"
+                 "    sys.exit('the HTTP answer names the store: ' + d['store'])\n"
+                 "e.pop('store')\n"
+                 "for x in open(sys.argv[3], encoding='utf-8').read().split(';'):\n"
+                 "    print(repr(eval(x)))\n");
     s_write_file(ex, exprs);
     snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s' '%s' 2>&1", script, a, b, ex);
     FILE *p = popen(cmd, "r");
@@ -798,8 +861,10 @@ static void test_totals_beyond_int64(void **state)
         if (r.status != 200)
             fail_msg("GET %s: status %d: %s", path, r.status, r.body);
         s_expect_header(&r, "Content-Type", "application/json");
-        /* byte for byte the library's document, big integers as bare digits */
+        /* byte for byte the library's document less "store" (test_no_store_path),
+         * big integers as bare digits */
         json_t *lib = s_qry_doc(cases[i].query);
+        json_object_del(lib, "store");
         char *text = kc_json_dumps(lib, JSON_COMPACT | JSON_REAL_PRECISION(10));
         assert_non_null(text);
         /* plain jansson refuses a document with a big integer (never rounds
@@ -985,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_totals_beyond_int64),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_security_headers),
+        cmocka_unit_test(test_no_store_path),
     };
     const struct CMUnitTest metrics[] = {
         cmocka_unit_test(test_metrics_promtool),

@@ -226,6 +226,22 @@ static void test_check_config(void **state)
     char *missing[] = {"--config", "/nonexistent/keygen.conf", "--check-config", NULL};
     assert_int_equal(s_run("kc-keygen", missing), 78);
     s_has(s_read("err"), "/nonexistent/keygen.conf: cannot read the config file");
+    /* kc-admin too (issue 16): its file sets --store, a bad value names its line, and
+     * --no-config is accepted by every subcommand (it was "unrecognized option") */
+    s_write("admin.conf", "store = /nonexistent/from-admin-file\n");
+    char *astat[] = {"stat", NULL};
+    assert_int_equal(s_run("kc-admin", astat), 66);
+    s_has(s_read("err"), "from-admin-file");
+    s_write("admin.conf", "format = xml\n");
+    assert_int_equal(s_run("kc-admin", astat), 78);
+    snprintf(want, sizeof want, "%s/admin.conf:1: kc-admin: --format", s_dir);
+    s_has(s_read("err"), want);
+    char *anocfg[] = {"stat", "--store", "/nonexistent/from-flag", "--no-config", NULL};
+    assert_int_equal(s_run("kc-admin", anocfg), 66);
+    assert_null(strstr(s_read("err"), "unrecognized"));
+    char *abackup[] = {"backup",         "--no-config",    "--store",
+                       "/nonexistent/s", "/nonexistent/d", NULL};
+    assert_int_equal(s_run("kc-admin", abackup), 66);
 }
 
 /* ---- sd_notify ---- */

@@ -150,8 +150,8 @@ static void test_by_province(void **state)
                 PAIR "\n[('01', 5, 1), ('79', 9223372036854775807, 1)]");
     free(j);
     char *c = RUN("kc-query", "--year", "2024", "--by", "province", "--format", "csv");
-    s_expect_in(c, "\n01,Hà Nội,1,5,");
-    s_expect_in(c, "\n79,Hồ Chí Minh,1,9223372036854775807,");
+    s_expect_in(c, "\n01,Hà Nội,63,1,5,");
+    s_expect_in(c, "\n79,Hồ Chí Minh,63,1,9223372036854775807,");
     free(c);
     char *t = RUN("kc-query", "--year", "2024", "--by", "province");
     s_expect_in(t, "9,223,372,036.9 billion VND"); /* the total row */
@@ -205,7 +205,7 @@ static void test_plan_and_compare(void **state)
     free(j);
     c = RUN("kc-query", "--year", "2024", "--by", "province", "--plan", "--compare", "2023",
             "--format", "csv");
-    s_expect_in(c, "\n79,Hồ Chí Minh,1,9223372036854775807,");
+    s_expect_in(c, "\n79,Hồ Chí Minh,63,1,9223372036854775807,");
     free(c);
 }
 

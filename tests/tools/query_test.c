@@ -55,6 +55,13 @@ static const s_cell_t s_cells[] = {
     {{2025, 8, 80, ACT_KC6, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {40}},
     {{2025, 8, 68, ACT_KC6, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {100}},
     {{2025, 3, 60, ACT_KC6, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {1000}},
+    /* 2025, Hồ Chí Minh 79 under both schemes, each with its own plan: scheme
+     * 63 until 2025-06 (plan filed in January), scheme 34 from 2025-07 (plan
+     * filed in July) */
+    {{2025, 3, 79, ACT_KC1, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {300}},
+    {{2025, 9, 79, ACT_KC1, ACTUAL, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {500}},
+    {{2025, 1, 79, ACT_KC1, PLAN, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {1000}},
+    {{2025, 7, 79, ACT_KC1, PLAN, KCQG}, 1, {M(AMOUNT_VND), -1, -1}, {4000}},
 };
 
 static t_tools_t s_fx;
@@ -308,7 +315,7 @@ static void test_units_34(void **state)
 {
     (void)state;
     /* native units: 60 Bình Thuận was southern until 2025-06; 68 never is */
-    json_t *d = QUERY("--region", "south", "--year", "2025");
+    json_t *d = QUERY("--region", "south", "--year", "2025", "--activity", "KC6");
     assert_int_equal(s_int(d, "totals.amount_vnd"), 1070);
     assert_int_equal(s_int(d, "filters.units"), 63);
     json_decref(d);
@@ -317,14 +324,14 @@ static void test_units_34(void **state)
     assert_int_equal(s_int(d, "totals.amount_vnd"), 60);
     json_decref(d);
     /* units 34: 72 and 80 of scheme 63 count under 80 Tây Ninh; 60 under 68 */
-    d = QUERY("--units", "34", "--region", "south", "--year", "2025");
+    d = QUERY("--units", "34", "--region", "south", "--year", "2025", "--activity", "KC6");
     assert_int_equal(s_int(d, "totals.amount_vnd"), 70);
     assert_int_equal(s_int(d, "filters.units"), 34);
     json_decref(d);
     d = QUERY("--units", "34", "--region", "central_highlands", "--year", "2025");
     assert_int_equal(s_int(d, "totals.amount_vnd"), 1100);
     json_decref(d);
-    d = QUERY("--units", "34", "--year", "2025", "--by", "province");
+    d = QUERY("--units", "34", "--year", "2025", "--by", "province", "--activity", "KC6");
     assert_int_equal(json_array_size(json_object_get(d, "rows")), 2);
     assert_string_equal(s_str(d, "rows.0.key"), "68");
     assert_int_equal(s_int(d, "rows.0.scheme"), 34);
@@ -429,8 +436,8 @@ static void test_csv_and_table(void **state)
     assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
                            "--year", "2021", "--format", "csv", "--by", "province", NULL),
                      0);
-    assert_non_null(strstr(out, "key,label,records,amount_vnd,"));
-    assert_non_null(strstr(out, "\n80,Long An,3,1500000000,0,0,0,7,0,0,0,0,0\n"));
+    assert_non_null(strstr(out, "key,label,scheme,records,amount_vnd,"));
+    assert_non_null(strstr(out, "\n80,Long An,63,3,1500000000,0,0,0,7,0,0,0,0,0\n"));
     free(out);
     free(err);
     assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
@@ -480,6 +487,178 @@ static void test_report(void **state)
     free(err);
 }
 
+/* The cells of the table line whose first cell is `first` and whose text
+ * holds `with` (NULL: any), the n-th such line (0 = the first): columns are
+ * separated by two or more spaces. Returns how many cells were put in cell[]
+ * (pointing into buf), 0 if there is no such line. */
+static size_t s_table_line(const char *out, const char *first, const char *with, int n, char *buf,
+                           size_t cap, const char *cell[], size_t max)
+{
+    size_t flen = strlen(first);
+    for (const char *ln = out; ln && *ln; ln = strchr(ln, '\n') ? strchr(ln, '\n') + 1 : NULL) {
+        const char *end = strchr(ln, '\n');
+        size_t len = end ? (size_t)(end - ln) : strlen(ln);
+        if (len >= cap || strncmp(ln, first, flen) != 0 || (ln[flen] != ' ' && ln[flen] != '\0'))
+            continue;
+        memcpy(buf, ln, len);
+        buf[len] = '\0';
+        if (with && !strstr(buf, with))
+            continue;
+        if (n-- > 0)
+            continue;
+        size_t k = 0;
+        for (char *p = buf; *p && k < max;) {
+            cell[k++] = p;
+            char *sep = strstr(p, "  ");
+            if (!sep)
+                break;
+            *sep = '\0';
+            for (p = sep + 1; *p == ' '; p++)
+                ;
+        }
+        return k;
+    }
+    return 0;
+}
+
+/* Defect 2 (issue 16): a percent of plan only for metrics that have a plan;
+ * the record count is not one; "—" (table) or an empty field (CSV) where
+ * there is no plan, never 0. */
+static void test_plan_only_where_planned(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL, buf[512];
+    const char *c[16];
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--months", "1-9", "--plan", "--lang", "vi", NULL),
+                     0);
+    assert_int_equal(s_table_line(out, "số bản ghi", NULL, 0, buf, sizeof buf, c, 16), 4);
+    assert_string_equal(c[1], "4");
+    assert_string_equal(c[2], "—");
+    assert_string_equal(c[3], "—");
+    assert_int_equal(s_table_line(out, "kinh phí", NULL, 0, buf, sizeof buf, c, 16), 4);
+    assert_string_equal(c[2], "2 tỷ đồng");
+    assert_string_equal(c[3], "55,0%");
+    /* persons trained: 30, no plan */
+    assert_int_equal(s_table_line(out, "người được đào tạo", NULL, 0, buf, sizeof buf, c, 16), 4);
+    assert_string_equal(c[1], "30");
+    assert_string_equal(c[2], "—");
+    assert_string_equal(c[3], "—");
+    free(out);
+    free(err);
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--plan", "--format", "csv", NULL),
+                     0);
+    assert_non_null(strstr(out, "\namount_vnd,1600000000,2000000000,80.00\n"));
+    assert_non_null(strstr(out, "\npersons,30,,\n"));
+    assert_non_null(strstr(out, "\nrecords,5,,\n"));
+    free(out);
+    free(err);
+    /* JSON: a percent only where there is a plan (none for the events) */
+    json_t *d = QUERY("--region", "south", "--year", "2021", "--plan");
+    json_t *pct = json_object_get(json_object_get(d, "plan"), "percent");
+    assert_int_equal(json_object_size(pct), 2); /* amount_vnd, revenue_vnd */
+    assert_null(json_object_get(pct, "persons"));
+    assert_int_equal(s_int(d, "plan.events"), 2); /* the plan records, not a plan of records */
+    json_decref(d);
+}
+
+/* Defect 3 (issue 16): in the merger year 79 Hồ Chí Minh has a row in each
+ * scheme (63 until 2025-06, 34 from 2025-07), each with its own plan, and
+ * every format says which scheme a row is in. */
+static void test_merger_year_rows(void **state)
+{
+    (void)state;
+    json_t *d = QUERY("--region", "south", "--year", "2025", "--by", "province", "--plan",
+                      "--activity", "KC1");
+    assert_int_equal(json_array_size(json_object_get(d, "rows")), 2);
+    assert_string_equal(s_str(d, "rows.0.key"), "79");
+    assert_int_equal(s_int(d, "rows.0.scheme"), 63);
+    assert_int_equal(s_int(d, "rows.0.totals.amount_vnd"), 300);
+    assert_int_equal(s_int(d, "rows.0.plan.totals.amount_vnd"), 1000);
+    assert_true(s_real(d, "rows.0.percent_of_plan") == 30.0);
+    assert_string_equal(s_str(d, "rows.1.key"), "79");
+    assert_int_equal(s_int(d, "rows.1.scheme"), 34);
+    assert_int_equal(s_int(d, "rows.1.totals.amount_vnd"), 500);
+    assert_int_equal(s_int(d, "rows.1.plan.totals.amount_vnd"), 4000);
+    assert_true(s_real(d, "rows.1.percent_of_plan") == 12.5);
+    json_decref(d);
+
+    char *out = NULL, *err = NULL, buf[512];
+    const char *c[32];
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2025", "--by", "province", "--plan", NULL),
+                     0);
+    /* key, label, scheme, spending, plan, % of plan, records */
+    assert_int_equal(s_table_line(out, "79", "63 provinces", 0, buf, sizeof buf, c, 32), 7);
+    assert_string_equal(c[1], "Hồ Chí Minh");
+    assert_string_equal(c[3], "300 VND");
+    assert_string_equal(c[4], "1,000 VND");
+    assert_string_equal(c[5], "30.0%");
+    assert_int_equal(s_table_line(out, "79", "34 provinces", 0, buf, sizeof buf, c, 32), 7);
+    assert_string_equal(c[3], "500 VND");
+    assert_string_equal(c[4], "4,000 VND");
+    assert_string_equal(c[5], "12.5%");
+    assert_int_equal(s_table_line(out, "79", NULL, 2, buf, sizeof buf, c, 32), 0); /* two rows */
+    /* Tây Ninh 72 has no plan: "—", not 0 */
+    assert_int_equal(s_table_line(out, "72", NULL, 0, buf, sizeof buf, c, 32), 7);
+    assert_string_equal(c[2], "63 provinces");
+    assert_string_equal(c[4], "—");
+    assert_string_equal(c[5], "—");
+    free(out);
+    free(err);
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2025", "--by", "province", "--plan", "--activity", "KC1",
+                           "--format", "csv", NULL),
+                     0);
+    assert_non_null(strstr(out, "key,label,scheme,records,amount_vnd,"));
+    assert_non_null(strstr(out, ",plan_amount_vnd,plan_revenue_vnd,"));
+    assert_non_null(strstr(out, "\n79,Hồ Chí Minh,63,1,300,0,0,0,0,0,0,0,0,0,1000,,,,,,,,,\n"));
+    assert_non_null(strstr(out, "\n79,Hồ Chí Minh,34,1,500,0,0,0,0,0,0,0,0,0,4000,,,,,,,,,\n"));
+    free(out);
+    free(err);
+}
+
+/* --province by name, with or without diacritics, NFC or NFD, with a prefix;
+ * a name selects its province under the scheme(s) it has. */
+static void test_province_names(void **state)
+{
+    (void)state;
+    static const char *const hcm[] = {
+        "Hồ Chí Minh",     "ho chi minh",           "HO CHI MINH",
+        "TP. Hồ Chí Minh", "Thành phố Hồ Chí Minh", "Ho\xcc\x82\xcc\x80 Chi\xcc\x81 Minh"};
+    for (size_t i = 0; i < sizeof hcm / sizeof hcm[0]; i++) {
+        json_t *d = QUERY("--province", hcm[i], "--year", "2021");
+        assert_int_equal(s_int(d, "totals.revenue_vnd"), 2000000000);
+        assert_string_equal(s_str(d, "filters.provinces.0"), "79");
+        json_decref(d);
+    }
+    static const char *const ct[] = {"Cần Thơ", "Can Tho", "can-tho",
+                                     "Ca\xcc\x82\xcc\x80n Tho\xcc\x9b"};
+    for (size_t i = 0; i < sizeof ct / sizeof ct[0]; i++) {
+        json_t *d = QUERY("--province", ct[i], "--year", "2021");
+        assert_string_equal(s_str(d, "filters.provinces.0"), "92");
+        json_decref(d);
+    }
+    /* "Long An" is 80 of scheme 63 only: not 80 Tây Ninh from 2025-07 */
+    json_t *d = QUERY("--province", "Long An", "--year", "2025", "--activity", "KC6");
+    assert_int_equal(s_int(d, "totals.amount_vnd"), 20);
+    json_decref(d);
+    d = QUERY("--province", "80", "--year", "2025", "--activity", "KC6");
+    assert_int_equal(s_int(d, "totals.amount_vnd"), 60);
+    json_decref(d);
+    /* "Tây Ninh" follows its province: 72 until 2025-06, 80 from 2025-07 */
+    d = QUERY("--province", "Tay Ninh", "--year", "2025", "--activity", "KC6");
+    assert_int_equal(s_int(d, "totals.amount_vnd"), 50);
+    json_decref(d);
+    d = QUERY("--units", "34", "--province", "Tây Ninh", "--year", "2025", "--activity", "KC6");
+    assert_int_equal(s_int(d, "totals.amount_vnd"), 70);
+    json_decref(d);
+    s_expect_usage("--year", "2021", "--province", "Atlantis");
+    s_expect_usage("--year", "2021", "--province", "TP.");
+    s_expect_usage("--units", "34", "--province", "Long An"); /* not a scheme-34 unit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +671,9 @@ int main(void)
         cmocka_unit_test(test_help_version_nostore),
         cmocka_unit_test(test_csv_and_table),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_plan_only_where_planned),
+        cmocka_unit_test(test_merger_year_rows),
+        cmocka_unit_test(test_province_names),
     };
     return cmocka_run_group_tests(tests, s_setup, t_tools_teardown);
 }

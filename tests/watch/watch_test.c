@@ -4,7 +4,8 @@
  * the feed and snapshot endpoints); data/demo CSVs are sent with kc-send; every
  * figure kc-watch prints is compared with kc-query's answer for the same
  * filters on the same store (all sends have finished, so both see one state):
- *   1. usage errors exit 64; a feed nobody serves exits 69 after --timeout;
+ *   1. usage errors exit 64; a feed nobody serves exits 69 after --timeout,
+ *      and after 10 s with --once and no --timeout (saying so on stderr);
  *   2. --plain --once (default year, a year with months, --units 34): one line
  *      per province of the south (reported or not) and a total line, spending
  *      and plan equal to `kc-query --by province --plan --format json`;
@@ -639,6 +640,21 @@ int main(void)
     int64_t t0 = kc_harness_now_ms();
     KC_CHECK(s_run(unavail, out, err) == 69, "a feed nobody serves: expected exit 69");
     KC_CHECK(kc_harness_now_ms() - t0 < 30000, "exit 69 took too long");
+    /* --once without --timeout (issue 16, defect 5): gives up after its default
+     * 10 s, exit 69, and says why, instead of waiting for ever (s_run bounds the
+     * wait by WAIT_MS, so a kc-watch that hangs fails here) */
+    char *once_default[] = {bin, "--region", "south", "--feed", nobody, "--plain", "--once", NULL};
+    char once_err[KC_PATH_MAX];
+    kc_harness_path(once_err, "watch-once-default.err");
+    t0 = kc_harness_now_ms();
+    KC_CHECK(s_run(once_default, out, once_err) == 69,
+             "--once without --timeout, a feed nobody serves: expected exit 69");
+    int64_t took = kc_harness_now_ms() - t0;
+    KC_CHECK(took >= 9000 && took < 30000, "--once gave up after %" PRId64 " ms, not about 10 s",
+             took);
+    char line[512] = "";
+    KC_CHECK(kc_harness_read_line(once_err, line, sizeof line) == 0 && strstr(line, "within 10s"),
+             "--once without --timeout: stderr does not say why: '%s'", line);
 
     /* the aggregator with its feed on loopback, any port */
     char store[KC_PATH_MAX];

@@ -339,6 +339,17 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
     assert.equal(BigInt(r.plan), w.plan, `plan of unit ${code} (from ${w.from.join(' ')})`);
     assert.equal(Number(r.events), w.events, `events of unit ${code} (from ${w.from.join(' ')})`);
   }
+  // a unit whose scheme-63 provinces reported is not silent (issue 16, defect 1): its last
+  // report is theirs (/v1/provinces?scheme=34 as kc-watch --units 34), a time, not "never"
+  const rows34 = await page.$$eval('#province-table tbody tr', (trs) =>
+    trs.map((tr) => ({ code: tr.dataset.code, silent: tr.dataset.silent, cls: tr.className, last: tr.querySelector('.when').textContent })));
+  const reported34 = [...want34].filter(([, w]) => w.events > 0);
+  assert.ok(reported34.length >= 5, `34 units with reports: ${reported34.length}`);
+  for (const [code, w] of reported34) {
+    const r = rows34.find((x) => x.code === code);
+    assert.ok(r.silent === '0' && !r.cls.includes('silent'), `unit ${code} (from ${w.from.join(' ')}) reported but is shown silent`);
+    assert.ok(r.last.trim() !== '' && !/never|chưa có/.test(r.last), `unit ${code}: last report "${r.last}"`);
+  }
   const total34 = [...want34.values()].reduce((s, w) => s + w.amount, 0n);
   assert.ok(shown34.length < 20, `34 units: ${shown34.length} rows`);
   assert.equal(await page.getAttribute('#province-total', 'data-amount'), String(total34));
