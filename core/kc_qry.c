@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- time ---- */
 
@@ -65,8 +66,76 @@ static int s_zone(const char *p, int64_t *off)
     return 0;
 }
 
-/* --as-of TIME (the forms in the DESIGN block) -> nanoseconds since the epoch. */
-int kc_qry_parse_time(const char *s, uint64_t *ns)
+/* Seconds since the epoch (plus frac ns) as ns; past the uint64_t range
+ * (year 2554) it is the last instant there is, which means "now" to as-of. */
+static uint64_t s_ns(int64_t secs, int64_t frac)
+{
+    if ((uint64_t)secs > (UINT64_MAX - 999999999u) / 1000000000u)
+        return UINT64_MAX;
+    return (uint64_t)secs * 1000000000u + (uint64_t)frac;
+}
+
+/* The local wall clock (TZ, /etc/localtime) at instant t, as seconds since
+ * the epoch read as if it were UTC; INT64_MIN if localtime_r fails. */
+static int64_t s_wall(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!localtime_r(&tt, &tm))
+        return INT64_MIN;
+    return t + tm.tm_gmtoff;
+}
+
+/* The instants whose local wall clock reads w: the offsets in force a day
+ * before, at and a day after w (any zone is within +-1 day of UTC, so those
+ * are all a single change of offset can bring) each give a candidate w - off,
+ * kept if that offset is really in force then. Returns how many distinct
+ * instants (0: w falls in a gap when clocks go forward; 2: in the hour
+ * repeated when they go back); the earliest in *t. */
+static int s_local(int64_t w, int64_t *t)
+{
+    int n = 0;
+    int64_t found[3];
+    for (int i = -1; i <= 1; i++) {
+        int64_t probe = w + i * 86400, pw = s_wall(probe);
+        if (pw == INT64_MIN)
+            continue;
+        int64_t c = w - (pw - probe), cw = s_wall(c);
+        bool dup = false;
+        for (int j = 0; j < n; j++)
+            dup |= found[j] == c;
+        if (cw == w && !dup)
+            found[n++] = c;
+    }
+    for (int j = 0; j < n; j++)
+        if (j == 0 || found[j] < *t)
+            *t = found[j];
+    return n;
+}
+
+/* The first instant whose local wall clock reads w or later (w: a midnight):
+ * where a day starts even if clocks go forward over midnight. Binary search
+ * over two days: the wall clock a day before w reads before w (zones are
+ * within +-1 day) and a day after reads after it. */
+static int64_t s_local_start(int64_t w)
+{
+    int64_t lo = w - 86400, hi = w + 86400; /* wall(lo) < w <= wall(hi) */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s_wall(mid) >= w)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* --as-of TIME (the forms in the DESIGN block) -> nanoseconds since the epoch.
+ * Without a zone the time is local (KC_QRY_CLI) or refused / UTC for a date
+ * (KC_QRY_URL: the server's zone is not the caller's). Returns 0, -1 if not a
+ * time, -2 if a local time that does not exist or exists twice (clocks
+ * changed). */
+int kc_qry_parse_time(const char *s, bool local, uint64_t *ns)
 {
     const char *p = s;
     int y = s_digits(&p, 4);
@@ -82,12 +151,15 @@ int kc_qry_parse_time(const char *s, uint64_t *ns)
         return -1;
     int64_t off = 0, secs, frac = 0;
     if (*p == '\0' || *p == '+' || *p == '-' || *p == 'Z' || *p == 'z') {
+        int64_t next = (s_days(y, mo, d) + 1) * 86400; /* the next day's midnight */
         if (*p && s_zone(p, &off) != 0)
             return -1;
-        secs = (s_days(y, mo, d) + 1) * 86400 - off; /* the next day's first instant */
+        secs = !*p && local ? s_local_start(next) : next - off; /* its first instant */
         if (secs <= 0)
             return -1;
-        *ns = (uint64_t)secs * 1000000000u - 1; /* the last nanosecond of the day */
+        *ns = s_ns(secs, 0);
+        if (*ns != UINT64_MAX)
+            *ns -= 1; /* the last nanosecond of the day */
         return 0;
     }
     if (*p != 'T' && *p != 't' && *p != ' ')
@@ -116,12 +188,18 @@ int kc_qry_parse_time(const char *s, uint64_t *ns)
                 frac *= 10;
         }
     }
-    if (s_zone(p, &off) != 0)
-        return -1; /* a zone is required: local time of which place? */
-    secs = s_days(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss - off;
+    int64_t wall = s_days(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss;
+    if (!*p && local) {
+        if (s_local(wall, &secs) != 1)
+            return -2; /* a gap or a repeated hour: which instant is meant? */
+    } else {
+        if (s_zone(p, &off) != 0)
+            return -1; /* URL style: the server's local time is not the caller's */
+        secs = wall - off;
+    }
     if (secs < 0)
         return -1;
-    *ns = (uint64_t)secs * 1000000000u + (uint64_t)frac;
+    *ns = s_ns(secs, frac);
     return 0;
 }
 
@@ -311,10 +389,21 @@ static int s_set(kc_qry_opts_t *o, kc_qry_style_t style, int p, const char *valu
     case P_AS_OF:
         if (o->as_of)
             return s_fail(err, cap, "give one --as-of or --as-of-offset");
-        if (!value || kc_qry_parse_time(value, &o->as_of_ns) != 0) {
+        int t = value ? kc_qry_parse_time(value, style == KC_QRY_CLI, &o->as_of_ns) : -1;
+        if (t == -2) {
             snprintf(err, cap,
-                     "--as-of: '%s' is not 2026-11-27, 2026-11-27T10:00:00Z or "
-                     "2026-11-27T17:00:00+07:00",
+                     "--as-of: '%s' does not exist or exists twice in local time (the clocks "
+                     "changed); add a zone, e.g. +07:00",
+                     value);
+            return KC_EINVAL;
+        }
+        if (t != 0) {
+            snprintf(err, cap,
+                     style == KC_QRY_CLI
+                         ? "--as-of: '%s' is not 2026-11-27, 2026-11-27 10:00:00, "
+                           "2026-11-27T10:00:00Z or 2026-11-27T17:00:00+07:00"
+                         : "--as-of: '%s' is not 2026-11-27, 2026-11-27T10:00:00Z or "
+                           "2026-11-27T17:00:00+07:00",
                      value ? value : "");
             return KC_EINVAL;
         }

@@ -14,7 +14,10 @@
  *   KC_QRY_URL  names with '_' for '-' ("as_of"); reasons say "year ...";
  *               store, format and lang are unknown (the server has one store
  *               and speaks JSON); a repeated single-valued parameter is an
- *               error; the flag plan takes a value: 1|true|0|false.
+ *               error; the flag plan takes a value: 1|true|0|false; as_of
+ *               without a zone is UTC (a date) or refused (a date-time),
+ *               where --as-of reads it as local time: a server's zone is not
+ *               its caller's.
  * Repeatable everywhere: region, province, activity, fund.
  * After the last parameter kc_qry_finish() applies the checks that need them
  * all (provinces are checked once the units are known; year is required;
@@ -97,8 +100,14 @@ json_t *kc_qry_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a);
 bool kc_qry_row_used(const kc_qry_answer_t *a, const kc_qry_opts_t *o, int r);
 const char *kc_qry_row_label(const kc_qry_opts_t *o, int r, char *key, size_t cap, int *scheme);
 
-/* --as-of TIME (forms in tools/kc_query.c) -> ns since the epoch; 0 or -1. */
-int kc_qry_parse_time(const char *s, uint64_t *ns);
+/* --as-of TIME (forms in docs/ASOF.md) -> ns since the epoch. A date or
+ * date-time without a zone is local time (TZ, /etc/localtime) when local, else
+ * a date is the end of that day in UTC and a date-time needs a zone (the HTTP
+ * API: the server's zone is not the caller's). A date alone is the end (last
+ * nanosecond) of that day. Past year 2554: UINT64_MAX. Returns 0; -1 if not
+ * a time; -2 if a local date-time falls where the clocks changed (in a gap, or
+ * in the repeated hour): a zone must say which instant. */
+int kc_qry_parse_time(const char *s, bool local, uint64_t *ns);
 /* ns since the epoch as 2026-11-27T10:00:00.123456789Z (cap >= 40). */
 const char *kc_qry_fmt_time(char *buf, size_t cap, uint64_t ns);
 

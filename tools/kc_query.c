@@ -23,12 +23,26 @@
  * the entries after it (kc_cells_asof, tools/common/kc_cells.h), then summed
  * exactly like the live totals. TIME selects the entries received at or
  * before it (received_ns never decreases along the log: kc_checkpoint.h):
- *   2026-11-27T10:00:00Z            an instant, UTC; fractions of a second up
- *   2026-11-27T17:00:00.5+07:00     to nanoseconds; an offset (+HH:MM, +HHMM,
- *                                   +HH) for local time; a zone is required
+ *   2026-11-27 10:00:00             local time (TZ, /etc/localtime): what an
+ *   2026-11-27T10:00:00             auditor reads off a wall clock; 'T' or a
+ *                                   space; fractions of a second up to ns
+ *   2026-11-27T10:00:00Z            an instant, UTC, or at an explicit offset
+ *   2026-11-27T17:00:00.5+07:00     (+HH:MM, +HHMM, +HH), kept as given
  *   2026-11-27, 2026-11-27+07:00    the END of that day (its last nanosecond),
- *                                   in UTC or in the given offset
+ *                                   local, or in the given offset (Z: UTC)
+ * A local time the clocks skip or repeat (DST) is refused: a zone must say
+ * which instant is meant (core/kc_qry.c, kc_qry_parse_time). The HTTP API's
+ * as_of keeps UTC for a bare date and needs a zone otherwise (kc_qry.h).
  * N (or TIME) past the log's end means now. JSON gains "as_of".
+ *
+ * CSV is read by people in a spreadsheet as much as by programs (issue 16):
+ * it starts with a UTF-8 byte order mark, without which Excel on Windows reads
+ * "Bình Thuận" as cp1252 (--no-bom for programs that do not skip it); with
+ * --lang vi its headers and labels are the table's Vietnamese ones (with
+ * --lang en the machine names, unchanged); --total adds a totals row to a
+ * grouped CSV, the exact sum of the rows above it. Numbers stay exact
+ * integers in every language. The table gives each column of money one scale,
+ * its largest value's (kc_fmt_money_scale), so rows compare at a glance.
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
@@ -51,6 +65,9 @@
 #include <time.h>
 
 #define PROG "kc-query"
+
+/* CSV options of this command only (kc_qry_set knows the shared ones) */
+static bool s_no_bom, s_total;
 
 static void s_usage(FILE *out)
 {
@@ -76,13 +93,19 @@ static void s_usage(FILE *out)
                  "                       (so years across the merger compare on the same units);\n"
                  "                       regions then follow the successor's scheme-34 region\n"
                  "  --format table|csv|json   output (default table); JSON and CSV are exact\n"
-                 "  --lang en|vi         labels and number format of the table (default en)\n"
+                 "  --lang en|vi         labels and number format of the table, headers and\n"
+                 "                       labels of CSV (default en: CSV's machine names)\n"
+                 "  --no-bom             CSV without the UTF-8 byte order mark it starts with\n"
+                 "                       (for programs; spreadsheets need it)\n"
+                 "  --total              a totals row under a grouped CSV (--by; the table\n"
+                 "                       always has one)\n"
                  "  --as-of TIME         the totals as they stood at TIME: the log entries\n"
-                 "                       received at or before it. TIME is ISO 8601 with a\n"
+                 "                       received at or before it. TIME is local time,\n"
+                 "                       2026-11-27 10:00:00 or 2026-11-27T10:00:00, or has a\n"
                  "                       zone: 2026-11-27T10:00:00Z, 2026-11-27T17:00:00+07:00\n"
                  "                       (fractions of a second allowed), or a date\n"
                  "                       2026-11-27 (or 2026-11-27+07:00) = the END of that\n"
-                 "                       day, UTC (or in that offset)\n"
+                 "                       day, local time (or in that offset)\n"
                  "  --as-of-offset N     the totals after the first N log entries (0..N-1)\n"
                  "                       (both: past the log's end = now; JSON adds \"as_of\")\n"
                  "  --config FILE        read options from FILE (default: /etc/kcpipe/query.conf\n"
@@ -126,6 +149,8 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
         {"lang", required_argument, NULL, 0},
         {"as-of", required_argument, NULL, 0},
         {"as-of-offset", required_argument, NULL, 0},
+        {"no-bom", no_argument, NULL, 0},
+        {"total", no_argument, NULL, 0},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -148,6 +173,14 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
             *done = true;
             return 0;
         case 0: /* one named option: kc_qry applies it */
+            if (strcmp(opts[idx].name, "no-bom") == 0) {
+                s_no_bom = true;
+                break;
+            }
+            if (strcmp(opts[idx].name, "total") == 0) {
+                s_total = true;
+                break;
+            }
             if (kc_qry_set(o, KC_QRY_CLI, opts[idx].name, optarg, err, sizeof err) != 0)
                 return s_usage_error(err);
             break;
@@ -165,6 +198,8 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
     }
     if (kc_qry_finish(o, KC_QRY_CLI, err, sizeof err) != 0)
         return s_usage_error(err);
+    if (s_total && o->f.by == KC_BY_NONE)
+        return s_usage_error("--total needs --by (without it every figure is a total)");
     if (kc_conf_main_check_done())
         *done = true;
     return 0;
@@ -214,17 +249,60 @@ static void s_csv_pct(kc_i128 num, kc_i128 den)
         printf("%.2f", p);
 }
 
+/* A header: the machine name (--lang en, for programs), or the table's label
+ * (--lang vi); `what` qualifies a metric's plan or compare column in
+ * Vietnamese: "kinh phí (kế hoạch năm 2021)". */
+static void s_csv_head(const kc_qry_opts_t *o, const char *machine, const char *prefix,
+                       const char *label, const char *what)
+{
+    putchar(',');
+    if (o->lang != KC_LANG_VI) {
+        printf("%s%s", prefix, machine);
+        return;
+    }
+    char b[192];
+    if (what)
+        snprintf(b, sizeof b, "%s (%s)", label, what);
+    else
+        snprintf(b, sizeof b, "%s", label);
+    s_csv_field(b);
+}
+
 static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
 {
+    bool vi = o->lang == KC_LANG_VI;
+    char period[64], cperiod[64], plan_h[64];
+    kc_label_period(period, sizeof period, o->year, o->m_from, o->m_to, o->lang);
+    if (o->compare)
+        kc_label_period(cperiod, sizeof cperiod, o->compare, o->m_from, o->m_to, o->lang);
+    snprintf(plan_h, sizeof plan_h, "kế hoạch năm %d", o->year);
+    if (!s_no_bom) /* see DESIGN: a spreadsheet reads the file as UTF-8 */
+        fputs("\xEF\xBB\xBF", stdout);
     if (o->f.by == KC_BY_NONE) {
-        printf("metric,value%s%s\n", o->plan ? ",plan,percent_of_plan" : "",
-               o->compare ? ",compare,change_percent" : "");
+        if (vi) {
+            s_csv_field("chỉ tiêu");
+            s_csv_head(o, NULL, NULL, period, NULL);
+        } else {
+            fputs("metric,value", stdout);
+        }
+        if (o->plan) {
+            s_csv_head(o, "plan", "", plan_h, NULL);
+            s_csv_head(o, "percent_of_plan", "", "% kế hoạch", NULL);
+        }
+        if (o->compare) {
+            s_csv_head(o, "compare", "", cperiod, NULL);
+            s_csv_head(o, "change_percent", "", "so cùng kỳ (%)", NULL);
+        }
+        putchar('\n');
         for (int i = 0; i <= KC_METRIC_COUNT; i++) {
             bool rec = i == KC_METRIC_COUNT;
             kc_i128 v = rec ? a->cur.total.events : a->cur.total.m[i];
             kc_i128 p = rec ? a->plan.total.events : a->plan.total.m[i];
             kc_i128 c = rec ? a->cmp.total.events : a->cmp.total.m[i];
-            printf("%s,", rec ? "records" : kc_ref_metric(i)->name);
+            s_csv_field(vi    ? (rec ? "số bản ghi" : kc_label_metric(i, o->lang))
+                        : rec ? "records"
+                              : kc_ref_metric(i)->name);
+            putchar(',');
             s_csv_int(v);
             if (o->plan) { /* empty where there is no plan: records never have one */
                 putchar(',');
@@ -245,21 +323,36 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         }
         return ferror(stdout) ? KC_EX_IOERR : 0;
     }
-    printf("key,label%s,records", o->f.by == KC_BY_PROVINCE ? ",scheme" : "");
+    if (vi) {
+        s_csv_field(o->f.by == KC_BY_MONTH ? "tháng" : "mã");
+        s_csv_head(o, NULL, NULL,
+                   o->f.by == KC_BY_PROVINCE   ? "tỉnh"
+                   : o->f.by == KC_BY_ACTIVITY ? "hoạt động"
+                                               : "tên",
+                   NULL);
+        if (o->f.by == KC_BY_PROVINCE)
+            s_csv_head(o, NULL, NULL, "danh mục", NULL);
+        s_csv_head(o, NULL, NULL, "số bản ghi", NULL);
+    } else {
+        printf("key,label%s,records", o->f.by == KC_BY_PROVINCE ? ",scheme" : "");
+    }
     for (int i = 0; i < KC_METRIC_COUNT; i++)
-        printf(",%s", kc_ref_metric(i)->name);
+        s_csv_head(o, kc_ref_metric(i)->name, "", kc_label_metric(i, o->lang), NULL);
     bool plan_rows = o->plan && o->f.by != KC_BY_MONTH;
     for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++)
-        printf(",plan_%s", kc_ref_metric(i)->name);
+        s_csv_head(o, kc_ref_metric(i)->name, "plan_", kc_label_metric(i, o->lang), plan_h);
     for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++)
-        printf(",compare_%s", kc_ref_metric(i)->name);
+        s_csv_head(o, kc_ref_metric(i)->name, "compare_", kc_label_metric(i, o->lang), cperiod);
     putchar('\n');
+    kc_totals_t sum[3] = {{0}}; /* --total: the rows printed, current, plan, compare */
     for (int r = 0; r < KC_CELLS_ROWS; r++) {
         if (!kc_qry_row_used(a, o, r))
             continue;
         char key[16];
         int scheme;
         const char *label = kc_qry_row_label(o, r, key, sizeof key, &scheme);
+        if (vi && o->f.by == KC_BY_ACTIVITY && kc_ref_activity_by_id((uint8_t)r))
+            label = kc_label_activity(kc_ref_activity_by_id((uint8_t)r), o->lang);
         s_csv_field(key);
         putchar(',');
         s_csv_field(label);
@@ -267,18 +360,43 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             printf(",%d", scheme);
         putchar(',');
         s_csv_int(a->cur.row[r].events);
+        sum[0].events += a->cur.row[r].events;
         for (int i = 0; i < KC_METRIC_COUNT; i++) {
             putchar(',');
             s_csv_int(a->cur.row[r].m[i]);
+            sum[0].m[i] += a->cur.row[r].m[i];
         }
         for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++) {
             putchar(',');
             if (a->plan.row[r].m[i]) /* empty where there is no plan */
                 s_csv_int(a->plan.row[r].m[i]);
+            sum[1].m[i] += a->plan.row[r].m[i];
         }
         for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++) {
             putchar(',');
             s_csv_int(a->cmp.row[r].m[i]);
+            sum[2].m[i] += a->cmp.row[r].m[i];
+        }
+        putchar('\n');
+    }
+    if (s_total) { /* sums of < 2^93 (kc_cells.h) over 256 rows: no overflow */
+        fputs(vi ? "tổng," : "total,", stdout);
+        if (o->f.by == KC_BY_PROVINCE)
+            putchar(',');
+        putchar(',');
+        s_csv_int(sum[0].events);
+        for (int i = 0; i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            s_csv_int(sum[0].m[i]);
+        }
+        for (int i = 0; plan_rows && i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            if (sum[1].m[i])
+                s_csv_int(sum[1].m[i]);
+        }
+        for (int i = 0; o->compare && i < KC_METRIC_COUNT; i++) {
+            putchar(',');
+            s_csv_int(sum[2].m[i]);
         }
         putchar('\n');
     }
@@ -410,6 +528,22 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
             scheme_col = true;
         first = scheme;
     }
+    /* one scale per column of money: its largest value's, the total row's
+     * included (DESIGN); [0] figures, [1] plan, [2] compare */
+    kc_fmt_scale_t scale[3][KC_METRIC_COUNT];
+    for (int k = 0; k < n_shown; k++) {
+        int i = shown[k];
+        for (int w = 0; w < 3; w++) {
+            const kc_cells_result_t *res = w == 0 ? &a->cur : w == 1 ? &a->plan : &a->cmp;
+            kc_i128 v[KC_CELLS_ROWS + 1];
+            size_t n = 0;
+            v[n++] = res->total.m[i];
+            for (int r = 0; r < KC_CELLS_ROWS; r++)
+                if (kc_qry_row_used(a, o, r))
+                    v[n++] = res->row[r].m[i];
+            scale[w][i] = kc_fmt_money_scale(v, n);
+        }
+    }
     size_t lead = scheme_col ? 3 : 2;
     size_t cols = lead + 1 + (size_t)n_shown * 5;
     kc_table_t *t = kc_table_new(cols, lead);
@@ -466,15 +600,20 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         for (int k = 0; k < n_shown; k++) {
             int i = shown[k];
             bool vnd = kc_ref_metric(i)->is_vnd;
-            kc_table_set(t, col++, s_value(buf, sizeof buf, i, cur->m[i], o->lang));
+            kc_table_set(t, col++,
+                         vnd ? kc_fmt_money_in(buf, sizeof buf, cur->m[i], scale[0][i], o->lang)
+                             : s_value(buf, sizeof buf, i, cur->m[i], o->lang));
             if (plan_rows && vnd && a->plan.total.m[i]) { /* "—": no plan of its own */
                 kc_table_set(t, col++,
-                             pl->m[i] ? s_value(buf, sizeof buf, i, pl->m[i], o->lang) : "—");
+                             pl->m[i]
+                                 ? kc_fmt_money_in(buf, sizeof buf, pl->m[i], scale[1][i], o->lang)
+                                 : "—");
                 kc_table_set(t, col++,
                              kc_fmt_percent(buf, sizeof buf, cur->m[i], pl->m[i], o->lang));
             }
             if (o->compare && vnd) {
-                kc_table_set(t, col++, s_value(buf, sizeof buf, i, cm->m[i], o->lang));
+                kc_table_set(t, col++,
+                             kc_fmt_money_in(buf, sizeof buf, cm->m[i], scale[2][i], o->lang));
                 kc_table_set(t, col++,
                              kc_fmt_change(buf, sizeof buf, cur->m[i], cm->m[i], o->lang));
             }

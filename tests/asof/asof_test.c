@@ -16,7 +16,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -448,18 +450,35 @@ static void test_kc_query_as_of(void **state)
     assert_int_equal(s_run_query(fx, "--as-of-offset", "999999", &doc), 0);
     s_expect_json(doc, now);
     json_decref(doc);
-    /* the end of today (UTC) includes everything so far */
+    /* Without a zone, local time (issue 16): kc-query runs with TZ=<+07>-7 */
+    assert_int_equal(setenv("TZ", "<+07>-7", 1), 0);
+    tzset();
+    /* the end of today (local) includes everything so far */
     char today[32];
     time_t secs = (time_t)(now->last_ns / 1000000000u);
     struct tm tm;
-    gmtime_r(&secs, &tm);
+    localtime_r(&secs, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
     assert_int_equal(s_run_query(fx, "--as-of", today, &doc), 0);
     s_expect_json(doc, now);
     json_decref(doc);
-    /* a zone is required; nonsense is a usage error */
-    const char *bad[] = {"2026-11-27T10:00:00", "2026-02-30", "2026-11-27T25:00Z", "yesterday",
-                         "2026-11-27T10:00:00+7"};
+    /* every snapshot's last entry by its local wall-clock time, "YYYY-MM-DD HH:MM:SS.n" */
+    for (size_t i = 1; i < fx->nsnaps; i++) {
+        const s_snap_t *s = &fx->snaps[i];
+        if (s->size == 0)
+            continue;
+        s_iso(arg, sizeof arg, s->last_ns, 7 * 3600);
+        char *zone = strstr(arg, "+07:00");
+        assert_non_null(zone);
+        *zone = '\0';
+        arg[10] = ' ';
+        assert_int_equal(s_run_query(fx, "--as-of", arg, &doc), 0);
+        s_expect_json(doc, s);
+        json_decref(doc);
+    }
+    /* nonsense is a usage error */
+    const char *bad[] = {"2026-11-27X10:00:00",   "2026-02-30",   "2026-11-27T25:00Z", "yesterday",
+                         "2026-11-27T10:00:00+7", "2026-11-27 10"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(s_run_query(fx, "--as-of", bad[i], &doc), 64);
         json_decref(doc);

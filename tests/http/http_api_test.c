@@ -698,7 +698,8 @@ static void test_totals_equal_kc_query(void **state)
         {"year=2021&as_of_offset=3&by=province", "--year 2021 --as-of-offset 3 --by province"},
         {"year=2022&as_of=2099-01-01T00:00:00%2B07:00&compare=2021",
          "--year 2022 --as-of 2099-01-01T00:00:00+07:00 --compare 2021"},
-        {"year=2022&as_of=2001-01-01", "--year 2022 --as-of 2001-01-01"},
+        /* a bare date: UTC in a URL, local time on the command line (issue 16) */
+        {"year=2022&as_of=2001-01-01", "--year 2022 --as-of 2001-01-01Z"},
         {"year=2022&plan=0", "--year 2022"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

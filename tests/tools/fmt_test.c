@@ -62,6 +62,40 @@ static void test_money(void **state)
     assert_string_equal(kc_fmt_money(B, -1005000000, KC_LANG_EN), "-1.01 billion VND");
 }
 
+/* Issue 16: one scale for a column of money, its largest value's. */
+static void test_money_column(void **state)
+{
+    (void)state;
+    char b[KC_FMT_BUF];
+    const kc_i128 col[] = {2620000000, 111700000, 0};
+    kc_fmt_scale_t s = kc_fmt_money_scale(col, 3);
+    assert_int_equal(s.unit, 2);
+    assert_int_equal(s.decimals, 2);
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, col[0], s, KC_LANG_VI), "2,62 tỷ đồng");
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, col[1], s, KC_LANG_VI), "0,11 tỷ đồng");
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, col[2], s, KC_LANG_EN), "0.00 billion VND");
+    /* decimals every value leaves zero are dropped: 1 and 2 tỷ, not 1,00 */
+    const kc_i128 whole[] = {1000000000, 2000000000};
+    s = kc_fmt_money_scale(whole, 2);
+    assert_int_equal(s.decimals, 0);
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, whole[1], s, KC_LANG_VI), "2 tỷ đồng");
+    /* the largest's rounding decides: 999,996 triệu is 1 tỷ, 99,996 tỷ 100,0 */
+    const kc_i128 up[] = {999996000, 850000000};
+    s = kc_fmt_money_scale(up, 2);
+    assert_int_equal(s.unit, 2);
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, up[1], s, KC_LANG_VI), "0,85 tỷ đồng");
+    const kc_i128 hundred[] = {99996000000, -1230000000};
+    s = kc_fmt_money_scale(hundred, 2);
+    assert_int_equal(s.decimals, 1);
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, hundred[1], s, KC_LANG_EN),
+                        "-1.2 billion VND");
+    /* all in dong */
+    const kc_i128 small[] = {5, 1500};
+    s = kc_fmt_money_scale(small, 2);
+    assert_int_equal(s.unit, 0);
+    assert_string_equal(kc_fmt_money_in(b, sizeof b, small[1], s, KC_LANG_VI), "1.500 đồng");
+}
+
 static void test_percent(void **state)
 {
     (void)state;
@@ -178,10 +212,11 @@ static void test_width_and_lang(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_count),  cmocka_unit_test(test_fixed),
-        cmocka_unit_test(test_money),  cmocka_unit_test(test_percent),
-        cmocka_unit_test(test_change), cmocka_unit_test(test_ratio),
-        cmocka_unit_test(test_i128),   cmocka_unit_test(test_width_and_lang),
+        cmocka_unit_test(test_count),          cmocka_unit_test(test_fixed),
+        cmocka_unit_test(test_money),          cmocka_unit_test(test_money_column),
+        cmocka_unit_test(test_percent),        cmocka_unit_test(test_change),
+        cmocka_unit_test(test_ratio),          cmocka_unit_test(test_i128),
+        cmocka_unit_test(test_width_and_lang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -619,6 +619,109 @@ static void test_merger_year_rows(void **state)
     free(err);
 }
 
+/* CSV for people (issue 16): a UTF-8 byte order mark unless --no-bom, read by
+ * Python's csv module with encoding utf-8-sig (what a spreadsheet does);
+ * Vietnamese headers with --lang vi; --total, the exact sum of the rows. */
+static void test_csv_bom_lang_total(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--format", "csv", "--by", "province", NULL),
+                     0);
+    assert_memory_equal(out, "\xEF\xBB\xBFkey,label,scheme,records,amount_vnd,", 39);
+    assert_null(strstr(out, "\ntotal,")); /* no totals row unless asked */
+    free(out);
+    free(err);
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--format", "csv", "--no-bom", NULL),
+                     0);
+    assert_memory_equal(out, "metric,value\n", 13);
+    free(out);
+    free(err);
+    /* --total without --by: a usage error (every figure is a total already) */
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--year", "2021", "--format",
+                           "csv", "--total", NULL),
+                     64);
+    free(out);
+    free(err);
+
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/vi.csv", s_dir);
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--format", "csv", "--by", "province", "--plan",
+                           "--compare", "2020", "--total", "--lang", "vi", NULL),
+                     0);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(out, f);
+    fclose(f);
+    free(out);
+    free(err);
+    /* every numeric column of the total row is the sum of the rows above it
+     * (an empty plan field counts 0); the rows are Long An, Tây Ninh, Hồ Chí
+     * Minh and Bình Thuận (none in 2021 beyond these) */
+    static const char script[] =
+        "import csv, sys\n"
+        "rows = list(csv.reader(open(sys.argv[1], encoding='utf-8-sig', newline='')))\n"
+        "head, body, total = rows[0], rows[1:-1], rows[-1]\n"
+        "assert head[:6] == ['mã', 'tỉnh', 'danh mục', 'số bản ghi', 'kinh phí', 'doanh thu'],"
+        " head\n"
+        "assert 'kinh phí (kế hoạch năm 2021)' in head, head\n"
+        "assert 'kinh phí (năm 2020)' in head, head\n"
+        "assert not any(h.isascii() and '_' in h for h in head), head\n"
+        "assert total[0] == 'tổng' and total[1] == total[2] == '', total\n"
+        "assert len(body) >= 2 and all(len(r) == len(head) for r in rows), rows\n"
+        "for j in range(3, len(head)):\n"
+        "    want = sum(int(r[j] or 0) for r in body)\n"
+        "    assert total[j] == (str(want) if want or 'kế hoạch' not in head[j] else ''),"
+        " (head[j], total[j], want)\n"
+        "k = head.index('kinh phí')\n"
+        "print(total[k], total[head.index('doanh thu (kế hoạch năm 2021)')],"
+        " total[head.index('kinh phí (năm 2020)')], total[3])\n";
+    char *const argv[] = {"/usr/bin/python3", "-c", (char *)script, file, NULL};
+    int rc = t_tools_exec(&s_fx, argv, &out, &err);
+    if (rc != 0)
+        fail_msg("python3 csv: exit %d: %s", rc, err);
+    /* 1.5 + 0.1 tỷ spent, 1.5 tỷ revenue planned, 800000999 spent in 2020 */
+    assert_string_equal(out, "1600000000 1500000000 800000999 5\n");
+    free(out);
+    free(err);
+}
+
+/* Issue 16: one unit per column of money in the table: the largest value's
+ * (1.6 billion here), so 100 million is "0.1 billion", not "100 million". */
+static void test_table_one_unit(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL, buf[512];
+    const char *c[32];
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--by", "province", "--plan", NULL),
+                     0);
+    /* code, province, spending, plan, % of plan, revenue, plan, %, ..., records */
+    assert_true(s_table_line(out, "72", NULL, 0, buf, sizeof buf, c, 32) > 3);
+    assert_string_equal(c[2], "0.1 billion VND");
+    assert_true(s_table_line(out, "80", NULL, 0, buf, sizeof buf, c, 32) > 3);
+    assert_string_equal(c[2], "1.5 billion VND");
+    assert_string_equal(c[3], "2 billion VND");
+    assert_true(s_table_line(out, "79", NULL, 0, buf, sizeof buf, c, 32) > 3);
+    assert_string_equal(c[2], "0.0 billion VND");
+    assert_true(s_table_line(out, "total", NULL, 0, buf, sizeof buf, c, 32) > 3);
+    assert_string_equal(c[1], "1.6 billion VND");
+    assert_null(strstr(out, "million"));
+    free(out);
+    free(err);
+    assert_int_equal(s_run(&out, &err, "kc-query", "--store", s_store, "--region", "south",
+                           "--year", "2021", "--by", "province", "--lang", "vi", NULL),
+                     0);
+    assert_true(s_table_line(out, "72", NULL, 0, buf, sizeof buf, c, 32) > 3);
+    assert_string_equal(c[2], "0,1 tỷ đồng");
+    assert_null(strstr(out, "triệu"));
+    free(out);
+    free(err);
+}
+
 /* --province by name, with or without diacritics, NFC or NFD, with a prefix;
  * a name selects its province under the scheme(s) it has. */
 static void test_province_names(void **state)
@@ -674,6 +777,8 @@ int main(void)
         cmocka_unit_test(test_plan_only_where_planned),
         cmocka_unit_test(test_merger_year_rows),
         cmocka_unit_test(test_province_names),
+        cmocka_unit_test(test_csv_bom_lang_total),
+        cmocka_unit_test(test_table_one_unit),
     };
     return cmocka_run_group_tests(tests, s_setup, t_tools_teardown);
 }

@@ -88,6 +88,47 @@ char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang)
     return buf;
 }
 
+kc_fmt_scale_t kc_fmt_money_scale(const kc_i128 *v, size_t n)
+{
+    kc_u128 a = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kc_i128_abs(v[i]) > a)
+            a = kc_i128_abs(v[i]);
+    kc_fmt_scale_t s = {a >= 1000000000 ? 2 : a >= 1000000 ? 1 : 0, 0};
+    if (s.unit == 0)
+        return s;
+    /* kc_fmt_money's choice for the largest, rounding included: 999,996 triệu
+     * is 1 tỷ, 99,996 tỷ is 100,0 tỷ */
+    if (s.unit == 1 && kc_i128_abs(kc_i128_div_round((s_i128)a, 10000)) >= 100000)
+        s.unit = 2;
+    int exp = s.unit == 2 ? 9 : 6;
+    s.decimals = kc_i128_abs(kc_i128_div_round((s_i128)a, s_pow10(exp - 2))) >= 10000 ? 1 : 2;
+    /* drop the decimals that are zero in every value */
+    while (s.decimals > 0) {
+        size_t i = 0;
+        for (; i < n; i++)
+            if (kc_i128_div_round(v[i], s_pow10(exp - s.decimals)) % 10 != 0)
+                break;
+        if (i < n)
+            break;
+        s.decimals--;
+    }
+    return s;
+}
+
+char *kc_fmt_money_in(char *buf, size_t cap, kc_i128 vnd, kc_fmt_scale_t s, kc_lang_t lang)
+{
+    static const char *unit_vi[] = {"đồng", "triệu đồng", "tỷ đồng"};
+    static const char *unit_en[] = {"VND", "million VND", "billion VND"};
+    int u = s.unit < 0 ? 0 : s.unit > 2 ? 2 : s.unit;
+    int dec = u == 0 ? 0 : s.decimals < 0 ? 0 : s.decimals > 2 ? 2 : s.decimals;
+    int exp = u == 2 ? 9 : u == 1 ? 6 : 0;
+    char num[KC_FMT_BUF];
+    s_fixed(num, sizeof num, u ? kc_i128_div_round(vnd, s_pow10(exp - dec)) : vnd, dec, lang);
+    snprintf(buf, cap, "%s %s", num, lang == KC_LANG_VI ? unit_vi[u] : unit_en[u]);
+    return buf;
+}
+
 char *kc_fmt_percent(char *buf, size_t cap, kc_i128 num, kc_i128 den, kc_lang_t lang)
 {
     s_i128 pm; /* tenths of a percent */

@@ -37,6 +37,20 @@ char *kc_fmt_count(char *buf, size_t cap, kc_i128 v, kc_lang_t lang);
  * 9223372036854775812 -> "9.223.372.036,9 tỷ đồng". */
 char *kc_fmt_money(char *buf, size_t cap, kc_i128 vnd, kc_lang_t lang);
 
+/* One scale for a column of money, so its rows compare at a glance (issue
+ * 16: "2,62 tỷ" beside "111,7 triệu" reads as the smaller): the unit
+ * kc_fmt_money would pick for the largest |value| (đồng, triệu, tỷ) and its
+ * decimals (two below 100 units, one from 100 up, none in đồng), less the
+ * trailing zeros every value shares (1 and 2 tỷ: "1" and "2", not "1,00").
+ * kc_fmt_money_in() then writes any value of the column in it:
+ * (111700000, scale of 2620000000) -> "0,11 tỷ đồng". */
+typedef struct {
+    int unit;     /* 0 đồng, 1 triệu, 2 tỷ */
+    int decimals; /* 0..2 */
+} kc_fmt_scale_t;
+kc_fmt_scale_t kc_fmt_money_scale(const kc_i128 *v, size_t n);
+char *kc_fmt_money_in(char *buf, size_t cap, kc_i128 vnd, kc_fmt_scale_t s, kc_lang_t lang);
+
 /* num / den as a percentage with one decimal: (503, 632) -> "79,6%". A zero
  * den gives "—"; so does a num whose 1000-fold leaves kc_i128 (|num| above
  * (2^127-1)/1000, about 2^117; never a view's: their sums are < 2^93). */
