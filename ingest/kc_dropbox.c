@@ -750,8 +750,8 @@ static int s_process(s_box_t *b, const char *name, int *fatal)
     if (cs.read_rc == -ENOENT && cs.rows == 0)
         return S_SKIPPED; /* removed between the listing and the import */
     /* the rows the reader handed over: kc_sendfile counts the row where the
-     * reader stopped (read_rc) as a refused row, but nothing of it was read */
-    uint64_t read = cs.read_rc && cs.rows ? cs.rows - 1 : cs.rows;
+     * reader stopped as a refused row (cs.stopped), but nothing of it was read */
+    uint64_t read = cs.rows - (cs.stopped ? 1 : 0);
     if (*cs.err) {
         fprintf(stderr, "kc-send: %s\n", cs.err);
         s_add_file_error(b, &cs, read);

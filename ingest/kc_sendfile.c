@@ -95,6 +95,7 @@ int kc_sendfile(const char *path, const kc_sendfile_opts_t *o, kc_sendfile_stats
              * refused; the rows after it are not read */
             st->file_error = true;
             st->read_rc = rc;
+            st->stopped = true;
             st->rows++;
             st->bad++;
             break;

@@ -33,6 +33,8 @@ typedef struct {
                         * header was refused (no row read) */
     int fail_rc;       /* a producer error that stopped the import (spool), or 0 */
     int read_rc;       /* the reader's error (-errno, KCI_EFORMAT...), or 0 */
+    bool stopped;      /* the reader stopped at a row it could not read: that row is
+                        * counted in rows and bad, though none of it was read */
     char err[512];     /* file_error: why (English, from the reader) */
 } kc_sendfile_stats_t;
 
