@@ -17,6 +17,7 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_report.h"
 #include "kc_service.h"
 
 #include <errno.h>
@@ -514,6 +515,7 @@ int main(int argc, char **argv)
     rc = kc_agg_run(agg, &s_stop);
     kc_agg_log_counters(agg, KC_LOG_INFO, rc == 0 ? "KC-AGG-002 stopped" : "KC-AGG-003 failed");
     kc_agg_destroy(&agg);
+    kc_report_pdf_cleanup(); /* GET /v1/report's fontconfig and cairo caches: a clean exit */
     if (reload.ca != &ca) {
         kc_conf_args_free(reload.ca);
         free(reload.ca);

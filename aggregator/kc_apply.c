@@ -735,7 +735,21 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         s_result_t *r = s_result_add(m, true, ev->seq, reason, ev->event_id, text, true);
         if (!r)
             return KC_ENOMEM;
-        rc = kc_txn_reject_put(txn, producer, prod->st.epoch, ev->seq, reason, r->text);
+        /* with what an auditor filters by (kc_reject_t): the commit's time, the
+         * province code and period if they parse, the event_id (cut at 64) */
+        int code = ev->province ? kc_ref_parse_code(ev->province) : -1;
+        bool per = ev->has_year && ev->has_month && ev->year >= 2000 && ev->year <= 2100 &&
+                   ev->month >= 1 && ev->month <= 12;
+        kc_reject_t rj = {.producer = producer,
+                          .epoch = prod->st.epoch,
+                          .seq = ev->seq,
+                          .reason = reason,
+                          .text = r->text,
+                          .received_ns = self->now_ns,
+                          .province = code > 0 ? (uint8_t)code : 0,
+                          .period = per ? (int32_t)(ev->year * 100 + ev->month) : 0,
+                          .event_id = r->has_event_id ? r->event_id : NULL};
+        rc = kc_txn_reject_add(txn, &rj);
         if (rc != 0)
             return rc;
         if (reason == KCPIPE__V1__REASON__REASON_DUPLICATE) {

@@ -400,14 +400,16 @@ static void s_zap_one(kc_auth_t *self)
     size_t len[6] = {
         3,   nf > 1 ? zmq_msg_size(&f[1]) : 0, 3, strlen(text), ok ? strlen(e->producer_id) : 0,
         mlen};
+    /* counted before the answer goes out: once a client's handshake has
+     * finished, kc_auth_counts() already includes it (a count after the send
+     * raced with a reader that waited for the handshake) */
+    atomic_fetch_add(ok ? &self->accepted : &self->refused, 1);
     if (s_send_frames(self->zap, data, len, 6) != 0)
         kc_error("KC-SEC-001 cannot answer a ZAP request: %s", zmq_strerror(errno));
     if (ok) {
-        atomic_fetch_add(&self->accepted, 1);
         kc_info("KC-SEC-011 connection from %s authenticated: producer=%s key=%s", address,
                 e->producer_id, key);
     } else {
-        atomic_fetch_add(&self->refused, 1);
         kc_warn("KC-SEC-001 connection from %s refused: %s (mechanism=%s domain=%s key=%s)",
                 address, text, mech, domain, key[0] ? key : "-");
     }

@@ -8,9 +8,12 @@
  * are 128-bit sums that may leave int64), from
  * one read transaction of the store (an LMDB MVCC snapshot: the commit
  * thread is never blocked); Cache-Control: no-store on /v1 and /metrics.
- * Query parameters: /v1/totals takes kc-query's (tools/common/kc_qry.h,
- * KC_QRY_URL style), /v1/provinces takes scheme, the other /v1 routes and
- * /metrics none; an unknown or repeated parameter is a 400 like a bad value.
+ * Query parameters: /v1/totals takes kc-query's (core/kc_qry.h,
+ * KC_QRY_URL style), /v1/provinces takes scheme, /v1/report kc-report's
+ * (core/report/kc_report.h: the same model and renderers, the file as an
+ * attachment), /v1/rejects the filters of core/kc_rejects.h, the other /v1
+ * routes and /metrics none; an unknown or repeated parameter is a 400 like a
+ * bad value.
  * The dashboard's files ignore query strings (cache busters).
  * Every answer says X-Content-Type-Options: nosniff, X-Frame-Options: DENY,
  * Referrer-Policy: no-referrer and a Content-Security-Policy: for the
@@ -22,6 +25,13 @@
  * before the admission rules may hold as any bytes; a parameter echoed in a
  * 400) goes into JSON in display form (common/kc_jtext.h), so every
  * answer is valid UTF-8.
+ * /v1/report (issue 16) is libkcreport's report (core/report/kc_report.h, the
+ * same model and renderers as kc-report) as a download: region, province,
+ * year, months, units, lang, format (xlsx, pdf, csv, html, text; default
+ * html), table, bom and total, each at most once; Content-Type of the format
+ * and Content-Disposition: attachment; filename="kcpipe-report-<region>-<Y>-
+ * <A>-<B>.<ext>". The body is rendered into memory (open_memstream) from one
+ * read transaction; the report's text names no store path (store_label NULL).
  * No answer names the store's directory (issue 16): a path on the server is
  * of no use to a reader of the API and tells an attacker about the host, so
  * /v1/totals is kc-query's JSON without its "store" member.
@@ -37,11 +47,14 @@
 
 #include "kc_audit.h"
 #include "kc_err.h"
+#include "kc_filter.h"
 #include "kc_jtext.h"
 #include "kc_json.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_qry.h"
+#include "kc_rejects.h"
+#include "kc_report.h"
 #include "kc_text.h"
 #include "kc_time.h"
 #include "kc_web.h"
@@ -86,9 +99,22 @@ static void s_security_headers(struct MHD_Response *r, const char *csp)
     MHD_add_response_header(r, "Content-Security-Policy", csp);
 }
 
-/* Queue body (malloc'd, taken over) with status and type; counts it. */
+/* Queue r (destroyed) with status; counts it. */
+static enum MHD_Result s_queue(kc_http_t *h, struct MHD_Connection *c, unsigned status,
+                               struct MHD_Response *r)
+{
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    if (ret == MHD_YES)
+        kc_metrics_http(h->metrics, status);
+    return ret;
+}
+
+/* Queue body (malloc'd, taken over) with status and type; counts it.
+ * disposition: a Content-Disposition value, or NULL. */
 static enum MHD_Result s_send(kc_http_t *h, struct MHD_Connection *c, unsigned status,
-                              const char *type, char *body, size_t len, bool no_store)
+                              const char *type, char *body, size_t len, bool no_store,
+                              const char *disposition)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -96,16 +122,14 @@ static enum MHD_Result s_send(kc_http_t *h, struct MHD_Connection *c, unsigned s
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (disposition)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
     s_security_headers(r, S_CSP_DATA);
     if (no_store)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    if (ret == MHD_YES)
-        kc_metrics_http(h->metrics, status);
-    return ret;
+    return s_queue(h, c, status, r);
 }
 
 /* A JSON document (reference taken). */
@@ -119,7 +143,8 @@ static enum MHD_Result s_json(kc_http_t *h, struct MHD_Connection *c, unsigned s
         if (!b)
             return MHD_NO;
         memcpy(b, oom, sizeof oom);
-        return s_send(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, S_JSON_TYPE, b, sizeof oom - 1, true);
+        return s_send(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, S_JSON_TYPE, b, sizeof oom - 1, true,
+                      NULL);
     }
     size_t n = strlen(s);
     char *b = realloc(s, n + 2); /* a final newline, as kc-query prints */
@@ -129,7 +154,7 @@ static enum MHD_Result s_json(kc_http_t *h, struct MHD_Connection *c, unsigned s
     }
     b[n] = '\n';
     b[n + 1] = '\0';
-    return s_send(h, c, status, S_JSON_TYPE, b, n + 1, true);
+    return s_send(h, c, status, S_JSON_TYPE, b, n + 1, true, NULL);
 }
 
 /* reason may echo a parameter (any bytes): kc_json_text keeps the body valid UTF-8 */
@@ -221,22 +246,6 @@ static enum MHD_Result s_totals(kc_http_t *h, struct MHD_Connection *c)
     return ret;
 }
 
-/* Adds unit's state to *last (the latest report) and *events; a unit never
- * reported adds nothing. */
-static int s_unit_add(kc_txn_t *txn, uint8_t unit, uint64_t *last, uint64_t *events)
-{
-    kc_unit_state_t st;
-    int rc = kc_txn_unit_get(txn, unit, &st);
-    if (rc == KC_ENOTFOUND)
-        return 0;
-    if (rc != 0)
-        return rc;
-    if (st.last_report_ns > *last)
-        *last = st.last_report_ns;
-    *events += st.events;
-    return 0;
-}
-
 static enum MHD_Result s_provinces(kc_http_t *h, struct MHD_Connection *c)
 {
     s_args_t a = {.route = "/v1/provinces"};
@@ -273,13 +282,8 @@ static enum MHD_Result s_provinces(kc_http_t *h, struct MHD_Connection *c)
             period = KC_CELLS_MERGER - 1;
         const char *region = kc_ref_region_of(p->code, period);
         uint64_t last = 0, events = 0;
-        rc = s_unit_add(txn, kc_ref_unit_key(p->code, period), &last, &events);
         /* scheme 34: and the scheme-63 provinces merged into it (top of file) */
-        for (size_t j = 0; rc == 0 && scheme == 34 && j < kc_ref_province_count(); j++) {
-            const kc_province_t *q = kc_ref_province_at(j);
-            if (q->scheme == 63 && q->successor == p->code)
-                rc = s_unit_add(txn, kc_ref_unit_in(63, q->code), &last, &events);
-        }
+        rc = kc_report_unit_reports(txn, scheme, p->code, true, &last, &events);
         if (rc != 0)
             break;
         char succ[8];
@@ -421,7 +425,7 @@ static enum MHD_Result s_metrics(kc_http_t *h, struct MHD_Connection *c)
     int rc = kc_metrics_render(h->metrics, h->store, &text, &len);
     if (rc != 0)
         return s_store_error(h, c, rc);
-    return s_send(h, c, MHD_HTTP_OK, S_METRICS_TYPE, text, len, true);
+    return s_send(h, c, MHD_HTTP_OK, S_METRICS_TYPE, text, len, true, NULL);
 }
 
 static enum MHD_Result s_web(kc_http_t *h, struct MHD_Connection *c, const char *url)
@@ -435,13 +439,206 @@ static enum MHD_Result s_web(kc_http_t *h, struct MHD_Connection *c, const char 
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->mime);
         s_security_headers(r, S_CSP_PAGE);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        if (ret == MHD_YES)
-            kc_metrics_http(h->metrics, MHD_HTTP_OK);
-        return ret;
+        return s_queue(h, c, MHD_HTTP_OK, r);
     }
     return s_error(h, c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+/* GET /v1/rejects?province=&reason=&since=&until=&producer=&duplicates=&limit=
+ * (core/kc_rejects.h, KC_QRY_URL style: province and reason repeatable, any
+ * other repeat or unknown parameter a 400): the rejected rows, newest first,
+ * as kc_rejects_json (docs/MONITORING.md). */
+typedef struct {
+    kc_rejects_opts_t q;
+    bool failed;
+    char err[320];
+} s_rej_args_t;
+
+static enum MHD_Result s_rejects_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    s_rej_args_t *a = cls;
+    if (!a->failed && kc_rejects_set(&a->q, KC_QRY_URL, key, value, a->err, sizeof a->err) != 0)
+        a->failed = true;
+    return a->failed ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result s_rejects(kc_http_t *h, struct MHD_Connection *c)
+{
+    s_rej_args_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return s_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    kc_rejects_init(&a->q, KC_QRY_URL);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_rejects_arg, a);
+    enum MHD_Result ret;
+    if (a->failed) {
+        ret = s_error(h, c, MHD_HTTP_BAD_REQUEST, a->err);
+    } else {
+        kc_txn_t *txn = NULL;
+        kc_rejects_t list = {0};
+        int rc = kc_store_read_begin(h->store, &txn);
+        if (rc == 0)
+            rc = kc_rejects_list(&a->q, txn, &list);
+        json_t *doc = rc == 0 ? kc_rejects_json(&list) : NULL; /* copies: before the txn ends */
+        kc_rejects_free(&list);
+        kc_txn_end(&txn);
+        ret = rc == 0 ? s_json(h, c, MHD_HTTP_OK, doc) : s_store_error(h, c, rc);
+    }
+    free(a);
+    return ret;
+}
+
+/* ---- GET /v1/report (libkcreport, the same code as kc-report) ---- */
+
+/* The parameters of /v1/report, each at most once (raw values, borrowed
+ * from libmicrohttpd for the request's life). */
+typedef struct {
+    const char *v[10];
+    bool failed;
+    char err[320];
+} s_rep_args_t;
+
+static const char *const s_rep_keys[10] = {"region", "province", "year",  "months", "units",
+                                           "lang",   "format",   "table", "bom",    "total"};
+
+static enum MHD_Result s_rep_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    s_rep_args_t *a = cls;
+    for (size_t i = 0; key && i < 10; i++) {
+        if (strcmp(key, s_rep_keys[i]) != 0)
+            continue;
+        if (a->v[i]) {
+            snprintf(a->err, sizeof a->err, "parameter '%s' given more than once", key);
+            a->failed = true;
+            return MHD_NO;
+        }
+        a->v[i] = value ? value : "";
+        return MHD_YES;
+    }
+    snprintf(a->err, sizeof a->err, "unknown parameter '%s'", key ? key : "");
+    a->failed = true;
+    return MHD_NO;
+}
+
+/* "0" or "1" into *out; anything else is an error naming the parameter. */
+static int s_rep_bool(const char *v, const char *name, bool *out, char *err, size_t cap)
+{
+    if (!v)
+        return 0;
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+        snprintf(err, cap, "%s takes 0 or 1, not '%s'", name, v);
+        return KC_EINVAL;
+    }
+    *out = v[0] == '1';
+    return 0;
+}
+
+/* The query of a /v1/report request; 0 or KC_EINVAL with err. */
+static int s_rep_query(const s_rep_args_t *a, kc_report_query_t *q, kc_report_format_t *fmt,
+                       kc_report_opts_t *ro, char *err, size_t cap)
+{
+    long v;
+    memset(q, 0, sizeof *q);
+    kc_cells_filter_init(&q->f);
+    q->m_from = 1;
+    q->m_to = 12;
+    *fmt = KC_REPORT_HTML;
+    if (a->v[4] && kc_filter_parse_units(a->v[4], &q->f.units, err, cap) != 0)
+        return KC_EINVAL;
+    if (a->v[0] && kc_filter_add_region(&q->f, a->v[0], err, cap) != 0)
+        return KC_EINVAL;
+    if (a->v[1] && kc_filter_add_province(&q->f, a->v[1], err, cap) != 0)
+        return KC_EINVAL;
+    if (!a->v[0] && !a->v[1]) {
+        snprintf(err, cap, "give region (north, central_highlands, south) or province");
+        return KC_EINVAL;
+    }
+    if (!a->v[2]) {
+        snprintf(err, cap, "give year (2001-2100)");
+        return KC_EINVAL;
+    }
+    if (kc_filter_parse_int(a->v[2], 2001, 2100, &v, "year", err, cap) != 0)
+        return KC_EINVAL;
+    q->year = (int)v;
+    if (a->v[3] && kc_filter_parse_months(a->v[3], &q->m_from, &q->m_to, err, cap) != 0)
+        return KC_EINVAL;
+    if (a->v[5] && kc_lang_parse(a->v[5], &q->lang) != 0) {
+        snprintf(err, cap, "lang takes en or vi, not '%s'", a->v[5]);
+        return KC_EINVAL;
+    }
+    if (a->v[6] && kc_report_format_parse(a->v[6], fmt) != 0) {
+        snprintf(err, cap, "format takes xlsx, pdf, csv, html or text, not '%s'", a->v[6]);
+        return KC_EINVAL;
+    }
+    if (a->v[7] && kc_report_table_parse(a->v[7], &ro->table) != 0) {
+        snprintf(err, cap, "table takes all, summary, provinces or activities, not '%s'", a->v[7]);
+        return KC_EINVAL;
+    }
+    bool bom = true;
+    if (s_rep_bool(a->v[8], "bom", &bom, err, cap) != 0 ||
+        s_rep_bool(a->v[9], "total", &ro->total, err, cap) != 0)
+        return KC_EINVAL;
+    ro->no_bom = !bom;
+    return kc_report_query_check(q, err, cap);
+}
+
+/* kcpipe-report-<region or province>-<Y>-<A>-<B>.<ext>, [a-z0-9_-] only. */
+static void s_rep_filename(const s_rep_args_t *a, const kc_report_query_t *q,
+                           kc_report_format_t fmt, char *out, size_t cap)
+{
+    char place[48];
+    size_t n = 0;
+    const char *src = a->v[0] ? a->v[0] : "";
+    if (!a->v[0] && q->f.n_provinces)
+        snprintf(place, sizeof place, "p%02u", q->f.provinces[0]);
+    else
+        for (; *src && n + 1 < sizeof place; src++)
+            if ((*src >= 'a' && *src <= 'z') || (*src >= '0' && *src <= '9') || *src == '_' ||
+                *src == '-')
+                place[n++] = *src;
+    if (a->v[0] || !q->f.n_provinces)
+        place[n] = '\0';
+    snprintf(out, cap, "kcpipe-report-%s-%d-%d-%d.%s", place[0] ? place : "report", q->year,
+             q->m_from, q->m_to, kc_report_format_ext(fmt));
+}
+
+static enum MHD_Result s_report(kc_http_t *h, struct MHD_Connection *c)
+{
+    s_rep_args_t a = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_rep_arg, &a);
+    if (a.failed)
+        return s_error(h, c, MHD_HTTP_BAD_REQUEST, a.err);
+    kc_report_query_t q;
+    kc_report_format_t fmt;
+    kc_report_opts_t ro = {0};
+    if (s_rep_query(&a, &q, &fmt, &ro, a.err, sizeof a.err) != 0)
+        return s_error(h, c, MHD_HTTP_BAD_REQUEST, a.err);
+    kc_report_t *r = NULL;
+    kc_txn_t *txn = NULL;
+    int rc = kc_store_read_begin(h->store, &txn);
+    if (rc == 0)
+        rc = kc_report_build(txn, &q, &r); /* q.store_label NULL: no server path */
+    kc_txn_end(&txn);
+    if (rc != 0)
+        return s_store_error(h, c, rc);
+    char *body = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&body, &len);
+    rc = mem ? kc_report_render(r, fmt, &ro, mem) : KC_ENOMEM;
+    if (mem && fclose(mem) != 0 && rc == 0)
+        rc = KC_ENOMEM;
+    kc_report_free(&r);
+    if (rc != 0) {
+        free(body);
+        return s_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the report");
+    }
+    char name[128], disp[192];
+    s_rep_filename(&a, &q, fmt, name, sizeof name);
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+    return s_send(h, c, MHD_HTTP_OK, kc_report_format_mime(fmt), body, len, true, disp);
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -459,6 +656,10 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         return s_totals(h, c);
     if (strcmp(url, "/v1/provinces") == 0)
         return s_provinces(h, c);
+    if (strcmp(url, "/v1/report") == 0)
+        return s_report(h, c);
+    if (strcmp(url, "/v1/rejects") == 0)
+        return s_rejects(h, c);
     static const struct {
         const char *path;
         enum MHD_Result (*fn)(kc_http_t *, struct MHD_Connection *);

@@ -68,7 +68,9 @@ centre. This package holds the aggregator, kc-aggregator, which validates, de-du
 commits the events into LMDB and keeps regional totals, with its systemd unit, its HTTP API and
 dashboard, and the tools: kc-query, kc-report, kc-watch, kc-audit, kc-log, kc-replay,
 kc-keygen and kc-admin.")
-set(CPACK_DEBIAN_KCPIPE_PACKAGE_DEPENDS "adduser | passwd")
+# fonts-dejavu-core: the report's PDF (kc-report, GET /v1/report) is set in DejaVu Sans, found
+# through fontconfig at run time (no library link, so dpkg-shlibdeps cannot see it).
+set(CPACK_DEBIAN_KCPIPE_PACKAGE_DEPENDS "adduser | passwd, fonts-dejavu-core")
 
 set(CPACK_COMPONENT_KCPIPE-SEND_DISPLAY_NAME "kcpipe-send")
 set(CPACK_DEBIAN_KCPIPE-SEND_PACKAGE_NAME kcpipe-send)

@@ -25,6 +25,11 @@
  *                                                                 kc_store_state.c, kc_store.c)
  *   totals     kc_cell_key_t (7 bytes) -> kc_cell_t               running int64 totals
  *   rejects    producer_id 0x00 epoch seq-> reason + text           why an event was not counted
+ *                                         [+ 0x00 0x02 received_ns province period
+ *                                         event_id]: layout 2 (issue 16), the first NUL
+ *                                         marks it (a layout-1 text never has one);
+ *                                         layout 1 reads as details unknown
+ *                                         (kc_reject_t; kc_store_state.c)
  *   nodes      u8 level + u64 index    -> 32-byte complete-subtree hash (levels >= 6)
  *   heads      u64 tree size           -> signed tree head (timestamp, root, Ed25519 sig)
  *   checkpoints u64 log size (BE) [+ cell key] -> header / kc_cell_t  copies of the totals
@@ -197,6 +202,29 @@ typedef struct {
     const kc_identity_t *id; /* its identity record (state, op, prev, next) */
 } kc_version_t;
 
+/* One reject record (a rejected event, or a business duplicate: both are
+ * remembered so that a resent sequence gets the same answer). Reads fill
+ * every field; pointers borrow the store (kc_txn_reject_scan). */
+#define KC_REJECT_EVENT_ID_MAX 64 /* event_id bytes kept (the Ack's copy is cut there too) */
+typedef struct {
+    const char *producer; /* reads: not NUL-terminated (producer_len bytes) */
+    size_t producer_len;
+    uint64_t epoch;   /* producer's spool epoch */
+    uint64_t seq;     /* producer's sequence number */
+    int reason;       /* kcpipe.v1.Reason (0..65535) */
+    bool duplicate;   /* reads: reason is REASON_DUPLICATE (acknowledged, not rejected) */
+    const char *text; /* the explanation the Ack carried; reads: text_len bytes, no NUL */
+    size_t text_len;
+    bool has_details;     /* reads: false for a layout-1 record (written before issue 16):
+                             received_ns, province, period and event_id are unknown (0/NULL) */
+    uint64_t received_ns; /* the commit's time (CLOCK_REALTIME, ns) */
+    uint8_t province;     /* the event's province code if it parsed (1..99, maybe unknown
+                             to the reference data); 0 = none */
+    int32_t period;       /* the event's yyyymm if its year and month were valid; 0 = none */
+    const char *event_id; /* reads: event_id_len bytes (cut at 64), NULL if none */
+    size_t event_id_len;
+} kc_reject_t;
+
 /* Coordinates of one totals cell. */
 typedef struct {
     uint16_t year;
@@ -312,9 +340,17 @@ int kc_txn_totals_apply(kc_txn_t *t, const kc_cell_key_t *key, const int64_t del
  * per-commit totals, kc_ledger_apply_cells). */
 int kc_txn_totals_put(kc_txn_t *t, const kc_cell_key_t *key, const kc_cell_t *cell);
 int kc_txn_unit_put(kc_txn_t *t, uint8_t unit, const kc_unit_state_t *st);
-/* reason: 0..65535; text may be NULL (empty). */
+/* A reject record in layout 1 (reason + text only: what every record written
+ * before issue 16 is; kept for tests and tools that have no details). reason:
+ * 0..65535; text may be NULL (empty). The aggregator uses kc_txn_reject_add. */
 int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int reason,
                       const char *text);
+/* A reject record in layout 2 with its details: r->producer (NUL-terminated,
+ * 1..255 bytes), epoch, seq, reason (0..65535), text (NUL-terminated, NULL =
+ * empty), received_ns, province, period (>= 0), event_id (NUL-terminated,
+ * NULL or "" = none; cut at KC_REJECT_EVENT_ID_MAX bytes). producer_len,
+ * text_len, event_id_len, has_details and duplicate are ignored. */
+int kc_txn_reject_add(kc_txn_t *t, const kc_reject_t *r);
 
 /* ---- reads: in read and write transactions ---- */
 
@@ -349,6 +385,12 @@ int kc_txn_history(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
  * KC_ENOTFOUND if that sequence was not rejected. */
 int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int *reason,
                       char *text, size_t cap);
+/* Call fn for every reject record (both layouts) in key order (producer, epoch,
+ * seq), until fn returns non-zero (that value is returned) or the table ends
+ * (0). KC_EFORMAT for a malformed record. The pointers of *r borrow LMDB
+ * memory: valid until a read transaction ends (in a write transaction: until
+ * its next write). */
+int kc_txn_reject_scan(kc_txn_t *t, int (*fn)(const kc_reject_t *r, void *ctx), void *ctx);
 /* KC_ENOTFOUND (cell zeroed) if the cell has never been touched. */
 int kc_txn_totals_get(kc_txn_t *t, const kc_cell_key_t *key, kc_cell_t *cell);
 /* Call fn for every cell with lo <= key <= hi in key order, until fn returns

@@ -57,7 +57,26 @@
  *               the version at an offset is read from its log entry.
  *   rejects     key   producer id bytes + 0x00 + epoch (u64 BE) + seq (u64 BE): a
  *                     producer's rejects sort together, by spool epoch and sequence
- *               value reason (u16) + text bytes (no NUL; may be empty)
+ *               value layout 1 (kc_txn_reject_put; every record before issue 16):
+ *                       reason (u16) + text bytes (no NUL; may be empty)
+ *                     layout 2 (kc_txn_reject_add; the aggregator since issue 16):
+ *                       reason (u16) + text bytes (no NUL) + 0x00 + 0x02 (layout)
+ *                       + received_ns (u64: the commit's time) + province (u8:
+ *                       the event's code 1..99 if it parsed, else 0) + period
+ *                       (u32 yyyymm of the event if it had a valid year and
+ *                       month, else 0) + event_id length (u8, 0..64: 0 = none)
+ *                       + the event_id's first bytes (cut at 64)
+ *                     A layout-1 text never holds a NUL (put wrote strlen bytes),
+ *                     so the first NUL after the reason marks layout 2; after it
+ *                     exactly the fields above, anything else is KC_EFORMAT. The
+ *                     marker sits after the text rather than before it so that
+ *                     a reader of layout 1 (an older kcpipe: reason + text
+ *                     copied into a C string) reads a layout-2 record's reason
+ *                     and text unchanged (its string ends at the NUL); a
+ *                     leading marker would have been read as a reason (old
+ *                     records may hold any reason 0..65535). A layout-1
+ *                     record reads back with has_details false (time,
+ *                     province, period, event_id unknown).
  * These records are written in the same transaction as the log and totals
  * (kc_store_write), which is what makes "counted" and "remembered as counted"
  * inseparable.
@@ -541,6 +560,8 @@ int kc_txn_history(kc_txn_t *t, uint8_t unit, const char *event_id, size_t len,
 /* ---- rejects ---- */
 
 #define KC_REJECT_KEY_MAX (KC_PRODUCER_MAX + 17)
+#define S_REJ_LAYOUT2     0x02 /* the byte after the NUL of a layout-2 value */
+#define S_REJ2_FIXED      15   /* layout, received_ns, province, period, event_id length */
 
 static size_t s_reject_key(uint8_t *kb, const char *producer, uint64_t epoch, uint64_t seq)
 {
@@ -577,6 +598,89 @@ int kc_txn_reject_put(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_
     return 0;
 }
 
+int kc_txn_reject_add(kc_txn_t *t, const kc_reject_t *r)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    if (!r)
+        return KC_EINVAL;
+    uint8_t kb[KC_REJECT_KEY_MAX];
+    size_t kn = s_reject_key(kb, r->producer, r->epoch, r->seq);
+    if (kn == 0 || r->reason < 0 || r->reason > UINT16_MAX || r->period < 0)
+        return KC_EINVAL;
+    size_t tn = r->text ? strlen(r->text) : 0;
+    size_t en = r->event_id ? strlen(r->event_id) : 0;
+    if (en > KC_REJECT_EVENT_ID_MAX)
+        en = KC_REJECT_EVENT_ID_MAX; /* bounded: the Ack's copy is cut there too */
+    MDB_val k = {kn, kb}, v = {2 + tn + 1 + S_REJ2_FIXED + en, NULL};
+    int mrc = mdb_put(t->txn, t->s->dbi[KC_DB_REJECTS], &k, &v, MDB_RESERVE);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_put_err(t, mrc, "write reject");
+    uint8_t *p = v.mv_data;
+    p[0] = (uint8_t)r->reason;
+    p[1] = (uint8_t)(r->reason >> 8);
+    if (tn)
+        memcpy(p + 2, r->text, tn);
+    uint8_t *q = p + 2 + tn;
+    *q++ = 0x00;
+    q[0] = S_REJ_LAYOUT2;
+    kc_le64_put(q + 1, r->received_ns);
+    q[9] = r->province;
+    uint32_t per = (uint32_t)r->period;
+    q[10] = (uint8_t)per;
+    q[11] = (uint8_t)(per >> 8);
+    q[12] = (uint8_t)(per >> 16);
+    q[13] = (uint8_t)(per >> 24);
+    q[14] = (uint8_t)en;
+    if (en)
+        memcpy(q + S_REJ2_FIXED, r->event_id, en);
+    return 0;
+}
+
+/* Decode a reject value (both layouts, see DESIGN) into *r (reason, text,
+ * details; pointers borrow v). KC_EFORMAT if malformed. */
+static int s_reject_decode(const kc_txn_t *t, const MDB_val *v, kc_reject_t *r)
+{
+    const uint8_t *p = v->mv_data;
+    size_t n = v->mv_size;
+    if (n < 2) {
+        kc_error("store %s: reject record of %zu bytes", t->s->dir, n);
+        return KC_EFORMAT;
+    }
+    r->reason = p[0] | (p[1] << 8);
+    r->duplicate = r->reason == KCPIPE__V1__REASON__REASON_DUPLICATE;
+    r->text = (const char *)p + 2;
+    const uint8_t *nul = memchr(p + 2, 0, n - 2);
+    if (!nul) { /* layout 1 */
+        r->text_len = n - 2;
+        r->has_details = false;
+        r->received_ns = 0;
+        r->province = 0;
+        r->period = 0;
+        r->event_id = NULL;
+        r->event_id_len = 0;
+        return 0;
+    }
+    r->text_len = (size_t)(nul - (p + 2));
+    size_t rest = n - (size_t)(nul - p) - 1; /* bytes after the NUL */
+    const uint8_t *q = nul + 1;
+    if (rest < S_REJ2_FIXED || q[0] != S_REJ_LAYOUT2 ||
+        q[S_REJ2_FIXED - 1] > KC_REJECT_EVENT_ID_MAX ||
+        rest != (size_t)S_REJ2_FIXED + q[S_REJ2_FIXED - 1]) {
+        kc_error("store %s: malformed reject record (%zu bytes)", t->s->dir, n);
+        return KC_EFORMAT;
+    }
+    r->has_details = true;
+    r->received_ns = kc_le64_get(q + 1);
+    r->province = q[9];
+    r->period =
+        (int32_t)(q[10] | (uint32_t)q[11] << 8 | (uint32_t)q[12] << 16 | (uint32_t)q[13] << 24);
+    r->event_id_len = q[14];
+    r->event_id = r->event_id_len ? (const char *)q + S_REJ2_FIXED : NULL;
+    return 0;
+}
+
 int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_t seq, int *reason,
                       char *text, size_t cap)
 {
@@ -592,19 +696,53 @@ int kc_txn_reject_get(kc_txn_t *t, const char *producer, uint64_t epoch, uint64_
     int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_REJECTS], &k, &v);
     if (mrc != MDB_SUCCESS)
         return kc_store_err(t->s, mrc, "read reject");
-    if (v.mv_size < 2) {
-        kc_error("store %s: reject record of %zu bytes", t->s->dir, v.mv_size);
-        return KC_EFORMAT;
-    }
-    const uint8_t *p = v.mv_data;
+    kc_reject_t r;
+    int rc = s_reject_decode(t, &v, &r);
+    if (rc != 0)
+        return rc;
     if (reason)
-        *reason = p[0] | (p[1] << 8);
+        *reason = r.reason;
     if (text && cap) {
-        size_t n = v.mv_size - 2 < cap - 1 ? v.mv_size - 2 : cap - 1; /* truncate to fit */
-        memcpy(text, p + 2, n);
+        size_t n = r.text_len < cap - 1 ? r.text_len : cap - 1; /* truncate to fit */
+        memcpy(text, r.text, n);
         text[n] = '\0';
     }
     return 0;
+}
+
+int kc_txn_reject_scan(kc_txn_t *t, int (*fn)(const kc_reject_t *r, void *ctx), void *ctx)
+{
+    if (!t || !t->txn || !fn)
+        return KC_EINVAL;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_REJECTS], &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "open rejects cursor");
+    MDB_val k, v;
+    int rc = 0;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size < 18 || k.mv_size > KC_REJECT_KEY_MAX || kb[k.mv_size - 17] != 0x00 ||
+            memchr(kb, 0, k.mv_size - 17)) {
+            kc_error("store %s: malformed reject key", t->s->dir);
+            rc = KC_EFORMAT;
+            break;
+        }
+        kc_reject_t r;
+        if ((rc = s_reject_decode(t, &v, &r)) != 0)
+            break;
+        r.producer = (const char *)kb;
+        r.producer_len = k.mv_size - 17;
+        r.epoch = kc_be64_get(kb + k.mv_size - 16);
+        r.seq = kc_be64_get(kb + k.mv_size - 8);
+        if ((rc = fn(&r, ctx)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = kc_store_err(t->s, mrc, "scan rejects");
+    mdb_cursor_close(c);
+    return rc;
 }
 
 /* ---- units (last report of a province unit) ----

@@ -29,6 +29,17 @@
  *          process has the store open, the latest signed head. Text or JSON.
  * migrate  Refused while another process has the store open; opens it for
  *          writing with allow_old_format and runs kc_store_migrate().
+ * rejects  Read-only: the rejected rows (core/kc_rejects.h: filters, newest
+ *          first, limit) as a table, JSON (kc_rejects_json, the document of
+ *          GET /v1/rejects) or CSV (UTF-8 with a byte order mark unless
+ *          --no-bom, like kc-query's, so a spreadsheet reads Vietnamese
+ *          text). Times in the table and CSV are local ("2026-12-07
+ *          13:32:30"; empty/"unknown" for a record written before the
+ *          store kept times), in JSON ISO 8601 UTC. --lang vi (the default
+ *          when the locale is Vietnamese: kc_lang_from_env) gives the table
+ *          and CSV Vietnamese headers, reason labels (kc_label_reason, the
+ *          dashboard's wording), count line and hints; CSV keeps the reason's
+ *          token beside its label, JSON is the same in both languages.
  * Exit codes: 0 ok, 64 usage, 65 verification failed / unusable format,
  * 66 no store or backup, 73 DEST exists and is not empty, 74 I/O error,
  * 75 the store is in use (try again once it is stopped).
@@ -37,11 +48,16 @@
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_identity.h"
 #include "kc_jtext.h"
+#include "kc_label.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
+#include "kc_rejects.h"
 #include "kc_store.h"
+#include "kc_table.h"
+#include "kc_text.h"
 #include "kc_time.h"
 
 #include <dirent.h>
@@ -71,6 +87,11 @@ typedef struct {
     const char *store;
     bool compact;
     bool json;
+    const char *format;    /* --format as given (stat: text|json; rejects: table|json|csv) */
+    kc_rejects_opts_t rej; /* rejects: the filters */
+    const char *rej_opt;   /* the first rejects-only option given (refused elsewhere) */
+    bool no_bom;           /* rejects: CSV without the byte order mark */
+    kc_lang_t lang;        /* rejects: --lang (default: the locale's) */
     int argc;
     char **argv;
 } s_opts_t;
@@ -82,6 +103,9 @@ static void s_usage(FILE *out)
                  "       " PROG " stat [--store DIR] [--format text|json]\n"
                  "       " PROG " compact [--store DIR]\n"
                  "       " PROG " migrate [--store DIR]\n"
+                 "       " PROG " rejects [--store DIR] [--province P] [--reason R] [--since T]\n"
+                 "                [--until T] [--producer ID] [--duplicates] [--limit N]\n"
+                 "                [--format table|json|csv] [--no-bom] [--lang en|vi]\n"
                  "Look after kcpipe's store: backups, restores, statistics, compaction and\n"
                  "format migrations (docs/OPERATIONS.md).\n"
                  "\nCommands:\n"
@@ -97,10 +121,31 @@ static void s_usage(FILE *out)
                  "           refused while any process has the store open\n"
                  "  migrate  bring a store of an older format to this kcpipe's format (back it\n"
                  "           up first); refused while any process has the store open\n"
+                 "  rejects  the rows the aggregator rejected, newest first: producer, epoch,\n"
+                 "           sequence, reason, province, event_id, received time and text\n"
                  "\nOptions:\n"
                  "  --store DIR           the store (default " S_DEFAULT_STORE ")\n"
                  "  --compact             backup: omit free pages from the copy\n"
                  "  --format text|json    stat: output format (default text)\n"
+                 "  --format table|json|csv\n"
+                 "                        rejects: output format (default table)\n"
+                 "  --province P          rejects: of province P, a code (79, or one the\n"
+                 "                        reference data does not know) or a name (Cần Thơ,\n"
+                 "                        can tho); repeatable\n"
+                 "  --reason R            rejects: with reason R (unknown_province,\n"
+                 "                        metric_not_allowed, event_id_conflict, ...);\n"
+                 "                        repeatable\n"
+                 "  --since T             rejects: received at or after T: 2026-12-07 (from\n"
+                 "                        its start), 2026-12-07 13:32:30 or\n"
+                 "                        2026-12-07T13:32:30, local time unless a zone is\n"
+                 "                        given (Z, +07:00)\n"
+                 "  --until T             rejects: received at or before T (a date: to its end)\n"
+                 "  --producer ID         rejects: of producer ID only\n"
+                 "  --duplicates          rejects: list acknowledged duplicates too\n"
+                 "  --limit N             rejects: at most N rows (default all)\n"
+                 "  --no-bom              rejects: CSV without the UTF-8 byte order mark\n"
+                 "  --lang en|vi          rejects: language of the table and CSV (default vi\n"
+                 "                        under a Vietnamese locale, else en)\n"
                  "  --config FILE         read options from FILE (default: /etc/kcpipe/admin.conf\n"
                  "                        if it exists); options given here win\n"
                  "  --no-config           read no config file\n"
@@ -1038,34 +1083,230 @@ static int s_stat(const s_opts_t *o)
     return 0;
 }
 
+/* ---- rejects ---- */
+
+/* Local time "2026-12-07 13:32:30" of ns since the epoch. */
+static void s_local_time(uint64_t ns, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(buf, cap, "?");
+}
+
+/* One CSV field (RFC 4180 quoting) of s[0..len) in display form. */
+static void s_csv(const char *s, size_t len, bool last)
+{
+    char *d = malloc(KC_TEXT_SHOW_MAX(len));
+    if (d)
+        kc_text_show(s, len, d, KC_TEXT_SHOW_MAX(len));
+    const char *v = d ? d : "";
+    if (strpbrk(v, ",\"\r\n")) {
+        putchar('"');
+        for (; *v; v++) {
+            if (*v == '"')
+                putchar('"');
+            putchar(*v);
+        }
+        putchar('"');
+    } else {
+        fputs(v, stdout);
+    }
+    putchar(last ? '\n' : ',');
+    free(d);
+}
+
+static void s_csvs(const char *s, bool last)
+{
+    s_csv(s ? s : "", s ? strlen(s) : 0, last);
+}
+
+static int s_rejects(const s_opts_t *o)
+{
+    if (o->argc > 0)
+        return kc_cli_usage_error(PROG, "rejects takes no operands ('%s')", o->argv[0]);
+    const char *fmt = o->format ? o->format : "table";
+    bool json = strcmp(fmt, "json") == 0, csv = strcmp(fmt, "csv") == 0;
+    if (!json && !csv && strcmp(fmt, "table") != 0)
+        return kc_cli_usage_error(PROG, "rejects: --format must be table, json or csv, not '%s'",
+                                  fmt);
+    if (o->no_bom && !csv)
+        return kc_cli_usage_error(PROG, "%s", "--no-bom goes with --format csv");
+    bool vi = o->lang == KC_LANG_VI;
+    kc_store_t *s = NULL;
+    int ex = kc_cli_open_store(PROG, o->store, &s);
+    if (ex)
+        return ex;
+    kc_txn_t *t = NULL;
+    kc_rejects_t list = {0};
+    int rc = kc_store_read_begin(s, &t);
+    if (rc == 0)
+        rc = kc_rejects_list(&o->rej, t, &list);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": reading the rejects of %s: %s\n", o->store, kc_strerror(rc));
+        kc_txn_end(&t);
+        kc_store_close(&s);
+        return rc == KC_EFORMAT ? KC_EX_DATAERR : KC_EX_IOERR;
+    }
+    ex = 0;
+    if (json) {
+        json_t *doc = kc_rejects_json(&list);
+        char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+        if (text)
+            printf("%s\n", text);
+        else
+            ex = KC_EX_SOFTWARE;
+        free(text);
+        json_decref(doc);
+    } else if (csv) {
+        if (!o->no_bom) /* a spreadsheet then reads the file as UTF-8 (kc-query's CSV) */
+            fputs("\xEF\xBB\xBF", stdout);
+        /* Vietnamese: the dashboard's headers (web/app.js csv_rejects) */
+        static const char *const head[] = {"received", "producer",     "epoch",    "seq",
+                                           "reason",   "reason_label", "province", "province_name",
+                                           "event_id", "text"};
+        static const char *const head_vi[] = {
+            "Thời gian nhận", "Nguồn gửi", "Kỳ (epoch)",      "Số thứ tự",  "Mã lý do",
+            "Lý do",          "Mã tỉnh",   "Tỉnh, thành phố", "Mã sự kiện", "Chi tiết"};
+        for (size_t k = 0; k < sizeof head / sizeof *head; k++)
+            s_csvs(vi ? head_vi[k] : head[k], k + 1 == sizeof head / sizeof *head);
+        for (size_t i = 0; i < list.n; i++) {
+            const kc_reject_t *r = &list.rows[i];
+            char tb[64] = "", code[8], num[32];
+            if (r->has_details)
+                s_local_time(r->received_ns, tb, sizeof tb);
+            s_csvs(tb, false);
+            s_csv(r->producer, r->producer_len, false);
+            snprintf(num, sizeof num, "%" PRIu64, r->epoch);
+            s_csvs(num, false);
+            snprintf(num, sizeof num, "%" PRIu64, r->seq);
+            s_csvs(num, false);
+            s_csvs(kc_reason_name(r->reason), false);
+            s_csvs(kc_label_reason(kc_reason_name(r->reason), o->lang), false);
+            s_csvs(kc_rejects_code(r, code, sizeof code), false);
+            s_csvs(kc_rejects_province_name(r), false);
+            s_csv(r->event_id ? r->event_id : "", r->event_id_len, false);
+            s_csv(r->text, r->text_len, true);
+        }
+    } else {
+        kc_table_t *tab = kc_table_new(8, 8);
+        if (!tab || kc_table_row(tab) != 0) {
+            ex = KC_EX_SOFTWARE;
+        } else {
+            static const char *const head[] = {"received", "producer", "epoch",    "seq",
+                                               "reason",   "province", "event_id", "text"};
+            static const char *const head_vi[] = {"Thời gian nhận", "Nguồn gửi", "Kỳ (epoch)",
+                                                  "Số thứ tự",      "Lý do",     "Tỉnh, thành phố",
+                                                  "Mã sự kiện",     "Chi tiết"};
+            for (size_t k = 0; k < 8; k++)
+                kc_table_set(tab, k, vi ? head_vi[k] : head[k]);
+            for (size_t i = 0; i < list.n && ex == 0; i++) {
+                const kc_reject_t *r = &list.rows[i];
+                char tb[64], code[8], prov[160], num[32], why[192], *pr, *ev, *tx;
+                snprintf(tb, sizeof tb, "%s", vi ? "không rõ" : "unknown");
+                const char *token = kc_reason_name(r->reason);
+                snprintf(why, sizeof why, "%s (%s)", kc_label_reason(token, o->lang), token);
+                if (r->has_details)
+                    s_local_time(r->received_ns, tb, sizeof tb);
+                const char *name = kc_rejects_province_name(r);
+                snprintf(prov, sizeof prov, "%s%s%s", kc_rejects_code(r, code, sizeof code),
+                         name ? " " : "", name ? name : "");
+                pr = strndup(r->producer, r->producer_len);
+                ev = strndup(r->event_id ? r->event_id : "", r->event_id_len);
+                tx = strndup(r->text, r->text_len);
+                if (!pr || !ev || !tx || kc_table_row(tab) != 0) {
+                    ex = KC_EX_SOFTWARE;
+                } else {
+                    kc_table_set(tab, 0, tb);
+                    kc_table_set(tab, 1, pr);
+                    snprintf(num, sizeof num, "%" PRIu64, r->epoch);
+                    kc_table_set(tab, 2, num);
+                    snprintf(num, sizeof num, "%" PRIu64, r->seq);
+                    kc_table_set(tab, 3, num);
+                    kc_table_set(tab, 4, why);
+                    kc_table_set(tab, 5, prov);
+                    kc_table_set(tab, 6, ev);
+                    kc_table_set(tab, 7, tx);
+                }
+                free(pr);
+                free(ev);
+                free(tx);
+            }
+            if (ex == 0)
+                kc_table_print(tab, stdout);
+        }
+        kc_table_destroy(&tab);
+        if (vi)
+            printf("%" PRIu64 " dòng bị từ chối%s", list.count, list.truncated ? "" : "\n");
+        else
+            printf("%" PRIu64 " rejected row%s%s", list.count, list.count == 1 ? "" : "s",
+                   list.truncated ? "" : "\n");
+        if (list.truncated)
+            printf(vi ? ", hiện %zu dòng: tăng --limit hoặc thu hẹp bộ lọc để xem các dòng còn "
+                        "lại\n"
+                      : ", %zu shown: raise --limit or narrow the filters to see the rest\n",
+                   list.n);
+    }
+    kc_rejects_free(&list);
+    kc_txn_end(&t);
+    kc_store_close(&s);
+    if (ex == KC_EX_SOFTWARE)
+        fprintf(stderr, PROG ": out of memory\n");
+    return ex;
+}
+
 int main(int argc, char **argv)
 {
     kc_log_set_ident(PROG);
     kc_log_set_level(KC_LOG_WARN); /* what kc-admin did, it prints itself */
-    s_opts_t o = {.store = S_DEFAULT_STORE};
+    s_opts_t o = {.store = S_DEFAULT_STORE, .lang = kc_lang_from_env()};
+    kc_rejects_init(&o.rej, KC_QRY_CLI);
     static const struct option longopts[] = {
-        {"store", required_argument, NULL, 's'},  {"compact", no_argument, NULL, 'c'},
-        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"store", required_argument, NULL, 's'},
+        {"compact", no_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"province", required_argument, NULL, 'R'},
+        {"reason", required_argument, NULL, 'R'},
+        {"since", required_argument, NULL, 'R'},
+        {"until", required_argument, NULL, 'R'},
+        {"producer", required_argument, NULL, 'R'},
+        {"limit", required_argument, NULL, 'R'},
+        {"duplicates", no_argument, NULL, 'R'},
+        {"no-bom", no_argument, NULL, 'B'},
+        {"lang", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
     };
     /* the same config file handling as every other program (README): a file
      * may set --store; --no-config, --config FILE and --check-config */
     int mrc = kc_conf_main(PROG, "admin", longopts, &argc, &argv);
     if (mrc)
         return mrc;
-    int c;
-    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
         switch (c) {
         case 's': o.store = optarg; break;
         case 'c': o.compact = true; break;
-        case 'f':
-            if (strcmp(optarg, "json") == 0) {
-                o.json = true;
-            } else if (strcmp(optarg, "text") == 0) {
-                o.json = false;
-            } else {
-                return kc_cli_usage_error(PROG, "--format must be text or json, not '%s'", optarg);
-            }
+        case 'f': o.format = optarg; break; /* checked per command below */
+        case 'R': {
+            char err[320];
+            if (!o.rej_opt)
+                o.rej_opt = longopts[idx].name;
+            if (kc_rejects_set(&o.rej, KC_QRY_CLI, longopts[idx].name, optarg, err, sizeof err))
+                return kc_cli_usage_error(PROG, "%s", err);
+            break;
+        }
+        case 'B':
+            o.no_bom = true;
+            if (!o.rej_opt)
+                o.rej_opt = "no-bom";
+            break;
+        case 'L':
+            if (kc_lang_parse(optarg, &o.lang) != 0)
+                return kc_cli_usage_error(PROG, "--lang takes en or vi, not '%s'", optarg);
+            if (!o.rej_opt)
+                o.rej_opt = "lang";
             break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf(PROG " %s\n", KC_VERSION); return 0;
@@ -1076,7 +1317,8 @@ int main(int argc, char **argv)
         return 0;
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s",
-                                  "a command is needed: backup, restore, stat, compact, migrate");
+                                  "a command is needed: backup, restore, stat, compact, migrate, "
+                                  "rejects");
     const char *cmd = argv[optind];
     o.argc = argc - optind - 1;
     o.argv = argv + optind + 1;
@@ -1086,8 +1328,18 @@ int main(int argc, char **argv)
     }
     if (o.compact && strcmp(cmd, "backup") != 0)
         return kc_cli_usage_error(PROG, "%s", "--compact is an option of backup");
-    if (o.json && strcmp(cmd, "stat") != 0)
-        return kc_cli_usage_error(PROG, "%s", "--format is an option of stat");
+    if (o.rej_opt && strcmp(cmd, "rejects") != 0) {
+        char m[64];
+        snprintf(m, sizeof m, "--%s is an option of rejects", o.rej_opt);
+        return kc_cli_usage_error(PROG, "%s", m);
+    }
+    if (o.format && strcmp(cmd, "stat") == 0) {
+        if (strcmp(o.format, "json") != 0 && strcmp(o.format, "text") != 0)
+            return kc_cli_usage_error(PROG, "--format must be text or json, not '%s'", o.format);
+        o.json = strcmp(o.format, "json") == 0;
+    } else if (o.format && strcmp(cmd, "rejects") != 0) {
+        return kc_cli_usage_error(PROG, "%s", "--format is an option of stat and rejects");
+    }
     if (strcmp(cmd, "backup") == 0)
         return s_backup(&o);
     if (strcmp(cmd, "restore") == 0)
@@ -1098,5 +1350,7 @@ int main(int argc, char **argv)
         return s_compact(&o);
     if (strcmp(cmd, "migrate") == 0)
         return s_migrate(&o);
+    if (strcmp(cmd, "rejects") == 0)
+        return s_rejects(&o);
     return kc_cli_usage_error(PROG, "unknown command '%s'", cmd);
 }

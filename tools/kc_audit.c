@@ -17,6 +17,14 @@
  * given as the trusted key. `history` looks the event_id up under each unit
  * key the province code can have (kc_ref_units_of) and walks the chain
  * with kc_txn_history; a chain reachable from both units is listed once.
+ * Each version's log entry is decoded (core/kc_entry.h): its producer, values
+ * and note, and what it changed of the version before it (kc_entry_diff; a
+ * correction without a kind keeps its target's), under its row in the table
+ * and as fields of its object in JSON (the kc_entry_json fields and
+ * "changes"). --lang vi (the default when the locale is Vietnamese:
+ * kc_lang_from_env) prints the table's header and the lines under each row in
+ * Vietnamese (op, kind, fund, activity and metric labels: kc_label.h, and
+ * the state); JSON is the same in both.
  * Exit codes: 0 ok / clean / valid, 1 the store or the proof failed a check,
  * 64 usage, 65 bad data (no such head, unreadable proof file), 66 no store
  * or file, 70 internal error, 74 I/O, 75 try again (no signed head covers
@@ -25,9 +33,12 @@
 #include "kc_audit.h"
 #include "kc_cli.h"
 #include "kc_conf.h"
+#include "kc_entry.h"
+#include "kc_entryfmt.h"
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_jtext.h"
+#include "kc_label.h"
 #include "kc_log.h"
 #include "kc_logfile.h"
 #include "kc_merkle.h"
@@ -63,6 +74,7 @@ typedef struct {
     const char *key;      /* --key (hex) */
     const char *file;     /* --file (verify --file: an exported log, no store) */
     const char *format;   /* --format table|json (history) */
+    kc_lang_t lang;       /* --lang (history's table; default: the locale's) */
     bool have_offset;     /* --offset given */
     uint64_t offset;
     bool have_size; /* --size given */
@@ -110,7 +122,8 @@ static const s_cmd_t s_cmds[] = {
     {"heads", s_heads, "heads                  list the signed tree heads"},
     {"history", s_history,
      "history --province P --event ID [--format table|json]\n"
-     "                         every version of an event (offset, time, op, state)"},
+     "                         every version of an event: offset, time, op, state,\n"
+     "                         producer, values, note, what it changed"},
     {"check-proof", s_check_proof,
      "check-proof FILE --key PUBHEX   check a proof offline (no store needed)\n"
      "  check-proof --leaf-hash HEX | --leaf-data HEX --leaf-index N --tree-size N\n"
@@ -152,6 +165,8 @@ static void s_usage(FILE *out)
                  "  --root2 HEX        ... the second tree's root hash\n"
                  "  --proof HEX        one hash of the proof; repeat in order (none: empty)\n"
                  "  --format FMT       table (default) or json (history)\n"
+                 "  --lang en|vi       language of history's table (default vi under a\n"
+                 "                     Vietnamese locale, else en; JSON is the same in both)\n"
                  "  -q, --quiet        no progress line on a terminal (verify)\n"
                  "  --config FILE      read options from FILE (default: /etc/kcpipe/audit.conf\n"
                  "                     if it exists); options given here win\n"
@@ -434,14 +449,15 @@ static int s_verify_file(s_opts_t *o)
 
 /* ---- history ---- */
 
-static const char *s_op_name(uint8_t op)
+/* A column of the table: s (UTF-8) and spaces to width characters,
+ * left-aligned, or right-aligned for a negative width; then two spaces. */
+static void s_col(const char *s, int width)
 {
-    switch (op) {
-    case KCPIPE__V1__OP__OP_RECORD: return "record";
-    case KCPIPE__V1__OP__OP_CORRECTION: return "correction";
-    case KCPIPE__V1__OP__OP_RETRACTION: return "retraction";
-    default: return "unknown";
-    }
+    int n = 0;
+    for (const char *p = s; *p; p++)
+        n += ((unsigned char)*p & 0xC0) != 0x80;
+    int pad = (width < 0 ? -width : width) - n;
+    printf("%*s%s%*s  ", width < 0 && pad > 0 ? pad : 0, "", s, width > 0 && pad > 0 ? pad : 0, "");
 }
 
 static const char *s_state_name(uint8_t state)
@@ -454,14 +470,67 @@ static const char *s_state_name(uint8_t state)
     }
 }
 
+/* The state in the table's language. */
+static const char *s_state_label(uint8_t state, kc_lang_t lang)
+{
+    if (lang != KC_LANG_VI)
+        return s_state_name(state);
+    switch (state) {
+    case KC_ID_LIVE: return "hiện hành";
+    case KC_ID_SUPERSEDED: return "đã được thay";
+    case KC_ID_RETRACTED: return "đã thu hồi";
+    default: return "không rõ";
+    }
+}
+
 typedef struct {
+    kc_txn_t *t;
     json_t *versions; /* json: the array being built; NULL for a table */
     uint64_t first;   /* offset of the first version of the chain being walked */
     size_t n;         /* versions of that chain */
     uint64_t seen[2]; /* first offsets of the chains listed (one per unit key) */
     size_t nseen;
-    bool skip; /* the chain was already listed under another unit key */
+    bool skip;                 /* the chain was already listed under another unit key */
+    kc_wire_decoder_t *dec[2]; /* versions n and n - 1 decoded, alternately */
+    kc_entry_t x[2];
+    kc_lang_t lang; /* of the table */
 } s_hist_t;
+
+/* The indented lines under a version's row: who sent it and what it says,
+ * and what it changed of the version before it (prev NULL: the first). */
+static void s_hist_text(const kc_entry_t *x, const kc_entry_t *prev, const kc_entry_diff_t *d,
+                        kc_lang_t lang)
+{
+    bool vi = lang == KC_LANG_VI;
+    char producer[KC_TEXT_SHOW_MAX(KC_PRODUCER_ID_MAX)], prov[160], period[16],
+        act[KC_TEXT_SHOW_MAX(64)], b[KC_ENTRYFMT_BUF];
+    const char *kind = kc_label_kind(x->kind, lang), *fund = kc_label_fund(x->fund, lang);
+    const char *act_name = !x->act ? NULL : vi ? kc_label_activity(x->act, lang) : x->act->name;
+    printf(vi ? "%14snguồn gửi %s, kỳ (epoch) %" PRIu64 ", số thứ tự %" PRIu64 "\n"
+              : "%14sproducer %s, epoch %" PRIu64 ", seq %" PRIu64 "\n",
+           "", kc_text_fit(x->log.producer, x->log.producer_len, producer, sizeof producer),
+           x->log.epoch, x->log.seq);
+    printf("%14s%s", "", kc_entryfmt_province(prov, sizeof prov, x));
+    if (*kc_entryfmt_period(period, sizeof period, x))
+        printf(", %s", period);
+    if (x->activity)
+        printf(", %s%s%s", kc_text_fit(x->activity, strlen(x->activity), act, sizeof act),
+               act_name ? " " : "", act_name ? act_name : "");
+    if (kind)
+        printf(", %s", kind);
+    if (fund)
+        printf(vi ? ", nguồn kinh phí %s" : ", fund %s", fund);
+    putchar('\n');
+    if (x->op != KCPIPE__V1__OP__OP_RETRACTION)
+        printf("%14s%s %s\n", "",
+               vi ? "giá trị:" : "values:", kc_entryfmt_values(b, sizeof b, x, lang));
+    if (x->note)
+        printf("%14s%s %s\n", "",
+               vi ? "ghi chú:" : "note:", kc_text_fit(x->note, strlen(x->note), b, sizeof b));
+    if (prev)
+        printf("%14s%s %s\n", "",
+               vi ? "thay đổi:" : "changed:", kc_entryfmt_diff(b, sizeof b, prev, x, d, lang));
+}
 
 static int s_hist_one(const kc_version_t *v, void *ctx)
 {
@@ -474,23 +543,54 @@ static int s_hist_one(const kc_version_t *v, void *ctx)
     }
     if (h->skip)
         return 0;
+    kc_log_entry_t e;
+    kc_entry_t *x = &h->x[h->n % 2], *prev = h->n > 1 ? &h->x[(h->n - 1) % 2] : NULL;
+    int rc = kc_txn_log_get(h->t, v->offset, &e);
+    if (rc == 0)
+        rc = kc_entry_decode(h->dec[h->n % 2], &e, x);
+    if (rc != 0)
+        return rc;
+    kc_entry_diff_t d = {0};
+    if (prev) {
+        kc_entry_inherit(prev, x);
+        kc_entry_diff(prev, x, &d);
+    }
     char ts[64];
     kc_cli_time_utc(v->received_ns, ts, sizeof ts);
     /* a store written before the admission rules may hold any bytes in an
      * event_id: JSON and the table get its display form (kc_text.h) */
     if (h->versions) {
-        json_t *j =
-            json_pack("{s:I, s:s, s:I, s:s, s:o, s:s, s:i}", "offset", (json_int_t)v->offset,
-                      "received", ts, "received_ns", (json_int_t)v->received_ns, "op",
-                      s_op_name(v->id->op), "event_id", kc_json_text(v->event_id, v->event_id_len),
-                      "state", s_state_name(v->id->state), "unit", (int)v->unit);
-        if (!j || json_array_append_new(h->versions, j) != 0)
+        json_t *j = json_pack("{s:I, s:s, s:I, s:s, s:o, s:s, s:i}", "offset",
+                              (json_int_t)v->offset, "received", ts, "received_ns",
+                              (json_int_t)v->received_ns, "op", kc_entry_op_name(v->id->op),
+                              "event_id", kc_json_text(v->event_id, v->event_id_len), "state",
+                              s_state_name(v->id->state), "unit", (int)v->unit);
+        json_t *entry = kc_entry_json(x);
+        if (j && entry) { /* what the version says (kc_entry.h), then its difference */
+            const char *key;
+            json_t *val;
+            json_object_foreach(entry, key, val)
+            {
+                if (!json_object_get(j, key))
+                    json_object_set(j, key, val);
+            }
+            json_object_set_new(j, "changes", prev ? kc_entry_diff_json(prev, x, &d) : json_null());
+        }
+        bool ok = j && entry;
+        json_decref(entry);
+        if (!ok) {
+            json_decref(j);
+            return KC_ENOMEM;
+        }
+        if (json_array_append_new(h->versions, j) != 0)
             return KC_ENOMEM;
     } else {
         char id[S_SHOW_ID];
-        printf("%12" PRIu64 "  %-30s  %-10s  %-20s  %s\n", v->offset, ts, s_op_name(v->id->op),
-               kc_text_fit(v->event_id, v->event_id_len, id, sizeof id),
-               s_state_name(v->id->state));
+        printf("%12" PRIu64 "  %-30s  ", v->offset, ts);
+        s_col(kc_label_op(v->id->op, h->lang), 10);
+        printf("%-20s  %s\n", kc_text_fit(v->event_id, v->event_id_len, id, sizeof id),
+               s_state_label(v->id->state, h->lang));
+        s_hist_text(x, prev, &d, h->lang);
     }
     return 0;
 }
@@ -524,12 +624,19 @@ static int s_history(s_opts_t *o)
     int ex = s_open(o, &st);
     if (ex != 0)
         return ex;
-    s_hist_t h = {0};
+    s_hist_t h = {.t = st.t, .lang = o->lang};
     json_t *chains = json ? json_array() : NULL;
-    if (!json)
-        printf("%12s  %-30s  %-10s  %-20s  %s\n", "offset", "received (UTC)", "op", "event_id",
-               "state");
-    int rc = 0;
+    int rc = kc_wire_decoder_new(&h.dec[0]);
+    if (rc == 0)
+        rc = kc_wire_decoder_new(&h.dec[1]);
+    if (!json) {
+        bool vi = o->lang == KC_LANG_VI;
+        s_col(vi ? "vị trí" : "offset", -12);
+        s_col(vi ? "thời gian nhận (UTC)" : "received (UTC)", 30);
+        s_col(vi ? "thao tác" : "op", 10);
+        s_col(vi ? "mã sự kiện" : "event_id", 20);
+        printf("%s\n", vi ? "trạng thái" : "state");
+    }
     size_t found = 0, k = 0;
     for (; k < ids.n && rc == 0 && found == 0; k++) { /* as given, then read back (s_ids_t) */
         for (size_t u = 0; u < nunits && rc == 0; u++) {
@@ -552,6 +659,8 @@ static int s_history(s_opts_t *o)
             json_decref(h.versions);
         }
     }
+    kc_wire_decoder_free(&h.dec[0]);
+    kc_wire_decoder_free(&h.dec[1]);
     s_close(&st);
     if (rc != 0) {
         json_decref(chains);
@@ -1149,7 +1258,8 @@ int main(int argc, char **argv)
         O_SIZE2,
         O_ROOT1,
         O_ROOT2,
-        O_PROOF
+        O_PROOF,
+        O_LANG
     };
     static const struct option longopts[] = {
         {"store", required_argument, NULL, O_STORE},
@@ -1161,6 +1271,7 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, O_KEY},
         {"file", required_argument, NULL, O_FILE},
         {"format", required_argument, NULL, O_FORMAT},
+        {"lang", required_argument, NULL, O_LANG},
         {"leaf-hash", required_argument, NULL, O_LEAF_HASH},
         {"leaf-data", required_argument, NULL, O_LEAF_DATA},
         {"leaf-index", required_argument, NULL, O_LEAF_INDEX},
@@ -1179,7 +1290,7 @@ int main(int argc, char **argv)
     int mrc = kc_conf_main(PROG, "audit", longopts, &argc, &argv);
     if (mrc)
         return mrc;
-    s_opts_t o = {.store = S_DEFAULT_STORE};
+    s_opts_t o = {.store = S_DEFAULT_STORE, .lang = kc_lang_from_env()};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":qhV", longopts, NULL)) != -1) {
@@ -1201,6 +1312,10 @@ int main(int argc, char **argv)
         case O_KEY: o.key = optarg; break;
         case O_FILE: o.file = optarg; break;
         case O_FORMAT: o.format = optarg; break;
+        case O_LANG:
+            if (kc_lang_parse(optarg, &o.lang) != 0)
+                return kc_cli_usage_error(PROG, "--lang takes en or vi, not '%s'", optarg);
+            break;
         case O_LEAF_HASH: o.leaf_hash = optarg; break;
         case O_LEAF_DATA: o.leaf_data = optarg; break;
         case O_ROOT: o.root = optarg; break;

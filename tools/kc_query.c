@@ -47,6 +47,7 @@
 #include "kc_cells.h"
 #include "kc_cli.h"
 #include "kc_conf.h"
+#include "kc_csvout.h"
 #include "kc_err.h"
 #include "kc_filter.h"
 #include "kc_fmt.h"
@@ -222,17 +223,7 @@ static int s_print_json(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
 
 static void s_csv_field(const char *s)
 {
-    if (strpbrk(s, ",\"\n\r")) {
-        fputc('"', stdout);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', stdout);
-            fputc(*s, stdout);
-        }
-        fputc('"', stdout);
-    } else {
-        fputs(s, stdout);
-    }
+    kc_csv_field(stdout, s);
 }
 
 static void s_csv_int(kc_i128 v)
@@ -277,7 +268,7 @@ static int s_print_csv(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
         kc_label_period(cperiod, sizeof cperiod, o->compare, o->m_from, o->m_to, o->lang);
     snprintf(plan_h, sizeof plan_h, "kế hoạch năm %d", o->year);
     if (!s_no_bom) /* see DESIGN: a spreadsheet reads the file as UTF-8 */
-        fputs("\xEF\xBB\xBF", stdout);
+        kc_csv_bom(stdout);
     if (o->f.by == KC_BY_NONE) {
         if (vi) {
             s_csv_field("chỉ tiêu");

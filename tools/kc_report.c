@@ -1,62 +1,55 @@
 /* kc_report.c - kc-report: the regional khuyen cong report from the store.
  *
  * DESIGN
- * The report a regional conference quotes (DOMAIN.md, "The reference
- * report"): for a region, a year Y and a months range A-B,
- *   - spending of the previous year Y-1 (whole year) and its percent of the
- *     Y-1 plan;
- *   - the plan of Y and its change on the plan of Y-1;
- *   - spending of Y months A-B, its percent of the plan of the whole year Y,
- *     and the change on the same months of Y-1 ("cùng kỳ");
- *   - each activity's figures in both periods, persons_employed with its share
- *     of persons, and the facilities of a clause of Decree 45 (KC3 = KC3a +
- *     KC3b + KC3c, ...) where two or more of its activities supported
- *     facilities in the same period (the report's "168 facilities");
- *   - the provinces whose consulting (TV) revenue beat their yearly plan.
- * Spending is amount_vnd over every activity; consulting revenue is
- * revenue_vnd of TV and never part of it. Every figure comes from one read
- * snapshot of the store, like kc-query, as a 128-bit sum that cannot fail
- * (kc_cells.h, DESIGN - exact sums), formatted exactly (kc_fmt.h).
+ * The report a regional conference quotes (docs/DOMAIN.md, "The reference
+ * report") for a region, a year Y and a months range A-B: the regional
+ * summary (the previous year against its plan, the period against the plan
+ * of its year and the same months of the previous year, each activity's own
+ * figures, consulting revenue apart), the per-province table (funds, plan,
+ * % of plan, reports, last report) and the province x activity table. The
+ * model and its renderers (text, CSV, HTML, xlsx, PDF) are libkcreport's
+ * (core/report/kc_report.h), shared with the aggregator's GET /v1/report, so
+ * both give the same figures from one read snapshot of the store.
+ * This program parses the options, opens the store read-only, builds the
+ * model in one read transaction and writes it: to stdout, or with --output
+ * to FILE.tmp, fsync'd and renamed over FILE (a reader never sees half a
+ * report). xlsx and PDF are binary: refused on a terminal without --output.
+ * The default language is the locale's (Vietnamese when LC_ALL, LC_MESSAGES
+ * or LANG starts with "vi"), --lang chooses another.
  */
-#include "kc_cells.h"
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_filter.h"
-#include "kc_fmt.h"
 #include "kc_label.h"
 #include "kc_log.h"
-#include "kc_table.h"
+#include "kc_report.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROG "kc-report"
 
 typedef struct {
     const char *store;
-    kc_cells_filter_t f; /* region/province filter, units */
-    int year, m_from, m_to;
-    kc_lang_t lang;
+    const char *output; /* NULL: stdout */
+    kc_report_query_t q;
+    kc_report_format_t format;
+    kc_report_opts_t ro;
 } s_opts_t;
-
-typedef struct {
-    kc_cells_result_t prev;      /* Y-1 whole year, actual, by activity */
-    kc_cells_result_t prev_plan; /* Y-1 plan */
-    kc_cells_result_t cur;       /* Y months A-B, actual, by activity */
-    kc_cells_result_t cur_plan;  /* Y plan */
-    kc_cells_result_t same;      /* Y-1 months A-B, actual */
-    kc_cells_result_t tv[4];     /* TV by province: prev, prev plan, cur, cur plan */
-} s_data_t;
 
 static void s_usage(FILE *out)
 {
     fprintf(out, "Usage: " PROG " --region NAME --year Y [--months A-B] [options]\n"
                  "The regional khuyen cong report: the previous year's spending against its\n"
                  "plan, the period's spending against the plan of its year, the change on\n"
-                 "the same months of the previous year, and each activity's figures.\n"
+                 "the same months of the previous year, each activity's figures, spending by\n"
+                 "province (KCQG, KCĐP, other funds, plan, reports) and by province and\n"
+                 "activity.\n"
                  "\n"
                  "  --store DIR        the store (default ./var/kcpipe)\n"
                  "  --region NAME      north, central_highlands, south (repeatable)\n"
@@ -64,7 +57,16 @@ static void s_usage(FILE *out)
                  "  --year Y           the report's year (required)\n"
                  "  --months A-B       months of Y (default 1-12)\n"
                  "  --units 34         count pre-2025 provinces under their 2025 successor\n"
-                 "  --lang en|vi       language and number format (default en)\n"
+                 "  --lang en|vi       language and number format (default: vi when the\n"
+                 "                     locale (LC_ALL, LC_MESSAGES, LANG) starts with vi,\n"
+                 "                     else en)\n"
+                 "  --format FMT       text (default), csv, html, xlsx or pdf\n"
+                 "  --output FILE      write to FILE (through FILE.tmp, renamed when\n"
+                 "                     complete) instead of stdout; xlsx and pdf need it\n"
+                 "                     when stdout is a terminal\n"
+                 "  --table NAME       all (default), summary, provinces or activities\n"
+                 "  --no-bom           csv: no UTF-8 byte order mark (for programs)\n"
+                 "  --total            csv: add the totals rows\n"
                  "  --config FILE      read options from FILE (default: /etc/kcpipe/report.conf\n"
                  "                     if it exists); options given here win\n"
                  "  --no-config        read no config file\n"
@@ -85,7 +87,20 @@ static int s_usage_error(const char *msg)
 
 static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
 {
-    enum { O_STORE = 256, O_REGION, O_PROVINCE, O_YEAR, O_MONTHS, O_UNITS, O_LANG };
+    enum {
+        O_STORE = 256,
+        O_REGION,
+        O_PROVINCE,
+        O_YEAR,
+        O_MONTHS,
+        O_UNITS,
+        O_LANG,
+        O_FORMAT,
+        O_OUTPUT,
+        O_TABLE,
+        O_NO_BOM,
+        O_TOTAL
+    };
     static const struct option opts[] = {
         {"store", required_argument, NULL, O_STORE},
         {"region", required_argument, NULL, O_REGION},
@@ -94,6 +109,11 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         {"months", required_argument, NULL, O_MONTHS},
         {"units", required_argument, NULL, O_UNITS},
         {"lang", required_argument, NULL, O_LANG},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"output", required_argument, NULL, O_OUTPUT},
+        {"table", required_argument, NULL, O_TABLE},
+        {"no-bom", no_argument, NULL, O_NO_BOM},
+        {"total", no_argument, NULL, O_TOTAL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -107,9 +127,10 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
     long v;
     memset(o, 0, sizeof *o);
     o->store = "./var/kcpipe";
-    o->m_from = 1;
-    o->m_to = 12;
-    kc_cells_filter_init(&o->f);
+    o->q.m_from = 1;
+    o->q.m_to = 12;
+    o->q.lang = kc_lang_from_env();
+    kc_cells_filter_init(&o->q.f);
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
@@ -124,7 +145,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             *done = true;
             return 0;
         case O_STORE: o->store = optarg; break;
-        case O_REGION: rc = kc_filter_add_region(&o->f, optarg, err, sizeof err); break;
+        case O_REGION: rc = kc_filter_add_region(&o->q.f, optarg, err, sizeof err); break;
         case O_PROVINCE:
             if (n_prov == KC_CELLS_MAX_SEL)
                 return s_usage_error("too many --province options");
@@ -132,16 +153,31 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
             break;
         case O_YEAR:
             rc = kc_filter_parse_int(optarg, 2001, 2100, &v, "--year", err, sizeof err);
-            o->year = (int)v;
+            o->q.year = (int)v;
             break;
         case O_MONTHS:
-            rc = kc_filter_parse_months(optarg, &o->m_from, &o->m_to, err, sizeof err);
+            rc = kc_filter_parse_months(optarg, &o->q.m_from, &o->q.m_to, err, sizeof err);
             break;
-        case O_UNITS: rc = kc_filter_parse_units(optarg, &o->f.units, err, sizeof err); break;
+        case O_UNITS: rc = kc_filter_parse_units(optarg, &o->q.f.units, err, sizeof err); break;
         case O_LANG:
-            if (kc_lang_parse(optarg, &o->lang) != 0)
+            if (kc_lang_parse(optarg, &o->q.lang) != 0)
                 return s_usage_error("--lang takes en or vi");
             break;
+        case O_FORMAT:
+            if (kc_report_format_parse(optarg, &o->format) != 0)
+                return s_usage_error("--format takes text, csv, html, xlsx or pdf");
+            break;
+        case O_OUTPUT:
+            if (!*optarg)
+                return s_usage_error("--output needs a file name");
+            o->output = optarg;
+            break;
+        case O_TABLE:
+            if (kc_report_table_parse(optarg, &o->ro.table) != 0)
+                return s_usage_error("--table takes all, summary, provinces or activities");
+            break;
+        case O_NO_BOM: o->ro.no_bom = true; break;
+        case O_TOTAL: o->ro.total = true; break;
         case ':':
             snprintf(err, sizeof err, "option '%s' needs an argument", argv[optind - 1]);
             return s_usage_error(err);
@@ -157,283 +193,58 @@ static int s_parse(int argc, char **argv, s_opts_t *o, bool *done)
         return s_usage_error(err);
     }
     for (size_t i = 0; i < n_prov; i++)
-        if (kc_filter_add_province(&o->f, provinces[i], err, sizeof err))
+        if (kc_filter_add_province(&o->q.f, provinces[i], err, sizeof err))
             return s_usage_error(err);
-    if (!o->year)
+    if (!o->q.year)
         return s_usage_error("--year is required");
-    if (o->f.n_regions == 0 && o->f.n_provinces == 0)
+    if (o->q.f.n_regions == 0 && o->q.f.n_provinces == 0)
         return s_usage_error("--region (or --province) is required");
+    if (kc_report_format_binary(o->format) && !o->output && isatty(STDOUT_FILENO)) {
+        snprintf(err, sizeof err,
+                 "%s is a binary format: give --output FILE (or redirect stdout to a file)",
+                 kc_report_format_ext(o->format));
+        return s_usage_error(err);
+    }
     if (kc_conf_main_check_done())
         *done = true;
     return 0;
 }
 
-static int s_collect(const s_opts_t *o, kc_txn_t *txn, s_data_t *d)
+/* Write the report to o->output through o->output.tmp (fsync, rename). */
+static int s_write_file(const s_opts_t *o, const kc_report_t *r)
 {
-    int y = o->year, p = o->year - 1;
-    kc_cells_filter_t f = o->f;
-    f.by = KC_BY_ACTIVITY;
-    int rc = kc_cells_sum(txn, &f, p, 1, 12, 1, &d->prev);
-    if (!rc)
-        rc = kc_cells_sum(txn, &f, p, 1, 12, 2, &d->prev_plan);
-    if (!rc)
-        rc = kc_cells_sum(txn, &f, y, o->m_from, o->m_to, 1, &d->cur);
-    if (!rc)
-        rc = kc_cells_sum(txn, &f, y, 1, 12, 2, &d->cur_plan);
-    if (!rc)
-        rc = kc_cells_sum(txn, &f, p, o->m_from, o->m_to, 1, &d->same);
-    const kc_activity_t *tv = kc_ref_activity_by_code("TV");
-    if (tv) {
-        kc_cells_filter_t t = o->f;
-        t.by = KC_BY_PROVINCE;
-        t.activity[tv->id] = true;
-        if (!rc)
-            rc = kc_cells_sum(txn, &t, p, 1, 12, 1, &d->tv[0]);
-        if (!rc)
-            rc = kc_cells_sum(txn, &t, p, 1, 12, 2, &d->tv[1]);
-        if (!rc)
-            rc = kc_cells_sum(txn, &t, y, o->m_from, o->m_to, 1, &d->tv[2]);
-        if (!rc)
-            rc = kc_cells_sum(txn, &t, y, 1, 12, 2, &d->tv[3]);
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", o->output) >= sizeof tmp) {
+        fprintf(stderr, PROG ": %s: the file name is too long\n", o->output);
+        return KC_EX_USAGE;
     }
-    return rc;
-}
-
-/* The clause of an activity code: "KC3b" -> "KC3", "KC10" -> "KC10". */
-static void s_clause(const char *code, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", code);
-    size_t n = strlen(out);
-    if (n > 2 && out[n - 1] >= 'a' && out[n - 1] <= 'z')
-        out[n - 1] = '\0';
-}
-
-static bool s_any(const kc_totals_t *t)
-{
-    for (int i = 0; i < KC_METRIC_COUNT; i++)
-        if (t->m[i])
-            return true;
-    return false;
-}
-
-static void s_cell(char *buf, size_t cap, int metric, const kc_totals_t *t, kc_lang_t lang)
-{
-    kc_i128 v = t->m[metric];
-    if (v == 0) {
-        snprintf(buf, cap, "—");
-        return;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, PROG ": cannot write %s: %s; check the directory exists and is writable\n",
+                tmp, strerror(errno));
+        return KC_EX_IOERR;
     }
-    if (kc_ref_metric(metric)->is_vnd) {
-        kc_fmt_money(buf, cap, v, lang);
-        return;
+    int rc = kc_report_render(r, o->format, &o->ro, f);
+    int e = errno;
+    if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+        rc = KC_EIO;
+        e = errno;
     }
-    kc_fmt_count(buf, cap, v, lang);
-    if (metric == KC_M_PERSONS_EMPLOYED && t->m[KC_M_PERSONS]) {
-        char pct[KC_FMT_BUF];
-        size_t n = strlen(buf);
-        snprintf(buf + n, cap - n, " (%s)",
-                 kc_fmt_percent(pct, sizeof pct, v, t->m[KC_M_PERSONS], lang));
+    if (fclose(f) != 0 && rc == 0) {
+        rc = KC_EIO;
+        e = errno;
     }
-}
-
-/* Rows of one activity (or clause subtotal): one per metric with figures. */
-static void s_rows(kc_table_t *t, const char *title, const kc_totals_t *a, const kc_totals_t *b,
-                   kc_lang_t lang)
-{
-    char va[KC_FMT_BUF], vb[KC_FMT_BUF];
-    bool first = true;
-    for (int i = 0; i < KC_METRIC_COUNT; i++) {
-        if (!a->m[i] && !b->m[i])
-            continue;
-        kc_table_row(t);
-        if (first)
-            kc_table_set(t, 0, title);
-        first = false;
-        kc_table_set(t, 1, kc_label_metric(i, lang));
-        s_cell(va, sizeof va, i, a, lang);
-        s_cell(vb, sizeof vb, i, b, lang);
-        kc_table_set(t, 2, va);
-        kc_table_set(t, 3, vb);
+    if (rc == 0 && rename(tmp, o->output) != 0) {
+        rc = KC_EIO;
+        e = errno;
     }
-}
-
-/* Facilities of a clause (KC3 = KC3a + KC3b + KC3c, ...), shown where two or
- * more of its activities supported facilities in the same period: the
- * report's "168 facilities" of demonstration models and machinery. */
-typedef struct {
-    char clause[16];
-    kc_i128 fa, fb;  /* facilities in each period */
-    int na, nb;      /* activities contributing in each period */
-    char parts[128]; /* "KC3a + KC3b" */
-} s_clause_t;
-
-static void s_clause_flush(kc_table_t *t, s_clause_t *c, kc_lang_t lang)
-{
-    if (c->na > 1 || c->nb > 1) {
-        char title[192], va[KC_FMT_BUF], vb[KC_FMT_BUF];
-        snprintf(title, sizeof title, lang == KC_LANG_VI ? "%s cộng (%s)" : "%s total (%s)",
-                 c->clause, c->parts);
-        kc_table_row(t);
-        kc_table_set(t, 0, title);
-        kc_table_set(t, 1, kc_label_metric(KC_M_FACILITIES, lang));
-        kc_table_set(t, 2, c->fa ? kc_fmt_count(va, sizeof va, c->fa, lang) : "—");
-        kc_table_set(t, 3, c->fb ? kc_fmt_count(vb, sizeof vb, c->fb, lang) : "—");
+    if (rc != 0) {
+        unlink(tmp);
+        fprintf(stderr, PROG ": writing %s: %s\n", o->output,
+                rc == KC_EIO && e ? strerror(e) : kc_strerror(rc));
+        return rc == KC_ENOMEM ? KC_EX_SOFTWARE : KC_EX_IOERR;
     }
-    memset(c, 0, sizeof *c);
-}
-
-static void s_activities(const s_opts_t *o, const s_data_t *d, const char *pa, const char *pb)
-{
-    bool vi = o->lang == KC_LANG_VI;
-    kc_table_t *t = kc_table_new(4, 2);
-    if (!t)
-        return;
-    kc_table_row(t);
-    kc_table_set(t, 0, vi ? "Hoạt động" : "Activity");
-    kc_table_set(t, 1, vi ? "chỉ tiêu" : "figure");
-    kc_table_set(t, 2, pa);
-    kc_table_set(t, 3, pb);
-    size_t n = kc_ref_activity_count();
-    s_clause_t c = {0};
-    for (size_t i = 0; i < n; i++) {
-        const kc_activity_t *a = kc_ref_activity_at(i);
-        char cl[16], title[256];
-        s_clause(a->code, cl, sizeof cl);
-        if (strcmp(cl, c.clause) != 0) {
-            s_clause_flush(t, &c, o->lang);
-            snprintf(c.clause, sizeof c.clause, "%s", cl);
-        }
-        const kc_totals_t *ra = &d->prev.row[a->id], *rb = &d->cur.row[a->id];
-        if (!s_any(ra) && !s_any(rb))
-            continue;
-        snprintf(title, sizeof title, "%s %s", a->code, kc_label_activity(a, o->lang));
-        s_rows(t, title, ra, rb, o->lang);
-        if (ra->m[KC_M_FACILITIES] || rb->m[KC_M_FACILITIES]) {
-            size_t len = strlen(c.parts);
-            snprintf(c.parts + len, sizeof c.parts - len, "%s%s", len ? " + " : "", a->code);
-        }
-        c.fa += ra->m[KC_M_FACILITIES];
-        c.fb += rb->m[KC_M_FACILITIES];
-        c.na += ra->m[KC_M_FACILITIES] != 0;
-        c.nb += rb->m[KC_M_FACILITIES] != 0;
-    }
-    s_clause_flush(t, &c, o->lang);
-    kc_table_print(t, stdout);
-    kc_table_destroy(&t);
-}
-
-/* Provinces whose TV revenue in `act` beat their yearly plan in `plan`. */
-static void s_tv_beats(const s_opts_t *o, const kc_cells_result_t *act,
-                       const kc_cells_result_t *plan, const char *period, int plan_year)
-{
-    bool vi = o->lang == KC_LANG_VI;
-    int n = 0;
-    for (int r = 0; r < KC_CELLS_ROWS; r++) {
-        kc_i128 p = plan->row[r].m[KC_M_REVENUE_VND], v = act->row[r].m[KC_M_REVENUE_VND];
-        if (!plan->used[r] || p <= 0 || v <= p)
-            continue;
-        int scheme, code;
-        if (kc_cells_province_of_row(r, &scheme, &code))
-            continue;
-        const kc_province_t *pr = kc_ref_province(scheme, code);
-        if (n++ == 0) {
-            if (vi)
-                printf("  Vượt kế hoạch năm %d (thực hiện %s): ", plan_year, period);
-            else
-                printf("  Revenue above the %d plan (actual %s): ", plan_year, period);
-        } else {
-            fputs(", ", stdout);
-        }
-        printf("%s", pr ? pr->name : "?");
-    }
-    if (n)
-        putchar('\n');
-}
-
-/* Upper-case an ASCII first letter ("năm 2021" -> "Năm 2021"). */
-static void s_capitalize(char *s)
-{
-    if (s[0] >= 'a' && s[0] <= 'z')
-        s[0] = (char)(s[0] - 'a' + 'A');
-}
-
-static void s_print(const s_opts_t *o, const s_data_t *d)
-{
-    bool vi = o->lang == KC_LANG_VI;
-    char pa[64], pb[64], ps[64], a1[KC_FMT_BUF], a2[KC_FMT_BUF], a3[KC_FMT_BUF];
-    int y = o->year, p = o->year - 1;
-    kc_label_period(pa, sizeof pa, p, 1, 12, o->lang);
-    kc_label_period(pb, sizeof pb, y, o->m_from, o->m_to, o->lang);
-    kc_label_period(ps, sizeof ps, p, o->m_from, o->m_to, o->lang);
-    if (!vi && o->m_from == 1 && o->m_to == 12) {
-        snprintf(pb, sizeof pb, "year %d", y);
-        snprintf(ps, sizeof ps, "year %d", p);
-    }
-    if (!vi)
-        snprintf(pa, sizeof pa, "year %d", p);
-
-    /* title: the places */
-    printf(vi ? "KẾT QUẢ HOẠT ĐỘNG KHUYẾN CÔNG" : "KHUYEN CONG (INDUSTRIAL PROMOTION) RESULTS");
-    const char *sep = vi ? " " : ", ";
-    for (size_t i = 0; i < o->f.n_regions; i++, sep = ", ")
-        printf("%s%s", sep, kc_label_region(o->f.regions[i], o->lang));
-    for (size_t i = 0; i < o->f.n_provinces; i++, sep = ", ") {
-        int sch = o->f.units == 34 ? 34 : kc_ref_scheme_for(y * 100 + o->m_from);
-        const kc_province_t *pr = kc_ref_province(sch, o->f.provinces[i]);
-        printf("%s%s", sep, pr ? pr->name : "?");
-    }
-    printf(vi ? ": %s và %s\n" : ": %s and %s\n", pa, pb);
-    printf(vi ? "(từ kho %s; đơn vị: %s)\n\n" : "(from the store %s; units: %s)\n\n", o->store,
-           o->f.units == 34
-               ? (vi ? "34 tỉnh, thành từ 2025" : "the 34 units of 2025")
-               : (vi ? "tỉnh, thành theo từng thời kỳ" : "provinces as of each period"));
-
-    const int A = KC_M_AMOUNT_VND;
-    kc_i128 prev = d->prev.total.m[A], prev_plan = d->prev_plan.total.m[A];
-    kc_i128 cur = d->cur.total.m[A], cur_plan = d->cur_plan.total.m[A];
-    kc_i128 same = d->same.total.m[A];
-    char pct[KC_FMT_BUF], chg[KC_FMT_BUF], label[4][128], value[4][512];
-    snprintf(label[0], sizeof label[0], "%s:", pa);
-    snprintf(value[0], sizeof value[0],
-             vi ? "%s, đạt %s kế hoạch năm (%s)" : "%s, %s of the year's plan (%s)",
-             kc_fmt_money(a1, sizeof a1, prev, o->lang),
-             kc_fmt_percent(pct, sizeof pct, prev, prev_plan, o->lang),
-             kc_fmt_money(a2, sizeof a2, prev_plan, o->lang));
-    snprintf(label[1], sizeof label[1], vi ? "Kế hoạch năm %d:" : "Plan %d:", y);
-    snprintf(value[1], sizeof value[1],
-             vi ? "%s, %s so với kế hoạch năm %d" : "%s, %s on the %d plan",
-             kc_fmt_money(a1, sizeof a1, cur_plan, o->lang),
-             kc_fmt_change(chg, sizeof chg, cur_plan, prev_plan, o->lang), p);
-    snprintf(label[2], sizeof label[2], "%s:", pb);
-    snprintf(value[2], sizeof value[2],
-             vi ? "%s, đạt %s kế hoạch năm %d (%s)" : "%s, %s of the %d plan (%s)",
-             kc_fmt_money(a1, sizeof a1, cur, o->lang),
-             kc_fmt_percent(pct, sizeof pct, cur, cur_plan, o->lang), y,
-             kc_fmt_money(a2, sizeof a2, cur_plan, o->lang));
-    snprintf(label[3], sizeof label[3], "%s:", vi ? "So với cùng kỳ" : "Year on year");
-    snprintf(value[3], sizeof value[3], "%s (%s: %s)",
-             kc_fmt_change(chg, sizeof chg, cur, same, o->lang), ps,
-             kc_fmt_money(a3, sizeof a3, same, o->lang));
-    printf("%s\n", vi ? "Kinh phí khuyến công (thực hiện; không gồm TVPTCN)"
-                      : "Khuyen cong spending (actual; consulting excluded)");
-    size_t w = 0;
-    for (int i = 0; i < 4; i++) {
-        s_capitalize(label[i]);
-        if (kc_fmt_width(label[i]) > w)
-            w = kc_fmt_width(label[i]);
-    }
-    for (int i = 0; i < 4; i++)
-        printf("  %s%*s  %s\n", label[i], (int)(w - kc_fmt_width(label[i])), "", value[i]);
-    putchar('\n');
-
-    s_activities(o, d, pa, pb);
-    putchar('\n');
-    printf(vi ? "Tư vấn phát triển công nghiệp (TVPTCN): doanh thu riêng, không cộng vào kinh "
-                "phí khuyến công\n"
-              : "Industrial-development consulting (TV): its own revenue, never added to "
-                "spending\n");
-    s_tv_beats(o, &d->tv[0], &d->tv[1], pa, p);
-    s_tv_beats(o, &d->tv[2], &d->tv[3], pb, y);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -448,19 +259,29 @@ int main(int argc, char **argv)
     rc = kc_cli_open_store(PROG, o.store, &store);
     if (rc)
         return rc;
-    s_data_t *d = calloc(1, sizeof *d);
+    o.q.store_label = o.store;
+    kc_report_t *r = NULL;
     kc_txn_t *txn = NULL;
-    int err = d ? kc_store_read_begin(store, &txn) : KC_ENOMEM;
+    int err = kc_store_read_begin(store, &txn);
     if (!err)
-        err = s_collect(&o, txn, d);
+        err = kc_report_build(txn, &o.q, &r);
     kc_txn_end(&txn);
     kc_store_close(&store);
     if (err) {
         fprintf(stderr, PROG ": reading %s: %s\n", o.store, kc_strerror(err));
-        free(d);
         return err == KC_EOVERFLOW ? KC_EX_DATAERR : KC_EX_IOERR;
     }
-    s_print(&o, d);
-    free(d);
-    return ferror(stdout) ? KC_EX_IOERR : 0;
+    if (o.output) {
+        rc = s_write_file(&o, r);
+    } else {
+        err = kc_report_render(r, o.format, &o.ro, stdout);
+        if (err) {
+            fprintf(stderr, PROG ": writing the report: %s\n", kc_strerror(err));
+            rc = err == KC_ENOMEM ? KC_EX_SOFTWARE : KC_EX_IOERR;
+        }
+    }
+    kc_report_free(&r);
+    if (o.format == KC_REPORT_PDF)
+        kc_report_pdf_cleanup(); /* fontconfig's and cairo's caches: a clean exit */
+    return rc;
 }

@@ -11,6 +11,21 @@
  * Number.MAX_SAFE_INTEGER into a BigInt from its source text, and every figure
  * shown or put in a data-* attribute is formatted from that exact value; only
  * the charts draw a Number approximation.
+ * Downloads (issue 16): the whole report for the current filters (region,
+ * year, months, units, language) as xlsx, PDF or CSV is a plain link to
+ * /v1/report (the code of kc-report --format; the server names the file),
+ * and so is each panel that shows one of the report's tables: the KPIs
+ * (table=summary), the province chart and table (table=provinces), the
+ * activities (table=activities). A panel no report table corresponds to
+ * (the months against the previous year, the rejected rows) downloads a CSV
+ * the page writes from the data it shows: UTF-8 with a BOM, the headers in the
+ * page's language, figures as exact integers without separators, a percent
+ * with a decimal point, text cells that start with = + - @ prefixed with '
+ * (no formula runs when a spreadsheet opens it), CRLF lines.
+ * Rejected rows: /v1/rejects (every poll, limit REJECTS_FETCH), kept when the
+ * province is one of the region's (either scheme) or none/unknown, newest
+ * first, REJECTS_SHOWN at most, with a "more" line; for tests
+ * body[data-rejects] = the number of rows shown after each render of it.
  * No dependencies but Chart.js (embedded, /assets/chart.min.js). */
 'use strict';
 
@@ -18,6 +33,8 @@
   const POLL_MS = 2000;
   const FETCH_TIMEOUT_MS = 8000;
   const REGIONS = ['north', 'central_highlands', 'south'];
+  const REJECTS_FETCH = 200;
+  const REJECTS_SHOWN = 20;
 
   const I18N = {
     vi: {
@@ -94,6 +111,58 @@
         `Biểu đồ cột ngang: kinh phí thực hiện và kế hoạch năm của ${n} tỉnh; tổng ${t}, đạt ${p} kế hoạch. Số liệu chi tiết trong bảng các tỉnh.`,
       chart_months_alt: (y, p) => `Biểu đồ cột: kinh phí theo tháng năm ${y} so với năm ${p}. Số liệu trong bảng số liệu bên dưới.`,
       chart_activities_alt: 'Biểu đồ cột ngang: kinh phí theo nội dung hoạt động. Số liệu trong bảng số liệu bên dưới.',
+      download_report: 'Tải báo cáo',
+      dl_xlsx: 'Excel (.xlsx)',
+      dl_pdf: 'PDF',
+      dl_csv: 'CSV',
+      dl_summary: 'Bảng tổng hợp (CSV)',
+      dl_panel: 'Tải CSV',
+      rejects_title: 'Dòng bị từ chối',
+      rejects_note: 'Các dòng trung tâm không tính, của các tỉnh trong vùng và các mã tỉnh không xác định; mới nhất trước.',
+      rejects_empty: 'Không có dòng nào bị từ chối.',
+      rejects_more: (n) => `Chỉ hiện ${n} dòng mới nhất; các dòng cũ hơn: kc-admin rejects trên máy trung tâm.`,
+      rejects_error: (m) => `Không tải được các dòng bị từ chối: ${m}`,
+      received: 'Thời gian nhận',
+      producer: 'Nguồn gửi',
+      reason: 'Lý do',
+      unknown_code: (c) => `${c} (mã không xác định)`,
+      no_province: 'không có mã tỉnh',
+      csv_month: 'Tháng',
+      csv_amount_year: (y) => `Kinh phí ${y} (đồng)`,
+      csv_change: 'Thay đổi (%)',
+      csv_total: 'Tổng',
+      csv_rejects: ['Thời gian nhận', 'Mã tỉnh', 'Tỉnh, thành phố', 'Nguồn gửi', 'Kỳ (epoch)', 'Số thứ tự', 'Mã sự kiện',
+        'Mã lý do', 'Lý do', 'Chi tiết'],
+      reasons: {
+        duplicate: 'Trùng lặp',
+        undecodable: 'Không đọc được',
+        missing_event_id: 'Thiếu mã sự kiện',
+        event_id_too_long: 'Mã sự kiện quá dài',
+        unknown_province: 'Mã tỉnh không xác định',
+        unknown_activity: 'Nội dung hoạt động không xác định',
+        metric_not_allowed: 'Chỉ tiêu không áp dụng cho nội dung này',
+        negative_value: 'Giá trị âm',
+        employed_exceeds_persons: 'Số người có việc làm vượt số người tham gia',
+        bad_month: 'Tháng không hợp lệ',
+        bad_year: 'Năm không hợp lệ',
+        note_too_long: 'Ghi chú quá dài',
+        event_id_conflict: 'Trùng mã sự kiện nhưng khác nội dung',
+        bad_kind: 'Loại bản ghi không hợp lệ',
+        bad_fund: 'Nguồn kinh phí không hợp lệ',
+        no_metrics: 'Không có chỉ tiêu nào',
+        producer_mismatch: 'Sai nguồn gửi',
+        unsupported_op: 'Thao tác không được hỗ trợ',
+        missing_seq: 'Thiếu số thứ tự',
+        total_overflow: 'Tổng vượt giới hạn',
+        unknown_target: 'Không có bản ghi cần sửa',
+        target_other_province: 'Bản ghi cần sửa thuộc tỉnh khác',
+        target_superseded: 'Bản ghi cần sửa đã được sửa trước đó',
+        target_retracted: 'Bản ghi cần sửa đã bị thu hồi',
+        missing_target: 'Thiếu mã bản ghi cần sửa',
+        province_not_authorized: 'Không được báo cáo cho tỉnh này',
+        value_too_large: 'Giá trị quá lớn',
+        invalid_text: 'Văn bản không hợp lệ',
+      },
     },
     en: {
       locale: 'en-GB',
@@ -173,6 +242,58 @@
         `Horizontal bar chart: spending and yearly plan of ${n} provinces; total ${t}, ${p} of plan. Details in the province table.`,
       chart_months_alt: (y, p) => `Bar chart: spending by month in ${y} against ${p}. Figures in the data table below.`,
       chart_activities_alt: 'Horizontal bar chart: spending by activity. Figures in the data table below.',
+      download_report: 'Download the report',
+      dl_xlsx: 'Excel (.xlsx)',
+      dl_pdf: 'PDF',
+      dl_csv: 'CSV',
+      dl_summary: 'Summary table (CSV)',
+      dl_panel: 'Download CSV',
+      rejects_title: 'Rejected rows',
+      rejects_note: 'Rows the centre did not count, from the region\'s provinces and from unknown province codes; newest first.',
+      rejects_empty: 'No rejected rows.',
+      rejects_more: (n) => `Showing the newest ${n}; for older ones: kc-admin rejects on the centre's machine.`,
+      rejects_error: (m) => `Could not load the rejected rows: ${m}`,
+      received: 'Received',
+      producer: 'Producer',
+      reason: 'Reason',
+      unknown_code: (c) => `${c} (unknown code)`,
+      no_province: 'no province code',
+      csv_month: 'Month',
+      csv_amount_year: (y) => `Spending ${y} (VND)`,
+      csv_change: 'Change (%)',
+      csv_total: 'Total',
+      csv_rejects: ['Received', 'Province code', 'Province', 'Producer', 'Epoch', 'Sequence', 'Event ID', 'Reason code',
+        'Reason', 'Details'],
+      reasons: {
+        duplicate: 'Duplicate',
+        undecodable: 'Undecodable',
+        missing_event_id: 'Missing event ID',
+        event_id_too_long: 'Event ID too long',
+        unknown_province: 'Unknown province',
+        unknown_activity: 'Unknown activity',
+        metric_not_allowed: 'Figure not allowed for the activity',
+        negative_value: 'Negative value',
+        employed_exceeds_persons: 'Employed exceeds persons',
+        bad_month: 'Invalid month',
+        bad_year: 'Invalid year',
+        note_too_long: 'Note too long',
+        event_id_conflict: 'Event ID reused with other content',
+        bad_kind: 'Invalid kind',
+        bad_fund: 'Invalid fund',
+        no_metrics: 'No figures',
+        producer_mismatch: 'Producer mismatch',
+        unsupported_op: 'Unsupported operation',
+        missing_seq: 'Missing sequence number',
+        total_overflow: 'Total would overflow',
+        unknown_target: 'Correction target not found',
+        target_other_province: 'Target is another province\'s',
+        target_superseded: 'Target already corrected',
+        target_retracted: 'Target retracted',
+        missing_target: 'Missing correction target',
+        province_not_authorized: 'Not authorized for this province',
+        value_too_large: 'Value too large',
+        invalid_text: 'Invalid text',
+      },
     },
   };
 
@@ -230,6 +351,11 @@
   let failures = 0;
   let activityRef = {};
   let last = null; /* the data of the last render, re-rendered on a language switch */
+  let rejects = null; /* the last /v1/rejects answer ({body} or {error}) and its text */
+  let rejectsText = null;
+  let rejectsBusy = false;
+  const provRegions = new Map(); /* province code (either scheme) -> Set of regions */
+  const blobUrls = {}; /* panel key -> the object URL of its page-written CSV */
   const charts = {};
 
   /* ---------- exact integers ---------- */
@@ -336,6 +462,50 @@
     return q.toString();
   }
 
+  /* ---------- downloads ---------- */
+  /* /v1/report for the current filters: the whole report (table null) or one table. */
+  function reportHref(format, table) {
+    const q = new URLSearchParams();
+    q.set('region', state.region);
+    q.set('year', String(state.year));
+    q.set('months', `${state.from}-${state.to}`);
+    q.set('units', String(state.units));
+    q.set('lang', state.lang);
+    q.set('format', format);
+    if (table) q.set('table', table);
+    return '/v1/report?' + q.toString();
+  }
+
+  /* One CSV field: quoted when it holds a quote, a separator or a line break;
+   * a text that a spreadsheet would read as a formula gets a leading '. */
+  const csvCell = (v) => {
+    let t = v == null ? '' : String(v);
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(t)) t = "'" + t;
+    return /[",;\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  /* A page-written CSV (UTF-8 with BOM, CRLF) as an object URL set on link `id`. */
+  function setCsvLink(id, filename, header, rows) {
+    if (blobUrls[id]) URL.revokeObjectURL(blobUrls[id]);
+    const text = '\uFEFF' + [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+    blobUrls[id] = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    const a = $(id);
+    a.href = blobUrls[id];
+    a.download = filename;
+  }
+  /* A percent (Number) with one decimal and a decimal point, for CSV; '' for none. */
+  const csvPct = (p) => (p == null ? '' : (Math.round(p * 10) / 10).toFixed(1));
+
+  function updateDownloads() {
+    if (state.year == null) return;
+    $('dl-xlsx').href = reportHref('xlsx');
+    $('dl-pdf').href = reportHref('pdf');
+    $('dl-csv').href = reportHref('csv');
+    $('dl-summary').href = reportHref('csv', 'summary');
+    $('dl-chart-provinces').href = reportHref('csv', 'provinces');
+    $('dl-provinces').href = reportHref('csv', 'provinces');
+    $('dl-activities').href = reportHref('csv', 'activities');
+  }
+
   /* ---------- status line ---------- */
   function setConn(kind) {
     const el = $('conn');
@@ -355,6 +525,8 @@
         lastSeq = st.seq;
         await refresh();
       }
+      // a rejection adds nothing to the log (seq): the rejected rows are asked every poll
+      await loadRejects();
     } catch (e) {
       failures++;
       setConn(failures > 2 ? 'offline' : 'retry');
@@ -390,6 +562,7 @@
         getJSON('/v1/provinces?scheme=' + state.units),
       ]);
       $('error').hidden = true;
+      noteRegions(ref);
       last = { prov, months, acts, ref, seq, base };
       render();
     } catch (e) {
@@ -397,6 +570,37 @@
       box.textContent = T.error(e.message);
       box.hidden = false;
       if (!e.status) setConn('retry');
+    }
+  }
+
+  /* /v1/rejects, newest REJECTS_FETCH of every province; rendered when it changed. */
+  async function loadRejects() {
+    if (rejectsBusy) return;
+    rejectsBusy = true;
+    try {
+      let next;
+      try {
+        next = { body: await getJSON(`/v1/rejects?limit=${REJECTS_FETCH}`) };
+      } catch (e) {
+        next = { error: e.message };
+      }
+      const text = JSON.stringify(next, (k, v) => (typeof v === 'bigint' ? v.toString() : v));
+      if (text !== rejectsText) {
+        rejectsText = text;
+        rejects = next;
+        if (last) renderRejects();
+      }
+    } finally {
+      rejectsBusy = false;
+    }
+  }
+
+  /* Remember the region of every province of a /v1/provinces answer. */
+  function noteRegions(ref) {
+    for (const p of (ref && ref.provinces) || []) {
+      if (!p.region) continue;
+      if (!provRegions.has(p.code)) provRegions.set(p.code, new Set());
+      provRegions.get(p.code).add(p.region);
     }
   }
 
@@ -411,6 +615,8 @@
     renderMonths(months);
     renderActivities(acts);
     renderTable(rows, prov);
+    renderRejects();
+    updateDownloads();
     $('updated').textContent = new Intl.DateTimeFormat(T.locale, { timeStyle: 'medium' }).format(new Date());
     renders++;
     document.body.dataset.renders = String(renders);
@@ -656,6 +862,18 @@
         return tr;
       }),
     );
+    // the panel's CSV: no report table holds the months against the previous year
+    const change = (r) => (r && r.compare && r.compare.change_percent ? r.compare.change_percent.amount_vnd : null);
+    const totalPrev = months.compare ? months.compare.totals.amount_vnd : null;
+    setCsvLink(
+      'dl-months',
+      `kcpipe-months-${state.region}-${state.year}-${state.from}-${state.to}.csv`,
+      [T.csv_month, T.csv_amount_year(state.year), T.csv_amount_year(state.year - 1), T.csv_change],
+      [
+        ...ms.map((m, i) => [m, cur[i], prev[i], csvPct(change(byMonth.get(m)))]),
+        [T.csv_total, months.totals.amount_vnd, totalPrev == null ? '' : totalPrev, csvPct(change(months))],
+      ],
+    );
   }
 
   function renderActivities(acts) {
@@ -783,6 +1001,82 @@
     });
   }
 
+  /* The province of a rejected row is shown for this region: one of its
+   * provinces (either scheme), or none, or a code no scheme knows. */
+  const rejectInRegion = (r) => {
+    if (r.province == null || r.province === '') return true;
+    const regions = provRegions.get(String(r.province));
+    return !regions || regions.has(state.region);
+  };
+  const rejectTime = (r) => (r.received ? Date.parse(r.received) || 0 : 0);
+  const reasonLabel = (token) => T.reasons[token] || token;
+  const rejectProvince = (r) => {
+    if (r.province == null || r.province === '') return T.no_province;
+    if (r.province_name) return `${r.province} ${r.province_name}`;
+    return T.unknown_code(r.province);
+  };
+
+  function renderRejects() {
+    if (!rejects) return;
+    const tb = document.querySelector('#rejects-table tbody');
+    const empty = $('rejects-empty');
+    const more = $('rejects-more');
+    if (rejects.error) {
+      tb.replaceChildren();
+      empty.textContent = T.rejects_error(rejects.error);
+      empty.hidden = false;
+      more.hidden = true;
+      $('rejects-table').hidden = true;
+      $('dl-rejects').removeAttribute('href');
+      document.body.dataset.rejects = '0';
+      return;
+    }
+    const all = (rejects.body.rejects || []).filter(rejectInRegion);
+    all.sort((a, b) => rejectTime(b) - rejectTime(a) || String(a.producer).localeCompare(String(b.producer)) ||
+      cmp(b.seq, a.seq));
+    const shown = all.slice(0, REJECTS_SHOWN);
+    tb.replaceChildren(
+      ...shown.map((r) => {
+        const tr = document.createElement('tr');
+        tr.dataset.producer = String(r.producer);
+        tr.dataset.epoch = String(r.epoch);
+        tr.dataset.seq = String(r.seq);
+        tr.dataset.reason = String(r.reason);
+        tr.dataset.province = r.province == null ? '' : String(r.province);
+        tr.dataset.eventId = r.event_id == null ? '' : String(r.event_id);
+        const why = document.createElement('td');
+        const label = document.createElement('b');
+        label.textContent = reasonLabel(r.reason);
+        const token = document.createElement('span');
+        token.className = 'reason-token';
+        token.textContent = r.reason;
+        const text = document.createElement('span');
+        text.className = 'reason-text';
+        text.textContent = r.text || '';
+        why.append(label, token, text);
+        const who = td(`${r.producer} · #${fmtInt(r.seq)}`);
+        tr.append(td(r.received ? fmtTime(r.received) : '—', 'when'), th(rejectProvince(r)), who, why);
+        return tr;
+      }),
+    );
+    empty.textContent = T.rejects_empty;
+    empty.hidden = shown.length > 0;
+    $('rejects-table').hidden = shown.length === 0;
+    const truncated = rejects.body.truncated === true || all.length > shown.length;
+    more.textContent = truncated ? T.rejects_more(shown.length) : '';
+    more.hidden = !truncated;
+    // the panel's CSV: the region's rows the page fetched (no report table lists rejections)
+    setCsvLink(
+      'dl-rejects',
+      `kcpipe-rejects-${state.region}.csv`,
+      T.csv_rejects,
+      all.map((r) => [r.received || '', r.province == null ? '' : String(r.province), r.province_name || '',
+        String(r.producer), r.epoch, r.seq, r.event_id == null ? '' : String(r.event_id), String(r.reason),
+        reasonLabel(r.reason), r.text || '']),
+    );
+    document.body.dataset.rejects = String(shown.length);
+  }
+
   /* ---------- language ---------- */
   function applyLang() {
     T = I18N[state.lang];
@@ -852,6 +1146,7 @@
     state.units = document.querySelector('input[name="units"]:checked').value === '34' ? 34 : 63;
     state.silent = Number($('silent').value) || 86400;
     syncUrl();
+    updateDownloads();
     refresh();
   }
 
@@ -884,6 +1179,7 @@
       state.lang = state.lang === 'vi' ? 'en' : 'vi';
       syncUrl();
       applyLang();
+      updateDownloads();
     });
     $('print-btn').addEventListener('click', () => window.print());
     // the filters apply on change; Enter must not submit the form (no inline handler: the
@@ -911,8 +1207,11 @@
     });
 
     try {
-      const [st, acts] = await Promise.all([getJSON('/v1/status'), getJSON('/v1/activities')]);
+      const [st, acts, p63, p34] = await Promise.all([getJSON('/v1/status'), getJSON('/v1/activities'),
+        getJSON('/v1/provinces?scheme=63'), getJSON('/v1/provinces?scheme=34')]);
       serverNow = Date.parse(st.time) || Date.now();
+      noteRegions(p63);
+      noteRegions(p34);
       for (const a of acts.activities || []) activityRef[a.code] = a;
       if (state.year == null) state.year = await pickYear();
     } catch (e) {

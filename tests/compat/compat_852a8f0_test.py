@@ -133,7 +133,9 @@ def run(prog, *args, timeout=CMD_MS):
     """(exit code, stdout bytes, stderr text) of $KC_BIN_DIR/prog args."""
     cmd = [os.path.join(BIN, prog)] + list(args)
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        # English whatever the locale (the default of kc-log/kc-audit/kc-admin --lang follows it)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           env=dict(os.environ, LC_ALL="C.UTF-8"))
     except subprocess.TimeoutExpired:
         return -1, b"", "timed out after %d s" % timeout
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace").strip()

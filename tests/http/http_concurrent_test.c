@@ -790,14 +790,7 @@ int main(int argc, char **argv)
     kc_agg_t agg = {0};
     const char *agg_extra[] = {"--http", "127.0.0.1:0", "--sth-interval-ms", "0", NULL};
     kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", agg_extra);
-    FILE *rf = fopen(agg.ready, "r");
-    KC_CHECK(rf != NULL, "no ready file %s", agg.ready);
-    char line[256];
-    while (fgets(line, sizeof line, rf))
-        if (sscanf(line, "http http://127.0.0.1:%u/", &s_port) == 1)
-            break;
-    fclose(rf);
-    KC_CHECK(s_port > 0, "the ready file %s names no HTTP port", agg.ready);
+    s_port = kc_harness_agg_http_port(&agg);
 
     const char *const send_extra[] = {"--batch", "10", NULL};
     pid_t pid[8];

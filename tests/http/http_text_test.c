@@ -93,14 +93,7 @@ int main(void)
     kc_agg_t agg = {0};
     const char *extra[] = {"--http", "127.0.0.1:0", NULL};
     kc_harness_agg_start(&agg, store, "tcp://127.0.0.1:*", extra);
-    FILE *rf = fopen(agg.ready, "r");
-    KC_CHECK(rf != NULL, "no ready file %s", agg.ready);
-    char line[256];
-    while (fgets(line, sizeof line, rf))
-        if (sscanf(line, "http http://127.0.0.1:%u/", &s_port) == 1)
-            break;
-    fclose(rf);
-    KC_CHECK(s_port > 0, "the ready file %s names no HTTP port", agg.ready);
+    s_port = kc_harness_agg_http_port(&agg);
 
     /* /metrics: promtool-clean, the labels escaped (kc_text_prom) */
     t_resp_t m = s_get("/metrics", 200);

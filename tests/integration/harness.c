@@ -452,6 +452,20 @@ void kc_harness_agg_start(kc_agg_t *a, const char *store, const char *listen,
              AGG_ATTEMPTS);
 }
 
+unsigned kc_harness_agg_http_port(const kc_agg_t *a)
+{
+    FILE *f = fopen(a->ready, "r");
+    KC_CHECK(f != NULL, "no ready file %s", a->ready);
+    char line[256];
+    unsigned port = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "http http://127.0.0.1:%u/", &port) == 1)
+            break;
+    fclose(f);
+    KC_CHECK(port > 0, "the ready file %s names no HTTP port", a->ready);
+    return port;
+}
+
 void kc_harness_agg_kill(kc_agg_t *a)
 {
     int st = 0;
@@ -559,21 +573,26 @@ int kc_harness_producer_counts(const char *store, const char *producer, uint64_t
     return rc;
 }
 
-void kc_harness_send_check(pid_t pid, const char *out_path, int timeout_ms, long expect_rows,
-                           kc_summary_t *s)
+void kc_harness_send_wait(pid_t pid, const char *out_path, int timeout_ms, int want_exit,
+                          kc_summary_t *s)
 {
     int st = 0;
     char sb[64];
-    if (pid < 0) /* reaped already by the caller, who checked its exit 0 */
-        goto summary;
-    if (kc_harness_wait(pid, timeout_ms, &st) != 0) {
-        kc_harness_stop(pid, SIGKILL, 5000);
-        KC_CHECK(false, "kc-send %s did not end within %d ms", out_path, timeout_ms);
+    if (pid >= 0) { /* else reaped already by the caller, who checked its exit */
+        if (kc_harness_wait(pid, timeout_ms, &st) != 0) {
+            kc_harness_stop(pid, SIGKILL, 5000);
+            KC_CHECK(false, "kc-send %s did not end within %d ms", out_path, timeout_ms);
+        }
+        KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == want_exit, "kc-send %s: %s (expected exit %d)",
+                 out_path, kc_harness_status_str(st, sb, sizeof sb), want_exit);
     }
-    KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kc-send %s: %s (expected exit 0)", out_path,
-             kc_harness_status_str(st, sb, sizeof sb));
-summary:
     KC_CHECK(kc_harness_summary(out_path, s) == 0, "kc-send %s printed no summary line", out_path);
+}
+
+void kc_harness_send_check(pid_t pid, const char *out_path, int timeout_ms, long expect_rows,
+                           kc_summary_t *s)
+{
+    kc_harness_send_wait(pid, out_path, timeout_ms, 0, s);
     KC_CHECK((expect_rows < 0 || s->rows == expect_rows) &&
                  s->accepted + s->duplicates == s->rows && s->rejected == 0 && s->malformed == 0 &&
                  s->unacknowledged == 0,

@@ -96,6 +96,9 @@ typedef struct {
  * passes. Each attempt is a new incarnation. */
 void kc_harness_agg_start(kc_agg_t *a, const char *store, const char *listen,
                           const char *const *extra);
+/* The HTTP port its ready file names (line "http http://127.0.0.1:PORT/",
+ * an aggregator started with --http 127.0.0.1:0); fails the test without one. */
+unsigned kc_harness_agg_http_port(const kc_agg_t *a);
 /* SIGKILL the aggregator and reap it. Fails the test (printing its stderr) if
  * it had ended already or ended otherwise than by this SIGKILL. */
 void kc_harness_agg_kill(kc_agg_t *a);
@@ -116,6 +119,11 @@ typedef struct {
 /* Parse the last line of a kc-send stdout file. 0, or -1 if absent/garbled. */
 int kc_harness_summary(const char *out_path, kc_summary_t *s);
 
+/* Wait (bounded) for a kc-send to end (killed and failing the test after
+ * timeout_ms), check that it exited want_exit and read its summary into *s. A
+ * negative pid means the caller reaped it already: only the summary is read. */
+void kc_harness_send_wait(pid_t pid, const char *out_path, int timeout_ms, int want_exit,
+                          kc_summary_t *s);
 /* Wait (bounded) for a kc-send to end; check exit 0 and a clean summary
  * (rows == expect_rows, accepted + duplicates == rows, nothing rejected,
  * malformed or unacknowledged; expect_rows < 0: any number of rows, as a rerun

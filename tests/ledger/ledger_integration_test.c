@@ -53,13 +53,8 @@ static void s_send(const kc_agg_t *agg, const char *spool, const char *csv, cons
                    int want_exit, const kc_summary_t *want)
 {
     pid_t pid = kc_harness_send_start(agg->endpoint, "office-79", spool, csv, out, NULL);
-    int st = 0;
-    KC_CHECK(kc_harness_wait(pid, SEND_MS, &st) == 0, "kc-send %s did not finish", csv);
-    char sb[64];
-    KC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == want_exit, "kc-send %s: %s (want exit %d)", csv,
-             kc_harness_status_str(st, sb, sizeof sb), want_exit);
     kc_summary_t s;
-    KC_CHECK(kc_harness_summary(out, &s) == 0, "no summary in %s", out);
+    kc_harness_send_wait(pid, out, SEND_MS, want_exit, &s);
     KC_CHECK(s.rows == want->rows && s.accepted == want->accepted &&
                  s.duplicates == want->duplicates && s.rejected == want->rejected &&
                  s.malformed == 0 && s.unacknowledged == 0,

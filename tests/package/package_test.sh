@@ -144,6 +144,8 @@ for p in kcpipe kcpipe-send libkcingest; do
                 echo "$dep_names" | grep -qx "$d" || fail "kcpipe: $d missing from Depends"
             done
             echo "$dep_names" | grep -qx adduser || fail "kcpipe: adduser missing from Depends"
+            echo "$dep_names" | grep -qx fonts-dejavu-core ||
+                fail "kcpipe: fonts-dejavu-core (the report's PDF font) missing from Depends"
             ;;
         kcpipe-send)
             # its spreadsheet reading is libkcingest's import layer (issue 15)

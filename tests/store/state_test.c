@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -251,6 +252,148 @@ static void test_rejects(void **state)
     kc_txn_end(&t);
 }
 
+/* ---- reject details (layout 2) and the scan ---- */
+
+#define S_LONG_ID "E-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789"
+
+static int s_reject_details_fn(kc_txn_t *t, void *ctx)
+{
+    int *bad = ctx;
+    int rc;
+    /* layout 1, as every store before issue 16 holds them */
+    if ((rc = kc_txn_reject_put(t, "p-old", 0, 3, 5, "unknown province '99' in 2021-03")) ||
+        (rc = kc_txn_reject_put(t, "p-old", 0, 4, 65535, NULL)))
+        return rc;
+    kc_reject_t a = {.producer = "p-new",
+                     .epoch = 2,
+                     .seq = 9,
+                     .reason = 13,
+                     .text = "event_id 'X' was counted with other content",
+                     .received_ns = 1796637150123456789ull,
+                     .province = 79,
+                     .period = 202203,
+                     .event_id = "HCM-2022-0001"};
+    kc_reject_t d = {.producer = "p-new",
+                     .epoch = 2,
+                     .seq = 10,
+                     .reason = 1,
+                     .text = "",
+                     .received_ns = 1796637150123456790ull,
+                     .event_id = S_LONG_ID};
+    kc_reject_t n = {.producer = "p-new", .epoch = 3, .seq = 1, .reason = 2, .received_ns = 5};
+    if ((rc = kc_txn_reject_add(t, &a)) || (rc = kc_txn_reject_add(t, &d)) ||
+        (rc = kc_txn_reject_add(t, &n)))
+        return rc;
+    kc_reject_t b = a;
+    b.reason = 65536;
+    bad[0] = kc_txn_reject_add(t, &b);
+    b = a;
+    b.producer = "";
+    bad[1] = kc_txn_reject_add(t, &b);
+    bad[2] = kc_txn_reject_add(t, NULL);
+    b = a;
+    b.period = -1;
+    bad[3] = kc_txn_reject_add(t, &b);
+    return 0;
+}
+
+typedef struct {
+    kc_reject_t r[8];
+    char producer[8][16], text[8][128], event_id[8][80];
+    size_t n;
+} s_scan_t;
+
+static int s_scan_fn(const kc_reject_t *r, void *ctx)
+{
+    s_scan_t *s = ctx;
+    assert_true(s->n < 8);
+    size_t i = s->n++;
+    s->r[i] = *r;
+    assert_true(r->producer_len < 16 && r->text_len < 128 && r->event_id_len < 80);
+    memcpy(s->producer[i], r->producer, r->producer_len);
+    s->producer[i][r->producer_len] = '\0';
+    memcpy(s->text[i], r->text, r->text_len);
+    s->text[i][r->text_len] = '\0';
+    if (r->event_id)
+        memcpy(s->event_id[i], r->event_id, r->event_id_len);
+    s->event_id[i][r->event_id_len] = '\0';
+    return 0;
+}
+
+static int s_stop_fn(const kc_reject_t *r, void *ctx)
+{
+    (void)r;
+    return ++*(int *)ctx == 2 ? 42 : 0;
+}
+
+static void test_reject_details(void **state)
+{
+    fixture_t *f = *state;
+    int bad[4];
+    assert_int_equal(kc_store_write(f->s, s_reject_details_fn, bad), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(bad[i], KC_EINVAL);
+    kc_txn_t *t = NULL;
+    assert_int_equal(kc_store_read_begin(f->s, &t), 0);
+    s_scan_t *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    assert_int_equal(kc_txn_reject_scan(t, s_scan_fn, s), 0);
+    assert_int_equal(s->n, 5);
+    /* key order: producer, epoch, seq */
+    assert_string_equal(s->producer[0], "p-new");
+    assert_int_equal(s->r[0].epoch, 2);
+    assert_int_equal(s->r[0].seq, 9);
+    assert_true(s->r[0].has_details);
+    assert_false(s->r[0].duplicate);
+    assert_int_equal(s->r[0].reason, 13);
+    assert_string_equal(s->text[0], "event_id 'X' was counted with other content");
+    assert_int_equal(s->r[0].received_ns, 1796637150123456789ull);
+    assert_int_equal(s->r[0].province, 79);
+    assert_int_equal(s->r[0].period, 202203);
+    assert_string_equal(s->event_id[0], "HCM-2022-0001");
+    /* a duplicate is told apart; an event_id longer than 64 bytes is cut */
+    assert_int_equal(s->r[1].seq, 10);
+    assert_true(s->r[1].duplicate);
+    assert_string_equal(s->text[1], "");
+    assert_int_equal(s->r[1].event_id_len, KC_REJECT_EVENT_ID_MAX);
+    assert_memory_equal(s->event_id[1], S_LONG_ID, KC_REJECT_EVENT_ID_MAX);
+    /* no province, period or event_id */
+    assert_int_equal(s->r[2].epoch, 3);
+    assert_true(s->r[2].has_details);
+    assert_int_equal(s->r[2].province, 0);
+    assert_int_equal(s->r[2].period, 0);
+    assert_null(s->r[2].event_id);
+    assert_int_equal(s->r[2].received_ns, 5);
+    /* layout-1 records read with their details unknown, even reason 65535 */
+    assert_string_equal(s->producer[3], "p-old");
+    assert_int_equal(s->r[3].seq, 3);
+    assert_false(s->r[3].has_details);
+    assert_int_equal(s->r[3].reason, 5);
+    assert_string_equal(s->text[3], "unknown province '99' in 2021-03");
+    assert_int_equal(s->r[3].received_ns, 0);
+    assert_int_equal(s->r[3].province, 0);
+    assert_null(s->r[3].event_id);
+    assert_false(s->r[4].has_details);
+    assert_int_equal(s->r[4].reason, 65535);
+    assert_string_equal(s->text[4], "");
+    /* the single get reads layout 2 as reason + text (what the Ack re-sends) */
+    int reason = 0;
+    char text[128];
+    assert_int_equal(kc_txn_reject_get(t, "p-new", 2, 9, &reason, text, sizeof text), 0);
+    assert_int_equal(reason, 13);
+    assert_string_equal(text, "event_id 'X' was counted with other content");
+    assert_int_equal(kc_txn_reject_get(t, "p-new", 2, 10, &reason, text, sizeof text), 0);
+    assert_int_equal(reason, 1);
+    assert_string_equal(text, "");
+    /* fn's non-zero stops the scan and is returned */
+    int calls = 0;
+    assert_int_equal(kc_txn_reject_scan(t, s_stop_fn, &calls), 42);
+    assert_int_equal(calls, 2);
+    assert_int_equal(kc_txn_reject_scan(t, NULL, NULL), KC_EINVAL);
+    free(s);
+    kc_txn_end(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +402,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identities, kc_test_store_setup,
                                         kc_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_rejects, kc_test_store_setup, kc_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_details, kc_test_store_setup,
+                                        kc_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,30 @@ static inline int kc_test_cells_put(kc_txn_t *txn, void *ctx)
     return 0;
 }
 
+/* Totals cells a test chooses, added as events add them (kc_txn_totals_add):
+ * the event count and up to three metrics (metric -1: none). */
+typedef struct {
+    kc_cell_key_t key;
+    uint64_t events;
+    int metric[3];
+    int64_t value[3];
+} kc_test_sum_cell_t;
+
+/* Add the n cells to txn's totals; 0 or the first error. */
+static inline int kc_test_cells_add(kc_txn_t *txn, const kc_test_sum_cell_t *cells, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t delta[KC_METRIC_COUNT] = {0};
+        for (int j = 0; j < 3; j++)
+            if (cells[i].metric[j] >= 0)
+                delta[cells[i].metric[j]] = cells[i].value[j];
+        int rc = kc_txn_totals_add(txn, &cells[i].key, delta, cells[i].events);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Log capture: the last few lines at any level, to check messages. */
 typedef struct {
     char text[8192];

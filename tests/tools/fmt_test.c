@@ -1,4 +1,4 @@
-/* fmt_test.c - the tools' human number formats (tools/common/kc_fmt.h). */
+/* fmt_test.c - the tools' human number formats (core/report/kc_fmt.h). */
 #include "kc_fmt.h"
 
 #include <setjmp.h>

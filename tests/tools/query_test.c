@@ -23,15 +23,8 @@
 enum { ACT_KC1 = 1, ACT_KC2 = 2, ACT_KC3B = 4, ACT_KC6 = 11, ACT_TV = 18 };
 enum { ACTUAL = 1, PLAN = 2, KCQG = 1, KCDP = 2, OTHER = 3 };
 
-typedef struct {
-    kc_cell_key_t key;
-    uint64_t events;
-    int metric[3];
-    int64_t value[3];
-} s_cell_t;
-
 #define M(k) KC_M_##k
-static const s_cell_t s_cells[] = {
+static const kc_test_sum_cell_t s_cells[] = {
     /* 2021, south: Long An 80 machinery, Hồ Chí Minh 79 consulting, Tây Ninh 72 */
     {{2021, 3, 80, ACT_KC3B, ACTUAL, KCQG}, 2, {M(AMOUNT_VND), M(FACILITIES), -1}, {1000000000, 5}},
     {{2021, 11, 80, ACT_KC3B, ACTUAL, KCDP}, 1, {M(AMOUNT_VND), M(FACILITIES), -1}, {500000000, 2}},
@@ -70,16 +63,7 @@ static const char *const s_store = s_fx.dir.store, *const s_dir = s_fx.dir.root;
 static int s_fill(kc_txn_t *txn, void *ctx)
 {
     (void)ctx;
-    for (size_t i = 0; i < sizeof s_cells / sizeof s_cells[0]; i++) {
-        int64_t delta[KC_METRIC_COUNT] = {0};
-        for (int j = 0; j < 3; j++)
-            if (s_cells[i].metric[j] >= 0)
-                delta[s_cells[i].metric[j]] = s_cells[i].value[j];
-        int rc = kc_txn_totals_add(txn, &s_cells[i].key, delta, s_cells[i].events);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return kc_test_cells_add(txn, s_cells, sizeof s_cells / sizeof s_cells[0]);
 }
 
 static int s_setup(void **state)

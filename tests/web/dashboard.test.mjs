@@ -13,6 +13,21 @@
 // no CSP violation and no console error while it works, and an inline script
 // injected at the end is blocked. Writes screenshots for a person to look at
 // (KC_SCREENSHOT, and -en beside it).
+// Issue 16: downloads and rejected rows. After the demo, rejected rows are made
+// for real: kc-send sends a demo event_id of Hồ Chí Minh (79) again with
+// another amount (the aggregator rejects it: event_id_conflict), and a producer
+// that skips kc-send's own checks (a DEALER socket in /usr/bin/python3, the
+// hand-written protobuf of tests/conformance/kcconf.py) sends an unknown
+// province (99), an unknown activity for Long An (80) and one for Hà Nội (01,
+// the north). The "rejected rows" panel must show the south's three, newest
+// first, with province, producer, reason label and the server's text, and Hà
+// Nội's only in the north. The whole report is downloaded from the page's
+// links (playwright's download event) in xlsx (read by Debian's openpyxl: an
+// integer cell 38400000000), CSV (BOM, the figure, every province's
+// Vietnamese name) and PDF (a PDF file: its contents are tests/report's), and
+// panels' CSVs: the province table (a /v1/report table) and the months and
+// rejected rows (written by the page), read by Python's csv with utf-8-sig.
+// Needs Debian's python3-zmq and python3-openpyxl (scripts/install-deps).
 // A second test serves a store whose sums leave int64 (issue 12) and checks
 // that the page shows them exactly (cells written by web_put_cells; its
 // screenshot is dashboard-big.png).
@@ -99,6 +114,68 @@ function expected34(src, files, region, year, m1, m2) {
     }
   }
   return want;
+}
+
+// Debian's python (openpyxl, python3-zmq), not the python3 on PATH.
+const PYTHON = '/usr/bin/python3';
+
+// Run /usr/bin/python3 -c script args...; its stdout, or an assertion failure with its stderr.
+function python(script, args, what) {
+  const r = spawnSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, `${what}: python exit ${r.status ?? r.signal}\n${r.stderr}`);
+  return r.stdout;
+}
+
+// A producer that skips kc-send's checks: one Batch of hand-written events
+// (tests/conformance/kcconf.py raw_event/raw_batch) on a DEALER socket; waits
+// (bounded) for its Ack. argv: conformance dir, endpoint, producer id, JSON list of events.
+const RAW_PRODUCER = `
+import json, sys, zmq
+sys.path.insert(0, sys.argv[1])
+import kcconf as kc
+ep, pid, events = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.setsockopt(zmq.SNDTIMEO, 30000)
+s.connect(ep)
+raw = [kc.raw_event(producer_id=pid, seq=i + 1, **e) for i, e in enumerate(events)]
+s.send(kc.raw_batch(pid, raw))
+if not s.poll(30000, zmq.POLLIN):
+    sys.exit("no Ack within 30 s")
+frames = s.recv_multipart()
+print(len(frames), len(frames[0]))
+s.close(0)
+ctx.term()
+`;
+
+// Every sheet's cells of an xlsx that are integers (not bools), as "sheet!cell=value" lines.
+const XLSX_INTS = `
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+for ws in wb.worksheets:
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, int) and not isinstance(c.value, bool):
+                print(f"{ws.title}!{c.coordinate}={c.value}")
+`;
+
+// A CSV read by Python's csv with utf-8-sig, as a JSON list of rows (lists of strings).
+const CSV_ROWS = `
+import csv, json, sys
+with open(sys.argv[1], encoding="utf-8-sig", newline="") as f:
+    print(json.dumps(list(csv.reader(f)), ensure_ascii=False))
+`;
+
+// Click the link `selector` and save what it downloads into dir; returns { file, name }.
+async function download(page, selector, dir) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click(selector)]);
+  const failure = await dl.failure();
+  assert.equal(failure, null, `download from ${selector} (${await page.getAttribute(selector, 'href')}) failed`);
+  const name = dl.suggestedFilename();
+  const file = path.join(dir, name);
+  await dl.saveAs(file);
+  return { file, name, url: dl.url() };
 }
 
 const t0 = Date.now();
@@ -231,6 +308,10 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   await page.waitForSelector('body[data-ready]');
   assert.equal(await page.getAttribute('#province-total', 'data-amount'), '0', 'the empty store shows 0');
   assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+  // no rejected row yet: the panel's empty state
+  await page.waitForSelector('body[data-rejects="0"]');
+  assert.equal((await page.textContent('#rejects-empty')).trim(), 'Không có dòng nào bị từ chối.');
+  assert.equal(await page.isVisible('#rejects-empty'), true);
 
   step('page loaded on the empty store');
   // 3. stream the demo: one producer per province, all at once
@@ -309,9 +390,117 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.deepEqual(chartSums, [REPORT_2022_M1_9, REPORT_2022_M1_9, REPORT_2022_M1_9]);
   assert.match(await page.textContent('#conn'), /Trực tiếp/);
 
+  step('figures checked');
+  // 4b. rejected rows, made for real (issue 16): a demo event_id of 79 sent again by kc-send
+  // with another amount, then a producer that skips kc-send's checks
+  const rows79 = readCsv(path.join(src, 'data/demo', files.find((f) => f.startsWith('79-'))));
+  const taken = rows79.find((e) => e.kind === 'actual' && e.amount_vnd);
+  const head79 = Object.keys(taken);
+  const conflict = path.join(work, 'conflict.csv');
+  fs.writeFileSync(conflict, `${head79.join(',')}\n${head79.map((k) =>
+    (k === 'amount_vnd' ? String(BigInt(taken.amount_vnd) + 1000n) : k === 'note' ? 'web test: other amount' : taken[k])).join(',')}\n`);
+  const fix = spawnSync(sendBin, ['--connect', ingest, '--producer', 'office-79-again', '--spool', path.join(work, 'spool', 'again'),
+    '--timeout', '60', conflict], { encoding: 'utf8', timeout: 90000 });
+  assert.equal(fix.status, 65, `kc-send of a conflicting row: exit ${fix.status ?? fix.signal}\n${fix.stdout}${fix.stderr}`);
+  assert.match(fix.stdout, new RegExp(`rejected .*${taken.event_id}: event_id_conflict`));
+  const rawEvents = [
+    { event_id: 'web-bad-99', province: '99', year: 2022, month: 3, activity: 'KC3b', metrics: { amount_vnd: 5000000 } },
+    { event_id: 'web-bad-80', province: '80', year: 2022, month: 3, activity: 'KC99', metrics: { amount_vnd: 7000000 } },
+    { event_id: 'web-bad-01', province: '01', year: 2022, month: 3, activity: 'KC99', metrics: { amount_vnd: 9000000 } },
+  ];
+  python(RAW_PRODUCER, [path.join(src, 'tests/conformance'), ingest, 'web-raw', JSON.stringify(rawEvents)], 'raw producer');
+  const rej = await until('4 rejected rows in /v1/rejects', async () => {
+    const r = await getJSON(base, '/v1/rejects');
+    return r.count >= 4 ? r : null;
+  }, 20000);
+  assert.equal(rej.count, 4, JSON.stringify(rej));
+  assert.equal(rej.truncated, false);
+  const apiRej = (pid, seq) => rej.rejects.find((r) => r.producer === pid && Number(r.seq) === seq) || {};
+  const rejJson = JSON.stringify(rej);
+  assert.equal(apiRej('web-raw', 1).reason, 'unknown_province', rejJson);
+  assert.equal(apiRej('web-raw', 2).reason, 'unknown_activity', rejJson);
+  assert.equal(apiRej('web-raw', 2).province, '80', rejJson);
+  assert.equal(apiRej('web-raw', 2).province_name, 'Long An', rejJson);
+  assert.equal(apiRej('office-79-again', 1).reason, 'event_id_conflict', rejJson);
+  assert.equal(apiRej('office-79-again', 1).province, '79', rejJson);
+  // the page asks for them every poll: the south shows three (99, 80, 79), not Hà Nội's
+  await page.waitForSelector('body[data-rejects="3"]', { timeout: 20000 });
+  const shownRej = await page.$$eval('#rejects-table tbody tr', (trs) =>
+    trs.map((tr) => ({ ...tr.dataset, cells: [...tr.cells].map((c) => c.textContent) })));
+  assert.deepEqual(shownRej.map((r) => r.province).sort(), [apiRej('web-raw', 1).province ?? '', '79', '80'].sort());
+  for (const r of shownRej) {
+    const a = apiRej(r.producer, Number(r.seq));
+    assert.ok(a, `shown rejected row ${r.producer} #${r.seq} is in /v1/rejects`);
+    assert.equal(r.reason, a.reason);
+    const [when, prov, who, why] = r.cells;
+    assert.match(when, /\d{2}\/\d{2}\/\d{4}/, `time of ${r.producer} #${r.seq}: ${when}`);
+    if (a.province_name) assert.ok(prov.includes(a.province_name), `province of ${r.producer} #${r.seq}: ${prov}`);
+    if (a.province) assert.ok(prov.includes(a.province), `province code of ${r.producer} #${r.seq}: ${prov}`);
+    assert.ok(who.includes(r.producer), who);
+    assert.ok(why.includes(a.reason) && why.includes(a.text), `reason of ${r.producer} #${r.seq}: ${why}`);
+  }
+  const label = (pid, seq) => shownRej.find((r) => r.producer === pid && Number(r.seq) === seq).cells[3];
+  assert.ok(label('web-raw', 1).startsWith('Mã tỉnh không xác định'), label('web-raw', 1));
+  assert.ok(label('web-raw', 2).startsWith('Nội dung hoạt động không xác định'), label('web-raw', 2));
+  assert.ok(label('office-79-again', 1).startsWith('Trùng mã sự kiện nhưng khác nội dung'), label('office-79-again', 1));
+  assert.ok(shownRej.find((r) => r.province === '80').cells[1].includes('Long An'));
+  assert.ok(shownRej.find((r) => r.province === '79').cells[1].includes('Hồ Chí Minh'));
+  // newest first
+  const times = shownRej.map((r) => Date.parse(apiRej(r.producer, Number(r.seq)).received));
+  assert.ok(times.every((x, i) => i === 0 || times[i - 1] >= x), `newest first: ${times}`);
+  assert.equal(await page.isHidden('#rejects-empty'), true);
+  assert.equal(await page.isHidden('#rejects-more'), true);
   await page.screenshot({ path: shot, fullPage: true });
+  step('rejected rows shown; screenshot written');
 
-  step('figures checked; screenshot written');
+  // 4c. downloads: the whole report from the page's links, and panels' CSVs
+  const dlDir = path.join(work, 'downloads');
+  fs.mkdirSync(dlDir);
+  const xl = await download(page, '#dl-xlsx', dlDir);
+  assert.equal(xl.name, 'kcpipe-report-south-2022-1-9.xlsx');
+  const xq = new URL(xl.url).searchParams;
+  assert.deepEqual(['region', 'year', 'months', 'units', 'lang', 'format'].map((k) => xq.get(k)),
+    ['south', '2022', '1-9', '63', 'vi', 'xlsx'], xl.url);
+  const ints = python(XLSX_INTS, [xl.file], 'openpyxl').split('\n');
+  assert.ok(ints.some((l) => l.endsWith(`=${REPORT_2022_M1_9}`)), `no integer cell ${REPORT_2022_M1_9} in the xlsx:\n${ints.slice(0, 40).join('\n')}`);
+  const whole = await download(page, '#dl-csv', dlDir);
+  assert.equal(whole.name, 'kcpipe-report-south-2022-1-9.csv');
+  const wholeBytes = fs.readFileSync(whole.file);
+  assert.deepEqual([...wholeBytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the CSV starts with a UTF-8 BOM');
+  const wholeText = wholeBytes.toString('utf8');
+  assert.match(wholeText, /(^|[^\d.])(38400000000|38\.400\.000\.000)([^\d.]|$)/, 'the report CSV holds 38400000000');
+  for (const row of api.rows) assert.ok(wholeText.includes(row.label), `the report CSV names ${row.key} ${row.label}`);
+  JSON.parse(python(CSV_ROWS, [whole.file], 'csv'));
+  const pdf = await download(page, '#dl-pdf', dlDir);
+  assert.equal(pdf.name, 'kcpipe-report-south-2022-1-9.pdf');
+  assert.equal(fs.readFileSync(pdf.file).subarray(0, 5).toString('latin1'), '%PDF-');
+  // a panel that is a report table: the provinces (/v1/report table=provinces)
+  const provCsv = await download(page, '#dl-provinces', dlDir);
+  assert.equal(new URL(provCsv.url).searchParams.get('table'), 'provinces');
+  assert.deepEqual([...fs.readFileSync(provCsv.file).subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  const provRows = JSON.parse(python(CSV_ROWS, [provCsv.file], 'csv'));
+  for (const row of api.rows) {
+    const amount = [String(row.totals.amount_vnd), new Intl.NumberFormat('vi-VN').format(row.totals.amount_vnd)];
+    assert.ok(provRows.some((r) => r.some((c) => c.includes(row.label)) && r.some((c) => amount.includes(c))),
+      `the provinces CSV has ${row.key} ${row.label} with ${row.totals.amount_vnd}`);
+  }
+  // panels the page writes: the months against 2021, the rejected rows
+  const monCsv = await download(page, '#dl-months', dlDir);
+  assert.equal(monCsv.name, 'kcpipe-months-south-2022-1-9.csv');
+  assert.deepEqual([...fs.readFileSync(monCsv.file).subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  const mon = JSON.parse(python(CSV_ROWS, [monCsv.file], 'csv'));
+  assert.deepEqual(mon[0], ['Tháng', 'Kinh phí 2022 (đồng)', 'Kinh phí 2021 (đồng)', 'Thay đổi (%)']);
+  assert.deepEqual(mon.slice(1, 10).map((r) => r[0]), ['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.equal(mon.slice(1, 10).reduce((x, r) => x + BigInt(r[1]), 0n), BigInt(REPORT_2022_M1_9));
+  assert.deepEqual(mon[10].slice(0, 3), ['Tổng', String(REPORT_2022_M1_9), String(REPORT_2021_M1_9)]);
+  for (const row of apiMonths.rows) assert.equal(mon[Number(row.key)][1], String(row.totals.amount_vnd), `month ${row.key}`);
+  const rejCsv = await download(page, '#dl-rejects', dlDir);
+  assert.equal(rejCsv.name, 'kcpipe-rejects-south.csv');
+  const rejRows = JSON.parse(python(CSV_ROWS, [rejCsv.file], 'csv'));
+  assert.equal(rejRows.length, 4, JSON.stringify(rejRows));
+  assert.deepEqual(rejRows.slice(1).map((r) => r[7]).sort(), ['event_id_conflict', 'unknown_activity', 'unknown_province']);
+  assert.ok(rejRows.some((r) => r[2] === 'Long An' && r[3] === 'web-raw' && r[8] === 'Nội dung hoạt động không xác định'));
+  step('downloads checked');
   // 5. English
   const renders = Number(await page.getAttribute('body', 'data-renders'));
   await page.click('#lang-toggle');
@@ -323,6 +512,9 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.equal((await page.textContent('#pt-amount')).trim(), '38,400,000,000 VND');
   assert.equal((await page.textContent('#kpi-amount-value')).trim(), '38.4 billion VND');
   assert.match(await page.textContent('#period'), /South · January–September 2022 · 63 provinces/);
+  assert.equal(new URL(await page.getAttribute('#dl-xlsx', 'href'), base).searchParams.get('lang'), 'en');
+  assert.equal((await page.textContent('#h-rejects')).trim(), 'Rejected rows');
+  assert.ok((await page.textContent('#rejects-table tbody tr[data-province="80"]')).includes('Unknown activity'));
   await page.screenshot({ path: shot.replace(/\.png$/, '-en.png'), fullPage: true });
 
   // 6. the 34 units of 2025: scheme-34 codes, each unit's figures as the test computes them
@@ -367,6 +559,21 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.ok(north.length > 5, `north, 34 units: ${north.length} rows`);
   assert.ok(north.every((r) => r.silent === '1' && r.cls.includes('silent') && r.amount === '0'), 'north: all silent, 0');
   assert.equal(await page.getAttribute('#kpi-reports', 'data-silent'), String(north.length));
+  // the north's rejected rows: Hà Nội's, and the unknown province's
+  await page.waitForSelector('#rejects-table tbody tr[data-province="01"]');
+  const northRej = await page.$$eval('#rejects-table tbody tr', (trs) => trs.map((tr) => tr.dataset.province));
+  assert.deepEqual(northRej.sort(), [apiRej('web-raw', 1).province ?? '', '01'].sort());
+  assert.match(await page.getAttribute('#dl-csv', 'href'), /region=north&year=2022&months=1-9&units=34&lang=en&format=csv/);
+  // more than the panel shows: the newest 20, and a line that says there are more
+  assert.equal(await page.isHidden('#rejects-more'), true);
+  python(RAW_PRODUCER, [path.join(src, 'tests/conformance'), ingest, 'web-raw-many', JSON.stringify(
+    Array.from({ length: 21 }, (_, i) => ({ event_id: `web-many-${i}`, province: '98', year: 2022, month: 4,
+      activity: 'KC3b', metrics: { amount_vnd: 1000 } })))], 'raw producer, 21 rows');
+  await page.waitForSelector('#rejects-more:not([hidden])', { timeout: 20000 });
+  assert.equal(await page.getAttribute('body', 'data-rejects'), '20');
+  assert.equal((await page.textContent('#rejects-more')).trim(), 'Showing the newest 20; for older ones: kc-admin rejects on the centre\'s machine.');
+  assert.ok((await page.$$eval('#rejects-table tbody tr', (trs) => trs.map((tr) => tr.dataset.producer)))
+    .every((p) => p === 'web-raw-many'), 'the newest rows first');
 
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
   assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], 'no CSP violation in the page');

@@ -1,4 +1,4 @@
-/* kc_fmt.c - human number formats of the tools (see kc_fmt.h). */
+/* kc_fmt.c - human number formats of the tools and the report (see kc_fmt.h). */
 #include "kc_fmt.h"
 
 #include "kc_err.h"
@@ -19,31 +19,27 @@ static s_i128 s_pow10(int e)
 /* Format a 128-bit fixed-point value; the workhorse of every other format. */
 static char *s_fixed(char *buf, size_t cap, s_i128 scaled, int decimals, kc_lang_t lang)
 {
-    char tmp[80];
+    char dec[KC_I128_DEC], tmp[80];
     size_t n = 0;
     const char thousands = lang == KC_LANG_VI ? '.' : ',';
     const char point = lang == KC_LANG_VI ? ',' : '.';
-    int neg = scaled < 0;
-    kc_u128 u = kc_i128_abs(scaled);
     if (decimals > 38)
         decimals = 38;
-    /* digits in reverse */
-    int digit = 0;
-    do {
-        if (digit == decimals && decimals > 0)
-            tmp[n++] = point;
-        else if (digit > decimals && (digit - decimals) % 3 == 0)
-            tmp[n++] = thousands;
-        tmp[n++] = (char)('0' + (int)(u % 10));
-        u /= 10;
-        digit++;
-    } while (u != 0 || digit <= decimals);
-    if (neg)
+    kc_i128_str(dec, sizeof dec, scaled);
+    const char *d = dec[0] == '-' ? dec + 1 : dec;
+    int nd = (int)strlen(d);
+    if (d != dec)
         tmp[n++] = '-';
-    size_t i = 0;
-    for (; i < n && i + 1 < cap; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[i] = '\0';
+    /* digit k is the one of 10^k in scaled: zeros up to the point's left */
+    for (int k = nd > decimals ? nd - 1 : decimals; k >= 0; k--) {
+        tmp[n++] = k < nd ? d[nd - 1 - k] : '0';
+        if (k == decimals && decimals > 0)
+            tmp[n++] = point;
+        else if (k > decimals && (k - decimals) % 3 == 0)
+            tmp[n++] = thousands;
+    }
+    tmp[n] = '\0';
+    snprintf(buf, cap, "%s", tmp);
     return buf;
 }
 

@@ -1,4 +1,4 @@
-/* kc_table.c - a plain-text table for the tools' human output. */
+/* kc_table.c - a plain-text table for the tools' and the text report's human output. */
 #include "kc_table.h"
 
 #include "kc_err.h"

@@ -1,4 +1,4 @@
-/* kc_table.h - a plain-text table for the tools' human output.
+/* kc_table.h - a plain-text table for the tools' and the text report's human output (libkcreport).
  *
  * Cells are copied in, in display form (common/kc_text.h: an invalid byte or
  * a control character becomes "\xNN", so no cell can move the cursor or

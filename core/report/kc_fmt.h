@@ -1,4 +1,5 @@
-/* kc_fmt.h - human number formats of the tools, in English and Vietnamese.
+/* kc_fmt.h - human number formats of the tools and the report (libkcreport), in English and
+ * Vietnamese.
  *
  * Money and counts are exact integers everywhere: int64 cells, kc_i128 sums
  * of cells (kc_cells.h, DESIGN - exact sums). Every function here takes a
