@@ -65,7 +65,9 @@ endforeach()
 # Man pages (helper man: docs/man/ renders them with scdoc into ${CMAKE_BINARY_DIR}/man/ as part of
 # `all`). Whatever pages exist at install time are compressed (gzip -9n, as Debian ships them) and
 # installed to share/man/manN, each with its component; nothing happens while none exist.
-foreach(c kcpipe kcpipe-send libkcingest)
+# kc-office's page goes with kc-office (component kcpipe-office, not packaged before issue 17's
+# packaging step).
+foreach(c kcpipe kcpipe-send libkcingest kcpipe-office)
   install(CODE "
     file(GLOB pages \"${CMAKE_BINARY_DIR}/man/*.[1-8]\")
     foreach(p IN LISTS pages)
@@ -74,6 +76,8 @@ foreach(c kcpipe kcpipe-send libkcingest)
         set(c kcpipe-send)
       elseif(n STREQUAL \"kcpipe.conf.5\")
         set(c libkcingest)
+      elseif(n MATCHES \"^kc-office[.]\")
+        set(c kcpipe-office)
       else()
         set(c kcpipe)
       endif()

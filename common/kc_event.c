@@ -238,11 +238,11 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
  * are protobuf-c 1.4's for proto2 optional fields: a string or message is
  * written when its pointer is not NULL (an empty string too), a scalar when
  * its has_ flag is set; tag = number << 3 | wire type (1 byte: every number
- * is < 16); uint32/uint64 and int64 (two's complement: a negative value takes
- * 10 bytes) are plain varints, an enum is an int32 (a negative value is sign-
- * extended to 10 bytes), a string's length and a message's size are varints
- * before their bytes; unknown fields would follow the known ones (not
- * written here). tests/common/canon_test.c compares the two encoders. */
+ * is < 16 but submitted_by's, 16, whose key is 0x82 0x01); uint32/uint64 and int64 (two's
+ * complement: a negative value takes 10 bytes) are plain varints, an enum is an int32 (a negative
+ * value is sign- extended to 10 bytes), a string's length and a message's size are varints before
+ * their bytes; unknown fields would follow the known ones (not written here).
+ * tests/common/canon_test.c compares the two encoders. */
 
 static inline uint8_t *s_string(uint8_t *p, uint8_t tag, const char *s, size_t n)
 {
@@ -259,7 +259,7 @@ static inline uint8_t *s_varint(uint8_t *p, uint8_t tag, uint64_t v)
     return p + kc_wire_varint_put(p, v);
 }
 
-/* The schema the encoder was written for: 13 Event fields (1-11, 14, 15) and
+/* The schema the encoder was written for: 14 Event fields (1-11, 14-16) and
  * 10 Metrics fields (1-10); canon_test checks each field's number and type. A
  * schema that grows makes kc_event_content_hash fall back to protobuf-c until
  * kc_event_pack_canon learns the new fields. */
@@ -283,7 +283,9 @@ size_t kc_event_pack_canon(const kc_pb_event_t *ev, uint8_t *out, size_t cap)
     size_t l_note = ev->note ? strlen(ev->note) : 0;
     size_t l_corr = ev->corrects ? strlen(ev->corrects) : 0;
     size_t l_prod = ev->producer_id ? strlen(ev->producer_id) : 0;
-    size_t need = KC_EVENT_PACK_FIXED_MAX + l_id + l_prov + l_act + l_note + l_corr + l_prod;
+    size_t l_sub = ev->submitted_by ? strlen(ev->submitted_by) : 0;
+    size_t need =
+        KC_EVENT_PACK_FIXED_MAX + l_id + l_prov + l_act + l_note + l_corr + l_prod + l_sub;
     if (need > cap)
         return need;
     uint8_t *p = out;
@@ -333,6 +335,10 @@ size_t kc_event_pack_canon(const kc_pb_event_t *ev, uint8_t *out, size_t cap)
         p = s_string(p, KC_WIRE_T_PRODUCER_ID, ev->producer_id, l_prod);
     if (ev->has_seq)
         p = s_varint(p, KC_WIRE_T_SEQ, ev->seq);
+    if (ev->submitted_by) { /* field 16: after the transport fields, a two-byte key */
+        *p++ = KC_WIRE_T2_SUBMITTED_BY_0;
+        p = s_string(p, KC_WIRE_T2_SUBMITTED_BY_1, ev->submitted_by, l_sub);
+    }
     return (size_t)(p - out);
 }
 
@@ -426,6 +432,7 @@ static const char *s_event_field_name(int num)
     case KC_WIRE_EV_NOTE: return "note";
     case KC_WIRE_EV_CORRECTS: return "corrects";
     case KC_WIRE_EV_PRODUCER_ID: return "producer_id";
+    case KC_WIRE_EV_SUBMITTED_BY: return "submitted_by";
     default: return "?";
     }
 }
@@ -457,10 +464,11 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
         F_ACT = KC_WIRE_EV_ACTIVITY,
         F_NOTE = KC_WIRE_EV_NOTE,
         F_CORR = KC_WIRE_EV_CORRECTS,
-        F_PROD = KC_WIRE_EV_PRODUCER_ID
+        F_PROD = KC_WIRE_EV_PRODUCER_ID,
+        F_SUB = KC_WIRE_EV_SUBMITTED_BY
     };
-    const uint32_t fields =
-        1u << F_ID | 1u << F_PROV | 1u << F_ACT | 1u << F_NOTE | 1u << F_CORR | 1u << F_PROD;
+    const uint32_t fields = 1u << F_ID | 1u << F_PROV | 1u << F_ACT | 1u << F_NOTE | 1u << F_CORR |
+                            1u << F_PROD | 1u << F_SUB;
     if (raw) {
         const uint8_t *at;
         size_t n;
@@ -474,8 +482,9 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
     const struct {
         int num;
         const char *s;
-    } str[] = {{F_ID, ev->event_id}, {F_PROV, ev->province}, {F_ACT, ev->activity},
-               {F_NOTE, ev->note},   {F_CORR, ev->corrects}, {F_PROD, ev->producer_id}};
+    } str[] = {{F_ID, ev->event_id},     {F_PROV, ev->province}, {F_ACT, ev->activity},
+               {F_NOTE, ev->note},       {F_CORR, ev->corrects}, {F_PROD, ev->producer_id},
+               {F_SUB, ev->submitted_by}};
     for (size_t i = 0; !raw && i < sizeof str / sizeof str[0]; i++) {
         if (!str[i].s)
             continue;
@@ -484,6 +493,15 @@ int kc_event_admit(const kc_pb_event_t *ev, const uint8_t *raw, size_t rawlen, c
         if (!(free_text ? kc_text_free_ok(str[i].s, n) : kc_text_id_ok(str[i].s, n)))
             return s_fail_text(text, cap, s_event_field_name(str[i].num), str[i].s, n, free_text);
     }
+    /* submitted_by: 1-64 bytes when present (an id: its text rule above) */
+    size_t sublen = ev->submitted_by ? strlen(ev->submitted_by) : 0;
+    if (ev->submitted_by && sublen == 0)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
+                      "submitted_by is empty: leave the field out when no one is named");
+    if (sublen > KC_SUBMITTED_BY_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_INVALID_TEXT,
+                      "submitted_by is %zu bytes, at most %d allowed: use a shorter user name",
+                      sublen, KC_SUBMITTED_BY_MAX);
     for (int i = 0; i < KC_METRIC_COUNT; i++) {
         int64_t v;
         if (!kc_pb_metric_get(ev->metrics, i, &v))

@@ -15,12 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KC_EVENT_ID_MAX    64
-#define KC_PRODUCER_ID_MAX 64
-#define KC_NOTE_MAX        1024
-#define KC_YEAR_MIN        2000
-#define KC_YEAR_MAX        2100
-#define KC_HASH_LEN        16
+#define KC_EVENT_ID_MAX     64
+#define KC_PRODUCER_ID_MAX  64
+#define KC_SUBMITTED_BY_MAX 64 /* Event.submitted_by: 1-64 bytes when present */
+#define KC_NOTE_MAX         1024
+#define KC_YEAR_MIN         2000
+#define KC_YEAR_MAX         2100
+#define KC_HASH_LEN         16
 /* Largest message the aggregator accepts (ZMQ_MAXMSGSIZE). */
 #define KC_MAX_MSG_SIZE (16 * 1024 * 1024)
 
@@ -77,10 +78,12 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
  * Returns REASON_OK, or the reason with a one-line English explanation in text
  * (always NUL-terminated valid UTF-8; textcap >= 1). In order:
  *   invalid_text     a string field (event_id, province, activity, note,
- *                    corrects, producer_id) is not well-formed UTF-8, or an
- *                    id/code field holds a control character, or the note one
- *                    other than tab, LF, CR (kc_text.h); the text names the
- *                    field and the byte offset, and shows the value escaped;
+ *                    corrects, producer_id, submitted_by) is not well-formed
+ *                    UTF-8, or an id/code field (submitted_by is one) holds a
+ *                    control character, or the note one other than tab, LF,
+ *                    CR (kc_text.h); the text names the field and the byte
+ *                    offset, and shows the value escaped; or submitted_by is
+ *                    present but empty or over KC_SUBMITTED_BY_MAX bytes;
  *   value_too_large  a metric above its ceiling (data/metrics.tsv `max`,
  *                    kc_metric_info_t.max): the text names the metric, the
  *                    value and the ceiling.
@@ -107,7 +110,9 @@ int kc_reason_by_name(const char *name);
 /* BLAKE2b-128 (libsodium) of the event's canonical encoding: the event with
  * its transport fields (producer_id, seq) removed and activity, period,
  * kind, fund and op set to the values in *view (op absent for a record; a
- * field the view leaves unresolved, 0 or NULL, is left out). Two events with
+ * field the view leaves unresolved, 0 or NULL, is left out). submitted_by is
+ * content: kept as sent, last (field 16); absent, it adds no byte, so an
+ * event without it hashes exactly as before the field existed. Two events with
  * the same content hash count the same. The ledger resolves a correction's
  * kind and a retraction's period from the target before hashing. Requires
  * sodium_init() to have been called (kc_event_check does not). */

@@ -6,6 +6,8 @@
 _Static_assert(KC_WIRE_T_PRODUCER_ID == 0x72 && KC_WIRE_T_SEQ == 0x78,
                "the log's stripped tails are these bytes: they must never change");
 _Static_assert(KC_WIRE_EV_SEQ < 16 && KC_WIRE_M_FIELDS < 16, "one-byte keys");
+_Static_assert(KC_WIRE_T2_SUBMITTED_BY_0 == 0x82 && KC_WIRE_T2_SUBMITTED_BY_1 == 0x01,
+               "submitted_by's two-byte key");
 
 /* The wire type protobuf-c writes for a field of type t (no packed repeated
  * field in kcpipe's messages). */
@@ -52,6 +54,8 @@ const char *kc_wire_schema_check(void)
         {"Event.corrects", "corrects", KC_WIRE_T_CORRECTS},
         {"Event.producer_id", "producer_id", KC_WIRE_T_PRODUCER_ID},
         {"Event.seq", "seq", KC_WIRE_T_SEQ},
+        {"Event.submitted_by", "submitted_by",
+         (unsigned)KC_WIRE_EV_SUBMITTED_BY << 3 | KC_WIRE_LEN},
     };
     static const struct {
         const char *what, *name;

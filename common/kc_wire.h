@@ -39,26 +39,31 @@ enum {
 };
 
 /* The key of field `num` with wire type `wt`: num << 3 | wt. As one byte
- * (KC_WIRE_TAG) only for num < 16, which holds for every Event and Metrics
- * field; a constant expression (usable in case labels). */
+ * (KC_WIRE_TAG) only for num < 16, which holds for every Metrics field and
+ * every Event field but submitted_by (16: a two-byte key, KC_WIRE_T2_*); a
+ * constant expression (usable in case labels). */
 #define KC_WIRE_TAG(num, wt) ((uint8_t)((unsigned)(num) << 3 | (unsigned)(wt)))
 
-/* ---- kcpipe.v1.Event: field numbers (12-13 reserved) ---- */
+/* ---- kcpipe.v1.Event: field numbers (12-13 reserved) ----
+ * submitted_by (16) came after the transport fields: protobuf-c and every
+ * other protobuf library write it after seq, so an Event that carries it
+ * does not end with the transport tail (below) and the log keeps it whole. */
 enum {
-    KC_WIRE_EV_EVENT_ID = 1,     /* string */
-    KC_WIRE_EV_PROVINCE = 2,     /* string */
-    KC_WIRE_EV_YEAR = 3,         /* uint32 */
-    KC_WIRE_EV_MONTH = 4,        /* uint32 */
-    KC_WIRE_EV_ACTIVITY = 5,     /* string */
-    KC_WIRE_EV_KIND = 6,         /* enum Kind */
-    KC_WIRE_EV_FUND = 7,         /* enum Fund */
-    KC_WIRE_EV_METRICS = 8,      /* message Metrics */
-    KC_WIRE_EV_NOTE = 9,         /* string */
-    KC_WIRE_EV_OP = 10,          /* enum Op */
-    KC_WIRE_EV_CORRECTS = 11,    /* string */
-    KC_WIRE_EV_PRODUCER_ID = 14, /* string, transport */
-    KC_WIRE_EV_SEQ = 15,         /* uint64, transport */
-    KC_WIRE_EV_FIELDS = 13,      /* how many fields the Event has */
+    KC_WIRE_EV_EVENT_ID = 1,      /* string */
+    KC_WIRE_EV_PROVINCE = 2,      /* string */
+    KC_WIRE_EV_YEAR = 3,          /* uint32 */
+    KC_WIRE_EV_MONTH = 4,         /* uint32 */
+    KC_WIRE_EV_ACTIVITY = 5,      /* string */
+    KC_WIRE_EV_KIND = 6,          /* enum Kind */
+    KC_WIRE_EV_FUND = 7,          /* enum Fund */
+    KC_WIRE_EV_METRICS = 8,       /* message Metrics */
+    KC_WIRE_EV_NOTE = 9,          /* string */
+    KC_WIRE_EV_OP = 10,           /* enum Op */
+    KC_WIRE_EV_CORRECTS = 11,     /* string */
+    KC_WIRE_EV_PRODUCER_ID = 14,  /* string, transport */
+    KC_WIRE_EV_SEQ = 15,          /* uint64, transport */
+    KC_WIRE_EV_SUBMITTED_BY = 16, /* string: who entered it at the producer */
+    KC_WIRE_EV_FIELDS = 14,       /* how many fields the Event has */
 };
 
 /* The Event's keys: each field with its wire type. */
@@ -76,6 +81,13 @@ enum {
     KC_WIRE_T_CORRECTS = KC_WIRE_TAG(KC_WIRE_EV_CORRECTS, KC_WIRE_LEN),
     KC_WIRE_T_PRODUCER_ID = KC_WIRE_TAG(KC_WIRE_EV_PRODUCER_ID, KC_WIRE_LEN), /* 0x72 */
     KC_WIRE_T_SEQ = KC_WIRE_TAG(KC_WIRE_EV_SEQ, KC_WIRE_VARINT),              /* 0x78 */
+};
+
+/* The two bytes of submitted_by's key: 16 << 3 | KC_WIRE_LEN = 130, as a
+ * varint 0x82 0x01. */
+enum {
+    KC_WIRE_T2_SUBMITTED_BY_0 = ((KC_WIRE_EV_SUBMITTED_BY << 3 | KC_WIRE_LEN) & 0x7f) | 0x80,
+    KC_WIRE_T2_SUBMITTED_BY_1 = (KC_WIRE_EV_SUBMITTED_BY << 3 | KC_WIRE_LEN) >> 7,
 };
 
 /* ---- kcpipe.v1.Metrics: ten int64 fields, wire type varint ----

@@ -12,11 +12,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-_Static_assert(KC_WIRE_EV_FIELDS == 13, "s_walk_event has a case for each of the Event's fields");
+_Static_assert(KC_WIRE_EV_FIELDS == 14, "s_walk_event has a case for each of the Event's fields");
 _Static_assert((int)KC_WIRE_M_FIELDS == (int)KC_METRIC_COUNT && KC_WIRE_METRIC_FIELD(0) == 1,
                "s_walk_metrics: Metrics field f is kc_metric_t f - 1");
-_Static_assert(KC_WIRE_EV_SEQ < 16 && KC_WIRE_M_FIELDS < 16,
-               "one-byte keys; a field's bit in a 32-bit mask");
+_Static_assert(KC_WIRE_EV_SEQ < 16 && KC_WIRE_M_FIELDS < 16 && KC_WIRE_EV_SUBMITTED_BY < 32,
+               "one-byte keys but submitted_by's; a field's bit in a 32-bit mask");
 
 /* ---- protobuf-c allocator over an arena (the decoder's fallback) ----
  * A block is a pointer bump (kc_arena_alloc: chunks grow for a very large
@@ -37,13 +37,14 @@ static void s_pb_free(void *ctx, void *p)
 /* ---- the Event decoder ----
  *
  * DESIGN - a wire walker that gives exactly protobuf-c's result or defers to it
- * kcpipe.v1.Event has 13 fields (1 event_id, 2 province, 5 activity, 9 note,
- * 11 corrects, 14 producer_id: strings; 3 year, 4 month: uint32; 6 kind,
- * 7 fund, 10 op: enums; 8 metrics: a message of ten int64 fields 1..10;
- * 15 seq: uint64). The walker fills a kc_pb_event_t and its Metrics in the
- * decoder (strings copied into its buffer with a NUL, as protobuf-c does)
- * when the bytes are in the plain form every producer writes: each field at
- * most once, with its own wire type, one-byte tags, a uint32 in at most 5
+ * kcpipe.v1.Event has 14 fields (1 event_id, 2 province, 5 activity, 9 note,
+ * 11 corrects, 14 producer_id, 16 submitted_by: strings; 3 year, 4 month:
+ * uint32; 6 kind, 7 fund, 10 op: enums; 8 metrics: a message of ten int64
+ * fields 1..10; 15 seq: uint64). The walker fills a kc_pb_event_t and its
+ * Metrics in the decoder (strings copied into its buffer with a NUL, as
+ * protobuf-c does) when the bytes are in the plain form every producer
+ * writes: each field at most once, with its own wire type, one-byte tags
+ * (submitted_by: its two-byte tag 0x82 0x01, the shortest), a uint32 in at most 5
  * bytes and <= UINT32_MAX, an enum in one byte, ASCII strings, no unknown
  * field (protobuf-c would keep it, and the content hash re-packs it), nothing
  * truncated. Anything else (a repeated field, which protobuf-c merges or
@@ -146,9 +147,16 @@ static bool s_walk_event(kc_wire_decoder_t *d, const uint8_t *p, const uint8_t *
     size_t sused = 0;
     unsigned seen = 0;
     while (p < end) {
-        uint8_t tag = *p++; /* a one-byte key, or not the plain form */
+        uint8_t tag = *p++; /* a one-byte key, submitted_by's, or not the plain form */
         unsigned f = tag >> 3, wt = tag & 7;
-        if ((tag & 0x80) || f == 0 || (seen & (1u << f)))
+        if (tag == KC_WIRE_T2_SUBMITTED_BY_0 && p < end && *p == KC_WIRE_T2_SUBMITTED_BY_1) {
+            p++;
+            f = KC_WIRE_EV_SUBMITTED_BY;
+            wt = KC_WIRE_LEN;
+        } else if (tag & 0x80) {
+            return false;
+        }
+        if (f == 0 || (seen & (1u << f)))
             return false;
         seen |= 1u << f;
         uint64_t v;
@@ -159,7 +167,8 @@ static bool s_walk_event(kc_wire_decoder_t *d, const uint8_t *p, const uint8_t *
         case KC_WIRE_EV_ACTIVITY:
         case KC_WIRE_EV_NOTE:
         case KC_WIRE_EV_CORRECTS:
-        case KC_WIRE_EV_PRODUCER_ID: {
+        case KC_WIRE_EV_PRODUCER_ID:
+        case KC_WIRE_EV_SUBMITTED_BY: {
             if (wt != KC_WIRE_LEN || !(nb = s_varint(p, end, &v)))
                 return false;
             p += nb;
@@ -174,12 +183,13 @@ static bool s_walk_event(kc_wire_decoder_t *d, const uint8_t *p, const uint8_t *
             s[v] = '\0';
             sused += v + 1;
             p += v;
-            char **dst = f == KC_WIRE_EV_EVENT_ID   ? &ev->event_id
-                         : f == KC_WIRE_EV_PROVINCE ? &ev->province
-                         : f == KC_WIRE_EV_ACTIVITY ? &ev->activity
-                         : f == KC_WIRE_EV_NOTE     ? &ev->note
-                         : f == KC_WIRE_EV_CORRECTS ? &ev->corrects
-                                                    : &ev->producer_id;
+            char **dst = f == KC_WIRE_EV_EVENT_ID      ? &ev->event_id
+                         : f == KC_WIRE_EV_PROVINCE    ? &ev->province
+                         : f == KC_WIRE_EV_ACTIVITY    ? &ev->activity
+                         : f == KC_WIRE_EV_NOTE        ? &ev->note
+                         : f == KC_WIRE_EV_CORRECTS    ? &ev->corrects
+                         : f == KC_WIRE_EV_PRODUCER_ID ? &ev->producer_id
+                                                       : &ev->submitted_by;
             *dst = s;
             break;
         }

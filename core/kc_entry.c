@@ -56,6 +56,7 @@ int kc_entry_decode(kc_wire_decoder_t *d, const kc_log_entry_t *e, kc_entry_t *o
         if (kc_pb_metric_get(ev->metrics, i, &out->m[i]))
             out->present |= 1u << i;
     out->note = ev->note;
+    out->submitted_by = ev->submitted_by && *ev->submitted_by ? ev->submitted_by : NULL;
     return 0;
 }
 
@@ -110,7 +111,7 @@ json_t *kc_entry_json(const kc_entry_t *x)
     const char *kind = kc_entry_kind_name(x->kind), *fund = kc_entry_fund_name(x->fund);
     return json_pack(
         "{s:I, s:s, s:I, s:o, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o, s:o, s:o}",
+        "s:o, s:o, s:o, s:o}",
         "offset", (json_int_t)x->log.offset, "received", ts, "received_ns",
         (json_int_t)x->log.received_ns, "producer",
         kc_json_text(x->log.producer, x->log.producer_len), "epoch", (json_int_t)x->log.epoch,
@@ -121,7 +122,8 @@ json_t *kc_entry_json(const kc_entry_t *x)
         s_opt_int(x->month), "activity", s_opt_str(x->activity), "activity_name",
         x->act ? json_string(x->act->name) : json_null(), "kind",
         kind ? json_string(kind) : json_null(), "fund", fund ? json_string(fund) : json_null(),
-        "metrics", m, "note", kc_entry_note_json(x->note));
+        "metrics", m, "note", kc_entry_note_json(x->note), "submitted_by",
+        s_opt_str(x->submitted_by));
 }
 
 /* ---- filters ---- */

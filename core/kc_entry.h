@@ -25,12 +25,15 @@
  *   year, month (null when not given), activity (code), activity_name,
  *   kind ("actual"/"plan"/null), fund ("kcqg"/"kcdp"/"other"/null),
  *   metrics (object: each metric present, by its data/metrics.tsv name, as
- *   an exact integer), note (null).
+ *   an exact integer), note (null), submitted_by (who entered the event at
+ *   the producer, display form; null when absent or empty).
  *
  * A version's difference from the one before it (kc_entry_diff, history):
  * a retraction removes every value of the version it voids; a correction
  * replaces them: each metric whose value changed, appeared or disappeared,
- * and each of note, period, activity, kind, fund that differs.
+ * and each of note, period, activity, kind, fund that differs. submitted_by
+ * is not a difference: each version shows its own (history prints it per
+ * version).
  */
 #ifndef KC_ENTRY_H
 #define KC_ENTRY_H
@@ -67,7 +70,8 @@ typedef struct {
     uint8_t fund;              /* 1..3; 0 not given */
     uint32_t present;          /* bit per kc_metric_t carried */
     int64_t m[KC_METRIC_COUNT];
-    const char *note; /* NULL: none */
+    const char *note;         /* NULL: none */
+    const char *submitted_by; /* NULL: none (absent or empty) */
 } kc_entry_t;
 
 /* Decode e (from kc_txn_log_get / kc_txn_log_scan) with d into *out.

@@ -38,8 +38,8 @@ int kc_buf_reserve(kc_buf_t *buf, size_t n)
 }
 
 /* Fill *pe (and *pm, which *pe may point to) from ev. 0 or KC_EINVAL. */
-static int s_fill(const kc_event_t *ev, const char *producer_id, uint64_t seq,
-                  Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
+static int s_fill(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                  uint64_t seq, Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
 {
     if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_RETRACTION)
         return KC_EINVAL;
@@ -84,15 +84,17 @@ static int s_fill(const kc_event_t *ev, const char *producer_id, uint64_t seq,
     pe->producer_id = (char *)producer_id;
     pe->has_seq = 1;
     pe->seq = seq;
+    if (submitted_by && *submitted_by) /* "" = no one named: left out, as NULL */
+        pe->submitted_by = (char *)submitted_by;
     return 0;
 }
 
 /* s_fill, then serialize into buf: kc_encode_event's work, the message left
  * to the caller. */
-static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
-                    Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
+static int s_encode(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                    uint64_t seq, kc_buf_t *buf, Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
 {
-    int rc = s_fill(ev, producer_id, seq, pe, pm);
+    int rc = s_fill(ev, submitted_by, producer_id, seq, pe, pm);
     if (rc)
         return rc;
     size_t n = kc_event_pack_canon(pe, buf->data, buf->cap);
@@ -111,9 +113,15 @@ static int s_encode(const kc_event_t *ev, const char *producer_id, uint64_t seq,
 
 int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf)
 {
+    return kc_encode_event_by(ev, NULL, producer_id, seq, buf);
+}
+
+int kc_encode_event_by(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                       uint64_t seq, kc_buf_t *buf)
+{
     Kcpipe__V1__Event pe;
     Kcpipe__V1__Metrics pm;
-    return s_encode(ev, producer_id, seq, buf, &pe, &pm);
+    return s_encode(ev, submitted_by, producer_id, seq, buf, &pe, &pm);
 }
 
 int kc_encode_check(const kc_event_t *ev, char *text, size_t cap)
@@ -121,7 +129,7 @@ int kc_encode_check(const kc_event_t *ev, char *text, size_t cap)
     text[0] = '\0';
     Kcpipe__V1__Event pe;
     Kcpipe__V1__Metrics pm;
-    if (s_fill(ev, "", 0, &pe, &pm))
+    if (s_fill(ev, NULL, "", 0, &pe, &pm))
         return KC_EINVAL;
     kc_event_view_t view;
     int r = kc_event_check(&pe, &view, text, cap);
@@ -131,11 +139,17 @@ int kc_encode_check(const kc_event_t *ev, char *text, size_t cap)
 int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
                     int *reason, char *text, size_t cap)
 {
+    return kc_encode_admit_by(ev, NULL, producer_id, seq, buf, reason, text, cap);
+}
+
+int kc_encode_admit_by(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                       uint64_t seq, kc_buf_t *buf, int *reason, char *text, size_t cap)
+{
     *reason = 0;
     text[0] = '\0';
     Kcpipe__V1__Event pe;
     Kcpipe__V1__Metrics pm;
-    int rc = s_encode(ev, producer_id, seq, buf, &pe, &pm);
+    int rc = s_encode(ev, submitted_by, producer_id, seq, buf, &pe, &pm);
     if (rc)
         return rc;
     /* the bytes as the aggregator will receive them (the C strings hold no NUL,

@@ -7,11 +7,11 @@
  * that a correction's or retraction's default kind (and a retraction's
  * default fund and zero period) are left out: the aggregator takes them from
  * the target. op and corrects are written for corrections and retractions
- * only. Values are passed on unchecked: validation is the aggregator's
- * (kc_event_check), except for the admission rules (invalid_text,
- * value_too_large), which kc_encode_admit() checks with the aggregator's own
- * code (kc_event_admit) on the event as encoded, so that such an event is
- * refused before it is spooled.
+ * only; submitted_by (who entered the event) when the caller names someone
+ * (kc_producer_set_submitted_by), last, as protobuf-c writes field 16. Values are passed on
+ * unchecked: validation is the aggregator's (kc_event_check), except for the admission rules
+ * (invalid_text, value_too_large), which kc_encode_admit() checks with the aggregator's own code
+ * (kc_event_admit) on the event as encoded, so that such an event is refused before it is spooled.
  */
 #ifndef KC_ENCODE_H
 #define KC_ENCODE_H
@@ -37,6 +37,10 @@ typedef struct {
  * retraction, an unknown op, or the event is larger than KC_ENCODE_MAX) or
  * KC_ENOMEM. */
 int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf);
+/* kc_encode_event with Event.submitted_by set to submitted_by (NULL or "":
+ * left out). */
+int kc_encode_event_by(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                       uint64_t seq, kc_buf_t *buf);
 
 /* kc_encode_event, then the aggregator's admission rules (kc_event_admit) on
  * the encoded bytes. Returns what kc_encode_event returns, or KCI_EREFUSED
@@ -46,6 +50,10 @@ int kc_encode_event(const kc_event_t *ev, const char *producer_id, uint64_t seq,
  * of kc_encode_event. */
 int kc_encode_admit(const kc_event_t *ev, const char *producer_id, uint64_t seq, kc_buf_t *buf,
                     int *reason, char *text, size_t cap);
+/* kc_encode_admit with Event.submitted_by (NULL or "": left out); a
+ * submitted_by that breaks its rule is refused as invalid_text. */
+int kc_encode_admit_by(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
+                       uint64_t seq, kc_buf_t *buf, int *reason, char *text, size_t cap);
 
 /* The aggregator's rules for one event that need no store (kc_event_check:
  * period, province under the period's scheme, activity, kind, fund, note

@@ -69,30 +69,31 @@ typedef struct {
 } s_flight_t;
 
 struct kc_producer {
-    char *endpoint;           /* where the aggregator listens */
-    char *producer_id;        /* our id, also the spool's owner */
-    int request_timeout_ms;   /* Lazy Pirate timeout */
-    size_t batch_max;         /* events per Batch and per staging commit */
-    size_t window;            /* batches in flight */
-    kc_spool_t *spool;        /* the durable spool */
-    void *zctx;               /* ZeroMQ context (owned) */
-    void *sock;               /* DEALER connected to endpoint */
-    kc_result_fn on_result;   /* result callback, or NULL */
-    void *on_result_ctx;      /* its context */
-    kc_link_fn on_link;       /* link state callback, or NULL */
-    void *on_link_ctx;        /* its context */
-    bool unreachable;         /* no answer since the last reconnect / "unavailable" */
-    s_flight_t *flight;       /* batches in flight, oldest first */
-    size_t n_flight;          /* how many */
-    uint64_t next_send;       /* lowest seq not yet sent on this connection */
-    int64_t progress_ms;      /* last progress of the lowest pending seq (monotonic ms) */
-    uint64_t lo_seen;         /* the lowest pending seq at that time */
-    int64_t backoff_until;    /* no sends before this time */
-    int backoff_ms;           /* current backoff step, 0 when healthy */
-    bool blocked;             /* last send hit EAGAIN: wait for POLLOUT */
-    int64_t blocked_since;    /* when it did (monotonic ms) */
-    bool fenced;              /* the aggregator retired this spool (STATUS_FENCED) */
-    kc_buf_t ebuf;            /* one encoded event */
+    char *endpoint;         /* where the aggregator listens */
+    char *producer_id;      /* our id, also the spool's owner */
+    int request_timeout_ms; /* Lazy Pirate timeout */
+    size_t batch_max;       /* events per Batch and per staging commit */
+    size_t window;          /* batches in flight */
+    kc_spool_t *spool;      /* the durable spool */
+    void *zctx;             /* ZeroMQ context (owned) */
+    void *sock;             /* DEALER connected to endpoint */
+    kc_result_fn on_result; /* result callback, or NULL */
+    void *on_result_ctx;    /* its context */
+    kc_link_fn on_link;     /* link state callback, or NULL */
+    void *on_link_ctx;      /* its context */
+    bool unreachable;       /* no answer since the last reconnect / "unavailable" */
+    s_flight_t *flight;     /* batches in flight, oldest first */
+    size_t n_flight;        /* how many */
+    uint64_t next_send;     /* lowest seq not yet sent on this connection */
+    int64_t progress_ms;    /* last progress of the lowest pending seq (monotonic ms) */
+    uint64_t lo_seen;       /* the lowest pending seq at that time */
+    int64_t backoff_until;  /* no sends before this time */
+    int backoff_ms;         /* current backoff step, 0 when healthy */
+    bool blocked;           /* last send hit EAGAIN: wait for POLLOUT */
+    int64_t blocked_since;  /* when it did (monotonic ms) */
+    bool fenced;            /* the aggregator retired this spool (STATUS_FENCED) */
+    kc_buf_t ebuf;          /* one encoded event */
+    char submitted_by[KC_SUBMITTED_BY_MAX + 1]; /* Event.submitted_by of later adds; "" none */
     int refusal;              /* reason the last kc_producer_add was refused for, or 0 */
     char refusal_text[512];   /* its explanation (kc_event_admit's) */
     kc_buf_t arena;           /* event bytes of the batch being built */
@@ -661,8 +662,8 @@ void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx)
 int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out)
 {
     uint64_t seq = kc_spool_next_seq(p->spool);
-    int rc = kc_encode_admit(ev, p->producer_id, seq, &p->ebuf, &p->refusal, p->refusal_text,
-                             sizeof p->refusal_text);
+    int rc = kc_encode_admit_by(ev, p->submitted_by, p->producer_id, seq, &p->ebuf, &p->refusal,
+                                p->refusal_text, sizeof p->refusal_text);
     if (rc)
         return rc;
     if ((rc = kc_spool_stage(p->spool, ev->event_id, source, p->ebuf.data, p->ebuf.len)))
@@ -671,6 +672,27 @@ int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, 
         *seq_out = seq;
     if (kc_spool_staged(p->spool) >= p->batch_max)
         return kc_producer_sync(p);
+    return 0;
+}
+
+int kc_producer_set_submitted_by(kc_producer_t *p, const char *name)
+{
+    if (!p)
+        return KCI_EINVAL;
+    size_t n = name ? strlen(name) : 0;
+    if (n) { /* the aggregator's own rule for the field (kc_event_admit) */
+        Kcpipe__V1__Event probe;
+        kcpipe__v1__event__init(&probe);
+        probe.submitted_by = (char *)name;
+        char why[512];
+        if (kc_event_admit(&probe, NULL, 0, why, sizeof why) != KCPIPE__V1__REASON__REASON_OK) {
+            kc_error("kc_producer_set_submitted_by: %s: %s",
+                     kc_reason_name(KCPIPE__V1__REASON__REASON_INVALID_TEXT), why);
+            return KCI_EINVAL;
+        }
+    }
+    memcpy(p->submitted_by, name ? name : "", n);
+    p->submitted_by[n] = '\0';
     return 0;
 }
 

@@ -95,6 +95,9 @@ static void s_usage(FILE *out)
             "  -C, --cert FILE              this office's secret certificate (kc-keygen\n"
             "                               NAME_secret), registered at the aggregator\n"
             "  -q, --quiet                  print only the summary (and errors)\n"
+            "      --submitted-by NAME      who enters the rows (1-64 bytes, e.g. a user\n"
+            "                               name): recorded with every row sent, shown to\n"
+            "                               auditors; part of each row's content\n"
             "  -w, --watch DIR              drop folder: run until stopped, sending each\n"
             "                               .xlsx or CSV file saved or moved into DIR, then\n"
             "                               moving it to DIR/done/ (its rows were read) or\n"
@@ -286,6 +289,7 @@ enum { /* long-only options */
        S_OPT_SHEET,
        S_OPT_DELIMITER,
        S_OPT_ENCODING,
+       S_OPT_SUBMITTED_BY,
 };
 
 /* The language of messages: the last --lang (a config file's "lang =" comes
@@ -327,6 +331,7 @@ static const struct option s_opts[] = {
     {"sheet", required_argument, NULL, S_OPT_SHEET},
     {"delimiter", required_argument, NULL, S_OPT_DELIMITER},
     {"encoding", required_argument, NULL, S_OPT_ENCODING},
+    {"submitted-by", required_argument, NULL, S_OPT_SUBMITTED_BY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -418,7 +423,7 @@ static int s_main(const kc_conf_args_t *ca)
     const char *watch_dir = NULL, *template_fmt = NULL, *output = NULL, *lang = NULL;
     bool check = false, json = false;
     double timeout_s = -1;
-    const char *server_key_file = NULL;
+    const char *server_key_file = NULL, *submitted_by = NULL;
     char server_key[41];
     bool quiet = false;
     long v;
@@ -481,6 +486,7 @@ static int s_main(const kc_conf_args_t *ca)
                 return s_usage_error(_("--delimiter: '%s' is not , ; or tab"), optarg);
             break;
         case S_OPT_ENCODING: io.encoding = optarg; break;
+        case S_OPT_SUBMITTED_BY: submitted_by = optarg; break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
         case ':': return s_usage_error(_("option '%s' needs an argument"), argv[optind - 1]);
@@ -529,6 +535,18 @@ static int s_main(const kc_conf_args_t *ca)
     }
     if (!server_key_file != !po.client_cert_file)
         return s_usage_error("%s", _("--server-key and --cert go together"));
+    if (submitted_by) { /* the aggregator's rule for Event.submitted_by (kc_event_admit) */
+        Kcpipe__V1__Event probe;
+        kcpipe__v1__event__init(&probe);
+        probe.submitted_by = (char *)submitted_by;
+        if (kc_event_admit(&probe, NULL, 0, why, sizeof why) != KCPIPE__V1__REASON__REASON_OK) {
+            const char *blame = kc_conf_blame(submitted_by);
+            fprintf(stderr, _("%s--submitted-by: invalid_text: %s\n"),
+                    *blame ? blame : "kc-send: ", why);
+            fprintf(stderr, "%s\n", _("Try 'kc-send --help' for more information."));
+            return kc_conf_usage_exit(submitted_by, EX_USAGE);
+        }
+    }
     if (watch_dir && optind < argc)
         return s_usage_error(_("--watch takes no FILE arguments (got '%s')"), argv[optind]);
     if (watch_dir && !*watch_dir)
@@ -576,6 +594,10 @@ static int s_main(const kc_conf_args_t *ca)
             printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
                    "unacknowledged=0\n");
         return EX_UNAVAILABLE;
+    }
+    if (submitted_by && (rc = kc_producer_set_submitted_by(run.p, submitted_by)) != 0) {
+        kc_producer_close(&run.p); /* checked above: not reached */
+        return EX_USAGE;
     }
     if (watch_dir) {
         kc_dropbox_opts_t wo = {.dir = watch_dir,

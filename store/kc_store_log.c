@@ -47,7 +47,8 @@
  * (0x82; kc_wire_tail_at) and a reader appends the same bytes again
  * (kc_wire_tail_put): the bytes it returns are the Event as received, byte
  * for byte (checked by comparison at append; anything else is stored
- * verbatim, 0x02). The rebuilt Event lives in a
+ * verbatim, 0x02: so is an Event carrying submitted_by, field 16, which
+ * protobuf writes after seq). The rebuilt Event lives in a
  * per-txn ring of KC_EVBUF_RING buffers (kc_txn_t.evbuf): kc_log_entry_t.event
  * of such a record stays valid until KC_EVBUF_RING more of them have been
  * decoded in the same transaction, or the transaction ends.

@@ -17,7 +17,8 @@
  * given as the trusted key. `history` looks the event_id up under each unit
  * key the province code can have (kc_ref_units_of) and walks the chain
  * with kc_txn_history; a chain reachable from both units is listed once.
- * Each version's log entry is decoded (core/kc_entry.h): its producer, values
+ * Each version's log entry is decoded (core/kc_entry.h): its producer, who
+ * submitted it there (submitted_by, when the event names someone), values
  * and note, and what it changed of the version before it (kc_entry_diff; a
  * correction without a kind keeps its target's), under its row in the table
  * and as fields of its object in JSON (the kc_entry_json fields and
@@ -510,6 +511,11 @@ static void s_hist_text(const kc_entry_t *x, const kc_entry_t *prev, const kc_en
               : "%14sproducer %s, epoch %" PRIu64 ", seq %" PRIu64 "\n",
            "", kc_text_fit(x->log.producer, x->log.producer_len, producer, sizeof producer),
            x->log.epoch, x->log.seq);
+    if (x->submitted_by) { /* who entered it at the producer (Event.submitted_by) */
+        char by[KC_TEXT_SHOW_MAX(KC_SUBMITTED_BY_MAX)];
+        printf("%14s%s %s\n", "", vi ? "người nhập:" : "submitted by:",
+               kc_text_fit(x->submitted_by, strlen(x->submitted_by), by, sizeof by));
+    }
     printf("%14s%s", "", kc_entryfmt_province(prov, sizeof prov, x));
     if (*kc_entryfmt_period(period, sizeof period, x))
         printf(", %s", period);

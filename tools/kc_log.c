@@ -269,13 +269,24 @@ static const char *const s_csv_head_vi[] = {
     "tháng",          "mã hoạt động",   "nội dung hoạt động", "loại",
     "nguồn kinh phí",
 };
-static const char *const s_table_head[] = {"offset",   "received", "producer", "seq",    "op",
-                                           "event_id", "corrects", "province", "period", "activity",
-                                           "kind",     "fund",     "values",   "note"};
-static const char *const s_table_head_vi[] = {
-    "vị trí",     "thời gian nhận", "nguồn gửi",       "số thứ tự", "thao tác",
-    "mã sự kiện", "điều chỉnh mã",  "tỉnh, thành phố", "kỳ",        "nội dung hoạt động",
-    "loại",       "nguồn kinh phí", "giá trị",         "ghi chú"};
+static const char *const s_table_head[] = {
+    "offset",   "received", "producer", "submitted by", "seq",  "op",     "event_id", "corrects",
+    "province", "period",   "activity", "kind",         "fund", "values", "note"};
+static const char *const s_table_head_vi[] = {"vị trí",
+                                              "thời gian nhận",
+                                              "nguồn gửi",
+                                              "người nhập",
+                                              "số thứ tự",
+                                              "thao tác",
+                                              "mã sự kiện",
+                                              "điều chỉnh mã",
+                                              "tỉnh, thành phố",
+                                              "kỳ",
+                                              "nội dung hoạt động",
+                                              "loại",
+                                              "nguồn kinh phí",
+                                              "giá trị",
+                                              "ghi chú"};
 
 /* The name of x's activity: its taxonomy name (--lang en, as JSON has it) or
  * its Vietnamese label; NULL when the taxonomy does not know it. */
@@ -336,6 +347,9 @@ static void s_show_csv(const kc_entry_t *x, kc_lang_t lang)
                                  ? x->note
                                  : kc_text_fit(x->note, len, b, sizeof b));
     }
+    putchar(',');
+    if (x->submitted_by)
+        kc_csv_field(stdout, kc_text_fit(x->submitted_by, strlen(x->submitted_by), b, sizeof b));
     putchar('\n');
 }
 
@@ -350,20 +364,23 @@ static int s_show_table(kc_table_t *t, const kc_entry_t *x, kc_lang_t lang)
     char producer[KC_PRODUCER_ID_MAX + 1];
     snprintf(producer, sizeof producer, "%.*s", (int)x->log.producer_len, x->log.producer);
     const char *kind = kc_label_kind(x->kind, lang), *fund = kc_label_fund(x->fund, lang);
-    const char *cells[] = {off,
-                           kc_entryfmt_local(ts, sizeof ts, x->log.received_ns),
-                           producer,
-                           seq,
-                           kc_label_op(x->op, lang),
-                           x->event_id,
-                           x->corrects ? x->corrects : "",
-                           kc_entryfmt_province(prov, sizeof prov, x),
-                           kc_entryfmt_period(period, sizeof period, x),
-                           act,
-                           kind ? kind : "",
-                           fund ? fund : "",
-                           kc_entryfmt_values(values, sizeof values, x, lang),
-                           x->note ? x->note : ""};
+    char by[KC_TEXT_SHOW_MAX(KC_SUBMITTED_BY_MAX)];
+    const char *cells[] = {
+        off,
+        kc_entryfmt_local(ts, sizeof ts, x->log.received_ns),
+        producer,
+        x->submitted_by ? kc_text_fit(x->submitted_by, strlen(x->submitted_by), by, sizeof by) : "",
+        seq,
+        kc_label_op(x->op, lang),
+        x->event_id,
+        x->corrects ? x->corrects : "",
+        kc_entryfmt_province(prov, sizeof prov, x),
+        kc_entryfmt_period(period, sizeof period, x),
+        act,
+        kind ? kind : "",
+        fund ? fund : "",
+        kc_entryfmt_values(values, sizeof values, x, lang),
+        x->note ? x->note : ""};
     int rc = kc_table_row(t);
     for (size_t i = 0; rc == 0 && i < sizeof cells / sizeof *cells; i++)
         rc = kc_table_set(t, i, cells[i]);
@@ -439,7 +456,7 @@ static int s_show(const s_opts_t *o)
         rc = kc_wire_decoder_new(&c.dec);
     bool vi = o->lang == KC_LANG_VI;
     if (rc == 0 && c.format == S_TABLE) {
-        c.table = kc_table_new(sizeof s_table_head / sizeof *s_table_head, 14);
+        c.table = kc_table_new(sizeof s_table_head / sizeof *s_table_head, 15);
         rc = c.table ? kc_table_row(c.table) : KC_ENOMEM;
         for (size_t i = 0; rc == 0 && i < sizeof s_table_head / sizeof *s_table_head; i++)
             rc = kc_table_set(c.table, i, vi ? s_table_head_vi[i] : s_table_head[i]);
@@ -456,7 +473,7 @@ static int s_show(const s_opts_t *o)
             putchar(',');
             kc_csv_field(stdout, vi ? kc_label_metric(i, o->lang) : kc_ref_metric(i)->name);
         }
-        printf(",%s\n", vi ? "ghi chú" : "note");
+        printf(",%s,%s\n", vi ? "ghi chú" : "note", vi ? "người nhập" : "submitted_by");
     }
     if (rc == 0 && from < c.end) {
         rc = kc_txn_log_scan(t, from, s_show_one, &c);

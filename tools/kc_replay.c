@@ -27,7 +27,8 @@
  *   Verifies F completely first (nothing is sent from an unverified file),
  *   then decodes each Event and re-encodes it through libkcingest as a new
  *   event of this producer (kc_event_t: op, corrects, kind, fund, metrics and
- *   note carried over; the original producer_id/seq are transport fields and
+ *   note carried over, and submitted_by through kc_producer_set_submitted_by;
+ *   the original producer_id/seq are transport fields and
  *   are replaced by the spool's). Business dedup (province + event_id +
  *   content hash, which ignores transport fields) makes a second send of the
  *   same file all duplicates: nothing changes, exit 0, and the summary says so.
@@ -597,6 +598,16 @@ static int s_send(const s_opts_t *o)
         }
         kc_event_t ke;
         s_to_event(ev, &ke);
+        /* who entered it travels with it: it is content (the same hash) */
+        if (kc_producer_set_submitted_by(p, ev->submitted_by) != 0) {
+            fprintf(stderr,
+                    PROG ": send: record %" PRIu64 " refused: its submitted_by breaks "
+                         "today's rule (invalid_text)\n",
+                    e.offset);
+            kcpipe__v1__event__free_unpacked(ev, NULL);
+            bad++;
+            continue;
+        }
         char tag[48];
         snprintf(tag, sizeof tag, "offset:%" PRIu64, e.offset);
         rc = kc_producer_add(p, &ke, tag, NULL);

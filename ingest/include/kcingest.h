@@ -55,6 +55,10 @@ extern "C" {
 #endif
 
 #define KCI_VERSION "0.1.0"
+/* Features added since the first release, for #ifdef in an embedder (new
+ * functions only: the structs below never change, so neither does the ABI):
+ * kc_producer_set_submitted_by (Event.submitted_by). */
+#define KCI_HAVE_SUBMITTED_BY 1
 /* Return codes an embedder may want to tell apart (values of kcpipe's KC_E*). */
 #define KCI_ETIMEDOUT (-1007) /* kc_producer_flush: deadline passed, events still pending */
 #define KCI_EINVAL    (-1004) /* bad argument, or the spool belongs to another producer */
@@ -222,6 +226,19 @@ KCI_EXPORT void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx);
  * opts.batch_max staged events, so it may also return a spool error. */
 KCI_EXPORT int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source,
                                uint64_t *seq_out);
+
+/* Name who enters the events added from now on (kcpipe.v1.Event.submitted_by,
+ * docs/PROTOCOL.md): the person or account at this producer that submitted
+ * them, e.g. a portal user "office-79/lan", shown to auditors (kc-log show,
+ * kc-audit history). 1..64 bytes of UTF-8 without control characters (the
+ * aggregator's rule); NULL or "" names no one again (the field is left out,
+ * the default). The name is copied; it applies to every later
+ * kc_producer_add() of p until changed, and is part of each event's content:
+ * the same event_id sent again under another name is event_id_conflict.
+ * Returns 0, or KCI_EINVAL (p NULL, or the name breaks the rule: logged as
+ * "invalid_text: ...", and the current name stays). A function of its own
+ * (KCI_HAVE_SUBMITTED_BY), so that kc_event_t and the ABI stay as they were. */
+KCI_EXPORT int kc_producer_set_submitted_by(kc_producer_t *p, const char *name);
 
 /* Why the last kc_producer_add() returned KCI_EREFUSED: returns the reason
  * (KCI_INVALID_TEXT or KCI_VALUE_TOO_LARGE), or 0 if the last call was not

@@ -11,6 +11,7 @@
 #include "kc_encode.h"
 #include "kc_event.h"
 #include "kc_ref.h"
+#include "kc_wire.h"
 
 #include <glob.h>
 #include <limits.h>
@@ -271,7 +272,7 @@ static char *s_str(char *buf, size_t cap)
 typedef struct {
     kc_pb_event_t ev;
     Kcpipe__V1__Metrics m;
-    char id[3200], prov[3200], act[3200], note[3200], corr[3200], prod[3200];
+    char id[3200], prov[3200], act[3200], note[3200], corr[3200], prod[3200], sub[3200];
 } s_rand_t;
 
 /* has_ flags are protobuf_c_boolean (int): any non-zero value means present */
@@ -317,6 +318,7 @@ static void s_random_event(s_rand_t *r)
     e->producer_id = s_below(4) ? s_str(r->prod, sizeof r->prod) : NULL;
     e->has_seq = s_flag();
     e->seq = (uint64_t)s_i64();
+    e->submitted_by = s_below(3) ? NULL : s_str(r->sub, sizeof r->sub); /* field 16 */
 }
 
 /* A view as kc_event_check or the ledger (a correction's kind, a retraction's
@@ -407,6 +409,7 @@ static void test_valid_variants(void **state)
                     ev.producer_id = "p92";
                     ev.has_seq = 1;
                     ev.seq = (uint64_t)n + 1;
+                    ev.submitted_by = n % 3 == 0 ? "office-92/lan" : NULL;
                     s_same_bytes(&ev);
                     kc_event_view_t v;
                     char text[256];
@@ -425,6 +428,109 @@ static void test_valid_variants(void **state)
                 }
     print_message("variants: %d valid events\n", n);
     assert_true(n > 100);
+}
+
+/* ---- 2b. submitted_by (field 16): fixed vectors ----
+ * PROTOCOL.md's worked example A: its canonical bytes and content hash are
+ * the same as before the field existed; with submitted_by "office-79/lan" the
+ * canonical bytes are A's followed by 82 01 0d "office-79/lan" (the bytes an
+ * older aggregator, to which field 16 was an unknown field, hashed too), and
+ * another name gives another hash (event_id_conflict). */
+static const char s_canon_a[] = "0a0d48434d2d323032342d303030311202373918e80f20032a044b4333623001"
+                                "380242070880a3c34728034a0a6dc3a1792073e1baa579";
+
+static void s_hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+    out[2 * n] = '\0';
+}
+
+/* Event A as a producer sends it (seq 42 of office-79), submitted_by `by` (NULL: absent):
+ * its content hash (hex) and canonical bytes (hex) as the aggregator computes them. */
+static void s_example_a(const char *by, char hash_hex[2 * KC_HASH_LEN + 1], char *canon_hex,
+                        size_t canon_cap)
+{
+    kc_pb_event_t ev;
+    Kcpipe__V1__Metrics m;
+    kcpipe__v1__event__init(&ev);
+    kcpipe__v1__metrics__init(&m);
+    ev.event_id = "HCM-2024-0001";
+    ev.province = "79";
+    ev.has_year = ev.has_month = 1;
+    ev.year = 2024;
+    ev.month = 3;
+    ev.activity = "KC3b";
+    ev.has_kind = ev.has_fund = 1;
+    ev.kind = KCPIPE__V1__KIND__KIND_ACTUAL;
+    ev.fund = KCPIPE__V1__FUND__FUND_KCDP;
+    kc_pb_metric_set(&m, KC_M_AMOUNT_VND, 150000000);
+    kc_pb_metric_set(&m, KC_M_FACILITIES, 3);
+    ev.metrics = &m;
+    ev.note = "m\xc3\xa1y s\xe1\xba\xa5y";
+    ev.producer_id = "office-79";
+    ev.has_seq = 1;
+    ev.seq = 42;
+    ev.submitted_by = (char *)by;
+    uint8_t wire[1024];
+    kc_wire_decoder_t *d = NULL;
+    assert_int_equal(kc_wire_decoder_new(&d), 0);
+    const kc_pb_event_t *back;
+    /* without the (non-ASCII) note the bytes are the plain form: the fast walker decodes
+     * them, submitted_by's two-byte key included */
+    ev.note = NULL;
+    size_t wn = kc_event_pack_canon(&ev, wire, sizeof wire);
+    assert_true(wn <= sizeof wire);
+    assert_int_equal(kc_wire_decode(d, wire, wn, &back), 0);
+    uint64_t fast = 0;
+    kc_wire_decoder_counts(d, &fast, NULL);
+    assert_int_equal(fast, 1);
+    if (by)
+        assert_string_equal(back->submitted_by, by);
+    else
+        assert_null(back->submitted_by);
+    /* the example itself (its note is UTF-8: decoded by protobuf-c) */
+    ev.note = "m\xc3\xa1y s\xe1\xba\xa5y";
+    wn = kc_event_pack_canon(&ev, wire, sizeof wire);
+    assert_true(wn <= sizeof wire);
+    assert_int_equal(kc_wire_decode(d, wire, wn, &back), 0);
+    if (by)
+        assert_string_equal(back->submitted_by, by);
+    else
+        assert_null(back->submitted_by);
+    kc_event_view_t v;
+    char text[256];
+    assert_int_equal(kc_event_check(back, &v, text, sizeof text), KCPIPE__V1__REASON__REASON_OK);
+    assert_int_equal(kc_event_admit(back, wire, wn, text, sizeof text),
+                     KCPIPE__V1__REASON__REASON_OK);
+    uint8_t h[KC_HASH_LEN];
+    kc_event_content_hash(back, &v, h);
+    s_same_hash(back, &v);
+    s_hex(h, sizeof h, hash_hex);
+    /* the canonical bytes: the event with its transport fields removed */
+    kc_pb_event_t c = *back;
+    c.producer_id = NULL;
+    c.has_seq = 0;
+    uint8_t canon[1024];
+    size_t cn = kc_event_pack_canon(&c, canon, sizeof canon);
+    assert_true(cn <= sizeof canon && 2 * cn < canon_cap);
+    s_hex(canon, cn, canon_hex);
+    kc_wire_decoder_free(&d);
+}
+
+static void test_submitted_by_vectors(void **state)
+{
+    (void)state;
+    char h[2 * KC_HASH_LEN + 1], canon[512], want[512];
+    s_example_a(NULL, h, canon, sizeof canon);
+    assert_string_equal(canon, s_canon_a); /* unchanged by the new field */
+    assert_string_equal(h, "ac6e1b61b052cbee7c374bff2bf603c8");
+    s_example_a("office-79/lan", h, canon, sizeof canon);
+    snprintf(want, sizeof want, "%s82010d%s", s_canon_a, "6f66666963652d37392f6c616e");
+    assert_string_equal(canon, want);
+    assert_string_equal(h, "9e7d8b8fc48922c4e7526dcdbcb6e6f7");
+    s_example_a("office-79/minh", h, canon, sizeof canon);
+    assert_string_equal(h, "afd7880987bf92620f93f8f4d85d4960");
 }
 
 /* ---- 3. unknown fields: the hash falls back to protobuf-c ---- */
@@ -522,11 +628,11 @@ static void test_schema(void **state)
         unsigned id;
         ProtobufCType type;
     } ev[] = {
-        {1, PROTOBUF_C_TYPE_STRING}, {2, PROTOBUF_C_TYPE_STRING},  {3, PROTOBUF_C_TYPE_UINT32},
-        {4, PROTOBUF_C_TYPE_UINT32}, {5, PROTOBUF_C_TYPE_STRING},  {6, PROTOBUF_C_TYPE_ENUM},
-        {7, PROTOBUF_C_TYPE_ENUM},   {8, PROTOBUF_C_TYPE_MESSAGE}, {9, PROTOBUF_C_TYPE_STRING},
-        {10, PROTOBUF_C_TYPE_ENUM},  {11, PROTOBUF_C_TYPE_STRING}, {14, PROTOBUF_C_TYPE_STRING},
-        {15, PROTOBUF_C_TYPE_UINT64}};
+        {1, PROTOBUF_C_TYPE_STRING},  {2, PROTOBUF_C_TYPE_STRING},  {3, PROTOBUF_C_TYPE_UINT32},
+        {4, PROTOBUF_C_TYPE_UINT32},  {5, PROTOBUF_C_TYPE_STRING},  {6, PROTOBUF_C_TYPE_ENUM},
+        {7, PROTOBUF_C_TYPE_ENUM},    {8, PROTOBUF_C_TYPE_MESSAGE}, {9, PROTOBUF_C_TYPE_STRING},
+        {10, PROTOBUF_C_TYPE_ENUM},   {11, PROTOBUF_C_TYPE_STRING}, {14, PROTOBUF_C_TYPE_STRING},
+        {15, PROTOBUF_C_TYPE_UINT64}, {16, PROTOBUF_C_TYPE_STRING}};
     const ProtobufCMessageDescriptor *d = &kcpipe__v1__event__descriptor;
     assert_int_equal(d->n_fields, sizeof ev / sizeof ev[0]);
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -554,7 +660,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema),         cmocka_unit_test(test_demo_events),
         cmocka_unit_test(test_valid_variants), cmocka_unit_test(test_unknown_fields),
-        cmocka_unit_test(test_random_events),
+        cmocka_unit_test(test_random_events),  cmocka_unit_test(test_submitted_by_vectors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     print_message("canon: %zu packs compared, %zu hashes compared, %zu unknown-field fallbacks\n",

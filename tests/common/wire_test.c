@@ -216,15 +216,15 @@ static void test_schema(void **state)
     unsigned seen = 0;
     for (unsigned i = 0; i < d->n_fields; i++) {
         unsigned id = d->fields[i].id;
-        assert_true(id >= 1 && id < 16 && !(seen & (1u << id)));
+        assert_true(id >= 1 && id < 32 && !(seen & (1u << id)));
         seen |= 1u << id;
     }
-    assert_int_equal(seen,
-                     1u << KC_WIRE_EV_EVENT_ID | 1u << KC_WIRE_EV_PROVINCE | 1u << KC_WIRE_EV_YEAR |
-                         1u << KC_WIRE_EV_MONTH | 1u << KC_WIRE_EV_ACTIVITY |
-                         1u << KC_WIRE_EV_KIND | 1u << KC_WIRE_EV_FUND | 1u << KC_WIRE_EV_METRICS |
-                         1u << KC_WIRE_EV_NOTE | 1u << KC_WIRE_EV_OP | 1u << KC_WIRE_EV_CORRECTS |
-                         1u << KC_WIRE_EV_PRODUCER_ID | 1u << KC_WIRE_EV_SEQ);
+    assert_int_equal(
+        seen, 1u << KC_WIRE_EV_EVENT_ID | 1u << KC_WIRE_EV_PROVINCE | 1u << KC_WIRE_EV_YEAR |
+                  1u << KC_WIRE_EV_MONTH | 1u << KC_WIRE_EV_ACTIVITY | 1u << KC_WIRE_EV_KIND |
+                  1u << KC_WIRE_EV_FUND | 1u << KC_WIRE_EV_METRICS | 1u << KC_WIRE_EV_NOTE |
+                  1u << KC_WIRE_EV_OP | 1u << KC_WIRE_EV_CORRECTS | 1u << KC_WIRE_EV_PRODUCER_ID |
+                  1u << KC_WIRE_EV_SEQ | 1u << KC_WIRE_EV_SUBMITTED_BY);
 }
 
 /* kc_wire_skip: each wire type's value, exactly its bytes; truncated or a
@@ -301,6 +301,8 @@ static size_t s_plain_event(int k, uint8_t *out)
     ev.producer_id = "hcm-79";
     ev.has_seq = 1;
     ev.seq = 300 + (uint64_t)k;
+    if (k == 2 || k == 4)
+        ev.submitted_by = "office-79/lan"; /* field 16: a two-byte key, after seq */
     assert_true(kcpipe__v1__event__get_packed_size(&ev) <= 512);
     return kcpipe__v1__event__pack(&ev, out);
 }

@@ -175,7 +175,8 @@ class WireTest(AggTest):
         f = dict(event_id="EV-1", province="79", year=2024, month=3, activity="KC1",
                  kind=self.pb.KIND_PLAN, fund=self.pb.FUND_KCDP, note="ghi chú",
                  metrics={"amount_vnd": 12345, "persons": 20, "persons_employed": 7},
-                 op=self.pb.OP_CORRECTION, corrects="EV-0", producer_id="p", seq=300)
+                 op=self.pb.OP_CORRECTION, corrects="EV-0", producer_id="p", seq=300,
+                 submitted_by="office-79/lan")
         self.assertEqual(raw_event(**f), event(**f))
         e = [event(**f)]
         self.assertEqual(raw_batch("p", e, 5, 9), kc.batch("p", e, 5, 9))
@@ -495,6 +496,44 @@ class WireTest(AggTest):
         self.assertEqual(self.amount(2024, "--province", "79"), 150000000)
         self.views(2024)
 
+    def test_submitted_by(self):
+        """Event.submitted_by (16), PROTOCOL.md "The content hash": absent, the worked example's
+        canonical bytes and hash are unchanged; present, it follows them (key 82 01) and is
+        content: the same name again is a duplicate, another name or none event_id_conflict.
+        The aggregator stores it and kc-audit history shows it."""
+        pb = self.pb
+        ex = dict(event_id="HCM-2024-0001", province="79", year=2024, month=3, activity="KC3b",
+                  kind=pb.KIND_ACTUAL, fund=pb.FUND_KCDP,
+                  metrics={"amount_vnd": 150000000, "facilities": 3}, note="máy sấy")
+        a = dict(ex, event_id="SB-2019-0001", year=2019)  # a period of its own in this store
+        canonical = event(**ex)
+        self.assertEqual(hashlib.blake2b(canonical, digest_size=16).hexdigest(),
+                         "ac6e1b61b052cbee7c374bff2bf603c8")
+        by = event(**ex, submitted_by="office-79/lan")
+        self.assertEqual(by, canonical + bytes.fromhex("82010d") + b"office-79/lan")
+        self.assertEqual(hashlib.blake2b(by, digest_size=16).hexdigest(),
+                         "9e7d8b8fc48922c4e7526dcdbcb6e6f7")
+        # the wire form: protobuf writes 16 after the transport fields
+        wire = event(**ex, producer_id="office-79", seq=42, submitted_by="office-79/lan")
+        self.assertEqual(wire[-16:], bytes.fromhex("82010d") + b"office-79/lan")
+        p = self.producer()
+        self.assertAck(p.call([event(**a, producer_id=self.pid, seq=1,
+                                     submitted_by="office-79/lan")]), acked=(1, 1))
+        self.assertAck(p.call([event(**a, producer_id=self.pid, seq=2,
+                                     submitted_by="office-79/lan")]), acked=(2, 2),
+                       results=[(2, pb.REASON_DUPLICATE)])
+        self.assertAck(p.call([event(**a, producer_id=self.pid, seq=3,
+                                     submitted_by="office-79/minh")]), acked=(3, 3),
+                       results=[(3, pb.REASON_EVENT_ID_CONFLICT)])
+        self.assertAck(p.call([event(**a, producer_id=self.pid, seq=4)]), acked=(4, 4),
+                       results=[(4, pb.REASON_EVENT_ID_CONFLICT)])
+        self.assertEqual(self.amount(2019, "--province", "79"), 150000000)
+        r = kc.run([kc.tool("kc-audit"), "--no-config", "--store", self.agg.store, "history",
+                    "--province", "79", "--event", "SB-2019-0001", "--format", "json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        versions = json.loads(r.stdout)["chains"][0]
+        self.assertEqual([v["submitted_by"] for v in versions], ["office-79/lan"])
+
     def test_oversized_message(self):
         """A message over 16 MiB makes ZeroMQ drop the sender's connection: no Ack, the
         aggregator unaffected, the producer reconnects and goes on. One of exactly 16 MiB is
@@ -784,6 +823,22 @@ class TextTest(AggTest):
         self.assertAck(p.call([self.ev("EV-tab", 3, note="a\tb\r\nc")]),
                        acked=(self.seq, self.seq))
         self.assertEqual(self.views()[self.year]["totals"]["amount_vnd"], 3)
+
+    def test_submitted_by(self):
+        """submitted_by (16) is an id: UTF-8 without control characters, 1-64 bytes when
+        present; else invalid_text from the aggregator itself (this producer does not pre-check),
+        the text naming the field. 64 bytes pass."""
+        p = self.producer()
+        invalid = self.pb.REASON_INVALID_TEXT
+        for value in (b"lan\xff", b"lan\x01", b"lan\x00x", "lan\u0085".encode(), b"", b"x" * 65):
+            with self.subTest(value=value):
+                ack = p.call([self.raw(submitted_by=value)])
+                self.assertAck(ack, acked=(self.seq, self.seq), results=[(self.seq, invalid)])
+                self.assertIn("submitted_by", ack.results[0].text)
+        self.assertAck(p.call([self.raw(submitted_by=b"x" * 64)]), acked=(self.seq, self.seq))
+        self.assertAck(p.call([self.raw(submitted_by="văn phòng 79/Lan")]),
+                       acked=(self.seq, self.seq))
+        self.assertEqual(self.views()[self.year]["totals"]["amount_vnd"], 2)
 
     def test_batch_producer_id(self):
         """A Batch whose producer_id is not UTF-8 or holds a control character is refused

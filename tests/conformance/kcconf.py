@@ -164,7 +164,7 @@ EVENT_FIELDS = [  # (number, name, wire kind) of kcpipe.v1.Event
     (1, "event_id", "s"), (2, "province", "s"), (3, "year", "v"), (4, "month", "v"),
     (5, "activity", "s"), (6, "kind", "v"), (7, "fund", "v"), (8, "metrics", "m"),
     (9, "note", "s"), (10, "op", "v"), (11, "corrects", "s"), (14, "producer_id", "s"),
-    (15, "seq", "v")]
+    (15, "seq", "v"), (16, "submitted_by", "s")]
 
 
 def metric_field(name):

@@ -207,6 +207,70 @@ static void test_note_controls_and_good_after_bad(void **state)
     kc_spool_close(&sp);
 }
 
+/* kc_producer_set_submitted_by (Event.submitted_by): a name breaking the
+ * aggregator's rule is refused (KCI_EINVAL) and the current one stays; the
+ * name set is written into every event added after it, "" / NULL names no one
+ * again; the spooled bytes pass kc_event_admit and carry it as field 16. */
+typedef struct {
+    char by[4][80];
+    size_t n;
+} s_by_t;
+
+static int on_spooled_by(uint64_t seq, const void *ev, size_t len, void *ctx)
+{
+    (void)seq;
+    s_by_t *s = ctx;
+    kc_pb_event_t *pe = kcpipe__v1__event__unpack(NULL, len, ev);
+    assert_non_null(pe);
+    char text[512];
+    assert_int_equal(kc_event_admit(pe, ev, len, text, sizeof text), 0);
+    assert_true(s->n < 4);
+    snprintf(s->by[s->n++], sizeof s->by[0], "%s", pe->submitted_by ? pe->submitted_by : "-");
+    kcpipe__v1__event__free_unpacked(pe, NULL);
+    return 0;
+}
+
+static void test_submitted_by(void **state)
+{
+    char spool[4200];
+    spool_path(state, "spool", spool, sizeof spool);
+    kc_producer_t *p = open_producer(spool, "p-79");
+    char longname[66];
+    memset(longname, 'x', 65);
+    longname[65] = '\0';
+    assert_int_equal(kc_producer_set_submitted_by(p, "office-79/lan"), 0);
+    for (size_t i = 0; i < sizeof bad_text / sizeof bad_text[0]; i++)
+        assert_int_equal(kc_producer_set_submitted_by(p, bad_text[i].v), KCI_EINVAL);
+    assert_int_equal(kc_producer_set_submitted_by(p, longname), KCI_EINVAL);
+    assert_int_equal(kc_producer_set_submitted_by(NULL, "x"), KCI_EINVAL);
+    longname[64] = '\0'; /* 64 bytes: the largest */
+    kc_event_t ev = good_event();
+    ev.op = KCI_OP_RECORD;
+    ev.corrects = NULL;
+    uint64_t seq = 0;
+    assert_int_equal(kc_producer_add(p, &ev, "t.csv:2", &seq), 0); /* office-79/lan */
+    assert_int_equal(kc_producer_set_submitted_by(p, "văn phòng 79/Lan"), 0);
+    ev.event_id = "E-2";
+    assert_int_equal(kc_producer_add(p, &ev, "t.csv:3", &seq), 0);
+    assert_int_equal(kc_producer_set_submitted_by(p, longname), 0);
+    ev.event_id = "E-3";
+    assert_int_equal(kc_producer_add(p, &ev, "t.csv:4", &seq), 0);
+    assert_int_equal(kc_producer_set_submitted_by(p, ""), 0);
+    ev.event_id = "E-4";
+    assert_int_equal(kc_producer_add(p, &ev, "t.csv:5", &seq), 0);
+    assert_int_equal(seq, 4);
+    kc_producer_close(&p);
+    kc_spool_t *sp;
+    assert_int_equal(kc_spool_open(&sp, spool, "p-79"), 0);
+    s_by_t s = {0};
+    assert_int_equal(kc_spool_read(sp, 1, 100, 1 << 20, on_spooled_by, &s), 4);
+    assert_string_equal(s.by[0], "office-79/lan");
+    assert_string_equal(s.by[1], "văn phòng 79/Lan");
+    assert_string_equal(s.by[2], longname);
+    assert_string_equal(s.by[3], "-");
+    kc_spool_close(&sp);
+}
+
 /* Every metric: its ceiling (data/metrics.tsv `max`) passes, one more is
  * refused value_too_large naming the metric, and so is INT64_MAX. */
 static void test_ceilings(void **state)
@@ -324,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_text_refused_never_spooled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_controls_and_good_after_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ceilings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submitted_by, setup, teardown),
         cmocka_unit_test(test_same_verdict_as_aggregator),
         cmocka_unit_test_setup_teardown(test_producer_id_refused_at_open, setup, teardown),
     };

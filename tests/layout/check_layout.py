@@ -15,7 +15,9 @@ The rules:
     bench}; ingest <- common. proto (generated protobuf code) sits below common;
     web (the dashboard's embedded files) is used by the aggregator only. tools
     may use ingest's public library (kcingest.h, libkcingest), bench all of
-    ingest. tests may use everything.
+    ingest. office (kc-office, the field-office portal) may use common and
+    ingest's public part (kcingest.h, kcimport.h, libkcingest) only: never
+    store, core, aggregator, tools or web. tests may use everything.
   - aggregator/ includes nothing from tools/, tools/ nothing from aggregator/.
   - private headers (kc_store_int.h, kc_merkle_int.h, core/kc_replay_int.h) are included only
     under their module (store/ and tests/store/; core/, tests/core/, tests/replay/); this rule
@@ -47,6 +49,7 @@ ALLOWED = {
     "tools": ("tools",) + BELOW_CORE + ("ingest",),  # ingest: public part only
     "bench": ("bench",) + BELOW_CORE + ("ingest",),
     "ingest": ("ingest", "common", "proto"),
+    "office": ("office", "common", "proto", "ingest"),  # ingest: public part only
     "web": ("web",),
     "tests": None,  # everything
 }
@@ -55,8 +58,9 @@ ALLOWED = {
 OTHER_FOLDERS = ("cmake", "docs", "scripts", "data", "dist")
 SKIP_DIRS = ("build", "var", "node_modules")
 
-# tools/ may use ingest/ only through its public header and library.
-INGEST_PUBLIC_HEADERS = ("ingest/include/kcingest.h",)
+# tools/ and office/ may use ingest/ only through its public headers and library.
+INGEST_PUBLIC_HEADERS = ("ingest/include/kcingest.h", "ingest/include/kcimport.h")
+INGEST_PUBLIC_USERS = ("tools", "office")
 INGEST_PUBLIC_TARGETS = ("kcingest",)
 # A module's private header -> where it may be included.
 PRIVATE = {
@@ -185,13 +189,13 @@ class Checker:
             dep = folder_of(c)
             if not may_use(src, dep):
                 continue
-            if src == "tools" and dep == "ingest" and c not in INGEST_PUBLIC_HEADERS:
+            if src in INGEST_PUBLIC_USERS and dep == "ingest" and c not in INGEST_PUBLIC_HEADERS:
                 continue
             return  # one allowed candidate suffices
         dep = folder_of(cands[0])
-        if src == "tools" and dep == "ingest":
-            self.report(rel, no, "tools/ may use ingest/'s public part only (kcingest.h, "
-                        "libkcingest), not %s" % cands[0])
+        if src in INGEST_PUBLIC_USERS and dep == "ingest":
+            self.report(rel, no, "%s/ may use ingest/'s public part only (kcingest.h, "
+                        "kcimport.h, libkcingest), not %s" % (src, cands[0]))
         else:
             self.report(rel, no, dep_rule(src, dep) + " (%s)" % inc)
 
@@ -271,9 +275,11 @@ class Checker:
                                 "(+ proto/): %s links %s (%s/)" % (tgt, name, dep))
                 elif not may_use(src, dep):
                     self.report(rel, line, dep_rule(src, dep) + ": %s links %s" % (tgt, name))
-                elif src == "tools" and dep == "ingest" and name not in INGEST_PUBLIC_TARGETS:
-                    self.report(rel, line, "tools/ may use ingest/'s public part only "
-                                "(kcingest.h, libkcingest): %s links %s" % (tgt, name))
+                elif (src in INGEST_PUBLIC_USERS and dep == "ingest"
+                      and name not in INGEST_PUBLIC_TARGETS):
+                    self.report(rel, line, "%s/ may use ingest/'s public part only "
+                                "(kcingest.h, kcimport.h, libkcingest): %s links %s"
+                                % (src, tgt, name))
 
     @staticmethod
     def subst(tok, var):
@@ -303,9 +309,9 @@ class Checker:
                             "%s includes %s/" % (tgt, path))
             elif not may_use(src, dep):
                 self.report(rel, line, dep_rule(src, dep) + ": %s includes %s/" % (tgt, path))
-            elif src == "tools" and dep == "ingest" and path != "ingest/include":
-                self.report(rel, line, "tools/ may use ingest/'s public part only (kcingest.h, "
-                            "libkcingest): %s includes %s/" % (tgt, path))
+            elif src in INGEST_PUBLIC_USERS and dep == "ingest" and path != "ingest/include":
+                self.report(rel, line, "%s/ may use ingest/'s public part only (kcingest.h, "
+                            "kcimport.h, libkcingest): %s includes %s/" % (src, tgt, path))
 
     def run(self):
         self.check_sources()
@@ -357,6 +363,10 @@ CLEAN_TREE = {
                              "  $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>)\n"
                              "target_link_libraries(kcingest PRIVATE kccommon kcproto)\n",
     "ingest/include/kcingest.h": "#include <stddef.h>\n",
+    "ingest/include/kcimport.h": "#include <stddef.h>\n",
+    "office/CMakeLists.txt": "add_executable(kc-office kc_office.c)\n"
+                             "target_link_libraries(kc-office PRIVATE kccommon kcingest)\n",
+    "office/kc_office.c": '#include "kc_err.h"\n#include "kcingest.h"\n#include "kcimport.h"\n',
     "ingest/kc_spool.h": '#include "kc_err.h"\n',
     "ingest/kc_spool.c": '#include "kcingest.h"\n#include "kc_spool.h"\n',
     "bench/CMakeLists.txt": "add_library(kcbenchutil STATIC bench_util.c)\n"
@@ -396,6 +406,17 @@ PLANTS = [
      "tools/ may use ingest/'s public part only"),
     ("bench/kc_fake.c", '#include "kc_apply.h"\n', "bench/kc_fake.c:1: ",
      "dependencies run one way"),
+    ("office/kc_fake.c", '#include "kc_err.h"\n#include "kc_apply.h"\n', "office/kc_fake.c:2: ",
+     "dependencies run one way"),
+    ("office/kc_fake2.c", '#include "kc_cli.h"\n', "office/kc_fake2.c:1: ",
+     "dependencies run one way"),
+    ("office/kc_fake3.c", '#include "kc_spool.h"\n', "office/kc_fake3.c:1: ",
+     "office/ may use ingest/'s public part only"),
+    ("office/kc_fake4.c", '#include "kc_web.h"\n', "office/kc_fake4.c:1: ",
+     "web/ is used by aggregator/ only"),
+    ("office/CMakeLists.txt", "add_executable(kc-office kc_office.c)\n"
+     "target_link_libraries(kc-office PRIVATE kccommon kcingest_obj)\n",
+     "office/CMakeLists.txt:2: ", "office/ may use ingest/'s public part only"),
     ("net/kc_net.c", "\n", "net/kc_net.c:1: ", "C code outside the layout's folders"),
     ("store/CMakeLists.txt", "add_library(kcstore STATIC kc_store.c)\n"
      "target_link_libraries(kcstore\n  PUBLIC kccommon\n  kccore) # a cycle\n",

@@ -1,0 +1,43 @@
+/* kc_office.h - kc-office, the field-office portal: what its parts share.
+ *
+ * DESIGN
+ * kc-office serves one or more offices (a province office runs it for
+ * itself, the centre for many). An office is an id ([a-z0-9_-], 1-32), a
+ * name, the province codes it reports for, and - for the producer side that
+ * comes in a later step of issue 17 - the centre's endpoint, a spool
+ * directory and a producer id (stored and checked here, not yet used).
+ * The parts:
+ *   kc_office.c       main(): options and config file (kc_conf), `user`
+ *                     subcommands, the TLS rule, start and stop
+ *   kc_office_db.c    the portal's own LMDB (accounts, sessions)
+ *   kc_office_http.c  the web server (libmicrohttpd): pages, login,
+ *                     sessions, CSRF, throttling, security headers
+ */
+#ifndef KC_OFFICE_H
+#define KC_OFFICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KC_OFFICE_MAX_OFFICES   64
+#define KC_OFFICE_MAX_PROVINCES 16
+#define KC_OFFICE_ID_MAX        32
+#define KC_OFFICE_USER_MAX      64
+
+typedef struct {
+    char id[KC_OFFICE_ID_MAX + 1];
+    const char *name; /* points into the arguments */
+    int provinces[KC_OFFICE_MAX_PROVINCES];
+    size_t n_provinces;
+    const char *centre;   /* tcp://HOST:PORT (later step: the producer's endpoint) */
+    const char *spool;    /* absolute directory (later step) */
+    const char *producer; /* producer id (later step) */
+} kc_office_t;
+
+/* [a-z0-9_-]{1,32} */
+bool kc_office_id_ok(const char *s);
+/* [A-Za-z0-9._-]{1,64}, not starting with '.' or '-' */
+bool kc_office_user_ok(const char *s);
+
+#endif
