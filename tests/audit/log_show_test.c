@@ -24,7 +24,10 @@
  *     with Vietnamese op, kind, fund, activity and metric words; the table;
  *     the history's lines in Vietnamese; JSON lines the same in both
  *     languages; the default follows LC_ALL/LC_MESSAGES/LANG ("vi..."), and
- *     every other check runs under LC_ALL=C.UTF-8 (English).
+ *     every other check runs under LC_ALL=C.UTF-8 (English);
+ *   - kc-admin rejects on the same store: exactly X1, with its producer,
+ *     reason, province, event id and time; none of the corrections or the
+ *     retraction, which were accepted.
  * Synchronisation: the ready file, each child's exit by pid with deadlines.
  */
 #include "harness.h"
@@ -564,6 +567,31 @@ static void s_check_history(void)
     free(out);
 }
 
+/* kc-admin rejects on a store with corrections and a retraction: only X1. */
+static void s_check_rejects(void)
+{
+    char *out = NULL;
+    int ex = s_run(&out, "kc-admin",
+                   (const char *[]){"rejects", "--store", s_store, "--format", "json", NULL});
+    KC_CHECK(ex == 0, "kc-admin rejects exit %d", ex);
+    json_error_t jerr;
+    json_t *doc = json_loads(out, 0, &jerr);
+    KC_CHECK(doc, "kc-admin rejects: not JSON (%s): %s", jerr.text, out);
+    json_t *rows = json_object_get(doc, "rejects");
+    KC_CHECK(json_is_array(rows) && json_array_size(rows) == 1 &&
+                 json_integer_value(json_object_get(doc, "count")) == 1,
+             "kc-admin rejects: want exactly X1: %s", out);
+    json_t *r = json_array_get(rows, 0);
+    KC_CHECK(strcmp(json_string_value(json_object_get(r, "producer")), "office-79") == 0 &&
+                 strcmp(json_string_value(json_object_get(r, "event_id")), "X1") == 0 &&
+                 strcmp(json_string_value(json_object_get(r, "province")), "79") == 0 &&
+                 strcmp(json_string_value(json_object_get(r, "reason")), "unknown_target") == 0 &&
+                 json_is_string(json_object_get(r, "received")),
+             "kc-admin rejects: the X1 row: %s", out);
+    json_decref(doc);
+    free(out);
+}
+
 int main(void)
 {
     kc_harness_init("log_show_test");
@@ -596,6 +624,7 @@ int main(void)
     s_check_table();
     s_check_vi();
     s_check_history();
+    s_check_rejects();
     kc_harness_pass();
     return 0;
 }
