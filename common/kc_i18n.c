@@ -4,6 +4,7 @@
 #include "kc_err.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,4 +74,30 @@ kc_lang_t kc_i18n_lang(void)
 const char *kc_i18n_localedir(void)
 {
     return s_dir;
+}
+
+static locale_t s_en_loc = (locale_t)0;
+static pthread_once_t s_en_once = PTHREAD_ONCE_INIT;
+
+static void s_en_make(void)
+{
+    locale_t base = duplocale(LC_GLOBAL_LOCALE);
+    if (base == (locale_t)0)
+        return;
+    s_en_loc = newlocale(LC_MESSAGES_MASK, "C", base);
+    if (s_en_loc == (locale_t)0)
+        freelocale(base);
+}
+
+int kc_i18n_use(kc_lang_t lang)
+{
+    if (lang == KC_LANG_VI) {
+        uselocale(LC_GLOBAL_LOCALE);
+        return 0;
+    }
+    pthread_once(&s_en_once, s_en_make); /* made once, kept for the process's life */
+    if (s_en_loc == (locale_t)0)
+        return KC_ENOMEM;
+    uselocale(s_en_loc);
+    return 0;
 }

@@ -49,6 +49,15 @@ kc_lang_t kc_i18n_lang(void);
 /* Whether s names a language kc_i18n_init accepts ("vi" or "en"). */
 int kc_i18n_lang_ok(const char *s);
 
+/* The calling thread's message language, for a server that answers each
+ * request in its client's language: after kc_i18n_init("vi") (LANGUAGE=vi),
+ * KC_LANG_EN switches this thread's LC_MESSAGES to "C" (glibc's gettext reads
+ * the thread's locale, uselocale(3), and ignores LANGUAGE under "C": the
+ * English source text) and KC_LANG_VI back to the process's locale. Other
+ * threads are not affected. Returns 0, or KC_ENOMEM (the thread's language is
+ * then unchanged). After kc_i18n_init("en") only English is available. */
+int kc_i18n_use(kc_lang_t lang);
+
 /* The catalogue directory in use (after kc_i18n_init), for diagnostics. */
 const char *kc_i18n_localedir(void);
 

@@ -684,7 +684,12 @@ static int s_serve(const s_cfg_t *cfg)
     }
     const char *data = cfg->data ? cfg->data : S_DEFAULT_DATA;
     kc_odb_t *db = NULL;
-    if (kc_odb_open(&db, data) != 0) {
+    char uploads[4096];
+    snprintf(uploads, sizeof uploads, "%s/uploads", data);
+    if (kc_odb_open(&db, data) != 0 || (mkdir(uploads, 0700) != 0 && errno != EEXIST)) {
+        if (db)
+            fprintf(stderr, "kc-office: cannot create %s: %s\n", uploads, strerror(errno));
+        kc_odb_close(&db);
         if (key)
             sodium_memzero(key, strlen(key));
         free(cert);
@@ -705,7 +710,8 @@ static int s_serve(const s_cfg_t *cfg)
                           .n_offices = cfg->n_offices,
                           .db = db,
                           .tls_cert = cert,
-                          .tls_key = key};
+                          .tls_key = key,
+                          .data_dir = data};
     kc_ohttp_t *http = NULL;
     int rc = kc_ohttp_start(&http, &ho);
     if (key)

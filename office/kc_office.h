@@ -33,6 +33,16 @@ typedef struct {
     const char *centre;   /* tcp://HOST:PORT (later step: the producer's endpoint) */
     const char *spool;    /* absolute directory (later step) */
     const char *producer; /* producer id (later step) */
+    /* CURVE (optional, both or neither): the aggregator's public certificate
+     * file and this office's secret certificate file (kc-keygen's), as
+     * kc-send's --server-key/--cert */
+    const char *server_key;
+    const char *cert;
+    /* The centre's HTTP API for the office's own totals (optional): base URL
+     * "http://127.0.0.1:8080" and a file holding a read-only bearer token (or
+     * NULL: no Authorization header, a loopback API without tokens). */
+    const char *api;
+    const char *api_token_file;
 } kc_office_t;
 
 /* [a-z0-9_-]{1,32} */

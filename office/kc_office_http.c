@@ -4,13 +4,14 @@
  * libmicrohttpd with an internal polling thread and a pool of threads (4 by
  * default: a sign-in hashes with argon2id, about 64 MiB and a tenth of a
  * second, on the thread that answers it). Pages are built server-side with
- * every outside string HTML-escaped (s_esc); no script at all. The texts of
+ * every outside string HTML-escaped (kc_oesc); no script at all. The texts of
  * the pages are in s_text (Vietnamese and English, one entry per message).
- * A request's state (s_req_t) lives from its first call to the completion
- * callback: the route, the post processor and the form fields (bounded
- * buffers; a field over its bound marks the form bad, 400).
+ * A request's state (kc_oreq_t, kc_office_web.h) lives from its first call
+ * to the completion callback: the route, the post processor, the form fields
+ * and an uploaded file. The route table (s_routes) says which handler answers
+ * which path and method, whether a session is needed, and the body limits.
  */
-#include "kc_office_http.h"
+#include "kc_office_web.h"
 
 #include "kc_err.h"
 #include "kc_log.h"
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 extern const char kc_office_style_css[];
 extern const char kc_office_favicon_svg[];
@@ -37,102 +39,62 @@ extern const char kc_office_favicon_svg[];
 #define S_CSP                                                                                      \
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "  \
     "frame-ancestors 'none'"
-#define S_HTML_TYPE    "text/html; charset=utf-8"
-#define S_THROTTLE_CAP 1024
+#define S_HTML_TYPE "text/html; charset=utf-8"
 
 /* ---- texts ---- */
 
-enum {
-    T_TITLE,
-    T_SUBTITLE,
-    T_SIGNIN,
-    T_OFFICE,
-    T_USER,
-    T_PASSWORD,
-    T_SUBMIT,
-    T_WRONG,
-    T_THROTTLED,
-    T_DISABLED,
-    T_CSRF,
-    T_NOT_SIGNED_IN,
-    T_SIGNOUT,
-    T_YOUR_OFFICE,
-    T_PROVINCES,
-    T_SIGNED_IN_AS,
-    T_NOT_FOUND,
-    T_TOO_LARGE,
-    T_BAD_FORM,
-    T_METHOD,
-    T_TYPE,
-    T_OFFICE_ID,
-    T_CODE,
-    T_PROVINCE,
-    T_HOME,
-    T_SIGNED_OUT,
-    T_ERROR,
-    T_COUNT
-};
-static const char *const s_text[T_COUNT][2] = {
+static const char *const s_text[KC_OT_COUNT][2] = {
     /* {vi, en} */
-    [T_TITLE] = {"Cổng báo cáo khuyến công", "Industrial extension reporting portal"},
-    [T_SUBTITLE] = {"Dành cho cán bộ báo cáo của đơn vị", "For the office's reporting clerks"},
-    [T_SIGNIN] = {"Đăng nhập", "Sign in"},
-    [T_OFFICE] = {"Đơn vị", "Office"},
-    [T_USER] = {"Tên đăng nhập", "User name"},
-    [T_PASSWORD] = {"Mật khẩu", "Password"},
-    [T_SUBMIT] = {"Đăng nhập", "Sign in"},
-    [T_WRONG] = {"Sai tên đăng nhập hoặc mật khẩu. Hãy kiểm tra lại và thử lần nữa.",
-                 "Wrong user name or password. Check them and try again."},
-    [T_THROTTLED] = {"Đăng nhập sai quá nhiều lần. Hãy thử lại sau %ld giây.",
-                     "Too many failed sign-ins. Try again in %ld seconds."},
-    [T_DISABLED] = {"Tài khoản này đã bị khoá. Hãy liên hệ người quản trị của đơn vị.",
-                    "This account is disabled. Ask your office's administrator."},
-    [T_CSRF] = {"Biểu mẫu không hợp lệ hoặc đã cũ (thiếu hoặc sai mã chống giả mạo CSRF). Hãy "
-                "tải lại trang rồi gửi lại.",
-                "The form is missing its CSRF token or carries a wrong or stale one. Reload the "
-                "page and send it again."},
-    [T_NOT_SIGNED_IN] = {"Bạn chưa đăng nhập hoặc phiên đã hết hạn. Hãy đăng nhập lại.",
-                         "You are not signed in, or your session has ended. Sign in again."},
-    [T_SIGNOUT] = {"Đăng xuất", "Sign out"},
-    [T_YOUR_OFFICE] = {"Đơn vị của bạn", "Your office"},
-    [T_PROVINCES] = {"Tỉnh, thành phố báo cáo", "Provinces reported for"},
-    [T_SIGNED_IN_AS] = {"Đăng nhập với tên", "Signed in as"},
-    [T_NOT_FOUND] = {"Không có trang này. Hãy quay về trang chủ.",
-                     "There is no such page. Go back to the home page."},
-    [T_TOO_LARGE] = {"Dữ liệu gửi lên quá lớn (tối đa 16 KiB).",
-                     "The request is too large (at most 16 KiB)."},
-    [T_BAD_FORM] = {"Biểu mẫu không hợp lệ. Hãy tải lại trang rồi gửi lại.",
-                    "The form is not valid. Reload the page and send it again."},
-    [T_METHOD] = {"Phương thức này không được phép ở đây.", "This method is not allowed here."},
-    [T_TYPE] = {"Chỉ nhận biểu mẫu (application/x-www-form-urlencoded hoặc multipart/form-data).",
-                "Only forms are accepted (application/x-www-form-urlencoded or "
-                "multipart/form-data)."},
-    [T_OFFICE_ID] = {"Mã đơn vị", "Office id"},
-    [T_CODE] = {"Mã", "Code"},
-    [T_PROVINCE] = {"Tỉnh, thành phố", "Province"},
-    [T_HOME] = {"Trang chủ", "Home"},
-    [T_SIGNED_OUT] = {"Bạn đã đăng xuất.", "You have signed out."},
-    [T_ERROR] = {"Lỗi", "Error"},
+    [KC_OT_TITLE] = {"Cổng báo cáo khuyến công", "Industrial extension reporting portal"},
+    [KC_OT_SUBTITLE] = {"Dành cho cán bộ báo cáo của đơn vị", "For the office's reporting clerks"},
+    [KC_OT_SIGNIN] = {"Đăng nhập", "Sign in"},
+    [KC_OT_OFFICE] = {"Đơn vị", "Office"},
+    [KC_OT_USER] = {"Tên đăng nhập", "User name"},
+    [KC_OT_PASSWORD] = {"Mật khẩu", "Password"},
+    [KC_OT_SUBMIT] = {"Đăng nhập", "Sign in"},
+    [KC_OT_WRONG] = {"Sai tên đăng nhập hoặc mật khẩu. Hãy kiểm tra lại và thử lần nữa.",
+                     "Wrong user name or password. Check them and try again."},
+    [KC_OT_THROTTLED] = {"Đăng nhập sai quá nhiều lần. Hãy thử lại sau %ld giây.",
+                         "Too many failed sign-ins. Try again in %ld seconds."},
+    [KC_OT_DISABLED] = {"Tài khoản này đã bị khoá. Hãy liên hệ người quản trị của đơn vị.",
+                        "This account is disabled. Ask your office's administrator."},
+    [KC_OT_CSRF] =
+        {"Biểu mẫu không hợp lệ hoặc đã cũ (thiếu hoặc sai mã chống giả mạo CSRF). Hãy "
+         "tải lại trang rồi gửi lại.",
+         "The form is missing its CSRF token or carries a wrong or stale one. Reload the "
+         "page and send it again."},
+    [KC_OT_NOT_SIGNED_IN] = {"Bạn chưa đăng nhập hoặc phiên đã hết hạn. Hãy đăng nhập lại.",
+                             "You are not signed in, or your session has ended. Sign in again."},
+    [KC_OT_SIGNOUT] = {"Đăng xuất", "Sign out"},
+    [KC_OT_YOUR_OFFICE] = {"Đơn vị của bạn", "Your office"},
+    [KC_OT_PROVINCES] = {"Tỉnh, thành phố báo cáo", "Provinces reported for"},
+    [KC_OT_SIGNED_IN_AS] = {"Đăng nhập với tên", "Signed in as"},
+    [KC_OT_NOT_FOUND] = {"Không có trang này. Hãy quay về trang chủ.",
+                         "There is no such page. Go back to the home page."},
+    [KC_OT_TOO_LARGE] = {"Dữ liệu gửi lên quá lớn.", "The request is too large."},
+    [KC_OT_BAD_FORM] = {"Biểu mẫu không hợp lệ. Hãy tải lại trang rồi gửi lại.",
+                        "The form is not valid. Reload the page and send it again."},
+    [KC_OT_METHOD] = {"Phương thức này không được phép ở đây.", "This method is not allowed here."},
+    [KC_OT_TYPE] =
+        {"Chỉ nhận biểu mẫu (application/x-www-form-urlencoded hoặc multipart/form-data).",
+         "Only forms are accepted (application/x-www-form-urlencoded or "
+         "multipart/form-data)."},
+    [KC_OT_OFFICE_ID] = {"Mã đơn vị", "Office id"},
+    [KC_OT_CODE] = {"Mã", "Code"},
+    [KC_OT_PROVINCE] = {"Tỉnh, thành phố", "Province"},
+    [KC_OT_HOME] = {"Trang chủ", "Home"},
+    [KC_OT_SIGNED_OUT] = {"Bạn đã đăng xuất.", "You have signed out."},
+    [KC_OT_ERROR] = {"Lỗi", "Error"},
+    [KC_OT_NAV_UPLOAD] = {"Tải tệp lên", "Upload a file"},
+    [KC_OT_NAV_ENTRY] = {"Nhập một hoạt động", "Enter an activity"},
+    [KC_OT_NAV_SUBMISSIONS] = {"Các lần gửi", "Submissions"},
+    [KC_OT_BANNER] = {"Chưa kết nối được với trung tâm. %llu dòng đã được lưu an toàn và sẽ tự "
+                      "động gửi khi kết nối lại; bạn không cần gửi lại.",
+                      "The centre cannot be reached. %llu rows are stored safely and will be "
+                      "sent automatically when it can; there is no need to send them again."},
 };
 
 /* ---- throttling ---- */
-
-typedef struct {
-    char key[KC_OFFICE_ID_MAX + KC_OFFICE_USER_MAX + 64];
-    int fails;
-    int locks; /* locks so far in this run of failures */
-    int64_t last_fail_s, locked_until_s;
-} s_thr_t;
-
-struct kc_ohttp {
-    struct MHD_Daemon *daemon;
-    kc_ohttp_opts_t o;
-    unsigned port;
-    bool tls;
-    char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for an unknown user (same cost) */
-    pthread_mutex_t thr_mu;
-    s_thr_t thr[S_THROTTLE_CAP];
-};
 
 static int64_t s_now(void)
 {
@@ -140,11 +102,11 @@ static int64_t s_now(void)
 }
 
 /* The entry of key (created, evicting the oldest, if create). Under thr_mu. */
-static s_thr_t *s_thr_find(kc_ohttp_t *h, const char *key, bool create, int64_t now)
+static kc_othr_t *s_thr_find(kc_ohttp_t *h, const char *key, bool create, int64_t now)
 {
-    s_thr_t *free_e = NULL, *oldest = NULL;
-    for (size_t i = 0; i < S_THROTTLE_CAP; i++) {
-        s_thr_t *e = &h->thr[i];
+    kc_othr_t *free_e = NULL, *oldest = NULL;
+    for (size_t i = 0; i < KC_OHTTP_THROTTLE_CAP; i++) {
+        kc_othr_t *e = &h->thr[i];
         if (e->key[0] && now - e->last_fail_s > KC_OHTTP_FORGET_S && now >= e->locked_until_s)
             e->key[0] = '\0'; /* forgotten */
         if (!e->key[0]) {
@@ -159,7 +121,7 @@ static s_thr_t *s_thr_find(kc_ohttp_t *h, const char *key, bool create, int64_t 
     }
     if (!create)
         return NULL;
-    s_thr_t *e = free_e ? free_e : oldest;
+    kc_othr_t *e = free_e ? free_e : oldest;
     memset(e, 0, sizeof *e);
     snprintf(e->key, sizeof e->key, "%s", key);
     return e;
@@ -169,7 +131,7 @@ static s_thr_t *s_thr_find(kc_ohttp_t *h, const char *key, bool create, int64_t 
 static long s_thr_locked(kc_ohttp_t *h, const char *key, int64_t now)
 {
     pthread_mutex_lock(&h->thr_mu);
-    s_thr_t *e = s_thr_find(h, key, false, now);
+    kc_othr_t *e = s_thr_find(h, key, false, now);
     long left = e && e->locked_until_s > now ? (long)(e->locked_until_s - now) : 0;
     pthread_mutex_unlock(&h->thr_mu);
     return left;
@@ -178,7 +140,7 @@ static long s_thr_locked(kc_ohttp_t *h, const char *key, int64_t now)
 static void s_thr_fail(kc_ohttp_t *h, const char *key, int free_fails, int64_t now)
 {
     pthread_mutex_lock(&h->thr_mu);
-    s_thr_t *e = s_thr_find(h, key, true, now);
+    kc_othr_t *e = s_thr_find(h, key, true, now);
     e->fails++;
     e->last_fail_s = now;
     if (e->fails >= free_fails) {
@@ -198,7 +160,7 @@ static void s_thr_fail(kc_ohttp_t *h, const char *key, int free_fails, int64_t n
 static void s_thr_clear(kc_ohttp_t *h, const char *key)
 {
     pthread_mutex_lock(&h->thr_mu);
-    s_thr_t *e = s_thr_find(h, key, false, s_now());
+    kc_othr_t *e = s_thr_find(h, key, false, s_now());
     if (e)
         e->key[0] = '\0';
     pthread_mutex_unlock(&h->thr_mu);
@@ -206,76 +168,211 @@ static void s_thr_clear(kc_ohttp_t *h, const char *key)
 
 /* ---- requests ---- */
 
-enum { R_OTHER, R_LOGIN, R_LOGOUT };
+/* The routes. auth: a session is required (checked before any body is
+ * read); get/post: the handlers (NULL: method not allowed); body_max: the
+ * largest body a POST may have; file: a POST may carry one file part. */
+typedef struct {
+    const char *path;
+    bool prefix; /* path is a prefix ("/submissions/") */
+    bool auth;
+    kc_oget_fn get;
+    kc_opost_fn post;
+    size_t body_max;
+    bool file;
+} s_route_t;
+
+static enum MHD_Result s_home_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                  const kc_odb_session_t *s, const char *url);
+static enum MHD_Result s_login_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                   const kc_odb_session_t *s, const char *url);
+static enum MHD_Result s_login_post(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                    const kc_odb_session_t *s, const char *url, kc_oreq_t *r);
+static enum MHD_Result s_logout_post(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url, kc_oreq_t *r);
+static enum MHD_Result s_style_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                   const kc_odb_session_t *s, const char *url);
+static enum MHD_Result s_favicon_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url);
+
+static const s_route_t s_routes[] = {
+    {"/", false, true, s_home_get, NULL, 0, false},
+    {"/login", false, false, s_login_get, s_login_post, KC_OHTTP_BODY_MAX, false},
+    {"/logout", false, true, NULL, s_logout_post, KC_OHTTP_BODY_MAX, false},
+    {"/assets/style.css", false, false, s_style_get, NULL, 0, false},
+    {"/assets/favicon.svg", false, false, s_favicon_get, NULL, 0, false},
+    /* issue 17 steps 2-6: each page file adds its routes here */
+};
+
+static const s_route_t *s_route_of(const char *url)
+{
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+        const s_route_t *rt = &s_routes[i];
+        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 && url[strlen(rt->path)]
+                       : strcmp(url, rt->path) == 0)
+            return rt;
+    }
+    return NULL;
+}
+
+const char *kc_oreq_field(const kc_oreq_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_fields; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return r->values[i];
+    return NULL;
+}
+
+/* A file part: streamed to a new file in <data>/uploads (0600). */
+static void s_file_chunk(kc_oreq_t *r, const s_route_t *rt, const char *data_dir, const char *key,
+                         const char *filename, const char *data, uint64_t off, size_t size)
+{
+    if (r->file_fd < 0 && off == 0 && !r->file_path[0]) {
+        snprintf(r->file_path, sizeof r->file_path, "%s/uploads/up-XXXXXX", data_dir);
+        r->file_fd = mkstemp(r->file_path);
+        if (r->file_fd < 0) {
+            kc_error("KC-OFF-040 cannot store an upload in %s/uploads: %s", data_dir,
+                     strerror(errno));
+            r->file_path[0] = '\0';
+            r->bad_form = true;
+            return;
+        }
+        const char *base = filename;
+        for (const char *p = filename; *p; p++)
+            if (*p == '/' || *p == '\\')
+                base = p + 1;
+        snprintf(r->file_name, sizeof r->file_name, "%s", base);
+        snprintf(r->file_field, sizeof r->file_field, "%s", key);
+    } else if (r->file_fd < 0 || strcmp(key, r->file_field) != 0) {
+        r->bad_form = true; /* a second file part */
+        return;
+    }
+    r->file_size += size;
+    if (r->file_size > rt->body_max) {
+        r->too_large = true;
+        return;
+    }
+    for (size_t done = 0; done < size;) {
+        ssize_t w = write(r->file_fd, data + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            r->bad_form = true;
+            return;
+        }
+        done += (size_t)w;
+    }
+}
 
 typedef struct {
-    int route;
-    struct MHD_PostProcessor *pp;
-    size_t got;
-    bool too_large, bad_form, started;
-    char office[KC_OFFICE_ID_MAX + 1];
-    char user[KC_OFFICE_USER_MAX + 1];
-    char password[257];
-    char csrf[KC_ODB_CSRF_HEX + 1];
-} s_req_t;
+    kc_oreq_t *r;
+    const s_route_t *rt;
+    const char *data_dir;
+} s_pp_ctx_t;
 
 static enum MHD_Result s_post_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *filename, const char *content_type,
                                     const char *encoding, const char *data, uint64_t off,
                                     size_t size)
 {
-    (void)kind, (void)filename, (void)content_type, (void)encoding;
-    s_req_t *r = cls;
-    char *dst = NULL;
-    size_t cap = 0;
-    if (strcmp(key, "office") == 0)
-        dst = r->office, cap = sizeof r->office;
-    else if (strcmp(key, "user") == 0)
-        dst = r->user, cap = sizeof r->user;
-    else if (strcmp(key, "password") == 0)
-        dst = r->password, cap = sizeof r->password;
-    else if (strcmp(key, "csrf") == 0)
-        dst = r->csrf, cap = sizeof r->csrf;
-    else
-        return MHD_YES; /* other fields: ignored */
-    if (off + size >= cap || memchr(data, '\0', size)) {
+    (void)kind, (void)content_type, (void)encoding;
+    s_pp_ctx_t *pc = cls;
+    kc_oreq_t *r = pc->r;
+    if (r->bad_form || r->too_large)
+        return MHD_YES;
+    if (filename) {
+        if (!pc->rt->file)
+            r->bad_form = true;
+        else
+            s_file_chunk(r, pc->rt, pc->data_dir, key, filename, data, off, size);
+        return MHD_YES;
+    }
+    if (size && memchr(data, '\0', size)) {
         r->bad_form = true;
         return MHD_YES;
     }
-    memcpy(dst + off, data, size);
-    dst[off + size] = '\0';
+    size_t i = r->n_fields;
+    if (off == 0) {
+        for (size_t j = 0; j < r->n_fields; j++)
+            if (strcmp(r->names[j], key) == 0) {
+                r->bad_form = true; /* a field sent twice */
+                return MHD_YES;
+            }
+        if (r->n_fields == KC_OREQ_FIELDS || strlen(key) > 64) {
+            r->bad_form = true;
+            return MHD_YES;
+        }
+        r->names[i] = strdup(key);
+        r->values[i] = calloc(1, 1);
+        if (!r->names[i] || !r->values[i]) {
+            free(r->names[i]);
+            free(r->values[i]);
+            r->bad_form = true;
+            return MHD_YES;
+        }
+        r->lens[i] = 0;
+        r->n_fields++;
+    } else {
+        /* a continuation of the last field */
+        if (!r->n_fields || strcmp(r->names[r->n_fields - 1], key) != 0 ||
+            r->lens[r->n_fields - 1] != off) {
+            r->bad_form = true;
+            return MHD_YES;
+        }
+        i = r->n_fields - 1;
+    }
+    if (r->lens[i] + size > KC_OREQ_FIELD_MAX) {
+        r->bad_form = true;
+        return MHD_YES;
+    }
+    char *v = realloc(r->values[i], r->lens[i] + size + 1);
+    if (!v) {
+        r->bad_form = true;
+        return MHD_YES;
+    }
+    memcpy(v + r->lens[i], data, size);
+    r->lens[i] += size;
+    v[r->lens[i]] = '\0';
+    r->values[i] = v;
     return MHD_YES;
 }
+
+typedef struct {
+    kc_oreq_t req;
+    s_pp_ctx_t pc;
+} s_reqbox_t;
 
 static void s_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                         enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
-    s_req_t *r = *req_cls;
-    if (!r)
+    s_reqbox_t *b = *req_cls;
+    if (!b)
         return;
+    kc_oreq_t *r = &b->req;
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
-    sodium_memzero(r->password, sizeof r->password);
-    free(r);
+    for (size_t i = 0; i < r->n_fields; i++) {
+        free(r->names[i]);
+        sodium_memzero(r->values[i], r->lens[i]); /* passwords */
+        free(r->values[i]);
+    }
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    if (r->file_path[0] && !r->file_keep)
+        unlink(r->file_path);
+    free(b);
     *req_cls = NULL;
 }
 
 /* ---- pages ---- */
 
-typedef struct {
-    int lang; /* 0 vi, 1 en */
-    bool set_lang_cookie;
-    const char *path; /* for the language toggle */
-} s_ctx_t;
-
-static const char *T(const s_ctx_t *x, int id)
+const char *kc_ot(const kc_octx_t *x, int id)
 {
     return s_text[id][x->lang];
 }
 
 /* s as HTML text or attribute value. */
-static void s_esc(FILE *f, const char *s)
+void kc_oesc(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -312,14 +409,9 @@ static void s_cookie(kc_ohttp_t *h, struct MHD_Response *r, const char *name, co
     MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, buf);
 }
 
-typedef struct {
-    const char *name, *value;
-    long max_age;
-} s_setc_t;
-
-static enum MHD_Result s_respond(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                                 unsigned status, char *body, size_t len, const char *location,
-                                 const s_setc_t *cookies, size_t n_cookies, long retry_after)
+enum MHD_Result kc_orespond(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                            unsigned status, char *body, size_t len, const char *location,
+                            const kc_osetc_t *cookies, size_t n_cookies, long retry_after)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -332,10 +424,7 @@ static enum MHD_Result s_respond(kc_ohttp_t *h, struct MHD_Connection *c, const 
     if (location)
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-                                x->path && strcmp(x->path, "/logout") == 0  ? "POST"
-                                : x->path && strcmp(x->path, "/login") == 0 ? "GET, HEAD, POST"
-                                                                            : "GET, HEAD");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, x->allow ? x->allow : "GET, HEAD");
     if (retry_after > 0) {
         char ra[32];
         snprintf(ra, sizeof ra, "%ld", retry_after);
@@ -350,16 +439,16 @@ static enum MHD_Result s_respond(kc_ohttp_t *h, struct MHD_Connection *c, const 
     return ret;
 }
 
-/* The page's head and header bar; signout_csrf: the sign-out form's token, or NULL. */
-static void s_page_top(FILE *f, const s_ctx_t *x, const char *heading, const char *signout_csrf)
+void kc_opage_top(FILE *f, kc_ohttp_t *h, const kc_octx_t *x, const char *heading,
+                  const kc_odb_session_t *s)
 {
     fprintf(f,
             "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
             x->lang ? "en" : "vi");
-    s_esc(f, heading);
+    kc_oesc(f, heading);
     fputs(" — ", f);
-    s_esc(f, T(x, T_TITLE));
+    kc_oesc(f, kc_ot(x, KC_OT_TITLE));
     fputs("</title>\n<link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">\n"
           "<link rel=\"stylesheet\" href=\"/assets/style.css\">\n</head>\n<body>\n"
           "<header class=\"top\">\n  <div class=\"brand\">\n"
@@ -367,53 +456,70 @@ static void s_page_top(FILE *f, const s_ctx_t *x, const char *heading, const cha
           "height=\"16\" rx=\"3\"/><path d=\"M3 12V8h2v4zm4 0V4h2v8zm4 0V6h2v6z\"/></svg>\n"
           "    <div>\n      <h1>",
           f);
-    s_esc(f, T(x, T_TITLE));
+    kc_oesc(f, kc_ot(x, KC_OT_TITLE));
     fputs("</h1>\n      <p class=\"subtitle\">", f);
-    s_esc(f, T(x, T_SUBTITLE));
+    kc_oesc(f, kc_ot(x, KC_OT_SUBTITLE));
     fputs("</p>\n    </div>\n  </div>\n  <div class=\"top-actions\">\n", f);
-    fprintf(f, "    <a class=\"btn\" id=\"lang-toggle\" href=\"%s?lang=%s\" lang=\"%s\">%s</a>\n",
-            x->path && (strcmp(x->path, "/") == 0 || strcmp(x->path, "/login") == 0) ? x->path
-                                                                                     : "/",
-            x->lang ? "vi" : "en", x->lang ? "vi" : "en", x->lang ? "Tiếng Việt" : "English");
-    if (signout_csrf) {
+    /* the toggle keeps the page (path without its query) */
+    fputs("    <a class=\"btn\" id=\"lang-toggle\" href=\"", f);
+    kc_oesc(f, x->path && x->path[0] == '/' ? x->path : "/");
+    fprintf(f, "?lang=%s\" lang=\"%s\">%s</a>\n", x->lang ? "vi" : "en", x->lang ? "vi" : "en",
+            x->lang ? "Tiếng Việt" : "English");
+    if (s) {
         fputs("    <form method=\"post\" action=\"/logout\" class=\"inline\">"
               "<input type=\"hidden\" name=\"csrf\" value=\"",
               f);
-        s_esc(f, signout_csrf);
+        kc_oesc(f, s->csrf);
         fputs("\"><button type=\"submit\" class=\"btn btn-ghost\">", f);
-        s_esc(f, T(x, T_SIGNOUT));
+        kc_oesc(f, kc_ot(x, KC_OT_SIGNOUT));
         fputs("</button></form>\n", f);
     }
-    fputs("  </div>\n</header>\n<main id=\"main\" class=\"page\">\n", f);
+    fputs("  </div>\n</header>\n", f);
+    if (s) {
+        fprintf(f,
+                "<nav class=\"nav\" aria-label=\"menu\">\n<a href=\"/\">%s</a>\n"
+                "<a href=\"/upload\">%s</a>\n<a href=\"/entry\">%s</a>\n"
+                "<a href=\"/submissions\">%s</a>\n</nav>\n",
+                kc_ot(x, KC_OT_HOME), kc_ot(x, KC_OT_NAV_UPLOAD), kc_ot(x, KC_OT_NAV_ENTRY),
+                kc_ot(x, KC_OT_NAV_SUBMISSIONS));
+        kc_osend_status_t st;
+        if (h->o.send && kc_osend_status(h->o.send, s->office, &st) == 0 && !st.reachable &&
+            st.pending > 0) {
+            fputs("<p class=\"banner\" id=\"centre-banner\" role=\"status\">", f);
+            fprintf(f, kc_ot(x, KC_OT_BANNER), (unsigned long long)st.pending);
+            fputs("</p>\n", f);
+        }
+    }
+    fputs("<main id=\"main\" class=\"page\">\n", f);
 }
 
-static void s_page_end(FILE *f)
+void kc_opage_end(FILE *f)
 {
     fputs("</main>\n</body>\n</html>\n", f);
 }
 
 /* A message page (errors). */
-static enum MHD_Result s_message(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                                 unsigned status, const char *msg, long retry_after)
+enum MHD_Result kc_omessage(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                            unsigned status, const char *msg, long retry_after)
 {
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f)
         return MHD_NO;
-    s_page_top(f, x, T(x, T_ERROR), NULL);
+    kc_opage_top(f, h, x, kc_ot(x, KC_OT_ERROR), NULL);
     fputs("<section class=\"card narrow\">\n<p class=\"alert\" role=\"alert\">", f);
-    s_esc(f, msg);
-    fprintf(f, "</p>\n<p><a href=\"/\">%s</a></p>\n</section>\n", T(x, T_HOME));
-    s_page_end(f);
+    kc_oesc(f, msg);
+    fprintf(f, "</p>\n<p><a href=\"/\">%s</a></p>\n</section>\n", kc_ot(x, KC_OT_HOME));
+    kc_opage_end(f);
     if (fclose(f) != 0) {
         free(body);
         return MHD_NO;
     }
-    return s_respond(h, c, x, status, body, len, NULL, NULL, 0, retry_after);
+    return kc_orespond(h, c, x, status, body, len, NULL, NULL, 0, retry_after);
 }
 
-static bool s_hex64(const char *s)
+bool kc_ohex64(const char *s)
 {
     if (!s || strlen(s) != KC_ODB_CSRF_HEX)
         return false;
@@ -423,7 +529,7 @@ static bool s_hex64(const char *s)
     return true;
 }
 
-static void s_random_hex(char out[KC_ODB_CSRF_HEX + 1])
+void kc_orandom_hex(char out[KC_ODB_CSRF_HEX + 1])
 {
     unsigned char b[32];
     randombytes_buf(b, sizeof b);
@@ -432,15 +538,15 @@ static void s_random_hex(char out[KC_ODB_CSRF_HEX + 1])
 }
 
 /* The sign-in page; msg: an error to show, or NULL. */
-static enum MHD_Result s_login_page(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
+static enum MHD_Result s_login_page(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
                                     unsigned status, const char *msg, long retry_after,
                                     const char *office, const char *user)
 {
     const char *pre = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kc_login");
     char token[KC_ODB_CSRF_HEX + 1];
-    bool fresh = !s_hex64(pre);
+    bool fresh = !kc_ohex64(pre);
     if (fresh)
-        s_random_hex(token);
+        kc_orandom_hex(token);
     else
         snprintf(token, sizeof token, "%s", pre);
     char *body = NULL;
@@ -448,39 +554,39 @@ static enum MHD_Result s_login_page(kc_ohttp_t *h, struct MHD_Connection *c, con
     FILE *f = open_memstream(&body, &len);
     if (!f)
         return MHD_NO;
-    s_page_top(f, x, T(x, T_SIGNIN), NULL);
+    kc_opage_top(f, h, x, kc_ot(x, KC_OT_SIGNIN), NULL);
     fprintf(f,
             "<section class=\"card narrow\" aria-labelledby=\"signin-title\">\n"
             "<h2 id=\"signin-title\">%s</h2>\n",
-            T(x, T_SIGNIN));
+            kc_ot(x, KC_OT_SIGNIN));
     if (msg) {
         fputs("<p class=\"alert\" role=\"alert\">", f);
-        s_esc(f, msg);
+        kc_oesc(f, msg);
         fputs("</p>\n", f);
     }
     fputs("<form method=\"post\" action=\"/login\" class=\"form\">\n"
           "<input type=\"hidden\" name=\"csrf\" value=\"",
           f);
-    s_esc(f, token);
+    kc_oesc(f, token);
     fputs("\">\n", f);
     if (h->o.n_offices == 1) {
         fputs("<input type=\"hidden\" name=\"office\" value=\"", f);
-        s_esc(f, h->o.offices[0].id);
+        kc_oesc(f, h->o.offices[0].id);
         fputs("\">\n<p class=\"muted\">", f);
-        s_esc(f, T(x, T_OFFICE));
+        kc_oesc(f, kc_ot(x, KC_OT_OFFICE));
         fputs(": <b>", f);
-        s_esc(f, h->o.offices[0].name);
+        kc_oesc(f, h->o.offices[0].name);
         fputs("</b></p>\n", f);
     } else {
         fprintf(f,
                 "<div class=\"field\"><label for=\"office\">%s</label>\n"
                 "<select id=\"office\" name=\"office\" required>\n",
-                T(x, T_OFFICE));
+                kc_ot(x, KC_OT_OFFICE));
         for (size_t i = 0; i < h->o.n_offices; i++) {
             fputs("<option value=\"", f);
-            s_esc(f, h->o.offices[i].id);
+            kc_oesc(f, h->o.offices[i].id);
             fputs(office && strcmp(office, h->o.offices[i].id) == 0 ? "\" selected>" : "\">", f);
-            s_esc(f, h->o.offices[i].name);
+            kc_oesc(f, h->o.offices[i].name);
             fputs("</option>\n", f);
         }
         fputs("</select></div>\n", f);
@@ -489,24 +595,24 @@ static enum MHD_Result s_login_page(kc_ohttp_t *h, struct MHD_Connection *c, con
             "<div class=\"field\"><label for=\"user\">%s</label>\n"
             "<input id=\"user\" name=\"user\" autocomplete=\"username\" required "
             "maxlength=\"%d\" value=\"",
-            T(x, T_USER), KC_OFFICE_USER_MAX);
-    s_esc(f, user ? user : "");
+            kc_ot(x, KC_OT_USER), KC_OFFICE_USER_MAX);
+    kc_oesc(f, user ? user : "");
     fprintf(f,
             "\"></div>\n<div class=\"field\"><label for=\"password\">%s</label>\n"
             "<input id=\"password\" name=\"password\" type=\"password\" "
             "autocomplete=\"current-password\" required maxlength=\"256\"></div>\n"
             "<button type=\"submit\" class=\"btn-primary\">%s</button>\n</form>\n</section>\n",
-            T(x, T_PASSWORD), T(x, T_SUBMIT));
-    s_page_end(f);
+            kc_ot(x, KC_OT_PASSWORD), kc_ot(x, KC_OT_SUBMIT));
+    kc_opage_end(f);
     if (fclose(f) != 0) {
         free(body);
         return MHD_NO;
     }
-    s_setc_t ck = {"kc_login", token, -1};
-    return s_respond(h, c, x, status, body, len, NULL, &ck, fresh ? 1 : 0, retry_after);
+    kc_osetc_t ck = {"kc_login", token, -1};
+    return kc_orespond(h, c, x, status, body, len, NULL, &ck, fresh ? 1 : 0, retry_after);
 }
 
-static const kc_office_t *s_office(kc_ohttp_t *h, const char *id)
+const kc_office_t *kc_ooffice(const kc_ohttp_t *h, const char *id)
 {
     for (size_t i = 0; i < h->o.n_offices; i++)
         if (strcmp(h->o.offices[i].id, id) == 0)
@@ -514,32 +620,33 @@ static const kc_office_t *s_office(kc_ohttp_t *h, const char *id)
     return NULL;
 }
 
-static enum MHD_Result s_home(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                              const kc_odb_session_t *s)
+static enum MHD_Result s_home_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                  const kc_odb_session_t *s, const char *url)
 {
-    const kc_office_t *of = s_office(h, s->office);
+    (void)url;
+    const kc_office_t *of = kc_ooffice(h, s->office);
     if (!of) /* an office taken out of the config: its sessions are void */
-        return s_message(h, c, x, MHD_HTTP_FORBIDDEN, T(x, T_NOT_SIGNED_IN), 0);
+        return kc_omessage(h, c, x, MHD_HTTP_FORBIDDEN, kc_ot(x, KC_OT_NOT_SIGNED_IN), 0);
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f)
         return MHD_NO;
-    s_page_top(f, x, T(x, T_HOME), s->csrf);
+    kc_opage_top(f, h, x, kc_ot(x, KC_OT_HOME), s);
     fprintf(f,
             "<section class=\"card\" aria-labelledby=\"office-title\">\n"
             "<h2 id=\"office-title\">%s</h2>\n<dl class=\"facts\">\n<dt>%s</dt><dd "
             "id=\"office-name\">",
-            T(x, T_YOUR_OFFICE), T(x, T_OFFICE));
-    s_esc(f, of->name);
-    fprintf(f, "</dd>\n<dt>%s</dt><dd id=\"office-id\"><code>", T(x, T_OFFICE_ID));
-    s_esc(f, of->id);
-    fprintf(f, "</code></dd>\n<dt>%s</dt><dd id=\"user-name\">", T(x, T_SIGNED_IN_AS));
-    s_esc(f, s->user);
+            kc_ot(x, KC_OT_YOUR_OFFICE), kc_ot(x, KC_OT_OFFICE));
+    kc_oesc(f, of->name);
+    fprintf(f, "</dd>\n<dt>%s</dt><dd id=\"office-id\"><code>", kc_ot(x, KC_OT_OFFICE_ID));
+    kc_oesc(f, of->id);
+    fprintf(f, "</code></dd>\n<dt>%s</dt><dd id=\"user-name\">", kc_ot(x, KC_OT_SIGNED_IN_AS));
+    kc_oesc(f, s->user);
     fprintf(f,
             "</dd>\n</dl>\n<h3>%s</h3>\n<table class=\"grid\" id=\"provinces\">\n<thead><tr>"
             "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead>\n<tbody>\n",
-            T(x, T_PROVINCES), T(x, T_CODE), T(x, T_PROVINCE));
+            kc_ot(x, KC_OT_PROVINCES), kc_ot(x, KC_OT_CODE), kc_ot(x, KC_OT_PROVINCE));
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -549,25 +656,26 @@ static enum MHD_Result s_home(kc_ohttp_t *h, struct MHD_Connection *c, const s_c
         if (!p)
             p = kc_ref_province(63, of->provinces[i]);
         fprintf(f, "<tr><td>%02d</td><td>", of->provinces[i]);
-        s_esc(f, p ? p->name : "?");
+        kc_oesc(f, p ? p->name : "?");
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody>\n</table>\n</section>\n", f);
-    s_page_end(f);
+    kc_ototals_section(f, h, x, of);
+    kc_opage_end(f);
     if (fclose(f) != 0) {
         free(body);
         return MHD_NO;
     }
-    return s_respond(h, c, x, MHD_HTTP_OK, body, len, NULL, NULL, 0, 0);
+    return kc_orespond(h, c, x, MHD_HTTP_OK, body, len, NULL, NULL, 0, 0);
 }
 
-static enum MHD_Result s_redirect(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                                  const char *to, const s_setc_t *ck, size_t n_ck)
+enum MHD_Result kc_oredirect(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                             const char *to, const kc_osetc_t *ck, size_t n_ck)
 {
     char *body = strdup("");
     if (!body)
         return MHD_NO;
-    return s_respond(h, c, x, MHD_HTTP_SEE_OTHER, body, 0, to, ck, n_ck, 0);
+    return kc_orespond(h, c, x, MHD_HTTP_SEE_OTHER, body, 0, to, ck, n_ck, 0);
 }
 
 static enum MHD_Result s_static(kc_ohttp_t *h, struct MHD_Connection *c, const char *data,
@@ -585,16 +693,23 @@ static enum MHD_Result s_static(kc_ohttp_t *h, struct MHD_Connection *c, const c
     return ret;
 }
 
+bool kc_ooffice_has(const kc_office_t *of, int province)
+{
+    for (size_t i = 0; i < of->n_provinces; i++)
+        if (of->provinces[i] == province)
+            return true;
+    return false;
+}
+
 /* ---- sessions ---- */
 
 /* The session of the request's cookie; key_out its database key. 0 or KC_ENOTFOUND. */
-static int s_session(kc_ohttp_t *h, struct MHD_Connection *c, kc_odb_session_t *s,
-                     uint8_t key_out[32])
+int kc_osession(kc_ohttp_t *h, struct MHD_Connection *c, kc_odb_session_t *s, uint8_t key_out[32])
 {
     const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kc_session");
     unsigned char token[32];
     size_t n = 0;
-    if (!s_hex64(cookie) ||
+    if (!kc_ohex64(cookie) ||
         sodium_hex2bin(token, sizeof token, cookie, strlen(cookie), NULL, &n, NULL) != 0 || n != 32)
         return KC_ENOTFOUND;
     crypto_generichash(key_out, 32, token, sizeof token, NULL, 0);
@@ -602,9 +717,10 @@ static int s_session(kc_ohttp_t *h, struct MHD_Connection *c, kc_odb_session_t *
     return kc_odb_session_get(h->o.db, key_out, (uint64_t)s_now(), s) == 0 ? 0 : KC_ENOTFOUND;
 }
 
-static bool s_csrf_ok(const char *expected, const char *got)
+bool kc_ocsrf_ok(const char *expected, const char *got)
 {
-    return s_hex64(expected) && s_hex64(got) && sodium_memcmp(expected, got, KC_ODB_CSRF_HEX) == 0;
+    return kc_ohex64(expected) && kc_ohex64(got) &&
+           sodium_memcmp(expected, got, KC_ODB_CSRF_HEX) == 0;
 }
 
 static void s_client_addr(struct MHD_Connection *c, char *buf, size_t cap)
@@ -621,19 +737,44 @@ static void s_client_addr(struct MHD_Connection *c, char *buf, size_t cap)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)cap);
 }
 
-static enum MHD_Result s_login_post(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                                    s_req_t *r)
+static enum MHD_Result s_login_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                   const kc_odb_session_t *s, const char *url)
 {
+    (void)s, (void)url;
+    kc_odb_session_t cur;
+    uint8_t key[32];
+    if (kc_osession(h, c, &cur, key) == 0)
+        return kc_oredirect(h, c, x, "/", NULL, 0);
+    return s_login_page(h, c, x, MHD_HTTP_OK, NULL, 0, NULL, NULL);
+}
+
+static enum MHD_Result s_login_post(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                    const kc_odb_session_t *sess, const char *url, kc_oreq_t *r)
+{
+    (void)sess, (void)url;
     const char *pre = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kc_login");
-    if (!s_csrf_ok(pre, r->csrf)) {
+    if (!kc_ocsrf_ok(pre, kc_oreq_field(r, "csrf"))) {
         kc_warn("KC-OFF-031 sign-in refused: missing or wrong CSRF token");
-        return s_message(h, c, x, MHD_HTTP_FORBIDDEN, T(x, T_CSRF), 0);
+        return kc_omessage(h, c, x, MHD_HTTP_FORBIDDEN, kc_ot(x, KC_OT_CSRF), 0);
     }
-    if (!r->office[0] && h->o.n_offices == 1)
-        snprintf(r->office, sizeof r->office, "%s", h->o.offices[0].id);
+    const char *f_office = kc_oreq_field(r, "office");
+    const char *f_user = kc_oreq_field(r, "user");
+    const char *f_pw = kc_oreq_field(r, "password");
+    if ((f_office && strlen(f_office) > KC_OFFICE_ID_MAX) ||
+        (f_user && strlen(f_user) > KC_OFFICE_USER_MAX) || (f_pw && strlen(f_pw) > 256))
+        return kc_omessage(h, c, x, MHD_HTTP_BAD_REQUEST, kc_ot(x, KC_OT_BAD_FORM), 0);
+    char office[KC_OFFICE_ID_MAX + 1] = "", user[KC_OFFICE_USER_MAX + 1] = "";
+    if (f_office && strlen(f_office) <= KC_OFFICE_ID_MAX)
+        snprintf(office, sizeof office, "%s", f_office);
+    if (!office[0] && h->o.n_offices == 1)
+        snprintf(office, sizeof office, "%s", h->o.offices[0].id);
+    if (f_user && strlen(f_user) <= KC_OFFICE_USER_MAX)
+        snprintf(user, sizeof user, "%s", f_user);
+    if (!f_pw || strlen(f_pw) > 256)
+        f_pw = "";
     char addr[INET6_ADDRSTRLEN + 1], ukey[160], akey[80];
     s_client_addr(c, addr, sizeof addr);
-    snprintf(ukey, sizeof ukey, "user %s/%s", r->office, r->user);
+    snprintf(ukey, sizeof ukey, "user %s/%s", office, user);
     snprintf(akey, sizeof akey, "addr %s", addr);
     int64_t now = s_now();
     long left = s_thr_locked(h, ukey, now);
@@ -642,24 +783,23 @@ static enum MHD_Result s_login_post(kc_ohttp_t *h, struct MHD_Connection *c, con
         left = aleft;
     if (left > 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, T(x, T_THROTTLED), left);
-        return s_login_page(h, c, x, MHD_HTTP_TOO_MANY_REQUESTS, msg, left, r->office, r->user);
+        snprintf(msg, sizeof msg, kc_ot(x, KC_OT_THROTTLED), left);
+        return s_login_page(h, c, x, MHD_HTTP_TOO_MANY_REQUESTS, msg, left, office, user);
     }
     kc_odb_user_t u;
-    bool known = s_office(h, r->office) && kc_office_user_ok(r->user) &&
-                 kc_odb_user_get(h->o.db, r->office, r->user, &u) == 0;
+    bool known = kc_ooffice(h, office) && kc_office_user_ok(user) &&
+                 kc_odb_user_get(h->o.db, office, user, &u) == 0;
     const char *hash = known ? u.hash : h->dummy_hash;
-    bool ok = crypto_pwhash_str_verify(hash, r->password, strlen(r->password)) == 0 && known;
-    sodium_memzero(r->password, sizeof r->password);
+    bool ok = crypto_pwhash_str_verify(hash, f_pw, strlen(f_pw)) == 0 && known;
     if (!ok) {
         s_thr_fail(h, ukey, KC_OHTTP_USER_FREE, now);
         s_thr_fail(h, akey, KC_OHTTP_ADDR_FREE, now);
         kc_info("KC-OFF-032 sign-in failed for %s from %s", ukey + 5, addr);
-        return s_login_page(h, c, x, MHD_HTTP_UNAUTHORIZED, T(x, T_WRONG), 0, r->office, r->user);
+        return s_login_page(h, c, x, MHD_HTTP_UNAUTHORIZED, kc_ot(x, KC_OT_WRONG), 0, office, user);
     }
     if (u.disabled) {
         kc_info("KC-OFF-033 sign-in refused for %s: the account is disabled", ukey + 5);
-        return s_login_page(h, c, x, MHD_HTTP_FORBIDDEN, T(x, T_DISABLED), 0, r->office, r->user);
+        return s_login_page(h, c, x, MHD_HTTP_FORBIDDEN, kc_ot(x, KC_OT_DISABLED), 0, office, user);
     }
     s_thr_clear(h, ukey);
     unsigned char token[32];
@@ -667,37 +807,65 @@ static enum MHD_Result s_login_post(kc_ohttp_t *h, struct MHD_Connection *c, con
     randombytes_buf(token, sizeof token);
     crypto_generichash(key, sizeof key, token, sizeof token, NULL, 0);
     kc_odb_session_t s = {.expires_s = (uint64_t)now + KC_OHTTP_SESSION_S};
-    snprintf(s.office, sizeof s.office, "%s", r->office);
-    snprintf(s.user, sizeof s.user, "%s", r->user);
-    s_random_hex(s.csrf);
+    snprintf(s.office, sizeof s.office, "%s", office);
+    snprintf(s.user, sizeof s.user, "%s", user);
+    kc_orandom_hex(s.csrf);
     char cookie[KC_ODB_CSRF_HEX + 1];
     sodium_bin2hex(cookie, sizeof cookie, token, sizeof token);
     sodium_memzero(token, sizeof token);
     if (kc_odb_session_put(h->o.db, key, &s, (uint64_t)now) != 0)
-        return s_message(h, c, x, MHD_HTTP_INTERNAL_SERVER_ERROR, T(x, T_ERROR), 0);
+        return kc_omessage(h, c, x, MHD_HTTP_INTERNAL_SERVER_ERROR, kc_ot(x, KC_OT_ERROR), 0);
     kc_info("KC-OFF-034 %s signed in from %s", ukey + 5, addr);
-    s_setc_t ck[2] = {{"kc_session", cookie, KC_OHTTP_SESSION_S}, {"kc_login", "", 0}};
-    enum MHD_Result ret = s_redirect(h, c, x, "/", ck, 2);
+    kc_osetc_t ck[2] = {{"kc_session", cookie, KC_OHTTP_SESSION_S}, {"kc_login", "", 0}};
+    enum MHD_Result ret = kc_oredirect(h, c, x, "/", ck, 2);
     sodium_memzero(cookie, sizeof cookie);
     return ret;
 }
 
-static enum MHD_Result s_logout_post(kc_ohttp_t *h, struct MHD_Connection *c, const s_ctx_t *x,
-                                     s_req_t *r)
+static enum MHD_Result s_logout_post(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url, kc_oreq_t *r)
 {
-    kc_odb_session_t s;
+    (void)url, (void)r;
+    kc_odb_session_t cur;
     uint8_t key[32];
-    if (s_session(h, c, &s, key) != 0)
-        return s_message(h, c, x, MHD_HTTP_FORBIDDEN, T(x, T_NOT_SIGNED_IN), 0);
-    if (!s_csrf_ok(s.csrf, r->csrf)) {
-        kc_warn("KC-OFF-031 sign-out refused for %s/%s: missing or wrong CSRF token", s.office,
-                s.user);
-        return s_message(h, c, x, MHD_HTTP_FORBIDDEN, T(x, T_CSRF), 0);
-    }
+    if (kc_osession(h, c, &cur, key) != 0)
+        return kc_omessage(h, c, x, MHD_HTTP_FORBIDDEN, kc_ot(x, KC_OT_NOT_SIGNED_IN), 0);
     kc_odb_session_del(h->o.db, key);
-    kc_info("KC-OFF-035 %s/%s signed out", s.office, s.user);
-    s_setc_t ck = {"kc_session", "", 0};
-    return s_redirect(h, c, x, "/login", &ck, 1);
+    kc_info("KC-OFF-035 %s/%s signed out", s->office, s->user);
+    kc_osetc_t ck = {"kc_session", "", 0};
+    return kc_oredirect(h, c, x, "/login", &ck, 1);
+}
+
+static enum MHD_Result s_style_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                   const kc_odb_session_t *s, const char *url)
+{
+    (void)x, (void)s, (void)url;
+    return s_static(h, c, kc_office_style_css, "text/css; charset=utf-8");
+}
+
+static enum MHD_Result s_favicon_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url)
+{
+    (void)x, (void)s, (void)url;
+    return s_static(h, c, kc_office_favicon_svg, "image/svg+xml");
+}
+
+const char *kc_oarg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *s_allow(const s_route_t *rt)
+{
+    return rt->get && rt->post ? "GET, HEAD, POST" : rt->post ? "POST" : "GET, HEAD";
+}
+
+static enum MHD_Result s_not_allowed(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const s_route_t *rt)
+{
+    kc_octx_t y = *x;
+    y.allow = s_allow(rt);
+    return kc_omessage(h, c, &y, MHD_HTTP_METHOD_NOT_ALLOWED, kc_ot(x, KC_OT_METHOD), 0);
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -706,7 +874,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
 {
     (void)version;
     kc_ohttp_t *h = cls;
-    s_ctx_t x = {.lang = 0, .path = url};
+    kc_octx_t x = {.lang = 0, .path = url};
     const char *ql = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lang");
     const char *cl = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kc_lang");
     if (ql && (strcmp(ql, "en") == 0 || strcmp(ql, "vi") == 0)) {
@@ -718,79 +886,74 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     bool get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    s_req_t *r = *req_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
+    s_reqbox_t *b = *req_cls;
+    const s_route_t *rt = s_route_of(url);
+    kc_odb_session_t s;
+    uint8_t key[32];
+    if (!b) {
+        /* the headers: decide everything that needs no body */
+        b = calloc(1, sizeof *b);
+        if (!b)
             return MHD_NO;
-        *req_cls = r;
-        r->route = strcmp(url, "/login") == 0    ? R_LOGIN
-                   : strcmp(url, "/logout") == 0 ? R_LOGOUT
-                                                 : R_OTHER;
-        if (!post)
-            goto answer_now;
-        if (r->route == R_OTHER)
-            return s_message(h, c, &x,
-                             strcmp(url, "/") == 0 || strncmp(url, "/assets/", 8) == 0
-                                 ? MHD_HTTP_METHOD_NOT_ALLOWED
-                                 : MHD_HTTP_NOT_FOUND,
-                             T(&x, strcmp(url, "/") == 0 || strncmp(url, "/assets/", 8) == 0
-                                       ? T_METHOD
-                                       : T_NOT_FOUND),
-                             0);
+        b->req.file_fd = -1;
+        *req_cls = b;
+        if (!rt)
+            return kc_omessage(h, c, &x, MHD_HTTP_NOT_FOUND, kc_ot(&x, KC_OT_NOT_FOUND), 0);
+        if ((get && !rt->get) || (post && !rt->post) || (!get && !post))
+            return s_not_allowed(h, c, &x, rt);
+        if (rt->auth && kc_osession(h, c, &s, key) != 0) {
+            if (get)
+                return kc_oredirect(h, c, &x, "/login", NULL, 0);
+            return kc_omessage(h, c, &x, MHD_HTTP_FORBIDDEN, kc_ot(&x, KC_OT_NOT_SIGNED_IN), 0);
+        }
+        if (get)
+            return rt->get(h, c, &x, rt->auth ? &s : NULL, url);
         const char *cl_s = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl_s && strtoull(cl_s, NULL, 10) > KC_OHTTP_BODY_MAX)
-            return s_message(h, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, T(&x, T_TOO_LARGE), 0);
-        r->pp = MHD_create_post_processor(c, 4096, s_post_field, r);
-        if (!r->pp)
-            return s_message(h, c, &x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, T(&x, T_TYPE), 0);
+        if (cl_s && strtoull(cl_s, NULL, 10) > rt->body_max + (rt->file ? 65536 : 0))
+            return kc_omessage(h, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, kc_ot(&x, KC_OT_TOO_LARGE), 0);
+        b->req.route = rt;
+        b->pc = (s_pp_ctx_t){.r = &b->req, .rt = rt, .data_dir = h->o.data_dir};
+        b->req.pp = MHD_create_post_processor(c, 8192, s_post_field, &b->pc);
+        if (!b->req.pp)
+            return kc_omessage(h, c, &x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, kc_ot(&x, KC_OT_TYPE), 0);
         return MHD_YES;
     }
-    if (post && *upload_data_size) {
+    kc_oreq_t *r = &b->req;
+    if (!r->pp) /* answered at the headers; nothing more to do with a body */
+        return MHD_NO;
+    size_t limit = rt->body_max + (rt->file ? 65536 : 0);
+    if (*upload_data_size) {
         r->got += *upload_data_size;
-        if (r->got > KC_OHTTP_BODY_MAX)
+        if (r->got > limit)
             r->too_large = true;
-        if (r->got > 4 * KC_OHTTP_BODY_MAX)
+        if (r->got > 4 * limit)
             return MHD_NO; /* a chunked body that goes on: close the connection */
         if (!r->too_large && MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES)
             r->bad_form = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (post) {
-        if (r->too_large)
-            return s_message(h, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, T(&x, T_TOO_LARGE), 0);
-        if (r->bad_form)
-            return s_message(h, c, &x, MHD_HTTP_BAD_REQUEST, T(&x, T_BAD_FORM), 0);
-        return r->route == R_LOGIN ? s_login_post(h, c, &x, r) : s_logout_post(h, c, &x, r);
+    if (r->too_large)
+        return kc_omessage(h, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, kc_ot(&x, KC_OT_TOO_LARGE), 0);
+    if (r->bad_form)
+        return kc_omessage(h, c, &x, MHD_HTTP_BAD_REQUEST, kc_ot(&x, KC_OT_BAD_FORM), 0);
+    if (r->file_fd >= 0) {
+        if (fsync(r->file_fd) != 0)
+            return kc_omessage(h, c, &x, MHD_HTTP_INTERNAL_SERVER_ERROR, kc_ot(&x, KC_OT_ERROR), 0);
+        close(r->file_fd);
+        r->file_fd = -1;
     }
-answer_now:
-    if (!get) {
-        bool known = r->route != R_OTHER || strcmp(url, "/") == 0 ||
-                     strcmp(url, "/assets/style.css") == 0 ||
-                     strcmp(url, "/assets/favicon.svg") == 0;
-        return s_message(h, c, &x, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
-                         T(&x, known ? T_METHOD : T_NOT_FOUND), 0);
+    if (!rt->auth)
+        return rt->post(h, c, &x, NULL, url, r);
+    /* the session again (it may have ended while the body came) and its CSRF token */
+    if (kc_osession(h, c, &s, key) != 0)
+        return kc_omessage(h, c, &x, MHD_HTTP_FORBIDDEN, kc_ot(&x, KC_OT_NOT_SIGNED_IN), 0);
+    if (!kc_ocsrf_ok(s.csrf, kc_oreq_field(r, "csrf"))) {
+        kc_warn("KC-OFF-031 %s %s refused for %s/%s: missing or wrong CSRF token", method, url,
+                s.office, s.user);
+        return kc_omessage(h, c, &x, MHD_HTTP_FORBIDDEN, kc_ot(&x, KC_OT_CSRF), 0);
     }
-    if (strcmp(url, "/assets/style.css") == 0)
-        return s_static(h, c, kc_office_style_css, "text/css; charset=utf-8");
-    if (strcmp(url, "/assets/favicon.svg") == 0)
-        return s_static(h, c, kc_office_favicon_svg, "image/svg+xml");
-    kc_odb_session_t s;
-    uint8_t key[32];
-    if (strcmp(url, "/") == 0) {
-        if (s_session(h, c, &s, key) != 0)
-            return s_redirect(h, c, &x, "/login", NULL, 0);
-        return s_home(h, c, &x, &s);
-    }
-    if (r->route == R_LOGIN) {
-        if (s_session(h, c, &s, key) == 0)
-            return s_redirect(h, c, &x, "/", NULL, 0);
-        return s_login_page(h, c, &x, MHD_HTTP_OK, NULL, 0, NULL, NULL);
-    }
-    if (r->route == R_LOGOUT)
-        return s_message(h, c, &x, MHD_HTTP_METHOD_NOT_ALLOWED, T(&x, T_METHOD), 0);
-    return s_message(h, c, &x, MHD_HTTP_NOT_FOUND, T(&x, T_NOT_FOUND), 0);
+    return rt->post(h, c, &x, &s, url, r);
 }
 
 /* libmicrohttpd's %-decoding of the path and the query, except that a text
@@ -846,7 +1009,7 @@ int kc_ohttp_start(kc_ohttp_t **out, const kc_ohttp_opts_t *opts)
     h->tls = opts->tls_cert != NULL;
     pthread_mutex_init(&h->thr_mu, NULL);
     char dummy[KC_ODB_CSRF_HEX + 1];
-    s_random_hex(dummy);
+    kc_orandom_hex(dummy);
     if (crypto_pwhash_str(h->dummy_hash, dummy, strlen(dummy), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
         pthread_mutex_destroy(&h->thr_mu);

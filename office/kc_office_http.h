@@ -39,8 +39,10 @@
 
 #include "kc_office.h"
 #include "kc_office_db.h"
+#include "kc_office_send.h"
 
 #define KC_OHTTP_BODY_MAX    16384
+#define KC_OHTTP_UPLOAD_MAX  (10 * 1024 * 1024) /* an uploaded spreadsheet */
 #define KC_OHTTP_SESSION_S   (12 * 3600)
 #define KC_OHTTP_USER_FREE   5
 #define KC_OHTTP_ADDR_FREE   20
@@ -57,6 +59,8 @@ typedef struct {
     const char *tls_cert; /* PEM text, or NULL (plain HTTP) */
     const char *tls_key;
     unsigned threads; /* 0 = 4 */
+    const char *data_dir; /* the data directory (uploads/ below it) */
+    kc_osend_t *send;     /* the producer side; NULL: pages that send answer 503 */
 } kc_ohttp_opts_t;
 
 typedef struct kc_ohttp kc_ohttp_t;

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,6 +499,41 @@ static void test_result_hints(void **state)
     kc_i18n_init("en");
 }
 
+/* kc_i18n_use: one thread answers in English while the process (and
+ * another thread) stays Vietnamese, as kc-office does per request. */
+static void *s_en_thread(void *arg)
+{
+    char *out = arg;
+    kc_i18n_use(KC_LANG_EN);
+    kc_result_t r = {.reason_name = "event_id_conflict", .event_id = "79-001", .text = ""};
+    kci_result_hint(&r, out, 512);
+    kc_i18n_use(KC_LANG_VI);
+    return NULL;
+}
+
+static void test_thread_language(void **state)
+{
+    (void)state;
+    kc_i18n_init("vi");
+    char en[512] = "", vi[512] = "", back[512] = "";
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_en_thread, en), 0);
+    kc_result_t r = {.reason_name = "event_id_conflict", .event_id = "79-001", .text = ""};
+    kci_result_hint(&r, vi, sizeof vi);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_non_null(strstr(en, "to change an accepted row"));
+    assert_null(strstr(vi, "to change"));
+    assert_non_null(strstr(vi, "corrects=79-001"));
+    /* the same thread back and forth */
+    assert_int_equal(kc_i18n_use(KC_LANG_EN), 0);
+    kci_result_hint(&r, back, sizeof back);
+    assert_non_null(strstr(back, "to change an accepted row"));
+    assert_int_equal(kc_i18n_use(KC_LANG_VI), 0);
+    kci_result_hint(&r, back, sizeof back);
+    assert_string_equal(back, vi);
+    kc_i18n_init("en");
+}
+
 /* Column letters past Z: a value in column AB (index 27) under no header. */
 static void test_letters(void **state)
 {
@@ -543,12 +579,12 @@ static void test_open_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_comma),      cmocka_unit_test(test_good_semicolon),
-        cmocka_unit_test(test_good_xlsx),       cmocka_unit_test(test_header_order),
-        cmocka_unit_test(test_problems_en),     cmocka_unit_test(test_problems_vi),
-        cmocka_unit_test(test_header_problems), cmocka_unit_test(test_correction_hint),
-        cmocka_unit_test(test_open_fails),      cmocka_unit_test(test_letters),
-        cmocka_unit_test(test_result_hints),
+        cmocka_unit_test(test_thread_language), cmocka_unit_test(test_good_comma),
+        cmocka_unit_test(test_good_semicolon),  cmocka_unit_test(test_good_xlsx),
+        cmocka_unit_test(test_header_order),    cmocka_unit_test(test_problems_en),
+        cmocka_unit_test(test_problems_vi),     cmocka_unit_test(test_header_problems),
+        cmocka_unit_test(test_correction_hint), cmocka_unit_test(test_open_fails),
+        cmocka_unit_test(test_letters),         cmocka_unit_test(test_result_hints),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

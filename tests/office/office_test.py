@@ -280,7 +280,8 @@ def t_login(work):
         check(re.fullmatch(r"[0-9a-f]{64}", token), "session token %r is not 32 bytes hex" % token)
         check({"httponly", "samesite=strict", "path=/"} <= attrs and "secure" not in attrs,
               "kc_session cookie attributes over plain HTTP: %s" % attrs)
-        blob = b"".join(open(os.path.join(p.data, f), "rb").read() for f in os.listdir(p.data))
+        blob = b"".join(open(os.path.join(p.data, f), "rb").read() for f in os.listdir(p.data)
+                    if os.path.isfile(os.path.join(p.data, f)))
         check(token.encode() not in blob and bytes.fromhex(token) not in blob,
               "the session token is stored as such")
         r = c.get("/")
