@@ -5,6 +5,7 @@
 # Components (one Debian package each, cmake/Packaging.cmake):
 #   kcpipe       kc-aggregator and the tools, the aggregator's unit, aggregator.conf, their pages
 #   kcpipe-send  kc-send, the drop-folder unit, send.conf, kc-send(1), kcpipe-csv(5)
+#   kcpipe-office  kc-office (office/CMakeLists.txt), the portal's unit, office.conf, kc-office(1)
 #   libkcingest  libkcingest.so (+ SONAME link), kcingest.h, kcingest.pc, and kcpipe.conf(5): both
 #                other packages depend on it, so the config format's page, which both units
 #                name, is on every machine that has either
@@ -33,6 +34,8 @@ set(KC_INSTALL_UNITDIR "${kc_systemd_unitdir}" CACHE STRING
 function(kc_install_component out name)
   if(name MATCHES "^(kcpipe-send|send|kc-send|kcpipe-csv)[.]")
     set(${out} kcpipe-send PARENT_SCOPE)
+  elseif(name MATCHES "^(kcpipe-office|office|kc-office)[.]")
+    set(${out} kcpipe-office PARENT_SCOPE)
   else()
     set(${out} kcpipe PARENT_SCOPE)
   endif()
@@ -44,6 +47,7 @@ file(GLOB kc_units CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/dist/systemd/*.servic
      ${PROJECT_SOURCE_DIR}/dist/systemd/*.timer)
 set(KC_UNITS_kcpipe "")
 set(KC_UNITS_kcpipe-send "")
+set(KC_UNITS_kcpipe-office "")
 foreach(f IN LISTS kc_units)
   get_filename_component(n ${f} NAME)
   kc_install_component(c ${n})
@@ -55,6 +59,7 @@ endforeach()
 file(GLOB kc_confs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/dist/conf/*.conf)
 set(KC_CONFFILES_kcpipe "")
 set(KC_CONFFILES_kcpipe-send "")
+set(KC_CONFFILES_kcpipe-office "")
 foreach(f IN LISTS kc_confs)
   get_filename_component(n ${f} NAME)
   kc_install_component(c ${n})
@@ -65,8 +70,7 @@ endforeach()
 # Man pages (helper man: docs/man/ renders them with scdoc into ${CMAKE_BINARY_DIR}/man/ as part of
 # `all`). Whatever pages exist at install time are compressed (gzip -9n, as Debian ships them) and
 # installed to share/man/manN, each with its component; nothing happens while none exist.
-# kc-office's page goes with kc-office (component kcpipe-office, not packaged before issue 17's
-# packaging step).
+# kc-office's page goes with kc-office (component kcpipe-office).
 foreach(c kcpipe kcpipe-send libkcingest kcpipe-office)
   install(CODE "
     file(GLOB pages \"${CMAKE_BINARY_DIR}/man/*.[1-8]\")
@@ -102,3 +106,6 @@ file(GLOB kc_docs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 list(FILTER kc_docs EXCLUDE REGEX "/TEAM-NOTES[.]md$")
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${kc_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR}
         COMPONENT kcpipe)
+# the pictures the documents show (docs/OFFICE.md's screenshots)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/img DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        COMPONENT kcpipe FILES_MATCHING PATTERN "*.png")

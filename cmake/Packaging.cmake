@@ -2,9 +2,12 @@
 #
 #   kcpipe       kc-aggregator and the tools, the aggregator's unit, /etc/kcpipe/aggregator.conf
 #   kcpipe-send  kc-send and the drop-folder producer's unit, /etc/kcpipe/send.conf
+#   kcpipe-office  kc-office, the field-office portal, its unit, /etc/kcpipe/office.conf
 #   libkcingest  the producer library, its header and pkg-config file
 #
-# Build them from a Release tree configured with the prefix /usr (tests/package does exactly this):
+# (kcpipe-send and kcpipe-office are what a province office installs; the centre may install
+# kcpipe-office too, to serve many offices.) Build them from a Release tree configured with the
+# prefix /usr (tests/package does exactly this):
 #
 #   cmake -S . -B build/pkg -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
 #         -DBUILD_TESTING=OFF -DKC_BUILD_BENCH=OFF
@@ -29,7 +32,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL kcpipe kcpipe-send libkcingest) # never Unspecified, tests or benchmarks
+set(CPACK_COMPONENTS_ALL kcpipe kcpipe-send kcpipe-office libkcingest) # never Unspecified, tests or benchmarks
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # <name>_<version>-<release>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -38,7 +41,8 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/kcpipe")
 
-# dpkg-shlibdeps has to find libkcingest.so.0 (needed by kc-send and kc-replay) in the build tree.
+# dpkg-shlibdeps has to find libkcingest.so.0 (needed by kc-send, kc-office and kc-replay) in the
+# build tree.
 get_target_property(kc_ingest_dir kcingest BINARY_DIR)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${kc_ingest_dir})
 
@@ -47,7 +51,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${kc_ingest_dir})
 set(kc_programs_kcpipe kc-aggregator kc-query kc-report kc-watch kc-audit kc-log kc-replay
                        kc-keygen kc-admin)
 set(kc_programs_kcpipe-send kc-send)
-foreach(c kcpipe kcpipe-send)
+set(kc_programs_kcpipe-office kc-office)
+foreach(c kcpipe kcpipe-send kcpipe-office)
   set(kc_links_ingest_${c} OFF)
   foreach(t IN LISTS kc_programs_${c})
     get_target_property(libs ${t} LINK_LIBRARIES)
@@ -82,6 +87,20 @@ them, and delivers every event to the kcpipe aggregator through a durable local 
 once. This package holds kc-send and the systemd unit of the drop-folder producer.")
 set(CPACK_DEBIAN_KCPIPE-SEND_PACKAGE_DEPENDS "adduser | passwd")
 
+set(CPACK_COMPONENT_KCPIPE-OFFICE_DISPLAY_NAME "kcpipe-office")
+set(CPACK_DEBIAN_KCPIPE-OFFICE_PACKAGE_NAME kcpipe-office)
+set(CPACK_DEBIAN_KCPIPE-OFFICE_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_KCPIPE-OFFICE_DESCRIPTION
+    "field-office portal of kcpipe: clerks send their activity reports with a browser
+kc-office is the web portal of the provinces' industrial-promotion (khuyen cong) offices:
+clerks sign in, upload a spreadsheet or type an activity, see every row checked before it is
+sent, and follow each row until the centre's aggregator acknowledged it; it delivers through a
+durable spool per office, exactly once. HTTPS with GnuTLS beyond loopback. This package holds
+kc-office and its systemd unit.")
+# Its libraries (libmicrohttpd, GnuTLS through it, libsodium, LMDB, jansson, libcurl-gnutls)
+# come from dpkg-shlibdeps.
+set(CPACK_DEBIAN_KCPIPE-OFFICE_PACKAGE_DEPENDS "adduser | passwd")
+
 set(CPACK_COMPONENT_LIBKCINGEST_DISPLAY_NAME "libkcingest")
 set(CPACK_DEBIAN_LIBKCINGEST_PACKAGE_NAME libkcingest)
 set(CPACK_DEBIAN_LIBKCINGEST_PACKAGE_SECTION libs)
@@ -101,9 +120,12 @@ endif()
 if(kc_links_ingest_kcpipe-send)
   set(CPACK_COMPONENT_KCPIPE-SEND_DEPENDS libkcingest)
 endif()
+if(kc_links_ingest_kcpipe-office)
+  set(CPACK_COMPONENT_KCPIPE-OFFICE_DEPENDS libkcingest)
+endif()
 
 # Maintainer scripts and conffiles, per package with units or configuration.
-foreach(c kcpipe kcpipe-send)
+foreach(c kcpipe kcpipe-send kcpipe-office)
   string(TOUPPER ${c} C)
   set(dir ${PROJECT_BINARY_DIR}/debian/${c})
   file(MAKE_DIRECTORY ${dir})

@@ -2,7 +2,9 @@
  * layer, over the internal kc_import.h (and kc_template.h). */
 #include "kcimport.h"
 
+#include "kc_encode.h"
 #include "kc_err.h"
+#include "kc_event.h"
 #include "kc_i18n.h"
 #include "kc_import.h"
 #include "kc_template.h"
@@ -177,4 +179,25 @@ KCI_EXPORT int kci_template_write(const char *path, int format, const char *lang
         return KC_EINVAL;
     }
     return kc_template_write(path, (kc_template_format_t)format, lang, err, cap);
+}
+
+KCI_EXPORT int kci_event_check(const kc_event_t *ev, const char **reason_name, char *text,
+                               size_t cap)
+{
+    if (reason_name)
+        *reason_name = "";
+    if (!ev || !text || cap == 0)
+        return KC_EINVAL;
+    int r = kc_encode_check(ev, text, cap);
+    if (r == 0) { /* the admission rules need the encoded bytes */
+        kc_buf_t buf = {0};
+        int reason = 0;
+        r = kc_encode_admit(ev, "check", 1, &buf, &reason, text, cap);
+        free(buf.data);
+        if (r == KCI_EREFUSED)
+            r = reason;
+    }
+    if (r > 0 && reason_name)
+        *reason_name = kc_reason_name(r);
+    return r;
 }

@@ -81,6 +81,8 @@ struct kc_producer {
     void *on_result_ctx;    /* its context */
     kc_link_fn on_link;     /* link state callback, or NULL */
     void *on_link_ctx;      /* its context */
+    kc_sent_fn on_sent;     /* batch handed to the socket, or NULL */
+    void *on_sent_ctx;      /* its context */
     bool unreachable;       /* no answer since the last reconnect / "unavailable" */
     s_flight_t *flight;     /* batches in flight, oldest first */
     size_t n_flight;        /* how many */
@@ -337,6 +339,8 @@ static int s_send_batch(kc_producer_t *p, int64_t now)
         p->lo_seen = kc_spool_first(p->spool);
     }
     p->flight[p->n_flight++] = (s_flight_t){p->b_first, p->b_last};
+    if (p->on_sent)
+        p->on_sent(p->b_first, p->b_last, p->on_sent_ctx);
     kc_debug("sent batch seq %llu..%llu (%zu events, %zu bytes)", (unsigned long long)p->b_first,
              (unsigned long long)p->b_last, p->n_bev, size);
     p->next_send = p->b_last + 1;
@@ -657,6 +661,12 @@ void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx)
 {
     p->on_link = fn;
     p->on_link_ctx = ctx;
+}
+
+void kc_producer_on_sent(kc_producer_t *p, kc_sent_fn fn, void *ctx)
+{
+    p->on_sent = fn;
+    p->on_sent_ctx = ctx;
 }
 
 int kc_producer_add(kc_producer_t *p, const kc_event_t *ev, const char *source, uint64_t *seq_out)

@@ -10,8 +10,11 @@
  * line wins; --config, --no-config, --check-config). An office is declared
  * by `office = ID:PROVINCES:NAME` (PROVINCES two-digit codes joined by ',')
  * and completed by office-centre, office-spool and office-producer lines
- * (ID=VALUE), which every office needs; they are checked now and used by
- * the producer side in a later step.
+ * (ID=VALUE), which every office needs, and optionally office-server-key +
+ * office-cert (CURVE) and office-api (+ office-api-token) lines. In serve
+ * mode the producer side (kc_office_send.h: one producer and spool per
+ * office, one sender thread) starts after the database opens and stops
+ * after the web server, so no request is left with a stopped sender.
  * Transport rule (as the aggregator refuses plaintext beyond loopback):
  * plain HTTP only on 127.0.0.0/8 and ::1; on any other address kc-office
  * exits 78 unless tls-cert and tls-key are set, and serves HTTPS with them
@@ -27,9 +30,11 @@
 #include "kc_office.h"
 #include "kc_office_db.h"
 #include "kc_office_http.h"
+#include "kc_office_send.h"
 
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_i18n.h"
 #include "kc_log.h"
 #include "kc_ref.h"
 #include "kc_service.h"
@@ -59,29 +64,6 @@
 #define S_PW_MIN         8
 #define S_PW_MAX         256
 
-bool kc_office_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > KC_OFFICE_ID_MAX)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-            return false;
-    return true;
-}
-
-bool kc_office_user_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > KC_OFFICE_USER_MAX || s[0] == '.' || s[0] == '-')
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-' || *s == '.'))
-            return false;
-    return true;
-}
-
 static void s_usage(FILE *out)
 {
     fprintf(out,
@@ -106,6 +88,15 @@ static void s_usage(FILE *out)
             "  --office-spool ID=DIR  office ID's spool directory (an absolute path)\n"
             "  --office-producer ID=PRODUCER\n"
             "                         office ID's producer id at the centre\n"
+            "  --office-server-key ID=FILE\n"
+            "                         the aggregator's public certificate (kc-keygen) for\n"
+            "                         office ID: send over CURVE (with --office-cert)\n"
+            "  --office-cert ID=FILE  office ID's secret certificate (kc-keygen's\n"
+            "                         NAME_secret), registered at the centre\n"
+            "  --office-api ID=URL    the centre's HTTP API for office ID's totals\n"
+            "                         (http://HOST:PORT or https://...)\n"
+            "  --office-api-token ID=FILE\n"
+            "                         a file holding a read-only token for that API\n"
             "  --ready-file FILE      once serving, write the portal's URL to FILE\n"
             "  --log-level L          error|warn|info|debug (default info)\n"
             "  --log-target T         auto|stderr|journal|syslog (default auto)\n"
@@ -139,6 +130,10 @@ static const struct option s_longopts[] = {
     {"office-centre", required_argument, NULL, 'C'},
     {"office-spool", required_argument, NULL, 'S'},
     {"office-producer", required_argument, NULL, 'P'},
+    {"office-server-key", required_argument, NULL, 'K'},
+    {"office-cert", required_argument, NULL, 'E'},
+    {"office-api", required_argument, NULL, 'A'},
+    {"office-api-token", required_argument, NULL, 'B'},
     {"ready-file", required_argument, NULL, 'r'},
     {"log-level", required_argument, NULL, 'L'},
     {"log-target", required_argument, NULL, 'T'},
@@ -281,11 +276,15 @@ static bool s_producer_ok(const char *s)
     return true;
 }
 
-/* --office-centre/-spool/-producer ID=VALUE, after every --office is known. */
+/* --office-centre/-spool/-producer/-server-key/-cert/-api/-api-token
+ * ID=VALUE, after every --office is known. */
 static int s_apply_extra(s_cfg_t *cfg, const s_extra_t *e)
 {
-    const char *names[] = {"--office-centre", "--office-spool", "--office-producer"};
-    int which = e->opt == 'C' ? 0 : e->opt == 'S' ? 1 : 2;
+    static const char opts[] = "CSPKEAB";
+    const char *names[] = {"--office-centre",     "--office-spool", "--office-producer",
+                           "--office-server-key", "--office-cert",  "--office-api",
+                           "--office-api-token"};
+    int which = (int)(strchr(opts, e->opt) - opts);
     char fmt[200];
     const char *eq = strchr(e->arg, '=');
     if (!eq || eq == e->arg || !eq[1]) {
@@ -302,19 +301,25 @@ static int s_apply_extra(s_cfg_t *cfg, const s_extra_t *e)
         return s_bad(EX_USAGE_, fmt, e->arg);
     }
     const char *v = eq + 1;
-    const char **slot = which == 0 ? &of->centre : which == 1 ? &of->spool : &of->producer;
+    const char **slots[] = {&of->centre, &of->spool, &of->producer,      &of->server_key,
+                            &of->cert,   &of->api,   &of->api_token_file};
+    const char **slot = slots[which];
     if (*slot) {
         snprintf(fmt, sizeof fmt, "%s '%%s': given twice for this office", names[which]);
         return s_bad(EX_USAGE_, fmt, e->arg);
     }
     bool ok = which == 0   ? (strncmp(v, "tcp://", 6) == 0 && strrchr(v, ':') > v + 6)
               : which == 1 ? v[0] == '/'
-                           : s_producer_ok(v);
+              : which == 2 ? s_producer_ok(v)
+              : which == 5 ? (strncmp(v, "http://", 7) == 0 && v[7]) ||
+                                 (strncmp(v, "https://", 8) == 0 && v[8])
+                           : true; /* a file: read when used */
     if (!ok) {
         snprintf(fmt, sizeof fmt, "%s '%%s': %s", names[which],
                  which == 0   ? "the endpoint is tcp://HOST:PORT"
                  : which == 1 ? "the spool directory is an absolute path"
-                              : "a producer id is [A-Za-z0-9._-], 1-64 characters");
+                 : which == 2 ? "a producer id is [A-Za-z0-9._-], 1-64 characters"
+                              : "the API is http://HOST:PORT or https://HOST:PORT");
         return s_bad(EX_USAGE_, fmt, e->arg);
     }
     *slot = v;
@@ -327,7 +332,7 @@ static int s_parse(int argc, char **argv, s_cfg_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->level = KC_LOG_INFO;
     cfg->target = KC_LOG_TARGET_AUTO;
-    static s_extra_t extra[3 * KC_OFFICE_MAX_OFFICES + 8];
+    static s_extra_t extra[7 * KC_OFFICE_MAX_OFFICES + 8];
     size_t n_extra = 0;
     int c, rc;
     optind = 0;
@@ -346,6 +351,10 @@ static int s_parse(int argc, char **argv, s_cfg_t *cfg)
         case 'C':
         case 'S':
         case 'P':
+        case 'K':
+        case 'E':
+        case 'A':
+        case 'B':
             if (n_extra == sizeof extra / sizeof *extra)
                 return s_bad(EX_USAGE_, "too many office settings ('%s')", optarg);
             extra[n_extra++] = (s_extra_t){optarg, (char)c};
@@ -389,6 +398,14 @@ static int s_parse(int argc, char **argv, s_cfg_t *cfg)
             char msg[200];
             snprintf(msg, sizeof msg, "office '%s' has no %s: add '%s = %s=...'", of->id, miss,
                      miss, of->id);
+            return s_bad(KC_EX_CONFIG, "%s", msg);
+        }
+        if (!of->server_key != !of->cert) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "office '%s': office-server-key and office-cert go together (CURVE): set "
+                     "both or neither",
+                     of->id);
             return s_bad(KC_EX_CONFIG, "%s", msg);
         }
     }
@@ -549,6 +566,12 @@ static int s_user(const s_cfg_t *cfg, int argc, char **argv)
                      "--user '%s': a user name is [A-Za-z0-9._-], 1-64 characters, "
                      "not starting with '.' or '-'",
                      user);
+    /* the events a user sends name "OFFICE/USER" (Event.submitted_by: 1-64 bytes) */
+    if (add && user && office && strlen(office) + 1 + strlen(user) > 64)
+        return s_bad(EX_USAGE_,
+                     "--user '%s': office id, '/' and user name together are at most 64 "
+                     "characters (they name who sent each event); choose a shorter name",
+                     user);
     if (pw_stdin && !add && !passwd)
         return s_bad(EX_USAGE_, "%s", "--password-stdin goes with add and passwd");
     char pw[S_PW_MAX + 2], hash[crypto_pwhash_STRBYTES];
@@ -704,11 +727,23 @@ static int s_serve(const s_cfg_t *cfg)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    kc_osend_t *send = NULL;
+    if (kc_osend_start(&send, cfg->offices, cfg->n_offices, db) != 0) {
+        fprintf(stderr, "kc-office: cannot start sending (see the log above): check office-spool, "
+                        "office-centre, office-server-key and office-cert\n");
+        kc_odb_close(&db);
+        if (key)
+            sodium_memzero(key, strlen(key));
+        free(cert);
+        free(key);
+        return EX_UNAVAILABLE_;
+    }
     kc_ohttp_opts_t ho = {.addr = cfg->addr,
                           .port = cfg->port,
                           .offices = cfg->offices,
                           .n_offices = cfg->n_offices,
                           .db = db,
+                          .send = send,
                           .tls_cert = cert,
                           .tls_key = key,
                           .data_dir = data};
@@ -719,6 +754,7 @@ static int s_serve(const s_cfg_t *cfg)
     free(cert);
     free(key);
     if (rc != 0) {
+        kc_osend_stop(&send);
         kc_odb_close(&db);
         return rc == KC_EINVAL ? EX_USAGE_ : EX_UNAVAILABLE_;
     }
@@ -743,6 +779,7 @@ static int s_serve(const s_cfg_t *cfg)
     }
     kc_service_stopping();
     kc_ohttp_stop(&http);
+    kc_osend_stop(&send);
     kc_odb_close(&db);
     kc_info("KC-OFF-002 stopped");
     return 0;
@@ -770,10 +807,14 @@ int main(int argc, char **argv)
         kc_conf_args_free(&ca);
         return EX_SOFTWARE_;
     }
-    if (cfg.user_argi)
+    if (cfg.user_argi) {
         rc = s_user(&cfg, ca.argc - cfg.user_argi, ca.argv + cfg.user_argi);
-    else
+    } else {
+        /* gettext'd text (the import layer's messages, hints) in Vietnamese by
+         * default; a request in English switches its thread (kc_i18n_use) */
+        kc_i18n_init("vi");
         rc = s_serve(&cfg);
+    }
     kc_conf_args_free(&ca);
     return rc;
 }

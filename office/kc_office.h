@@ -3,15 +3,17 @@
  * DESIGN
  * kc-office serves one or more offices (a province office runs it for
  * itself, the centre for many). An office is an id ([a-z0-9_-], 1-32), a
- * name, the province codes it reports for, and - for the producer side that
- * comes in a later step of issue 17 - the centre's endpoint, a spool
- * directory and a producer id (stored and checked here, not yet used).
+ * name, the province codes it reports for, and - for the producer side
+ * (kc_office_send.h) - the centre's endpoint, a spool directory, a producer
+ * id and optional CURVE certificate files.
  * The parts:
  *   kc_office.c       main(): options and config file (kc_conf), `user`
  *                     subcommands, the TLS rule, start and stop
  *   kc_office_db.c    the portal's own LMDB (accounts, sessions)
  *   kc_office_http.c  the web server (libmicrohttpd): pages, login,
  *                     sessions, CSRF, throttling, security headers
+ *   kc_office_send.c  the producer side: a producer per office, one sender
+ *                     thread, rows' states in the LMDB
  */
 #ifndef KC_OFFICE_H
 #define KC_OFFICE_H
@@ -30,9 +32,9 @@ typedef struct {
     const char *name; /* points into the arguments */
     int provinces[KC_OFFICE_MAX_PROVINCES];
     size_t n_provinces;
-    const char *centre;   /* tcp://HOST:PORT (later step: the producer's endpoint) */
-    const char *spool;    /* absolute directory (later step) */
-    const char *producer; /* producer id (later step) */
+    const char *centre;   /* tcp://HOST:PORT, the producer's endpoint */
+    const char *spool;    /* absolute directory, the office's spool */
+    const char *producer; /* producer id at the centre */
     /* CURVE (optional, both or neither): the aggregator's public certificate
      * file and this office's secret certificate file (kc-keygen's), as
      * kc-send's --server-key/--cert */

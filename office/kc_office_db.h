@@ -22,6 +22,7 @@
 #include "kc_office.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define KC_ODB_HASH_MAX 128 /* >= crypto_pwhash_STRBYTES */
@@ -77,6 +78,7 @@ int kc_odb_session_del(kc_odb_t *db, const uint8_t key[32]);
  *                                                    (to follow correction chains)
  * A submission is written once, with all its rows, in one transaction
  * (kc_odb_sub_add); after that only the rows' states and results change.
+ * Values are JSON (kc_office_db.c's DESIGN); meta holds "next_sub" (u64 BE).
  */
 enum {
     KC_ROW_SPOOLED = 1, /* durable in the office's spool, not yet handed to the centre */
@@ -147,6 +149,8 @@ int kc_odb_row_each(kc_odb_t *db, uint64_t sub, void (*fn)(const kc_odb_row_t *r
 /* The row that sent event_id for province in office: 0; KC_ENOTFOUND. */
 int kc_odb_row_by_event(kc_odb_t *db, const char *office, const char *province,
                         const char *event_id, kc_odb_row_t *out);
+/* The row that has office's seq: 0; KC_ENOTFOUND. */
+int kc_odb_row_by_seq(kc_odb_t *db, const char *office, uint64_t seq, kc_odb_row_t *out);
 /* Rows of office sent from seq_from to seq_to (inclusive) -> KC_ROW_SENT,
  * unless already final. */
 int kc_odb_rows_sent(kc_odb_t *db, const char *office, uint64_t seq_from, uint64_t seq_to,
@@ -156,6 +160,16 @@ int kc_odb_rows_sent(kc_odb_t *db, const char *office, uint64_t seq_from, uint64
  * row it names (found through evids). KC_ENOTFOUND if no row has that seq. */
 int kc_odb_row_result(kc_odb_t *db, const char *office, uint64_t seq, int reason,
                       const char *reason_name, const char *text, uint64_t now_s);
+/* Many results of office in one transaction (as kc_odb_row_result each; a
+ * seq no row has is skipped and counted in *n_unknown if not NULL). */
+typedef struct {
+    uint64_t seq;
+    int reason;
+    const char *reason_name;
+    const char *text;
+} kc_odb_result_t;
+int kc_odb_row_results(kc_odb_t *db, const char *office, const kc_odb_result_t *res, size_t n,
+                       uint64_t now_s, size_t *n_unknown);
 /* Counts of office's rows by state (index KC_ROW_*; [0] unused). */
 int kc_odb_row_counts(kc_odb_t *db, const char *office, uint64_t counts[KC_ROW_REJECTED + 1]);
 

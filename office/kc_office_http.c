@@ -194,13 +194,25 @@ static enum MHD_Result s_style_get(kc_ohttp_t *h, struct MHD_Connection *c, cons
 static enum MHD_Result s_favicon_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
                                      const kc_odb_session_t *s, const char *url);
 
+static enum MHD_Result s_metrics_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url);
+
 static const s_route_t s_routes[] = {
     {"/", false, true, s_home_get, NULL, 0, false},
     {"/login", false, false, s_login_get, s_login_post, KC_OHTTP_BODY_MAX, false},
     {"/logout", false, true, NULL, s_logout_post, KC_OHTTP_BODY_MAX, false},
     {"/assets/style.css", false, false, s_style_get, NULL, 0, false},
     {"/assets/favicon.svg", false, false, s_favicon_get, NULL, 0, false},
+    {"/metrics", false, false, s_metrics_get, NULL, 0, false},
     /* issue 17 steps 2-6: each page file adds its routes here */
+    /* kc_office_pages.c: form entry, submissions, retract (steps 3-5) */
+    {"/entry", false, true, kc_oentry_get, kc_oentry_post, KC_OHTTP_BODY_MAX, false},
+    {"/submissions", false, true, kc_osubs_get, NULL, 0, false},
+    {"/submissions/", true, true, kc_osubs_get, NULL, 0, false},
+    {"/retract/", true, true, kc_oretract_get, kc_oretract_post, KC_OHTTP_BODY_MAX, false},
+    /* kc_office_upload.c: upload, preview, send (step 2) */
+    {"/upload", false, true, kc_oupload_get, kc_oupload_post, KC_OHTTP_UPLOAD_MAX, true},
+    {"/upload/", true, true, kc_oupload_get, kc_oupload_post, KC_OHTTP_BODY_MAX, false},
 };
 
 static const s_route_t *s_route_of(const char *url)
@@ -386,7 +398,7 @@ void kc_oesc(FILE *f, const char *s)
     }
 }
 
-static void s_add_common(kc_ohttp_t *h, struct MHD_Response *r)
+void kc_oadd_headers(const kc_ohttp_t *h, struct MHD_Response *r)
 {
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
@@ -420,7 +432,7 @@ enum MHD_Result kc_orespond(kc_ohttp_t *h, struct MHD_Connection *c, const kc_oc
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_HTML_TYPE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    s_add_common(h, r);
+    kc_oadd_headers(h, r);
     if (location)
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -463,7 +475,12 @@ void kc_opage_top(FILE *f, kc_ohttp_t *h, const kc_octx_t *x, const char *headin
     /* the toggle keeps the page (path without its query) */
     fputs("    <a class=\"btn\" id=\"lang-toggle\" href=\"", f);
     kc_oesc(f, x->path && x->path[0] == '/' ? x->path : "/");
-    fprintf(f, "?lang=%s\" lang=\"%s\">%s</a>\n", x->lang ? "vi" : "en", x->lang ? "vi" : "en",
+    fputs("?", f);
+    if (x->query && x->query[0]) {
+        kc_oesc(f, x->query);
+        fputs("&", f);
+    }
+    fprintf(f, "lang=%s\" lang=\"%s\">%s</a>\n", x->lang ? "vi" : "en", x->lang ? "vi" : "en",
             x->lang ? "Tiếng Việt" : "English");
     if (s) {
         fputs("    <form method=\"post\" action=\"/logout\" class=\"inline\">"
@@ -496,6 +513,16 @@ void kc_opage_top(FILE *f, kc_ohttp_t *h, const kc_octx_t *x, const char *headin
 void kc_opage_end(FILE *f)
 {
     fputs("</main>\n</body>\n</html>\n", f);
+}
+
+enum MHD_Result kc_orespond_mem(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                unsigned status, FILE *f, char **body, size_t *len)
+{
+    if (fclose(f) != 0) {
+        free(*body);
+        return MHD_NO;
+    }
+    return kc_orespond(h, c, x, status, *body, *len, NULL, NULL, 0, 0);
 }
 
 /* A message page (errors). */
@@ -687,7 +714,7 @@ static enum MHD_Result s_static(kc_ohttp_t *h, struct MHD_Connection *c, const c
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
-    s_add_common(h, r);
+    kc_oadd_headers(h, r);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
@@ -850,6 +877,59 @@ static enum MHD_Result s_favicon_get(kc_ohttp_t *h, struct MHD_Connection *c, co
     return s_static(h, c, kc_office_favicon_svg, "image/svg+xml");
 }
 
+static bool s_client_loopback(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* GET /metrics: Prometheus text (the producer side's counters, per office),
+ * to loopback clients only: a portal served beyond loopback (with TLS) does
+ * not show its counters to the world; scrape it on the machine or through
+ * the reverse proxy that fronts it. */
+static enum MHD_Result s_metrics_get(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
+                                     const kc_odb_session_t *s, const char *url)
+{
+    (void)s, (void)url;
+    if (!s_client_loopback(c))
+        return kc_omessage(h, c, x, MHD_HTTP_FORBIDDEN, kc_ot(x, KC_OT_NOT_FOUND), 0);
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f)
+        return MHD_NO;
+    fputs("# HELP kcpipe_office_up Whether kc-office is serving (always 1 when answered).\n"
+          "# TYPE kcpipe_office_up gauge\nkcpipe_office_up 1\n",
+          f);
+    if (h->o.send)
+        kc_osend_metrics(h->o.send, f);
+    if (fclose(f) != 0) {
+        free(body);
+        return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    kc_oadd_headers(h, r);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 const char *kc_oarg(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
@@ -868,13 +948,66 @@ static enum MHD_Result s_not_allowed(kc_ohttp_t *h, struct MHD_Connection *c, co
     return kc_omessage(h, c, &y, MHD_HTTP_METHOD_NOT_ALLOWED, kc_ot(x, KC_OT_METHOD), 0);
 }
 
+/* The GET request's query without its lang argument, %-encoded again (for
+ * the language toggle, which keeps the page as it is). */
+typedef struct {
+    char buf[1024];
+    size_t n;
+    bool ok, full;
+} s_query_t;
+
+static void s_query_put(s_query_t *q, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~';
+        if (q->n + 4 >= sizeof q->buf) {
+            q->full = true;
+            return;
+        }
+        if (plain) {
+            q->buf[q->n++] = (char)ch;
+        } else {
+            q->buf[q->n++] = '%';
+            q->buf[q->n++] = hex[ch >> 4];
+            q->buf[q->n++] = hex[ch & 15];
+        }
+    }
+    q->buf[q->n] = '\0';
+}
+
+static enum MHD_Result s_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    s_query_t *q = cls;
+    if (strcmp(key, "lang") == 0)
+        return MHD_YES;
+    if (q->n && q->n + 1 < sizeof q->buf)
+        q->buf[q->n++] = '&';
+    s_query_put(q, key);
+    if (value) {
+        if (q->n + 1 < sizeof q->buf)
+            q->buf[q->n++] = '=';
+        s_query_put(q, value);
+    }
+    q->buf[q->n < sizeof q->buf ? q->n : sizeof q->buf - 1] = '\0';
+    q->ok = !q->full;
+    return MHD_YES;
+}
+
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     kc_ohttp_t *h = cls;
-    kc_octx_t x = {.lang = 0, .path = url};
+    s_query_t q = {.n = 0};
+    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_query_arg, &q);
+    kc_octx_t x = {.lang = 0, .path = url, .query = q.ok ? q.buf : NULL};
     const char *ql = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lang");
     const char *cl = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kc_lang");
     if (ql && (strcmp(ql, "en") == 0 || strcmp(ql, "vi") == 0)) {

@@ -10,6 +10,9 @@
  *                           disabled account or bad CSRF token, 429 throttled
  *   POST /logout            csrf -> the session deleted server-side, 303 /login
  *   GET  /assets/style.css, /assets/favicon.svg   compiled in (no file system)
+ *   GET, POST /upload, /upload/<id>; GET /upload/template.xlsx   the upload
+ *                           pages (kc_office_upload.c; a file part of at most
+ *                           KC_OHTTP_UPLOAD_MAX on POST /upload only)
  * HEAD wherever GET is allowed. ?lang=vi|en on a GET sets the page language
  * (cookie kc_lang; Vietnamese by default).
  * Sessions: the cookie kc_session holds 32 bytes from randombytes_buf (hex);

@@ -24,9 +24,17 @@
 
 #include "kcingest.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* An event of a province outside the office's (kc_osend_submit): -EPERM,
+ * which kc_strerror knows as a negative errno. */
+#ifndef KC_EPERM
+#define KC_EPERM (-EPERM)
+#endif
 
 typedef struct kc_osend kc_osend_t;
 
@@ -58,5 +66,12 @@ typedef struct {
 
 /* office's link and pending count. 0; KC_EINVAL unknown office. */
 int kc_osend_status(kc_osend_t *s, const char *office, kc_osend_status_t *out);
+
+/* Prometheus text lines (HELP, TYPE, one sample per office, label office) for
+ * /metrics: kcpipe_office_rows_{spooled,accepted,duplicate,rejected}_total
+ * (since the start; rejected includes rows refused before spooling),
+ * kcpipe_office_pending and kcpipe_office_reachable (1/0). Nothing if s is
+ * NULL. */
+void kc_osend_metrics(kc_osend_t *s, FILE *f);
 
 #endif

@@ -97,6 +97,7 @@ typedef struct {
     bool set_lang_cookie;
     const char *path;  /* for the language toggle */
     const char *allow; /* a 405's Allow header (NULL: "GET, HEAD") */
+    const char *query; /* a GET's query without lang, %-encoded (NULL none): the toggle keeps it */
 } kc_octx_t;
 
 /* A Set-Cookie to add (max_age < 0: a session cookie; 0 deletes). */
@@ -145,9 +146,12 @@ void kc_opage_end(FILE *f);
 enum MHD_Result kc_orespond(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
                             unsigned status, char *body, size_t len, const char *location,
                             const kc_osetc_t *cookies, size_t n_cookies, long retry_after);
-/* The same with a body from an open_memstream (closed here). */
+/* The same with the body of an open_memstream f over body and len (closed here). */
 enum MHD_Result kc_orespond_mem(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
-                                unsigned status, FILE *f, char *body, size_t *len);
+                                unsigned status, FILE *f, char **body, size_t *len);
+/* The headers every answer carries (CSP, X-Frame-Options, nosniff, ...), for
+ * an answer that is not a page (a download, /metrics). */
+void kc_oadd_headers(const kc_ohttp_t *h, struct MHD_Response *r);
 /* An error page: status and one message. */
 enum MHD_Result kc_omessage(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
                             unsigned status, const char *msg, long retry_after);
@@ -182,8 +186,8 @@ enum MHD_Result kc_oretract_get(kc_ohttp_t *h, struct MHD_Connection *c, const k
                                 const kc_odb_session_t *s, const char *url);
 enum MHD_Result kc_oretract_post(kc_ohttp_t *h, struct MHD_Connection *c, const kc_octx_t *x,
                                  const kc_odb_session_t *s, const char *url, kc_oreq_t *r);
-/* kc_office_totals.c: the home page's totals section (nothing when the
- * office has no api configured). */
+/* kc_office_totals.c: the home page's totals section (a short note when the
+ * office has no api configured or the centre cannot be read). */
 void kc_ototals_section(FILE *f, kc_ohttp_t *h, const kc_octx_t *x, const kc_office_t *of);
 
 #endif

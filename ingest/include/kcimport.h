@@ -99,6 +99,19 @@ KCI_EXPORT void kci_import_close(kci_import_t **imp);
  * (0 when there is nothing to add, buf then ""). */
 KCI_EXPORT size_t kci_result_hint(const kc_result_t *r, char *buf, size_t cap);
 
+/* The aggregator's rules for one event alone (kc-send --check's and the
+ * import layer's: period, province under the period's scheme, activity,
+ * kind, fund, note, at least one metric, each metric allowed for the
+ * activity, not negative and under its ceiling, text rules), for an entry
+ * point that builds events itself, such as a web form. Returns 0, KCI_EINVAL
+ * (ev cannot be encoded: a required field missing), or the rejection reason
+ * (> 0, a kcpipe.v1.Reason as in kc_result_t) with a one-line English
+ * explanation in text[cap] and its stable name in *reason_name if not NULL.
+ * What only the centre can decide (duplicates, targets, authorisation) is
+ * not checked. */
+KCI_EXPORT int kci_event_check(const kc_event_t *ev, const char **reason_name, char *text,
+                               size_t cap);
+
 /* A template to start from (kc-send --template): KCI_TEMPLATE_XLSX (headers,
  * drop-down lists, a sheet of provinces and activities, an example row) or
  * KCI_TEMPLATE_CSV, with lang's headers ("vi" or "en"; NULL = the current

@@ -57,8 +57,9 @@ extern "C" {
 #define KCI_VERSION "0.1.0"
 /* Features added since the first release, for #ifdef in an embedder (new
  * functions only: the structs below never change, so neither does the ABI):
- * kc_producer_set_submitted_by (Event.submitted_by). */
+ * kc_producer_set_submitted_by (Event.submitted_by); kc_producer_on_sent. */
 #define KCI_HAVE_SUBMITTED_BY 1
+#define KCI_HAVE_ON_SENT      1
 /* Return codes an embedder may want to tell apart (values of kcpipe's KC_E*). */
 #define KCI_ETIMEDOUT (-1007) /* kc_producer_flush: deadline passed, events still pending */
 #define KCI_EINVAL    (-1004) /* bad argument, or the spool belongs to another producer */
@@ -207,6 +208,15 @@ KCI_EXPORT void kc_producer_on_result(kc_producer_t *p, kc_result_fn fn, void *c
  * inside kc_producer_poll/flush/add; it must not call the producer. */
 typedef void (*kc_link_fn)(int reachable, uint64_t pending, void *ctx);
 KCI_EXPORT void kc_producer_on_link(kc_producer_t *p, kc_link_fn fn, void *ctx);
+
+/* A batch of events [first_seq, last_seq] (consecutive sequence numbers) was
+ * handed to the socket for the aggregator: the first send and every resend
+ * (after a timeout, resend_from or a back-off), so a seq may be reported more
+ * than once, always before its result. Called from inside
+ * kc_producer_poll/flush/add; it must not call the producer. NULL stops it.
+ * A function of its own (KCI_HAVE_ON_SENT): the ABI stays as it was. */
+typedef void (*kc_sent_fn)(uint64_t first_seq, uint64_t last_seq, void *ctx);
+KCI_EXPORT void kc_producer_on_sent(kc_producer_t *p, kc_sent_fn fn, void *ctx);
 
 /* Stage one event (assigning the next sequence, stored in *seq_out if non-NULL)
  * with a source tag (may be NULL; at most 65535 bytes). KCI_EINVAL if the event

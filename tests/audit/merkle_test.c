@@ -36,6 +36,21 @@ static int teardown(void **state)
     return 0;
 }
 
+/* t_ref_leaves() with the reference's memo on (audit_test_util.h); s_leaves_free() ends both. */
+static uint8_t (*s_leaves(uint64_t n))[32]
+{
+    uint8_t(*l)[32] = t_ref_leaves(n);
+    if (l)
+        t_ref_memo_on(l, n);
+    return l;
+}
+
+static void s_leaves_free(uint8_t (*l)[32])
+{
+    t_ref_memo_off();
+    free(l);
+}
+
 static uint64_t s_popcount(uint64_t v)
 {
     return (uint64_t)__builtin_popcountll(v);
@@ -127,7 +142,7 @@ static void test_roots_small_and_large(void **state)
     const uint64_t n = 10000;
     assert_int_equal(t_fill(f->s, 0, 301, 7), 0); /* many small groups */
     assert_int_equal(t_fill(f->s, 301, n - 301, 2048), 0);
-    uint8_t(*lh)[32] = t_ref_leaves(n);
+    uint8_t(*lh)[32] = s_leaves(n);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(f->s, &t), 0);
     uint64_t size;
@@ -155,7 +170,7 @@ static void test_roots_small_and_large(void **state)
     uint8_t x[32];
     assert_int_equal(kc_txn_merkle_root(t, n + 1, x), KC_EINVAL);
     kc_txn_end(&t);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 /* Proofs for many (m, n): equal to the reference, verified by the pure
@@ -233,7 +248,7 @@ static void test_proofs(void **state)
     fixture_t *f = *state;
     const uint64_t total = 4200;
     assert_int_equal(t_fill(f->s, 0, total, 1000), 0);
-    uint8_t(*lh)[32] = t_ref_leaves(total);
+    uint8_t(*lh)[32] = s_leaves(total);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(f->s, &t), 0);
     const uint64_t sizes[] = {1,   2,   3,   4,   5,   7,   8,   9,    31,   63,   64,   65,
@@ -263,7 +278,7 @@ static void test_proofs(void **state)
     assert_int_equal(kc_txn_consistency_proof(t, 0, 5, p, &len), KC_EINVAL);
     assert_int_equal(kc_txn_consistency_proof(t, 6, 5, p, &len), KC_EINVAL);
     kc_txn_end(&t);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 static void s_check_all(kc_store_t *s, uint8_t (*lh)[32], uint64_t from, uint64_t n);
@@ -276,7 +291,7 @@ static void test_block_edges(void **state)
     fixture_t *f = *state;
     const uint64_t total = 4100;
     assert_int_equal(t_fill(f->s, 0, total, 333), 0);
-    uint8_t(*lh)[32] = t_ref_leaves(total);
+    uint8_t(*lh)[32] = s_leaves(total);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(f->s, &t), 0);
     const uint64_t edges[] = {63, 64, 65, 127, 128, 129, 511, 4031, 4032, 4033, 4095, 4096, 4097};
@@ -297,7 +312,7 @@ static void test_block_edges(void **state)
             s_check_consistency(t, lh, edges[b], n);
     }
     kc_txn_end(&t);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 /* A large tree (2^15 + 100 entries): proofs against the reference at a few
@@ -307,7 +322,7 @@ static void test_large_tree(void **state)
     fixture_t *f = *state;
     const uint64_t total = ((uint64_t)1 << 15) + 100;
     assert_int_equal(t_fill(f->s, 0, total, 8192), 0);
-    uint8_t(*lh)[32] = t_ref_leaves(total);
+    uint8_t(*lh)[32] = s_leaves(total);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(f->s, &t), 0);
     const uint64_t sizes[] = {(uint64_t)1 << 15, total};
@@ -320,7 +335,7 @@ static void test_large_tree(void **state)
     }
     kc_txn_end(&t);
     s_check_all(f->s, lh, total - 3, total);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 /* The frontier rebuilt at open continues the same tree. */
@@ -329,7 +344,7 @@ static void test_reopen(void **state)
     fixture_t *f = *state;
     const uint64_t sizes[] = {1, 63, 64, 65, 200, 777, 1500};
     uint64_t at = 0;
-    uint8_t(*lh)[32] = t_ref_leaves(1500 + 5);
+    uint8_t(*lh)[32] = s_leaves(1500 + 5);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         assert_int_equal(t_fill(f->s, at, sizes[i] - at, 50), 0);
         at = sizes[i];
@@ -349,7 +364,7 @@ static void test_reopen(void **state)
     uint8_t want[32];
     t_ref_mth(lh, at + 5, want);
     assert_memory_equal(h.root, want, 32);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 /* A group redone after map growth gives the same tree. */
@@ -366,7 +381,7 @@ static void test_growth_redo(void **state)
     t_fill_t g = {100, 3000, 0};
     assert_int_equal(kc_store_write(s, t_fill_fn, &g), 0);
     assert_true(g.calls > 1); /* the map grew and the group was redone */
-    uint8_t(*lh)[32] = t_ref_leaves(3100);
+    uint8_t(*lh)[32] = s_leaves(3100);
     kc_txn_t *t;
     assert_int_equal(kc_store_read_begin(s, &t), 0);
     kc_merkle_sth_t h;
@@ -384,8 +399,8 @@ static void test_growth_redo(void **state)
     /* the committed frontier is the redone txn's: the next append continues it */
     assert_int_equal(t_fill(s, 3100, 1, 1), 0);
     kc_store_close(&s);
-    free(lh);
-    lh = t_ref_leaves(3101);
+    s_leaves_free(lh);
+    lh = s_leaves(3101);
     assert_int_equal(kc_store_open(&s, d.store, NULL), 0);
     assert_int_equal(kc_store_read_begin(s, &t), 0);
     assert_int_equal(kc_txn_head_last(t, &h), 0);
@@ -394,7 +409,7 @@ static void test_growth_redo(void **state)
     assert_memory_equal(h.root, want, 32);
     kc_txn_end(&t);
     kc_store_close(&s);
-    free(lh);
+    s_leaves_free(lh);
     kc_test_dir_remove(&d);
 }
 
@@ -489,7 +504,7 @@ static void test_groups_span_blocks(void **state)
 {
     fixture_t *f = *state;
     const uint64_t n = 1000;
-    uint8_t(*lh)[32] = t_ref_leaves(n);
+    uint8_t(*lh)[32] = s_leaves(n);
     /* ends: 1, 63 (a block but one), 64 (exactly), 65, 127, 128 (a level-7 node),
      * 129, 600 (from mid-block 2 to mid-block 9), 640 (block 9 full), 641,
      * 999 (five more blocks), 1000 */
@@ -505,7 +520,7 @@ static void test_groups_span_blocks(void **state)
         }
     }
     s_check_all(f->s, lh, 0, n);
-    free(lh);
+    s_leaves_free(lh);
 }
 
 /* Map growth while a group is mid-block: the aborted txn's log records and
@@ -516,7 +531,7 @@ static void test_growth_redo_mid_block(void **state)
 {
     (void)state;
     const uint64_t n = 3050 + 20;
-    uint8_t(*lh)[32] = t_ref_leaves(n);
+    uint8_t(*lh)[32] = s_leaves(n);
     const size_t maps[] = {64 << 10, 72 << 10, 96 << 10, 136 << 10, 200 << 10};
     unsigned redone = 0;
     for (size_t mi = 0; mi < sizeof maps / sizeof maps[0]; mi++) {
@@ -550,7 +565,7 @@ static void test_growth_redo_mid_block(void **state)
         kc_test_dir_remove(&d);
     }
     assert_true(redone >= 1); /* the map grew under a mid-block group */
-    free(lh);
+    s_leaves_free(lh);
 }
 
 static int s_count_head(const kc_merkle_sth_t *h, void *ctx)

@@ -499,6 +499,41 @@ static void test_result_hints(void **state)
     kc_i18n_init("en");
 }
 
+/* kci_event_check: the rules for an event alone, for a form that builds
+ * events itself (kc-office's entry page). */
+static void test_event_check(void **state)
+{
+    (void)state;
+    char text[512];
+    const char *name = NULL;
+    kc_event_t ev = {.event_id = "F-1",
+                     .province = "79",
+                     .year = 2026,
+                     .month = 3,
+                     .activity = "KC1",
+                     .present = 1u << KCI_AMOUNT_VND};
+    ev.metrics[KCI_AMOUNT_VND] = 1200000000;
+    assert_int_equal(kci_event_check(&ev, &name, text, sizeof text), 0);
+    assert_string_equal(name, "");
+    /* vocational training counts no facilities */
+    ev.present |= 1u << KCI_FACILITIES;
+    ev.metrics[KCI_FACILITIES] = 3;
+    assert_true(kci_event_check(&ev, &name, text, sizeof text) > 0);
+    assert_string_equal(name, "metric_not_allowed");
+    assert_non_null(strstr(text, "facilities"));
+    ev.present = 1u << KCI_AMOUNT_VND;
+    ev.metrics[KCI_AMOUNT_VND] = 2000000000000000; /* over the 10^15 ceiling */
+    assert_true(kci_event_check(&ev, &name, text, sizeof text) > 0);
+    assert_string_equal(name, "value_too_large");
+    ev.metrics[KCI_AMOUNT_VND] = 5;
+    ev.month = 13;
+    assert_true(kci_event_check(&ev, &name, text, sizeof text) > 0);
+    assert_string_equal(name, "bad_month");
+    ev.month = 3;
+    ev.province = "";
+    assert_int_equal(kci_event_check(&ev, &name, text, sizeof text), KCI_EINVAL);
+}
+
 /* kc_i18n_use: one thread answers in English while the process (and
  * another thread) stays Vietnamese, as kc-office does per request. */
 static void *s_en_thread(void *arg)
@@ -579,12 +614,13 @@ static void test_open_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thread_language), cmocka_unit_test(test_good_comma),
-        cmocka_unit_test(test_good_semicolon),  cmocka_unit_test(test_good_xlsx),
-        cmocka_unit_test(test_header_order),    cmocka_unit_test(test_problems_en),
-        cmocka_unit_test(test_problems_vi),     cmocka_unit_test(test_header_problems),
-        cmocka_unit_test(test_correction_hint), cmocka_unit_test(test_open_fails),
-        cmocka_unit_test(test_letters),         cmocka_unit_test(test_result_hints),
+        cmocka_unit_test(test_thread_language), cmocka_unit_test(test_event_check),
+        cmocka_unit_test(test_good_comma),      cmocka_unit_test(test_good_semicolon),
+        cmocka_unit_test(test_good_xlsx),       cmocka_unit_test(test_header_order),
+        cmocka_unit_test(test_problems_en),     cmocka_unit_test(test_problems_vi),
+        cmocka_unit_test(test_header_problems), cmocka_unit_test(test_correction_hint),
+        cmocka_unit_test(test_open_fails),      cmocka_unit_test(test_letters),
+        cmocka_unit_test(test_result_hints),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

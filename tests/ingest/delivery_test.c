@@ -9,6 +9,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,12 +23,30 @@ typedef struct {
     char source[N + 1][32]; /* reported source per seq */
     int expect[N + 1];      /* expected reason per seq */
     int n_reports;
+    int sent[N + 1]; /* kc_producer_on_sent reports per seq */
+    int n_sent_calls;
+    bool bad_range; /* a range empty, longer than batch_max or beyond N */
 } track_t;
+
+/* kc_producer_on_sent: each range is one batch; every seq is reported sent
+ * before its result. */
+static void on_sent(uint64_t first, uint64_t last, void *ctx)
+{
+    track_t *t = ctx;
+    t->n_sent_calls++;
+    if (first < 1 || last < first || last > N || last - first + 1 > 16) {
+        t->bad_range = true;
+        return;
+    }
+    for (uint64_t s = first; s <= last; s++)
+        t->sent[s]++;
+}
 
 static void on_result(const kc_result_t *r, void *ctx)
 {
     track_t *t = ctx;
     assert_true(r->seq >= 1 && r->seq <= N);
+    assert_true(t->sent[r->seq] >= 1); /* on_sent came first */
     t->reported[r->seq]++;
     t->reason[r->seq] = r->reason;
     snprintf(t->source[r->seq], sizeof t->source[0], "%s", r->source);
@@ -92,6 +111,7 @@ static void run_mode(fa_mode_t mode, int request_timeout_ms, bool restart)
     kc_producer_t *p;
     assert_int_equal(kc_producer_open(&p, &o), 0);
     kc_producer_on_result(p, on_result, t);
+    kc_producer_on_sent(p, on_sent, t);
     int first = 1;
     if (restart) { /* half spooled by an earlier run that never sent anything */
         for (; first <= N / 2; first++)
@@ -99,6 +119,7 @@ static void run_mode(fa_mode_t mode, int request_timeout_ms, bool restart)
         kc_producer_close(&p);
         assert_int_equal(kc_producer_open(&p, &o), 0);
         kc_producer_on_result(p, on_result, t);
+        kc_producer_on_sent(p, on_sent, t);
         assert_int_equal(kc_producer_pending(p), N / 2);
     }
     for (int i = first; i <= N; i++) {
@@ -117,6 +138,14 @@ static void run_mode(fa_mode_t mode, int request_timeout_ms, bool restart)
         snprintf(src, sizeof src, "t.csv:%d", i + 1);
         assert_string_equal(t->source[i], src);
     }
+    assert_false(t->bad_range);
+    int resent = 0;
+    for (int i = 1; i <= N; i++)
+        resent += t->sent[i] > 1;
+    if (mode == FA_NORMAL)
+        assert_int_equal(resent, 0); /* each seq handed over exactly once */
+    else
+        assert_true(resent >= 1); /* the resends are reported too */
     kc_producer_close(&p);
 
     fa_stats_t st;

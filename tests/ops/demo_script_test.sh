@@ -5,7 +5,8 @@
 # 2. `scripts/install-deps demo --list` is a subset of the full list and holds none of the
 #    test-only tools (valgrind, chromium, npm, debootstrap, LibreOffice, openpyxl, cmocka...);
 #    an unknown mode is a usage error (64);
-# 3. `scripts/demo --show-ports` with KC_DEMO_PORT_BASE=P: P..P+2 and P+3 for HTTP when free;
+# 3. `scripts/demo --show-ports` with KC_DEMO_PORT_BASE=P: P..P+2, P+3 for HTTP and P+4 for the
+#    portal (kc-office) when free;
 #    with P taken by a listener this test starts (Python, on 127.0.0.1, stopped by pid) it
 #    moves to P+10.. and says so; a bad KC_DEMO_PORT_BASE is a usage error (64).
 #   demo_script_test.sh SOURCE_DIR
@@ -68,6 +69,7 @@ if [ -n "$base" ]; then
   grep -qx "feed tcp://127.0.0.1:$((base + 1))" "$tmp/taken.out" || bad "feed port not base+1"
   grep -qx "snapshot tcp://127.0.0.1:$((base + 2))" "$tmp/taken.out" || bad "snapshot not base+2"
   grep -qx "http http://127.0.0.1:$((base + 3))/" "$tmp/taken.out" || bad "http port not base+3"
+  grep -qx "office http://127.0.0.1:$((base + 4))/" "$tmp/taken.out" || bad "portal port not base+4"
 fi
 kill "$lpid"; wait "$lpid" 2>/dev/null; lpid=""
 # P is free now (unless another process took it meanwhile: then the set moves, as above)

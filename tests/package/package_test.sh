@@ -3,25 +3,39 @@
 #
 # 1. A Release tree of its own, $KC_PKG_BUILD_DIR (kept between runs: a rerun rebuilds only what
 #    changed), configured from $KC_SOURCE_DIR with the prefix /usr, no tests, no benchmarks;
-#    built; `cpack -G DEB` makes kcpipe, kcpipe-send and libkcingest.
+#    built; `cpack -G DEB` makes kcpipe, kcpipe-send, kcpipe-office and libkcingest.
 # 2. Each .deb: `dpkg-deb -I` (name, version, architecture, Depends: every shared library a binary
 #    of the package needs is covered by a dependency found by dpkg-shlibdeps, libkcingest (= V)
 #    where a program links it, nothing unexpected); `dpkg-deb -c` (paths, owners, modes, no test
 #    or benchmark program, no file in two packages); control files (maintainer scripts
 #    executable, valid sh, no @VAR@ left; conffiles = exactly the files under /etc).
-# 3. `dpkg -x` of all three into a throwaway root: programs run from there (no RPATH, the
+# 3. `dpkg -x` of all four into a throwaway root: programs run from there (no RPATH, the
 #    extracted libkcingest resolves), a C program compiles and links against the extracted
 #    header and library through kcingest.pc, `systemd-analyze verify` on each unit (a copy whose
 #    /usr/bin paths point into the root: verify needs the ExecStart programs to exist, and its
 #    --root needs a whole system), `man --warnings -l` on each installed man page.
-# 4. As root with debootstrap (unless KC_TEST_DEBOOTSTRAP=0): a minimal Debian 12 chroot
-#    (debootstrap --variant=minbase bookworm from this machine's apt mirror; the base system is
-#    cached as a tarball in the build tree), `dpkg -i` of the three packages + `apt-get -f
-#    install`, then: the kcpipe user, /var/lib/kcpipe 0750 kcpipe:kcpipe, the units enabled,
-#    `kc-aggregator --version`; the unit's command started as kcpipe on the packaged config
-#    takes a province's CSV from kc-send and stops on SIGTERM; `dpkg -r` keeps the data and the
-#    user; `dpkg -P` removes them. The first run downloads ~40 MB (later runs reuse the tarball).
+# 4. Without --no-chroot, as root with debootstrap (unless KC_TEST_DEBOOTSTRAP=0): a minimal
+#    Debian 12 chroot (debootstrap --variant=minbase bookworm from this machine's apt mirror; the
+#    base system is cached as a tarball in the build tree), `dpkg -i` of the four packages +
+#    `apt-get -f install`, then: the kcpipe user, /var/lib/kcpipe 0750 and /var/lib/kcpipe/office
+#    0700 kcpipe:kcpipe, the units enabled, `kc-aggregator --version`; the unit's command started
+#    as kcpipe on the packaged config takes a province's CSV from kc-send and stops on SIGTERM;
+#    kc-office likewise, with an account added as kcpipe; `dpkg -r` keeps the data and the user;
+#    `dpkg -P kcpipe` keeps kcpipe-office's data and the user; `dpkg -P` of the rest removes them.
+#    The first run downloads ~40 MB (later runs reuse the tarball).
+#
+#   package_test.sh [--no-chroot]
+# --no-chroot: parts 1-3 only, a pass when they pass (ctest `package`, in scripts/test); without
+# it, parts 1-4 (ctest `package_chroot`, label soak: scripts/soak runs it, scripts/test leaves it
+# out for time, ~45-100 s of a Debian install).
 set -eu # no pipefail: early-exiting filters (grep -q, awk exit) would fail their pipelines
+
+CHROOT_MODE=yes
+case "${1:-}" in
+--no-chroot) CHROOT_MODE=no ;;
+"") ;;
+*) echo "usage: package_test.sh [--no-chroot]" >&2; exit 64 ;;
+esac
 
 : "${KC_SOURCE_DIR:?}" "${KC_PKG_BUILD_DIR:?}" "${KC_VERSION:?}"
 CMAKE=${KC_CMAKE:-cmake}
@@ -31,6 +45,7 @@ DEBVER="$KC_VERSION-1"
 ARCH=$(dpkg --print-architecture)
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 T0=$(date +%s)
+PACKAGES="kcpipe kcpipe-send kcpipe-office libkcingest"
 
 fails=0
 fail() {
@@ -66,7 +81,7 @@ rm -rf "$B/packages"
 note "built and packaged in $(($(date +%s) - T0)) s"
 
 declare -A DEB
-for p in kcpipe kcpipe-send libkcingest; do
+for p in $PACKAGES; do
     f="$B/packages/${p}_${DEBVER}_${ARCH}.deb"
     if [ -f "$f" ]; then
         DEB[$p]=$f
@@ -75,7 +90,7 @@ for p in kcpipe kcpipe-send libkcingest; do
     fi
 done
 n=$(find "$B/packages" -maxdepth 1 -name '*.deb' | wc -l)
-[ "$n" -eq 3 ] || fail "$n .deb files in $B/packages, expected 3: $(ls "$B/packages")"
+[ "$n" -eq 4 ] || fail "$n .deb files in $B/packages, expected 4: $(ls "$B/packages")"
 [ "$fails" -eq 0 ] || exit 1
 
 # What the source tree provides decides what the packages must hold.
@@ -85,6 +100,7 @@ units_of() { # package -> unit file names it must ship
         n=$(basename "$u")
         case "$n" in
             kcpipe-send*) [ "$1" = kcpipe-send ] && echo "$n" ;;
+            kcpipe-office*) [ "$1" = kcpipe-office ] && echo "$n" ;;
             *) [ "$1" = kcpipe ] && echo "$n" ;;
         esac
     done
@@ -96,6 +112,7 @@ confs_of() {
         n=$(basename "$c")
         case "$n" in
             send.conf) [ "$1" = kcpipe-send ] && echo "$n" ;;
+            office.conf) [ "$1" = kcpipe-office ] && echo "$n" ;;
             *) [ "$1" = kcpipe ] && echo "$n" ;;
         esac
     done
@@ -110,6 +127,7 @@ programs_of() {
             done
             ;;
         kcpipe-send) echo kc-send ;;
+        kcpipe-office) echo kc-office ;;
     esac
     return 0
 }
@@ -118,7 +136,7 @@ ls "$B"/man/*.[1-8] >/dev/null 2>&1 && HAVE_MAN=1
 [ "$HAVE_MAN" = 1 ] || fail "no man pages in $B/man: the release build (target man-pages) made none"
 
 # --- 2. dpkg-deb -I / -c ----------------------------------------------------------------------
-for p in kcpipe kcpipe-send libkcingest; do
+for p in $PACKAGES; do
     f=${DEB[$p]}
     info=$(dpkg-deb -I "$f")
     field() { dpkg-deb -f "$f" "$1"; }
@@ -150,6 +168,13 @@ for p in kcpipe kcpipe-send libkcingest; do
         kcpipe-send)
             # its spreadsheet reading is libkcingest's import layer (issue 15)
             echo "$dep_names" | grep -qx libkcingest || fail "kcpipe-send: libkcingest missing from Depends"
+            ;;
+        kcpipe-office)
+            # the portal: HTTP(S) with libmicrohttpd (GnuTLS comes with it), argon2id with
+            # libsodium, its own LMDB, the import layer and the spool of libkcingest
+            for d in libkcingest libmicrohttpd12 libsodium23 liblmdb0 libjansson4 adduser; do
+                echo "$dep_names" | grep -qx "$d" || fail "kcpipe-office: $d missing from Depends"
+            done
             ;;
         libkcingest)
             for d in libzmq5 liblmdb0 libprotobuf-c1 libcsv3 libzip4 libexpat1 libxlsxwriter4; do
@@ -257,8 +282,8 @@ owner_of() {
 # Inter-package dependencies: a package whose programs need libkcingest.so depends on it.
 ROOT=$WORK/root
 mkdir -p "$ROOT"
-for p in kcpipe kcpipe-send libkcingest; do dpkg -x "${DEB[$p]}" "$ROOT"; done
-for p in kcpipe kcpipe-send libkcingest; do
+for p in $PACKAGES; do dpkg -x "${DEB[$p]}" "$ROOT"; done
+for p in $PACKAGES; do
     needed=""
     for e in $(awk '$1 ~ /^-/ {print $3}' "$WORK/$p.list"); do
         file -b "$ROOT$e" | grep -q '^ELF' || continue
@@ -285,7 +310,7 @@ done
 
 # --- 3. the extracted root ----------------------------------------------------------------------
 export LD_LIBRARY_PATH="$ROOT/usr/lib/$MA"
-for b in $(programs_of kcpipe) $(programs_of kcpipe-send); do
+for b in $(programs_of kcpipe) $(programs_of kcpipe-send) $(programs_of kcpipe-office); do
     exe=$ROOT/usr/bin/$b
     [ -x "$exe" ] || continue
     if ldd "$exe" | grep -q 'not found'; then
@@ -402,6 +427,51 @@ chroot_start_check() {
     rm -f "$CHROOT$ready"
 }
 
+# kc-office as the unit starts it: as kcpipe, on the packaged office.conf plus one office (the
+# shipped file has every line commented out), an account made with `user add --password-stdin`
+# as kcpipe, its sign-in page served on loopback port 0, SIGTERM -> exit 0.
+chroot_office_check() {
+    local opid ready=/var/lib/kcpipe/office/ready url="" i out
+    local office=(--office "hcm:79:Sở Công Thương TP. Hồ Chí Minh"
+        --office-centre hcm=tcp://127.0.0.1:5555 --office-spool hcm=/var/lib/kcpipe/office/spool-hcm
+        --office-producer hcm=office-hcm)
+    out=$(printf 'demo-password-1\n' | chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        setpriv --reuid=kcpipe --regid=kcpipe --init-groups \
+        kc-office --config /etc/kcpipe/office.conf "${office[@]}" user add --user lan \
+        --password-stdin 2>&1) || fail "chroot: kc-office user add as kcpipe exited $?: $out"
+    chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        setpriv --reuid=kcpipe --regid=kcpipe --init-groups \
+        kc-office --config /etc/kcpipe/office.conf "${office[@]}" --listen 127.0.0.1:0 \
+        --ready-file "$ready" >"$WORK/chroot-office.log" 2>&1 &
+    opid=$!
+    for i in $(seq 1 200); do # up to 20 s for the ready file
+        [ -s "$CHROOT$ready" ] && { url=$(head -n1 "$CHROOT$ready"); break; }
+        kill -0 "$opid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$url" ]; then
+        cat "$WORK/chroot-office.log" >&2
+        fail "chroot: kc-office did not start as kcpipe on the packaged office.conf"
+    else
+        out=$(chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            setpriv --reuid=kcpipe --regid=kcpipe --init-groups \
+            kc-office --config /etc/kcpipe/office.conf "${office[@]}" user list 2>&1) ||
+            fail "chroot: kc-office user list: $out"
+        echo "$out" | grep -q "^hcm"$'\t'"lan"$'\t'"enabled" || fail "chroot: kc-office user list: $out"
+        case $url in
+            http://127.0.0.1:[1-9]*/) ;;
+            *) fail "chroot: kc-office's ready file says '$url'" ;;
+        esac
+    fi
+    kill -TERM "$opid" 2>/dev/null || true
+    if wait "$opid"; then
+        [ -n "$url" ] && note "chroot: kc-office ran as kcpipe on /etc/kcpipe/office.conf, serving $url"
+    else
+        fail "chroot: kc-office exited $? on SIGTERM"; cat "$WORK/chroot-office.log" >&2
+    fi
+    rm -f "$CHROOT$ready"
+}
+
 # A minimal Debian 12 system made with debootstrap: install, start, remove, purge. Run when
 # root and debootstrap is installed (scripts/install-deps installs it), unless
 # KC_TEST_DEBOOTSTRAP=0; KC_TEST_DEBOOTSTRAP=1 makes a missing prerequisite a failure. When it
@@ -433,7 +503,8 @@ debootstrap_test() {
     mount -t proc proc "$CHROOT/proc"
     cp /etc/resolv.conf "$CHROOT/etc/resolv.conf"
     mkdir -p "$CHROOT/tmp/debs"
-    cp "${DEB[libkcingest]}" "${DEB[kcpipe]}" "${DEB[kcpipe-send]}" "$CHROOT/tmp/debs/"
+    cp "${DEB[libkcingest]}" "${DEB[kcpipe]}" "${DEB[kcpipe-send]}" "${DEB[kcpipe-office]}" \
+        "$CHROOT/tmp/debs/"
     in_chroot() { chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
     # The dependencies cannot be satisfied yet: dpkg -i leaves them unconfigured, apt-get -f
     # install fetches what they need and configures them.
@@ -441,15 +512,18 @@ debootstrap_test() {
     in_chroot apt-get update >"$WORK/apt.log" 2>&1 || { tail "$WORK/apt.log" >&2; fail "apt-get update in the chroot"; return; }
     in_chroot apt-get -y -f install >>"$WORK/apt.log" 2>&1 ||
         { tail -30 "$WORK/apt.log" >&2; fail "apt-get -f install in the chroot"; return; }
-    for p in libkcingest kcpipe kcpipe-send; do
+    for p in libkcingest kcpipe kcpipe-send kcpipe-office; do
         s=$(in_chroot dpkg-query -W -f='${db:Status-Abbrev}' "$p")
         [ "$s" = "ii " ] || fail "chroot: $p is '$s' after install"
     done
     in_chroot getent passwd kcpipe >/dev/null || fail "chroot: no user kcpipe"
     [ "$(in_chroot stat -c '%a %U %G' /var/lib/kcpipe)" = "750 kcpipe kcpipe" ] ||
         fail "chroot: /var/lib/kcpipe is $(in_chroot stat -c '%a %U %G' /var/lib/kcpipe)"
+    [ "$(in_chroot stat -c '%a %U %G' /var/lib/kcpipe/office)" = "700 kcpipe kcpipe" ] ||
+        fail "chroot: /var/lib/kcpipe/office is $(in_chroot stat -c '%a %U %G' /var/lib/kcpipe/office)"
     [ -f "$CHROOT/etc/kcpipe/aggregator.conf" ] || [ -z "$(confs_of kcpipe)" ] || fail "chroot: no aggregator.conf"
-    for u in $(units_of kcpipe) $(units_of kcpipe-send); do
+    [ -f "$CHROOT/etc/kcpipe/office.conf" ] || [ -z "$(confs_of kcpipe-office)" ] || fail "chroot: no office.conf"
+    for u in $(units_of kcpipe) $(units_of kcpipe-send) $(units_of kcpipe-office); do
         find "$CHROOT/etc/systemd/system" -name "$u" -type l | grep -q . || fail "chroot: $u not enabled"
     done
     note "chroot: $(in_chroot getent passwd kcpipe); /var/lib/kcpipe $(in_chroot stat -c '%a %U:%G' /var/lib/kcpipe);" \
@@ -459,13 +533,19 @@ debootstrap_test() {
     echo "$v" | grep -q "$KC_VERSION" || fail "chroot: kc-aggregator --version says '$v'"
     in_chroot kc-send --help >/dev/null 2>&1 || fail "chroot: kc-send --help"
     chroot_start_check
+    chroot_office_check
     # Remove keeps the data and the user; purge removes them.
     echo data >"$CHROOT/var/lib/kcpipe/keep-me"
     in_chroot dpkg -r kcpipe >>"$WORK/apt.log" 2>&1 || fail "chroot: dpkg -r kcpipe"
     [ -f "$CHROOT/var/lib/kcpipe/keep-me" ] || fail "chroot: dpkg -r removed the data"
     in_chroot getent passwd kcpipe >/dev/null || fail "chroot: dpkg -r removed the user"
     [ -f "$CHROOT/etc/kcpipe/aggregator.conf" ] || [ -z "$(confs_of kcpipe)" ] || fail "chroot: dpkg -r removed a conffile"
-    in_chroot dpkg -P kcpipe kcpipe-send libkcingest >>"$WORK/apt.log" 2>&1 || fail "chroot: dpkg -P"
+    # kcpipe purged while kcpipe-office stays: the portal's data stays too
+    in_chroot dpkg -P kcpipe >>"$WORK/apt.log" 2>&1 || fail "chroot: dpkg -P kcpipe"
+    [ -f "$CHROOT/var/lib/kcpipe/office/data.mdb" ] || fail "chroot: dpkg -P kcpipe removed kcpipe-office's data"
+    [ ! -e "$CHROOT/var/lib/kcpipe/keep-me" ] || fail "chroot: dpkg -P kcpipe kept the store's directory"
+    in_chroot getent passwd kcpipe >/dev/null || fail "chroot: dpkg -P kcpipe removed the user of kcpipe-office"
+    in_chroot dpkg -P kcpipe-office kcpipe-send libkcingest >>"$WORK/apt.log" 2>&1 || fail "chroot: dpkg -P"
     [ ! -e "$CHROOT/var/lib/kcpipe" ] || fail "chroot: /var/lib/kcpipe left after purge"
     [ ! -e "$CHROOT/var/lib/kcpipe-send" ] || fail "chroot: /var/lib/kcpipe-send left after purge"
     [ ! -e "$CHROOT/etc/kcpipe" ] || fail "chroot: /etc/kcpipe left after purge: $(ls -A "$CHROOT/etc/kcpipe")"
@@ -475,8 +555,9 @@ debootstrap_test() {
     note "debootstrap chroot install/remove/purge: $(($(date +%s) - t1)) s"
 }
 skipped=""
-case "${KC_TEST_DEBOOTSTRAP:-auto}" in
-0) skipped="the chroot install (part 4) not run: KC_TEST_DEBOOTSTRAP=0" ;;
+case "$CHROOT_MODE:${KC_TEST_DEBOOTSTRAP:-auto}" in
+no:*) note "parts 1-3 only (--no-chroot: the chroot install is the test package_chroot, scripts/soak)" ;;
+*:0) skipped="the chroot install (part 4) not run: KC_TEST_DEBOOTSTRAP=0" ;;
 *)
     if [ "$(id -u)" -ne 0 ] || ! command -v debootstrap >/dev/null; then
         if [ "${KC_TEST_DEBOOTSTRAP:-auto}" = 1 ]; then
@@ -490,7 +571,7 @@ case "${KC_TEST_DEBOOTSTRAP:-auto}" in
     ;;
 esac
 
-for p in kcpipe kcpipe-send libkcingest; do
+for p in $PACKAGES; do
     note "$p: $(dpkg-deb -f "${DEB[$p]}" Version) $(grep -c . "$WORK/$p.list") entries"
 done
 note "package test: $(($(date +%s) - T0)) s, $fails failure(s)"
