@@ -61,7 +61,7 @@ typedef struct {
     kc_odb_t *db;
     const char *tls_cert; /* PEM text, or NULL (plain HTTP) */
     const char *tls_key;
-    unsigned threads; /* 0 = 4 */
+    unsigned threads;     /* 0 = 4 */
     const char *data_dir; /* the data directory (uploads/ below it) */
     kc_osend_t *send;     /* the producer side; NULL: pages that send answer 503 */
 } kc_ohttp_opts_t;
