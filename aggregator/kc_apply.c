@@ -11,6 +11,7 @@
 #include "kc_cellmap.h"
 #include "kc_checkpoint.h"
 #include "kc_ledger.h"
+#include "kc_period.h"
 
 #include "kc_err.h"
 #include "kc_log.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S_TEXT_MAX 256
 
@@ -645,6 +647,140 @@ static int s_reack(s_msg_t *m, kc_txn_t *txn, const char *producer, uint64_t epo
     return 0;
 }
 
+/* ---- the reporting cycle (core/kc_period.h, docs/CYCLE.md) ---- */
+
+/* A cycle entry's period and the state it leads to. */
+typedef struct {
+    uint8_t unit;
+    int32_t yyyymm;
+    kc_period_state_t next;
+} s_period_t;
+
+typedef struct {
+    const s_totals_t *tot;
+    bool found;
+} s_data_t;
+
+static int s_data_fn(const kc_cell_key_t *key, const kc_cell_t *cell, void *ctx)
+{
+    s_data_t *d = ctx;
+    /* the run's value of a cell it touched supersedes the store's */
+    const kc_cellmap_entry_t *e = kc_cellmap_find(&d->tot->map, kc_cellmap_key(key));
+    if ((e ? e->cell.events : cell->events) > 0) {
+        d->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether province code `code` has accepted data in yyyymm: a totals cell of
+ * the period and province with events, as the run has it so far. */
+static int s_has_data(const s_totals_t *tot, kc_txn_t *txn, int code, int32_t yyyymm, bool *out)
+{
+    kc_cell_key_t lo = {.year = (uint16_t)(yyyymm / 100),
+                        .month = (uint8_t)(yyyymm % 100),
+                        .province = (uint8_t)code};
+    kc_cell_key_t hi = lo;
+    hi.activity = hi.kind = hi.fund = UINT8_MAX;
+    *out = false;
+    for (size_t i = 0; i < kc_cellmap_count(&tot->map); i++) { /* cells new in this run */
+        const kc_cellmap_entry_t *e = kc_cellmap_at(&tot->map, i);
+        kc_cell_key_t k;
+        kc_cellmap_unkey(e->key, &k);
+        if (k.year == lo.year && k.month == lo.month && k.province == lo.province &&
+            e->cell.events > 0) {
+            *out = true;
+            return 0;
+        }
+    }
+    s_data_t d = {tot, false};
+    int rc = kc_txn_totals_scan(txn, &lo, &hi, s_data_fn, &d);
+    if (rc < 0)
+        return rc;
+    *out = d.found;
+    return 0;
+}
+
+/* The current month in the aggregator's local time zone (TZ). */
+static int32_t s_now_yyyymm(uint64_t now_ns)
+{
+    time_t t = (time_t)(now_ns / 1000000000u);
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return INT32_MAX;
+    return (int32_t)(tm.tm_year + 1900) * 100 + (int32_t)(tm.tm_mon + 1);
+}
+
+/* Whether the producer of m may approve or reopen: the centre (under CURVE a
+ * key whose registry line grants every province; without CURVE the producer
+ * id KC_CENTRE_PRODUCER). */
+static bool s_is_centre(const s_msg_t *m)
+{
+    if (m->granted)
+        return m->any_province;
+    return strcmp(m->batch->producer_id, KC_CENTRE_PRODUCER) == 0;
+}
+
+/* Decide a sign-off, approval or reopen (checked by kc_event_check): who may,
+ * then kc_period_decide on the stored state. */
+static int s_cycle_decide(kc_apply_t *self, const s_msg_t *m, kc_txn_t *txn,
+                          const kc_pb_event_t *ev, uint64_t offset, s_period_t *per, int *reason,
+                          char *text, size_t cap)
+{
+    int code = kc_ref_parse_code(ev->province);
+    int32_t yyyymm = (int32_t)ev->year * 100 + (int32_t)ev->month;
+    bool sign_off = ev->op == KCPIPE__V1__OP__OP_SIGN_OFF;
+    if (!sign_off && !s_is_centre(m)) {
+        *reason = KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED;
+        snprintf(text, cap, "only the centre may %s a period: producer '%.64s' is not the centre's",
+                 ev->op == KCPIPE__V1__OP__OP_APPROVE ? "approve" : "reopen",
+                 m->batch->producer_id);
+        return 0;
+    }
+    per->unit = kc_ref_unit_key(code, yyyymm);
+    per->yyyymm = yyyymm;
+    kc_period_state_t cur;
+    int rc = kc_txn_period_get(txn, per->unit, yyyymm, &cur);
+    if (rc != 0 && rc != KC_ENOTFOUND)
+        return rc;
+    kc_period_op_t op = {.op = (uint8_t)ev->op,
+                         .province = (uint8_t)code,
+                         .yyyymm = yyyymm,
+                         .now_yyyymm = s_now_yyyymm(self->now_ns),
+                         .reason_len = ev->note ? strlen(ev->note) : 0,
+                         .offset = offset,
+                         .received_ns = self->now_ns};
+    if (ev->op == KCPIPE__V1__OP__OP_APPROVE &&
+        (rc = s_has_data(&self->tot, txn, code, yyyymm, &op.has_data)) != 0)
+        return rc;
+    rc = kc_period_decide(&cur, &op, &per->next, text, cap);
+    if (rc < 0)
+        return rc;
+    *reason = rc;
+    return 0;
+}
+
+/* period_locked if a cell the effect touches (a record's; a correction's old
+ * and new; a retraction's target's) is of an approved (province, month). */
+static int s_lock_check(kc_txn_t *txn, const kc_ledger_effect_t *eff, int *reason, char *text,
+                        size_t cap)
+{
+    for (size_t i = 0; i < eff->ncells; i++) {
+        const kc_cell_key_t *k = &eff->cells[i].key;
+        int32_t yyyymm = (int32_t)k->year * 100 + k->month;
+        kc_period_state_t st;
+        int rc = kc_txn_period_get(txn, kc_ref_unit_key(k->province, yyyymm), yyyymm, &st);
+        if (rc == KC_ENOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if ((*reason = kc_period_lock_check(&st, k->province, yyyymm, text, cap)) !=
+            KCPIPE__V1__REASON__REASON_OK)
+            return 0;
+    }
+    return 0;
+}
+
 /* Process the event at seq == hwm + 1: decide, store, count. */
 static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod,
                      const kc_pb_event_t *ev, const s_pre_t *pre, const ProtobufCBinaryData *bytes)
@@ -693,9 +829,18 @@ static int s_process(kc_apply_t *self, s_msg_t *m, kc_txn_t *txn, s_prod_t *prod
         reason = eff->reason;
         if (reason != KCPIPE__V1__REASON__REASON_OK) /* the text of an accepted event: unused */
             memcpy(text, eff->text, sizeof text);
+        bool cycle = reason == KCPIPE__V1__REASON__REASON_OK && kc_op_is_cycle(eff->op);
+        s_period_t per = {0};
+        if (cycle)
+            rc = s_cycle_decide(self, m, txn, ev, offset, &per, &reason, text, sizeof text);
+        else if (reason == KCPIPE__V1__REASON__REASON_OK)
+            rc = s_lock_check(txn, eff, &reason, text, sizeof text);
+        if (rc != 0)
+            return rc;
         if (reason == KCPIPE__V1__REASON__REASON_OK) {
             kc_ledger_cells_t cells = {s_totals_get, s_totals_put, &self->tot};
-            rc = kc_ledger_apply_cells(txn, eff, &cells);
+            rc = cycle ? kc_txn_period_put(txn, per.unit, per.yyyymm, &per.next)
+                       : kc_ledger_apply_cells(txn, eff, &cells);
             if (rc == KC_EOVERFLOW) {
                 const kc_cell_key_t *k = &eff->cells[eff->ncells - 1].key;
                 const kc_activity_t *act = kc_ref_activity_by_id(k->activity);

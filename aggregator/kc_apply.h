@@ -32,7 +32,12 @@
  *      event and the store: kc_event_check() failures, business dedup
  *      (identity present with the same content hash -> duplicate, another
  *      hash -> event_id_conflict) and the target rules of corrections and
- *      retractions give their reasons; otherwise its cell deltas and identity
+ *      retractions give their reasons; then the reporting cycle
+ *      (core/kc_period.h, docs/CYCLE.md): an effect with a cell of an
+ *      approved (province, month) -> period_locked; a sign-off, approval or
+ *      reopen is decided on the store's periods table (approve/reopen: the
+ *      centre only, else province_not_authorized) and, accepted, writes its
+ *      period's new state instead of cells; otherwise its cell deltas and identity
  *      records are applied (KC_EOVERFLOW -> total_overflow, nothing changed)
  *      and the raw bytes appended to the log at the offset the effect was
  *      computed for: accepted. The cell deltas go to the run's in-memory
@@ -125,7 +130,7 @@
 #include <stdint.h>
 
 /* One more than the largest kcpipe.v1.Reason value. */
-#define KC_REASON_SLOTS 32
+#define KC_REASON_SLOTS 40
 
 /* What the aggregator did, summed over batches. */
 typedef struct {

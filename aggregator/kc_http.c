@@ -36,6 +36,11 @@
  * of no use to a reader of the API and tells an attacker about the host, so
  * /v1/totals is kc-query's JSON without its "store" member.
  *
+ * /v1/completeness (issue 18) is `kc-query --completeness --format json`
+ * (core/kc_cycle.h) without "store": year, months, region, province, units
+ * and as_of; the server keeps one index of first reports, extended by the
+ * log entries appended since the previous request.
+ *
  * /v1/provinces?scheme=34 counts, for each scheme-34 unit, the reports of the
  * unit itself and of the scheme-63 provinces merged into it (successor), as
  * kc-watch --units 34 and /v1/totals?units=34 do: the latest last_report and
@@ -46,6 +51,7 @@
 #include "kc_http.h"
 
 #include "kc_audit.h"
+#include "kc_cycle.h"
 #include "kc_err.h"
 #include "kc_filter.h"
 #include "kc_jtext.h"
@@ -86,6 +92,7 @@ struct kc_http {
     kc_store_t *store;
     kc_metrics_t *metrics;
     unsigned port;
+    kc_cycle_index_t *cycle; /* /v1/completeness */
 };
 
 /* ---- responses ---- */
@@ -242,6 +249,34 @@ static enum MHD_Result s_totals(kc_http_t *h, struct MHD_Connection *c)
         ret = rc == 0 ? s_json(h, c, MHD_HTTP_OK, doc) : s_store_error(h, c, rc);
     }
     free(ans);
+    free(o);
+    return ret;
+}
+
+/* GET /v1/completeness (core/kc_cycle.h): kc_qry's URL parameters that apply. */
+static enum MHD_Result s_completeness(kc_http_t *h, struct MHD_Connection *c)
+{
+    kc_qry_opts_t *o = malloc(sizeof *o);
+    if (!o)
+        return s_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    kc_qry_init(o);
+    s_args_t a = {.qry = o};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_arg, &a);
+    enum MHD_Result ret;
+    if (a.failed || kc_qry_finish(o, KC_QRY_URL, a.err, sizeof a.err) != 0 ||
+        kc_cycle_check_opts(o, KC_QRY_URL, a.err, sizeof a.err) != 0) {
+        ret = s_error(h, c, MHD_HTTP_BAD_REQUEST, a.err);
+    } else {
+        kc_cycle_table_t t;
+        kc_txn_t *txn = NULL;
+        int rc = kc_store_read_begin(h->store, &txn);
+        if (rc == 0)
+            rc = kc_cycle_answer(h->cycle, txn, o, &t);
+        kc_txn_end(&txn);
+        ret = rc == 0 ? s_json(h, c, MHD_HTTP_OK, kc_cycle_json(&t)) : s_store_error(h, c, rc);
+        if (rc == 0)
+            kc_cycle_table_free(&t);
+    }
     free(o);
     return ret;
 }
@@ -660,6 +695,8 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         return s_report(h, c);
     if (strcmp(url, "/v1/rejects") == 0)
         return s_rejects(h, c);
+    if (strcmp(url, "/v1/completeness") == 0)
+        return s_completeness(h, c);
     static const struct {
         const char *path;
         enum MHD_Result (*fn)(kc_http_t *, struct MHD_Connection *);
@@ -725,6 +762,10 @@ int kc_http_start(kc_http_t **out, const kc_http_opts_t *opts)
         return KC_ENOMEM;
     h->store = opts->store;
     h->metrics = opts->metrics;
+    if (!(h->cycle = kc_cycle_index_new())) {
+        free(h);
+        return KC_ENOMEM;
+    }
     unsigned threads = opts->threads ? opts->threads : 2;
     errno = 0;
     h->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, s_handle, h,
@@ -733,6 +774,7 @@ int kc_http_start(kc_http_t **out, const kc_http_opts_t *opts)
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!h->daemon) {
         int e = errno;
+        kc_cycle_index_free(&h->cycle);
         free(h);
         kc_error("http: cannot listen on %s port %u%s%s", addr, opts->port, e ? ": " : "",
                  e ? strerror(e) : "");
@@ -750,6 +792,7 @@ void kc_http_stop(kc_http_t **self_p)
         return;
     kc_http_t *h = *self_p;
     MHD_stop_daemon(h->daemon);
+    kc_cycle_index_free(&h->cycle);
     free(h);
     *self_p = NULL;
 }

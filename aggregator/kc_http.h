@@ -9,6 +9,9 @@
  *              the same parameters, checks and JSON as `kc-query --format json`
  *              (tools/common/kc_qry.h); region, province, activity and fund may
  *              repeat; a bad parameter gets 400 with kc-query's reason.
+ *   /v1/completeness?year=Y&months=A-B&region=R&province=P&units=34|63&as_of=TIME
+ *              `kc-query --completeness --format json` without "store"
+ *              (core/kc_cycle.h, docs/CYCLE.md)
  *   /v1/provinces?scheme=63|34   reference data + last report of each unit
  *   /v1/activities               the activity taxonomy
  *   /v1/producers                producer status: last seq, last seen, lag

@@ -16,10 +16,12 @@
  */
 #include "kc_metrics.h"
 
+#include "kc_cycle.h"
 #include "kc_err.h"
 #include "kc_event.h"
 #include "kc_idmap.h"
 #include "kc_text.h"
+#include "kc_time.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -113,6 +115,7 @@ struct kc_metrics {
     s_state_t st;
     s_prods_t prods;
     double start_time;
+    kc_cycle_index_t *cycle; /* first reports, for the kcpipe_cycle_* gauges (issue 18) */
 };
 
 static const char *s_prod_key(const void *ctx, uint32_t i, size_t *len)
@@ -162,7 +165,8 @@ kc_metrics_t *kc_metrics_new(void)
     kc_metrics_t *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    if (pthread_mutex_init(&m->mu, NULL) != 0) {
+    if (!(m->cycle = kc_cycle_index_new()) || pthread_mutex_init(&m->mu, NULL) != 0) {
+        kc_cycle_index_free(&m->cycle);
         free(m);
         return NULL;
     }
@@ -184,6 +188,7 @@ void kc_metrics_free(kc_metrics_t **mp)
     kc_metrics_t *m = *mp;
     pthread_mutex_destroy(&m->mu);
     s_prods_fini(&m->prods);
+    kc_cycle_index_free(&m->cycle);
     free(m);
     *mp = NULL;
 }
@@ -484,6 +489,8 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
     memset(&ss, 0, sizeof ss);
     bool have_store = false;
     int rc = 0;
+    kc_cycle_due_t due[12]; /* the 12 latest periods past their deadline (kc_cycle.h) */
+    size_t ndue = 0;
     if (store) {
         kc_txn_t *txn = NULL;
         rc = kc_store_read_begin(store, &txn);
@@ -491,6 +498,8 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
             rc = kc_txn_stat(txn, &ss);
         if (rc == 0)
             rc = kc_txn_producer_scan(txn, s_scan_fn, &scan);
+        if (rc == 0)
+            rc = kc_cycle_recent(m->cycle, txn, kc_time_real_ns(), due, 12, &ndue);
         kc_txn_end(&txn);
         have_store = rc == 0;
     }
@@ -593,6 +602,18 @@ int kc_metrics_render(kc_metrics_t *m, kc_store_t *store, char **text, size_t *l
               "Bytes of the store's map in use (pages up to the last used one).",
               (uint64_t)ss.used_bytes);
     }
+    s_family(&o, "kcpipe_cycle_late_provinces", "gauge",
+             "Provinces whose first report of the period came after its deadline (docs/CYCLE.md), "
+             "for the 12 latest periods past their deadline.");
+    for (size_t i = 0; i < ndue; i++)
+        s_printf(&o, "kcpipe_cycle_late_provinces{period=\"%04d-%02d\"} %u\n", due[i].year,
+                 due[i].month, due[i].late);
+    s_family(&o, "kcpipe_cycle_missing_provinces", "gauge",
+             "Provinces with no report of the period although its deadline has passed "
+             "(docs/CYCLE.md), for the 12 latest periods past their deadline.");
+    for (size_t i = 0; i < ndue; i++)
+        s_printf(&o, "kcpipe_cycle_missing_provinces{period=\"%04d-%02d\"} %u\n", due[i].year,
+                 due[i].month, due[i].missing);
     s_u64(&o, "kcpipe_store_stale_readers_cleared_total", "counter",
           "Stale LMDB reader slots cleared.", st->readers_cleared);
     s_family(&o, "kcpipe_feed_subscribers", "gauge", "Subscribers connected to the live feed.");

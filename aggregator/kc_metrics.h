@@ -22,6 +22,8 @@
  *   the producer reported it in its current spool epoch: see kc_metrics_batch),
  *   kcpipe_store_log_entries, kcpipe_store_file_size_bytes,
  *   kcpipe_store_map_size_bytes, kcpipe_store_map_used_bytes,
+ *   kcpipe_cycle_late_provinces{period}, kcpipe_cycle_missing_provinces{period}
+ *   (the 12 latest periods past their deadline, core/kc_cycle.h),
  *   kcpipe_store_stale_readers_cleared_total, kcpipe_feed_subscribers,
  *   kcpipe_feed_updates_total, kcpipe_feed_update_drops_total,
  *   kcpipe_feed_snapshots_total, kcpipe_http_requests_total{code},

@@ -41,6 +41,11 @@ static const char *const s_reason_names[] = {
     [KCPIPE__V1__REASON__REASON_PROVINCE_NOT_AUTHORIZED] = "province_not_authorized",
     [KCPIPE__V1__REASON__REASON_VALUE_TOO_LARGE] = "value_too_large",
     [KCPIPE__V1__REASON__REASON_INVALID_TEXT] = "invalid_text",
+    [KCPIPE__V1__REASON__REASON_PERIOD_LOCKED] = "period_locked",
+    [KCPIPE__V1__REASON__REASON_PERIOD_NOT_ENDED] = "period_not_ended",
+    [KCPIPE__V1__REASON__REASON_PERIOD_NO_DATA] = "period_no_data",
+    [KCPIPE__V1__REASON__REASON_PERIOD_NOT_LOCKED] = "period_not_locked",
+    [KCPIPE__V1__REASON__REASON_MISSING_REASON] = "missing_reason",
 };
 #define N_REASONS ((int)(sizeof s_reason_names / sizeof s_reason_names[0]))
 
@@ -116,6 +121,70 @@ static int s_fail(char *text, size_t cap, int reason, const char *fmt, ...)
     return reason;
 }
 
+bool kc_op_is_cycle(int op)
+{
+    return op == KCPIPE__V1__OP__OP_SIGN_OFF || op == KCPIPE__V1__OP__OP_APPROVE ||
+           op == KCPIPE__V1__OP__OP_REOPEN;
+}
+
+static const char *s_cycle_name(int op)
+{
+    return op == KCPIPE__V1__OP__OP_SIGN_OFF  ? "sign-off"
+           : op == KCPIPE__V1__OP__OP_APPROVE ? "approval"
+                                              : "reopen";
+}
+
+/* A cycle entry (sign-off, approval, reopen): event_id (checked), province,
+ * year and month; nothing of a record (activity, kind, fund, metrics,
+ * corrects); the note (a reopen's reason) at most KC_NOTE_MAX bytes. */
+static int s_check_cycle(const kc_pb_event_t *ev, int op, kc_event_view_t *out, char *text,
+                         size_t cap)
+{
+    const char *what = s_cycle_name(op);
+    bool metrics = false;
+    for (int i = 0; i < KC_METRIC_COUNT; i++) {
+        int64_t v;
+        if (kc_pb_metric_get(ev->metrics, i, &v))
+            metrics = true;
+    }
+    if ((ev->corrects && *ev->corrects) || (ev->activity && *ev->activity) || ev->has_kind ||
+        ev->has_fund || metrics)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP,
+                      "a %s carries only province, year, month (and a note): no %s", what,
+                      ev->corrects && *ev->corrects   ? "corrects"
+                      : ev->activity && *ev->activity ? "activity"
+                      : ev->has_kind                  ? "kind"
+                      : ev->has_fund                  ? "fund"
+                                                      : "metrics");
+    if (!ev->has_year || ev->year < KC_YEAR_MIN || ev->year > KC_YEAR_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_YEAR, "year %u is outside %d-%d",
+                      ev->has_year ? ev->year : 0, KC_YEAR_MIN, KC_YEAR_MAX);
+    if (!ev->has_month || ev->month < 1 || ev->month > 12)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_BAD_MONTH, "month %u is outside 1-12",
+                      ev->has_month ? ev->month : 0);
+    int32_t yyyymm = (int32_t)ev->year * 100 + (int32_t)ev->month;
+    int code = kc_ref_parse_code(ev->province);
+    if (code < 0 || strlen(ev->province) != 2 || !kc_ref_province_for(code, yyyymm))
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNKNOWN_PROVINCE,
+                      "province '%.8s' is not a code of scheme %d, in force for %04u-%02u",
+                      ev->province ? ev->province : "", kc_ref_scheme_for(yyyymm), ev->year,
+                      ev->month);
+    size_t notelen = ev->note ? strlen(ev->note) : 0;
+    if (notelen > KC_NOTE_MAX)
+        return s_fail(text, cap, KCPIPE__V1__REASON__REASON_NOTE_TOO_LONG,
+                      "note is %zu bytes, at most %d allowed", notelen, KC_NOTE_MAX);
+    out->event_id = ev->event_id;
+    out->event_id_len = strlen(ev->event_id);
+    out->op = (uint8_t)op;
+    out->province = (uint8_t)code;
+    out->year = (uint16_t)ev->year;
+    out->month = (uint8_t)ev->month;
+    out->yyyymm = yyyymm;
+    out->seq = ev->seq;
+    out->producer_id = ev->producer_id;
+    return KCPIPE__V1__REASON__REASON_OK;
+}
+
 int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, size_t cap)
 {
     memset(out, 0, sizeof *out);
@@ -128,6 +197,8 @@ int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, si
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_EVENT_ID_TOO_LONG,
                       "event_id is %zu bytes, at most %d allowed", idlen, KC_EVENT_ID_MAX);
     int op = ev->has_op ? (int)ev->op : KCPIPE__V1__OP__OP_RECORD;
+    if (kc_op_is_cycle(op))
+        return s_check_cycle(ev, op, out, text, cap);
     if (op != KCPIPE__V1__OP__OP_RECORD && op != KCPIPE__V1__OP__OP_CORRECTION &&
         op != KCPIPE__V1__OP__OP_RETRACTION)
         return s_fail(text, cap, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP,

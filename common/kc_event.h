@@ -18,10 +18,13 @@
 #define KC_EVENT_ID_MAX     64
 #define KC_PRODUCER_ID_MAX  64
 #define KC_SUBMITTED_BY_MAX 64 /* Event.submitted_by: 1-64 bytes when present */
-#define KC_NOTE_MAX         1024
-#define KC_YEAR_MIN         2000
-#define KC_YEAR_MAX         2100
-#define KC_HASH_LEN         16
+/* Without CURVE, the producer id whose approvals and reopens the aggregator
+ * accepts (under CURVE: a key granted every province). docs/CYCLE.md. */
+#define KC_CENTRE_PRODUCER "centre"
+#define KC_NOTE_MAX        1024
+#define KC_YEAR_MIN        2000
+#define KC_YEAR_MAX        2100
+#define KC_HASH_LEN        16
 /* Largest message the aggregator accepts (ZMQ_MAXMSGSIZE). */
 #define KC_MAX_MSG_SIZE (16 * 1024 * 1024)
 
@@ -70,6 +73,15 @@ typedef struct {
  * persons_employed <= persons. Target rules (unknown_target and the like)
  * need the store: see kc_ledger.h. */
 int kc_event_check(const kc_pb_event_t *ev, kc_event_view_t *out, char *text, size_t textcap);
+
+/* Whether op is one of the reporting cycle's (OP_SIGN_OFF, OP_APPROVE,
+ * OP_REOPEN; docs/CYCLE.md). kc_event_check() checks such an event apart:
+ * event_id, then nothing of a record (corrects, activity, kind, fund,
+ * metrics: unsupported_op), year, month, the province under the period's
+ * scheme, the note's length; its view has province and period only
+ * (activity NULL, kind, fund and present 0). Whether it may be done, and by
+ * whom, is the aggregator's (core/kc_period.h). */
+bool kc_op_is_cycle(int op);
 
 /* The admission rules: checked at the aggregator on every new event before
  * kc_event_check() and the ledger (and by producers before spooling), never on

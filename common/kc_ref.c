@@ -49,6 +49,7 @@ static s_act_slot_t s_act_any[S_ACT_SLOTS];  /* code or name, ASCII case folded 
 static const kc_activity_t *s_act_id[256];   /* by id */
 #define S_PROV_PER_CODE 4
 static const kc_province_t *s_prov_code[100][S_PROV_PER_CODE]; /* by code, file order */
+static kc_ref_deadlines_t s_deadlines;
 static char *s_texts[4]; /* the parsed copies the tables point into (kept for life) */
 static size_t s_n_texts;
 
@@ -227,6 +228,9 @@ static void s_load(void)
     s_parse(kc_ref_activities_tsv, "activities.tsv", 6, s_activity_row);
     s_parse(kc_ref_provinces_tsv, "provinces.tsv", 6, s_province_row);
     s_parse(kc_ref_regions_tsv, "regions.tsv", 6, s_region_row);
+    char err[160];
+    if (kc_ref_deadlines_parse(kc_ref_deadlines_tsv, &s_deadlines, err, sizeof err) != 0)
+        s_die("deadlines.tsv", 0, err);
     s_index();
 }
 
@@ -389,4 +393,95 @@ size_t kc_ref_units_of(int code, uint8_t units[2])
     if (u63)
         units[n++] = u63;
     return n;
+}
+
+/* ---- deadlines (data/deadlines.tsv) ---- */
+
+static int s_dl_fail(char *err, size_t cap, int line, const char *what)
+{
+    snprintf(err, cap, "line %d: %s", line, what);
+    return -1;
+}
+
+/* A decimal integer in lo..hi filling [p, end); -1 if not. */
+static long s_dl_int(const char *p, const char *end, long lo, long hi)
+{
+    long v = 0;
+    if (p == end || end - p > 4)
+        return -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= lo && v <= hi ? v : -1;
+}
+
+int kc_ref_deadlines_parse(const char *text, kc_ref_deadlines_t *out, char *err, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    out->default_days = -1;
+    bool header = false;
+    int lineno = 0;
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        const char *end = nl ? nl : line + strlen(line);
+        lineno++;
+        if (end > line && end[-1] == '\r')
+            end--;
+        if (line == end || line[0] == '#')
+            goto next;
+        const char *tab = memchr(line, '\t', (size_t)(end - line));
+        if (!tab || memchr(tab + 1, '\t', (size_t)(end - tab - 1)))
+            return s_dl_fail(err, cap, lineno, "want two tab-separated fields: year, days");
+        if (!header) {
+            if (tab - line != 4 || memcmp(line, "year", 4) != 0 || end - tab - 1 != 4 ||
+                memcmp(tab + 1, "days", 4) != 0)
+                return s_dl_fail(err, cap, lineno, "the header must be 'year<TAB>days'");
+            header = true;
+            goto next;
+        }
+        long days = s_dl_int(tab + 1, end, 0, KC_REF_DEADLINE_DAYS_MAX);
+        if (days < 0)
+            return s_dl_fail(err, cap, lineno, "days must be a whole number from 0 to 366");
+        if (tab - line == 1 && line[0] == '*') {
+            if (out->default_days >= 0)
+                return s_dl_fail(err, cap, lineno, "a second default row '*'");
+            out->default_days = (int)days;
+            goto next;
+        }
+        long year = s_dl_int(line, tab, 2000, 2100);
+        if (year < 0)
+            return s_dl_fail(err, cap, lineno, "year must be 2000 to 2100, or * for the default");
+        for (size_t i = 0; i < out->n; i++)
+            if (out->rows[i].year == year)
+                return s_dl_fail(err, cap, lineno, "a year given twice");
+        if (out->n == KC_REF_DEADLINE_YEARS)
+            return s_dl_fail(err, cap, lineno, "too many years");
+        out->rows[out->n].year = (int)year;
+        out->rows[out->n++].days = (int)days;
+    next:
+        line = nl ? nl + 1 : NULL;
+    }
+    if (!header)
+        return s_dl_fail(err, cap, lineno, "no header 'year<TAB>days'");
+    if (out->default_days < 0)
+        return s_dl_fail(err, cap, lineno, "no default row '*'");
+    return 0;
+}
+
+const kc_ref_deadlines_t *kc_ref_deadlines(void)
+{
+    s_init();
+    return &s_deadlines;
+}
+
+int kc_ref_deadline_days(const kc_ref_deadlines_t *d, int year)
+{
+    if (!d)
+        d = kc_ref_deadlines();
+    for (size_t i = 0; i < d->n; i++)
+        if (d->rows[i].year == year)
+            return d->rows[i].days;
+    return d->default_days;
 }

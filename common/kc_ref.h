@@ -1,7 +1,7 @@
 /* kc_ref.h - reference data: metrics, activities, provinces, regions.
  *
  * The single source of truth is the set of TSV files in data/ (metrics.tsv,
- * activities.tsv, provinces.tsv, regions.tsv). The build embeds them into the
+ * activities.tsv, provinces.tsv, regions.tsv, deadlines.tsv). The build embeds them into the
  * binaries; kc_ref parses the embedded copy once, on first use, thread-safely.
  * Every pointer returned here points into static tables that live until exit.
  *
@@ -89,11 +89,35 @@ bool kc_ref_region_known(const char *region);
 /* Whether the membership row that placed code in its region is marked unconfirmed. */
 bool kc_ref_region_unconfirmed(int code, int32_t yyyymm);
 
+/* Reporting deadlines (data/deadlines.tsv; issue 18, docs/CYCLE.md "Deadlines"): a monthly
+ * period is due `days` days after its end, the year's row if it has one, else the default
+ * row ("*"). The instant of a deadline (end of the due day, UTC+7) is core's kc_cycle. */
+#define KC_REF_DEADLINE_YEARS    128 /* rows with a year, at most */
+#define KC_REF_DEADLINE_DAYS_MAX 366
+typedef struct {
+    int default_days; /* the "*" row */
+    size_t n;         /* rows with a year */
+    struct {
+        int year; /* 2000..2100 */
+        int days; /* 0..KC_REF_DEADLINE_DAYS_MAX */
+    } rows[KC_REF_DEADLINE_YEARS];
+} kc_ref_deadlines_t;
+/* Parse a table in data/deadlines.tsv's format (NUL-terminated text): header "year<TAB>days",
+ * '#' comments and blank lines skipped, exactly one "*" row, a year at most once. Returns 0,
+ * or -1 with a one-line reason ("line 9: ...") in err[cap]. The embedded table is parsed with
+ * it (a bad one aborts, like every table). */
+int kc_ref_deadlines_parse(const char *text, kc_ref_deadlines_t *out, char *err, size_t cap);
+/* The embedded table (data/deadlines.tsv). */
+const kc_ref_deadlines_t *kc_ref_deadlines(void);
+/* Days after its end a period of `year` is due, under d (NULL: the embedded table). */
+int kc_ref_deadline_days(const kc_ref_deadlines_t *d, int year);
+
 /* The embedded TSV texts (generated at build time from data/). */
 extern const char kc_ref_metrics_tsv[];
 extern const char kc_ref_activities_tsv[];
 extern const char kc_ref_provinces_tsv[];
 extern const char kc_ref_regions_tsv[];
+extern const char kc_ref_deadlines_tsv[];
 /* Import-only (issue 15): header aliases, kind and fund words; read by ingest/kc_value.c. */
 extern const char kc_ref_columns_tsv[];
 extern const char kc_ref_values_tsv[];

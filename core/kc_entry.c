@@ -50,7 +50,9 @@ int kc_entry_decode(kc_wire_decoder_t *d, const kc_log_entry_t *e, kc_entry_t *o
         out->act = kc_ref_activity_lookup(out->activity);
     int kind = ev->has_kind ? (int)ev->kind : op == KCPIPE__V1__OP__OP_RECORD ? 1 : 0;
     out->kind = kind >= 0 && kind <= 255 ? (uint8_t)kind : 0;
-    int fund = ev->has_fund ? (int)ev->fund : op == KCPIPE__V1__OP__OP_RETRACTION ? 0 : 3;
+    int fund = ev->has_fund                                                ? (int)ev->fund
+               : op == KCPIPE__V1__OP__OP_RETRACTION || kc_op_is_cycle(op) ? 0
+                                                                           : 3;
     out->fund = fund >= 0 && fund <= 255 ? (uint8_t)fund : 0;
     for (int i = 0; i < KC_METRIC_COUNT; i++)
         if (kc_pb_metric_get(ev->metrics, i, &out->m[i]))
@@ -66,6 +68,9 @@ const char *kc_entry_op_name(int op)
     case KCPIPE__V1__OP__OP_RECORD: return "record";
     case KCPIPE__V1__OP__OP_CORRECTION: return "correction";
     case KCPIPE__V1__OP__OP_RETRACTION: return "retraction";
+    case KCPIPE__V1__OP__OP_SIGN_OFF: return "sign_off";
+    case KCPIPE__V1__OP__OP_APPROVE: return "approve";
+    case KCPIPE__V1__OP__OP_REOPEN: return "reopen";
     default: return "unknown";
     }
 }

@@ -78,7 +78,8 @@ typedef struct {
  * 0, or KC_EFORMAT if its Event does not decode. */
 int kc_entry_decode(kc_wire_decoder_t *d, const kc_log_entry_t *e, kc_entry_t *out);
 
-/* "record", "correction", "retraction" ("unknown" otherwise). */
+/* "record", "correction", "retraction", "sign_off", "approve", "reopen"
+ * ("unknown" otherwise). */
 const char *kc_entry_op_name(int op);
 /* "actual", "plan" / "kcqg", "kcdp", "other"; NULL for 0 or out of range. */
 const char *kc_entry_kind_name(int kind);

@@ -96,6 +96,9 @@ const char *kc_label_op(int op, kc_lang_t lang)
     case KCPIPE__V1__OP__OP_RECORD: return vi ? "ghi nhận" : "record";
     case KCPIPE__V1__OP__OP_CORRECTION: return vi ? "điều chỉnh" : "correction";
     case KCPIPE__V1__OP__OP_RETRACTION: return vi ? "thu hồi" : "retraction";
+    case KCPIPE__V1__OP__OP_SIGN_OFF: return vi ? "xác nhận hoàn thành" : "sign-off";
+    case KCPIPE__V1__OP__OP_APPROVE: return vi ? "phê duyệt" : "approval";
+    case KCPIPE__V1__OP__OP_REOPEN: return vi ? "mở lại" : "reopen";
     default: return vi ? "không rõ" : "unknown";
     }
 }
@@ -157,9 +160,33 @@ const char *kc_label_reason(const char *token, kc_lang_t lang)
          "Not authorized for this province"},
         {"value_too_large", "Giá trị quá lớn", "Value too large"},
         {"invalid_text", "Văn bản không hợp lệ", "Invalid text"},
+        {"period_locked", "Kỳ báo cáo đã được duyệt (khóa)", "Period approved (locked)"},
+        {"period_not_ended", "Kỳ báo cáo chưa kết thúc", "Period not ended yet"},
+        {"period_no_data", "Kỳ báo cáo chưa có số liệu", "Period has no data"},
+        {"period_not_locked", "Kỳ báo cáo chưa được duyệt", "Period not approved"},
+        {"missing_reason", "Thiếu lý do", "Reason missing"},
     };
     for (size_t i = 0; token && i < sizeof labels / sizeof *labels; i++)
         if (strcmp(token, labels[i].token) == 0)
+            return lang == KC_LANG_VI ? labels[i].vi : labels[i].en;
+    return token ? token : "";
+}
+
+const char *kc_label_cycle_state(const char *token, kc_lang_t lang)
+{
+    static const struct {
+        const char *token, *vi, *en;
+    } labels[] = {
+        {"on_time", "đúng hạn", "on time"},
+        {"late", "trễ hạn", "late"},
+        {"missing", "quá hạn chưa báo cáo", "missing"},
+        {"not_due", "chưa đến hạn", "not yet due"},
+        {"signed_off", "tỉnh đã xác nhận hoàn thành", "signed off by the province"},
+        {"approved", "trung ương đã duyệt (khóa)", "approved by the centre (locked)"},
+        {"reopened", "trung ương đã mở lại", "reopened by the centre"},
+    };
+    for (size_t i = 0; token && i < sizeof labels / sizeof *labels; i++)
+        if (strcmp(labels[i].token, token) == 0)
             return lang == KC_LANG_VI ? labels[i].vi : labels[i].en;
     return token ? token : "";
 }

@@ -42,5 +42,9 @@ const char *kc_label_fund(int fund, kc_lang_t lang);
  * -> "Unknown province" / "Mã tỉnh không xác định"), the wording of the
  * dashboard's (web/app.js); the token itself when it has none. */
 const char *kc_label_reason(const char *token, kc_lang_t lang);
+/* The label of a reporting-cycle state token (core/kc_cycle.h: "on_time", "late",
+ * "missing", "not_due"; and a cell's marks "signed_off", "approved", "reopened"):
+ * "on time" / "đúng hạn"; the token itself when it has none. */
+const char *kc_label_cycle_state(const char *token, kc_lang_t lang);
 
 #endif

@@ -466,6 +466,17 @@ static int s_amend(const kc_ledger_source_t *src, const kc_pb_event_t *ev,
     return 0;
 }
 
+/* A reporting-cycle entry: no cell, no identity; its period for the caller,
+ * who decides it on the periods table (kc_period.h). */
+static int s_cycle(const kc_pb_event_t *ev, const kc_event_view_t *v, kc_ledger_effect_t *out)
+{
+    out->cycle_province = v->province;
+    out->cycle_yyyymm = v->yyyymm;
+    out->cycle_unit = kc_ref_unit_key(v->province, v->yyyymm);
+    out->cycle_reason_len = ev->note ? strlen(ev->note) : 0;
+    return 0;
+}
+
 int kc_ledger_effect(const kc_ledger_source_t *src, const kc_pb_event_t *ev, uint64_t offset,
                      kc_ledger_effect_t *out)
 {
@@ -478,6 +489,8 @@ int kc_ledger_effect(const kc_ledger_source_t *src, const kc_pb_event_t *ev, uin
     if (out->reason != KCPIPE__V1__REASON__REASON_OK)
         return 0;
     out->op = view.op;
+    if (kc_op_is_cycle(view.op))
+        return s_cycle(ev, &view, out);
     if (view.op == KCPIPE__V1__OP__OP_RECORD)
         return s_record(src, ev, &view, NULL, out);
     return s_amend(src, ev, &view, out);
@@ -492,6 +505,8 @@ int kc_ledger_effect_checked(const kc_ledger_source_t *src, const kc_pb_event_t 
     memset(out, 0, sizeof *out);
     out->offset = offset;
     out->op = view->op;
+    if (kc_op_is_cycle(view->op))
+        return s_cycle(ev, view, out);
     if (view->op == KCPIPE__V1__OP__OP_RECORD)
         return s_record(src, ev, view, hash, out);
     return s_amend(src, ev, view, out);

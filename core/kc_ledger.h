@@ -35,6 +35,10 @@
  * (unknown_target: give year/month). Not found: every other unit key (at most
  * 97) is tried, to tell target_other_province from unknown_target.
  *
+ * A reporting-cycle entry (sign-off, approval, reopen: kc_op_is_cycle) has
+ * no effect here (REASON_OK, no cell, no identity): whether it is accepted is
+ * decided on the periods table (core/kc_period.h) by the aggregator.
+ *
  * Order of decisions (the first that applies):
  *   kc_event_check() fails                 -> its reason
  *   record: own identity exists            -> duplicate (same content hash) or
@@ -140,6 +144,11 @@ typedef struct {
     kc_ledger_cell_t cells[KC_LEDGER_MAX_CELLS];
     size_t nidents; /* [0] the event's own identity, [1] the target's, updated */
     kc_ledger_ident_t idents[KC_LEDGER_MAX_IDENTS];
+    /* a reporting-cycle entry (kc_op_is_cycle(op)): what kc_period_decide needs */
+    uint8_t cycle_unit;      /* kc_ref_unit_key of its province and period */
+    uint8_t cycle_province;  /* the code as sent */
+    int32_t cycle_yyyymm;    /* its period */
+    size_t cycle_reason_len; /* bytes of its note (a reopen's reason) */
 } kc_ledger_effect_t;
 
 /* Compute the effect of the decoded event ev, which will be (or, in a replay,

@@ -21,8 +21,10 @@
 
 #include "kc_err.h"
 #include "kc_event.h"
+#include "kc_entry.h"
 #include "kc_ledger.h"
 #include "kc_log.h"
+#include "kc_period.h"
 #include "kc_text.h"
 
 #include <stdarg.h>
@@ -104,6 +106,7 @@ void kc_replay_free(kc_replay_t **rp)
     kc_bigtable_free(r->ids.slots, r->ids.cap, sizeof *r->ids.slots);
     free(r->prep);
     free(r->cache_buf);
+    free(r->periods);
     free(r);
     *rp = NULL;
 }
@@ -211,6 +214,8 @@ static int s_entry(kc_replay_t *r, kc_txn_t *txn, s_src_t *src, const kc_replay_
                                kc_reason_name(eff->reason), eff->text);
     default: return rc == KC_EOVERFLOW ? kc_replay_overflow_(r, &eff->cells[cell], e.offset) : rc;
     }
+    if (kc_op_is_cycle(eff->op)) /* sign-off, approval, reopen: the periods table */
+        return kc_replay_period_apply_(r, txn, eff, e.offset, e.received_ns);
     for (size_t i = 0; i < eff->nidents; i++) {
         const kc_ledger_ident_t *d = &eff->idents[i];
         if ((rc = kc_txn_identity_put(txn, d->unit, d->event_id, d->event_id_len, &d->id)) != 0)
@@ -223,6 +228,115 @@ static int s_entry(kc_replay_t *r, kc_txn_t *txn, s_src_t *src, const kc_replay_
         r->group_stats.retractions++;
     else
         r->group_stats.records++;
+    return 0;
+}
+
+static kc_replay_period_t *s_period_find(const kc_replay_t *r, uint8_t unit, int32_t yyyymm)
+{
+    for (size_t i = 0; i < r->nperiods; i++)
+        if (r->periods[i].unit == unit && r->periods[i].yyyymm == yyyymm)
+            return &r->periods[i];
+    return NULL;
+}
+
+int kc_replay_period_apply_(kc_replay_t *r, kc_txn_t *txn, const kc_ledger_effect_t *eff,
+                            uint64_t offset, uint64_t received_ns)
+{
+    kc_period_state_t cur = {0}, next;
+    kc_replay_period_t *slot = NULL;
+    int rc;
+    if (txn) {
+        rc = kc_txn_period_get(txn, eff->cycle_unit, eff->cycle_yyyymm, &cur);
+        if (rc != 0 && rc != KC_ENOTFOUND)
+            return rc;
+    } else if ((slot = s_period_find(r, eff->cycle_unit, eff->cycle_yyyymm)) != NULL) {
+        cur = slot->st;
+    }
+    char text[KC_LEDGER_TEXT_MAX];
+    int reason =
+        kc_period_replay(&cur, eff->op, eff->cycle_province, eff->cycle_yyyymm,
+                         eff->cycle_reason_len, offset, received_ns, &next, text, sizeof text);
+    if (reason < 0)
+        return reason;
+    if (reason != KCPIPE__V1__REASON__REASON_OK)
+        return kc_replay_fail_(r, offset, reason,
+                               "a logged %s replays as %s (%s): the log and the rules disagree",
+                               kc_entry_op_name(eff->op), kc_reason_name(reason), text);
+    if (txn)
+        return kc_txn_period_put(txn, eff->cycle_unit, eff->cycle_yyyymm, &next);
+    if (!slot) {
+        if (r->nperiods == r->capperiods) {
+            size_t cap = r->capperiods ? 2 * r->capperiods : 64;
+            kc_replay_period_t *p = realloc(r->periods, cap * sizeof *p);
+            if (!p)
+                return KC_ENOMEM;
+            r->periods = p;
+            r->capperiods = cap;
+        }
+        slot = &r->periods[r->nperiods++];
+        slot->unit = eff->cycle_unit;
+        slot->yyyymm = eff->cycle_yyyymm;
+    }
+    slot->st = next;
+    return 0;
+}
+
+static bool s_period_eq(const kc_period_state_t *a, const kc_period_state_t *b)
+{
+    return a->state == b->state && a->signoffs == b->signoffs && a->approvals == b->approvals &&
+           a->reopens == b->reopens && a->signoff_offset == b->signoff_offset &&
+           a->signoff_ns == b->signoff_ns && a->approval_offset == b->approval_offset &&
+           a->approval_ns == b->approval_ns && a->reopen_offset == b->reopen_offset &&
+           a->reopen_ns == b->reopen_ns;
+}
+
+typedef struct {
+    const kc_replay_t *r;
+    uint64_t stored, ndiff;
+    void (*fn)(uint8_t unit, int32_t yyyymm, const kc_period_state_t *stored,
+               const kc_period_state_t *recomputed, void *ctx);
+    void *ctx;
+} s_pcmp_t;
+
+static int s_pcmp_fn(uint8_t unit, int32_t yyyymm, const kc_period_state_t *st, void *ctx)
+{
+    s_pcmp_t *c = ctx;
+    c->stored++;
+    const kc_replay_period_t *p = s_period_find(c->r, unit, yyyymm);
+    if (!p || !s_period_eq(&p->st, st)) {
+        c->ndiff++;
+        if (c->fn)
+            c->fn(unit, yyyymm, st, p ? &p->st : NULL, c->ctx);
+    }
+    return 0;
+}
+
+int kc_replay_periods_compare(const kc_replay_t *r, kc_txn_t *t,
+                              void (*fn)(uint8_t unit, int32_t yyyymm,
+                                         const kc_period_state_t *stored,
+                                         const kc_period_state_t *recomputed, void *ctx),
+                              void *ctx, uint64_t *nperiods, uint64_t *ndiff)
+{
+    if (!r || !t || !nperiods || !ndiff)
+        return KC_EINVAL;
+    s_pcmp_t c = {.r = r, .fn = fn, .ctx = ctx};
+    int rc = kc_txn_period_scan(t, s_pcmp_fn, &c);
+    if (rc != 0)
+        return rc;
+    /* every recomputed period the store lacks */
+    for (size_t i = 0; i < r->nperiods; i++) {
+        kc_period_state_t st;
+        rc = kc_txn_period_get(t, r->periods[i].unit, r->periods[i].yyyymm, &st);
+        if (rc == KC_ENOTFOUND) {
+            c.ndiff++;
+            if (fn)
+                fn(r->periods[i].unit, r->periods[i].yyyymm, NULL, &r->periods[i].st, ctx);
+        } else if (rc != 0) {
+            return rc;
+        }
+    }
+    *nperiods = c.stored > r->nperiods ? c.stored : r->nperiods;
+    *ndiff = c.ndiff;
     return 0;
 }
 

@@ -157,6 +157,18 @@ int kc_replay_compare(const kc_replay_t *r, kc_txn_t *t,
                       void (*fn)(const kc_replay_diff_t *d, void *ctx), void *ctx, uint64_t *ncells,
                       uint64_t *ndiff);
 
+/* Memory mode: compare the reporting-cycle states rebuilt from the log (each
+ * sign-off, approval, reopen through kc_period_replay) with the periods
+ * table of snapshot t (store/kc_store.h), field by field. fn (may be NULL)
+ * for each (unit, period) that differs, with the stored and the recomputed
+ * state (NULL where one side has none). *nperiods: periods compared (the
+ * larger side), *ndiff: those that differ. */
+int kc_replay_periods_compare(const kc_replay_t *r, kc_txn_t *t,
+                              void (*fn)(uint8_t unit, int32_t yyyymm,
+                                         const kc_period_state_t *stored,
+                                         const kc_period_state_t *recomputed, void *ctx),
+                              void *ctx, uint64_t *nperiods, uint64_t *ndiff);
+
 /* ---- one logged entry against a ledger source ----
  * The step of the store engine (steps 1-4 of DESIGN but the identity writes),
  * and of kc_cells_asof (kc_cells.h: the same step over a rewound source, from

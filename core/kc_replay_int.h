@@ -94,6 +94,20 @@ typedef struct {
 } kc_replay_prep_t;
 #define KC_REPLAY_MEM_BATCH 128 /* entries per memory-mode batch */
 
+/* Memory mode: the reporting-cycle state of one (unit, period), rebuilt. */
+typedef struct {
+    uint8_t unit;
+    int32_t yyyymm;
+    kc_period_state_t st;
+} kc_replay_period_t;
+
+/* A logged reporting-cycle entry (eff: its effect, REASON_OK): its period's
+ * state changed by kc_period_replay, in txn's periods table (store mode) or
+ * in r->periods (txn NULL: memory mode). A refusal is the log and the rules
+ * disagreeing: kc_replay_fail_. */
+int kc_replay_period_apply_(kc_replay_t *r, kc_txn_t *txn, const kc_ledger_effect_t *eff,
+                            uint64_t offset, uint64_t received_ns);
+
 struct kc_replay {
     kc_store_t *dst;
     kc_replay_opts_t o;
@@ -127,6 +141,8 @@ struct kc_replay {
     kc_ledger_effect_t eff;
     kc_replay_stats_t stats, group_stats;
     kc_replay_failure_t fail;
+    kc_replay_period_t *periods; /* memory mode: reporting-cycle states rebuilt */
+    size_t nperiods, capperiods;
 };
 
 /* Record the replay's failure at `offset` (kc_replay_failure()), log it;

@@ -289,6 +289,8 @@ static int s_mem_amend(kc_replay_t *r, const uint8_t *bytes, const kc_replay_ent
     if (stage == KC_REPLAY_STEP_CELL && rc == KC_EOVERFLOW)
         return kc_replay_overflow_(r, &eff->cells[cell], se->offset);
     /* KC_REPLAY_STEP_DECODE cannot happen (decoded in phase 1): KC_EFORMAT */
+    if (rc == 0 && kc_op_is_cycle(eff->op)) /* sign-off, approval, reopen */
+        return kc_replay_period_apply_(r, NULL, eff, se->offset, se->received_ns);
     for (size_t i = 0; rc == 0 && i < eff->nidents; i++) {
         const kc_ledger_ident_t *d = &eff->idents[i];
         rc = s_ids_put(r, d->unit, d->event_id, d->event_id_len, &d->id);

@@ -41,8 +41,29 @@ int kc_buf_reserve(kc_buf_t *buf, size_t n)
 static int s_fill(const kc_event_t *ev, const char *submitted_by, const char *producer_id,
                   uint64_t seq, Kcpipe__V1__Event *pe, Kcpipe__V1__Metrics *pm)
 {
-    if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_RETRACTION)
+    if (!ev || ev->op < KCI_OP_RECORD || ev->op > KCI_OP_REOPEN)
         return KC_EINVAL;
+    if (ev->op >= KCI_OP_SIGN_OFF) { /* the reporting cycle: province and period only */
+        if (!ev->event_id || !*ev->event_id || !ev->province || !*ev->province)
+            return KC_EINVAL;
+        kcpipe__v1__event__init(pe);
+        kcpipe__v1__metrics__init(pm);
+        pe->event_id = (char *)ev->event_id;
+        pe->province = (char *)ev->province;
+        pe->has_year = pe->has_month = 1;
+        pe->year = (uint32_t)ev->year;
+        pe->month = (uint32_t)ev->month;
+        pe->has_op = 1;
+        pe->op = (Kcpipe__V1__Op)ev->op;
+        if (ev->note && *ev->note)
+            pe->note = (char *)ev->note;
+        pe->producer_id = (char *)producer_id;
+        pe->has_seq = 1;
+        pe->seq = seq;
+        if (submitted_by && *submitted_by)
+            pe->submitted_by = (char *)submitted_by;
+        return 0;
+    }
     bool retraction = ev->op == KCI_OP_RETRACTION;
     bool amends = ev->op != KCI_OP_RECORD;
     if (!ev->event_id || !*ev->event_id || !ev->province || !*ev->province ||

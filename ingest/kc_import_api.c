@@ -136,6 +136,15 @@ static const struct {
                                    "province: ask the centre to add it, or check the province")},
     {"total_overflow", N_("the total would become too large: the figure is almost certainly "
                           "mistyped (too many zeros)")},
+    {"period_locked", N_("the centre has approved (locked) this month of the province: ask the "
+                         "centre to reopen it, then send the row again")},
+    {"period_not_ended", N_("a month can be signed off only after its last day: send the "
+                            "sign-off again next month")},
+    {"period_no_data", N_("the province has no accepted row for that month: nothing to approve; "
+                          "check the province and the month")},
+    {"period_not_locked", N_("that month of the province is not approved (locked): there is "
+                             "nothing to reopen")},
+    {"missing_reason", N_("a reopen needs a reason: say why the month is opened again")},
 };
 
 KCI_EXPORT size_t kci_result_hint(const kc_result_t *r, char *buf, size_t cap)

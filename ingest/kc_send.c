@@ -14,6 +14,12 @@
  * left in the spool are counted apart, on a "resumed:" line before it: a
  * result is theirs when its seq is below the first seq this run staged
  * (or arrives before this run staged anything).
+ *
+ * --sign-off (docs/CYCLE.md "Sign-off and approval"): one cycle event
+ * (KCI_OP_SIGN_OFF: event_id "signoff-P-YYYYMM-<unix ms>", province, year,
+ * month) through the same spool, then wait for its result like a file's rows;
+ * the outcome is one line "sign-off P YYYY-MM: accepted" or "...: rejected
+ * REASON: TEXT" with a hint line.
  */
 #include "kc_conf.h"
 #include "kc_dropbox.h"
@@ -77,6 +83,8 @@ static void s_usage(FILE *out)
             "       kc-send --connect EP --producer ID --spool DIR [options] --watch DIR\n"
             "       kc-send --check [--format text|json] [reader options] FILE...\n"
             "       kc-send --template xlsx|csv [--lang vi|en] [--output FILE]\n"
+            "       kc-send --connect EP --producer ID --spool DIR [options] --sign-off\n"
+            "               --province P --period YYYY-MM\n"
             "Import khuyen cong activity rows from spreadsheets (.xlsx, .ods, or CSV as\n"
             "spreadsheets export it) and deliver them to kc-aggregator. Every row is checked\n"
             "first; a row with a problem is reported with what to do and never sent. Every\n"
@@ -119,6 +127,12 @@ static void s_usage(FILE *out)
             "      --delimiter , | ; | tab  a CSV file's delimiter (default: sniffed)\n"
             "      --encoding NAME          a CSV file's encoding: UTF-8 (default),\n"
             "                               WINDOWS-1258, TCVN3, or any iconv name\n"
+            "      --sign-off               sign off a month of a province (it is complete;\n"
+            "                               docs/CYCLE.md) instead of sending files: needs\n"
+            "                               --province and --period, no FILE\n"
+            "      --province P             --sign-off: the province's code, e.g. 79\n"
+            "      --period YYYY-MM         --sign-off: the month, e.g. 2026-09; it must have\n"
+            "                               ended (in the centre's local time)\n"
             "  -h, --help                   show this help and exit\n"
             "  -V, --version                show the version and exit\n"
             "\n"
@@ -165,6 +179,9 @@ static void s_usage(FILE *out)
             "FILE:ROW EVENT_ID: REASON: TEXT\" and a hint line; the last line of stdout is\n"
             "\"summary: rows=N accepted=A duplicates=D rejected=R malformed=M unacknowledged=U\"\n"
             "(this run's rows; events left by an earlier run are on a \"resumed:\" line).\n"
+            "--sign-off prints \"sign-off P YYYY-MM: accepted\" or \"sign-off P YYYY-MM:\n"
+            "rejected REASON: TEXT\" and a hint line (period_not_ended, unknown_province,\n"
+            "province_not_authorized, period_locked, ...); its exit codes are a row's.\n"
             "\n"
             "Exit: 0 every row accepted or duplicate; 65 a row rejected or malformed (or a\n"
             "file unreadable or with a bad header); 73 --template cannot write; 75 timeout\n"
@@ -290,6 +307,9 @@ enum { /* long-only options */
        S_OPT_DELIMITER,
        S_OPT_ENCODING,
        S_OPT_SUBMITTED_BY,
+       S_OPT_SIGN_OFF,
+       S_OPT_PROVINCE,
+       S_OPT_PERIOD,
 };
 
 /* The language of messages: the last --lang (a config file's "lang =" comes
@@ -332,6 +352,9 @@ static const struct option s_opts[] = {
     {"delimiter", required_argument, NULL, S_OPT_DELIMITER},
     {"encoding", required_argument, NULL, S_OPT_ENCODING},
     {"submitted-by", required_argument, NULL, S_OPT_SUBMITTED_BY},
+    {"sign-off", no_argument, NULL, S_OPT_SIGN_OFF},
+    {"province", required_argument, NULL, S_OPT_PROVINCE},
+    {"period", required_argument, NULL, S_OPT_PERIOD},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -414,6 +437,115 @@ static int s_template(const char *format, const char *output, const char *lang)
     return EX_OK;
 }
 
+/* "YYYY-MM" (years KC_YEAR_MIN..KC_YEAR_MAX) into *year, *month. */
+static bool s_parse_period(const char *s, int *year, int *month)
+{
+    int y = 0, m = 0;
+    for (int i = 0; i < 7; i++) {
+        char ch = s[i];
+        if (i == 4 ? ch != '-' : !(ch >= '0' && ch <= '9'))
+            return false;
+        if (i < 4)
+            y = y * 10 + (ch - '0');
+        else if (i > 4)
+            m = m * 10 + (ch - '0');
+    }
+    if (s[7] || y < KC_YEAR_MIN || y > KC_YEAR_MAX || m < 1 || m > 12)
+        return false;
+    *year = y;
+    *month = m;
+    return true;
+}
+
+typedef struct {
+    s_run_t *run;   /* the counts of events an earlier run left */
+    uint64_t seq;   /* the sign-off's seq */
+    bool final;     /* its result arrived */
+    int reason;     /* ... and what it was */
+    char name[64];  /* reason_name */
+    char text[512]; /* the aggregator's explanation */
+    char hint[512]; /* kci_result_hint */
+} s_cycle_t;
+
+static void s_on_cycle_result(const kc_result_t *r, void *ctx)
+{
+    s_cycle_t *cy = ctx;
+    if (!cy->seq || r->seq != cy->seq) {
+        s_on_result(r, cy->run); /* left by an earlier run */
+        return;
+    }
+    cy->final = true;
+    cy->reason = r->reason;
+    snprintf(cy->name, sizeof cy->name, "%s", r->reason_name ? r->reason_name : "");
+    snprintf(cy->text, sizeof cy->text, "%s", r->text ? r->text : "");
+    kci_result_hint(r, cy->hint, sizeof cy->hint);
+}
+
+/* --sign-off --province P --period YYYY-MM: one KCI_OP_SIGN_OFF event. */
+static int s_sign_off(kc_producer_t *p, s_run_t *run, const char *province, int year, int month,
+                      int64_t deadline, const char *spool)
+{
+    s_cycle_t cy = {.run = run};
+    kc_producer_on_result(p, s_on_cycle_result, &cy);
+    kc_producer_on_link(p, s_on_link, run);
+    run->resumed = kc_producer_pending(p);
+    char id[80];
+    snprintf(id, sizeof id, "signoff-%.16s-%04d%02d-%lld", province, year, month,
+             (long long)(kc_time_real_ns() / 1000000));
+    kc_event_t ev = {
+        .event_id = id, .province = province, .year = year, .month = month, .op = KCI_OP_SIGN_OFF};
+    int rc = kc_producer_add(p, &ev, "sign-off", &cy.seq);
+    if (rc == KCI_EREFUSED) {
+        const char *name = "", *text = "";
+        kc_producer_refusal(p, &name, &text);
+        printf(_("sign-off %s %04d-%02d: refused: %s: %s\n"), province, year, month, name, text);
+        fflush(stdout);
+        return EX_DATAERR;
+    }
+    if (rc) {
+        fprintf(stderr, _("kc-send: cannot spool the sign-off: %s\n"), kc_producer_strerror(rc));
+        return rc == KCI_EINVAL ? EX_USAGE : EX_TEMPFAIL;
+    }
+    run->first_seq = cy.seq;
+    int fail = 0;
+    while (!s_stop) {
+        int64_t left = deadline == INT64_MAX ? -1 : deadline - kc_time_mono_ms();
+        if (left > 2000000000)
+            left = 2000000000;
+        rc = kc_producer_flush(p, deadline == INT64_MAX ? -1 : (int)(left > 0 ? left : 0));
+        if (rc == KCI_EINTR)
+            continue;
+        if (rc && rc != KCI_ETIMEDOUT) {
+            fprintf(stderr, "kc-send: %s\n", kc_producer_strerror(rc));
+            fail = rc;
+        }
+        break;
+    }
+    if (run->resumed)
+        printf("resumed: rows=%llu accepted=%llu duplicates=%llu rejected=%llu\n",
+               (unsigned long long)run->resumed, (unsigned long long)run->old.accepted,
+               (unsigned long long)run->old.duplicates, (unsigned long long)run->old.rejected);
+    if (!cy.final) {
+        printf(_("sign-off %s %04d-%02d: not yet acknowledged; it stays spooled in %s: rerun "
+                 "kc-send with this spool to deliver it\n"),
+               province, year, month, spool);
+        fflush(stdout);
+        return fail == KCI_EFENCED ? EX_UNAVAILABLE : EX_TEMPFAIL;
+    }
+    if (cy.reason == KCI_ACCEPTED || cy.reason == KCI_DUPLICATE) {
+        printf(_("sign-off %s %04d-%02d: accepted (%s)\n"), province, year, month, id);
+    } else {
+        printf(_("sign-off %s %04d-%02d: rejected %s: %s\n"), province, year, month, cy.name,
+               cy.text);
+        if (*cy.hint)
+            printf("  %s%s\n", _("hint: "), cy.hint);
+    }
+    fflush(stdout);
+    if (fail)
+        return fail == KCI_EFENCED ? EX_UNAVAILABLE : EX_TEMPFAIL;
+    return cy.reason == KCI_ACCEPTED || cy.reason == KCI_DUPLICATE ? EX_OK : EX_DATAERR;
+}
+
 static int s_main(const kc_conf_args_t *ca)
 {
     int argc = ca->argc;
@@ -421,7 +553,9 @@ static int s_main(const kc_conf_args_t *ca)
     kc_producer_opts_t po = {0};
     kci_import_opts_t io = {0};
     const char *watch_dir = NULL, *template_fmt = NULL, *output = NULL, *lang = NULL;
-    bool check = false, json = false;
+    bool check = false, json = false, sign_off = false;
+    const char *province = NULL, *period = NULL;
+    int period_year = 0, period_month = 0;
     double timeout_s = -1;
     const char *server_key_file = NULL, *submitted_by = NULL;
     char server_key[41];
@@ -487,11 +621,35 @@ static int s_main(const kc_conf_args_t *ca)
             break;
         case S_OPT_ENCODING: io.encoding = optarg; break;
         case S_OPT_SUBMITTED_BY: submitted_by = optarg; break;
+        case S_OPT_SIGN_OFF: sign_off = true; break;
+        case S_OPT_PROVINCE:
+            if (!*optarg)
+                return s_usage_error(_("--province: '%s' is not a province code"), optarg);
+            province = optarg;
+            break;
+        case S_OPT_PERIOD:
+            if (!s_parse_period(optarg, &period_year, &period_month))
+                return s_usage_error(_("--period: '%s' is not a month YYYY-MM (2000-01 to "
+                                       "2100-12)"),
+                                     optarg);
+            period = optarg;
+            break;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("kc-send %s\n", KCI_VERSION); return EX_OK;
         case ':': return s_usage_error(_("option '%s' needs an argument"), argv[optind - 1]);
         default: return s_usage_error(_("unknown option '%s'"), argv[optind - 1]);
         }
+    }
+    if (sign_off) {
+        if (!province || !period)
+            return s_usage_error("%s", _("--sign-off needs --province and --period"));
+        if (optind < argc)
+            return s_usage_error(_("--sign-off takes no FILE arguments (got '%s')"), argv[optind]);
+        if (check || watch_dir || template_fmt)
+            return s_usage_error("%s", _("--sign-off does not go with --check, --watch or "
+                                         "--template"));
+    } else if (province || period) {
+        return s_usage_error("%s", _("--province and --period go with --sign-off"));
     }
     if (template_fmt) {
         if (optind < argc || check || watch_dir)
@@ -553,7 +711,7 @@ static int s_main(const kc_conf_args_t *ca)
         return s_usage_error("%s", _("--watch: an empty directory name"));
     if (kc_conf_check_done(ca))
         return EX_OK;
-    if (!watch_dir && optind >= argc)
+    if (!watch_dir && !sign_off && optind >= argc)
         return s_usage_error("%s", _("no file given"));
     for (int i = optind; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
@@ -590,7 +748,7 @@ static int s_main(const kc_conf_args_t *ca)
     if (rc) {
         fprintf(stderr, _("kc-send: cannot open spool %s / connect to %s: %s\n"), po.spool_dir,
                 po.endpoint, kc_producer_strerror(rc));
-        if (!watch_dir)
+        if (!watch_dir && !sign_off)
             printf("summary: rows=0 accepted=0 duplicates=0 rejected=0 malformed=0 "
                    "unacknowledged=0\n");
         return EX_UNAVAILABLE;
@@ -598,6 +756,12 @@ static int s_main(const kc_conf_args_t *ca)
     if (submitted_by && (rc = kc_producer_set_submitted_by(run.p, submitted_by)) != 0) {
         kc_producer_close(&run.p); /* checked above: not reached */
         return EX_USAGE;
+    }
+    if (sign_off) {
+        int ex =
+            s_sign_off(run.p, &run, province, period_year, period_month, deadline, po.spool_dir);
+        kc_producer_close(&run.p);
+        return ex;
     }
     if (watch_dir) {
         kc_dropbox_opts_t wo = {.dir = watch_dir,

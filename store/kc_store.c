@@ -94,8 +94,8 @@ _Static_assert(sizeof(size_t) >= 8, "libkcstore needs a 64-bit address space");
  * kc_store_state.c); "idents" is their label in stats. kc_store_migrate()
  * rewrites one into the others and drops "identities". */
 const char *const kc_store_db_names[KC_DB_COUNT] = {
-    "log",   "producers",   "idents", "totals",       "rejects", "nodes",
-    "heads", "checkpoints", "units",  "producer_ids", "meta"};
+    "log",         "producers", "idents",       "totals",  "rejects",   "nodes", "heads",
+    "checkpoints", "units",     "producer_ids", "periods", "summaries", "meta"};
 
 /* ---- errors ---- */
 
@@ -750,6 +750,12 @@ static int s_init_write(kc_txn_t *t, void *ctx)
     for (int i = 0; i < KC_DB_COUNT; i++) {
         if (i == KC_DB_META || i == KC_DB_IDENTITIES) /* one per unit, on first put */
             continue;
+        if (i == KC_DB_SUMMARIES && !fresh) { /* added later: note where it starts */
+            int rc = kc_store_summaries_create(t, &s->dbi[i]);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         mrc = mdb_dbi_open(t->txn, kc_store_db_names[i], MDB_CREATE, &s->dbi[i]);
         if (mrc == MDB_INCOMPATIBLE) {
             kc_error("store %s: \"%s\" is not a database", s->dir, kc_store_db_names[i]);
@@ -812,6 +818,14 @@ static int s_init_read(kc_store_t *s)
         }
         if (mrc == MDB_NOTFOUND && i == KC_DB_UNITS) {
             s->no_units = true; /* written before the units table: no unit has reported */
+            continue;
+        }
+        if (mrc == MDB_NOTFOUND && i == KC_DB_PERIODS) {
+            s->no_periods = true; /* written before the periods table: nothing signed off */
+            continue;
+        }
+        if (mrc == MDB_NOTFOUND && i == KC_DB_SUMMARIES) {
+            s->no_summaries = true; /* written before the summaries: none kept */
             continue;
         }
         if (mrc == MDB_NOTFOUND && s->format < 4 && i == KC_DB_PRODUCER_IDS) {

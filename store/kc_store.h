@@ -37,6 +37,16 @@
  *   units      unit (1 byte)           -> kc_unit_state_t         last report of a province unit
  *                                                                 (unit = kc_ref_unit_key); written
  *                                                                 once per unit per group commit
+ *   periods    unit (1) + yyyymm (BE 4) -> kc_period_state_t      the reporting cycle of a
+ *                                                                 province unit's month: sign-off,
+ *                                                                 approval (lock), reopen (rules:
+ *                                                                 core/kc_period.h)
+ *   summaries  key (<= 16 bytes, core's) -> value (<= 512 bytes)   robust summaries of accepted
+ *                                                                 values, opaque here (core's
+ *                                                                 kc_outlier.h); added without a
+ *                                                                 version change: meta
+ *                                                                 "summaries_from" = log size at
+ *                                                                 its creation (absent: 0)
  *   meta       "format" -> "4", "audit_pubkey" -> 32-byte Ed25519 public key
  * Format history (meta "format"; kc_store_open refuses any other than
  * KC_STORE_FORMAT with a message saying what to do):
@@ -146,6 +156,24 @@ typedef struct {
     uint64_t last_offset;    /* that event's log offset */
     uint64_t events;         /* accepted events of the unit, all time */
 } kc_unit_state_t;
+
+/* Reporting-cycle state of one (province unit, month) (table "periods",
+ * docs/CYCLE.md). Written by the commit that logs a sign-off, approval or
+ * reopen entry, rebuilt from the log by a replay. Who signed off or approved
+ * is the log entry at the offset (its producer_id and submitted_by). */
+enum {
+    KC_PERIOD_OPEN = 0,       /* no sign-off yet (never stored: no record = open) */
+    KC_PERIOD_SIGNED_OFF = 1, /* signed off by the province, not approved */
+    KC_PERIOD_APPROVED = 2,   /* approved by the centre: locked */
+    KC_PERIOD_REOPENED = 3,   /* approved, then reopened by the centre: not locked */
+};
+typedef struct {
+    uint8_t state;                         /* KC_PERIOD_* */
+    uint32_t signoffs, approvals, reopens; /* entries of each kind so far */
+    uint64_t signoff_offset, signoff_ns;   /* the latest sign-off (signoffs > 0) */
+    uint64_t approval_offset, approval_ns; /* the latest approval (approvals > 0) */
+    uint64_t reopen_offset, reopen_ns;     /* the latest reopen (reopens > 0) */
+} kc_period_state_t;
 
 /* Version state of an identity (kc_identity_t.state). */
 enum {
@@ -405,6 +433,36 @@ int kc_txn_unit_get(kc_txn_t *t, uint8_t unit, kc_unit_state_t *st);
 /* fn for every unit that reported, in unit order, until fn returns non-zero. */
 int kc_txn_unit_scan(kc_txn_t *t, int (*fn)(uint8_t unit, const kc_unit_state_t *st, void *ctx),
                      void *ctx);
+
+/* Periods (table "periods"): yyyymm is year * 100 + month (200001..210012).
+ * put writes (overwrites) the state of (unit, yyyymm) in a write txn; get:
+ * KC_ENOTFOUND (and *st zeroed: KC_PERIOD_OPEN) for a period with no cycle
+ * entry, also in a store written before the table existed; scan: fn for every
+ * stored period in (unit, yyyymm) order until fn returns non-zero (its value
+ * is returned). KC_EINVAL for unit 0 or a yyyymm out of range. */
+int kc_txn_period_put(kc_txn_t *t, uint8_t unit, int32_t yyyymm, const kc_period_state_t *st);
+int kc_txn_period_get(kc_txn_t *t, uint8_t unit, int32_t yyyymm, kc_period_state_t *st);
+int kc_txn_period_scan(kc_txn_t *t,
+                       int (*fn)(uint8_t unit, int32_t yyyymm, const kc_period_state_t *st,
+                                 void *ctx),
+                       void *ctx);
+
+/* Summaries (table "summaries", kc_store_summary.c): values the store keeps
+ * for core without reading them (core/kc_outlier.h defines keys and layout).
+ * get: copies the value into val[cap] and its size into *len; KC_ENOTFOUND if
+ * absent (also in a store opened read-only that has no such table),
+ * KC_EFORMAT if larger than cap. put: write txns; replaces. */
+#define KC_SUMMARY_KEY_MAX 16
+#define KC_SUMMARY_VAL_MAX 512
+int kc_txn_summary_get(kc_txn_t *t, const uint8_t *key, size_t klen, uint8_t *val, size_t cap,
+                       size_t *len);
+int kc_txn_summary_put(kc_txn_t *t, const uint8_t *key, size_t klen, const uint8_t *val,
+                       size_t len);
+/* The log size at which the summaries began: they fold exactly the log entries
+ * from that offset on (0 for a store created with the table; the log size when
+ * a writer first opened an older store; the log size itself when the table is
+ * missing). */
+int kc_txn_summaries_from(kc_txn_t *t, uint64_t *offset);
 
 /* Counts for tools and tests. */
 typedef struct {

@@ -70,8 +70,9 @@ int kc_txn_db_stats(kc_txn_t *t, kc_store_db_stat_t *out, size_t *n)
         kc_store_db_stat_t *d = &out[(*n)++];
         memset(d, 0, sizeof *d);
         d->name = kc_store_db_names[i];
-        if ((i == KC_DB_UNITS && t->s->no_units) ||
+        if ((i == KC_DB_UNITS && t->s->no_units) || (i == KC_DB_PERIODS && t->s->no_periods) ||
             (i == KC_DB_CHECKPOINTS && t->s->no_checkpoints) ||
+            (i == KC_DB_SUMMARIES && t->s->no_summaries) ||
             (t->s->no_fmt4 && (i == KC_DB_IDENTITIES || i == KC_DB_PRODUCER_IDS)))
             continue;
         if (i == KC_DB_IDENTITIES) { /* "idents/NN", one per unit: reported together */

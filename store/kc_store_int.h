@@ -30,6 +30,8 @@ enum {
     KC_DB_CHECKPOINTS,  /* log size + cell key -> totals cell (kc_checkpoint.c) */
     KC_DB_UNITS,        /* unit key -> last report of a province unit (kc_store_state.c) */
     KC_DB_PRODUCER_IDS, /* format 4: producer index <-> (producer id, epoch) (log layout 2) */
+    KC_DB_PERIODS,      /* unit key + period -> sign-off/approval state (kc_store_state.c) */
+    KC_DB_SUMMARIES,    /* robust value summaries (core's kc_outlier; kc_store_summary.c) */
     KC_DB_META,         /* stays last: a reader opens it first */
     KC_DB_COUNT
 };
@@ -49,6 +51,8 @@ struct kc_store {
     kc_mk_state_t *mk;        /* Merkle frontier, signing key, head policy (owned) */
     bool no_checkpoints;      /* read-only open of a store without a checkpoints database */
     bool no_units;            /* read-only open of a store without a units database */
+    bool no_periods;          /* read-only open of a store without a periods database */
+    bool no_summaries;        /* read-only open of a store without a summaries database */
     bool allow_old_format;    /* kc_store_opts_t.allow_old_format */
     int format;               /* format version found at open (KC_STORE_FORMAT once migrated) */
     bool no_fmt4;             /* read-only open of an older store: no idents / producer_ids */
@@ -137,6 +141,11 @@ int kc_store_unit_dbi(kc_txn_t *t, uint8_t unit, bool create, MDB_dbi *dbi);
  * until fn returns non-zero (returned). */
 int kc_store_units_each(kc_txn_t *t, int (*fn)(kc_txn_t *t, uint8_t unit, MDB_dbi dbi, void *ctx),
                         void *ctx);
+
+/* Writer open of an existing store (kc_store.c): open the summaries database,
+ * creating it if missing and then recording in meta the log size it starts at
+ * (kc_store_summary.c). */
+int kc_store_summaries_create(kc_txn_t *t, MDB_dbi *dbi);
 
 /* Free what a transaction allocated (kc_store_log.c); called by kc_store.c
  * when the LMDB transaction has ended. */

@@ -1,5 +1,6 @@
 /* kc_store_state.c - de-duplication state: producers, identities, rejects;
- * and the units table (last report of each province unit, at the end).
+ * and the units table (last report of each province unit) and the periods
+ * table (the reporting cycle of a unit's month), at the end.
  *
  * DESIGN (layouts; integers little-endian unless said, no padding)
  *   producers   key   producer id bytes (1..255, no NUL)
@@ -822,6 +823,147 @@ int kc_txn_unit_scan(kc_txn_t *t, int (*fn)(uint8_t unit, const kc_unit_state_t 
     }
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = kc_store_err(t->s, mrc, "scan units");
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* ---- periods (the reporting cycle of a province unit's month) ----
+ *   key   5 bytes: unit key (1..199), yyyymm (u32 big-endian: a scan runs in
+ *         (unit, period) order)
+ *   value 64 bytes: layout (1), state, 2 zero bytes, signoffs, approvals,
+ *         reopens (u32 LE each), then signoff_offset, signoff_ns,
+ *         approval_offset, approval_ns, reopen_offset, reopen_ns (u64 LE)
+ * A store written before this table existed has none: a writer creates it
+ * when it opens the store; a read-only open reads it as empty. */
+
+#define KC_PERIOD_KEY    5
+#define KC_PERIOD_VAL    64
+#define KC_PERIOD_LAYOUT 1
+
+static bool s_period_ok(uint8_t unit, int32_t yyyymm)
+{
+    int32_t m = yyyymm % 100;
+    return unit != 0 && yyyymm >= 200001 && yyyymm <= 210012 && m >= 1 && m <= 12;
+}
+
+static void s_period_key(uint8_t kb[KC_PERIOD_KEY], uint8_t unit, int32_t yyyymm)
+{
+    uint32_t p = (uint32_t)yyyymm;
+    kb[0] = unit;
+    kb[1] = (uint8_t)(p >> 24);
+    kb[2] = (uint8_t)(p >> 16);
+    kb[3] = (uint8_t)(p >> 8);
+    kb[4] = (uint8_t)p;
+}
+
+static uint32_t s_le32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void s_le32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int s_period_decode(kc_store_t *s, const MDB_val *v, kc_period_state_t *st)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size != KC_PERIOD_VAL || p[0] != KC_PERIOD_LAYOUT || p[1] > KC_PERIOD_REOPENED) {
+        kc_error("store %s: malformed period record (%zu bytes)", s->dir, v->mv_size);
+        return KC_EFORMAT;
+    }
+    st->state = p[1];
+    st->signoffs = s_le32_get(p + 4);
+    st->approvals = s_le32_get(p + 8);
+    st->reopens = s_le32_get(p + 12);
+    st->signoff_offset = kc_le64_get(p + 16);
+    st->signoff_ns = kc_le64_get(p + 24);
+    st->approval_offset = kc_le64_get(p + 32);
+    st->approval_ns = kc_le64_get(p + 40);
+    st->reopen_offset = kc_le64_get(p + 48);
+    st->reopen_ns = kc_le64_get(p + 56);
+    return 0;
+}
+
+int kc_txn_period_put(kc_txn_t *t, uint8_t unit, int32_t yyyymm, const kc_period_state_t *st)
+{
+    int rc = kc_store_check_write(t);
+    if (rc != 0)
+        return rc;
+    if (!st || !s_period_ok(unit, yyyymm) || st->state > KC_PERIOD_REOPENED)
+        return KC_EINVAL;
+    uint8_t kb[KC_PERIOD_KEY], vb[KC_PERIOD_VAL] = {KC_PERIOD_LAYOUT, st->state};
+    s_period_key(kb, unit, yyyymm);
+    s_le32_put(vb + 4, st->signoffs);
+    s_le32_put(vb + 8, st->approvals);
+    s_le32_put(vb + 12, st->reopens);
+    kc_le64_put(vb + 16, st->signoff_offset);
+    kc_le64_put(vb + 24, st->signoff_ns);
+    kc_le64_put(vb + 32, st->approval_offset);
+    kc_le64_put(vb + 40, st->approval_ns);
+    kc_le64_put(vb + 48, st->reopen_offset);
+    kc_le64_put(vb + 56, st->reopen_ns);
+    MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+    return kc_store_put_err(t, mdb_put(t->txn, t->s->dbi[KC_DB_PERIODS], &k, &v, 0),
+                            "write period state");
+}
+
+int kc_txn_period_get(kc_txn_t *t, uint8_t unit, int32_t yyyymm, kc_period_state_t *st)
+{
+    if (!t || !t->txn || !st)
+        return KC_EINVAL;
+    memset(st, 0, sizeof *st);
+    if (!s_period_ok(unit, yyyymm))
+        return KC_EINVAL;
+    if (t->s->no_periods)
+        return KC_ENOTFOUND;
+    uint8_t kb[KC_PERIOD_KEY];
+    s_period_key(kb, unit, yyyymm);
+    MDB_val k = {sizeof kb, kb}, v;
+    int mrc = mdb_get(t->txn, t->s->dbi[KC_DB_PERIODS], &k, &v);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "read period state");
+    int rc = s_period_decode(t->s, &v, st);
+    if (rc != 0)
+        memset(st, 0, sizeof *st);
+    return rc;
+}
+
+int kc_txn_period_scan(kc_txn_t *t,
+                       int (*fn)(uint8_t unit, int32_t yyyymm, const kc_period_state_t *st,
+                                 void *ctx),
+                       void *ctx)
+{
+    if (!t || !t->txn || !fn)
+        return KC_EINVAL;
+    if (t->s->no_periods)
+        return 0;
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dbi[KC_DB_PERIODS], &c);
+    if (mrc != MDB_SUCCESS)
+        return kc_store_err(t->s, mrc, "open periods cursor");
+    MDB_val k, v;
+    int rc = 0;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kc_period_state_t st;
+        if (k.mv_size != KC_PERIOD_KEY) {
+            kc_error("store %s: malformed period key", t->s->dir);
+            rc = KC_EFORMAT;
+            break;
+        }
+        if ((rc = s_period_decode(t->s, &v, &st)) != 0)
+            break;
+        const uint8_t *kp = k.mv_data;
+        int32_t yyyymm =
+            (int32_t)((uint32_t)kp[1] << 24 | (uint32_t)kp[2] << 16 | (uint32_t)kp[3] << 8 | kp[4]);
+        if ((rc = fn(kp[0], yyyymm, &st, ctx)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = kc_store_err(t->s, mrc, "scan periods");
     mdb_cursor_close(c);
     return rc;
 }

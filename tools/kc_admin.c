@@ -40,9 +40,23 @@
  *          and CSV Vietnamese headers, reason labels (kc_label_reason, the
  *          dashboard's wording), count line and hints; CSV keeps the reason's
  *          token beside its label, JSON is the same in both languages.
+ * approve, reopen (docs/CYCLE.md "Sign-off and approval")
+ *          The centre's side of the reporting cycle: one OP_APPROVE or
+ *          OP_REOPEN event (province, year, month; a reopen's reason in the
+ *          note) sent to the running aggregator through libkcingest's public
+ *          API (tests/layout: tools may use kcingest.h and libkcingest) as
+ *          producer "centre" - the id the aggregator takes for the centre
+ *          without CURVE; under CURVE the key (--cert) decides, so its
+ *          registry line must grant every province. The spool (--spool,
+ *          default centre-spool beside the store directory) keeps the
+ *          sequence numbers of that producer. Waits for the result up to
+ *          --timeout and prints it with kci_result_hint's hint; an event not
+ *          acknowledged stays spooled and is delivered before the next one.
+ *          Nothing of the store is opened: the aggregator decides.
  * Exit codes: 0 ok, 64 usage, 65 verification failed / unusable format,
  * 66 no store or backup, 73 DEST exists and is not empty, 74 I/O error,
- * 75 the store is in use (try again once it is stopped).
+ * 75 the store is in use (try again once it is stopped). approve/reopen: 65
+ * rejected, 69 cannot open the spool or connect, 75 no result before --timeout.
  */
 #include "kc_audit.h"
 #include "kc_cli.h"
@@ -59,6 +73,8 @@
 #include "kc_table.h"
 #include "kc_text.h"
 #include "kc_time.h"
+#include "kcimport.h"
+#include "kcingest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -82,6 +98,10 @@
 #define S_KEY_FILE      "audit.key"
 #define S_EX_CANTCREAT  73
 #define S_EX_TEMPFAIL   75
+#define S_EX_DATAERR    65
+#define S_EX_UNAVAIL    69
+#define S_CENTRE_SPOOL  "centre-spool" /* approve/reopen: default spool, beside the store */
+#define S_MAX_FILTERS   64             /* rejects: --province/--reason given at most */
 
 typedef struct {
     const char *store;
@@ -92,70 +112,104 @@ typedef struct {
     const char *rej_opt;   /* the first rejects-only option given (refused elsewhere) */
     bool no_bom;           /* rejects: CSV without the byte order mark */
     kc_lang_t lang;        /* rejects: --lang (default: the locale's) */
+    /* --province / --reason as given: rejects' filters, or approve/reopen's */
+    const char *prov[S_MAX_FILTERS], *reason[S_MAX_FILTERS];
+    int nprov, nreason;
+    /* approve/reopen */
+    const char *period, *connect, *spool, *server_key, *cert;
+    const char *send_opt; /* the first approve/reopen-only option given */
+    double timeout_s;
     int argc;
     char **argv;
 } s_opts_t;
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "Usage: " PROG " backup [--store DIR] [--compact] DEST\n"
-                 "       " PROG " restore [--store DIR] BACKUP\n"
-                 "       " PROG " stat [--store DIR] [--format text|json]\n"
-                 "       " PROG " compact [--store DIR]\n"
-                 "       " PROG " migrate [--store DIR]\n"
-                 "       " PROG " rejects [--store DIR] [--province P] [--reason R] [--since T]\n"
-                 "                [--until T] [--producer ID] [--duplicates] [--limit N]\n"
-                 "                [--format table|json|csv] [--no-bom] [--lang en|vi]\n"
-                 "Look after kcpipe's store: backups, restores, statistics, compaction and\n"
-                 "format migrations (docs/OPERATIONS.md).\n"
-                 "\nCommands:\n"
-                 "  backup   write a consistent copy of the store (data.mdb, audit.key and a\n"
-                 "           manifest, backup.json) to the new directory DEST, while the\n"
-                 "           aggregator keeps running; DEST must not exist or be empty\n"
-                 "  restore  verify the backup BACKUP and put it in place as the store: into a\n"
-                 "           missing or empty directory, or over a store no process has open\n"
-                 "           (the old store is kept as DIR.replaced-TIME)\n"
-                 "  stat     sizes, map use, pages and entries per table, counts, format version,\n"
-                 "           readers and stale readers, the latest signed head\n"
-                 "  compact  rewrite the store without free pages and swap it in atomically;\n"
-                 "           refused while any process has the store open\n"
-                 "  migrate  bring a store of an older format to this kcpipe's format (back it\n"
-                 "           up first); refused while any process has the store open\n"
-                 "  rejects  the rows the aggregator rejected, newest first: producer, epoch,\n"
-                 "           sequence, reason, province, event_id, received time and text\n"
-                 "\nOptions:\n"
-                 "  --store DIR           the store (default " S_DEFAULT_STORE ")\n"
-                 "  --compact             backup: omit free pages from the copy\n"
-                 "  --format text|json    stat: output format (default text)\n"
-                 "  --format table|json|csv\n"
-                 "                        rejects: output format (default table)\n"
-                 "  --province P          rejects: of province P, a code (79, or one the\n"
-                 "                        reference data does not know) or a name (Cần Thơ,\n"
-                 "                        can tho); repeatable\n"
-                 "  --reason R            rejects: with reason R (unknown_province,\n"
-                 "                        metric_not_allowed, event_id_conflict, ...);\n"
-                 "                        repeatable\n"
-                 "  --since T             rejects: received at or after T: 2026-12-07 (from\n"
-                 "                        its start), 2026-12-07 13:32:30 or\n"
-                 "                        2026-12-07T13:32:30, local time unless a zone is\n"
-                 "                        given (Z, +07:00)\n"
-                 "  --until T             rejects: received at or before T (a date: to its end)\n"
-                 "  --producer ID         rejects: of producer ID only\n"
-                 "  --duplicates          rejects: list acknowledged duplicates too\n"
-                 "  --limit N             rejects: at most N rows (default all)\n"
-                 "  --no-bom              rejects: CSV without the UTF-8 byte order mark\n"
-                 "  --lang en|vi          rejects: language of the table and CSV (default vi\n"
-                 "                        under a Vietnamese locale, else en)\n"
-                 "  --config FILE         read options from FILE (default: /etc/kcpipe/admin.conf\n"
-                 "                        if it exists); options given here win\n"
-                 "  --no-config           read no config file\n"
-                 "  --check-config        check the config file and options: print 'FILE: ok'\n"
-                 "                        and exit 0, or each error as FILE:LINE and exit 78\n"
-                 "  -h, --help            this help\n"
-                 "  -V, --version         print the version\n"
-                 "\nExit: 0 ok, 64 usage, 65 verification failed or unusable format, 66 no store\n"
-                 "or backup, 73 DEST exists and is not empty, 74 I/O error, 75 the store is in\n"
-                 "use by another process.\n");
+    fprintf(out,
+            "Usage: " PROG " backup [--store DIR] [--compact] DEST\n"
+            "       " PROG " restore [--store DIR] BACKUP\n"
+            "       " PROG " stat [--store DIR] [--format text|json]\n"
+            "       " PROG " compact [--store DIR]\n"
+            "       " PROG " migrate [--store DIR]\n"
+            "       " PROG " rejects [--store DIR] [--province P] [--reason R] [--since T]\n"
+            "                [--until T] [--producer ID] [--duplicates] [--limit N]\n"
+            "                [--format table|json|csv] [--no-bom] [--lang en|vi]\n"
+            "       " PROG " approve --province P --period YYYY-MM --connect EP [--spool DIR]\n"
+            "                [--server-key FILE --cert FILE] [--timeout S]\n"
+            "       " PROG " reopen --province P --period YYYY-MM --reason TEXT --connect EP\n"
+            "                [--spool DIR] [--server-key FILE --cert FILE] [--timeout S]\n"
+            "Look after kcpipe's store: backups, restores, statistics, compaction and\n"
+            "format migrations (docs/OPERATIONS.md); approve (lock) or reopen a\n"
+            "province's month (docs/CYCLE.md).\n"
+            "\nCommands:\n"
+            "  backup   write a consistent copy of the store (data.mdb, audit.key and a\n"
+            "           manifest, backup.json) to the new directory DEST, while the\n"
+            "           aggregator keeps running; DEST must not exist or be empty\n"
+            "  restore  verify the backup BACKUP and put it in place as the store: into a\n"
+            "           missing or empty directory, or over a store no process has open\n"
+            "           (the old store is kept as DIR.replaced-TIME)\n"
+            "  stat     sizes, map use, pages and entries per table, counts, format version,\n"
+            "           readers and stale readers, the latest signed head\n"
+            "  compact  rewrite the store without free pages and swap it in atomically;\n"
+            "           refused while any process has the store open\n"
+            "  migrate  bring a store of an older format to this kcpipe's format (back it\n"
+            "           up first); refused while any process has the store open\n"
+            "  rejects  the rows the aggregator rejected, newest first: producer, epoch,\n"
+            "           sequence, reason, province, event_id, received time and text\n"
+            "  approve  approve (lock) province P's month YYYY-MM at the running aggregator:\n"
+            "           from then on its rows cannot be recorded, corrected or retracted\n"
+            "           (period_locked) until it is reopened\n"
+            "  reopen   reopen an approved month, with a reason (kept in the log)\n"
+            "\nOptions:\n"
+            "  --store DIR           the store (default " S_DEFAULT_STORE ")\n"
+            "  --compact             backup: omit free pages from the copy\n"
+            "  --format text|json    stat: output format (default text)\n"
+            "  --format table|json|csv\n"
+            "                        rejects: output format (default table)\n"
+            "  --province P          rejects: of province P, a code (79, or one the\n"
+            "                        reference data does not know) or a name (Cần Thơ,\n"
+            "                        can tho); repeatable. approve, reopen: the\n"
+            "                        province's code (79), once\n"
+            "  --reason R            rejects: with reason R (unknown_province,\n"
+            "                        metric_not_allowed, event_id_conflict, ...);\n"
+            "                        repeatable\n"
+            "  --reason TEXT         reopen: why the month is opened again (required)\n"
+            "  --since T             rejects: received at or after T: 2026-12-07 (from\n"
+            "                        its start), 2026-12-07 13:32:30 or\n"
+            "                        2026-12-07T13:32:30, local time unless a zone is\n"
+            "                        given (Z, +07:00)\n"
+            "  --until T             rejects: received at or before T (a date: to its end)\n"
+            "  --producer ID         rejects: of producer ID only\n"
+            "  --duplicates          rejects: list acknowledged duplicates too\n"
+            "  --limit N             rejects: at most N rows (default all)\n"
+            "  --no-bom              rejects: CSV without the UTF-8 byte order mark\n"
+            "  --lang en|vi          rejects: language of the table and CSV (default vi\n"
+            "                        under a Vietnamese locale, else en)\n"
+            "  --period YYYY-MM      approve, reopen: the month, e.g. 2026-09\n"
+            "  --connect EP          approve, reopen: the aggregator's endpoint, e.g.\n"
+            "                        tcp://127.0.0.1:5555\n"
+            "  --spool DIR           approve, reopen: the spool of the centre's producer\n"
+            "                        \"centre\" (default " S_CENTRE_SPOOL " beside the store\n"
+            "                        directory, ./var/" S_CENTRE_SPOOL " by default)\n"
+            "  --server-key FILE     approve, reopen: the aggregator's public certificate:\n"
+            "                        connect with CURVE (needs --cert)\n"
+            "  --cert FILE           approve, reopen: the centre's secret certificate\n"
+            "                        (kc-keygen NAME_secret), registered for every province\n"
+            "  --timeout S           approve, reopen: wait at most S seconds for the\n"
+            "                        result (default 30)\n"
+            "  --config FILE         read options from FILE (default: /etc/kcpipe/admin.conf\n"
+            "                        if it exists); options given here win\n"
+            "  --no-config           read no config file\n"
+            "  --check-config        check the config file and options: print 'FILE: ok'\n"
+            "                        and exit 0, or each error as FILE:LINE and exit 78\n"
+            "  -h, --help            this help\n"
+            "  -V, --version         print the version\n"
+            "\nExit: 0 ok, 64 usage, 65 verification failed or unusable format, 66 no store\n"
+            "or backup, 73 DEST exists and is not empty, 74 I/O error, 75 the store is in\n"
+            "use by another process. approve, reopen: 0 accepted, 65 rejected (the reason\n"
+            "and a hint are printed: period_no_data, period_locked, period_not_locked,\n"
+            "missing_reason, ...), 69 cannot open the spool or connect, 75 no result\n"
+            "within --timeout (the request stays spooled and goes out first next time).\n");
 }
 
 /* ---- small file helpers ---- */
@@ -1255,11 +1309,182 @@ static int s_rejects(const s_opts_t *o)
     return ex;
 }
 
+/* ---- approve, reopen ---- */
+
+/* "YYYY-MM" (years KC_YEAR_MIN..KC_YEAR_MAX) into *year, *month. */
+static bool s_parse_period(const char *s, int *year, int *month)
+{
+    int y = 0, m = 0;
+    for (int i = 0; i < 7; i++) {
+        char ch = s[i];
+        if (i == 4 ? ch != '-' : !(ch >= '0' && ch <= '9'))
+            return false;
+        if (i < 4)
+            y = y * 10 + (ch - '0');
+        else if (i > 4)
+            m = m * 10 + (ch - '0');
+    }
+    if (s[7] || y < KC_YEAR_MIN || y > KC_YEAR_MAX || m < 1 || m > 12)
+        return false;
+    *year = y;
+    *month = m;
+    return true;
+}
+
+typedef struct {
+    uint64_t seq;   /* the request's seq (0 before it is staged) */
+    bool final;     /* its result arrived */
+    int reason;     /* KCI_ACCEPTED, KCI_DUPLICATE or a rejection */
+    char name[64];  /* reason_name */
+    char text[512]; /* the aggregator's explanation */
+    char hint[512]; /* kci_result_hint */
+} s_cycle_t;
+
+static void s_on_cycle_result(const kc_result_t *r, void *ctx)
+{
+    s_cycle_t *cy = ctx;
+    if (!cy->seq || r->seq != cy->seq) { /* left spooled by an earlier run */
+        printf("earlier request %s: %s%s%s\n", r->event_id,
+               r->reason == KCI_ACCEPTED ? "accepted" : r->reason_name, *r->text ? ": " : "",
+               r->text);
+        return;
+    }
+    cy->final = true;
+    cy->reason = r->reason;
+    snprintf(cy->name, sizeof cy->name, "%s", r->reason_name ? r->reason_name : "");
+    snprintf(cy->text, sizeof cy->text, "%s", r->text ? r->text : "");
+    kci_result_hint(r, cy->hint, sizeof cy->hint);
+}
+
+/* approve / reopen: one cycle event as producer "centre" (see DESIGN). */
+static int s_cycle(const s_opts_t *o, bool approve)
+{
+    const char *cmd = approve ? "approve" : "reopen";
+    if (o->argc > 0)
+        return kc_cli_usage_error(PROG, "approve and reopen take no operands ('%s')", o->argv[0]);
+    if (o->nprov != 1 || !o->period)
+        return kc_cli_usage_error(PROG, "%s needs one --province and --period",
+                                  approve ? "approve" : "reopen");
+    if (approve && o->nreason)
+        return kc_cli_usage_error(PROG, "%s", "--reason goes with reopen (and rejects)");
+    if (!approve && (o->nreason != 1 || !*o->reason[0]))
+        return kc_cli_usage_error(PROG, "%s",
+                                  "reopen needs --reason TEXT: say why the month is opened again");
+    if (!o->connect)
+        return kc_cli_usage_error(PROG, "%s needs --connect EP (the aggregator's endpoint)",
+                                  approve ? "approve" : "reopen");
+    if (!o->server_key != !o->cert)
+        return kc_cli_usage_error(PROG, "%s", "--server-key and --cert go together");
+    const char *prov = o->prov[0];
+    int year, month;
+    if (!s_parse_period(o->period, &year, &month))
+        return kc_cli_usage_error(
+            PROG, "--period: '%s' is not a month YYYY-MM (2000-01 to 2100-12)", o->period);
+    char spool[PATH_MAX];
+    if (o->spool) {
+        snprintf(spool, sizeof spool, "%s", o->spool);
+    } else {
+        char parent[PATH_MAX];
+        s_parent(o->store, parent, sizeof parent);
+        if (s_path(spool, sizeof spool, parent, S_CENTRE_SPOOL) != 0)
+            return KC_EX_USAGE;
+    }
+    kc_ingest_set_log(PROG, KCI_LOG_WARN, NULL, NULL);
+    kc_producer_opts_t po = {.endpoint = o->connect,
+                             .producer_id = KC_CENTRE_PRODUCER,
+                             .spool_dir = spool,
+                             .client_cert_file = o->cert};
+    char server_key[41];
+    if (o->server_key) {
+        int krc = kc_ingest_read_cert(o->server_key, server_key, NULL);
+        if (krc) {
+            fprintf(stderr, PROG ": --server-key %s: %s\n", o->server_key,
+                    kc_producer_strerror(krc));
+            return KC_EX_USAGE;
+        }
+        po.server_public_key = server_key;
+    }
+    kc_producer_t *p = NULL;
+    int rc = kc_producer_open(&p, &po);
+    if (rc) {
+        fprintf(stderr, PROG ": cannot open the spool %s / connect to %s: %s\n", spool, o->connect,
+                kc_producer_strerror(rc));
+        return S_EX_UNAVAIL;
+    }
+    s_cycle_t cy = {0};
+    kc_producer_on_result(p, s_on_cycle_result, &cy);
+    char id[80];
+    snprintf(id, sizeof id, "%s-%.16s-%04d%02d-%lld", cmd, prov, year, month,
+             (long long)(kc_time_real_ns() / 1000000));
+    kc_event_t ev = {.event_id = id,
+                     .province = prov,
+                     .year = year,
+                     .month = month,
+                     .note = approve ? NULL : o->reason[0],
+                     .op = approve ? KCI_OP_APPROVE : KCI_OP_REOPEN};
+    rc = kc_producer_add(p, &ev, cmd, &cy.seq);
+    if (rc) {
+        const char *name = "", *text = "";
+        if (rc == KCI_EREFUSED)
+            kc_producer_refusal(p, &name, &text);
+        fprintf(stderr, PROG ": %s %s %04d-%02d: refused: %s%s%s\n", cmd, prov, year, month,
+                rc == KCI_EREFUSED ? name : kc_producer_strerror(rc),
+                rc == KCI_EREFUSED ? ": " : "", rc == KCI_EREFUSED ? text : "");
+        kc_producer_close(&p);
+        return rc == KCI_EREFUSED || rc == KCI_EINVAL ? KC_EX_USAGE : S_EX_TEMPFAIL;
+    }
+    double t = o->timeout_s >= 0 ? o->timeout_s : 30;
+    int64_t deadline = kc_time_mono_ms() + (int64_t)(t * 1000 + 0.5);
+    int fail = 0;
+    for (;;) {
+        int64_t left = deadline - kc_time_mono_ms();
+        rc = kc_producer_flush(p, left > 0 ? (int)(left > 2000000000 ? 2000000000 : left) : 0);
+        if (rc == KCI_EINTR && left > 0)
+            continue;
+        if (rc && rc != KCI_ETIMEDOUT) {
+            fprintf(stderr, PROG ": %s\n", kc_producer_strerror(rc));
+            fail = rc;
+        }
+        break;
+    }
+    kc_producer_close(&p);
+    int ex;
+    if (!cy.final) {
+        printf("%s %s %04d-%02d: no result within %g s; the request stays spooled in %s and is "
+               "sent first by the next approve or reopen with this spool\n",
+               cmd, prov, year, month, t, spool);
+        ex = fail == KCI_EFENCED ? S_EX_UNAVAIL : S_EX_TEMPFAIL;
+    } else if (cy.reason == KCI_ACCEPTED || cy.reason == KCI_DUPLICATE) {
+        printf("%s %s %04d-%02d: accepted (%s)\n", cmd, prov, year, month, id);
+        ex = 0;
+    } else {
+        printf("%s %s %04d-%02d: rejected %s: %s\n", cmd, prov, year, month, cy.name, cy.text);
+        if (*cy.hint)
+            printf("  hint: %s\n", cy.hint);
+        ex = S_EX_DATAERR;
+    }
+    fflush(stdout);
+    return ex;
+}
+
+/* --province, --reason: rejects' filters (kc_rejects_set, in the order given). */
+static int s_rejects_filters(s_opts_t *o)
+{
+    char err[320];
+    for (int i = 0; i < o->nprov; i++)
+        if (kc_rejects_set(&o->rej, KC_QRY_CLI, "province", o->prov[i], err, sizeof err))
+            return kc_cli_usage_error(PROG, "%s", err);
+    for (int i = 0; i < o->nreason; i++)
+        if (kc_rejects_set(&o->rej, KC_QRY_CLI, "reason", o->reason[i], err, sizeof err))
+            return kc_cli_usage_error(PROG, "%s", err);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     kc_log_set_ident(PROG);
     kc_log_set_level(KC_LOG_WARN); /* what kc-admin did, it prints itself */
-    s_opts_t o = {.store = S_DEFAULT_STORE, .lang = kc_lang_from_env()};
+    s_opts_t o = {.store = S_DEFAULT_STORE, .lang = kc_lang_from_env(), .timeout_s = -1};
     kc_rejects_init(&o.rej, KC_QRY_CLI);
     static const struct option longopts[] = {
         {"store", required_argument, NULL, 's'},
@@ -1267,8 +1492,8 @@ int main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
-        {"province", required_argument, NULL, 'R'},
-        {"reason", required_argument, NULL, 'R'},
+        {"province", required_argument, NULL, 'P'},
+        {"reason", required_argument, NULL, 'E'},
         {"since", required_argument, NULL, 'R'},
         {"until", required_argument, NULL, 'R'},
         {"producer", required_argument, NULL, 'R'},
@@ -1276,6 +1501,12 @@ int main(int argc, char **argv)
         {"duplicates", no_argument, NULL, 'R'},
         {"no-bom", no_argument, NULL, 'B'},
         {"lang", required_argument, NULL, 'L'},
+        {"period", required_argument, NULL, 'S'},
+        {"connect", required_argument, NULL, 'S'},
+        {"spool", required_argument, NULL, 'S'},
+        {"server-key", required_argument, NULL, 'S'},
+        {"cert", required_argument, NULL, 'S'},
+        {"timeout", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     /* the same config file handling as every other program (README): a file
@@ -1295,6 +1526,39 @@ int main(int argc, char **argv)
                 o.rej_opt = longopts[idx].name;
             if (kc_rejects_set(&o.rej, KC_QRY_CLI, longopts[idx].name, optarg, err, sizeof err))
                 return kc_cli_usage_error(PROG, "%s", err);
+            break;
+        }
+        case 'P':
+        case 'E':
+            if ((c == 'P' ? o.nprov : o.nreason) >= S_MAX_FILTERS)
+                return kc_cli_usage_error(PROG, "too many --%s options", longopts[idx].name);
+            if (c == 'P')
+                o.prov[o.nprov++] = optarg;
+            else
+                o.reason[o.nreason++] = optarg;
+            break;
+        case 'S': {
+            const char *n = longopts[idx].name;
+            if (!o.send_opt && !*kc_conf_blame(optarg)) /* admin.conf may hold connect = */
+                o.send_opt = n;
+            if (strcmp(n, "period") == 0) {
+                o.period = optarg;
+            } else if (strcmp(n, "connect") == 0) {
+                o.connect = optarg;
+            } else if (strcmp(n, "spool") == 0) {
+                o.spool = optarg;
+            } else if (strcmp(n, "server-key") == 0) {
+                o.server_key = optarg;
+            } else if (strcmp(n, "cert") == 0) {
+                o.cert = optarg;
+            } else {
+                char *end;
+                errno = 0;
+                o.timeout_s = strtod(optarg, &end);
+                if (errno || end == optarg || *end || !(o.timeout_s >= 0) || o.timeout_s > 1e6)
+                    return kc_cli_usage_error(PROG, "--timeout: '%s' is not a number of seconds",
+                                              optarg);
+            }
             break;
         }
         case 'B':
@@ -1318,7 +1582,7 @@ int main(int argc, char **argv)
     if (optind >= argc)
         return kc_cli_usage_error(PROG, "%s",
                                   "a command is needed: backup, restore, stat, compact, migrate, "
-                                  "rejects");
+                                  "rejects, approve, reopen");
     const char *cmd = argv[optind];
     o.argc = argc - optind - 1;
     o.argv = argv + optind + 1;
@@ -1328,16 +1592,31 @@ int main(int argc, char **argv)
     }
     if (o.compact && strcmp(cmd, "backup") != 0)
         return kc_cli_usage_error(PROG, "%s", "--compact is an option of backup");
-    if (o.rej_opt && strcmp(cmd, "rejects") != 0) {
+    bool cycle = strcmp(cmd, "approve") == 0 || strcmp(cmd, "reopen") == 0;
+    bool rejects = strcmp(cmd, "rejects") == 0;
+    if (o.rej_opt && !rejects) {
         char m[64];
         snprintf(m, sizeof m, "--%s is an option of rejects", o.rej_opt);
         return kc_cli_usage_error(PROG, "%s", m);
+    }
+    if (o.send_opt && !cycle) {
+        char m[64];
+        snprintf(m, sizeof m, "--%s is an option of approve and reopen", o.send_opt);
+        return kc_cli_usage_error(PROG, "%s", m);
+    }
+    if ((o.nprov || o.nreason) && !cycle && !rejects)
+        return kc_cli_usage_error(PROG, "--%s is an option of rejects, approve and reopen",
+                                  o.nprov ? "province" : "reason");
+    if (rejects) {
+        int frc = s_rejects_filters(&o);
+        if (frc)
+            return frc;
     }
     if (o.format && strcmp(cmd, "stat") == 0) {
         if (strcmp(o.format, "json") != 0 && strcmp(o.format, "text") != 0)
             return kc_cli_usage_error(PROG, "--format must be text or json, not '%s'", o.format);
         o.json = strcmp(o.format, "json") == 0;
-    } else if (o.format && strcmp(cmd, "rejects") != 0) {
+    } else if (o.format && !rejects) {
         return kc_cli_usage_error(PROG, "%s", "--format is an option of stat and rejects");
     }
     if (strcmp(cmd, "backup") == 0)
@@ -1350,7 +1629,9 @@ int main(int argc, char **argv)
         return s_compact(&o);
     if (strcmp(cmd, "migrate") == 0)
         return s_migrate(&o);
-    if (strcmp(cmd, "rejects") == 0)
+    if (rejects)
         return s_rejects(&o);
+    if (cycle)
+        return s_cycle(&o, strcmp(cmd, "approve") == 0);
     return kc_cli_usage_error(PROG, "unknown command '%s'", cmd);
 }

@@ -43,15 +43,26 @@
  * grouped CSV, the exact sum of the rows above it. Numbers stay exact
  * integers in every language. The table gives each column of money one scale,
  * its largest value's (kc_fmt_money_scale), so rows compare at a glance.
+ *
+ * --completeness (issue 18): instead of totals, which province reported
+ * which month, on time, late or not at all (core/kc_cycle.h; definitions in
+ * docs/CYCLE.md), from the same snapshot; --year, --months, --region,
+ * --province, --units and --as-of TIME apply, the other filters are refused.
+ * The table is a province x month grid of one mark per state (followed by s
+ * signed off, A approved, r reopened) and a count of each state per month;
+ * CSV one row per province and month; JSON
+ * kc_cycle_json (GET /v1/completeness's document).
  */
 #include "kc_cells.h"
 #include "kc_cli.h"
 #include "kc_conf.h"
 #include "kc_csvout.h"
+#include "kc_cycle.h"
 #include "kc_err.h"
 #include "kc_filter.h"
 #include "kc_fmt.h"
 #include "kc_json.h"
+#include "kc_jtext.h"
 #include "kc_label.h"
 #include "kc_log.h"
 #include "kc_qry.h"
@@ -68,7 +79,7 @@
 #define PROG "kc-query"
 
 /* CSV options of this command only (kc_qry_set knows the shared ones) */
-static bool s_no_bom, s_total;
+static bool s_no_bom, s_total, s_completeness;
 
 static void s_usage(FILE *out)
 {
@@ -109,6 +120,11 @@ static void s_usage(FILE *out)
                  "                       day, local time (or in that offset)\n"
                  "  --as-of-offset N     the totals after the first N log entries (0..N-1)\n"
                  "                       (both: past the log's end = now; JSON adds \"as_of\")\n"
+                 "  --completeness       which province reported each month of --months: on\n"
+                 "                       time, late, missing (deadline passed, no report) or\n"
+                 "                       not yet due; takes --year, --months, --region,\n"
+                 "                       --province, --units 34|63, --as-of TIME, --format,\n"
+                 "                       --lang (docs/CYCLE.md)\n"
                  "  --config FILE        read options from FILE (default: /etc/kcpipe/query.conf\n"
                  "                       if it exists); options given here win\n"
                  "  --no-config          read no config file\n"
@@ -134,27 +150,17 @@ static int s_usage_error(const char *msg)
 static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
 {
     static const struct option opts[] = {
-        {"store", required_argument, NULL, 0},
-        {"region", required_argument, NULL, 0},
-        {"province", required_argument, NULL, 0},
-        {"year", required_argument, NULL, 0},
-        {"months", required_argument, NULL, 0},
-        {"activity", required_argument, NULL, 0},
-        {"kind", required_argument, NULL, 0},
-        {"fund", required_argument, NULL, 0},
-        {"by", required_argument, NULL, 0},
-        {"plan", no_argument, NULL, 0},
-        {"compare", required_argument, NULL, 0},
-        {"units", required_argument, NULL, 0},
-        {"format", required_argument, NULL, 0},
-        {"lang", required_argument, NULL, 0},
-        {"as-of", required_argument, NULL, 0},
-        {"as-of-offset", required_argument, NULL, 0},
-        {"no-bom", no_argument, NULL, 0},
-        {"total", no_argument, NULL, 0},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"store", required_argument, NULL, 0},    {"region", required_argument, NULL, 0},
+        {"province", required_argument, NULL, 0}, {"year", required_argument, NULL, 0},
+        {"months", required_argument, NULL, 0},   {"activity", required_argument, NULL, 0},
+        {"kind", required_argument, NULL, 0},     {"fund", required_argument, NULL, 0},
+        {"by", required_argument, NULL, 0},       {"plan", no_argument, NULL, 0},
+        {"compare", required_argument, NULL, 0},  {"units", required_argument, NULL, 0},
+        {"format", required_argument, NULL, 0},   {"lang", required_argument, NULL, 0},
+        {"as-of", required_argument, NULL, 0},    {"as-of-offset", required_argument, NULL, 0},
+        {"no-bom", no_argument, NULL, 0},         {"total", no_argument, NULL, 0},
+        {"completeness", no_argument, NULL, 0},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     int mrc = kc_conf_main(PROG, "query", opts, &argc, &argv);
     if (mrc)
@@ -182,6 +188,10 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
                 s_total = true;
                 break;
             }
+            if (strcmp(opts[idx].name, "completeness") == 0) {
+                s_completeness = true;
+                break;
+            }
             if (kc_qry_set(o, KC_QRY_CLI, opts[idx].name, optarg, err, sizeof err) != 0)
                 return s_usage_error(err);
             break;
@@ -199,6 +209,10 @@ static int s_parse(int argc, char **argv, kc_qry_opts_t *o, bool *done)
     }
     if (kc_qry_finish(o, KC_QRY_CLI, err, sizeof err) != 0)
         return s_usage_error(err);
+    if (s_completeness && kc_cycle_check_opts(o, KC_QRY_CLI, err, sizeof err) != 0)
+        return s_usage_error(err);
+    if (s_completeness && s_total)
+        return s_usage_error("--total does not apply to --completeness");
     if (s_total && o->f.by == KC_BY_NONE)
         return s_usage_error("--total needs --by (without it every figure is a total)");
     if (kc_conf_main_check_done())
@@ -623,6 +637,152 @@ static int s_print_table(const kc_qry_opts_t *o, const kc_qry_answer_t *a)
     return ferror(stdout) ? KC_EX_IOERR : 0;
 }
 
+/* ---- --completeness ---- */
+
+/* One mark per state in the grid (the legend under it names them). */
+static const char *s_mark(int state)
+{
+    switch (state) {
+    case KC_CYCLE_ON_TIME: return "✓";
+    case KC_CYCLE_LATE: return "!";
+    case KC_CYCLE_MISSING: return "✗";
+    case KC_CYCLE_NOT_DUE: return "·";
+    default: return "";
+    }
+}
+
+static int s_cycle_table(const kc_qry_opts_t *o, const kc_cycle_table_t *t)
+{
+    bool vi = o->lang == KC_LANG_VI;
+    char buf[64], period[64];
+    kc_label_period(period, sizeof period, t->year, t->m_from, t->m_to, o->lang);
+    printf("%s %s · %s · %s", vi ? "kho" : "store", o->store,
+           vi ? "tình hình báo cáo" : "completeness", period);
+    if (t->units == 34)
+        printf(" · %s", vi ? "đơn vị 34 tỉnh" : "34-province units");
+    for (size_t i = 0; i < o->f.n_regions; i++)
+        printf(" · %s", kc_label_region(o->f.regions[i], o->lang));
+    printf("\n%s %s · %s %llu\n\n", vi ? "tại thời điểm" : "judged at",
+           kc_qry_fmt_time(buf, sizeof buf, t->now_ns), vi ? "bản ghi nhật ký" : "log entries",
+           (unsigned long long)t->n);
+    int nm = t->m_to - t->m_from + 1;
+    kc_table_t *tb = kc_table_new(3 + (size_t)nm, 3);
+    if (!tb)
+        return KC_EX_SOFTWARE;
+    kc_table_row(tb);
+    kc_table_set(tb, 0, vi ? "mã" : "code");
+    kc_table_set(tb, 1, vi ? "tỉnh" : "province");
+    kc_table_set(tb, 2, vi ? "danh mục" : "scheme");
+    for (int m = t->m_from; m <= t->m_to; m++) {
+        snprintf(buf, sizeof buf, "%02d", m);
+        kc_table_set(tb, 3 + (size_t)(m - t->m_from), buf);
+    }
+    for (size_t i = 0; i < t->nrows; i++) {
+        const kc_cycle_row_t *r = &t->rows[i];
+        kc_table_row(tb);
+        snprintf(buf, sizeof buf, "%02u", r->code);
+        kc_table_set(tb, 0, buf);
+        kc_table_set(tb, 1, r->name);
+        kc_table_set(tb, 2, r->scheme == 34 ? "34" : "63");
+        for (int m = t->m_from; m <= t->m_to; m++) {
+            const kc_cycle_cell_t *c = &r->month[m];
+            snprintf(buf, sizeof buf, "%s%s%s%s", s_mark(c->state), c->signed_off ? "s" : "",
+                     c->approved ? "A" : "", c->reopened ? "r" : "");
+            kc_table_set(tb, 3 + (size_t)(m - t->m_from), buf);
+        }
+    }
+    for (int s = KC_CYCLE_ON_TIME; s < KC_CYCLE_STATES; s++) {
+        kc_table_row(tb);
+        snprintf(buf, sizeof buf, "%s %s", s_mark(s),
+                 kc_label_cycle_state(kc_cycle_state_name(s), o->lang));
+        kc_table_set(tb, 1, buf);
+        for (int m = t->m_from; m <= t->m_to; m++) {
+            snprintf(buf, sizeof buf, "%u", t->count[m][s]);
+            kc_table_set(tb, 3 + (size_t)(m - t->m_from), buf);
+        }
+    }
+    kc_table_print(tb, stdout);
+    kc_table_destroy(&tb);
+    printf("\ns %s · A %s · r %s\n", kc_label_cycle_state("signed_off", o->lang),
+           kc_label_cycle_state("approved", o->lang), kc_label_cycle_state("reopened", o->lang));
+    printf("%s", vi ? "hạn nộp (hết ngày, giờ Việt Nam UTC+7):" : "due (end of day, UTC+7):");
+    for (int m = t->m_from; m <= t->m_to; m++)
+        printf(" %02d→%s", m, kc_cycle_due_day(buf, sizeof buf, t->year, m, t->days[m]));
+    printf("\n");
+    return ferror(stdout) ? KC_EX_IOERR : 0;
+}
+
+static int s_cycle_csv(const kc_qry_opts_t *o, const kc_cycle_table_t *t)
+{
+    bool vi = o->lang == KC_LANG_VI;
+    if (!s_no_bom)
+        kc_csv_bom(stdout);
+    fputs(vi ? "kỳ,mã,danh mục,tỉnh,vùng,tình trạng,thời điểm báo cáo,hạn nộp,đã xác nhận,"
+               "đã duyệt,đã mở lại\n"
+             : "period,code,scheme,name,region,state,reported_at,deadline,signed_off,approved,"
+               "reopened\n",
+          stdout);
+    char buf[64];
+    for (size_t i = 0; i < t->nrows; i++) {
+        const kc_cycle_row_t *r = &t->rows[i];
+        for (int m = t->m_from; m <= t->m_to; m++) {
+            const kc_cycle_cell_t *c = &r->month[m];
+            if (c->state == KC_CYCLE_NONE)
+                continue;
+            printf("%04d-%02d,%02u,%u,", t->year, m, r->code, r->scheme);
+            kc_csv_field(stdout, r->name);
+            putchar(',');
+            if (r->region)
+                kc_csv_field(stdout, vi ? kc_label_region(r->region, o->lang) : r->region);
+            putchar(',');
+            const char *st = kc_cycle_state_name(c->state);
+            kc_csv_field(stdout, vi ? kc_label_cycle_state(st, o->lang) : st);
+            putchar(',');
+            if (c->reported_ns)
+                fputs(kc_qry_fmt_time(buf, sizeof buf, c->reported_ns), stdout);
+            printf(",%s,%d,%d,%d\n", kc_qry_fmt_time(buf, sizeof buf, t->deadline_ns[m]),
+                   c->signed_off, c->approved, c->reopened);
+        }
+    }
+    return ferror(stdout) ? KC_EX_IOERR : 0;
+}
+
+static int s_cycle(const kc_qry_opts_t *o, kc_store_t *store)
+{
+    kc_cycle_index_t *ix = kc_cycle_index_new();
+    kc_cycle_table_t t;
+    memset(&t, 0, sizeof t);
+    kc_txn_t *txn = NULL;
+    int err = ix ? kc_store_read_begin(store, &txn) : KC_ENOMEM;
+    if (err == 0)
+        err = kc_cycle_answer(ix, txn, o, &t);
+    kc_txn_end(&txn);
+    kc_cycle_index_free(&ix);
+    if (err) {
+        fprintf(stderr, PROG ": reading %s: %s\n", o->store, kc_strerror(err));
+        kc_cycle_table_free(&t);
+        return KC_EX_IOERR;
+    }
+    int rc = 0;
+    if (o->format == KC_QRY_JSON) {
+        json_t *doc = kc_cycle_json(&t);
+        if (doc)
+            json_object_set_new(doc, "store", kc_json_texts(o->store));
+        rc = !doc                                              ? KC_EX_SOFTWARE
+             : kc_json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 ? 0
+                                                               : KC_EX_IOERR;
+        if (doc)
+            fputc('\n', stdout);
+        json_decref(doc);
+    } else if (o->format == KC_QRY_CSV) {
+        rc = s_cycle_csv(o, &t);
+    } else {
+        rc = s_cycle_table(o, &t);
+    }
+    kc_cycle_table_free(&t);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     kc_qry_opts_t o;
@@ -635,6 +795,11 @@ int main(int argc, char **argv)
     rc = kc_cli_open_store(PROG, o.store, &store);
     if (rc)
         return rc;
+    if (s_completeness) {
+        rc = s_cycle(&o, store);
+        kc_store_close(&store);
+        return rc;
+    }
     kc_qry_answer_t *a = calloc(1, sizeof *a);
     kc_txn_t *txn = NULL;
     int err = a ? kc_store_read_begin(store, &txn) : KC_ENOMEM;

@@ -49,6 +49,7 @@
 #include "kc_log.h"
 #include "kc_merkle.h"
 #include "kc_progress.h"
+#include "kc_period.h"
 #include "kc_replay.h"
 #include "kc_text.h"
 #include "kc_time.h"
@@ -432,6 +433,20 @@ static void s_print_diff(const kc_replay_diff_t *d, void *ctx)
     }
 }
 
+static void s_print_period_diff(uint8_t unit, int32_t yyyymm, const kc_period_state_t *stored,
+                                const kc_period_state_t *recomputed, void *ctx)
+{
+    (void)ctx;
+    printf("differs: period %04d-%02d unit %u: stored %s (%u sign-offs, %u approvals, %u "
+           "reopens), recomputed %s (%u, %u, %u)\n",
+           (int)(yyyymm / 100), (int)(yyyymm % 100), unit,
+           stored ? kc_period_state_name(stored->state) : "none", stored ? stored->signoffs : 0,
+           stored ? stored->approvals : 0, stored ? stored->reopens : 0,
+           recomputed ? kc_period_state_name(recomputed->state) : "none",
+           recomputed ? recomputed->signoffs : 0, recomputed ? recomputed->approvals : 0,
+           recomputed ? recomputed->reopens : 0);
+}
+
 static int s_verify(const s_opts_t *o)
 {
     if (!o->store)
@@ -457,9 +472,11 @@ static int s_verify(const s_opts_t *o)
     if (rc == 0)
         rc = kc_replay_from_txn(r, t);
     kc_progress_done(&prog, r ? kc_replay_stats(r)->entries : 0, ro.total);
-    uint64_t cells = 0, diffs = 0;
+    uint64_t cells = 0, diffs = 0, periods = 0, pdiffs = 0;
     if (rc == 0)
         rc = kc_replay_compare(r, t, s_print_diff, NULL, &cells, &diffs);
+    if (rc == 0) /* the reporting cycle's states (sign-off, approval, reopen) */
+        rc = kc_replay_periods_compare(r, t, s_print_period_diff, NULL, &periods, &pdiffs);
     double secs = kc_time_mono_s() - t0;
     if (rc == KC_EFORMAT && r && kc_replay_failure(r)->failed) {
         s_print_failure("verify", r);
@@ -475,6 +492,13 @@ static int s_verify(const s_opts_t *o)
         } else {
             printf("verify: %" PRIu64 " of %" PRIu64 " cells differ\n", diffs, cells);
             ex = S_EX_FAIL;
+        }
+        if (pdiffs > 0) {
+            printf("verify: %" PRIu64 " of %" PRIu64 " reporting-cycle periods differ\n", pdiffs,
+                   periods);
+            ex = S_EX_FAIL;
+        } else if (periods > 0) {
+            printf("verify: %" PRIu64 " reporting-cycle periods identical\n", periods);
         }
     }
     kc_txn_end(&t);

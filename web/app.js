@@ -26,6 +26,13 @@
  * province is one of the region's (either scheme) or none/unknown, newest
  * first, REJECTS_SHOWN at most, with a "more" line; for tests
  * body[data-rejects] = the number of rows shown after each render of it.
+ * Completeness (issue 18, docs/CYCLE.md): /v1/completeness for the same
+ * filters (region, year, months, units), loaded with the figures (so when the
+ * seq changes: a period passing its deadline shows as missing at the next log
+ * entry or reload), as a province x month grid #cmp-table (td[data-state],
+ * class cmp-<state>: a colour, a symbol and the label, never colour alone),
+ * a legend, the late and missing counts (#completeness[data-late]
+ * [data-missing]) and a CSV the page writes; body[data-cmp] = its rows.
  * No dependencies but Chart.js (embedded, /assets/chart.min.js). */
 'use strict';
 
@@ -117,6 +124,17 @@
       dl_csv: 'CSV',
       dl_summary: 'Bảng tổng hợp (CSV)',
       dl_panel: 'Tải CSV',
+      cmp_title: 'Tình hình báo cáo theo tháng',
+      cmp_legend: 'Chú giải',
+      cmp_states: { on_time: 'đúng hạn', late: 'trễ hạn', missing: 'quá hạn chưa báo cáo', not_due: 'chưa đến hạn',
+        none: 'không áp dụng (đơn vị của sơ đồ khác)' },
+      cmp_note: (d) => `Hạn nộp: ${d} ngày sau ngày cuối tháng, hết ngày theo giờ Việt Nam (docs/CYCLE.md).`,
+      cmp_counts: (late, missing) => [['Trễ hạn', late], ['Quá hạn chưa báo cáo', missing]],
+      cmp_empty: 'Không có đơn vị nào cho lựa chọn này.',
+      cmp_error: (m) => `Không tải được tình hình báo cáo: ${m}`,
+      cmp_caption: (p) => `Tình hình báo cáo của từng tỉnh theo tháng — ${p}`,
+      cmp_cell: (name, month, state) => `${name}, ${month}: ${state}`,
+      csv_cmp: ['Kỳ', 'Mã tỉnh', 'Tỉnh, thành phố', 'Mã trạng thái', 'Trạng thái', 'Thời gian báo cáo', 'Hạn nộp'],
       rejects_title: 'Dòng bị từ chối',
       rejects_note: 'Các dòng trung tâm không tính, của các tỉnh trong vùng và các mã tỉnh không xác định; mới nhất trước.',
       rejects_empty: 'Không có dòng nào bị từ chối.',
@@ -248,6 +266,17 @@
       dl_csv: 'CSV',
       dl_summary: 'Summary table (CSV)',
       dl_panel: 'Download CSV',
+      cmp_title: 'Reporting by month',
+      cmp_legend: 'Legend',
+      cmp_states: { on_time: 'on time', late: 'late', missing: 'missing', not_due: 'not yet due',
+        none: 'not applicable (a unit of the other scheme)' },
+      cmp_note: (d) => `Due ${d} days after the month's last day, by the end of that day in Vietnam's time (docs/CYCLE.md).`,
+      cmp_counts: (late, missing) => [['Late', late], ['Missing', missing]],
+      cmp_empty: 'No units for this selection.',
+      cmp_error: (m) => `Could not load the reporting grid: ${m}`,
+      cmp_caption: (p) => `Each province's reporting by month — ${p}`,
+      cmp_cell: (name, month, state) => `${name}, ${month}: ${state}`,
+      csv_cmp: ['Period', 'Province code', 'Province', 'State code', 'State', 'Reported at', 'Deadline'],
       rejects_title: 'Rejected rows',
       rejects_note: 'Rows the centre did not count, from the region\'s provinces and from unknown province codes; newest first.',
       rejects_empty: 'No rejected rows.',
@@ -555,15 +584,17 @@
     const seq = lastSeq;
     const base = totalsQuery();
     try {
-      const [prov, months, acts, ref] = await Promise.all([
+      const [prov, months, acts, ref, cmpl] = await Promise.all([
         getJSON('/v1/totals?' + totalsQuery({ by: 'province', plan: '1' })),
         getJSON('/v1/totals?' + totalsQuery({ by: 'month', compare: String(state.year - 1) })),
         getJSON('/v1/totals?' + totalsQuery({ by: 'activity' })),
         getJSON('/v1/provinces?scheme=' + state.units),
+        // the grid's own failure is shown in its panel, not in place of the figures
+        getJSON('/v1/completeness?' + totalsQuery()).then((body) => ({ body }), (e) => ({ error: e.message })),
       ]);
       $('error').hidden = true;
       noteRegions(ref);
-      last = { prov, months, acts, ref, seq, base };
+      last = { prov, months, acts, ref, cmpl, seq, base };
       render();
     } catch (e) {
       const box = $('error');
@@ -607,7 +638,7 @@
   /* ---------- rendering ---------- */
   function render() {
     if (!last) return;
-    const { prov, months, acts, ref, seq, base } = last;
+    const { prov, months, acts, ref, cmpl, seq, base } = last;
     renderPeriod(prov);
     const rows = provinceRows(prov, ref);
     renderKpis(prov, months, rows);
@@ -615,6 +646,7 @@
     renderMonths(months);
     renderActivities(acts);
     renderTable(rows, prov);
+    renderCompleteness(cmpl);
     renderRejects();
     updateDownloads();
     $('updated').textContent = new Intl.DateTimeFormat(T.locale, { timeStyle: 'medium' }).format(new Date());
@@ -999,6 +1031,123 @@
     document.querySelectorAll('#province-table thead th[data-sort]').forEach((h) => {
       h.setAttribute('aria-sort', h.dataset.sort === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
     });
+  }
+
+  /* ---------- completeness (issue 18) ---------- */
+  const CMP_STATES = ['on_time', 'late', 'missing', 'not_due'];
+  const CMP_SYMBOLS = { on_time: '✓', late: '!', missing: '✗', not_due: '·', none: '—' };
+  const cmpLabel = (st) => T.cmp_states[st] || st;
+  /* A state as a symbol (hidden from screen readers) and its label (for them only, or shown). */
+  function cmpMark(st, shown) {
+    const frag = document.createDocumentFragment();
+    const sym = document.createElement('span');
+    sym.className = shown ? 'cmp-sw cmp-' + st : '';
+    sym.setAttribute('aria-hidden', 'true');
+    sym.textContent = CMP_SYMBOLS[st] || '?';
+    const txt = document.createElement('span');
+    txt.className = shown ? 'cmp-label' : 'sr-only';
+    txt.textContent = cmpLabel(st);
+    frag.append(sym, txt);
+    return frag;
+  }
+
+  /* The province x month grid of /v1/completeness for the current filters
+   * (region, year, months, units): a row per unit the API lists, a cell per
+   * month with its state (class cmp-<state>, data-state, a symbol and the
+   * label), the late and missing counts, a legend and the panel's CSV.
+   * body[data-cmp] = the number of rows after each render (for tests). */
+  function renderCompleteness(cmpl) {
+    const tb = document.querySelector('#cmp-table tbody');
+    const headRow = document.querySelector('#cmp-table thead tr');
+    const empty = $('cmp-empty');
+    const panel = $('completeness');
+    $('cmp-legend').replaceChildren(
+      ...[...CMP_STATES, 'none'].map((st) => {
+        const li = document.createElement('li');
+        li.dataset.state = st;
+        li.append(cmpMark(st, true));
+        return li;
+      }),
+    );
+    if (!cmpl || cmpl.error) {
+      tb.replaceChildren();
+      headRow.replaceChildren();
+      $('cmp-counts').replaceChildren();
+      $('cmp-note').textContent = '';
+      empty.textContent = T.cmp_error(cmpl ? cmpl.error : '—');
+      empty.hidden = false;
+      $('cmp-table').hidden = true;
+      $('dl-completeness').removeAttribute('href');
+      panel.dataset.late = '';
+      panel.dataset.missing = '';
+      document.body.dataset.cmp = '0';
+      return;
+    }
+    const doc = cmpl.body;
+    const periods = doc.periods || [];
+    const provs = doc.provinces || [];
+    const monthOf = (period) => Number(String(period).slice(5, 7));
+    const th0 = document.createElement('th');
+    th0.scope = 'col';
+    th0.textContent = T.province;
+    headRow.replaceChildren(
+      th0,
+      ...periods.map((p) => {
+        const h = document.createElement('th');
+        h.scope = 'col';
+        h.className = 'cmp-month';
+        h.dataset.period = p.period;
+        h.textContent = T.month_short(monthOf(p.period));
+        h.title = T.month_long(monthOf(p.period));
+        return h;
+      }),
+    );
+    tb.replaceChildren(
+      ...provs.map((pr) => {
+        const tr = document.createElement('tr');
+        tr.dataset.code = String(pr.code);
+        tr.dataset.scheme = String(pr.scheme);
+        const name = th(`${pr.code} ${pr.name}`);
+        tr.append(name);
+        for (const c of pr.months || []) {
+          const cell = document.createElement('td');
+          cell.className = 'cmp cmp-' + c.state;
+          cell.dataset.period = c.period;
+          cell.dataset.state = c.state;
+          cell.title = T.cmp_cell(pr.name, T.month_long(monthOf(c.period)), cmpLabel(c.state));
+          cell.append(cmpMark(c.state, false));
+          tr.append(cell);
+        }
+        return tr;
+      }),
+    );
+    const counts = doc.counts || {};
+    panel.dataset.late = String(counts.late || 0);
+    panel.dataset.missing = String(counts.missing || 0);
+    $('cmp-counts').replaceChildren(
+      ...T.cmp_counts(fmtInt(counts.late || 0), fmtInt(counts.missing || 0)).flatMap(([label, n], i) => {
+        const b = document.createElement('b');
+        b.textContent = n;
+        const s = document.createElement('span');
+        s.textContent = label + ': ';
+        return i ? [document.createTextNode(' · '), s, b] : [s, b];
+      }),
+    );
+    const days = [...new Set(periods.map((p) => p.days))];
+    $('cmp-note').textContent = days.length ? T.cmp_note(days.join('/')) : '';
+    $('cmp-caption').textContent = T.cmp_caption($('period').textContent);
+    empty.textContent = T.cmp_empty;
+    empty.hidden = provs.length > 0;
+    $('cmp-table').hidden = provs.length === 0;
+    const deadline = new Map(periods.map((p) => [p.period, p.deadline || '']));
+    setCsvLink(
+      'dl-completeness',
+      `kcpipe-completeness-${state.region}-${state.year}-${state.from}-${state.to}-${state.units}.csv`,
+      T.csv_cmp,
+      provs.flatMap((pr) => (pr.months || []).filter((c) => c.state !== 'none').map((c) =>
+        [c.period, String(pr.code), pr.name, c.state, cmpLabel(c.state), c.reported_at || '', deadline.get(c.period) || ''])),
+    );
+    document.body.dataset.cmp = String(provs.length);
   }
 
   /* The province of a rejected row is shown for this region: one of its

@@ -90,8 +90,18 @@ enum {
 enum { KCI_KIND_DEFAULT = 0, KCI_KIND_ACTUAL = 1, KCI_KIND_PLAN = 2 };
 enum { KCI_FUND_DEFAULT = 0, KCI_FUND_KCQG = 1, KCI_FUND_KCDP = 2, KCI_FUND_OTHER = 3 };
 /* What an event does (kcpipe.v1.Op): record a new figure, or replace (correct)
- * or void (retract) the live version named in `corrects`. */
-enum { KCI_OP_RECORD = 0, KCI_OP_CORRECTION = 1, KCI_OP_RETRACTION = 2 };
+ * or void (retract) the live version named in `corrects`; or, in the reporting
+ * cycle (kcpipe's docs/CYCLE.md), sign off a province's month (an office),
+ * approve (lock) or reopen it (the centre; a reopen's reason is the note). A
+ * cycle event carries event_id, province, year, month (and note) only. */
+enum {
+    KCI_OP_RECORD = 0,
+    KCI_OP_CORRECTION = 1,
+    KCI_OP_RETRACTION = 2,
+    KCI_OP_SIGN_OFF = 3,
+    KCI_OP_APPROVE = 4,
+    KCI_OP_REOPEN = 5,
+};
 
 /* Result reasons: 0 accepted, 1 duplicate (already counted), >= 2 rejected
  * (the values of kcpipe.v1.Reason; reason_name gives the stable name). The two

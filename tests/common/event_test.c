@@ -119,7 +119,9 @@ static void test_each_reason(void **state)
     s_expect(&e, 0);
     e.ev.corrects = NULL;
     s_expect(&e, KCPIPE__V1__REASON__REASON_MISSING_TARGET);
-    e.ev.op = (Kcpipe__V1__Op)3; /* not an op of v1 */
+    e.ev.op = (Kcpipe__V1__Op)6; /* not an op of v1 */
+    s_expect(&e, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP);
+    e.ev.op = KCPIPE__V1__OP__OP_SIGN_OFF; /* a sign-off carries no figures */
     s_expect(&e, KCPIPE__V1__REASON__REASON_UNSUPPORTED_OP);
     e.ev.op = KCPIPE__V1__OP__OP_RECORD;
     s_expect(&e, 0);

@@ -106,6 +106,31 @@ static void s_batches(void)
     s_add(&l, &r, "fuzz-c", 3);
     s_batch("correction-retraction", &l, "fuzz-c", 0);
 
+    /* the reporting cycle (issue 18), as the centre: a record, a sign-off, the
+     * approval, a correction of the locked month (period_locked), a reopen
+     * without a reason (missing_reason), with one, the correction again */
+    e = s_ev("79-L-1");
+    s_add(&l, &e, "centre", 1);
+    kc_event_t cy = {
+        .event_id = "79-L-S", .province = "79", .year = 2021, .month = 3, .op = KCI_OP_SIGN_OFF};
+    s_add(&l, &cy, "centre", 2);
+    cy.event_id = "79-L-A";
+    cy.op = KCI_OP_APPROVE;
+    s_add(&l, &cy, "centre", 3);
+    e = s_ev("79-L-2");
+    e.op = KCI_OP_CORRECTION;
+    e.corrects = "79-L-1";
+    s_add(&l, &e, "centre", 4);
+    cy.event_id = "79-L-R";
+    cy.op = KCI_OP_REOPEN;
+    s_add(&l, &cy, "centre", 5);
+    cy.event_id = "79-L-R2";
+    cy.note = "mistyped";
+    s_add(&l, &cy, "centre", 6);
+    e.event_id = "79-L-3";
+    s_add(&l, &e, "centre", 7);
+    s_batch("cycle", &l, "centre", 0);
+
     /* one event per validation failure */
     uint64_t seq = 1;
     const char *long_id = "0123456789012345678901234567890123456789012345678901234567890123456789";

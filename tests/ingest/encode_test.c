@@ -182,8 +182,36 @@ static void test_corrections_and_retractions(void **state)
     assert_null(pe->activity);
     assert_null(pe->metrics);
     kcpipe__v1__event__free_unpacked(pe, NULL);
-    r.op = 5;
+    r.op = KCI_OP_REOPEN + 1; /* no such op */
     assert_int_equal(kc_encode_event(&r, "p", 4, &b), KC_EINVAL);
+
+    /* the reporting cycle: a sign-off carries province and period only (and a note) */
+    kc_event_t so = {.event_id = "S1",
+                     .province = "79",
+                     .year = 2026,
+                     .month = 9,
+                     .op = KCI_OP_SIGN_OFF,
+                     .activity = "KC3b",
+                     .corrects = "E1",
+                     .present = 1u << KCI_AMOUNT_VND,
+                     .note = "done"};
+    assert_int_equal(kc_encode_event(&so, "p", 5, &b), 0);
+    pe = kcpipe__v1__event__unpack(NULL, b.len, b.data);
+    assert_non_null(pe);
+    assert_true(pe->has_op && pe->op == KCPIPE__V1__OP__OP_SIGN_OFF);
+    assert_true(pe->has_year && pe->year == 2026 && pe->has_month && pe->month == 9);
+    assert_false(pe->has_kind || pe->has_fund);
+    assert_null(pe->activity);
+    assert_null(pe->corrects);
+    assert_null(pe->metrics);
+    assert_string_equal(pe->note, "done");
+    kcpipe__v1__event__free_unpacked(pe, NULL);
+    char text[256];
+    so.note = NULL;
+    assert_int_equal(kc_encode_check(&so, text, sizeof text), 0); /* kc_event_check agrees */
+    so.op = KCI_OP_APPROVE;
+    so.month = 13;
+    assert_int_equal(kc_encode_check(&so, text, sizeof text), KCPIPE__V1__REASON__REASON_BAD_MONTH);
     free(b.data);
 }
 

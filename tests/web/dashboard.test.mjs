@@ -28,6 +28,11 @@
 // panels' CSVs: the province table (a /v1/report table) and the months and
 // rejected rows (written by the page), read by Python's csv with utf-8-sig.
 // Needs Debian's python3-zmq and python3-openpyxl (scripts/install-deps).
+// Issue 18: the completeness grid (province x month) equals /v1/completeness
+// cell by cell (state, class, label; one colour per state, the legend's, and
+// green/amber/red for on time/late/missing), its late and missing counts and
+// its CSV (read by Python's csv); in English after the switch; the 34 units'
+// rows after the units switch.
 // A second test serves a store whose sums leave int64 (issue 12) and checks
 // that the page shows them exactly (cells written by web_put_cells; its
 // screenshot is dashboard-big.png).
@@ -217,6 +222,55 @@ async function stop(child, name) {
   }
 }
 
+// The completeness grid (#cmp-table) against a /v1/completeness answer: the same rows
+// (codes, in order), every cell's state, class and (in `lang`) label, and the legend's
+// labels; the states seen and the codes.
+const CMP_LABELS = {
+  vi: { on_time: 'đúng hạn', late: 'trễ hạn', missing: 'quá hạn chưa báo cáo', not_due: 'chưa đến hạn' },
+  en: { on_time: 'on time', late: 'late', missing: 'missing', not_due: 'not yet due' },
+};
+async function checkGrid(page, api, lang) {
+  const grid = await page.$$eval('#cmp-table tbody tr', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code,
+    cells: [...tr.querySelectorAll('td')].map((td) => ({ period: td.dataset.period, state: td.dataset.state,
+      cls: td.className, label: (td.querySelector('.sr-only') || {}).textContent, color: getComputedStyle(td).backgroundColor })),
+  })));
+  assert.deepEqual(grid.map((r) => r.code), api.provinces.map((p) => p.code), 'the grid\'s rows are the API\'s');
+  const states = new Set();
+  const colors = new Map();
+  for (const p of api.provinces) {
+    const row = grid.find((r) => r.code === p.code);
+    assert.equal(row.cells.length, p.months.length, `cells of ${p.code}`);
+    p.months.forEach((c, i) => {
+      const cell = row.cells[i];
+      assert.equal(cell.period, c.period, `${p.code} cell ${i}`);
+      assert.equal(cell.state, c.state, `state of ${p.code} ${c.period}`);
+      assert.equal(cell.cls, `cmp cmp-${c.state}`, `class of ${p.code} ${c.period}`);
+      if (CMP_LABELS[lang][c.state]) assert.equal(cell.label, CMP_LABELS[lang][c.state], `label of ${p.code} ${c.period}`);
+      states.add(c.state);
+      if (!colors.has(c.state)) colors.set(c.state, cell.color);
+      assert.equal(cell.color, colors.get(c.state), `colour of ${p.code} ${c.period}`);
+    });
+  }
+  // each state its own colour, and the legend says which (colour, symbol and label)
+  const legend = await page.$$eval('#cmp-legend li', (lis) => lis.map((li) => ({ state: li.dataset.state,
+    text: li.querySelector('.cmp-label').textContent, color: getComputedStyle(li.querySelector('.cmp-sw')).backgroundColor })));
+  for (const [st, label] of Object.entries(CMP_LABELS[lang])) {
+    const l = legend.find((x) => x.state === st);
+    assert.ok(l, `legend entry ${st}`);
+    assert.equal(l.text, label, `legend label of ${st}`);
+    if (colors.has(st)) assert.equal(l.color, colors.get(st), `legend colour of ${st} is its cells'`);
+  }
+  assert.equal(new Set(legend.map((l) => l.color)).size, legend.length, 'every state has its own colour');
+  // and the colours mean what they usually do: on time green, late amber, missing red
+  const rgb = (st) => legend.find((l) => l.state === st).color.match(/\d+/g).map(Number);
+  const [og, lt, ms] = [rgb('on_time'), rgb('late'), rgb('missing')];
+  assert.ok(og[1] > og[0] && og[1] > og[2], `on time is green: ${og}`);
+  assert.ok(lt[0] > lt[2] && lt[1] - lt[2] >= 30, `late is amber: ${lt}`);
+  assert.ok(ms[0] > ms[1] && Math.abs(ms[1] - ms[2]) < 20, `missing is red: ${ms}`);
+  return { states, codes: new Set(grid.map((r) => r.code)) };
+}
+
 async function getJSON(base, p) {
   const res = await fetch(new URL(p, base));
   const body = await res.json();
@@ -391,6 +445,29 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.match(await page.textContent('#conn'), /Trực tiếp/);
 
   step('figures checked');
+  // 4a. the completeness grid (issue 18) agrees with /v1/completeness cell by cell
+  const cmp63 = await getJSON(base, `/v1/completeness?${QUERY}`);
+  const grid63 = await checkGrid(page, cmp63, 'vi');
+  // the demo's provinces reported 2022 now, long after its deadlines: late; the region's
+  // other provinces of 2022 (if any) and the months none of them reported: missing
+  assert.ok(grid63.states.has('late'), `a late cell: ${[...grid63.states]}`);
+  assert.equal(grid63.states.has('on_time'), false, 'nothing of 2022 was on time');
+  assert.ok(cmp63.counts.late > 0, JSON.stringify(cmp63.counts));
+  assert.equal(await page.getAttribute('#completeness', 'data-late'), String(cmp63.counts.late));
+  assert.equal(await page.getAttribute('#completeness', 'data-missing'), String(cmp63.counts.missing));
+  assert.match(await page.textContent('#cmp-counts'), new RegExp(`Trễ hạn: ${cmp63.counts.late}\\b`));
+  assert.equal((await page.textContent('#h-completeness')).trim(), 'Tình hình báo cáo theo tháng');
+  assert.equal((await page.textContent('#cmp-legend li[data-state="late"]')).trim(), '!trễ hạn');
+  assert.equal((await page.textContent('#cmp-legend li[data-state="missing"]')).trim(), '✗quá hạn chưa báo cáo');
+  const cmpCsv = await download(page, '#dl-completeness', fs.mkdtempSync(path.join(work, 'dl-cmp-')));
+  const cmpRows = JSON.parse(python(CSV_ROWS, [cmpCsv.file], 'csv'));
+  assert.deepEqual(cmpRows[0].slice(0, 4), ['Kỳ', 'Mã tỉnh', 'Tỉnh, thành phố', 'Mã trạng thái']);
+  assert.equal(cmpRows.length - 1, cmp63.provinces.reduce((n, p) => n + p.months.filter((c) => c.state !== 'none').length, 0));
+  for (const r of cmpRows.slice(1, 6)) {
+    const want = cmp63.provinces.find((p) => p.code === r[1]).months.find((c) => c.period === r[0]);
+    assert.equal(r[3], want.state, `CSV ${r[0]} ${r[1]}`);
+  }
+  step('completeness grid checked');
   // 4b. rejected rows, made for real (issue 16): a demo event_id of 79 sent again by kc-send
   // with another amount, then a producer that skips kc-send's checks
   const rows79 = readCsv(path.join(src, 'data/demo', files.find((f) => f.startsWith('79-'))));
@@ -515,6 +592,9 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.equal(new URL(await page.getAttribute('#dl-xlsx', 'href'), base).searchParams.get('lang'), 'en');
   assert.equal((await page.textContent('#h-rejects')).trim(), 'Rejected rows');
   assert.ok((await page.textContent('#rejects-table tbody tr[data-province="80"]')).includes('Unknown activity'));
+  assert.equal((await page.textContent('#h-completeness')).trim(), 'Reporting by month');
+  await checkGrid(page, cmp63, 'en');
+  assert.match(await page.textContent('#cmp-counts'), new RegExp(`Late: ${cmp63.counts.late}\\b.*Missing: ${cmp63.counts.missing}\\b`));
   await page.screenshot({ path: shot.replace(/\.png$/, '-en.png'), fullPage: true });
 
   // 6. the 34 units of 2025: scheme-34 codes, each unit's figures as the test computes them
@@ -550,6 +630,12 @@ test('dashboard shows the demo figures live, in Vietnamese and English, 63 and 3
   assert.equal(BigInt(api34.totals.amount_vnd), total34, 'the API\'s 34-unit total');
   assert.match(await page.textContent('#period'), /34 provinces/);
   assert.match(page.url(), /units=34/);
+  // the grid follows the switch: the 34 units' rows, as /v1/completeness?units=34 has them
+  const cmp34 = await getJSON(base, `/v1/completeness?${QUERY}&units=34`);
+  assert.equal(cmp34.units, 34);
+  const grid34 = await checkGrid(page, cmp34, 'en');
+  assert.deepEqual([...grid34.codes].sort(), [...want34.keys()].sort(), 'the grid lists the south\'s 34 units');
+  assert.notDeepEqual([...grid34.codes].sort(), [...grid63.codes].sort(), 'the 34/63 switch changes the grid\'s rows');
 
   // 7. a region that never reported: every unit shown, every one flagged silent
   await page.selectOption('#region', 'north');
