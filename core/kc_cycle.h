@@ -50,7 +50,7 @@
  * its state is the worst of its parts' (missing, late, not_due, on_time in
  * that order). Region filters read the unit's region as kc_cells does.
  *
- * Sign-off, approval, reopen (part B, core/kc_period.h). The index also
+ * Sign-off, approval, reopen (core/kc_period.h). The index also
  * folds every logged cycle entry (OP_SIGN_OFF, OP_APPROVE, OP_REOPEN) of a
  * unit and period, in log order, through kc_period_replay (the rules of
  * kc-replay rebuild, so the fold over the whole log is the store's periods

@@ -15,7 +15,7 @@
  * /v1/completeness of an in-process HTTP server; refused options; the
  * /metrics gauges against the table. All dates lie in the past, so the
  * current time never changes an answer.
- * Sign-off, approval and reopen entries (part B) follow, in March 2026 (after
+ * Sign-off, approval and reopen entries follow, in March 2026 (after
  * every as-of above): the cells' signed_off / approved / reopened at an
  * instant between each two of them, through core, kc-query (CSV, table) and
  * GET /v1/completeness, and the fold over the whole log against the store's

@@ -1,4 +1,4 @@
-/* period_test.c - the reporting cycle's write side (issue 18, part B): the
+/* period_test.c - the reporting cycle's write side (issue 18): the
  * store's periods table (put, get, scan order, a store written before the
  * table existed) and the rules of core/kc_period.h: sign-off -> approve ->
  * a correction's period locked -> reopen -> unlocked, and the bad inputs

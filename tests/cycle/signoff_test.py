@@ -1,5 +1,5 @@
 """signoff_test - sign-off, approval, period locks and reopen against the real kc-aggregator
-(issue 18, part B; docs/CYCLE.md "Sign-off and approval").
+(issue 18; docs/CYCLE.md "Sign-off and approval").
 
 A producer written from docs/PROTOCOL.md (tests/conformance/kcconf.py: python3-zmq and the
 bindings protoc generates) sends records of province 79, signs off 2026-09, the centre (producer
