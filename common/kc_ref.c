@@ -5,6 +5,7 @@
  * file parses and is consistent with the wire schema).
  */
 #include "kc_ref.h"
+#include "kc_event.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -342,6 +343,25 @@ int kc_ref_parse_code(const char *s)
         return -1;
     int v = (s[0] - '0') * 10 + (s[1] - '0');
     return v >= 1 ? v : -1;
+}
+
+bool kc_ref_parse_period(const char *s, int *year, int *month)
+{
+    int y = 0, m = 0;
+    for (int i = 0; i < 7; i++) {
+        char ch = s[i];
+        if (i == 4 ? ch != '-' : !(ch >= '0' && ch <= '9'))
+            return false;
+        if (i < 4)
+            y = y * 10 + (ch - '0');
+        else if (i > 4)
+            m = m * 10 + (ch - '0');
+    }
+    if (s[7] || y < KC_YEAR_MIN || y > KC_YEAR_MAX || m < 1 || m > 12)
+        return false;
+    *year = y;
+    *month = m;
+    return true;
 }
 
 static const region_row_t *s_region_row_for(int code, int32_t yyyymm)

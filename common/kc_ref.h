@@ -81,6 +81,9 @@ const kc_province_t *kc_ref_province_for(int code, int32_t yyyymm);
 uint8_t kc_ref_unit_key(int code, int32_t yyyymm);
 /* Parse a two-digit code ("79", "01"; also "1"); returns 1..99 or -1. */
 int kc_ref_parse_code(const char *s);
+/* A period "YYYY-MM" (years KC_YEAR_MIN..KC_YEAR_MAX of kc_event.h) into
+ * *year, *month; false (nothing written) otherwise. */
+bool kc_ref_parse_period(const char *s, int *year, int *month);
 
 /* Region of a province code during a period (the scheme follows from the period);
  * NULL if the province has no region then. "north", "central_highlands", "south". */

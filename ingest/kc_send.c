@@ -25,6 +25,7 @@
 #include "kc_dropbox.h"
 #include "kc_event.h"
 #include "kc_i18n.h"
+#include "kc_ref.h"
 #include "kc_sendfile.h"
 #include "kc_service.h"
 #include "kc_text.h"
@@ -437,26 +438,6 @@ static int s_template(const char *format, const char *output, const char *lang)
     return EX_OK;
 }
 
-/* "YYYY-MM" (years KC_YEAR_MIN..KC_YEAR_MAX) into *year, *month. */
-static bool s_parse_period(const char *s, int *year, int *month)
-{
-    int y = 0, m = 0;
-    for (int i = 0; i < 7; i++) {
-        char ch = s[i];
-        if (i == 4 ? ch != '-' : !(ch >= '0' && ch <= '9'))
-            return false;
-        if (i < 4)
-            y = y * 10 + (ch - '0');
-        else if (i > 4)
-            m = m * 10 + (ch - '0');
-    }
-    if (s[7] || y < KC_YEAR_MIN || y > KC_YEAR_MAX || m < 1 || m > 12)
-        return false;
-    *year = y;
-    *month = m;
-    return true;
-}
-
 typedef struct {
     s_run_t *run;   /* the counts of events an earlier run left */
     uint64_t seq;   /* the sign-off's seq */
@@ -628,7 +609,7 @@ static int s_main(const kc_conf_args_t *ca)
             province = optarg;
             break;
         case S_OPT_PERIOD:
-            if (!s_parse_period(optarg, &period_year, &period_month))
+            if (!kc_ref_parse_period(optarg, &period_year, &period_month))
                 return s_usage_error(_("--period: '%s' is not a month YYYY-MM (2000-01 to "
                                        "2100-12)"),
                                      optarg);

@@ -68,6 +68,7 @@
 #include "kc_label.h"
 #include "kc_log.h"
 #include "kc_merkle.h"
+#include "kc_ref.h"
 #include "kc_rejects.h"
 #include "kc_store.h"
 #include "kc_table.h"
@@ -1311,26 +1312,6 @@ static int s_rejects(const s_opts_t *o)
 
 /* ---- approve, reopen ---- */
 
-/* "YYYY-MM" (years KC_YEAR_MIN..KC_YEAR_MAX) into *year, *month. */
-static bool s_parse_period(const char *s, int *year, int *month)
-{
-    int y = 0, m = 0;
-    for (int i = 0; i < 7; i++) {
-        char ch = s[i];
-        if (i == 4 ? ch != '-' : !(ch >= '0' && ch <= '9'))
-            return false;
-        if (i < 4)
-            y = y * 10 + (ch - '0');
-        else if (i > 4)
-            m = m * 10 + (ch - '0');
-    }
-    if (s[7] || y < KC_YEAR_MIN || y > KC_YEAR_MAX || m < 1 || m > 12)
-        return false;
-    *year = y;
-    *month = m;
-    return true;
-}
-
 typedef struct {
     uint64_t seq;   /* the request's seq (0 before it is staged) */
     bool final;     /* its result arrived */
@@ -1377,7 +1358,7 @@ static int s_cycle(const s_opts_t *o, bool approve)
         return kc_cli_usage_error(PROG, "%s", "--server-key and --cert go together");
     const char *prov = o->prov[0];
     int year, month;
-    if (!s_parse_period(o->period, &year, &month))
+    if (!kc_ref_parse_period(o->period, &year, &month))
         return kc_cli_usage_error(
             PROG, "--period: '%s' is not a month YYYY-MM (2000-01 to 2100-12)", o->period);
     char spool[PATH_MAX];
